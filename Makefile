@@ -1,0 +1,34 @@
+# PatchOps. `make run` starts the portal; `make test` runs the suite; `make bench` the benchmarks.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: install run test bench lint format clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/pip install -q -c constraints.txt -e ".[dev,embedded]"
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(BIN)/python scripts/run.py
+
+test: install
+	$(BIN)/python scripts/services.py exec -- $(BIN)/pytest $(PYTEST_ARGS)
+
+bench: install
+	$(BIN)/python scripts/services.py exec -- $(BIN)/python -m bench $(BENCH_ARGS)
+
+lint: install
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) .data staticfiles

@@ -1,0 +1,5 @@
+from django.apps import AppConfig
+
+
+class ExceptionsRegisterConfig(AppConfig):
+    name = "exceptions_register"

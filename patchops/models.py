@@ -1,0 +1,1 @@
+"""Patch core models (tenant schema): SLA policies and findings."""

@@ -1,0 +1,31 @@
+"""URLs of the public schema: login, the cross-client pages and API, the API schema and docs."""
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from tenants.views import HomeView, health
+
+api_v1 = [
+    path("", include("tenants.api.urls")),
+]
+
+urlpatterns = [
+    path("", HomeView.as_view(), name="home"),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("health/", health, name="health"),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+    path(
+        "api/schema/",
+        SpectacularAPIView.as_view(permission_classes=[]),
+        name="schema",
+    ),
+    path(
+        "api/docs/",
+        SpectacularSwaggerView.as_view(url_name="schema", permission_classes=[]),
+        name="api-docs",
+    ),
+]

@@ -1,0 +1,255 @@
+"""Public-schema models: clients (tenants), their domains, users, memberships and API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+import zoneinfo
+
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+from django.utils import timezone
+from django_tenants.models import DomainMixin, TenantMixin
+
+from .choices import DiscoveryCadence, MembershipRole, StaffRole, TokenScope
+
+__all__ = ["Client", "Domain", "User", "Membership", "ApiToken", "RESERVED_SLUGS", "slug_validator"]
+
+RESERVED_SLUGS = frozenset(
+    {
+        "public",
+        "tenant_template",
+        "pg_catalog",
+        "information_schema",
+        "admin",
+        "api",
+        "static",
+        "media",
+        "clients",
+        "accounts",
+        "health",
+        "template",
+    }
+)
+slug_validator = RegexValidator(
+    r"^[a-z][a-z0-9-]{1,46}[a-z0-9]$",
+    "A slug is 3 to 48 characters: lower-case letters, digits and hyphens, starting with a "
+    "letter and not ending with a hyphen.",
+)
+
+
+def validate_timezone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"“{value}” is not an IANA time zone (for example Europe/Berlin).")
+
+
+class Client(TenantMixin):
+    """One MSP client: one PostgreSQL schema holding its assets, findings, rollouts and evidence."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    slug = models.SlugField(max_length=48, unique=True, validators=[slug_validator])
+    name = models.CharField(max_length=200)
+    timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+    is_hipaa = models.BooleanField("HIPAA regulated", default=False)
+    business_hours_start = models.TimeField(default="08:00")
+    business_hours_end = models.TimeField(default="18:00")
+    discovery_cadence = models.CharField(
+        max_length=10, choices=DiscoveryCadence.choices, default=DiscoveryCadence.DAILY
+    )
+    stale_after_days = models.PositiveSmallIntegerField(default=14)
+    max_exception_days = models.PositiveSmallIntegerField(default=90)
+    account_managers = models.ManyToManyField(
+        "tenants.User",
+        blank=True,
+        related_name="managed_clients",
+        limit_choices_to={"staff_role": StaffRole.ACCOUNT_MANAGER},
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    auto_create_schema = True
+    auto_drop_schema = False
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_public(self) -> bool:
+        return self.schema_name == "public"
+
+    @property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+    def get_absolute_url(self) -> str:
+        return f"/clients/{self.slug}/"
+
+
+class Domain(DomainMixin):
+    """In subfolder routing the domain is the client's slug: /clients/<domain>/."""
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def _create_user(self, email: str, password: str | None, **extra) -> User:
+        if not email:
+            raise ValueError("An e-mail address is required.")
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email: str, password: str | None = None, **extra) -> User:
+        extra.setdefault("is_staff", False)
+        extra.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra)
+
+    def create_superuser(self, email: str, password: str | None = None, **extra) -> User:
+        extra.update(is_staff=True, is_superuser=True, staff_role=StaffRole.MSP_ADMIN)
+        return self._create_user(email, password, **extra)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A person who signs in with an e-mail address: MSP staff or a client user."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    email = models.EmailField(unique=True)
+    full_name = models.CharField(max_length=150, blank=True)
+    staff_role = models.CharField(max_length=20, choices=StaffRole.choices, blank=True)
+    is_active = models.BooleanField(default=True)
+    is_staff = models.BooleanField(
+        default=False, help_text="May sign in to the Django admin (MSP admins)."
+    )
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    class Meta:
+        ordering = ["email"]
+
+    def __str__(self) -> str:
+        return self.full_name or self.email
+
+    def get_full_name(self) -> str:
+        return self.full_name or self.email
+
+    def get_short_name(self) -> str:
+        return self.full_name.split(" ")[0] if self.full_name else self.email
+
+    @property
+    def is_msp_staff(self) -> bool:
+        return bool(self.staff_role)
+
+    def save(self, *args, **kwargs) -> None:
+        # MSP admins run the Django admin; nobody else signs in there.
+        self.is_staff = self.staff_role == StaffRole.MSP_ADMIN or self.is_superuser
+        super().save(*args, **kwargs)
+
+    def has_perm(self, perm: str, obj=None) -> bool:
+        if self.is_active and self.staff_role == StaffRole.MSP_ADMIN:
+            return True
+        return super().has_perm(perm, obj)
+
+    def has_module_perms(self, app_label: str) -> bool:
+        if self.is_active and self.staff_role == StaffRole.MSP_ADMIN:
+            return True
+        return super().has_module_perms(app_label)
+
+
+class Membership(models.Model):
+    """A client user's role in one client."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=20, choices=MembershipRole.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "client"],
+                name="%(app_label)s_%(class)s_unique_user_client",
+                violation_error_message="This user already belongs to this client.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} – {self.get_role_display()} of {self.client}"
+
+
+TOKEN_PREFIX = "po"
+
+
+class ApiTokenQuerySet(models.QuerySet):
+    def active(self) -> ApiTokenQuerySet:
+        return self.filter(revoked_at__isnull=True)
+
+
+class ApiToken(models.Model):
+    """A token for an integration. Only its SHA-256 is stored; the token is shown once."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(max_length=100)
+    key_id = models.CharField(max_length=16, unique=True, editable=False)
+    key_hash = models.CharField(max_length=64, editable=False)
+    client = models.ForeignKey(
+        Client,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="api_tokens",
+        help_text="Empty for a token valid for every client.",
+    )
+    scope = models.CharField(max_length=10, choices=TokenScope.choices)
+    created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(scope=TokenScope.AGENT) | models.Q(client__isnull=False),
+                name="%(app_label)s_%(class)s_agent_needs_client",
+                violation_error_message="An agent token belongs to exactly one client.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_scope_display()})"
+
+    # Token format: po_<key_id>_<secret>; the key id finds the row, the hash proves the secret.
+    @staticmethod
+    def hash_secret(secret: str) -> str:
+        return hashlib.sha256(secret.encode()).hexdigest()
+
+    @classmethod
+    def generate(cls) -> tuple[str, str, str]:
+        key_id = secrets.token_hex(6)
+        secret = secrets.token_urlsafe(32)
+        return f"{TOKEN_PREFIX}_{key_id}_{secret}", key_id, cls.hash_secret(secret)
+
+    def matches(self, secret: str) -> bool:
+        return hmac.compare_digest(self.key_hash, self.hash_secret(secret))
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
