@@ -1,5 +1,6 @@
 """The Celery app. Tasks are tenant-aware: a task sent for a client runs in that client's schema."""
 
+import importlib
 import os
 
 from tenant_schemas_celery.app import CeleryApp
@@ -10,8 +11,10 @@ app = CeleryApp("patchops")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
-# Periodic jobs, staggered; per-client work fans out from these dispatchers. django-celery-beat's
-# DatabaseScheduler picks these up and admins can add or pause entries in the Django admin.
-app.conf.beat_schedule = {
-    "tenants.heartbeat": {"task": "tenants.heartbeat", "schedule": 300.0},
-}
+# Periodic jobs: each app lists its own in <app>/schedule.py (BEAT), with string task names and
+# staggered minutes; per-client work fans out from these dispatchers. django-celery-beat's
+# DatabaseScheduler loads them, and admins can pause or re-time entries in the Django admin.
+SCHEDULE_APPS = ["tenants", "inventory", "patchops", "rings", "exceptions_register", "evidence"]
+app.conf.beat_schedule = {}
+for _app in SCHEDULE_APPS:
+    app.conf.beat_schedule.update(importlib.import_module(f"{_app}.schedule").BEAT)

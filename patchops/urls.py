@@ -4,11 +4,15 @@ from django.urls import include, path
 
 from tenants.views import ClientHomeView
 
-api_v1: list = [
-    path("", include("tenants.api.client_urls")),
+CLIENT_APPS = ["inventory", "patchops", "rings", "exceptions_register", "evidence"]
+PAGE_URLCONFS = {app: f"{app}.urls" for app in CLIENT_APPS} | {"patchops": "patchops.core_urls"}
+
+api_v1: list = [path("", include("tenants.api.client_urls"))] + [
+    path("", include(f"{app}.api.urls")) for app in CLIENT_APPS
 ]
 
 urlpatterns = [
     path("", ClientHomeView.as_view(), name="client_home"),
     path("api/v1/", include(api_v1)),
+    *[path("", include(urlconf)) for urlconf in PAGE_URLCONFS.values()],
 ]

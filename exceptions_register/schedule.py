@@ -1,0 +1,3 @@
+"""Celery beat entries of the exceptions_register app (merged into patchops.celery)."""
+
+BEAT: dict = {}

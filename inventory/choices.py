@@ -1,0 +1,84 @@
+from django.db import models
+
+__all__ = [
+    "OsFamily",
+    "AssetRole",
+    "AssetSource",
+    "DataFlow",
+    "SoftwareCategory",
+    "SoftwareKind",
+    "UpdateSource",
+    "ReportedSeverity",
+]
+
+
+class OsFamily(models.TextChoices):
+    WINDOWS = "windows", "Windows"
+    MACOS = "macos", "macOS"
+    LINUX = "linux", "Linux"
+    OTHER = "other", "Other"
+
+
+class AssetRole(models.TextChoices):
+    SERVER = "server", "Server"
+    WORKSTATION = "workstation", "Workstation"
+    SHARED_KIOSK = "shared_kiosk", "Shared kiosk"
+    NETWORK = "network", "Network device"
+    OTHER = "other", "Other"
+
+
+class AssetSource(models.TextChoices):
+    AGENT = "agent", "Agent push"
+    OSQUERY = "osquery", "osquery file"
+    CSV = "csv", "CSV import"
+    NMAP = "nmap", "Nmap scan"
+    SYSTEMINFO = "systeminfo", "Windows systeminfo"
+    QFE = "qfe", "Windows wmic qfe"
+    DPKG = "dpkg", "dpkg-query list"
+    MANUAL = "manual", "Entered by hand"
+
+
+class DataFlow(models.TextChoices):
+    CREATES = "creates", "Creates"
+    RECEIVES = "receives", "Receives"
+    TRANSMITS = "transmits", "Transmits"
+
+
+class SoftwareCategory(models.TextChoices):
+    BROWSER = "browser", "Browser"
+    PDF_TOOL = "pdf_tool", "PDF tool"
+    REMOTE_ACCESS = "remote_access", "Remote access"
+    JAVA = "java", "Java"
+    LINE_OF_BUSINESS = "line_of_business", "Line of business"
+    OS_PACKAGE = "os_package", "OS package"
+    OS_UPDATE = "os_update", "OS update (KB)"
+    OTHER = "other", "Other"
+
+
+class SoftwareKind(models.TextChoices):
+    """Which osquery table (or import) the row came from; decides the version rules."""
+
+    PROGRAM = "program", "Windows program"
+    HOTFIX = "hotfix", "Windows hotfix (KB)"
+    DEB = "deb", "Debian package"
+    RPM = "rpm", "RPM package"
+    APP = "app", "macOS app"
+    HOMEBREW = "homebrew", "Homebrew package"
+    OTHER = "other", "Other"
+
+
+class UpdateSource(models.TextChoices):
+    APT = "apt", "apt"
+    DNF = "dnf", "dnf"
+    WINDOWS_UPDATE = "windows_update", "Windows Update"
+    SOFTWAREUPDATE = "softwareupdate", "macOS softwareupdate"
+    WINGET = "winget", "winget"
+    OTHER = "other", "Other"
+
+
+class ReportedSeverity(models.TextChoices):
+    CRITICAL = "critical", "Critical"
+    HIGH = "high", "High"
+    MEDIUM = "medium", "Medium"
+    LOW = "low", "Low"
+    UNKNOWN = "unknown", "Unknown"

@@ -1,0 +1,4 @@
+"""HTML pages of the rings app, under /clients/<slug>/."""
+
+app_name = "rings"
+urlpatterns: list = []
