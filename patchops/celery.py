@@ -14,7 +14,15 @@ app.autodiscover_tasks()
 # Periodic jobs: each app lists its own in <app>/schedule.py (BEAT), with string task names and
 # staggered minutes; per-client work fans out from these dispatchers. django-celery-beat's
 # DatabaseScheduler loads them, and admins can pause or re-time entries in the Django admin.
-SCHEDULE_APPS = ["tenants", "inventory", "patchops", "rings", "exceptions_register", "evidence"]
+SCHEDULE_APPS = [
+    "tenants",
+    "inventory",
+    "patchops",
+    "rings",
+    "exceptions_register",
+    "evidence",
+    "integrations",
+]
 app.conf.beat_schedule = {}
 for _app in SCHEDULE_APPS:
     app.conf.beat_schedule.update(importlib.import_module(f"{_app}.schedule").BEAT)

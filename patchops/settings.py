@@ -54,6 +54,7 @@ TENANT_APPS = [
     "rings",
     "exceptions_register",
     "evidence",
+    "integrations",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 

@@ -29,7 +29,14 @@ DEMO_STAFF = [
     ("engineer@patchops.test", "Eli Engineer", StaffRole.ENGINEER),
     ("am@patchops.test", "Ava Account-Manager", StaffRole.ACCOUNT_MANAGER),
 ]
-DEMO_EXTENSION_APPS = ["inventory", "patchops", "rings", "exceptions_register", "evidence"]
+DEMO_EXTENSION_APPS = [
+    "inventory",
+    "patchops",
+    "rings",
+    "exceptions_register",
+    "evidence",
+    "integrations",
+]
 
 
 @dataclass(frozen=True)

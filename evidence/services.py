@@ -1,0 +1,63 @@
+"""Write side of the evidence log. Every app records its state changes through ``record_event``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from .models import GENESIS_HASH, EvidenceEvent
+
+__all__ = ["record_event", "actor_label"]
+
+# One advisory lock key per schema serialises appends, so the chain never forks.
+_LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':evidence'))"
+
+
+def actor_label(actor: Any) -> str:
+    """A stable, human-readable actor: user e-mail, ``token:<name>``, or the given string."""
+    if actor is None:
+        return "system"
+    if isinstance(actor, str):
+        return actor
+    email = getattr(actor, "email", None)
+    if email:
+        return email
+    name = getattr(actor, "name", None)
+    if name:
+        return f"token:{name}"
+    return str(actor)
+
+
+def record_event(
+    *,
+    kind: str,
+    subject_type: str,
+    subject_id: Any,
+    actor: Any = None,
+    payload: dict[str, Any] | None = None,
+    occurred_at: datetime | None = None,
+) -> EvidenceEvent:
+    """Append one event to the current client's chain (call inside the client's schema).
+
+    Runs in the caller's transaction: the event exists exactly when the change it records does.
+    """
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(_LOCK_SQL)
+        last = EvidenceEvent.objects.order_by("-sequence").only("sequence", "hash").first()
+        event = EvidenceEvent(
+            sequence=(last.sequence + 1) if last else 1,
+            occurred_at=occurred_at or timezone.now(),
+            kind=kind,
+            actor=actor_label(actor),
+            subject_type=subject_type,
+            subject_id=str(subject_id),
+            payload=payload or {},
+            prev_hash=last.hash if last else GENESIS_HASH,
+        )
+        event.hash = event.compute_hash()
+        event.save(force_insert=True)
+    return event

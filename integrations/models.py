@@ -1,0 +1,1 @@
+"""Integrations (tenant schema): the PSA ticket outbox and RMM connectors."""

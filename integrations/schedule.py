@@ -1,0 +1,3 @@
+"""Celery beat entries of the integrations app (merged into patchops.celery)."""
+
+BEAT: dict = {}

@@ -1,0 +1,4 @@
+"""HTML pages of the integrations app, under /clients/<slug>/."""
+
+app_name = "integrations"
+urlpatterns: list = []
