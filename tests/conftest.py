@@ -54,7 +54,20 @@ def _make_user(email: str, staff_role: str = "") -> User:
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup, django_db_blocker):
+def django_db_setup(django_test_environment, django_db_blocker, django_db_modify_db_settings):
+    """Create the test database for every run (browser-only runs included), then the tenants."""
+    from django.test.utils import setup_databases, teardown_databases
+
+    with django_db_blocker.unblock():
+        db_cfg = setup_databases(verbosity=0, interactive=False, aliases={"default"})
+        _seed_tenants_and_personas()
+    yield
+    with django_db_blocker.unblock():
+        connection.set_schema_to_public()
+        teardown_databases(db_cfg, verbosity=0)
+
+
+def _seed_tenants_and_personas() -> None:
     from tenants.services import (
         add_membership,
         create_client,
@@ -62,24 +75,21 @@ def django_db_setup(django_db_setup, django_db_blocker):
         ensure_template_schema,
     )
 
-    with django_db_blocker.unblock():
-        ensure_public_client()
-        ensure_template_schema()
-        a = create_client(
-            slug="tenant-a", name="Alpha Clinic", timezone_name="America/Chicago", is_hipaa=True
-        )
-        b = create_client(slug="tenant-b", name="Bravo Logistics", timezone_name="Europe/Berlin")
-        _make_user("admin@msp.test", StaffRole.MSP_ADMIN)
-        _make_user("engineer@msp.test", StaffRole.ENGINEER)
-        am = _make_user("am@msp.test", StaffRole.ACCOUNT_MANAGER)
-        a.account_managers.add(am)
-        add_membership(user=_make_user("owner@a.test"), client=a, role=MembershipRole.CLIENT_OWNER)
-        add_membership(
-            user=_make_user("viewer@a.test"), client=a, role=MembershipRole.CLIENT_VIEWER
-        )
-        add_membership(user=_make_user("owner@b.test"), client=b, role=MembershipRole.CLIENT_OWNER)
-        _make_user("nobody@nowhere.test")
-        connection.set_schema_to_public()
+    ensure_public_client()
+    ensure_template_schema()
+    a = create_client(
+        slug="tenant-a", name="Alpha Clinic", timezone_name="America/Chicago", is_hipaa=True
+    )
+    b = create_client(slug="tenant-b", name="Bravo Logistics", timezone_name="Europe/Berlin")
+    _make_user("admin@msp.test", StaffRole.MSP_ADMIN)
+    _make_user("engineer@msp.test", StaffRole.ENGINEER)
+    am = _make_user("am@msp.test", StaffRole.ACCOUNT_MANAGER)
+    a.account_managers.add(am)
+    add_membership(user=_make_user("owner@a.test"), client=a, role=MembershipRole.CLIENT_OWNER)
+    add_membership(user=_make_user("viewer@a.test"), client=a, role=MembershipRole.CLIENT_VIEWER)
+    add_membership(user=_make_user("owner@b.test"), client=b, role=MembershipRole.CLIENT_OWNER)
+    _make_user("nobody@nowhere.test")
+    connection.set_schema_to_public()
 
 
 @pytest.fixture(autouse=True)

@@ -56,3 +56,8 @@ def test_session_api_for_another_client_is_404(login, personas):
     http = login(personas.owner_b)
     assert http.get("/clients/tenant-b/api/v1/client/").status_code == 200
     assert http.get("/clients/tenant-a/api/v1/client/").status_code == 404
+
+
+def test_404_page_does_not_reveal_the_other_clients_name(login, personas):
+    page = login(personas.owner_a).get("/clients/tenant-b/").content.decode()
+    assert "Bravo" not in page and "tenant-b" not in page

@@ -1,0 +1,75 @@
+"""Headless Chromium (Debian's /usr/bin/chromium) driving the real portal on a live server.
+
+The live server runs in a thread against the same test database. Browser tests do not use the
+``db`` fixture: data they need must be committed (``committed`` fixture) so the server sees it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+
+import pytest
+from django.test.testcases import LiveServerThread, _StaticFilesHandler
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-quic",
+]
+
+
+@pytest.fixture(scope="session")
+def live_url(django_db_setup, django_db_blocker) -> Iterator[str]:
+    if not shutil.which(CHROMIUM):
+        pytest.skip(f"Chromium not found at {CHROMIUM} (install Debian's chromium)")
+    with django_db_blocker.unblock():
+        server = LiveServerThread("127.0.0.1", _StaticFilesHandler, port=0)
+        server.daemon = True
+        server.start()
+        server.is_ready.wait()
+        if server.error:
+            raise server.error
+        yield f"http://127.0.0.1:{server.port}"
+        server.terminate()
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    # A plain launch gives Chromium a fresh temporary profile (user-data dir) every run.
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(chromium, live_url) -> Iterator[object]:
+    context = chromium.new_context(base_url=live_url)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def committed(django_db_blocker):
+    """Run ORM work outside the test transaction (committed, visible to the live server)."""
+    with django_db_blocker.unblock():
+        yield
+
+
+def sign_in(page, email: str, password: str) -> None:
+    page.goto("/accounts/login/")
+    page.fill("#id_username", email)
+    page.fill("#id_password", password)
+    page.click("button[type=submit]")
+    page.wait_for_load_state("networkidle")
