@@ -415,7 +415,8 @@ def _kb_list(lines: list[str]) -> list[str]:
 
 
 def _os_version(name: str, version_text: str, system_type: str | None) -> dict[str, Any]:
-    os_version: dict[str, Any] = {"name": name.strip() or None, "platform": "windows"}
+    name = " ".join(name.split())  # exports may hold no-break spaces
+    os_version: dict[str, Any] = {"name": name or None, "platform": "windows"}
     match = _VERSION_RE.search(version_text)
     if match:
         major, minor, build = (int(part) for part in match.groups())
