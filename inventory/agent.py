@@ -40,7 +40,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +55,8 @@ TOKEN_ENV = "PATCHOPS_TOKEN"
 URL_ENV = "PATCHOPS_URL"
 COMMAND_TIMEOUT = 300
 INSTALL_TIMEOUT = 3600
+# Devices may run an older Python than the portal: keep this file valid on 3.7 and later.
+UTC = timezone.utc  # noqa: UP017 (datetime.UTC is 3.11+)
 _AGENT_NAMESPACE = uuid.UUID("6f1c2a52-6b0e-4d1e-9f5e-3b1d8a7c9e10")
 
 
@@ -111,7 +113,8 @@ def read_text(path: str | Path) -> str | None:
 
 def split_version(version: str | None) -> dict[str, int]:
     parts = re.findall(r"\d+", version or "")
-    return {key: int(value) for key, value in zip(("major", "minor", "patch"), parts, strict=False)}
+    keys = ("major", "minor", "patch")
+    return {keys[index]: int(value) for index, value in enumerate(parts[:3])}
 
 
 # --------------------------------------------------------------------------- identity
@@ -755,7 +758,7 @@ def parse_systeminfo_csv(text: str) -> dict[str, Any]:
     rows = list(csv.reader(io.StringIO(text)))
     if len(rows) < 2:
         return {}
-    record = dict(zip(rows[0], rows[1], strict=False))
+    record = {name: rows[1][index] for index, name in enumerate(rows[0][: len(rows[1])])}
     version = record.get("OS Version", "")
     number = re.search(r"\d+\.\d+\.\d+", version)
     os_version: dict[str, Any] = {
