@@ -193,6 +193,9 @@ _DISPLAY_VERSIONS = {
     26100: "24H2",
 }
 
+# How much of a file the looks_like_* checks read.
+_SNIFF_BYTES = 64 * 1024
+
 _ARCHES = {"x64": "x86_64", "x86": "x86", "arm64": "arm64", "arm": "arm", "ia64": "ia64"}
 
 
@@ -268,8 +271,8 @@ def _lines(text: str) -> list[str]:
 def looks_like_systeminfo(data: bytes) -> bool:
     """True when the bytes read as ``systeminfo`` output (any supported language or form)."""
     try:
-        return bool(_systeminfo_records(decode_text(data)))
-    except ParseError:
+        return bool(_systeminfo_records(decode_text(data[:_SNIFF_BYTES])))
+    except (ParseError, TypeError):
         return False
 
 
@@ -502,8 +505,8 @@ _KB_TOKEN_RE = re.compile(r"^KB\d{4,8}$", re.IGNORECASE)
 def looks_like_qfe(data: bytes) -> bool:
     """True when the bytes read as ``wmic qfe`` / ``Get-HotFix`` output with a HotFixID column."""
     try:
-        text = decode_text(data)
-    except ParseError:
+        text = decode_text(data[:_SNIFF_BYTES])
+    except (ParseError, TypeError):
         return False
     for line in _lines(text)[:50]:
         folded = line.casefold()
