@@ -20,7 +20,8 @@ Commands:
     simulate it with ``--dry-run``, report each result to ``<URL>api/v1/agent-jobs/<id>/result/``
     and, after a real install, push a fresh inventory so the change can be verified.
 
-Exit status: 0 done, 1 the server or the network failed, 2 bad usage or configuration.
+Exit status: 0 done, 1 the server or the network failed (or a job failed), 2 bad usage or
+configuration. Runs on Python 3.7 and later.
 """
 
 from __future__ import annotations
@@ -610,6 +611,7 @@ def parse_ifconfig(text: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]
 # --------------------------------------------------------------------------- Windows
 
 _PS_INVENTORY = r"""
+[Console]::OutputEncoding = [Text.Encoding]::UTF8
 $ErrorActionPreference = 'SilentlyContinue'
 $os = Get-CimInstance Win32_OperatingSystem
 $cs = Get-CimInstance Win32_ComputerSystem
@@ -643,6 +645,7 @@ $adapters = @(Get-CimInstance Win32_NetworkAdapterConfiguration -Filter 'IPEnabl
 """
 
 _PS_PENDING = r"""
+[Console]::OutputEncoding = [Text.Encoding]::UTF8
 $ErrorActionPreference = 'Stop'
 $searcher = (New-Object -ComObject Microsoft.Update.Session).CreateUpdateSearcher()
 $result = $searcher.Search('IsInstalled=0 and IsHidden=0')
@@ -821,7 +824,9 @@ def collect(state_dir: Path, *, pending: bool = True) -> dict[str, Any]:
         debs = debian_packages()
         if debs is not None:
             payload["deb_packages"] = debs
-        rpms = rpm_packages()
+        # rpm is sometimes installed on Debian too, with an empty database: ask it only
+        # where dpkg is absent, so an empty rpm table never claims "nothing installed".
+        rpms = rpm_packages() if debs is None else None
         if rpms is not None:
             payload["rpm_packages"] = rpms
         if pending:
