@@ -1196,7 +1196,8 @@ def command_collect(args: argparse.Namespace) -> int:
     state_dir = Path(args.state_dir) if args.state_dir else default_state_dir()
     payload = collect(state_dir, pending=not args.no_pending)
     if args.dry_run:
-        json.dump(payload, sys.stdout, indent=2, ensure_ascii=False)
+        # ASCII JSON: a Windows console code page cannot print every character.
+        json.dump(payload, sys.stdout, indent=2)
         sys.stdout.write("\n")
         return EXIT_OK
     answer = push(payload, base, token, args.timeout)
@@ -1255,6 +1256,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         log("interrupted")
         return 130
+    except BrokenPipeError:
+        # The reader of --dry-run output went away (``| head``): not an error of ours.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
     if os.environ.get("PATCHOPS_AGENT_TIMING"):
         log(f"done in {time.monotonic() - started:.1f} s")
     return status

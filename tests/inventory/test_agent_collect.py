@@ -239,3 +239,34 @@ def test_agent_console_script_is_installed():
 
     assert done.returncode == 0
     assert done.stdout.startswith("patchops-agent ")
+
+
+def _old_interpreters() -> list[str]:
+    """Python 3.7 and 3.8 interpreters on this machine, if any (devices often run old ones)."""
+    found = []
+    for version in ("3.7", "3.8"):
+        for candidate in sorted(
+            (Path.home() / ".pyenv" / "versions").glob(f"{version}.*/bin/python3")
+        ):
+            found.append(str(candidate))
+            break
+    return found
+
+
+@needs_dpkg
+@pytest.mark.parametrize("python", _old_interpreters() or [None])
+def test_agent_single_file_runs_on_old_python(tmp_path, python):
+    if python is None:
+        pytest.skip("no Python 3.7/3.8 interpreter on this machine")
+    copy = tmp_path / "agent.py"
+    shutil.copy(AGENT, copy)
+
+    done = subprocess.run(
+        [python, "-I", str(copy), "--dry-run", "--no-pending", "--state-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert len(json.loads(done.stdout)["deb_packages"]) > 100
