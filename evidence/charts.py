@@ -1,0 +1,157 @@
+"""Inline SVG charts for printed reports: pure Python, no JavaScript, no fonts to fetch."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from html import escape
+import math
+
+__all__ = ["bar_chart", "line_chart", "stacked_bar_chart", "PALETTE"]
+
+PALETTE = ["#1f4e79", "#2e8b57", "#d98c1f", "#b03a2e", "#6c5b7b", "#4a90a4", "#7f8c8d"]
+_FONT = 'font-family="DejaVu Sans" font-size="9"'
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
+
+
+def _svg(width: int, height: int, body: list[str], title: str) -> str:
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">'
+        f"<title>{escape(title)}</title>" + "".join(body) + "</svg>"
+    )
+
+
+def _nice_max(value: float) -> float:
+    """The smallest of 1, 2, 2.5, 5 × 10^k that is ≥ value (axis top)."""
+    if value <= 0:
+        return 1.0
+    magnitude = 10 ** math.floor(math.log10(value))
+    for factor in (1, 2, 2.5, 5, 10):
+        if value <= factor * magnitude:
+            return float(factor * magnitude)
+    return float(10 * magnitude)
+
+
+def bar_chart(
+    data: Sequence[tuple[str, float]],
+    *,
+    title: str = "",
+    width: int = 480,
+    bar_height: int = 16,
+    max_value: float | None = None,
+    unit: str = "",
+    color: str = PALETTE[0],
+) -> str:
+    """Horizontal bars, one per (label, value), value printed at the end of each bar."""
+    label_w, pad = 150, 6
+    height = max(1, len(data)) * (bar_height + pad) + pad
+    top = max_value if max_value is not None else _nice_max(max((v for _, v in data), default=0))
+    plot_w = width - label_w - 50
+    body: list[str] = []
+    if not data:
+        body.append(
+            f'<text x="{width // 2}" y="{height // 2 + 3}" text-anchor="middle" {_FONT}>No data</text>'
+        )
+    for i, (label, value) in enumerate(data):
+        y = pad + i * (bar_height + pad)
+        w = 0 if top <= 0 else max(0.0, min(1.0, value / top)) * plot_w
+        body.append(
+            f'<text x="{label_w - 4}" y="{y + bar_height - 4}" text-anchor="end" {_FONT}>{escape(str(label))}</text>'
+            f'<rect x="{label_w}" y="{y}" width="{w:.1f}" height="{bar_height}" fill="{color}"/>'
+            f'<text x="{label_w + w + 4:.1f}" y="{y + bar_height - 4}" {_FONT}>{_fmt(value)}{escape(unit)}</text>'
+        )
+    return _svg(width, height, body, title or "Bar chart")
+
+
+def line_chart(
+    points: Sequence[tuple[str, float]],
+    *,
+    title: str = "",
+    width: int = 480,
+    height: int = 180,
+    min_value: float = 0.0,
+    max_value: float | None = None,
+    unit: str = "",
+    color: str = PALETTE[0],
+) -> str:
+    """A trend line over labelled x positions (e.g. months), with a dot and value per point."""
+    left, right, top_pad, bottom = 36, 12, 12, 24
+    plot_w, plot_h = width - left - right, height - top_pad - bottom
+    top = max_value if max_value is not None else _nice_max(max((v for _, v in points), default=0))
+    span = (top - min_value) or 1.0
+    body = [
+        f'<line x1="{left}" y1="{top_pad + plot_h}" x2="{left + plot_w}" y2="{top_pad + plot_h}" stroke="#999" stroke-width="0.8"/>',
+        f'<line x1="{left}" y1="{top_pad}" x2="{left}" y2="{top_pad + plot_h}" stroke="#999" stroke-width="0.8"/>',
+        f'<text x="{left - 4}" y="{top_pad + 4}" text-anchor="end" {_FONT}>{_fmt(top)}{escape(unit)}</text>',
+        f'<text x="{left - 4}" y="{top_pad + plot_h}" text-anchor="end" {_FONT}>{_fmt(min_value)}{escape(unit)}</text>',
+    ]
+    if not points:
+        body.append(
+            f'<text x="{width // 2}" y="{height // 2}" text-anchor="middle" {_FONT}>No data</text>'
+        )
+        return _svg(width, height, body, title or "Trend")
+    step = plot_w / max(1, len(points) - 1)
+    coords = []
+    for i, (label, value) in enumerate(points):
+        x = left + (i * step if len(points) > 1 else plot_w / 2)
+        y = top_pad + plot_h - (max(min_value, min(top, value)) - min_value) / span * plot_h
+        coords.append((x, y))
+        body.append(
+            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="{color}"/>'
+            f'<text x="{x:.1f}" y="{y - 5:.1f}" text-anchor="middle" {_FONT}>{_fmt(value)}{escape(unit)}</text>'
+            f'<text x="{x:.1f}" y="{height - 8}" text-anchor="middle" {_FONT}>{escape(str(label))}</text>'
+        )
+    path = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
+    body.insert(4, f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="1.6"/>')
+    return _svg(width, height, body, title or "Trend")
+
+
+def stacked_bar_chart(
+    categories: Sequence[str],
+    series: Sequence[tuple[str, Sequence[float]]],
+    *,
+    title: str = "",
+    width: int = 480,
+    bar_height: int = 16,
+    colors: Sequence[str] = PALETTE,
+) -> str:
+    """Horizontal stacked bars: one bar per category, one segment per series, with a legend."""
+    label_w, pad, legend_h = 150, 6, 18
+    for name, values in series:
+        if len(values) != len(categories):
+            raise ValueError(
+                f"series “{name}” has {len(values)} values for {len(categories)} categories"
+            )
+    totals = [sum(values[i] for _, values in series) for i in range(len(categories))]
+    top = _nice_max(max(totals, default=0))
+    plot_w = width - label_w - 50
+    height = legend_h + max(1, len(categories)) * (bar_height + pad) + pad
+    body: list[str] = []
+    x = 0
+    for j, (name, _) in enumerate(series):
+        color = colors[j % len(colors)]
+        body.append(
+            f'<rect x="{x}" y="2" width="9" height="9" fill="{color}"/>'
+            f'<text x="{x + 12}" y="10" {_FONT}>{escape(name)}</text>'
+        )
+        x += 14 + 7 * len(name) + 10
+    for i, category in enumerate(categories):
+        y = legend_h + pad + i * (bar_height + pad)
+        body.append(
+            f'<text x="{label_w - 4}" y="{y + bar_height - 4}" text-anchor="end" {_FONT}>{escape(str(category))}</text>'
+        )
+        offset = float(label_w)
+        for j, (_, values) in enumerate(series):
+            w = values[i] / top * plot_w if top else 0
+            if w > 0:
+                body.append(
+                    f'<rect x="{offset:.1f}" y="{y}" width="{w:.1f}" height="{bar_height}" fill="{colors[j % len(colors)]}"/>'
+                )
+            offset += w
+        body.append(
+            f'<text x="{offset + 4:.1f}" y="{y + bar_height - 4}" {_FONT}>{_fmt(totals[i])}</text>'
+        )
+    return _svg(width, height, body, title or "Stacked bar chart")
