@@ -12,6 +12,14 @@ PALETTE = ["#1f4e79", "#2e8b57", "#d98c1f", "#b03a2e", "#6c5b7b", "#4a90a4", "#7
 _FONT = 'font-family="DejaVu Sans" font-size="9"'
 
 
+_CONTROL = dict.fromkeys([*range(32), 0xFFFE, 0xFFFF])
+
+
+def _text(value: object) -> str:
+    """Escaped label text; control characters (not allowed in XML) are dropped."""
+    return escape(str(value).translate(_CONTROL))
+
+
 def _fmt(value: float) -> str:
     return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
 
@@ -19,8 +27,8 @@ def _fmt(value: float) -> str:
 def _svg(width: int, height: int, body: list[str], title: str) -> str:
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">'
-        f"<title>{escape(title)}</title>" + "".join(body) + "</svg>"
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="{_text(title)}">'
+        f"<title>{_text(title)}</title>" + "".join(body) + "</svg>"
     )
 
 
@@ -59,9 +67,9 @@ def bar_chart(
         y = pad + i * (bar_height + pad)
         w = 0 if top <= 0 else max(0.0, min(1.0, value / top)) * plot_w
         body.append(
-            f'<text x="{label_w - 4}" y="{y + bar_height - 4}" text-anchor="end" {_FONT}>{escape(str(label))}</text>'
+            f'<text x="{label_w - 4}" y="{y + bar_height - 4}" text-anchor="end" {_FONT}>{_text(label)}</text>'
             f'<rect x="{label_w}" y="{y}" width="{w:.1f}" height="{bar_height}" fill="{color}"/>'
-            f'<text x="{label_w + w + 4:.1f}" y="{y + bar_height - 4}" {_FONT}>{_fmt(value)}{escape(unit)}</text>'
+            f'<text x="{label_w + w + 4:.1f}" y="{y + bar_height - 4}" {_FONT}>{_fmt(value)}{_text(unit)}</text>'
         )
     return _svg(width, height, body, title or "Bar chart")
 
@@ -85,8 +93,8 @@ def line_chart(
     body = [
         f'<line x1="{left}" y1="{top_pad + plot_h}" x2="{left + plot_w}" y2="{top_pad + plot_h}" stroke="#999" stroke-width="0.8"/>',
         f'<line x1="{left}" y1="{top_pad}" x2="{left}" y2="{top_pad + plot_h}" stroke="#999" stroke-width="0.8"/>',
-        f'<text x="{left - 4}" y="{top_pad + 4}" text-anchor="end" {_FONT}>{_fmt(top)}{escape(unit)}</text>',
-        f'<text x="{left - 4}" y="{top_pad + plot_h}" text-anchor="end" {_FONT}>{_fmt(min_value)}{escape(unit)}</text>',
+        f'<text x="{left - 4}" y="{top_pad + 4}" text-anchor="end" {_FONT}>{_fmt(top)}{_text(unit)}</text>',
+        f'<text x="{left - 4}" y="{top_pad + plot_h}" text-anchor="end" {_FONT}>{_fmt(min_value)}{_text(unit)}</text>',
     ]
     if not points:
         body.append(
@@ -101,8 +109,8 @@ def line_chart(
         coords.append((x, y))
         body.append(
             f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="{color}"/>'
-            f'<text x="{x:.1f}" y="{y - 5:.1f}" text-anchor="middle" {_FONT}>{_fmt(value)}{escape(unit)}</text>'
-            f'<text x="{x:.1f}" y="{height - 8}" text-anchor="middle" {_FONT}>{escape(str(label))}</text>'
+            f'<text x="{x:.1f}" y="{y - 5:.1f}" text-anchor="middle" {_FONT}>{_fmt(value)}{_text(unit)}</text>'
+            f'<text x="{x:.1f}" y="{height - 8}" text-anchor="middle" {_FONT}>{_text(label)}</text>'
         )
     path = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
     body.insert(4, f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="1.6"/>')
@@ -135,13 +143,13 @@ def stacked_bar_chart(
         color = colors[j % len(colors)]
         body.append(
             f'<rect x="{x}" y="2" width="9" height="9" fill="{color}"/>'
-            f'<text x="{x + 12}" y="10" {_FONT}>{escape(name)}</text>'
+            f'<text x="{x + 12}" y="10" {_FONT}>{_text(name)}</text>'
         )
         x += 14 + 7 * len(name) + 10
     for i, category in enumerate(categories):
         y = legend_h + pad + i * (bar_height + pad)
         body.append(
-            f'<text x="{label_w - 4}" y="{y + bar_height - 4}" text-anchor="end" {_FONT}>{escape(str(category))}</text>'
+            f'<text x="{label_w - 4}" y="{y + bar_height - 4}" text-anchor="end" {_FONT}>{_text(category)}</text>'
         )
         offset = float(label_w)
         for j, (_, values) in enumerate(series):

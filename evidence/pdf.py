@@ -8,13 +8,13 @@ from __future__ import annotations
 import logging
 import mimetypes
 import posixpath
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.template.loader import render_to_string
+from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 __all__ = ["BASE_URL", "RestrictedUrlFetcher", "render_pdf", "html_to_pdf", "FetchRefused"]
 
@@ -30,19 +30,21 @@ class FetchRefused(ValueError):
     """A report referenced a resource outside data: URIs and the project's static files."""
 
 
-@dataclass
-class RestrictedUrlFetcher:
-    """WeasyPrint ``url_fetcher`` allowing only ``data:`` URIs and the project's static files."""
+class RestrictedUrlFetcher(URLFetcher):
+    """WeasyPrint URL fetcher allowing only ``data:`` URIs and the project's static files.
 
-    fetched: list[str] = field(default_factory=list)
-    refused: list[str] = field(default_factory=list)
+    Everything else (http, https, file, ftp…) is refused before any I/O and listed in ``refused``.
+    """
 
-    def __call__(self, url: str, timeout: int = 10, ssl_context: Any = None) -> dict[str, Any]:
+    def __init__(self) -> None:
+        super().__init__(allowed_protocols=("data",), allow_redirects=False)
+        self.fetched: list[str] = []
+        self.refused: list[str] = []
+
+    def fetch(self, url: str, headers: Any = None) -> URLFetcherResponse:
         if url.startswith("data:"):
-            from weasyprint.urls import default_url_fetcher
-
             self.fetched.append(url[:40])
-            return default_url_fetcher(url, timeout=timeout, ssl_context=ssl_context)
+            return super().fetch(url, headers)
         path = self._static_path(url)
         if path is None:
             self.refused.append(url)
@@ -52,11 +54,9 @@ class RestrictedUrlFetcher:
             data = fh.read()
         self.fetched.append(url)
         mime_type, _ = mimetypes.guess_type(path)
-        return {
-            "string": data,
-            "mime_type": mime_type or "application/octet-stream",
-            "redirected_url": url,
-        }
+        return URLFetcherResponse(
+            url, body=data, headers={"Content-Type": mime_type or "application/octet-stream"}
+        )
 
     @staticmethod
     def _static_path(url: str) -> str | None:
