@@ -121,7 +121,7 @@ def _findings_csv(period: date, tz) -> bytes | None:
 
 
 def build_bundle(*, client: Any, period: date) -> bytes:
-    """ZIP bytes: the period's PDFs, CSV and JSON-lines exports, manifest.json and verify_bundle.py."""
+    """ZIP bytes: the period's PDFs, CSV and JSON-lines exports, manifest and offline verifier."""
     tz = client.tz
     files: list[tuple[str, bytes]] = []
     for report in sorted(
@@ -162,7 +162,8 @@ def build_bundle(*, client: Any, period: date) -> bytes:
         },
         "chain_verified_at_generation": status.ok,
         "hash_rule": "sha256(prev_hash + canonical_json(content)); canonical_json = sorted keys, "
-        "separators (',', ':'), UTF-8 unescaped; content = uuid, sequence, occurred_at, kind, actor, "
+        "separators (',', ':'), UTF-8 unescaped; "
+        "content = uuid, sequence, occurred_at, kind, actor, "
         "subject_type, subject_id, payload",
     }
     buffer = io.BytesIO()

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from html import escape
-import math
 
 __all__ = ["bar_chart", "line_chart", "stacked_bar_chart", "PALETTE"]
 
@@ -22,6 +22,18 @@ def _text(value: object) -> str:
 
 def _fmt(value: float) -> str:
     return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
+
+
+def _t(x: float, y: float, text: str, anchor: str = "start") -> str:
+    return f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" {_FONT}>{text}</text>'
+
+
+def _rect(x: float, y: float, w: float, h: float, fill: str) -> str:
+    return f'<rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h:.1f}" fill="{fill}"/>'
+
+
+def _line(x1: float, y1: float, x2: float, y2: float) -> str:
+    return f'<line x1="{x1}" y1="{y1}" x2="{x2}" y2="{y2}" stroke="#999" stroke-width="0.8"/>'
 
 
 def _svg(width: int, height: int, body: list[str], title: str) -> str:
@@ -60,17 +72,14 @@ def bar_chart(
     plot_w = width - label_w - 50
     body: list[str] = []
     if not data:
-        body.append(
-            f'<text x="{width // 2}" y="{height // 2 + 3}" text-anchor="middle" {_FONT}>No data</text>'
-        )
+        body.append(_t(width / 2, height / 2 + 3, "No data", "middle"))
     for i, (label, value) in enumerate(data):
         y = pad + i * (bar_height + pad)
         w = 0 if top <= 0 else max(0.0, min(1.0, value / top)) * plot_w
-        body.append(
-            f'<text x="{label_w - 4}" y="{y + bar_height - 4}" text-anchor="end" {_FONT}>{_text(label)}</text>'
-            f'<rect x="{label_w}" y="{y}" width="{w:.1f}" height="{bar_height}" fill="{color}"/>'
-            f'<text x="{label_w + w + 4:.1f}" y="{y + bar_height - 4}" {_FONT}>{_fmt(value)}{_text(unit)}</text>'
-        )
+        text_y = y + bar_height - 4
+        body.append(_t(label_w - 4, text_y, _text(label), "end"))
+        body.append(_rect(label_w, y, w, bar_height, color))
+        body.append(_t(label_w + w + 4, text_y, _fmt(value) + _text(unit)))
     return _svg(width, height, body, title or "Bar chart")
 
 
@@ -90,31 +99,30 @@ def line_chart(
     plot_w, plot_h = width - left - right, height - top_pad - bottom
     top = max_value if max_value is not None else _nice_max(max((v for _, v in points), default=0))
     span = (top - min_value) or 1.0
+    axis_y = top_pad + plot_h
     body = [
-        f'<line x1="{left}" y1="{top_pad + plot_h}" x2="{left + plot_w}" y2="{top_pad + plot_h}" stroke="#999" stroke-width="0.8"/>',
-        f'<line x1="{left}" y1="{top_pad}" x2="{left}" y2="{top_pad + plot_h}" stroke="#999" stroke-width="0.8"/>',
-        f'<text x="{left - 4}" y="{top_pad + 4}" text-anchor="end" {_FONT}>{_fmt(top)}{_text(unit)}</text>',
-        f'<text x="{left - 4}" y="{top_pad + plot_h}" text-anchor="end" {_FONT}>{_fmt(min_value)}{_text(unit)}</text>',
+        _line(left, axis_y, left + plot_w, axis_y),
+        _line(left, top_pad, left, axis_y),
+        _t(left - 4, top_pad + 4, _fmt(top) + _text(unit), "end"),
+        _t(left - 4, axis_y, _fmt(min_value) + _text(unit), "end"),
     ]
     if not points:
-        body.append(
-            f'<text x="{width // 2}" y="{height // 2}" text-anchor="middle" {_FONT}>No data</text>'
-        )
+        body.append(_t(width / 2, height / 2, "No data", "middle"))
         return _svg(width, height, body, title or "Trend")
     step = plot_w / max(1, len(points) - 1)
     coords = []
+    marks = []
     for i, (label, value) in enumerate(points):
         x = left + (i * step if len(points) > 1 else plot_w / 2)
-        y = top_pad + plot_h - (max(min_value, min(top, value)) - min_value) / span * plot_h
-        coords.append((x, y))
-        body.append(
-            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="{color}"/>'
-            f'<text x="{x:.1f}" y="{y - 5:.1f}" text-anchor="middle" {_FONT}>{_fmt(value)}{_text(unit)}</text>'
-            f'<text x="{x:.1f}" y="{height - 8}" text-anchor="middle" {_FONT}>{_text(label)}</text>'
-        )
-    path = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
-    body.insert(4, f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="1.6"/>')
-    return _svg(width, height, body, title or "Trend")
+        y = axis_y - (max(min_value, min(top, value)) - min_value) / span * plot_h
+        coords.append(f"{x:.1f},{y:.1f}")
+        marks.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="{color}"/>')
+        marks.append(_t(x, y - 5, _fmt(value) + _text(unit), "middle"))
+        marks.append(_t(x, height - 8, _text(label), "middle"))
+    body.append(
+        f'<polyline points="{" ".join(coords)}" fill="none" stroke="{color}" stroke-width="1.6"/>'
+    )
+    return _svg(width, height, body + marks, title or "Trend")
 
 
 def stacked_bar_chart(
@@ -140,26 +148,17 @@ def stacked_bar_chart(
     body: list[str] = []
     x = 0
     for j, (name, _) in enumerate(series):
-        color = colors[j % len(colors)]
-        body.append(
-            f'<rect x="{x}" y="2" width="9" height="9" fill="{color}"/>'
-            f'<text x="{x + 12}" y="10" {_FONT}>{_text(name)}</text>'
-        )
+        body.append(_rect(x, 2, 9, 9, colors[j % len(colors)]))
+        body.append(_t(x + 12, 10, _text(name)))
         x += 14 + 7 * len(name) + 10
     for i, category in enumerate(categories):
         y = legend_h + pad + i * (bar_height + pad)
-        body.append(
-            f'<text x="{label_w - 4}" y="{y + bar_height - 4}" text-anchor="end" {_FONT}>{_text(category)}</text>'
-        )
+        body.append(_t(label_w - 4, y + bar_height - 4, _text(category), "end"))
         offset = float(label_w)
         for j, (_, values) in enumerate(series):
             w = values[i] / top * plot_w if top else 0
             if w > 0:
-                body.append(
-                    f'<rect x="{offset:.1f}" y="{y}" width="{w:.1f}" height="{bar_height}" fill="{colors[j % len(colors)]}"/>'
-                )
+                body.append(_rect(offset, y, w, bar_height, colors[j % len(colors)]))
             offset += w
-        body.append(
-            f'<text x="{offset + 4:.1f}" y="{y + bar_height - 4}" {_FONT}>{_fmt(totals[i])}</text>'
-        )
+        body.append(_t(offset + 4, y + bar_height - 4, _fmt(totals[i])))
     return _svg(width, height, body, title or "Stacked bar chart")

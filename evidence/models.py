@@ -85,7 +85,7 @@ def report_upload_to(instance: StoredReport, filename: str) -> str:
 
 
 class StoredReport(models.Model):
-    """A generated report file. Written once: a regeneration is a new version, never an overwrite."""
+    """A generated report file, written once: regenerating adds a version, never overwrites."""
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     kind = models.CharField(max_length=20, choices=ReportKind.choices)
@@ -115,14 +115,6 @@ class StoredReport(models.Model):
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.period:%Y-%m} v{self.version}"
 
-    @property
-    def period_label(self) -> str:
-        return f"{self.period:%Y-%m}"
-
-    @property
-    def filename(self) -> str:
-        return self.file.name.rsplit("/", 1)[-1] if self.file else ""
-
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None and not kwargs.get("force_insert"):
             raise ImmutableReportError("A stored report never changes; generate a new version.")
@@ -130,6 +122,14 @@ class StoredReport(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> Any:
         raise ImmutableReportError("A stored report is kept; it cannot be deleted.")
+
+    @property
+    def period_label(self) -> str:
+        return f"{self.period:%Y-%m}"
+
+    @property
+    def filename(self) -> str:
+        return self.file.name.rsplit("/", 1)[-1] if self.file else ""
 
 
 class ImmutableReportError(Exception):

@@ -95,7 +95,8 @@ def check_kind(kind: str) -> None:
     if kind != BUNDLE and kind not in REPORT_BUILDERS:
         label = ReportKind(kind).label
         raise ReportNotAvailable(
-            f"The {label} (“{kind}”) is not available yet; available now: {', '.join(available_kinds())}."
+            f"The {label} (“{kind}”) is not available yet; "
+            f"available now: {', '.join(available_kinds())}."
         )
 
 
@@ -253,7 +254,7 @@ def _is_uuid(value: str) -> bool:
     return True
 
 
-# --- inventory snapshot ----------------------------------------------------------------------------
+# --- inventory snapshot --------------------------------------------------------------------
 
 
 @register(ReportKind.INVENTORY)

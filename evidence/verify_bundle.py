@@ -3,7 +3,7 @@
 
 Usage:
     python verify_bundle.py BUNDLE.zip        # check a bundle archive
-    python verify_bundle.py [DIRECTORY]       # check an extracted bundle (default: this file's folder)
+    python verify_bundle.py [DIRECTORY]       # an extracted bundle (default: this folder)
 
 Checks that every file listed in manifest.json has the recorded SHA-256 and size, that no file
 was added, and recomputes the hash chain of the included evidence events:
@@ -76,30 +76,30 @@ def check_chain(lines, expected):
     problems = []
     if len(lines) != expected.get("count", 0):
         problems.append(
-            "events: %d events found, manifest says %d" % (len(lines), expected.get("count", 0))
+            f"events: {len(lines)} events found, manifest says {expected.get('count', 0)}"
         )
     prev = None
-    for number, event in enumerate(lines, start=1):
-        label = "event #%s (%s)" % (event.get("sequence"), event.get("uuid"))
+    for _number, event in enumerate(lines, start=1):
+        label = "event #{} ({})".format(event.get("sequence"), event.get("uuid"))
         missing = [k for k in CONTENT_KEYS + ("prev_hash", "hash") if k not in event]
         if missing:
-            problems.append("%s: missing fields %s" % (label, ", ".join(missing)))
+            problems.append("{}: missing fields {}".format(label, ", ".join(missing)))
             return problems
         if prev is None:
             if event["sequence"] != expected.get("first_sequence"):
                 problems.append(
-                    "%s: first sequence should be %s" % (label, expected.get("first_sequence"))
+                    "{}: first sequence should be {}".format(label, expected.get("first_sequence"))
                 )
             if event["prev_hash"] != expected.get("first_prev_hash"):
-                problems.append("%s: prev_hash differs from the manifest's anchor" % label)
+                problems.append(f"{label}: prev_hash differs from the manifest's anchor")
         else:
             if event["sequence"] != prev["sequence"] + 1:
-                problems.append("%s: sequence gap after #%s" % (label, prev["sequence"]))
+                problems.append("{}: sequence gap after #{}".format(label, prev["sequence"]))
             if event["prev_hash"] != prev["hash"]:
-                problems.append("%s: prev_hash does not link to the previous event" % label)
+                problems.append(f"{label}: prev_hash does not link to the previous event")
         computed = event_hash(event)
         if computed != event["hash"]:
-            problems.append("%s: content does not match its hash (computed %s)" % (label, computed))
+            problems.append(f"{label}: content does not match its hash (computed {computed})")
         prev = event
     if prev is not None:
         if prev["hash"] != expected.get("last_hash"):
@@ -115,7 +115,7 @@ def verify(source):
     try:
         manifest = json.loads(reader.read(MANIFEST).decode("utf-8"))
     except (KeyError, OSError, ValueError) as exc:
-        return ["manifest.json unreadable: %s" % exc]
+        return [f"manifest.json unreadable: {exc}"]
     problems = []
     listed = {}
     for entry in manifest.get("files", []):
@@ -123,17 +123,15 @@ def verify(source):
         try:
             data = reader.read(entry["path"])
         except (KeyError, OSError):
-            problems.append("%s: listed in the manifest but missing" % entry["path"])
+            problems.append("{}: listed in the manifest but missing".format(entry["path"]))
             continue
         if len(data) != entry["size"]:
-            problems.append(
-                "%s: size %d, manifest says %d" % (entry["path"], len(data), entry["size"])
-            )
+            problems.append(f"{entry['path']}: size {len(data)}, manifest says {entry['size']}")
         if hashlib.sha256(data).hexdigest() != entry["sha256"]:
-            problems.append("%s: SHA-256 does not match the manifest" % entry["path"])
+            problems.append("{}: SHA-256 does not match the manifest".format(entry["path"]))
     for name in reader.names():
         if name != MANIFEST and name not in listed:
-            problems.append("%s: present but not listed in the manifest" % name)
+            problems.append(f"{name}: present but not listed in the manifest")
     events_info = manifest.get("events") or {}
     events_path = events_info.get("file")
     if events_path:
@@ -141,7 +139,7 @@ def verify(source):
             raw = reader.read(events_path).decode("utf-8")
             lines = [json.loads(line) for line in raw.splitlines() if line.strip()]
         except (KeyError, OSError, ValueError) as exc:
-            problems.append("%s: unreadable (%s)" % (events_path, exc))
+            problems.append(f"{events_path}: unreadable ({exc})")
         else:
             problems.extend(check_chain(lines, events_info))
     return problems
@@ -150,15 +148,14 @@ def verify(source):
 def main(argv):
     source = argv[1] if len(argv) > 1 else os.path.dirname(os.path.abspath(__file__))
     if not os.path.exists(source):
-        print("no such bundle: %s" % source, file=sys.stderr)
+        print(f"no such bundle: {source}", file=sys.stderr)
         return 2
     problems = verify(source)
     if problems:
         for problem in problems:
             print("FAIL " + problem)
         print(
-            "bundle does NOT verify (%d problem%s)"
-            % (len(problems), "" if len(problems) == 1 else "s")
+            f"bundle does NOT verify ({len(problems)} problem{'' if len(problems) == 1 else 's'})"
         )
         return 1
     print("OK: every file matches manifest.json and the evidence chain recomputes")

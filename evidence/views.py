@@ -110,7 +110,8 @@ class ReportListView(ClientPageMixin, TemplateView):
         )
         messages.success(
             request,
-            f"{ReportKind(kind).label} for {period_text} is being generated; it will appear below when ready.",
+            f"{ReportKind(kind).label} for {period_text} is being generated; "
+            "it will appear below when ready.",
         )
         return redirect(request.path)
 

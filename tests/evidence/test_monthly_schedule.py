@@ -65,9 +65,11 @@ def test_monthly_generation_is_idempotent_and_dispatch_skips_done_clients(tenant
         second = generate_monthly_reports(period="2026-11")
         assert second["generated"] == []
         assert StoredReport.objects.filter(period=date(2026, 11, 1)).count() == 2
-    with mock.patch("evidence.tasks.generate_monthly_reports.apply_async", autospec=True) as queue:
-        with time_machine.travel(datetime(2026, 12, 1, 6, 30, tzinfo=UTC), tick=False):
-            assert dispatch_monthly_reports() == {"queued": ["tenant-b"]}
+    with (
+        mock.patch("evidence.tasks.generate_monthly_reports.apply_async", autospec=True) as queue,
+        time_machine.travel(datetime(2026, 12, 1, 6, 30, tzinfo=UTC), tick=False),
+    ):
+        assert dispatch_monthly_reports() == {"queued": ["tenant-b"]}
     assert queue.call_count == 1
 
 

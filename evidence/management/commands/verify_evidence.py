@@ -12,7 +12,8 @@ from tenants.models import Client
 class Command(BaseCommand):
     help = (
         "Recompute the evidence hash chain of one client (sequence continuity, prev_hash links and "
-        "each event's hash). Exits 0 with 'N events, head <hash>', non-zero at the first broken event."
+        "each event's hash). Exits 0 with 'N events, head <hash>', "
+        "non-zero at the first broken event."
     )
 
     def add_arguments(self, parser):
