@@ -72,3 +72,14 @@ def test_rewritten_hash_breaks_the_link_of_the_next_event(in_tenant_a):
 def test_unknown_client_is_a_clear_error(db):
     with pytest.raises(CommandError, match="No client with the slug “nope”"):
         call_command("verify_evidence", "nope")
+
+
+def test_events_recorded_with_a_local_time_still_verify_after_a_round_trip(in_tenant_a):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    local = datetime(2026, 10, 31, 23, 30, tzinfo=ZoneInfo("America/Chicago"))
+    event = record_event(kind="x.y", subject_type="t", subject_id=1, occurred_at=local)
+    stored = EvidenceEvent.objects.get(pk=event.pk)
+    assert stored.occurred_at == local and stored.compute_hash() == stored.hash
+    assert verify_chain().ok
