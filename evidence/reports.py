@@ -4,6 +4,25 @@ A builder is ``callable(client, period) -> (template_name, context)``; register 
 ``REPORT_BUILDERS`` (or with ``@register(kind)``) and the command, the page, the API and the
 monthly schedule all offer that kind. ``generate_report`` renders (outside any transaction), then
 stores the file as a new immutable version with its SHA-256 and records ``report.generated``.
+
+Adding a report kind (monthly, hipaa, qbr):
+
+1. In this module (it is imported when the app is ready), write::
+
+       @register(ReportKind.MONTHLY)
+       def monthly_compliance(client, period):
+           context = base_context(client, period, "Monthly compliance report")
+           context |= {...figures from the compliance selectors the pages use...}
+           return "evidence/pdf/monthly.html", context
+
+   Builders run inside the client's schema; ``period_bounds(period, client.tz)`` gives the month.
+2. The template extends ``evidence/pdf/base.html`` (running header with client and period, page
+   X of Y, print CSS) and fills ``{% block content %}``; charts come from ``evidence.charts`` as
+   SVG strings rendered with ``|safe``.
+3. The HIPAA pack includes ``evidence/pdf/partials/_ephi_inventory.html`` and
+   ``_evidence_chain.html`` with ``ephi_inventory_context()`` and
+   ``evidence_chain_context(client, period)`` merged into its context (see
+   ``evidence/pdf/hipaa_artefacts.html``); ``HIPAA_ONLY_KINDS`` keeps it to HIPAA clients.
 """
 
 from __future__ import annotations
@@ -37,6 +56,8 @@ __all__ = [
     "HIPAA_ONLY_KINDS",
     "ReportNotAvailable",
     "register",
+    "check_kind",
+    "check_period",
     "available_kinds",
     "monthly_kinds",
     "base_context",
@@ -97,6 +118,16 @@ def check_kind(kind: str) -> None:
         raise ReportNotAvailable(
             f"The {label} (“{kind}”) is not available yet; "
             f"available now: {', '.join(available_kinds())}."
+        )
+
+
+def check_period(client: Any, period: date) -> None:
+    """A report covers a month that has started in the client's time zone."""
+    local_today = timezone.now().astimezone(client.tz).date()
+    if period > local_today.replace(day=1):
+        raise ValueError(
+            f"{format_period(period)} has not started yet for {client.name} "
+            f"({client.timezone}); choose {format_period(local_today)} or earlier."
         )
 
 
@@ -401,6 +432,7 @@ def render_report(client: Any, kind: str, period: date) -> bytes:
 def generate_report(*, client: Any, kind: str, period: date, actor: Any = None) -> StoredReport:
     """Render one report of ``kind`` for ``period`` in the current client schema and store it."""
     check_kind(kind)
+    check_period(client, period)
     if kind == BUNDLE:
         from .bundle import build_bundle
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from celery import shared_task
+from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
 from django_tenants.utils import tenant_context
@@ -15,6 +16,8 @@ from .periods import format_period, parse_period
 from .reports import due_for_monthly, generate_missing_reports, generate_report, monthly_kinds
 
 __all__ = ["generate_report_task", "generate_monthly_reports", "dispatch_monthly_reports"]
+
+MONTHLY_LOCK_SECONDS = 30 * 60
 
 
 def _current_client() -> Client:
@@ -37,9 +40,15 @@ def generate_report_task(*, kind: str, period: str, actor: str | None = None) ->
 def generate_monthly_reports(*, period: str) -> dict[str, Any]:
     """Generate the month's reports that do not exist yet (idempotent) in the current schema."""
     client = _current_client()
-    made = generate_missing_reports(
-        client=client, period=parse_period(period), actor="system:monthly-reports"
-    )
+    lock = f"evidence:monthly-reports:{period}"  # the cache key function makes it per client
+    if not cache.add(lock, "locked", timeout=MONTHLY_LOCK_SECONDS):
+        return {"client": client.slug, "period": period, "generated": [], "skipped": "running"}
+    try:
+        made = generate_missing_reports(
+            client=client, period=parse_period(period), actor="system:monthly-reports"
+        )
+    finally:
+        cache.delete(lock)
     return {"client": client.slug, "period": period, "generated": [r.kind for r in made]}
 
 

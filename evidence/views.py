@@ -17,7 +17,7 @@ from .filters import EvidenceEventFilterSet, StoredReportFilterSet
 from .models import EvidenceEvent, ReportKind, StoredReport
 from .periods import format_period, parse_period, previous_month
 from .permissions import may_generate
-from .reports import ReportNotAvailable, available_kinds, check_kind
+from .reports import ReportNotAvailable, available_kinds, check_kind, check_period
 from .selectors import chain_head
 from .services import actor_label
 
@@ -101,7 +101,7 @@ class ReportListView(ClientPageMixin, TemplateView):
         period_text = request.POST.get("period", "")
         try:
             check_kind(kind)
-            parse_period(period_text)
+            check_period(self.client, parse_period(period_text))
         except (ReportNotAvailable, ValueError) as exc:
             messages.error(request, str(exc))
             return redirect(request.path)

@@ -19,7 +19,7 @@ from evidence.api.serializers import (
 from evidence.filters import EvidenceEventFilterSet, StoredReportFilterSet
 from evidence.models import EvidenceEvent, StoredReport
 from evidence.permissions import may_generate
-from evidence.reports import ReportNotAvailable, check_kind
+from evidence.reports import ReportNotAvailable, check_kind, check_period
 from evidence.selectors import verify_chain
 from evidence.services import actor_label
 from tenants.permissions import Capability, current_client, role_in
@@ -88,7 +88,7 @@ class StoredReportViewSet(viewsets.ReadOnlyModelViewSet):
 
         try:
             check_kind(kind)
-            parse_period(period)
+            check_period(current_client(request), parse_period(period))
         except ReportNotAvailable as exc:
             raise exceptions.ValidationError({"kind": [str(exc)]}) from exc
         except ValueError as exc:

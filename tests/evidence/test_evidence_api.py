@@ -126,3 +126,11 @@ def test_evidence_page_lists_events_filters_and_head(login, personas, events):
 def test_evidence_page_empty_state(login, personas):
     html = login(personas.viewer_a).get("/clients/tenant-a/evidence/").content.decode()
     assert "No evidence recorded yet." in html
+
+
+def test_event_listing_query_count_is_bounded(
+    login, personas, events, django_assert_max_num_queries
+):
+    client = login(personas.viewer_a)
+    with django_assert_max_num_queries(12):
+        assert client.get(API).json()["count"] == 3

@@ -7,6 +7,15 @@ from evidence.models import StoredReport
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _monthly_and_qbr_not_built(monkeypatch):
+    """These tests exercise the "not available yet" path, whatever builders are installed."""
+    from evidence.reports import REPORT_BUILDERS
+
+    monkeypatch.delitem(REPORT_BUILDERS, "monthly", raising=False)
+    monkeypatch.delitem(REPORT_BUILDERS, "qbr", raising=False)
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -47,3 +56,14 @@ def test_generates_stores_and_writes_the_file(tenant_a, tmp_path, capsys):
             assert out.read_bytes() == fh.read()
     assert report.generated_by == "system:command"
     assert report.sha256 in capsys.readouterr().out
+
+
+def test_a_month_that_has_not_started_is_refused(tenant_a):
+    import time_machine
+
+    with (
+        time_machine.travel("2026-11-30T12:00:00Z", tick=False),
+        pytest.raises(CommandError) as exc,
+    ):
+        call_command("generate_report", "tenant-a", "--kind", "inventory", "--period", "2026-12")
+    assert "2026-12 has not started yet for Alpha Clinic (America/Chicago)" in str(exc.value)

@@ -79,3 +79,15 @@ def test_hipaa_kind_is_only_scheduled_for_hipaa_clients(monkeypatch, tenant_a, t
     monkeypatch.setitem(reports.REPORT_BUILDERS, "hipaa", lambda client, period: ("x", {}))
     assert "hipaa" in monthly_kinds(tenant_a) and "hipaa" not in monthly_kinds(tenant_b)
     assert monthly_kinds(tenant_a)[-1] == "bundle"
+
+
+def test_a_running_monthly_generation_is_not_started_twice(tenant_a):
+    from django.core.cache import cache
+
+    with tenant_context(tenant_a):
+        cache.add("evidence:monthly-reports:2026-11", "locked", timeout=60)
+        try:
+            result = generate_monthly_reports(period="2026-11")
+        finally:
+            cache.delete("evidence:monthly-reports:2026-11")
+        assert result["skipped"] == "running" and not StoredReport.objects.exists()

@@ -8,6 +8,17 @@ from evidence.reports import store_report
 from tenants.choices import TokenScope
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _monthly_and_qbr_not_built(monkeypatch):
+    """These tests exercise the "not available yet" path, whatever builders are installed."""
+    from evidence.reports import REPORT_BUILDERS
+
+    monkeypatch.delitem(REPORT_BUILDERS, "monthly", raising=False)
+    monkeypatch.delitem(REPORT_BUILDERS, "qbr", raising=False)
+
+
 API = "/clients/tenant-a/api/v1/reports/"
 PAGES = "/clients/tenant-a/reports/"
 
@@ -120,6 +131,7 @@ def test_staff_queue_a_generation_never_rendering_in_the_request(login, personas
         ({"kind": "weekly", "period": "2026-10"}, "kind", "not a valid choice"),
         ({"kind": "inventory", "period": "2026-13"}, "period", "not a valid month"),
         ({"kind": "inventory"}, "period", "required"),
+        ({"kind": "inventory", "period": "2999-01"}, "period", "has not started yet"),
     ],
 )
 def test_bad_generation_requests_are_400_json(login, personas, body, field, text):
@@ -151,3 +163,11 @@ def test_reports_page_lists_and_offers_generation_to_staff_only(login, personas,
 
 def test_empty_reports_page(login, personas):
     assert "No reports yet." in login(personas.viewer_a).get(PAGES).content.decode()
+
+
+def test_listing_does_not_grow_queries_with_rows(
+    login, personas, reports, django_assert_max_num_queries
+):
+    client = login(personas.account_manager)
+    with django_assert_max_num_queries(12):
+        assert client.get(API).status_code == 200

@@ -9,7 +9,7 @@ from django_tenants.utils import tenant_context
 
 from evidence.models import ReportKind
 from evidence.periods import parse_period
-from evidence.reports import ReportNotAvailable, check_kind, generate_report
+from evidence.reports import ReportNotAvailable, check_kind, check_period, generate_report
 from tenants.models import Client
 
 
@@ -33,6 +33,7 @@ class Command(BaseCommand):
         try:
             check_kind(kind)
             period = parse_period(options["period"])
+            check_period(client, period)
         except (ReportNotAvailable, ValueError) as exc:
             raise CommandError(str(exc)) from exc
         with tenant_context(client):
