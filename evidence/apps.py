@@ -3,3 +3,7 @@ from django.apps import AppConfig
 
 class EvidenceConfig(AppConfig):
     name = "evidence"
+
+    def ready(self) -> None:
+        # Report builders register themselves on import.
+        from . import reports  # noqa: F401

@@ -1,3 +1,11 @@
 """Celery beat entries of the evidence app (merged into patchops.celery)."""
 
-BEAT: dict = {}
+from celery.schedules import crontab
+
+BEAT: dict = {
+    # Hourly, because "the 1st of the month" starts at a different UTC hour in each client's zone.
+    "evidence-dispatch-monthly-reports": {
+        "task": "evidence.dispatch_monthly_reports",
+        "schedule": crontab(minute=7),
+    },
+}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db import connection, transaction
@@ -50,7 +50,7 @@ def record_event(
         last = EvidenceEvent.objects.order_by("-sequence").only("sequence", "hash").first()
         event = EvidenceEvent(
             sequence=(last.sequence + 1) if last else 1,
-            occurred_at=occurred_at or timezone.now(),
+            occurred_at=(occurred_at or timezone.now()).astimezone(UTC),
             kind=kind,
             actor=actor_label(actor),
             subject_type=subject_type,

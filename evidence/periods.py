@@ -1,0 +1,30 @@
+"""Report periods: calendar months written ``YYYY-MM``."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+
+__all__ = ["parse_period", "previous_month", "format_period"]
+
+_PERIOD_RE = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+def parse_period(value: str) -> date:
+    """``"2026-10"`` → ``date(2026, 10, 1)``; ValueError with a clear message otherwise."""
+    match = _PERIOD_RE.match((value or "").strip())
+    if not match:
+        raise ValueError(f"“{value}” is not a period; write it as YYYY-MM, e.g. 2026-10.")
+    year, month = int(match.group(1)), int(match.group(2))
+    if not 1 <= month <= 12 or year < 2000:
+        raise ValueError(f"“{value}” is not a valid month (YYYY-MM, year 2000 or later).")
+    return date(year, month, 1)
+
+
+def previous_month(moment: datetime | date) -> date:
+    first = date(moment.year, moment.month, 1)
+    return date(first.year - (first.month == 1), (first.month - 2) % 12 + 1, 1)
+
+
+def format_period(period: date) -> str:
+    return f"{period:%Y-%m}"

@@ -1,0 +1,474 @@
+"""Report generation: one builder per report kind, one template per builder, one store path.
+
+A builder is ``callable(client, period) -> (template_name, context)``; register it in
+``REPORT_BUILDERS`` (or with ``@register(kind)``) and the command, the page, the API and the
+monthly schedule all offer that kind. ``generate_report`` renders (outside any transaction), then
+stores the file as a new immutable version with its SHA-256 and records ``report.generated``.
+
+Adding a report kind (monthly, hipaa, qbr):
+
+1. In this module (it is imported when the app is ready), write::
+
+       @register(ReportKind.MONTHLY)
+       def monthly_compliance(client, period):
+           context = base_context(client, period, "Monthly compliance report")
+           context |= {...figures from the compliance selectors the pages use...}
+           return "evidence/pdf/monthly.html", context
+
+   Builders run inside the client's schema; ``period_bounds(period, client.tz)`` gives the month.
+2. The template extends ``evidence/pdf/base.html`` (running header with client and period, page
+   X of Y, print CSS) and fills ``{% block content %}``; charts come from ``evidence.charts`` as
+   SVG strings rendered with ``|safe``.
+3. The HIPAA pack includes ``evidence/pdf/partials/_ephi_inventory.html`` and
+   ``_evidence_chain.html`` with ``ephi_inventory_context()`` and
+   ``evidence_chain_context(client, period)`` merged into its context (see
+   ``evidence/pdf/hipaa_artefacts.html``); ``HIPAA_ONLY_KINDS`` keeps it to HIPAA clients.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterable
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import connection, transaction
+from django.db.models import Count, Max, Q
+from django.utils import timezone
+
+from inventory.choices import OsFamily, SoftwareCategory
+from inventory.models import Asset, InstalledSoftware
+
+from . import charts
+from .models import EvidenceEvent, ReportKind, StoredReport, report_upload_to
+from .pdf import render_pdf
+from .periods import format_period
+from .selectors import chain_head, period_bounds
+from .services import record_event
+
+__all__ = [
+    "Builder",
+    "REPORT_BUILDERS",
+    "HIPAA_ONLY_KINDS",
+    "ReportNotAvailable",
+    "register",
+    "check_kind",
+    "check_period",
+    "available_kinds",
+    "monthly_kinds",
+    "base_context",
+    "ephi_inventory_context",
+    "evidence_chain_context",
+    "inventory_snapshot",
+    "generate_report",
+    "generate_missing_reports",
+    "store_report",
+]
+
+logger = logging.getLogger(__name__)
+
+Builder = Callable[[Any, date], tuple[str, dict[str, Any]]]
+REPORT_BUILDERS: dict[str, Builder] = {}
+# Kinds produced for HIPAA-regulated clients only.
+HIPAA_ONLY_KINDS = frozenset({ReportKind.HIPAA.value})
+# The ZIP bundle is assembled from the period's PDFs, so it always comes last.
+BUNDLE = ReportKind.BUNDLE.value
+
+
+class ReportNotAvailable(ValueError):
+    """The kind exists in the product but its builder is not installed yet (or it is unknown)."""
+
+
+def register(kind: str) -> Callable[[Builder], Builder]:
+    if kind not in ReportKind.values or kind == BUNDLE:
+        raise ValueError(f"unknown report kind {kind!r}")
+
+    def decorator(fn: Builder) -> Builder:
+        REPORT_BUILDERS[kind] = fn
+        return fn
+
+    return decorator
+
+
+def available_kinds() -> list[str]:
+    """Kinds that can be generated now, in ReportKind order (bundle last)."""
+    return [k for k in ReportKind.values if k in REPORT_BUILDERS] + [BUNDLE]
+
+
+def monthly_kinds(client: Any) -> list[str]:
+    """What the 1st-of-month schedule produces for ``client``."""
+    return [
+        k
+        for k in available_kinds()
+        if k not in HIPAA_ONLY_KINDS or getattr(client, "is_hipaa", False)
+    ]
+
+
+def check_kind(kind: str) -> None:
+    if kind not in ReportKind.values:
+        raise ReportNotAvailable(
+            f"Unknown report kind “{kind}”; choose one of: {', '.join(ReportKind.values)}."
+        )
+    if kind != BUNDLE and kind not in REPORT_BUILDERS:
+        label = ReportKind(kind).label
+        raise ReportNotAvailable(
+            f"The {label} (“{kind}”) is not available yet; "
+            f"available now: {', '.join(available_kinds())}."
+        )
+
+
+def check_period(client: Any, period: date) -> None:
+    """A report covers a month that has started in the client's time zone."""
+    local_today = timezone.now().astimezone(client.tz).date()
+    if period > local_today.replace(day=1):
+        raise ValueError(
+            f"{format_period(period)} has not started yet for {client.name} "
+            f"({client.timezone}); choose {format_period(local_today)} or earlier."
+        )
+
+
+# --- context shared by every PDF -----------------------------------------------------------------
+
+
+def base_context(client: Any, period: date, title: str) -> dict[str, Any]:
+    start, end = period_bounds(period, client.tz)
+    return {
+        "client": client,
+        "period": period,
+        "period_label": format_period(period),
+        "period_start": start,
+        "period_end_inclusive": (end - timedelta(days=1)),
+        "generated_at": timezone.now(),
+        "report_title": title,
+    }
+
+
+# --- reusable artefacts (template partials under templates/evidence/pdf/partials/) ----------------
+
+
+def ephi_inventory_context() -> dict[str, Any]:
+    """Context of ``_ephi_inventory.html``: every asset flagged as an ePHI system."""
+    assets = list(
+        Asset.objects.filter(is_ephi=True)
+        .select_related("asset_class", "site")
+        .order_by("hostname")
+        .only(
+            "hostname",
+            "os_family",
+            "os_name",
+            "os_version",
+            "role",
+            "owner",
+            "location",
+            "data_flows",
+            "is_managed",
+            "is_stale",
+            "last_seen",
+            "asset_class__name",
+            "site__name",
+        )
+    )
+    by_os = Counter(a.get_os_family_display() for a in assets)
+    return {
+        "ephi_assets": assets,
+        "ephi_count": len(assets),
+        "ephi_by_os": sorted(by_os.items()),
+        "ephi_chart": charts.bar_chart(sorted(by_os.items()), title="ePHI systems by OS family"),
+    }
+
+
+STAGE_DETECTED = "detected"
+STAGE_DEPLOYED = "deployed"
+STAGE_VERIFIED = "verified"
+
+
+def stage_of(kind: str) -> str | None:
+    """Which step of detection → deployment → verification an event kind documents."""
+    if kind == "finding.detected":
+        return STAGE_DETECTED
+    if kind == "finding.verified" or kind.endswith(".verified"):
+        return STAGE_VERIFIED
+    if "deploy" in kind:
+        return STAGE_DEPLOYED
+    return None
+
+
+def evidence_chain_context(client: Any, period: date, *, batch: int = 1000) -> dict[str, Any]:
+    """Context of ``_evidence_chain.html``: per finding active in the period, its evidence events.
+
+    A finding's events are those whose subject is the finding (``subject_type="finding"``,
+    ``subject_id=<finding uuid>``) or whose payload names it (``payload.finding_id``); deployment
+    events recorded against a deployment carry ``finding_id`` in their payload.
+    """
+    from patchops.models import Finding
+
+    start, end = period_bounds(period, client.tz)
+    touched = set(
+        EvidenceEvent.objects.filter(
+            subject_type="finding", occurred_at__gte=start, occurred_at__lt=end
+        ).values_list("subject_id", flat=True)
+    ) | {
+        str(v)
+        for v in EvidenceEvent.objects.filter(
+            occurred_at__gte=start, occurred_at__lt=end, payload__has_key="finding_id"
+        ).values_list("payload__finding_id", flat=True)
+    }
+    ids = sorted(touched)
+    events_by_finding: dict[str, list[EvidenceEvent]] = {i: [] for i in ids}
+    for i in range(0, len(ids), batch):
+        chunk = ids[i : i + batch]
+        qs = EvidenceEvent.objects.filter(
+            Q(subject_type="finding", subject_id__in=chunk) | Q(payload__finding_id__in=chunk),
+            occurred_at__lt=end,
+        ).order_by("sequence")
+        for event in qs:
+            key = (
+                event.subject_id
+                if event.subject_type == "finding"
+                else str(event.payload.get("finding_id"))
+            )
+            if key in events_by_finding:
+                events_by_finding[key].append(event)
+    findings = {
+        str(f.uuid): f
+        for f in Finding.objects.filter(uuid__in=[i for i in ids if _is_uuid(i)]).select_related(
+            "asset"
+        )
+    }
+    rows = []
+    for fid in ids:
+        events = events_by_finding[fid]
+        stages: dict[str, EvidenceEvent] = {}
+        for event in events:
+            stage = stage_of(event.kind)
+            if stage and stage not in stages:
+                stages[stage] = event
+        finding = findings.get(fid)
+        rows.append(
+            {
+                "finding_id": fid,
+                "finding": finding,
+                "asset": finding.asset.hostname if finding else "",
+                "patch": finding.patch_identifier if finding else "",
+                "tier": finding.get_tier_display() if finding else "",
+                "detected": stages.get(STAGE_DETECTED),
+                "deployed": stages.get(STAGE_DEPLOYED),
+                "verified": stages.get(STAGE_VERIFIED),
+                "complete": all(
+                    s in stages for s in (STAGE_DETECTED, STAGE_DEPLOYED, STAGE_VERIFIED)
+                ),
+                "events": events,
+            }
+        )
+    rows.sort(key=lambda r: (r["detected"].sequence if r["detected"] else 0, r["finding_id"]))
+    head = chain_head()
+    return {
+        "chain_rows": rows,
+        "chain_findings": len(rows),
+        "chain_complete": sum(1 for r in rows if r["complete"]),
+        "chain_head_hash": head.hash if head else "",
+        "chain_head_sequence": head.sequence if head else 0,
+    }
+
+
+def _is_uuid(value: str) -> bool:
+    import uuid
+
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+# --- inventory snapshot --------------------------------------------------------------------
+
+
+@register(ReportKind.INVENTORY)
+def inventory_snapshot(client: Any, period: date) -> tuple[str, dict[str, Any]]:
+    """Devices with OS, class, ePHI flag and last seen; software counts by category."""
+    context = base_context(client, period, "Inventory snapshot")
+    assets = list(
+        Asset.objects.select_related("asset_class")
+        .order_by("hostname")
+        .only(
+            "hostname",
+            "os_family",
+            "os_name",
+            "os_version",
+            "asset_class__name",
+            "is_ephi",
+            "is_managed",
+            "is_stale",
+            "last_seen",
+            "role",
+        )
+    )
+    os_counts = Counter(a.os_family for a in assets)
+    os_rows = [(label, os_counts.get(value, 0)) for value, label in OsFamily.choices]
+    class_rows = sorted(Counter(a.asset_class.name for a in assets).items())
+    software = {
+        row["category"]: row
+        for row in InstalledSoftware.objects.values("category").annotate(
+            installs=Count("id"),
+            titles=Count("name", distinct=True),
+            devices=Count("asset", distinct=True),
+        )
+    }
+    software_rows = [
+        {
+            "category": label,
+            "installs": software.get(value, {}).get("installs", 0),
+            "titles": software.get(value, {}).get("titles", 0),
+            "devices": software.get(value, {}).get("devices", 0),
+        }
+        for value, label in SoftwareCategory.choices
+    ]
+    context.update(
+        {
+            "assets": assets,
+            "device_count": len(assets),
+            "managed_count": sum(1 for a in assets if a.is_managed),
+            "unknown_count": sum(1 for a in assets if not a.is_managed),
+            "ephi_device_count": sum(1 for a in assets if a.is_ephi),
+            "stale_count": sum(1 for a in assets if a.is_stale),
+            "os_rows": os_rows,
+            "class_rows": class_rows,
+            "software_rows": software_rows,
+            "software_total": sum(r["installs"] for r in software_rows),
+            "os_chart": charts.bar_chart(os_rows, title="Devices by OS family"),
+            "software_chart": charts.bar_chart(
+                [(r["category"], r["installs"]) for r in software_rows if r["installs"]],
+                title="Installed software by category",
+            ),
+        }
+    )
+    return "evidence/pdf/inventory.html", context
+
+
+# --- generation and storage ----------------------------------------------------------------------
+
+
+def _file_name(client: Any, kind: str, period: date, version: int, ext: str) -> str:
+    return f"{client.slug}-{kind}-{format_period(period)}-v{version}.{ext}"
+
+
+def store_report(
+    *,
+    client: Any,
+    kind: str,
+    period: date,
+    content: bytes,
+    actor: Any = None,
+    extension: str = "pdf",
+    content_type: str = "application/pdf",
+) -> StoredReport:
+    """Store ``content`` as the next version of (kind, period) and record ``report.generated``."""
+    digest = hashlib.sha256(content).hexdigest()
+    saved_name = None
+    try:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_advisory_xact_lock(hashtext(current_schema() || %s))",
+                    [f":report:{kind}:{period:%Y-%m}"],
+                )
+            current = StoredReport.objects.filter(kind=kind, period=period).aggregate(
+                v=Max("version")
+            )["v"]
+            version = (current or 0) + 1
+            report = StoredReport(
+                kind=kind,
+                period=period,
+                version=version,
+                content_type=content_type,
+                sha256=digest,
+                size=len(content),
+                generated_at=timezone.now(),
+                generated_by=_actor(actor),
+            )
+            name = report_upload_to(report, _file_name(client, kind, period, version, extension))
+            saved_name = default_storage.save(name, ContentFile(content))
+            report.file.name = saved_name
+            report.full_clean()
+            report.save(force_insert=True)
+            record_event(
+                kind="report.generated",
+                subject_type="report",
+                subject_id=report.uuid,
+                actor=report.generated_by,
+                payload={
+                    "kind": kind,
+                    "period": format_period(period),
+                    "version": version,
+                    "sha256": digest,
+                    "size": len(content),
+                    "file": saved_name,
+                },
+            )
+    except Exception:
+        if saved_name:
+            default_storage.delete(saved_name)
+        raise
+    return report
+
+
+def _actor(actor: Any) -> str:
+    from .services import actor_label
+
+    return actor_label(actor) if actor is not None else "system:reports"
+
+
+def render_report(client: Any, kind: str, period: date) -> bytes:
+    check_kind(kind)
+    template_name, context = REPORT_BUILDERS[kind](client, period)
+    return render_pdf(template_name, context)
+
+
+def generate_report(*, client: Any, kind: str, period: date, actor: Any = None) -> StoredReport:
+    """Render one report of ``kind`` for ``period`` in the current client schema and store it."""
+    check_kind(kind)
+    check_period(client, period)
+    if kind == BUNDLE:
+        from .bundle import build_bundle
+
+        content = build_bundle(client=client, period=period)
+        return store_report(
+            client=client,
+            kind=kind,
+            period=period,
+            content=content,
+            actor=actor,
+            extension="zip",
+            content_type="application/zip",
+        )
+    content = render_report(client, kind, period)
+    return store_report(client=client, kind=kind, period=period, content=content, actor=actor)
+
+
+def generate_missing_reports(
+    *, client: Any, period: date, kinds: Iterable[str] | None = None, actor: Any = None
+) -> list[StoredReport]:
+    """Generate each kind that has no stored report for ``period`` yet (idempotent)."""
+    made = []
+    for kind in list(kinds) if kinds is not None else monthly_kinds(client):
+        if StoredReport.objects.filter(kind=kind, period=period).exists():
+            continue
+        made.append(generate_report(client=client, kind=kind, period=period, actor=actor))
+    return made
+
+
+def due_for_monthly(moment: datetime, clients: Iterable[Any]) -> list[tuple[Any, date]]:
+    """Clients whose local date at ``moment`` is the 1st, with the month before as the period."""
+    from .periods import previous_month
+
+    due = []
+    for client in clients:
+        local = moment.astimezone(client.tz)
+        if local.day == 1:
+            due.append((client, previous_month(local)))
+    return due

@@ -1,0 +1,72 @@
+"""Celery tasks of the evidence app: thin wrappers around evidence.reports."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import shared_task
+from django.core.cache import cache
+from django.db import connection
+from django.utils import timezone
+from django_tenants.utils import tenant_context
+
+from tenants.models import Client
+
+from .periods import format_period, parse_period
+from .reports import due_for_monthly, generate_missing_reports, generate_report, monthly_kinds
+
+__all__ = ["generate_report_task", "generate_monthly_reports", "dispatch_monthly_reports"]
+
+MONTHLY_LOCK_SECONDS = 30 * 60
+
+
+def _current_client() -> Client:
+    tenant = getattr(connection, "tenant", None)
+    if tenant is None or getattr(tenant, "schema_name", "public") == "public":
+        raise RuntimeError("evidence tasks run inside a client schema")
+    return tenant
+
+
+@shared_task(name="evidence.generate_report")
+def generate_report_task(*, kind: str, period: str, actor: str | None = None) -> dict[str, Any]:
+    """Render and store one report in the current client's schema (on demand)."""
+    report = generate_report(
+        client=_current_client(), kind=kind, period=parse_period(period), actor=actor
+    )
+    return {"id": str(report.uuid), "kind": kind, "period": period, "sha256": report.sha256}
+
+
+@shared_task(name="evidence.generate_monthly_reports")
+def generate_monthly_reports(*, period: str) -> dict[str, Any]:
+    """Generate the month's reports that do not exist yet (idempotent) in the current schema."""
+    client = _current_client()
+    lock = f"evidence:monthly-reports:{period}"  # the cache key function makes it per client
+    if not cache.add(lock, "locked", timeout=MONTHLY_LOCK_SECONDS):
+        return {"client": client.slug, "period": period, "generated": [], "skipped": "running"}
+    try:
+        made = generate_missing_reports(
+            client=client, period=parse_period(period), actor="system:monthly-reports"
+        )
+    finally:
+        cache.delete(lock)
+    return {"client": client.slug, "period": period, "generated": [r.kind for r in made]}
+
+
+@shared_task(name="evidence.dispatch_monthly_reports")
+def dispatch_monthly_reports() -> dict[str, Any]:
+    """Hourly: queue last month's reports for each client whose local date is the 1st."""
+    from .models import StoredReport
+
+    clients = Client.objects.exclude(schema_name="public").order_by("slug")
+    queued = []
+    for client, period in due_for_monthly(timezone.now(), clients):
+        with tenant_context(client):
+            missing = [
+                k
+                for k in monthly_kinds(client)
+                if not StoredReport.objects.filter(kind=k, period=period).exists()
+            ]
+            if missing:
+                generate_monthly_reports.apply_async(kwargs={"period": format_period(period)})
+                queued.append(client.slug)
+    return {"queued": queued}

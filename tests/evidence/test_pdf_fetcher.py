@@ -1,0 +1,54 @@
+import socket
+from unittest import mock
+
+import pytest
+
+from evidence.pdf import BASE_URL, RestrictedUrlFetcher, html_to_pdf
+
+PNG_1PX = (
+    "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk"
+    "YPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
+)
+
+
+def test_only_data_uris_and_static_files_are_fetched():
+    html = f"""<html><head>
+      <link rel="stylesheet" href="/static/evidence/print.css">
+      <link rel="stylesheet" href="http://example.com/evil.css">
+      </head><body>
+      <img src="{PNG_1PX}">
+      <img src="http://example.com/track.png">
+      <img src="file:///etc/passwd">
+      <img src="/static/../../etc/passwd">
+      <img src="/media/c_tenant_a/reports/other.pdf">
+      <p>hello</p></body></html>"""
+    fetcher = RestrictedUrlFetcher()
+    with mock.patch.object(socket, "create_connection", autospec=True) as connect:
+        pdf = html_to_pdf(html, fetcher=fetcher)
+    assert pdf.startswith(b"%PDF")
+    connect.assert_not_called()
+    assert f"{BASE_URL}static/evidence/print.css" in fetcher.fetched
+    assert any(u.startswith("data:image/png") for u in fetcher.fetched)
+    assert "http://example.com/evil.css" in fetcher.refused
+    assert "http://example.com/track.png" in fetcher.refused
+    assert "file:///etc/passwd" in fetcher.refused
+    assert any("etc/passwd" in u and u.startswith(BASE_URL) for u in fetcher.refused)
+    assert any("/media/" in u for u in fetcher.refused)
+    assert not any("example.com" in u or "passwd" in u for u in fetcher.fetched)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://example.com/static/evidence/print.css",
+        f"{BASE_URL}static/evidence/print.css?x=1",
+        f"{BASE_URL}static/evidence/missing.css",
+        f"{BASE_URL}static/%2e%2e/%2e%2e/etc/passwd",
+        "ftp://static.patchops.invalid/static/evidence/print.css",
+    ],
+)
+def test_refused_urls_raise_before_any_io(url):
+    fetcher = RestrictedUrlFetcher()
+    with pytest.raises(ValueError):
+        fetcher.fetch(url)
+    assert fetcher.refused == [url]
