@@ -38,12 +38,15 @@ def test_signed_exception_refuses_an_orm_save_of_its_content(in_tenant_a, person
 )
 def test_database_refuses_raw_updates_of_signed_content(in_tenant_a, personas, column, value):
     exception = make_active(client=in_tenant_a, approver=personas.owner_a)
-    with pytest.raises(IntegrityError, match="signed"), transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE exceptions_register_riskexception SET {column} = {value} WHERE id = %s",
-                [exception.pk],
-            )
+    with (
+        pytest.raises(IntegrityError, match="signed"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(
+            f"UPDATE exceptions_register_riskexception SET {column} = {value} WHERE id = %s",
+            [exception.pk],
+        )
 
 
 def test_database_refuses_queryset_update_and_delete_of_a_signed_exception(in_tenant_a, personas):
@@ -114,7 +117,8 @@ def test_database_refuses_an_exception_without_expiry(in_tenant_a, personas):
         connection.cursor().execute(
             "INSERT INTO exceptions_register_riskexception (uuid, kind, state, reason, "
             "ticket_reference, expires_at, created_at, updated_at, approver_id, "
-            "requested_by_label, version, end_reason, ended_by) VALUES (gen_random_uuid(), 'deferral', 'draft', 'r', "
+            "requested_by_label, version, end_reason, ended_by) VALUES (gen_random_uuid(), "
+            "'deferral', 'draft', 'r', "
             "'PSA-1', NULL, now(), now(), %s, 'x', 1, '', '')",
             [personas.owner_a.pk],
         )
@@ -125,7 +129,8 @@ def test_database_refuses_an_expiry_before_the_request(in_tenant_a, personas):
         connection.cursor().execute(
             "INSERT INTO exceptions_register_riskexception (uuid, kind, state, reason, "
             "ticket_reference, expires_at, created_at, updated_at, approver_id, "
-            "requested_by_label, version, end_reason, ended_by) VALUES (gen_random_uuid(), 'deferral', 'draft', 'r', "
+            "requested_by_label, version, end_reason, ended_by) VALUES (gen_random_uuid(), "
+            "'deferral', 'draft', 'r', "
             "'PSA-1', now() - interval '1 day', now(), now(), %s, 'x', 1, '', '')",
             [personas.owner_a.pk],
         )
