@@ -43,6 +43,8 @@ def pending(committed) -> Iterator[RiskException]:
         EvidenceEvent.objects.filter(subject_id__in=ids).delete()
         assert not RiskException.objects.filter(ticket_reference="PSA-BROWSER-1").exists()
     connection.set_schema_to_public()
+    # Leave no idle session behind: the session-end teardown cannot drop a database in use.
+    connection.close()
 
 
 def test_owner_signs_in_the_portal_and_the_register_shows_it_active(page, pending):
