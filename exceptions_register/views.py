@@ -50,7 +50,10 @@ class ExceptionListView(ClientPageMixin, TemplateView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         filterset = ExceptionFilterSet(
-            self.request.GET or None, queryset=visible_exceptions().order_by("-created_at")
+            self.request.GET or None,
+            queryset=visible_exceptions()
+            .prefetch_related("assets", "findings")
+            .order_by("-created_at"),
         )
         page = Paginator(filterset.qs, 50).get_page(self.request.GET.get("page"))
         query = self.request.GET.copy()

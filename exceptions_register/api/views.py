@@ -21,7 +21,12 @@ class RiskExceptionViewSet(
     mixins.CreateModelMixin,
     viewsets.GenericViewSet,
 ):
-    """Exceptions of this client. Created exceptions await the owner's signature in the portal."""
+    """Exceptions of this client (list, detail, create).
+
+    A created exception is ``pending_signoff``: the client owner signs or rejects it in the
+    portal after re-entering their password. The API has no sign, reject, update or delete
+    operation, whatever the token's scope.
+    """
 
     serializer_class = RiskExceptionSerializer
     lookup_field = "uuid"

@@ -5,6 +5,8 @@ import io
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
@@ -172,3 +174,41 @@ def test_client_home_shows_expiring_soon_to_engineers_and_portal_link_to_owners(
     http.logout()
     body = login(personas.owner_a).get("/clients/tenant-a/").content.decode()
     assert 'data-testid="portal-link"' in body and "1 awaiting your signature" in body
+
+
+def test_renew_page_creates_a_successor_with_the_new_expiry(in_tenant_a, personas, login):
+    exception = make_active(client=in_tenant_a, approver=personas.owner_a)
+    http = login(personas.engineer)
+    page = http.get(f"{BASE}{exception.uuid}/renew/")
+    assert page.status_code == 200 and "creates version 2" in page.content.decode()
+    later = (timezone.now() + timedelta(days=60)).strftime("%Y-%m-%dT%H:%M")
+    response = http.post(
+        f"{BASE}{exception.uuid}/renew/",
+        _form(personas, exception.assets.get(), expires_at=later, ticket_reference="PSA-1001"),
+    )
+    assert response.status_code == 302
+    renewal = RiskException.objects.get(supersedes=exception)
+    assert renewal.version == 2
+    assert renewal.expires_at > exception.expires_at
+
+
+def test_draft_is_sent_for_signoff_from_its_page(in_tenant_a, personas, login):
+    draft = make_exception(client=in_tenant_a, approver=personas.owner_a, submit=False)
+    login(personas.engineer).post(f"{BASE}{draft.uuid}/submit/")
+    draft.refresh_from_db()
+    assert draft.state == ExceptionState.PENDING_SIGNOFF
+
+
+def test_register_query_count_does_not_grow_with_rows(in_tenant_a, personas, login):
+    http = login(personas.engineer)
+
+    def queries_for_page() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert http.get(BASE).status_code == 200
+        return len(captured)
+
+    make_active(client=in_tenant_a, approver=personas.owner_a, ticket_reference="PSA-0")
+    one = queries_for_page()
+    for n in range(1, 6):
+        make_active(client=in_tenant_a, approver=personas.owner_a, ticket_reference=f"PSA-{n}")
+    assert queries_for_page() == one
