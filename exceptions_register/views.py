@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.generic import TemplateView
 
-from tenants.permissions import ROLE_CAPABILITIES, Capability, ClientPageMixin
+from tenants.permissions import ROLE_CAPABILITIES, Capability, ClientPageMixin, current_client
 
 from . import services
 from .choices import OPEN_FOR_CHANGE, ExceptionState
@@ -71,6 +71,13 @@ class ExceptionListView(ClientPageMixin, TemplateView):
         return context
 
 
+def _cell(value: Any) -> Any:
+    """Neutralise spreadsheet formulas in free text (CSV injection)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
 class _Echo:
     def write(self, value: str) -> str:
         return value
@@ -118,7 +125,8 @@ class ExceptionExportView(ClientPageMixin, TemplateView):
                 signature = getattr(e, "signature", None)
                 active = e.state == ExceptionState.ACTIVE
                 yield writer.writerow(
-                    [
+                    _cell(value)
+                    for value in [
                         e.uuid,
                         e.version,
                         e.kind,
@@ -183,13 +191,18 @@ class ExceptionFormView(ClientPageMixin, TemplateView):
     capability = Capability.OPERATE
     mode = "create"
 
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        # Times on the form are the client's local times.
+        client = current_client(request)
+        with timezone.override(client.tz if client else None):
+            return super().dispatch(request, *args, **kwargs)
+
     def setup_exception(self) -> RiskException | None:
         if self.mode == "create":
             return None
         return get_object_or_404(visible_exceptions(), uuid=self.kwargs["uuid"])
 
     def get_form(self, exception: RiskException | None) -> ExceptionForm:
-        timezone.activate(self.client.tz)
         if self.request.method == "POST":
             return ExceptionForm(self.request.POST, client=self.client)
         initial = ExceptionForm.initial_from(exception) if exception else {}

@@ -212,3 +212,23 @@ def test_register_query_count_does_not_grow_with_rows(in_tenant_a, personas, log
     for n in range(1, 6):
         make_active(client=in_tenant_a, approver=personas.owner_a, ticket_reference=f"PSA-{n}")
     assert queries_for_page() == one
+
+
+def test_csv_export_neutralises_formulas(in_tenant_a, personas, login):
+    make_active(client=in_tenant_a, approver=personas.owner_a, reason='=HYPERLINK("x")')
+    response = login(personas.engineer).get(BASE + "export.csv")
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert rows[0]["reason"].startswith("'=")
+
+
+def test_editing_a_pending_exception_changes_it_in_place(in_tenant_a, personas, login):
+    exception = make_exception(client=in_tenant_a, approver=personas.owner_a)
+    response = login(personas.engineer).post(
+        f"{BASE}{exception.uuid}/edit/",
+        _form(personas, exception.assets.get(), reason="Clarified.", ticket_reference="PSA-2"),
+    )
+    assert response.status_code == 302
+    exception.refresh_from_db()
+    assert (exception.reason, exception.ticket_reference) == ("Clarified.", "PSA-2")
+    assert exception.state == ExceptionState.PENDING_SIGNOFF
+    assert RiskException.objects.count() == 1
