@@ -1,6 +1,14 @@
 from django.db import models
 
-__all__ = ["ExceptionKind", "ExceptionState", "ControlKind"]
+__all__ = [
+    "ExceptionKind",
+    "ExceptionState",
+    "ControlKind",
+    "SignatureDecision",
+    "OPEN_FOR_CHANGE",
+    "ENDED_STATES",
+    "REMINDER_DAYS",
+]
 
 
 class ExceptionKind(models.TextChoices):
@@ -18,9 +26,32 @@ class ExceptionState(models.TextChoices):
     REVOKED = "revoked", "Revoked"
     REJECTED = "rejected", "Rejected"
 
+    @property
+    def color(self) -> str:
+        return {
+            "draft": "gray",
+            "pending_signoff": "orange",
+            "active": "green",
+            "expired": "red",
+            "revoked": "gray",
+            "rejected": "red",
+        }[self.value]
+
 
 class ControlKind(models.TextChoices):
     NETWORK_SEGMENTATION = "network_segmentation", "Network segmentation"
     RESTRICTED_ACCESS = "restricted_access", "Restricted access"
     EXTRA_MONITORING = "extra_monitoring", "Extra monitoring"
     OTHER = "other", "Other"
+
+
+class SignatureDecision(models.TextChoices):
+    SIGNED = "signed", "Signed"
+    REJECTED = "rejected", "Rejected"
+
+
+# Content (text, scope, controls, expiry) may change only before anyone has signed.
+OPEN_FOR_CHANGE = (ExceptionState.DRAFT, ExceptionState.PENDING_SIGNOFF)
+ENDED_STATES = (ExceptionState.EXPIRED, ExceptionState.REVOKED, ExceptionState.REJECTED)
+# Reminders before the hard expiry, in days.
+REMINDER_DAYS = (14, 7, 1)

@@ -2,6 +2,9 @@
 
 from rest_framework.routers import SimpleRouter
 
+from .views import RiskExceptionViewSet
+
 app_name = "exceptions-register-api"
 router = SimpleRouter()
+router.register("exceptions", RiskExceptionViewSet, basename="exceptions")
 urlpatterns = router.urls

@@ -1,0 +1,66 @@
+"""Coverage stops exactly at the expiry instant, in every number, before any task runs."""
+
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from exceptions_register.choices import ExceptionKind
+from exceptions_register.selectors import (
+    active_exceptions_at,
+    covered_findings_at,
+    register_counts,
+)
+from tests.exceptions_register.factories import make_active, make_exception
+from tests.inventory.factories import AssetFactory
+from tests.patchops.factories import FindingFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_coverage_stops_exactly_at_expiry(in_tenant_a, personas):
+    expiry = (timezone.now() + timedelta(days=10)).replace(microsecond=0)
+    named = FindingFactory()
+    lane_asset = AssetFactory(do_not_disrupt=True)
+    on_lane = FindingFactory(asset=lane_asset)
+    deferral = make_active(
+        client=in_tenant_a,
+        approver=personas.owner_a,
+        findings=[named],
+        assets=[],
+        expires_at=expiry,
+    )
+    make_active(
+        client=in_tenant_a,
+        approver=personas.owner_a,
+        kind=ExceptionKind.ISOLATED_LANE,
+        assets=[lane_asset],
+        expires_at=expiry,
+    )
+    just_before = expiry - timedelta(microseconds=1)
+    assert set(covered_findings_at(just_before)) == {named, on_lane}
+    assert set(covered_findings_at(expiry)) == set()
+    assert list(active_exceptions_at(expiry)) == []
+    # No task has run: the exception is still "active" in its row, yet covers nothing.
+    with time_machine.travel(expiry, tick=False):
+        deferral.refresh_from_db()
+        assert deferral.state == "active"
+        assert covered_findings_at(timezone.now()).count() == 0
+        assert register_counts()["active"] == 0
+        assert register_counts()["covered_findings"] == 0
+    with time_machine.travel(just_before, tick=False):
+        assert register_counts()["covered_findings"] == 2
+
+
+def test_nothing_is_covered_before_signature(in_tenant_a, personas):
+    finding = FindingFactory()
+    make_exception(client=in_tenant_a, approver=personas.owner_a, findings=[finding], assets=[])
+    assert covered_findings_at(timezone.now()).count() == 0
+
+
+def test_unrelated_findings_are_not_covered(in_tenant_a, personas):
+    covered = FindingFactory()
+    FindingFactory()
+    make_active(client=in_tenant_a, approver=personas.owner_a, findings=[covered], assets=[])
+    assert list(covered_findings_at(timezone.now())) == [covered]
