@@ -23,7 +23,7 @@ itself and has no rule for falls back to the workstation column (``FALLBACK_WIND
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from .choices import RebootPolicy, SeverityTier
@@ -66,8 +66,12 @@ FALLBACK_WINDOW_HOURS: dict[str, int] = {
 
 
 def due_at_for(detected_at: datetime, window_hours: int) -> datetime:
-    """``detected_at + window`` in absolute hours (UTC arithmetic, DST-proof)."""
-    return detected_at + timedelta(hours=window_hours)
+    """``detected_at + window`` in absolute hours (UTC arithmetic, DST-proof).
+
+    Python adds a timedelta to an aware datetime in wall-clock time of its own zone, so the
+    instant is moved to UTC first: 24 h across a spring-forward change stays 24 elapsed hours.
+    """
+    return detected_at.astimezone(UTC) + timedelta(hours=window_hours)
 
 
 def is_overdue(due_at: datetime, at: datetime) -> bool:
