@@ -121,11 +121,10 @@ def test_sla_page_view_for_all_edit_for_admin(login, personas, tenant_a):
     assert viewer.status_code == 200 and b"Only MSP admins" in viewer.content
     assert login(personas.engineer).post(page, {}).status_code == 403
     admin = login(personas.msp_admin)
-    response = admin.post(
-        page,
-        {"core_server.critical.window_hours": "12", "core_server.critical.reboot_policy": "scheduled",
-         "core_server.critical.reboot_weekday": "6", "core_server.critical.reboot_time": "02:00"},
-    )  # fmt: skip
+    prefix = "core_server.critical."
+    form = {"window_hours": "12", "reboot_policy": "scheduled", "reboot_weekday": "6",
+            "reboot_time": "02:00"}  # fmt: skip
+    response = admin.post(page, {prefix + k: v for k, v in form.items()})
     assert response.status_code == 302
     with tenant_context(tenant_a):
         assert (
