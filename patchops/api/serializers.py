@@ -21,6 +21,7 @@ class AssetBriefSerializer(serializers.ModelSerializer):
 
 class AdvisoryBriefSerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(source="uuid", read_only=True)
+    vendor_severity = serializers.CharField(read_only=True)
 
     class Meta:
         model = Advisory

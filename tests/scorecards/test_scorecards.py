@@ -22,8 +22,10 @@ from tests.patchops.factories import FindingFactory
 def test_record_scorecard_writes_one_row_per_client_day(tenant_a):
     with tenant_context(tenant_a):
         now = timezone.now()
-        FindingFactory(asset=AssetFactory(is_ephi=True), tier="critical",
-                       detected_at=now - timedelta(days=3), due_at=now - timedelta(days=1))  # fmt: skip
+        FindingFactory(
+            asset=AssetFactory(is_ephi=True), tier="critical",
+            detected_at=now - timedelta(days=3), due_at=now - timedelta(days=1),
+        )  # fmt: skip
         AssetFactory()
     row = record_scorecard(client=tenant_a, at=now)
     again = record_scorecard(client=tenant_a, at=now)
