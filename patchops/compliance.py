@@ -52,7 +52,9 @@ from django.db.models import (
 )
 from django.db.models.functions import ExtractIsoWeekDay, TruncTime
 
-from exceptions_register.selectors import active_exceptions_at, covered_findings_at
+from exceptions_register.choices import ExceptionKind
+from exceptions_register.models import RiskException
+from exceptions_register.selectors import active_exceptions_at
 from inventory.choices import OsFamily
 from inventory.models import Asset, AssetClass
 from tenants.models import Client
@@ -134,20 +136,33 @@ def outstanding_at(at: datetime) -> QuerySet[Finding]:
     ).exclude(state=FindingState.NOT_APPLICABLE)
 
 
-def overdue_unexcepted_at(at: datetime) -> QuerySet[Finding]:
+def overdue_unexcepted_at(at: datetime, *, excepted: Q | None = None) -> QuerySet[Finding]:
     """Outstanding, past ``due_at`` and not covered by an active exception at ``at``."""
-    return (
-        outstanding_at(at)
-        .filter(due_at__lt=at)
-        .exclude(pk__in=covered_findings_at(at).values("pk"))
-    )
+    excepted = excepted_q(at) if excepted is None else excepted
+    return outstanding_at(at).filter(due_at__lt=at).exclude(excepted)
 
 
-def _assets_with_flags(at: datetime) -> QuerySet[Asset]:
-    overdue = overdue_unexcepted_at(at)
-    return in_scope_assets().annotate(
-        has_overdue=Exists(overdue.filter(asset_id=OuterRef("pk")).values("pk"))
+def excepted_q(at: datetime) -> Q:
+    """Finding is covered by an exception at ``at`` — the same rule as
+    ``exceptions_register.selectors.covered_findings_at`` (a finding an active exception names,
+    or any finding on an asset an active deferral or isolated lane names), written as two
+    correlated ``EXISTS`` over the link tables so the planner probes an index per finding instead
+    of materialising every finding. The active exception ids come first (one small query); with
+    none active the condition is empty and costs nothing.
+    """
+    active = list(active_exceptions_at(at).values_list("pk", "kind"))
+    if not active:
+        return Q(pk__in=[])
+    ids = [pk for pk, _ in active]
+    asset_kinds = (ExceptionKind.DEFERRAL, ExceptionKind.ISOLATED_LANE)
+    asset_ids = [pk for pk, kind in active if kind in asset_kinds]
+    named = RiskException.findings.through.objects.filter(
+        finding_id=OuterRef("pk"), riskexception_id__in=ids
     )
+    on_asset = RiskException.assets.through.objects.filter(
+        asset_id=OuterRef("asset_id"), riskexception_id__in=asset_ids
+    )
+    return Q(Exists(named)) | Q(Exists(on_asset))
 
 
 @dataclass
@@ -158,36 +173,56 @@ class ComplianceBreakdown:
     by_asset_class: dict[str, Ratio]
 
 
+ALL_TIERS = [*REPORTED_TIERS, SeverityTier.UNKNOWN]
+
+
 def compliance_at(at: datetime) -> ComplianceBreakdown:
-    """Compliance % by client, OS family, asset class (one grouped query) and tier (one query)."""
-    flagged = _assets_with_flags(at)
-    rows = (
-        flagged.values("os_family", "asset_class__key")
-        .annotate(total=Count("pk"), ok=Count("pk", filter=Q(has_overdue=False)))
-        .order_by()
+    """Compliance % by client, tier, OS family and asset class in ONE grouped statement.
+
+    The overdue, un-excepted findings (the ORM queryset ``overdue_unexcepted_at``, compiled to
+    SQL) are folded per asset into one flag per tier, left-joined to the in-scope assets and
+    grouped by (OS family, asset class) — a handful of rows, never one per asset — which are
+    summed into the client, OS, class and tier figures.
+    """
+    overdue = (
+        overdue_unexcepted_at(at, excepted=excepted_q(at)).order_by().values("asset_id", "tier")
     )
+    bad_sql, bad_params = overdue.query.sql_with_params()
+    tier_flags = ", ".join(f"bool_or(b.tier = %s) AS bad_{i}" for i in range(len(ALL_TIERS)))
+    tier_counts = ", ".join(f"count(*) FILTER (WHERE bad.bad_{i})" for i in range(len(ALL_TIERS)))
+    scope_sql, scope_params = (
+        in_scope_assets()
+        .order_by()
+        .values("pk", "os_family", "asset_class__key")
+        .query.sql_with_params()
+    )
+    sql = (
+        f"WITH bad AS (SELECT b.asset_id, {tier_flags}"
+        f" FROM ({bad_sql}) b (asset_id, tier) GROUP BY b.asset_id),"
+        f" scope (id, os_family, class_key) AS ({scope_sql})"
+        " SELECT scope.os_family, scope.class_key, count(*),"
+        f" count(*) FILTER (WHERE bad.asset_id IS NULL), {tier_counts}"
+        " FROM scope LEFT JOIN bad ON bad.asset_id = scope.id GROUP BY 1, 2"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*ALL_TIERS, *bad_params, *scope_params])
+        rows = cursor.fetchall()
     total = ok = 0
     by_os: dict[str, list[int]] = {}
     by_class: dict[str, list[int]] = {}
-    for row in rows:  # one row per (OS family, asset class) pair: a handful, not per asset
-        total += row["total"]
-        ok += row["ok"]
-        for bucket, key in ((by_os, row["os_family"]), (by_class, row["asset_class__key"])):
+    bad_by_tier = dict.fromkeys(ALL_TIERS, 0)
+    for os_family, class_key, n, n_ok, *n_bad in rows:  # one row per (OS, class) pair
+        total += n
+        ok += n_ok
+        for tier, count in zip(ALL_TIERS, n_bad, strict=True):
+            bad_by_tier[tier] += count
+        for bucket, key in ((by_os, os_family), (by_class, class_key)):
             cell = bucket.setdefault(key, [0, 0])
-            cell[0] += row["ok"]
-            cell[1] += row["total"]
-    bad_by_tier = dict(
-        overdue_unexcepted_at(at)
-        .filter(asset__in=in_scope_assets())
-        .values("tier")
-        .annotate(n=Count("asset_id", distinct=True))
-        .order_by()
-        .values_list("tier", "n")
-    )
-    tiers = REPORTED_TIERS + [t for t in bad_by_tier if t not in REPORTED_TIERS]
+            cell[0] += n_ok
+            cell[1] += n
     return ComplianceBreakdown(
         client=Ratio(ok, total),
-        by_tier={t: Ratio(total - bad_by_tier.get(t, 0), total) for t in tiers},
+        by_tier={t: Ratio(total - bad_by_tier[t], total) for t in ALL_TIERS},
         by_os_family={
             k: Ratio(*by_os[k])
             for k in sorted(
@@ -245,7 +280,7 @@ def exception_figures(at: datetime) -> ExceptionFigures:
     agg = active_exceptions_at(at).aggregate(
         n=Count("pk"), oldest=Min("starts_at"), soonest=Min("expires_at")
     )
-    covered = covered_findings_at(at).filter(pk__in=outstanding_at(at).values("pk")).count()
+    covered = outstanding_at(at).filter(excepted_q(at)).count() if agg["n"] else 0
     return ExceptionFigures(
         active=agg["n"],
         covered_findings=covered,

@@ -60,7 +60,7 @@ def seed_client(client: Client) -> None:
 
 
 def _install_fix(asset: Asset, patch, *, at) -> None:
-    """What the later inventory shows: the KB (or the fixed package) installed, no longer pending."""
+    """What a later inventory shows: the KB (or the fixed package) installed, not pending."""
     if KB_RE.match(patch.patch_identifier):
         InstalledSoftware.objects.update_or_create(
             asset=asset,

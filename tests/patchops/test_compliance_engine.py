@@ -128,3 +128,25 @@ def test_excepted_finding_stops_being_excepted_exactly_at_expiry(fixture_client)
     assert just_before.by_tier[SeverityTier.CRITICAL].numerator == 5
     assert at_expiry.client.numerator == 2
     assert at_expiry.by_tier[SeverityTier.CRITICAL].numerator == 4
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("kind", [ExceptionKind.DEFERRAL, ExceptionKind.ISOLATED_LANE])
+def test_engine_exception_rule_matches_the_register_hook(in_tenant_a, kind):
+    from exceptions_register.selectors import covered_findings_at
+    from patchops.compliance import excepted_q, outstanding_at
+
+    lane_asset = AssetFactory(hostname="mri-console", do_not_disrupt=True)
+    on_lane = finding(lane_asset, SeverityTier.HIGH, detected=T - 9 * D, due=T - 2 * D)
+    named = finding(AssetFactory(), SeverityTier.HIGH, detected=T - 9 * D, due=T - 2 * D)
+    finding(AssetFactory(), SeverityTier.HIGH, detected=T - 9 * D, due=T - 2 * D)  # uncovered
+    exc = RiskException.objects.create(
+        kind=kind, state=ExceptionState.ACTIVE, reason="Vendor-locked device",
+        ticket_reference="PSA-2002", starts_at=T - D, expires_at=T + D,
+    )  # fmt: skip
+    exc.assets.add(lane_asset)
+    exc.findings.add(named)
+    engine = set(outstanding_at(T).filter(excepted_q(T)).values_list("pk", flat=True))
+    hook = set(covered_findings_at(T).values_list("pk", flat=True))
+    assert engine == hook == {on_lane.pk, named.pk}
+    assert compliance_at(T).client.numerator == 2  # 3 assets, only the uncovered one is overdue
