@@ -81,3 +81,26 @@ def test_prioritization_page_and_csv(login, personas, two_findings):
     assert "attachment" in response["Content-Disposition"]
     lines = response.content.decode().splitlines()
     assert lines[0].startswith("position,hostname") and len(lines) == 3
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["findings/", "compliance/", "prioritization-log/", "sla-policy/"])
+def test_page_query_count_independent_of_client_size(
+    login, personas, tenant_a, django_assert_max_num_queries, path
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = login(personas.engineer)
+
+    def grow(n):
+        with tenant_context(tenant_a):
+            for _ in range(n):
+                FindingFactory(asset=AssetFactory(), cves=["CVE-2024-0001"])
+
+    grow(5)
+    with CaptureQueriesContext(connection) as small:
+        assert client.get(BASE + path).status_code == 200
+    grow(45)
+    with django_assert_max_num_queries(len(small.captured_queries)):
+        assert client.get(BASE + path).status_code == 200
