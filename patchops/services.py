@@ -215,7 +215,11 @@ def sync_findings_for_asset(
         kev = risk.is_kev(all_cves)
         scores = risk.cve_score_map(all_cves)
         windows = _windows_for_class(asset.asset_class_id)
-        existing = {f.patch_identifier: f for f in Finding.objects.filter(asset=asset)}
+        existing = {
+            f.patch_identifier: f
+            for f in Finding.objects.filter(asset=asset).select_related("advisory")
+        }
+        inventory: tuple[set[str], dict[str, list[tuple[str, str]]]] | None = None
         for match in matches:
             tier, score, kev_cves = _assess(match, asset, kev, scores)
             cves = sorted({c.upper() for c in match.cves})
@@ -247,7 +251,9 @@ def sync_findings_for_asset(
                     payload=_finding_payload(finding),
                 )
             elif finding.state == FindingState.VERIFIED and finding.verified_at < at:
-                if _fix_present(finding, asset):
+                if inventory is None:
+                    inventory = _inventory_of(asset)
+                if _fix_evidence(finding, *inventory) is not None:
                     continue  # stale report; the fix is installed
                 reopened = Finding.objects.filter(
                     pk=finding.pk, state=FindingState.VERIFIED
@@ -361,11 +367,6 @@ def _inventory_of(asset: Asset) -> tuple[set[str], dict[str, list[tuple[str, str
         else:
             software.setdefault(name.lower(), []).append((kind, version))
     return hotfixes, software
-
-
-def _fix_present(finding: Finding, asset: Asset) -> bool:
-    hotfixes, software = _inventory_of(asset)
-    return _fix_evidence(finding, hotfixes, software) is not None
 
 
 def verify_findings_for_asset(asset: Asset, at: datetime) -> int:

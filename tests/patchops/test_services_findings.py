@@ -112,3 +112,22 @@ def test_pending_updates_become_missing_patches(in_tenant_a):
     assert patches["KB5032190"].origin == FindingOrigin.PENDING_UPDATE
     result = sync_findings_for_asset(asset=asset, matches=list(patches.values()), at=T0)
     assert {f.tier for f in result.opened} == {SeverityTier.HIGH, SeverityTier.UNKNOWN}
+
+
+@pytest.mark.django_db
+def test_verified_finding_reopens_when_the_fix_disappears(in_tenant_a):
+    asset = AssetFactory()
+    sync_findings_for_asset(asset=asset, matches=[kb()], at=T0)
+    fix = InstalledSoftwareFactory(asset=asset, kind=SoftwareKind.HOTFIX, name="KB5032190")
+    verify_findings_for_asset(asset, T0 + timedelta(hours=2))
+    # still reported pending while the KB is installed: stays verified
+    sync_findings_for_asset(asset=asset, matches=[kb()], at=T0 + timedelta(days=1))
+    assert Finding.objects.get(asset=asset).state == FindingState.VERIFIED
+    fix.delete()  # uninstalled (rolled back): missing again
+    later = T0 + timedelta(days=2)
+    sync_findings_for_asset(asset=asset, matches=[kb()], at=later)
+    finding = Finding.objects.get(asset=asset)
+    assert (finding.state, finding.detected_at, finding.verified_at) == (
+        FindingState.OPEN, later, None,
+    )  # fmt: skip
+    assert EvidenceEvent.objects.filter(kind="finding.reopened").count() == 1
