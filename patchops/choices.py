@@ -2,7 +2,14 @@ from django.db import models
 
 from catalogue.choices import SeverityTier
 
-__all__ = ["SeverityTier", "FindingState", "FindingOrigin", "RebootPolicy"]
+__all__ = [
+    "SeverityTier",
+    "FindingState",
+    "FindingOrigin",
+    "RebootPolicy",
+    "TIER_COLOR",
+    "FINDING_STATE_COLOR",
+]
 
 
 class FindingState(models.TextChoices):
@@ -29,3 +36,22 @@ class RebootPolicy(models.TextChoices):
     SCHEDULED = "scheduled", "Scheduled time"
     USER_PROMPTED = "user_prompted", "User prompted"
     MANUAL_APPROVAL = "manual_approval", "Manual approval"
+
+
+# Badge colours (static/css/app.css), taken from the choices rather than template if-chains.
+TIER_COLOR = {
+    SeverityTier.CRITICAL: "red",
+    SeverityTier.HIGH: "orange",
+    SeverityTier.MEDIUM: "blue",
+    SeverityTier.LOW: "gray",
+    SeverityTier.UNKNOWN: "gray",
+}
+FINDING_STATE_COLOR = {
+    FindingState.OPEN: "orange",
+    FindingState.SCHEDULED: "blue",
+    FindingState.DEPLOYED: "blue",
+    FindingState.VERIFIED: "green",
+    FindingState.FAILED: "red",
+    FindingState.EXCEPTED: "gray",
+    FindingState.NOT_APPLICABLE: "gray",
+}

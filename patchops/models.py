@@ -7,9 +7,9 @@ import uuid
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
-from .choices import FindingOrigin, FindingState, SeverityTier
+from .choices import FindingOrigin, FindingState, RebootPolicy, SeverityTier
 
-__all__ = ["Finding"]
+__all__ = ["Finding", "SlaPolicy", "SlaRule", "SlaPolicyChange", "OPEN_STATES"]
 
 OPEN_STATES = (
     FindingState.OPEN,
@@ -73,3 +73,82 @@ class Finding(models.Model):
 
     def __str__(self) -> str:
         return f"{self.patch_identifier} on {self.asset_id}"
+
+
+class SlaPolicy(models.Model):
+    """The client's patch SLA: one per client schema, holding one rule per asset class × tier."""
+
+    name = models.CharField(max_length=100, default="Patch SLA")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "SLA policy"
+        verbose_name_plural = "SLA policies"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SlaRule(models.Model):
+    """Asset class × severity tier → deployment window (absolute hours) and reboot policy.
+
+    Windows are absolute hours: ``due_at = detected_at + window_hours`` whatever daylight saving
+    does in the client's time zone. ``reboot_weekday``/``reboot_time`` (client time zone) say when a
+    scheduled reboot happens (weekday 0 = Monday … 6 = Sunday).
+    """
+
+    policy = models.ForeignKey(SlaPolicy, on_delete=models.CASCADE, related_name="rules")
+    asset_class = models.ForeignKey(
+        "inventory.AssetClass", on_delete=models.CASCADE, related_name="sla_rules"
+    )
+    tier = models.CharField(max_length=10, choices=SeverityTier.choices)
+    window_hours = models.PositiveIntegerField()
+    reboot_policy = models.CharField(max_length=20, choices=RebootPolicy.choices)
+    reboot_weekday = models.PositiveSmallIntegerField(null=True, blank=True)
+    reboot_time = models.TimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["asset_class__key", "tier"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["policy", "asset_class", "tier"],
+                name="%(app_label)s_%(class)s_one_per_class_tier",
+                violation_error_message="This policy already has a rule for that class and tier.",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(window_hours__gte=1),
+                name="%(app_label)s_%(class)s_window_positive",
+                violation_error_message="A deployment window is at least one hour.",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(reboot_policy=RebootPolicy.SCHEDULED)
+                | (models.Q(reboot_weekday__isnull=False) & models.Q(reboot_time__isnull=False)),
+                name="%(app_label)s_%(class)s_scheduled_has_time",
+                violation_error_message="A scheduled reboot needs a weekday and a time.",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(reboot_weekday__isnull=True) | models.Q(reboot_weekday__lte=6),
+                name="%(app_label)s_%(class)s_weekday_range",
+                violation_error_message="The reboot weekday is 0 (Monday) to 6 (Sunday).",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.asset_class_id}/{self.tier}: {self.window_hours} h"
+
+
+class SlaPolicyChange(models.Model):
+    """History of SLA policy edits: the rules before and after, who and when."""
+
+    policy = models.ForeignKey(SlaPolicy, on_delete=models.CASCADE, related_name="changes")
+    actor = models.CharField(max_length=255)
+    at = models.DateTimeField()
+    before = models.JSONField()
+    after = models.JSONField()
+    redated_findings = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.actor} at {self.at:%Y-%m-%d %H:%M}"

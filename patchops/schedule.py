@@ -1,3 +1,11 @@
 """Celery beat entries of the patchops app (merged into patchops.celery)."""
 
-BEAT: dict = {}
+from celery.schedules import crontab
+
+BEAT: dict = {
+    # Daily scorecard rows (public rollup) for every client, read by the cross-client pages.
+    "patchops-dispatch-scorecards": {
+        "task": "patchops.dispatch_scorecards",
+        "schedule": crontab(minute=17, hour=5),
+    },
+}

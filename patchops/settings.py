@@ -35,6 +35,7 @@ SHARED_APPS = [
     "django_tenants",
     "tenants",
     "catalogue",
+    "scorecards",
     "django.contrib.contenttypes",
     "django.contrib.auth",
     "django.contrib.sessions",

@@ -9,6 +9,7 @@ from tenants.views import HomeView, health
 
 api_v1 = [
     path("", include("tenants.api.urls")),
+    path("scorecards/", include("scorecards.api.urls")),
 ]
 
 urlpatterns = [
@@ -16,6 +17,7 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("health/", health, name="health"),
+    path("scorecards/", include("scorecards.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path(

@@ -1,0 +1,146 @@
+from __future__ import annotations
+
+from django.utils import timezone
+from rest_framework import serializers
+
+from catalogue.models import Advisory
+from inventory.models import Asset
+from patchops.choices import FindingState
+from patchops.models import Finding, SlaPolicyChange, SlaRule
+from tenants.api.serializers import BriefMixin
+
+
+class AssetBriefSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="uuid", read_only=True)
+    asset_class = serializers.CharField(source="asset_class.key", read_only=True)
+
+    class Meta:
+        model = Asset
+        fields = ["id", "hostname", "os_family", "asset_class", "is_ephi"]
+
+
+class AdvisoryBriefSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="uuid", read_only=True)
+    vendor_severity = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = Advisory
+        fields = ["id", "source", "identifier", "title", "vendor_severity"]
+
+
+class FindingSerializer(BriefMixin, serializers.ModelSerializer):
+    id = serializers.UUIDField(source="uuid", read_only=True)
+    asset = AssetBriefSerializer(read_only=True)
+    advisory = AdvisoryBriefSerializer(read_only=True, allow_null=True)
+    kev = serializers.BooleanField(source="is_kev", read_only=True)
+    is_overdue = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Finding
+        fields = [
+            "id",
+            "asset",
+            "advisory",
+            "patch_identifier",
+            "package_name",
+            "installed_version",
+            "fixed_version",
+            "cves",
+            "kev",
+            "tier",
+            "risk_score",
+            "origin",
+            "state",
+            "detected_at",
+            "due_at",
+            "deployed_at",
+            "verified_at",
+            "is_overdue",
+        ]
+        read_only_fields = fields
+        brief_fields = ["id", "patch_identifier", "tier", "state", "due_at"]
+
+    def get_is_overdue(self, obj: Finding) -> bool:
+        return (
+            obj.state
+            not in (
+                FindingState.VERIFIED,
+                FindingState.NOT_APPLICABLE,
+            )
+            and obj.due_at < timezone.now()
+        )
+
+
+class PrioritizedFindingSerializer(serializers.Serializer):
+    position = serializers.IntegerField()
+    reason = serializers.CharField()
+    finding = FindingSerializer()
+
+
+class SlaRuleSerializer(serializers.ModelSerializer):
+    asset_class = serializers.SlugRelatedField(slug_field="key", read_only=True)
+    reboot_time = serializers.TimeField(format="%H:%M", allow_null=True, read_only=True)
+
+    class Meta:
+        model = SlaRule
+        fields = [
+            "asset_class",
+            "tier",
+            "window_hours",
+            "reboot_policy",
+            "reboot_weekday",
+            "reboot_time",
+        ]
+
+
+class SlaPolicyChangeSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SlaPolicyChange
+        fields = ["actor", "at", "before", "after", "redated_findings"]
+
+
+class SlaPolicySerializer(serializers.Serializer):
+    name = serializers.CharField(read_only=True)
+    updated_at = serializers.DateTimeField(read_only=True)
+    redating_rule = serializers.CharField(read_only=True)
+    rules = SlaRuleSerializer(many=True, read_only=True)
+    changes = SlaPolicyChangeSerializer(many=True, read_only=True)
+
+
+class SlaRuleInputSerializer(serializers.Serializer):
+    asset_class = serializers.CharField()
+    tier = serializers.CharField()
+    window_hours = serializers.IntegerField()
+    reboot_policy = serializers.CharField()
+    reboot_weekday = serializers.IntegerField(required=False, allow_null=True)
+    reboot_time = serializers.CharField(required=False, allow_null=True)
+
+
+class SlaPolicyUpdateSerializer(serializers.Serializer):
+    rules = SlaRuleInputSerializer(many=True, allow_empty=False)
+
+
+class RatioSerializer(serializers.Serializer):
+    compliant = serializers.IntegerField()
+    in_scope = serializers.IntegerField()
+    pct = serializers.FloatField(allow_null=True)
+
+
+class ComplianceSerializer(serializers.Serializer):
+    at = serializers.DateTimeField()
+    period_start = serializers.DateTimeField()
+    compliance = RatioSerializer()
+    by_tier = serializers.DictField(child=RatioSerializer())
+    by_os_family = serializers.DictField(child=RatioSerializer())
+    by_asset_class = serializers.DictField(child=RatioSerializer())
+    sla_attainment = serializers.DictField()
+    sla_attainment_by_tier = serializers.DictField()
+    time_to_remediate = serializers.DictField()
+    exceptions = serializers.DictField()
+    patch_failure_rate = serializers.DictField()
+    after_hours_tickets = serializers.IntegerField()
+    open_findings = serializers.IntegerField()
+    open_critical = serializers.IntegerField()
+    overdue_findings = serializers.IntegerField()
+    kev_open = serializers.IntegerField()
+    ephi_assets = serializers.IntegerField()

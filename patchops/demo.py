@@ -1,0 +1,87 @@
+"""Demo data of the patch core: findings for the demo assets from their pending updates, with a
+realistic spread (some verified last month, some overdue, some due soon), and scorecard rows.
+
+Runs inside the client's schema after the inventory demo created its assets. Findings go through
+the same services as production: they are opened by ``sync_findings_for_asset`` at a detection
+time in the past, and the ones shown as fixed are verified by ``verify_findings_for_asset`` after
+the fix appears in the installed software (as a later inventory would show). KEV marks come from
+the catalogue's KEV entries when those are imported.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+from django.utils import timezone
+
+from inventory.choices import SoftwareKind
+from inventory.models import Asset, InstalledSoftware, PendingUpdate
+from scorecards.services import record_scorecard
+from tenants.models import Client
+
+from .services import (
+    KB_RE,
+    findings_from_pending_updates,
+    sync_findings_for_asset,
+    verify_findings_for_asset,
+)
+
+TREND_DAYS = 30
+_KIND_BY_SOURCE = {"apt": SoftwareKind.DEB, "dnf": SoftwareKind.RPM}
+
+
+def seed_client(client: Client) -> None:
+    rng = random.Random(f"patchops-demo-{client.slug}")
+    now = timezone.now()
+    assets = Asset.objects.filter(is_managed=True).select_related("asset_class").order_by("pk")
+    for asset in assets:
+        for patch in findings_from_pending_updates(asset):
+            roll = rng.random()
+            if roll < 0.3:
+                # found five to seven weeks ago, fixed (and verified) last month
+                detected = now - timedelta(days=rng.randint(35, 50), hours=rng.randint(0, 23))
+                sync_findings_for_asset(asset=asset, matches=[patch], at=detected)
+                _install_fix(asset, patch, at=detected)
+                verify_findings_for_asset(
+                    asset, detected + timedelta(hours=rng.choice([6, 20, 30, 70, 200]))
+                )
+            elif roll < 0.6:
+                # found weeks ago and still missing: overdue for most tiers
+                detected = now - timedelta(days=rng.randint(8, 40), hours=rng.randint(0, 23))
+                sync_findings_for_asset(asset=asset, matches=[patch], at=detected)
+            else:
+                # found in the last few days: inside its window, some due soon
+                detected = now - timedelta(hours=rng.randint(2, 24 * 6))
+                sync_findings_for_asset(asset=asset, matches=[patch], at=detected)
+    # Scorecard rows: the engine recomputes any past instant, so the trend is real history.
+    for days_ago in range(TREND_DAYS - 1, -1, -1):
+        record_scorecard(client=client, at=now - timedelta(days=days_ago))
+
+
+def _install_fix(asset: Asset, patch, *, at) -> None:
+    """What a later inventory shows: the KB (or the fixed package) installed, not pending."""
+    if KB_RE.match(patch.patch_identifier):
+        InstalledSoftware.objects.update_or_create(
+            asset=asset,
+            kind=SoftwareKind.HOTFIX,
+            name=patch.patch_identifier,
+            arch="",
+            defaults={"version": "", "first_seen": at, "last_seen": at},
+        )
+    elif patch.package_name and patch.fixed_version:
+        pending = PendingUpdate.objects.filter(asset=asset, name=patch.package_name).first()
+        kind = _KIND_BY_SOURCE.get(pending.source if pending else "", SoftwareKind.PROGRAM)
+        updated = InstalledSoftware.objects.filter(asset=asset, name=patch.package_name).exclude(
+            kind=SoftwareKind.HOTFIX
+        )
+        if not updated.update(version=patch.fixed_version, last_seen=at):
+            InstalledSoftware.objects.create(
+                asset=asset,
+                kind=kind,
+                name=patch.package_name,
+                version=patch.fixed_version,
+                first_seen=at,
+                last_seen=at,
+            )
+    PendingUpdate.objects.filter(asset=asset, name=patch.package_name).delete()

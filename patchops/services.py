@@ -1,0 +1,538 @@
+"""Write side of the patch core: findings with their SLA clock, verification, the SLA policy.
+
+The ingest pipeline calls, after it upserted one asset's inventory (software and pending updates):
+
+    sync_findings_for_asset(asset=asset, matches=findings_from_pending_updates(asset) + advisory
+                            matches, at=collected_at)
+
+which opens new findings, refreshes the tier and risk score of open ones and then runs
+``verify_findings_for_asset(asset, at)``. ``verify_findings_for_asset`` may also be called alone.
+
+**Only verification closes a finding**: a finding becomes ``verified`` when a later inventory
+shows the fix installed (the KB among the asset's Windows hotfixes, or the package at a version
+≥ the fixed version by its ecosystem's rules). A patch that stops being reported as pending, a
+deployment, or any page or API call never closes a finding.
+
+**Re-dating after an SLA policy change** (``update_sla_policy``): for each rule whose window
+changed, every finding of that asset class and tier that is still outstanding (not verified, not
+"not applicable") and **not yet overdue under the old window** (``at <= due_at``) gets
+``due_at = detected_at + new window``. Findings already overdue keep their ``due_at``, so a policy
+change never erases a breach. Shortening a window can make a finding overdue at once.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F
+
+from catalogue.models import Advisory
+from evidence.services import actor_label, record_event
+from inventory.choices import SoftwareKind
+from inventory.models import Asset, AssetClass, PendingUpdate
+
+from . import risk, sla
+from .choices import FindingOrigin, FindingState, RebootPolicy, SeverityTier
+from .models import Finding, SlaPolicy, SlaPolicyChange, SlaRule
+from .versions import is_at_least
+
+__all__ = [
+    "MissingPatch",
+    "SyncResult",
+    "sync_findings_for_asset",
+    "findings_from_pending_updates",
+    "verify_findings_for_asset",
+    "window_hours_for",
+    "get_policy",
+    "update_sla_policy",
+]
+
+KB_RE = re.compile(r"^KB\d{5,8}$", re.IGNORECASE)
+CLOSED_STATES = (FindingState.VERIFIED, FindingState.NOT_APPLICABLE)
+
+
+@dataclass(frozen=True)
+class MissingPatch:
+    """One patch an asset misses, from a pending update or an advisory match."""
+
+    patch_identifier: str
+    package_name: str = ""
+    installed_version: str = ""
+    fixed_version: str = ""
+    advisory: Advisory | None = None
+    cves: tuple[str, ...] | list[str] = ()
+    vendor_severity: str = SeverityTier.UNKNOWN
+    reboot_required: bool = False
+    origin: str = FindingOrigin.ADVISORY_MATCH
+
+
+@dataclass
+class SyncResult:
+    opened: list[Finding] = field(default_factory=list)
+    reopened: int = 0
+    updated: int = 0
+    verified: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "opened": len(self.opened),
+            "reopened": self.reopened,
+            "updated": self.updated,
+            "verified": self.verified,
+        }
+
+
+# --- SLA windows ---------------------------------------------------------------------------------
+
+
+def get_policy() -> SlaPolicy:
+    """The client's SLA policy (seeded by migration; created with defaults if ever missing)."""
+    policy = SlaPolicy.objects.order_by("pk").first()
+    if policy is None:
+        with transaction.atomic():
+            policy = SlaPolicy.objects.create()
+            classes = {c.key: c for c in AssetClass.objects.all()}
+            SlaRule.objects.bulk_create(
+                SlaRule(
+                    policy=policy,
+                    asset_class=classes[key],
+                    tier=tier,
+                    window_hours=hours,
+                    reboot_policy=reboot,
+                    reboot_weekday=weekday,
+                    reboot_time=at,
+                )
+                for (key, tier), (hours, reboot, weekday, at) in sla.DEFAULT_RULES.items()
+                if key in classes
+            )
+    return policy
+
+
+def _windows_for_class(asset_class_id: int) -> dict[str, int]:
+    rules = SlaRule.objects.filter(asset_class_id=asset_class_id).values_list(
+        "tier", "window_hours"
+    )
+    return dict(sla.FALLBACK_WINDOW_HOURS) | dict(rules)
+
+
+def window_hours_for(*, asset: Asset, tier: str) -> int:
+    """Deployment window (hours) of the asset's class for ``tier``."""
+    return _windows_for_class(asset.asset_class_id)[tier]
+
+
+# --- Findings ------------------------------------------------------------------------------------
+
+
+def findings_from_pending_updates(asset: Asset) -> list[MissingPatch]:
+    """The asset's reported pending updates as missing patches (origin ``pending_update``).
+
+    The patch identifier is the advisory the device named (KB…, USN-…) or, without one,
+    ``<name>@<available version>``. The advisory is linked when the catalogue knows it.
+    """
+    updates = list(PendingUpdate.objects.filter(asset=asset).order_by("name", "pk"))
+    identifiers = {u.advisory.strip() for u in updates if u.advisory.strip()}
+    advisories = (
+        {
+            a.identifier.upper(): a
+            for a in Advisory.objects.filter(
+                identifier__in=identifiers | {i.upper() for i in identifiers}
+            )
+        }
+        if identifiers
+        else {}
+    )
+    out: list[MissingPatch] = []
+    seen: set[str] = set()
+    for u in updates:
+        ident = u.advisory.strip() or f"{u.name}@{u.available_version}".rstrip("@")
+        ident = ident.upper() if KB_RE.match(ident) else ident
+        if ident in seen:
+            continue
+        seen.add(ident)
+        out.append(
+            MissingPatch(
+                patch_identifier=ident[:200],
+                package_name=u.name,
+                installed_version=u.installed_version,
+                fixed_version=u.available_version,
+                advisory=advisories.get(ident.upper()),
+                cves=tuple(sorted({c.strip().upper() for c in u.cves if c.strip()})),
+                vendor_severity=u.severity,
+                reboot_required=u.reboot_required,
+                origin=FindingOrigin.PENDING_UPDATE,
+            )
+        )
+    return out
+
+
+def _assess(
+    match: MissingPatch, asset: Asset, kev: set[str], scores: dict[str, risk.CveScores]
+) -> tuple[str, Decimal, list[str]]:
+    cves = [c.upper() for c in match.cves]
+    kev_cves = sorted(set(cves) & kev)
+    severity = match.vendor_severity
+    if match.advisory is not None and match.advisory.vendor_severity != SeverityTier.UNKNOWN:
+        severity = match.advisory.vendor_severity
+    tier = risk.tier_for(severity, kev_cves)
+    per = [scores[c] for c in cves if c in scores]
+    cvss = max((s.cvss for s in per if s.cvss is not None), default=None)
+    epss = max((s.epss for s in per if s.epss is not None), default=None)
+    score = risk.risk_score(
+        risk.RiskInput(
+            cvss=cvss,
+            epss=epss,
+            is_kev=bool(kev_cves),
+            is_ephi=asset.is_ephi,
+            asset_class_key=asset.asset_class.key,
+            role=asset.role,
+        )
+    )
+    return tier, score, kev_cves
+
+
+def sync_findings_for_asset(
+    *, asset: Asset, matches: list[MissingPatch], at: datetime
+) -> SyncResult:
+    """Open a finding per missing patch (idempotent), refresh open ones, then verify fixes.
+
+    A patch no longer listed in ``matches`` does **not** close its finding; only
+    ``verify_findings_for_asset`` does, from the installed software.
+    """
+    result = SyncResult()
+    with transaction.atomic():
+        asset = (
+            Asset.objects.select_related("asset_class")
+            .select_for_update(of=("self",))
+            .get(pk=asset.pk)
+        )
+        all_cves = {c.upper() for m in matches for c in m.cves}
+        kev = risk.is_kev(all_cves)
+        scores = risk.cve_score_map(all_cves)
+        windows = _windows_for_class(asset.asset_class_id)
+        existing = {
+            f.patch_identifier: f
+            for f in Finding.objects.filter(asset=asset).select_related("advisory")
+        }
+        inventory: tuple[set[str], dict[str, list[tuple[str, str]]]] | None = None
+        for match in matches:
+            tier, score, kev_cves = _assess(match, asset, kev, scores)
+            cves = sorted({c.upper() for c in match.cves})
+            finding = existing.get(match.patch_identifier)
+            if finding is None:
+                finding = Finding.objects.create(
+                    asset=asset,
+                    advisory=match.advisory,
+                    patch_identifier=match.patch_identifier,
+                    package_name=match.package_name,
+                    installed_version=match.installed_version,
+                    fixed_version=match.fixed_version,
+                    cves=cves,
+                    is_kev=bool(kev_cves),
+                    tier=tier,
+                    risk_score=score,
+                    origin=match.origin,
+                    detected_at=at,
+                    due_at=sla.due_at_for(at, windows[tier]),
+                )
+                existing[finding.patch_identifier] = finding
+                result.opened.append(finding)
+                record_event(
+                    kind="finding.detected",
+                    subject_type="finding",
+                    subject_id=finding.uuid,
+                    actor="system",
+                    occurred_at=at,
+                    payload=_finding_payload(finding),
+                )
+            elif finding.state == FindingState.VERIFIED and finding.verified_at < at:
+                if inventory is None:
+                    inventory = _inventory_of(asset)
+                if _fix_evidence(finding, *inventory) is not None:
+                    continue  # stale report; the fix is installed
+                reopened = Finding.objects.filter(
+                    pk=finding.pk, state=FindingState.VERIFIED
+                ).update(
+                    state=FindingState.OPEN,
+                    detected_at=at,
+                    due_at=sla.due_at_for(at, windows[tier]),
+                    deployed_at=None,
+                    verified_at=None,
+                    tier=tier,
+                    risk_score=score,
+                    is_kev=bool(kev_cves),
+                    cves=cves,
+                    installed_version=match.installed_version,
+                    fixed_version=match.fixed_version,
+                )
+                if reopened:
+                    result.reopened += 1
+                    record_event(
+                        kind="finding.reopened",
+                        subject_type="finding",
+                        subject_id=finding.uuid,
+                        actor="system",
+                        occurred_at=at,
+                        payload={"patch": finding.patch_identifier, "tier": tier},
+                    )
+            elif finding.state not in CLOSED_STATES and (
+                finding.tier != tier
+                or finding.risk_score != score
+                or finding.is_kev != bool(kev_cves)
+                or list(finding.cves) != cves
+            ):
+                changes: dict[str, Any] = {
+                    "tier": tier,
+                    "risk_score": score,
+                    "is_kev": bool(kev_cves),
+                    "cves": cves,
+                }
+                if tier != finding.tier:
+                    changes["due_at"] = sla.due_at_for(finding.detected_at, windows[tier])
+                Finding.objects.filter(pk=finding.pk).update(**changes)
+                result.updated += 1
+                if tier != finding.tier:
+                    record_event(
+                        kind="finding.retiered",
+                        subject_type="finding",
+                        subject_id=finding.uuid,
+                        actor="system",
+                        occurred_at=at,
+                        payload={
+                            "patch": finding.patch_identifier,
+                            "from": finding.tier,
+                            "to": tier,
+                            "kev_cves": kev_cves,
+                            "due_at": changes["due_at"].isoformat(),
+                        },
+                    )
+        result.verified = verify_findings_for_asset(asset, at)
+    return result
+
+
+def _finding_payload(f: Finding) -> dict[str, Any]:
+    return {
+        "asset": str(f.asset.uuid),
+        "hostname": f.asset.hostname,
+        "patch": f.patch_identifier,
+        "package": f.package_name,
+        "installed_version": f.installed_version,
+        "fixed_version": f.fixed_version,
+        "advisory": f.advisory.identifier if f.advisory_id else None,
+        "cves": list(f.cves),
+        "kev": f.is_kev,
+        "tier": f.tier,
+        "risk_score": str(f.risk_score),
+        "origin": f.origin,
+        "detected_at": f.detected_at.isoformat(),
+        "due_at": f.due_at.isoformat(),
+    }
+
+
+def _kb_of(finding: Finding) -> str | None:
+    for candidate in (
+        finding.patch_identifier,
+        finding.advisory.identifier if finding.advisory_id else "",
+    ):
+        if candidate and KB_RE.match(candidate):
+            return candidate.upper()
+    return None
+
+
+def _fix_evidence(
+    finding: Finding, hotfixes: set[str], software: dict[str, list[tuple[str, str]]]
+) -> str | None:
+    """What proves the fix is installed, or None."""
+    kb = _kb_of(finding)
+    if kb is not None:
+        return f"{kb} installed" if kb in hotfixes else None
+    if finding.package_name and finding.fixed_version:
+        for kind, version in software.get(finding.package_name.lower(), []):
+            if version and is_at_least(version, finding.fixed_version, kind=kind):
+                return f"{finding.package_name} {version} ≥ {finding.fixed_version}"
+    return None
+
+
+def _inventory_of(asset: Asset) -> tuple[set[str], dict[str, list[tuple[str, str]]]]:
+    hotfixes: set[str] = set()
+    software: dict[str, list[tuple[str, str]]] = {}
+    for kind, name, version in asset.software.values_list("kind", "name", "version"):
+        if kind == SoftwareKind.HOTFIX:
+            hotfixes.add(name.strip().upper())
+        else:
+            software.setdefault(name.lower(), []).append((kind, version))
+    return hotfixes, software
+
+
+def verify_findings_for_asset(asset: Asset, at: datetime) -> int:
+    """Verify every outstanding finding of ``asset`` whose fix the inventory now shows.
+
+    Returns how many findings became verified. Each gets ``verified_at = at`` and a
+    ``finding.verified`` evidence event naming what proved it.
+    """
+    verified = 0
+    with transaction.atomic():
+        outstanding = list(
+            Finding.objects.filter(asset=asset)
+            .exclude(state__in=CLOSED_STATES)
+            .select_related("advisory")
+        )
+        if not outstanding:
+            return 0
+        hotfixes, software = _inventory_of(asset)
+        for finding in outstanding:
+            proof = _fix_evidence(finding, hotfixes, software)
+            if proof is None:
+                continue
+            changed = (
+                Finding.objects.filter(pk=finding.pk, state=finding.state)
+                .exclude(state__in=CLOSED_STATES)
+                .update(state=FindingState.VERIFIED, verified_at=at)
+            )
+            if not changed:
+                continue
+            verified += 1
+            record_event(
+                kind="finding.verified",
+                subject_type="finding",
+                subject_id=finding.uuid,
+                actor="system",
+                occurred_at=at,
+                payload={
+                    "patch": finding.patch_identifier,
+                    "hostname": asset.hostname,
+                    "from_state": finding.state,
+                    "proof": proof,
+                    "verified_at": at.isoformat(),
+                    "within_sla": at <= finding.due_at,
+                },
+            )
+    return verified
+
+
+# --- SLA policy -----------------------------------------------------------------------------------
+
+_RULE_KEYS = {
+    "asset_class",
+    "tier",
+    "window_hours",
+    "reboot_policy",
+    "reboot_weekday",
+    "reboot_time",
+}
+
+
+def _parse_rule(raw: Any, classes: dict[str, AssetClass], index: int) -> dict[str, Any]:
+    errors: dict[str, str] = {}
+    if not isinstance(raw, dict):
+        raise ValidationError({f"rules[{index}]": "Each rule is an object."})
+    key = raw.get("asset_class")
+    if key not in classes:
+        errors["asset_class"] = f"Unknown asset class {key!r}."
+    tier = raw.get("tier")
+    if tier not in SeverityTier.values:
+        errors["tier"] = f"Tier is one of {', '.join(SeverityTier.values)}."
+    hours = raw.get("window_hours")
+    if isinstance(hours, bool) or not isinstance(hours, int) or not 1 <= hours <= 24 * 366:
+        errors["window_hours"] = "A whole number of hours from 1 to 8784."
+    reboot = raw.get("reboot_policy")
+    if reboot not in RebootPolicy.values:
+        errors["reboot_policy"] = f"Reboot policy is one of {', '.join(RebootPolicy.values)}."
+    weekday = raw.get("reboot_weekday")
+    at: time | None = None
+    if reboot == RebootPolicy.SCHEDULED:
+        if isinstance(weekday, bool) or not isinstance(weekday, int) or not 0 <= weekday <= 6:
+            errors["reboot_weekday"] = (
+                "A scheduled reboot needs a weekday 0 (Monday) to 6 (Sunday)."
+            )
+        try:
+            at = time.fromisoformat(str(raw.get("reboot_time")))
+        except ValueError:
+            errors["reboot_time"] = "A scheduled reboot needs a time HH:MM (client time zone)."
+    else:
+        weekday = None
+    if errors:
+        raise ValidationError({f"rules[{index}].{k}": v for k, v in errors.items()})
+    return {
+        "asset_class": classes[key],
+        "tier": tier,
+        "window_hours": hours,
+        "reboot_policy": reboot,
+        "reboot_weekday": weekday,
+        "reboot_time": at,
+    }
+
+
+def update_sla_policy(*, rules: list[dict[str, Any]], actor: Any, at: datetime) -> SlaPolicyChange:
+    """Replace the windows and reboot policies of the given (asset class, tier) rules.
+
+    Rules not mentioned stay as they are. Writes a ``SlaPolicyChange`` (before/after), an
+    ``sla_policy.changed`` evidence event, and re-dates open findings by the module's rule.
+    Raises ``ValidationError`` (nothing written) on any bad rule.
+    """
+    if not isinstance(rules, list) or not rules:
+        raise ValidationError({"rules": "Give at least one rule."})
+    classes = {c.key: c for c in AssetClass.objects.all()}
+    parsed = [_parse_rule(raw, classes, i) for i, raw in enumerate(rules)]
+    pairs = [(p["asset_class"].key, p["tier"]) for p in parsed]
+    if len(set(pairs)) != len(pairs):
+        raise ValidationError({"rules": "Each asset class and tier appears at most once."})
+    with transaction.atomic():
+        policy = SlaPolicy.objects.select_for_update().get(pk=get_policy().pk)
+        current = {
+            (r.asset_class.key, r.tier): r
+            for r in policy.rules.select_related("asset_class").select_for_update(of=("self",))
+        }
+        before = sla.rules_snapshot(sorted(current.values(), key=_rule_key))
+        redated = 0
+        for p in parsed:
+            key = (p["asset_class"].key, p["tier"])
+            rule = current.get(key)
+            old_hours = rule.window_hours if rule else sla.FALLBACK_WINDOW_HOURS[p["tier"]]
+            if rule is None:
+                rule = SlaRule(policy=policy, **p)
+                current[key] = rule
+            else:
+                for name, value in p.items():
+                    setattr(rule, name, value)
+            rule.full_clean()
+            rule.save()
+            if p["window_hours"] != old_hours:
+                redated += (
+                    Finding.objects.filter(
+                        asset__asset_class=p["asset_class"], tier=p["tier"], due_at__gte=at
+                    )
+                    .exclude(state__in=CLOSED_STATES)
+                    .update(due_at=F("detected_at") + timedelta(hours=p["window_hours"]))
+                )
+        after = sla.rules_snapshot(sorted(current.values(), key=_rule_key))
+        if before == after:
+            raise ValidationError({"rules": "Nothing changed."})
+        SlaPolicy.objects.filter(pk=policy.pk).update(updated_at=at)
+        change = SlaPolicyChange.objects.create(
+            policy=policy,
+            actor=actor_label(actor),
+            at=at,
+            before=before,
+            after=after,
+            redated_findings=redated,
+        )
+        changed = [a for a in after if a not in before]
+        record_event(
+            kind="sla_policy.changed",
+            subject_type="sla_policy",
+            subject_id=policy.pk,
+            actor=actor,
+            occurred_at=at,
+            payload={"changed_rules": changed, "redated_findings": redated, "change": change.pk},
+        )
+    return change
+
+
+def _rule_key(rule: SlaRule) -> tuple[str, int]:
+    return (rule.asset_class.key, risk.TIER_RANK.get(rule.tier, 9))

@@ -1,0 +1,52 @@
+"""Version comparison by each ecosystem's own rules (through ``univers``), never as strings.
+
+When ``catalogue.versions`` exists (the catalogue's matcher), its ``compare`` is used so findings
+and advisory matching agree; otherwise this module's own mapping applies:
+deb → Debian (epochs, tildes), rpm → RPM (epoch:version-release), everything else (Windows
+programs, macOS apps, Homebrew) → univers' generic dotted-version rules.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from univers.versions import DebianVersion, GenericVersion, InvalidVersion, RpmVersion
+
+__all__ = ["compare", "is_at_least"]
+
+_BY_KIND = {"deb": DebianVersion, "rpm": RpmVersion}
+
+
+def _catalogue_compare():
+    try:
+        module = importlib.import_module("catalogue.versions")
+    except ImportError:
+        return None
+    return getattr(module, "compare", None)
+
+
+def compare(a: str, b: str, *, kind: str) -> int:
+    """-1, 0 or 1 as ``a`` is older, equal or newer than ``b`` in the ``kind`` ecosystem.
+
+    Raises ``ValueError`` for a version the ecosystem cannot parse.
+    """
+    external = _catalogue_compare()
+    if external is not None:
+        try:
+            return int(external(a, b, kind=kind))
+        except TypeError:
+            pass
+    cls = _BY_KIND.get(kind, GenericVersion)
+    try:
+        va, vb = cls(a.strip()), cls(b.strip())
+    except (InvalidVersion, ValueError, TypeError) as exc:
+        raise ValueError(f"cannot compare {a!r} and {b!r} as {kind} versions: {exc}") from exc
+    return (va > vb) - (va < vb)
+
+
+def is_at_least(installed: str, fixed: str, *, kind: str) -> bool:
+    """True when ``installed`` ≥ ``fixed``; False when either cannot be parsed."""
+    try:
+        return compare(installed, fixed, kind=kind) >= 0
+    except ValueError:
+        return False

@@ -1,0 +1,52 @@
+"""Write side of the scorecard rollup: one row per client per day, computed by the engine."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import transaction
+from django_tenants.utils import tenant_context
+
+from patchops import compliance
+from tenants.models import Client
+
+from .models import ScorecardRow
+
+__all__ = ["record_scorecard", "SLA_PERIOD_DAYS"]
+
+SLA_PERIOD_DAYS = 30
+
+
+def record_scorecard(*, client: Client, at: datetime) -> ScorecardRow:
+    """Compute ``client``'s figures at ``at`` and upsert its row for that day (client time zone).
+
+    Idempotent: running it again the same day replaces that day's figures.
+    """
+    with tenant_context(client), transaction.atomic():
+        figures = compliance.compute(client=client, at=at, period_days=SLA_PERIOD_DAYS)
+        data = figures.as_dict()
+        row, _ = ScorecardRow.objects.update_or_create(
+            client=client,
+            date=at.astimezone(client.tz).date(),
+            defaults={
+                "computed_at": at,
+                "assets_in_scope": figures.compliance.client.denominator,
+                "compliant_assets": figures.compliance.client.numerator,
+                "compliance_pct": figures.compliance.client.pct,
+                "by_tier": data["by_tier"],
+                "by_os_family": data["by_os_family"],
+                "by_asset_class": data["by_asset_class"],
+                "sla_attainment_pct": figures.sla_attainment.pct,
+                "sla_period_days": SLA_PERIOD_DAYS,
+                "exceptions_active": figures.exceptions.active,
+                "exceptions_max_aging_days": figures.exceptions.max_aging_days,
+                "patch_failure_rate_pct": figures.patch_failure_rate,
+                "after_hours_tickets": figures.after_hours_tickets,
+                "open_critical": figures.open_critical,
+                "overdue_findings": figures.overdue_findings,
+                "ephi_assets": figures.ephi_assets,
+                "do_not_disrupt_assets": figures.do_not_disrupt_assets,
+                "is_regulated": client.is_hipaa,
+            },
+        )
+    return row

@@ -1,0 +1,65 @@
+"""SLA clock edges: due_at itself is on time, a microsecond later is overdue; windows are
+absolute hours across daylight-saving changes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from patchops.compliance import compliance_at, overdue_unexcepted_at
+from patchops.models import Finding
+from patchops.services import MissingPatch, sync_findings_for_asset
+from tests.inventory.factories import AssetFactory
+
+CHICAGO = ZoneInfo("America/Chicago")
+
+
+def open_critical(asset, at):
+    sync_findings_for_asset(
+        asset=asset,
+        matches=[MissingPatch(patch_identifier="KB5000001", vendor_severity="critical")],
+        at=at,
+    )
+    return Finding.objects.get(asset=asset)
+
+
+@pytest.mark.django_db
+def test_due_at_itself_is_not_overdue_one_microsecond_after_is(in_tenant_a):
+    detected = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
+    finding = open_critical(AssetFactory(core_server=True), detected)
+    assert finding.due_at == detected + timedelta(hours=24)
+    with time_machine.travel(finding.due_at, tick=False):
+        now = timezone.now()
+        assert not overdue_unexcepted_at(now).filter(pk=finding.pk).exists()
+        assert compliance_at(now).client.pct == 100
+    with time_machine.travel(finding.due_at + timedelta(microseconds=1), tick=False):
+        now = timezone.now()
+        assert overdue_unexcepted_at(now).filter(pk=finding.pk).exists()
+        assert compliance_at(now).client.pct == 0
+
+
+@pytest.mark.django_db
+def test_window_across_spring_forward_is_absolute_hours(in_tenant_a):
+    # 2026-03-08 02:00 CST → 03:00 CDT in Chicago. Detected Saturday 12:00 local (CST, UTC-6).
+    detected = datetime(2026, 3, 7, 12, 0, tzinfo=CHICAGO)
+    finding = open_critical(AssetFactory(core_server=True), detected)
+    # 24 elapsed hours later is 13:00 local on Sunday (clock moved forward one hour).
+    assert finding.due_at - detected == timedelta(hours=24)
+    assert finding.due_at.astimezone(CHICAGO).hour == 13
+    with time_machine.travel(datetime(2026, 3, 8, 12, 30, tzinfo=CHICAGO), tick=False):
+        # 12:30 local on Sunday is only 23.5 h after detection: not overdue yet.
+        assert not overdue_unexcepted_at(timezone.now()).exists()
+
+
+@pytest.mark.django_db
+def test_window_across_fall_back_is_absolute_hours(in_tenant_a):
+    # 2026-11-01 02:00 CDT → 01:00 CST. Detected Saturday 12:00 local (CDT, UTC-5).
+    detected = datetime(2026, 10, 31, 12, 0, tzinfo=CHICAGO)
+    finding = open_critical(AssetFactory(core_server=True), detected)
+    assert finding.due_at.astimezone(CHICAGO).hour == 11  # 24 h later, clock set back one hour
+    with time_machine.travel(datetime(2026, 11, 1, 11, 30, tzinfo=CHICAGO), tick=False):
+        assert overdue_unexcepted_at(timezone.now()).filter(pk=finding.pk).exists()
