@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import os
 import pkgutil
 import sys
@@ -32,6 +33,7 @@ def main() -> int:
     if not 0 < args.scale <= 10:
         parser.error("--scale must be in (0, 10]")
 
+    os.environ["BENCH_SCALE"] = str(args.scale)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "patchops.settings")
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     import django
@@ -55,7 +57,13 @@ def main() -> int:
         module = importlib.import_module(f"bench.bench_{name}")
         print(f"\n== {name}: {(module.__doc__ or '').strip().splitlines()[0]}", flush=True)
         started = time.perf_counter()
-        module.run(scale=args.scale)
+        params = inspect.signature(module.run).parameters
+        if "scale" in params:
+            module.run(scale=args.scale)
+        elif "assets" in params:
+            module.run(assets=max(50, round(params["assets"].default * args.scale)))
+        else:
+            module.run()  # reads BENCH_SCALE
         print(f"   ({time.perf_counter() - started:.1f} s)", flush=True)
     return 0
 
