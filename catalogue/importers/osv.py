@@ -214,11 +214,30 @@ def import_osv(path: Path, *, progress: Progress | None = None) -> Counts:
     counts = Counts()
     ids = _upsert_advisories(adv_rows, counts)
     rows = []
-    for spec in fix_specs:
+    for spec in _merge_same_package(fix_specs):
         key = spec.pop("key")
         rows.append({"advisory_id": ids[key], **spec})
     _upsert_fixes(rows, counts, progress)
     return counts
+
+
+def _merge_same_package(specs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per advisory × ecosystem × package: several ``affected`` entries (GHSA lists one
+    per range) are joined, keeping every range and the highest fixed version."""
+    merged: dict[tuple, dict[str, Any]] = {}
+    for spec in specs:
+        k = (spec["key"], spec["product"], spec["package_name"])
+        if k not in merged:
+            merged[k] = spec
+            continue
+        into = merged[k]
+        into["affected_ranges"] = into["affected_ranges"] + spec["affected_ranges"]
+        into["binaries"] = sorted(set(into["binaries"]) | set(spec["binaries"]))
+        into["severity"] = worst(into["severity"], spec["severity"])
+        into["fixed_version"] = _highest(
+            spec["ecosystem"], [v for v in (into["fixed_version"], spec["fixed_version"]) if v]
+        )
+    return list(merged.values())
 
 
 def _upsert_advisories(rows: list[dict[str, Any]], counts: Counts) -> dict[tuple, int]:
