@@ -1,4 +1,4 @@
-"""Catalogue periodic jobs: feeds are synced daily (the sync does nothing without configured URLs)."""
+"""Catalogue periodic jobs: a daily feed sync (a no-op without configured URLs)."""
 
 from celery.schedules import crontab
 

@@ -140,7 +140,7 @@ def _is_zero(value: str) -> bool:
 
 
 def _range_contains(ecosystem: str, installed: Any, events: Iterable[Mapping[str, str]]) -> bool:
-    """OSV semantics: walk the events in version order; introduced opens, fixed/last_affected close."""
+    """OSV semantics: walk events in version order; introduced opens, fixed/last_affected close."""
     keyed: list[tuple[int, Any, str]] = []
     for event in events:
         for kind in ("introduced", "fixed", "last_affected", "limit"):

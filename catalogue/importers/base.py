@@ -1,4 +1,4 @@
-"""Shared import machinery: file reading, set-based upserts with change counts, the import ledger."""
+"""Shared import machinery: file reading, set-based upserts with change counts."""
 
 from __future__ import annotations
 

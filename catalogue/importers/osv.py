@@ -45,7 +45,7 @@ def source_of(identifier: str) -> str:
 
 
 def release_of(osv_ecosystem: str) -> str:
-    """``Ubuntu:22.04:LTS`` → ``22.04``; ``Ubuntu:Pro:16.04:LTS`` → ``pro/16.04``; ``Debian:12`` → ``12``."""
+    """``Ubuntu:22.04:LTS`` → ``22.04``; ``Ubuntu:Pro:16.04:LTS`` → ``pro/16.04``."""
     parts = osv_ecosystem.split(":")[1:]
     pro = any(p.lower() == "pro" for p in parts)
     rest = [p for p in parts if p.lower() not in {"pro", "lts"}]

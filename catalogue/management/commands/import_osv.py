@@ -3,6 +3,6 @@ from catalogue.importers.command import ImportCommand
 
 
 class Command(ImportCommand):
-    help = "Import a OSV JSON file, or a directory of them (USN, GHSA…) into the catalogue (idempotent)."
+    help = "Import an OSV JSON file or a directory of them: USN, GHSA… (idempotent)."
     kind = ImportKind.OSV
     what = "OSV JSON file, or a directory of them (USN, GHSA…)"
