@@ -54,6 +54,11 @@ def run_import(
             )
     except DatabaseError as exc:
         raise ImportFileError(f"{path.name}: the catalogue refused a value ({exc})") from exc
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        # A file of the right general shape with fields of the wrong type: still a bad file.
+        raise ImportFileError(
+            f"{path.name}: unexpected content ({exc.__class__.__name__}: {exc})"
+        ) from exc
 
 
 def record_failed_import(

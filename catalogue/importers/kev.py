@@ -60,17 +60,17 @@ def import_kev(path: Path, *, progress: Progress | None = None) -> Counts:
         rows.append(
             {
                 "cve_id": cve,
-                "vendor": (item.get("vendorProject") or "")[:200],
-                "product": (item.get("product") or "")[:200],
-                "name": (item.get("vulnerabilityName") or "")[:500],
-                "short_description": item.get("shortDescription") or "",
+                "vendor": str(item.get("vendorProject") or "")[:200],
+                "product": str(item.get("product") or "")[:200],
+                "name": str(item.get("vulnerabilityName") or "")[:500],
+                "short_description": str(item.get("shortDescription") or ""),
                 "date_added": added,
                 "due_date": due,
                 "known_ransomware": str(item.get("knownRansomwareCampaignUse", "")).lower()
                 == "known",
-                "required_action": item.get("requiredAction") or "",
-                "notes": item.get("notes") or "",
-                "cwes": sorted(c for c in (item.get("cwes") or []) if c),
+                "required_action": str(item.get("requiredAction") or ""),
+                "notes": str(item.get("notes") or ""),
+                "cwes": sorted(str(c) for c in (item.get("cwes") or []) if c),
                 "is_overdue_on_add": due < added,
             }
         )

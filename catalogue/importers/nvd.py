@@ -64,13 +64,7 @@ def vulnerability_row(cve: dict[str, Any]) -> dict[str, Any]:
         ),
         "published_at": _when(cve.get("published")),
         "last_modified_at": _when(cve.get("lastModified")),
-        "nvd_status": (cve.get("vulnStatus") or "")[:40],
-        "cvss3_vector": "",
-        "cvss3_score": None,
-        "cvss3_source": "",
-        "cvss4_vector": "",
-        "cvss4_score": None,
-        "cvss4_source": "",
+        "nvd_status": str(cve.get("vulnStatus") or "")[:40],
         "cwes": sorted(
             {
                 d.get("value", "")
@@ -92,11 +86,15 @@ def vulnerability_row(cve: dict[str, Any]) -> dict[str, Any]:
         if parsed:
             row["cvss4_vector"], row["cvss4_score"] = parsed
             row["cvss4_source"] = (v4.get("source") or "")[:100]
+    # Scores are written only when the record has them, so a record without metrics never wipes
+    # a score another source (the CNA's CVE 5 record, MSRC) filled in.
     if row["nvd_status"].lower() in AWAITING:
         row["cvss_severity"] = SeverityTier.UNKNOWN
     else:
-        score = row["cvss3_score"] if row["cvss3_score"] is not None else row["cvss4_score"]
-        row["cvss_severity"] = severity_from_score(score)
+        score = row.get("cvss3_score")
+        row["cvss_severity"] = severity_from_score(
+            score if score is not None else row.get("cvss4_score")
+        )
     return row
 
 
