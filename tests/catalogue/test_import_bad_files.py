@@ -1,4 +1,4 @@
-"""Whatever a file holds, an import either succeeds or stops with ImportFileError, writing nothing."""
+"""Whatever a file holds, an import succeeds or stops with ImportFileError, writing nothing."""
 
 import json
 

@@ -59,3 +59,22 @@ def test_nvd_wrong_file_is_refused(realdata, db):
     with pytest.raises(CommandError, match="not valid JSON"):
         call_command("import_nvd", str(realdata / "epss/example-1.csv"))
     assert not Vulnerability.objects.exists()
+
+
+def test_nvd_record_without_metrics_keeps_a_score_from_msrc(realdata, load, tmp_path):
+    import json
+
+    load("msrc", realdata / "msrc-cvrf/cvrfDocument-2023-Nov.xml")
+    bare = json.loads((realdata / "nvd-cve-2.0/CVE-2023-36033.json").read_text())
+    bare["metrics"] = {}
+    bare["vulnStatus"] = "Awaiting Analysis"
+    path = tmp_path / "CVE-2023-36033.json"
+    path.write_text(json.dumps(bare))
+    load("nvd", path)
+    v = Vulnerability.objects.get(cve_id="CVE-2023-36033")
+    assert v.cvss3_score == Decimal("7.8") and v.cvss3_source == "secure@microsoft.com"
+    assert v.cvss_severity == "unknown" and v.vendor_severity == "high"
+    # NVD's own analysis then replaces the vendor's score.
+    load("nvd", realdata / "nvd-cve-2.0/CVE-2023-36033.json")
+    v.refresh_from_db()
+    assert v.cvss3_source == "nvd@nist.gov"
