@@ -82,3 +82,22 @@ def test_kev_command_prints_a_summary(realdata, db, capsys):
     call_command("import_kev", str(realdata / "cisa-kev/known_exploited_vulnerabilities.json"))
     out = capsys.readouterr().out
     assert "kev entries: 1404 created, 0 updated, 0 unchanged" in out
+
+
+def test_kev_changed_entry_is_updated_in_place(realdata, load, tmp_path):
+    import json
+
+    source = realdata / "cisa-kev/known_exploited_vulnerabilities.json"
+    load("kev", source)
+    before = KevEntry.objects.get(cve_id="CVE-2021-44228")
+    doc = json.loads(source.read_text())
+    for item in doc["vulnerabilities"]:
+        if item["cveID"] == "CVE-2021-44228":
+            item["dueDate"] = "2021-12-31"
+    changed = tmp_path / "kev.json"
+    changed.write_text(json.dumps(doc))
+    record = load("kev", changed)
+    assert (record.created, record.updated, record.unchanged) == (0, 1, 1403)
+    after = KevEntry.objects.get(cve_id="CVE-2021-44228")
+    assert after.pk == before.pk and after.due_date == date(2021, 12, 31)
+    assert after.updated_at > before.updated_at
