@@ -217,6 +217,12 @@ def _superseded_closure(installed: set[str], edges: dict[str, set[str]]) -> set[
     return covered
 
 
+def _stream(fix: AdvisoryFix) -> str:
+    """Updates that replace each other: the OS cumulative line (Security Update, Monthly Rollup,
+    Security Only, hotpatches) and, beside it, Internet Explorer's cumulative line."""
+    return "ie" if "ie cumulative" in fix.subtype.lower() else "os"
+
+
 def _build_key(fix: AdvisoryFix) -> tuple[int, int]:
     parsed = _split_build(fix.fixed_version)
     return (parsed[0], parsed[1] or 0) if parsed else (0, 0)
@@ -230,8 +236,9 @@ def missing_windows_fixes(
     A fix counts as installed when its KB is installed, when an installed KB supersedes it
     (transitively, through MSRC's Supercedence), when an installed KB fixes the same product at a
     higher FixedBuild, when the host's full build (``10.0.22631.2715``) reaches its FixedBuild,
-    or when another KB of the same monthly document for the product is installed (Monthly Rollup
-    vs Security Only, hotpatch vs cumulative). Missing fixes chained by supersedence or FixedBuild
+    or when another KB of the same monthly document and update line is installed (Monthly Rollup
+    vs Security Only, hotpatch vs cumulative; Internet Explorer's cumulative update is its own
+    line beside the OS one). Missing fixes chained by supersedence or FixedBuild
     collapse into the newest one, whose ``cves`` then include the older ones' (``rolls_up`` lists
     those KBs). Hotpatch KBs are never proposed; the cumulative update is.
     """
@@ -249,26 +256,30 @@ def missing_windows_fixes(
     covered = _superseded_closure(installed, edges)
     host_build = _split_build(os_build)
     installed_fixes = [f for f in fixes if f.advisory.identifier in installed]
-    installed_documents = {f.advisory.document for f in installed_fixes if f.advisory.document}
+    installed_documents = {
+        (f.advisory.document, _stream(f)) for f in installed_fixes if f.advisory.document
+    }
     best_installed = max(
-        (_build_key(f) for f in installed_fixes if not f.is_hotpatch), default=(0, 0)
+        (_build_key(f) for f in installed_fixes if not f.is_hotpatch and _stream(f) == "os"),
+        default=(0, 0),
     )
 
     def satisfied(fix: AdvisoryFix) -> bool:
         kb = fix.advisory.identifier
         key = _build_key(fix)
-        return (
+        is_os = _stream(fix) == "os"
+        return bool(
             kb in covered
-            or (fix.advisory.document and fix.advisory.document in installed_documents)
-            or (key[0] == best_installed[0] and key[1] and best_installed[1] >= key[1])
-            or _build_covers(host_build, fix.fixed_version)
+            or (fix.advisory.document, _stream(fix)) in installed_documents
+            or (is_os and key[0] == best_installed[0] and key[1] and best_installed[1] >= key[1])
+            or (is_os and _build_covers(host_build, fix.fixed_version))
         )
 
     missing = [f for f in fixes if not f.is_hotpatch and not satisfied(f)]
     # One candidate per monthly document: the cumulative update over "Security Only".
-    by_document: dict[str, AdvisoryFix] = {}
+    by_document: dict[tuple[str, str], AdvisoryFix] = {}
     for fix in missing:
-        doc = fix.advisory.document or fix.advisory.identifier
+        doc = (fix.advisory.document or fix.advisory.identifier, _stream(fix))
         current = by_document.get(doc)
         if current is None or (
             "only" in current.subtype.lower() and "only" not in fix.subtype.lower()
@@ -286,8 +297,15 @@ def missing_windows_fixes(
         rolled = [
             f
             for f in remaining
-            if f.advisory.identifier in head_closure
-            or (_build_key(f)[0] == _build_key(head)[0] and _build_key(f) < _build_key(head))
+            if _stream(f) == _stream(head)
+            and (
+                f.advisory.identifier in head_closure
+                or (
+                    _stream(f) == "os"
+                    and _build_key(f)[0] == _build_key(head)[0]
+                    and _build_key(f) < _build_key(head)
+                )
+            )
         ]
         remaining = [f for f in remaining if f not in rolled]
         cves = set(head.cves) | {c for f in rolled for c in f.cves}

@@ -271,3 +271,16 @@ def test_cve_signals_for_risk_scoring(november):
     assert order_by_epss(EXPLOITED[::-1]) == EXPLOITED
     empty = cve_signals([])
     assert empty["max_cvss"] is None and not empty["kev"]
+
+
+@pytest.mark.realdata
+def test_ie_cumulative_is_its_own_line_beside_the_monthly_rollup(realdata, load):
+    load("msrc", realdata / "msrc-cvrf/cvrfDocument-2023-Nov.xml")
+    load("msrc", realdata / "msrc-cvrf/cvrfDocument-2023-Dec.xml")
+    missing = missing_windows_fixes("Windows Server 2012 R2", set(), None)
+    assert {m.advisory.identifier for m in missing} == {"KB5033420", "KB5033376"}
+    rollup = next(m for m in missing if m.advisory.identifier == "KB5033420")
+    assert rollup.rolls_up == ["KB5032249"]
+    # Installing December's IE update does not stand in for the monthly rollup.
+    [left] = missing_windows_fixes("Windows Server 2012 R2", {"KB5033376"}, None)
+    assert left.advisory.identifier == "KB5033420"
