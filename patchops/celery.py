@@ -16,6 +16,7 @@ app.autodiscover_tasks()
 # DatabaseScheduler loads them, and admins can pause or re-time entries in the Django admin.
 SCHEDULE_APPS = [
     "tenants",
+    "catalogue",
     "inventory",
     "patchops",
     "rings",

@@ -253,5 +253,11 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
+# --- Catalogue feeds ----------------------------------------------------------------------
+# kind → URL (or list of URLs) that catalogue.sync_feeds downloads daily when reachable, e.g.
+# {"kev": "https://…/known_exploited_vulnerabilities.json"}; file imports always work offline.
+CATALOGUE_FEED_URLS = env.json("CATALOGUE_FEED_URLS", default={})
+CATALOGUE_FEED_TIMEOUT = env.float("CATALOGUE_FEED_TIMEOUT", default=60.0)
+
 # --- PatchOps ------------------------------------------------------------------------------
 PATCHOPS_DEMO_PASSWORD = env("PATCHOPS_DEMO_PASSWORD", default="patchops-demo-2026")

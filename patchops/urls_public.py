@@ -10,6 +10,7 @@ from tenants.views import HomeView, health
 api_v1 = [
     path("", include("tenants.api.urls")),
     path("scorecards/", include("scorecards.api.urls")),
+    path("", include("catalogue.api.urls")),
 ]
 
 urlpatterns = [
