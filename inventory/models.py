@@ -6,6 +6,7 @@ import uuid
 from datetime import date, timedelta
 
 from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.functions import RandomUUID
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
@@ -139,6 +140,7 @@ class Asset(models.Model):
 class InstalledSoftware(models.Model):
     """One installed package, program, app or Windows update (KB) on one asset."""
 
+    uuid = models.UUIDField(db_default=RandomUUID(), unique=True, editable=False)
     asset = models.ForeignKey(Asset, on_delete=models.CASCADE, related_name="software")
     kind = models.CharField(max_length=10, choices=SoftwareKind.choices)
     name = models.CharField(max_length=300)

@@ -217,6 +217,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "AssetSourceEnum": "inventory.choices.AssetSource",
+        "UpdateSourceEnum": "inventory.choices.UpdateSource",
+        "DiscoveryRunSourceEnum": "inventory.choices.DiscoveryRunSource",
+        "DiscoveryRunStatusEnum": "inventory.choices.DiscoveryRunStatus",
+        "SoftwareKindEnum": "inventory.choices.SoftwareKind",
+    },
 }
 
 # --- Celery --------------------------------------------------------------------------------
@@ -254,3 +261,5 @@ LOGGING = {
 
 # --- PatchOps ------------------------------------------------------------------------------
 PATCHOPS_DEMO_PASSWORD = env("PATCHOPS_DEMO_PASSWORD", default="patchops-demo-2026")
+# Largest body accepted by the discovery push endpoint (checked before parsing; 413 above it).
+DISCOVERY_MAX_BYTES = env.int("DISCOVERY_MAX_BYTES", default=10 * 1024 * 1024)
