@@ -39,6 +39,7 @@ __all__ = [
     "ScopeReport",
     "scope_report",
     "THIRD_PARTY_CATEGORIES",
+    "is_discovery_due",
 ]
 
 THIRD_PARTY_CATEGORIES = [
@@ -231,3 +232,28 @@ def scope_report(*, today: date | None = None, product_limit: int = 200) -> Scop
         report.next_review_due = review.next_review_due
         report.review_overdue = review.is_overdue(today=today)
     return report
+
+
+def is_discovery_due(*, client: Client, now: Any) -> bool:
+    """Whether the current schema's client is due its scheduled discovery at ``now``."""
+    from .choices import DiscoveryRunSource
+    from .models import DiscoverySchedule
+    from .schedule import discovery_due
+
+    schedule = DiscoverySchedule.current()
+    if not schedule.is_enabled:
+        return False
+    last = (
+        DiscoveryRun.objects.filter(source=DiscoveryRunSource.SCHEDULE)
+        .order_by("-started_at")
+        .values_list("started_at", flat=True)
+        .first()
+    )
+    return discovery_due(
+        now=now,
+        tz=client.tz,
+        cadence=client.discovery_cadence,
+        hour=schedule.local_hour,
+        weekday=schedule.weekday,
+        last_started=last,
+    )
