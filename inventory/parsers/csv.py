@@ -78,8 +78,12 @@ def _split(value: str) -> list[str]:
 def _reader(text: str) -> csv.DictReader:
     first = text.split("\n", 1)[0]
     delimiter = ";" if first.count(";") > first.count(",") else ","
-    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
-    if reader.fieldnames is None:
+    reader = csv.DictReader(io.StringIO(text.replace("\x00", ""), newline=""), delimiter=delimiter)
+    try:
+        fieldnames = reader.fieldnames
+    except csv.Error as exc:
+        raise ParseError(f"The CSV header cannot be read: {exc}.") from exc
+    if fieldnames is None:
         raise ParseError("The CSV file is empty.")
     reader.fieldnames = [(name or "").strip().lower() for name in reader.fieldnames]
     return reader

@@ -54,10 +54,23 @@ def test_assets_list_fields_and_pagination(login, personas, fleet):
     body = login(personas.viewer_a).get(URL + "?limit=2").json()
     assert body["count"] == 6 and len(body["results"]) == 2 and body["next"]
     row = login(personas.viewer_a).get(URL + "?search=frontdesk").json()["results"][0]
-    for field in (
-        "id hostname os_family os_name os_version role asset_class ephi owner location "
-        "first_seen last_seen stale data_flows managed"
-    ).split():
+    for field in [
+        "id",
+        "hostname",
+        "os_family",
+        "os_name",
+        "os_version",
+        "role",
+        "asset_class",
+        "ephi",
+        "owner",
+        "location",
+        "first_seen",
+        "last_seen",
+        "stale",
+        "data_flows",
+        "managed",
+    ]:
         assert field in row
     assert row["id"] == str(fleet["win"].uuid) and row["ephi"] is True
     assert row["asset_class"] == "workstation"
