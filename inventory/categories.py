@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from .choices import SoftwareCategory, SoftwareKind
 
@@ -57,6 +58,11 @@ _RULES: list[tuple[str, re.Pattern[str]]] = [
 
 def categorise(*, kind: str, name: str, vendor: str = "") -> str:
     """The category of one software row (hotfixes are OS updates; OS packages stay os_package)."""
+    return _categorise(kind, name, vendor)
+
+
+@lru_cache(maxsize=65536)
+def _categorise(kind: str, name: str, vendor: str) -> str:
     if kind == SoftwareKind.HOTFIX:
         return SoftwareCategory.OS_UPDATE
     text = f"{name} {vendor}" if kind == SoftwareKind.PROGRAM else name

@@ -17,7 +17,7 @@ import ipaddress
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from .choices import AssetRole, DataFlow, ReportedSeverity, SoftwareKind, UpdateSource
 
@@ -68,8 +68,7 @@ class PayloadError(Exception):
         super().__init__(f"{first[0]}: {first[1][0]}" + (" (and more)" if len(errors) > 1 else ""))
 
 
-@dataclass(frozen=True, slots=True)
-class SoftwareRow:
+class SoftwareRow(NamedTuple):
     kind: str
     name: str
     version: str
@@ -232,58 +231,66 @@ def _choice(value: str, choices: type, path: str, errs: _Errors, default: str) -
     return value
 
 
+def _field(row: dict, key: str, path: str, i: int, errs: _Errors, max_length: int = 255) -> str:
+    """``_text`` of ``row[key]`` with a fast path for clean strings (the common case)."""
+    value = row.get(key)
+    if value.__class__ is str:
+        if len(value) <= max_length and "\x00" not in value:
+            return value.strip()
+    elif value is None:
+        return ""
+    return _text(value, f"{path}[{i}].{key}", errs, max_length)
+
+
 def _software(table: str, rows: list, path: str, errs: _Errors) -> list[SoftwareRow]:
     kind = SOFTWARE_TABLES[table]
     seen: dict[tuple[str, str], SoftwareRow] = {}
     for i, row in rows:
-        p = f"{path}[{i}]"
         if table == "patches":
-            name = _text(row.get("hotfix_id"), f"{p}.hotfix_id", errs, max_length=300).upper()
+            name = _field(row, "hotfix_id", path, i, errs, 300).upper()
             if not name:
-                errs.add(f"{p}.hotfix_id", "This field is required.")
+                errs.add(f"{path}[{i}].hotfix_id", "This field is required.")
                 continue
             version, arch = "", ""
             vendor = "Microsoft"
             installed = _loose_date(row.get("installed_on"))
-            _text(row.get("description"), f"{p}.description", errs, max_length=500)
+            _field(row, "description", path, i, errs, 500)
         else:
-            name = _text(row.get("name"), f"{p}.name", errs, max_length=300)
+            name = _field(row, "name", path, i, errs, 300)
             if not name:
-                errs.add(f"{p}.name", "This field is required.")
+                errs.add(f"{path}[{i}].name", "This field is required.")
                 continue
-            arch = _text(row.get("arch"), f"{p}.arch", errs, max_length=30)
+            arch = _field(row, "arch", path, i, errs, 30)
             vendor = ""
             installed = None
             if table == "programs":
-                version = _text(row.get("version"), f"{p}.version", errs, max_length=200)
-                vendor = _text(row.get("publisher"), f"{p}.publisher", errs, max_length=200)
+                version = _field(row, "version", path, i, errs, 200)
+                vendor = _field(row, "publisher", path, i, errs, 200)
                 installed = _loose_date(row.get("install_date"))
             elif table == "rpm_packages":
-                version = _text(row.get("version"), f"{p}.version", errs, max_length=120)
-                release = _text(row.get("release"), f"{p}.release", errs, max_length=60)
-                epoch = _text(row.get("epoch"), f"{p}.epoch", errs, max_length=10)
+                version = _field(row, "version", path, i, errs, 120)
+                release = _field(row, "release", path, i, errs, 60)
+                epoch = _field(row, "epoch", path, i, errs, 10)
                 if release:
                     version = f"{version}-{release}"
                 if epoch and epoch != "0":
                     version = f"{epoch}:{version}"
-                vendor = _text(row.get("vendor"), f"{p}.vendor", errs, max_length=200)
+                vendor = _field(row, "vendor", path, i, errs, 200)
             elif table == "apps":
-                short = row.get("bundle_short_version")
-                long_version = row.get("bundle_version")
-                version = _text(short, f"{p}.bundle_short_version", errs, max_length=200)
-                version = version or _text(long_version, f"{p}.bundle_version", errs, 200)
-                bundle = _text(row.get("bundle_identifier"), f"{p}.bundle_identifier", errs, 300)
-                if bundle.count(".") >= 1:
-                    vendor = bundle.split(".")[1] if bundle.startswith(("com.", "org.")) else ""
+                version = _field(row, "bundle_short_version", path, i, errs, 200)
+                version = version or _field(row, "bundle_version", path, i, errs, 200)
+                bundle = _field(row, "bundle_identifier", path, i, errs, 300)
+                if bundle.startswith(("com.", "org.")) and bundle.count(".") >= 2:
+                    vendor = bundle.split(".")[1]
                 if name.endswith(".app"):
                     name = name[:-4]
             else:
-                version = _text(row.get("version"), f"{p}.version", errs, max_length=200)
+                version = _field(row, "version", path, i, errs, 200)
                 if table == "deb_packages":
-                    vendor = _text(row.get("maintainer"), f"{p}.maintainer", errs, max_length=200)
+                    vendor = _field(row, "maintainer", path, i, errs, 200)
         key = (name, arch)
         if key not in seen:  # the first report of a duplicated row wins
-            seen[key] = SoftwareRow(kind, name, version, arch, vendor[:200], installed)
+            seen[key] = SoftwareRow(kind, name, version, arch, vendor, installed)
     return list(seen.values())
 
 

@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from evidence.services import actor_label, record_event
 
-from .categories import categorise
+from .categories import _categorise
 from .choices import (
     AssetRole,
     AssetSource,
@@ -70,6 +70,7 @@ __all__ = [
 ]
 
 CHUNK_SIZE = 500
+SOFTWARE_SEEN_GRANULARITY = timedelta(hours=6)
 _FUTURE_SLACK = timedelta(hours=1)
 
 
@@ -282,6 +283,28 @@ def _apply_attributes(asset: Asset, device: Device, ctx: _Context) -> None:
         asset.data_flows = attrs["data_flows"]
 
 
+def _update_assets(assets: list[Asset], field_names: list[str]) -> None:
+    """One ``UPDATE … FROM (VALUES …)`` per 500 assets (Django's bulk_update builds a CASE per
+    field and row, which costs far more than the write itself)."""
+    fields = [Asset._meta.get_field(name) for name in field_names]
+    table = Asset._meta.db_table
+    sets = ", ".join(f'"{f.column}" = v."{f.column}"::{f.db_type(connection)}' for f in fields)
+    columns = ", ".join(f'"{f.column}"' for f in fields)
+    for start in range(0, len(assets), 500):
+        part = assets[start : start + 500]
+        params: list[Any] = []
+        for asset in part:
+            params.append(asset.pk)
+            params.extend(f.get_db_prep_save(getattr(asset, f.attname), connection) for f in fields)
+        row = "(" + ", ".join(["%s"] * (len(fields) + 1)) + ")"
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} AS a SET {sets} FROM (VALUES {', '.join([row] * len(part))}) "
+                f"AS v(id, {columns}) WHERE a.id = v.id::bigint",
+                params,
+            )
+
+
 def _upsert_assets(
     chunk: list[Device], *, source: str, now: datetime, ctx: _Context, summary: IngestSummary
 ) -> tuple[list[Asset], list[bool], list[set[str]]]:
@@ -354,7 +377,7 @@ def _upsert_assets(
         summary.assets_created += len(to_create)
         summary.created_asset_ids.extend(a.pk for a in to_create)
     if to_update:
-        Asset.objects.bulk_update(to_update, _ASSET_UPDATE_FIELDS + ["first_seen"])
+        _update_assets(to_update, _ASSET_UPDATE_FIELDS + ["first_seen"])
         summary.assets_updated += len(to_update)
     return assets, is_new, prior
 
@@ -366,14 +389,12 @@ _SW_COLUMNS = ("asset_id", "kind", "name", "arch", "version", "vendor", "categor
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
-def _copy_line(values: Iterable[Any]) -> str:
-    out = []
-    for value in values:
-        if value is None:
-            out.append("\\N")
-        else:
-            out.append(str(value).translate(_COPY_ESCAPES))
-    return "\t".join(out)
+def _copy_line(row: tuple) -> str:
+    """One COPY text-format line of a software row (fast path when nothing needs escaping)."""
+    text = f"{row[0]}\t{row[1]}\t{row[2]}\t{row[3]}\t{row[4]}\t{row[5]}\t{row[6]}"
+    if text.count("\t") != 6 or "\\" in text or "\n" in text or "\r" in text:
+        text = "\t".join(str(v).translate(_COPY_ESCAPES) for v in row[:7])
+    return f"{text}\t\\N" if row[7] is None else f"{text}\t{row[7].isoformat()}"
 
 
 def upsert_software_rows(rows: list[tuple], *, now: datetime) -> None:
@@ -427,13 +448,25 @@ def _sync_software(
     prior_by_asset = {a.pk: p for a, p in zip(assets, prior, strict=True)}
     existing: dict[tuple[int, str], dict[tuple[str, str], tuple]] = {}
     for row in InstalledSoftware.objects.filter(asset_id__in=list(reporting)).values_list(
-        "id", "asset_id", "kind", "name", "arch", "version", "vendor", "category", "install_date"
+        "id",
+        "asset_id",
+        "kind",
+        "name",
+        "arch",
+        "version",
+        "vendor",
+        "category",
+        "install_date",
+        "last_seen",
     ):
         existing.setdefault((row[1], row[2]), {})[(row[3], row[4])] = row
     write: list[tuple] = []
     touch: list[int] = []
+    # Unchanged rows get their last_seen refreshed at most every few hours, so a fleet that
+    # reports hourly does not rewrite every software row on every push.
+    touch_before = now - SOFTWARE_SEEN_GRANULARITY
     delete: list[int] = []
-    change_rows: list[SoftwareChange] = []
+    change_rows: list[tuple] = []
     for asset_id, device in reporting.items():
         record = prior_by_asset[asset_id]
         added = tracked_added = removed = upgraded = 0
@@ -443,7 +476,7 @@ def _sync_software(
             old = existing.get((asset_id, kind), {})
             track = kind in record
             for sw in rows:
-                category = categorise(kind=kind, name=sw.name, vendor=sw.vendor)
+                category = _categorise(kind, sw.name, sw.vendor)
                 before = old.pop((sw.name, sw.arch), None)
                 line = (
                     asset_id,
@@ -480,21 +513,22 @@ def _sync_software(
                     sw.install_date,
                 ):
                     write.append(line)
-                else:
+                elif before[9] < touch_before:
                     touch.append(before[0])
             for (name, arch), gone in old.items():
                 delete.append(gone[0])
                 removed += 1
                 change_rows.append(
-                    SoftwareChange(
-                        asset_id=asset_id,
-                        change=SoftwareChangeKind.REMOVED,
-                        kind=kind,
-                        name=name,
-                        arch=arch,
-                        from_version=gone[5],
-                        at=now,
-                        run=run,
+                    (
+                        asset_id,
+                        SoftwareChangeKind.REMOVED,
+                        kind,
+                        name,
+                        arch,
+                        gone[5],
+                        "",
+                        now,
+                        run.pk if run else None,
                     )
                 )
                 if len(samples) < 10:
@@ -524,23 +558,52 @@ def _sync_software(
             )
     upsert_software_rows(write, now=now)
     if change_rows:
-        SoftwareChange.objects.bulk_create(change_rows, batch_size=2000)
+        _copy_changes(change_rows)
     return changes_by_asset
+
+
+_CHANGE_COLUMNS = (
+    "asset_id",
+    "change",
+    "kind",
+    "name",
+    "arch",
+    "from_version",
+    "to_version",
+    "at",
+    "run_id",
+)
+
+
+def _copy_changes(changes: list[tuple]) -> None:
+    """COPY the change records (tuples in ``_CHANGE_COLUMNS`` order) straight into their table."""
+    buffer = io.StringIO()
+    for values in changes:
+        buffer.write(
+            "\t".join("\\N" if v is None else str(v).translate(_COPY_ESCAPES) for v in values)
+        )
+        buffer.write("\n")
+    buffer.seek(0)
+    with connection.cursor() as cursor:
+        cursor.cursor.copy_expert(
+            f"COPY {SoftwareChange._meta.db_table} ({', '.join(_CHANGE_COLUMNS)}) FROM STDIN",
+            buffer,
+        )
 
 
 def _change(
     asset_id: int, change: str, sw: SoftwareRow, from_version: str, now: datetime, run
-) -> SoftwareChange:
-    return SoftwareChange(
-        asset_id=asset_id,
-        change=change,
-        kind=sw.kind,
-        name=sw.name,
-        arch=sw.arch,
-        from_version=from_version,
-        to_version=sw.version,
-        at=now,
-        run=run,
+) -> tuple:
+    return (
+        asset_id,
+        change,
+        sw.kind,
+        sw.name,
+        sw.arch,
+        from_version,
+        sw.version,
+        now,
+        run.pk if run else None,
     )
 
 
