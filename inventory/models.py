@@ -9,6 +9,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.functions import RandomUUID
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from .choices import (
@@ -131,6 +132,7 @@ class Asset(models.Model):
         indexes = [
             models.Index(fields=["hostname"], name="inventory_asset_hostname"),
             models.Index(fields=["os_family"], name="inventory_asset_os_family"),
+            models.Index(Lower("hostname"), name="inventory_asset_lower_hostname"),
         ]
 
     def __str__(self) -> str:

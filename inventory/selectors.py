@@ -22,6 +22,7 @@ from .models import (
     DiscoveryRun,
     InstalledSoftware,
     InventorySnapshot,
+    SoftwareChange,
     SoftwarePolicy,
     SoftwarePolicyReview,
     UnknownDevice,
@@ -34,6 +35,7 @@ __all__ = [
     "visible_discovery_runs",
     "visible_snapshots",
     "visible_software_policies",
+    "asset_history",
     "assets_without_patch_source",
     "unknown_device_summary",
     "ScopeReport",
@@ -84,6 +86,11 @@ def visible_snapshots(principal: Any, client: Client | None) -> QuerySet[Invento
 def visible_software_policies(principal: Any, client: Client | None) -> QuerySet[SoftwarePolicy]:
     qs = SoftwarePolicy.objects.all()
     return qs if _allowed(principal, client) else qs.none()
+
+
+def asset_history(asset: Asset, *, limit: int = 200) -> QuerySet[SoftwareChange]:
+    """Software installed, removed and upgraded on one asset, newest first."""
+    return SoftwareChange.objects.filter(asset=asset).select_related("run")[:limit]
 
 
 def assets_without_patch_source(assets: QuerySet[Asset] | None = None) -> QuerySet[Asset]:

@@ -14,6 +14,7 @@ from ..models import (
     InstalledSoftware,
     InventorySnapshot,
     PendingUpdate,
+    SoftwareChange,
     SoftwarePolicy,
     UnknownDevice,
 )
@@ -105,6 +106,12 @@ class AssetDetailSerializer(AssetSerializer):
 
     def get_software_count(self, obj: Asset) -> int:
         return obj.software.count()
+
+
+class SoftwareChangeSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SoftwareChange
+        fields = ["change", "kind", "name", "arch", "from_version", "to_version", "at"]
 
 
 class AssetTagSerializer(serializers.Serializer):

@@ -43,6 +43,7 @@ from .serializers import (
     DiscoveryRunSerializer,
     DismissSerializer,
     SnapshotSerializer,
+    SoftwareChangeSerializer,
     SoftwarePolicySerializer,
     SoftwareSerializer,
     UnknownDeviceSerializer,
@@ -230,6 +231,14 @@ class AssetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _ClientView
         )
         asset.refresh_from_db()
         return Response(AssetSerializer(asset, context=self.get_serializer_context()).data)
+
+    @extend_schema(responses=SoftwareChangeSerializer(many=True))
+    @action(detail=True, methods=["get"], pagination_class=None, filterset_class=None)
+    def history(self, request: Any, uuid: str | None = None) -> Response:
+        """Software installed, removed and upgraded on this asset (newest first, at most 200)."""
+        asset = self.get_object()
+        changes = selectors.asset_history(asset)
+        return Response(SoftwareChangeSerializer(changes, many=True).data)
 
     @extend_schema(
         request=BulkTagSerializer,

@@ -82,3 +82,31 @@ def test_discovery_runs_outsider_404(login, personas, ingested):
     assert (
         login(personas.owner_b).get("/clients/tenant-a/api/v1/discovery-runs/").status_code == 404
     )
+
+
+def test_asset_history_lists_software_changes(login, personas, tenant_a):
+    with tenant_context(tenant_a):
+        run_ingest(data=windows_payload(), source="agent", run_source="agent")
+        later = windows_payload()
+        later["programs"][0]["version"] = "125.0.6422.60"
+        run_ingest(data=later, source="agent", run_source="agent")
+    http = login(personas.viewer_a)
+    asset = http.get("/clients/tenant-a/api/v1/assets/").json()["results"][0]
+    history = http.get(f"/clients/tenant-a/api/v1/assets/{asset['id']}/history/").json()
+    assert history == [
+        {
+            "change": "upgraded",
+            "kind": "program",
+            "name": "Google Chrome",
+            "arch": "",
+            "from_version": "124.0.6367.91",
+            "to_version": "125.0.6422.60",
+            "at": history[0]["at"],
+        }
+    ]
+    assert (
+        login(personas.owner_b)
+        .get(f"/clients/tenant-a/api/v1/assets/{asset['id']}/history/")
+        .status_code
+        == 404
+    )
