@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import ipaddress
 import json
 import re
 from collections.abc import Callable, Iterable
@@ -793,6 +794,26 @@ class ReconcileSummary:
     ignored: int = 0
 
 
+def _valid_ip(value: Any) -> str | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        return str(ipaddress.ip_address(value.strip()))
+    except ValueError:
+        return None
+
+
+def _int(value: Any) -> int:
+    try:
+        return max(0, min(100, int(value or 0)))
+    except (TypeError, ValueError):
+        return 0
+
+
+def _list(value: Any) -> list:
+    return value if isinstance(value, list) else []
+
+
 def reconcile_scan(
     hosts: list[dict[str, Any]], *, source_name: str, actor: Any = None
 ) -> ReconcileSummary:
@@ -801,15 +822,19 @@ def reconcile_scan(
     summary = ReconcileSummary()
     with transaction.atomic():
         up = []
+        taken: set[str] = set()
         for host in hosts:
             if not isinstance(host, dict) or host.get("status") != "up":
                 summary.ignored += 1
                 continue
-            mac = normalise_mac(host.get("mac") or "") or ""
-            ip = host.get("ip") or host.get("ipv6") or None
-            if not ip and not mac:
+            raw_mac = host.get("mac")
+            mac = (normalise_mac(raw_mac) if isinstance(raw_mac, str) else None) or ""
+            ip = _valid_ip(host.get("ip")) or _valid_ip(host.get("ipv6"))
+            key = mac or ip or ""
+            if not key or key in taken:  # no address, or the same host listed twice
                 summary.ignored += 1
                 continue
+            taken.add(key)
             up.append((host, ip, mac))
         summary.hosts_up = len(up)
         ips = [ip for _, ip, _ in up if ip]
@@ -837,13 +862,13 @@ def reconcile_scan(
                 summary.matched_assets += 1
                 seen_assets.add(asset_pk)
                 continue
-            hostnames = [str(h)[:255] for h in host.get("hostnames") or [] if h]
+            hostnames = [str(h)[:255] for h in _list(host.get("hostnames")) if h][:20]
             guesses = [
-                {"name": str(g.get("name", ""))[:200], "accuracy": int(g.get("accuracy") or 0)}
-                for g in host.get("os_guesses") or []
+                {"name": str(g.get("name", ""))[:200], "accuracy": _int(g.get("accuracy"))}
+                for g in _list(host.get("os_guesses"))
                 if isinstance(g, dict)
             ][:10]
-            ports = list(host.get("open_ports") or [])[:200]
+            ports = [p for p in _list(host.get("open_ports")) if isinstance(p, dict)][:200]
             device = existing_by_mac.get(mac) if mac else existing_by_ip.get(ip or "")
             if device is None and mac and ip:
                 device = existing_by_ip.get(ip)  # an earlier scan saw it without a MAC
@@ -851,7 +876,7 @@ def reconcile_scan(
                 device = UnknownDevice.objects.create(
                     ip=ip,
                     mac=mac,
-                    mac_vendor=(host.get("mac_vendor") or "")[:200],
+                    mac_vendor=str(host.get("mac_vendor") or "")[:200],
                     hostnames=hostnames,
                     os_guesses=guesses,
                     open_ports=ports,
@@ -870,7 +895,7 @@ def reconcile_scan(
             else:
                 device.ip = ip or device.ip
                 device.mac = mac or device.mac
-                device.mac_vendor = (host.get("mac_vendor") or device.mac_vendor)[:200]
+                device.mac_vendor = str(host.get("mac_vendor") or device.mac_vendor)[:200]
                 device.hostnames = hostnames or device.hostnames
                 device.os_guesses = guesses or device.os_guesses
                 device.open_ports = ports or device.open_ports

@@ -155,3 +155,52 @@ def test_api_adopt_bad_class_is_400(login, personas, tenant_a):
         f"{URL}{uuid}/adopt/", {"asset_class": "spaceship"}, content_type="application/json"
     )
     assert response.status_code == 400 and "asset_class" in response.json()
+
+
+def test_reconcile_tolerates_odd_host_dicts(in_tenant_a):
+    hosts = [
+        host("not-an-ip", "zz:zz"),  # nothing usable
+        host("10.0.0.70", os_guesses=[{"name": "X", "accuracy": "n/a"}], hostnames=None),
+        host("10.0.0.70"),  # listed twice
+        "garbage",
+        {"status": "up", "ip": None, "ipv6": "fe80::1", "mac": None},
+    ]
+    summary = reconcile_scan(hosts, source_name="odd.xml")
+    assert summary.unknown_new == 2 and summary.ignored == 3
+    assert UnknownDevice.objects.get(ip="10.0.0.70").os_guesses == [{"name": "X", "accuracy": 0}]
+
+
+HOST_KEYS = ("ip", "ipv6", "mac", "mac_vendor", "hostnames", "os_guesses", "open_ports")
+
+
+def test_reconcile_never_crashes_on_arbitrary_hosts(in_tenant_a):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    value = st.none() | st.text(max_size=20) | st.integers() | st.lists(st.text(max_size=5))
+    hosts = st.lists(
+        st.fixed_dictionaries(
+            {"status": st.sampled_from(["up", "down", None])},
+            optional={
+                k: value | st.just("10.1.1.1") | st.just("aa:bb:cc:dd:ee:ff")
+                for k in (
+                    "ip",
+                    "ipv6",
+                    "mac",
+                    "mac_vendor",
+                    "hostnames",
+                    "os_guesses",
+                    "open_ports",
+                )
+            },
+        ),
+        max_size=5,
+    )
+
+    @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(hosts)
+    def run(scan):
+        summary = reconcile_scan(scan, source_name="fuzz.xml")
+        assert summary.hosts_up + summary.ignored == len(scan)
+
+    run()
