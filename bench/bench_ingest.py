@@ -90,7 +90,8 @@ def _raw(software: int) -> tuple[float, int]:
                 "INSERT INTO bench_raw_software (asset_id, kind, name, arch, version, vendor, "
                 "category, first_seen, last_seen) SELECT asset_id, kind, name, arch, version, "
                 "vendor, category, now(), now() FROM raw_load "
-                "ON CONFLICT (asset_id, kind, name, arch) DO UPDATE SET version = EXCLUDED.version, last_seen = EXCLUDED.last_seen"
+                "ON CONFLICT (asset_id, kind, name, arch) DO UPDATE SET "
+                "version = EXCLUDED.version, last_seen = EXCLUDED.last_seen"
             )
     return time.perf_counter() - started, rows
 
