@@ -185,3 +185,10 @@ def test_ambiguous_content_is_an_error(fake_parsers, tmp_path):
     assert sorted(detect_formats(CSV.encode())) == ["csv", "dpkg"]
     with pytest.raises(CommandError, match="could be csv or dpkg"):
         call_command("ingest", "tenant-a", write(tmp_path, "a.csv", CSV))
+
+
+def test_ingest_without_any_hostname_suggests_the_option(tmp_path):
+    payload = ubuntu_payload()
+    del payload["system_info"]
+    with pytest.raises(CommandError, match="give --hostname"):
+        call_command("ingest", "tenant-a", write(tmp_path, "p.json", json.dumps(payload)))

@@ -90,6 +90,8 @@ class Command(BaseCommand):
                 except PayloadError as exc:
                     lines = [f"  {field}: {'; '.join(msgs)}" for field, msgs in exc.errors.items()]
                     more = f"\n  … and {len(lines) - 10} more" if len(lines) > 10 else ""
+                    if any(f.endswith("system_info.hostname") for f in exc.errors):
+                        more += "\n  (give --hostname when the file does not name its host)"
                     raise CommandError(
                         f"{path} was not ingested (nothing written):\n"
                         + "\n".join(lines[:10])
