@@ -436,6 +436,7 @@ def _sync_software(
     chunk: list[Device],
     assets: list[Asset],
     prior: list[set[str]],
+    is_new: list[bool],
     *,
     now: datetime,
     run: DiscoveryRun | None,
@@ -448,7 +449,8 @@ def _sync_software(
         return changes_by_asset
     prior_by_asset = {a.pk: p for a, p in zip(assets, prior, strict=True)}
     existing: dict[tuple[int, str], dict[tuple[str, str], tuple]] = {}
-    for row in InstalledSoftware.objects.filter(asset_id__in=list(reporting)).values_list(
+    known = [a.pk for a, new in zip(assets, is_new, strict=True) if not new and a.pk in reporting]
+    for row in InstalledSoftware.objects.filter(asset_id__in=known).values_list(
         "id",
         "asset_id",
         "kind",
@@ -694,7 +696,9 @@ def ingest_payloads(
             assets, is_new, prior = _upsert_assets(
                 chunk, source=source, now=now, ctx=ctx, summary=summary
             )
-            changes = _sync_software(chunk, assets, prior, now=now, run=run, summary=summary)
+            changes = _sync_software(
+                chunk, assets, prior, is_new, now=now, run=run, summary=summary
+            )
             _sync_pending_updates(chunk, assets, now=now, summary=summary)
             if record_events:
                 _record_chunk_events(assets, is_new, changes, source=source, actor=actor, run=run)
