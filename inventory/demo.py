@@ -478,6 +478,32 @@ def seed_client(client: Any) -> None:
         fmt="osquery",
         actor="token:demo-agent",
     )
+    prefix = "".join(word[0] for word in client.slug.split("-")).lower()[:3]
+    network = [
+        (f"{prefix}-fw01", "FortiOS", "7.2.8", "10.20.1.1"),
+        (f"{prefix}-sw01", "Cisco IOS XE", "17.9.4a", "10.20.1.2"),
+    ]
+    run_ingest(  # network gear listed by hand: in the inventory, but with no patch source
+        data=[
+            {
+                "system_info": {"hostname": name},
+                "os_version": {"name": os_name, "version": version},
+                "interface_addresses": [{"address": ip}],
+                "patchops": {
+                    "role": "network",
+                    "asset_class": "core_server",
+                    "owner": "MSP network team",
+                    "location": "Server closet",
+                },
+            }
+            for name, os_name, version, ip in network
+        ],
+        source=AssetSource.CSV,
+        run_source=DiscoveryRunSource.FILE,
+        source_name="network-devices.csv",
+        fmt="csv",
+        actor="am@patchops.test",
+    )
     run_reconcile(hosts=_scan_hosts(rng), source_name="subnet-10.20.1.0-24.xml", actor="demo")
     policies = [
         ("Google Chrome*", True, "Auto-updated by the RMM third-party catalogue."),
