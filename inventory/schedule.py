@@ -55,3 +55,12 @@ def discovery_due(
 def snapshot_month(*, now: datetime, tz: tzinfo):
     """The local month (its first day) a scheduled snapshot taken ``now`` belongs to."""
     return now.astimezone(tz).date().replace(day=1)
+
+
+def next_discovery_slot(
+    *, now: datetime, tz: tzinfo, cadence: str, hour: int, weekday: int
+) -> datetime:
+    """The first scheduled start after ``now``."""
+    last = last_discovery_slot(now=now, tz=tz, cadence=cadence, hour=hour, weekday=weekday)
+    step = timedelta(days=7 if cadence == WEEKLY else 1)
+    return (last.replace(tzinfo=None) + step).replace(tzinfo=tz)

@@ -43,6 +43,7 @@ from .models import (
     Asset,
     AssetClass,
     DiscoveryRun,
+    DiscoverySchedule,
     InstalledSoftware,
     InventorySnapshot,
     PendingUpdate,
@@ -64,6 +65,7 @@ __all__ = [
     "adopt_unknown_device",
     "dismiss_unknown_device",
     "mark_stale_assets",
+    "update_discovery_schedule",
     "run_scheduled_discovery",
     "tag_assets",
     "create_snapshot",
@@ -1022,6 +1024,35 @@ def mark_stale_assets(*, stale_after_days: int, now: datetime | None = None) -> 
             },
         )
     return len(stale)
+
+
+def update_discovery_schedule(
+    *,
+    schedule: DiscoverySchedule,
+    actor: Any,
+    local_hour: int | None = None,
+    weekday: int | None = None,
+    is_enabled: bool | None = None,
+) -> DiscoverySchedule:
+    changes = {
+        k: v
+        for k, v in {"local_hour": local_hour, "weekday": weekday, "is_enabled": is_enabled}.items()
+        if v is not None
+    }
+    with transaction.atomic():
+        before = {k: getattr(schedule, k) for k in changes}
+        for key, value in changes.items():
+            setattr(schedule, key, value)
+        schedule.full_clean()
+        schedule.save()
+        record_event(
+            kind="discovery.schedule_changed",
+            subject_type="discovery_schedule",
+            subject_id=schedule.pk,
+            actor=actor,
+            payload={"before": before, "after": changes},
+        )
+    return schedule
 
 
 def run_scheduled_discovery(*, client: Any, now: datetime | None = None) -> DiscoveryRun:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from rest_framework import serializers
 
 from tenants.api.serializers import BriefMixin
@@ -11,6 +13,7 @@ from ..models import (
     Asset,
     AssetClass,
     DiscoveryRun,
+    DiscoverySchedule,
     InstalledSoftware,
     InventorySnapshot,
     PendingUpdate,
@@ -255,6 +258,42 @@ class SnapshotSerializer(BriefMixin, serializers.ModelSerializer):
 
     def get_json_url(self, obj: InventorySnapshot) -> str:
         return self._url(obj, "json")
+
+
+class DiscoveryScheduleSerializer(serializers.ModelSerializer):
+    cadence = serializers.SerializerMethodField(help_text="Client setting: daily or weekly")
+    time_zone = serializers.SerializerMethodField()
+    next_run_at = serializers.SerializerMethodField()
+    local_hour = serializers.IntegerField(min_value=0, max_value=23, required=False)
+    weekday = serializers.IntegerField(
+        min_value=0, max_value=6, required=False, help_text="0 = Monday … 6 = Sunday (weekly)"
+    )
+
+    class Meta:
+        model = DiscoverySchedule
+        fields = ["cadence", "time_zone", "local_hour", "weekday", "is_enabled", "next_run_at"]
+
+    def get_cadence(self, obj: DiscoverySchedule) -> str:
+        return self.context["client"].discovery_cadence
+
+    def get_time_zone(self, obj: DiscoverySchedule) -> str:
+        return self.context["client"].timezone
+
+    def get_next_run_at(self, obj: DiscoverySchedule) -> datetime | None:
+        from django.utils import timezone
+
+        from ..schedule import next_discovery_slot
+
+        if not obj.is_enabled:
+            return None
+        client = self.context["client"]
+        return next_discovery_slot(
+            now=timezone.now(),
+            tz=client.tz,
+            cadence=client.discovery_cadence,
+            hour=obj.local_hour,
+            weekday=obj.weekday,
+        )
 
 
 class SoftwarePolicySerializer(BriefMixin, serializers.ModelSerializer):

@@ -16,5 +16,6 @@ router.register("software-policies", views.SoftwarePolicyViewSet, basename="soft
 urlpatterns = [
     path("discovery/", views.DiscoveryView.as_view(), name="discovery"),
     path("scope/", views.ScopeView.as_view(), name="scope"),
+    path("discovery-schedule/", views.DiscoveryScheduleView.as_view(), name="discovery-schedule"),
     *router.urls,
 ]

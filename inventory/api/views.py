@@ -33,6 +33,7 @@ from ..filters import (
     SoftwareFilterSet,
     UnknownDeviceFilterSet,
 )
+from ..models import DiscoverySchedule
 from ..payload import PayloadError
 from .serializers import (
     AdoptSerializer,
@@ -41,6 +42,7 @@ from .serializers import (
     AssetTagSerializer,
     BulkTagSerializer,
     DiscoveryRunSerializer,
+    DiscoveryScheduleSerializer,
     DismissSerializer,
     SnapshotSerializer,
     SoftwareChangeSerializer,
@@ -415,6 +417,33 @@ class SoftwarePolicyViewSet(viewsets.ModelViewSet):
             {"reviewed_on": review.reviewed_on, "next_review_due": review.next_review_due},
             status=201,
         )
+
+
+class DiscoveryScheduleView(APIView):
+    """When the client's scheduled discovery runs (cadence comes from the client settings)."""
+
+    capabilities = {"GET": Capability.VIEW, "PATCH": Capability.ADMINISTER}
+
+    def _context(self, request: Any) -> dict:
+        return {"request": request, "client": current_client(request)}
+
+    @extend_schema(responses=DiscoveryScheduleSerializer)
+    def get(self, request: Any) -> Response:
+        schedule = DiscoverySchedule.current()
+        return Response(DiscoveryScheduleSerializer(schedule, context=self._context(request)).data)
+
+    @extend_schema(request=DiscoveryScheduleSerializer, responses=DiscoveryScheduleSerializer)
+    def patch(self, request: Any) -> Response:
+        schedule = DiscoverySchedule.current()
+        body = DiscoveryScheduleSerializer(
+            schedule, data=request.data, partial=True, context=self._context(request)
+        )
+        body.is_valid(raise_exception=True)
+        services.update_discovery_schedule(
+            schedule=schedule, actor=request.user, **body.validated_data
+        )
+        schedule.refresh_from_db()
+        return Response(DiscoveryScheduleSerializer(schedule, context=self._context(request)).data)
 
 
 ScopeSerializer = inline_serializer(

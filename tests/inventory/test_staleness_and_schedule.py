@@ -90,3 +90,29 @@ def test_dispatcher_sends_due_clients_once(in_tenant_a, monkeypatch):
     schedule.is_enabled = False
     schedule.save()
     assert not is_discovery_due(client=in_tenant_a, now=NOW + timedelta(days=3))
+
+
+def test_api_discovery_schedule_read_and_admin_edit(login, personas, http):
+    url = "/clients/tenant-a/api/v1/discovery-schedule/"
+    assert http.get(url).status_code == 401
+    assert login(personas.owner_b).get(url).status_code == 404
+    body = login(personas.viewer_a).get(url).json()
+    assert body["cadence"] == "daily" and body["time_zone"] == "America/Chicago"
+    assert body["local_hour"] == 2 and body["next_run_at"]
+    patch = {"local_hour": 23, "weekday": 0}
+    assert (
+        login(personas.engineer).patch(url, patch, content_type="application/json").status_code
+        == 403
+    )
+    response = login(personas.msp_admin).patch(url, patch, content_type="application/json")
+    assert response.status_code == 200 and response.json()["local_hour"] == 23
+    bad = login(personas.msp_admin).patch(url, {"local_hour": 24}, content_type="application/json")
+    assert bad.status_code == 400 and "local_hour" in bad.json()
+
+
+def test_next_slot_follows_the_last_one():
+    from inventory.schedule import next_discovery_slot
+
+    now = datetime(2026, 1, 15, 7, 30, tzinfo=UTC)
+    nxt = next_discovery_slot(now=now, tz=CHICAGO, cadence="daily", hour=2, weekday=6)
+    assert nxt == datetime(2026, 1, 15, 2, 0, tzinfo=CHICAGO)
