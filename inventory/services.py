@@ -73,6 +73,16 @@ __all__ = [
 ]
 
 CHUNK_SIZE = 500
+# Ingests and scans of one client run one at a time (two pushes of a new device would
+# otherwise both create it); other clients are not affected.
+_INGEST_LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':inventory'))"
+
+
+def _lock_inventory() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(_INGEST_LOCK_SQL)
+
+
 SOFTWARE_SEEN_GRANULARITY = timedelta(hours=6)
 _FUTURE_SLACK = timedelta(hours=1)
 
@@ -692,6 +702,7 @@ def ingest_payloads(
     now = timezone.now()
     summary = IngestSummary(devices=len(devices))
     with transaction.atomic():
+        _lock_inventory()
         ctx = _Context(devices)
         done = 0
         for chunk in _chunks(devices, chunk_size):
@@ -827,6 +838,7 @@ def reconcile_scan(
     now = timezone.now()
     summary = ReconcileSummary()
     with transaction.atomic():
+        _lock_inventory()
         up = []
         taken: set[str] = set()
         for host in hosts:
