@@ -370,7 +370,8 @@ def _upsert_assets(
             if device.ips:
                 asset.ip_addresses = device.ips
             for name, value in os_fields.items():
-                if value or name == "os_family":
+                # A partial OS report (a build number alone) never erases what is known.
+                if value and not (name == "os_family" and value == OsFamily.OTHER):
                     setattr(asset, name, value)
             _apply_attributes(asset, device, ctx)
             asset.is_managed = True

@@ -222,3 +222,17 @@ def test_rpm_versions_carry_epoch_and_release(in_tenant_a):
     asset = Asset.objects.get()
     assert asset.os_family == OsFamily.LINUX and asset.role == "server"
     assert asset.asset_class.key == "core_server"
+
+
+def test_partial_os_report_keeps_known_os(in_tenant_a):
+    ingest(windows_payload())
+    ingest(
+        {
+            "agent_id": "agent-win-001",
+            "system_info": {"hostname": "frontdesk-01"},
+            "os_version": {"build": "22631.3593"},
+        }
+    )
+    asset = Asset.objects.get()
+    assert asset.os_family == OsFamily.WINDOWS and asset.os_name == "Microsoft Windows 11 Pro"
+    assert asset.os_build == "22631.3593"
