@@ -110,3 +110,10 @@ def test_asset_history_lists_software_changes(login, personas, tenant_a):
         .status_code
         == 404
     )
+
+
+def test_discovery_runs_and_unknown_devices_brief(login, personas, ingested):
+    http = login(personas.viewer_a)
+    run = http.get("/clients/tenant-a/api/v1/discovery-runs/?brief=true").json()["results"][0]
+    assert set(run) == {"id", "source", "status", "started_at"}
+    assert http.get("/clients/tenant-a/api/v1/unknown-devices/?brief=true").json()["count"] == 0
