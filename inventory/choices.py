@@ -9,6 +9,10 @@ __all__ = [
     "SoftwareKind",
     "UpdateSource",
     "ReportedSeverity",
+    "SoftwareChangeKind",
+    "DiscoveryRunStatus",
+    "DiscoveryRunSource",
+    "UnknownDeviceState",
 ]
 
 
@@ -82,3 +86,29 @@ class ReportedSeverity(models.TextChoices):
     MEDIUM = "medium", "Medium"
     LOW = "low", "Low"
     UNKNOWN = "unknown", "Unknown"
+
+
+class SoftwareChangeKind(models.TextChoices):
+    INSTALLED = "installed", "Installed"
+    REMOVED = "removed", "Removed"
+    UPGRADED = "upgraded", "Version changed"
+
+
+class DiscoveryRunStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    PARTIAL = "partial", "Succeeded with errors"
+    FAILED = "failed", "Failed"
+
+
+class DiscoveryRunSource(models.TextChoices):
+    AGENT = "agent", "Agent push"
+    FILE = "file", "File import"
+    SCHEDULE = "schedule", "Scheduled discovery"
+    NMAP = "nmap", "Nmap scan"
+
+
+class UnknownDeviceState(models.TextChoices):
+    NEW = "new", "New"
+    ADOPTED = "adopted", "Adopted"
+    DISMISSED = "dismissed", "Dismissed"

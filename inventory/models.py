@@ -3,22 +3,44 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date, timedelta
 
 from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.functions import RandomUUID
+from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
 
 from .choices import (
     AssetRole,
     AssetSource,
     DataFlow,
+    DiscoveryRunSource,
+    DiscoveryRunStatus,
     OsFamily,
     ReportedSeverity,
     SoftwareCategory,
+    SoftwareChangeKind,
     SoftwareKind,
+    UnknownDeviceState,
     UpdateSource,
 )
 
-__all__ = ["Site", "AssetClass", "Asset", "InstalledSoftware", "PendingUpdate"]
+__all__ = [
+    "Site",
+    "AssetClass",
+    "Asset",
+    "InstalledSoftware",
+    "PendingUpdate",
+    "SoftwareChange",
+    "DiscoveryRun",
+    "DiscoverySchedule",
+    "UnknownDevice",
+    "SoftwarePolicy",
+    "SoftwarePolicyReview",
+    "InventorySnapshot",
+]
 
 
 class Site(models.Model):
@@ -95,12 +117,22 @@ class Asset(models.Model):
     last_seen = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    software_tables = ArrayField(
+        models.CharField(max_length=10, choices=SoftwareKind.choices),
+        default=list,
+        blank=True,
+        help_text="Software kinds this asset has ever reported (its patch sources).",
+    )
+    has_reported_updates = models.BooleanField(
+        default=False, help_text="The device has reported its pending updates at least once."
+    )
 
     class Meta:
         ordering = ["hostname"]
         indexes = [
             models.Index(fields=["hostname"], name="inventory_asset_hostname"),
             models.Index(fields=["os_family"], name="inventory_asset_os_family"),
+            models.Index(Lower("hostname"), name="inventory_asset_lower_hostname"),
         ]
 
     def __str__(self) -> str:
@@ -110,6 +142,7 @@ class Asset(models.Model):
 class InstalledSoftware(models.Model):
     """One installed package, program, app or Windows update (KB) on one asset."""
 
+    uuid = models.UUIDField(db_default=RandomUUID(), unique=True, editable=False)
     asset = models.ForeignKey(Asset, on_delete=models.CASCADE, related_name="software")
     kind = models.CharField(max_length=10, choices=SoftwareKind.choices)
     name = models.CharField(max_length=300)
@@ -164,3 +197,238 @@ class PendingUpdate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} → {self.available_version}"
+
+
+class SoftwareChange(models.Model):
+    """An installed, removed or upgraded package seen between two reports of one asset."""
+
+    asset = models.ForeignKey(Asset, on_delete=models.CASCADE, related_name="software_changes")
+    change = models.CharField(max_length=10, choices=SoftwareChangeKind.choices)
+    kind = models.CharField(max_length=10, choices=SoftwareKind.choices)
+    name = models.CharField(max_length=300)
+    arch = models.CharField(max_length=30, blank=True)
+    from_version = models.CharField(max_length=200, blank=True)
+    to_version = models.CharField(max_length=200, blank=True)
+    at = models.DateTimeField()
+    run = models.ForeignKey(
+        "DiscoveryRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="changes"
+    )
+
+    class Meta:
+        ordering = ["-at", "name"]
+        indexes = [models.Index(fields=["asset", "-at"], name="inventory_swchange_asset_at")]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.change}"
+
+
+class DiscoveryRun(models.Model):
+    """One discovery pass: an agent push, a file import or a scheduled run."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    source = models.CharField(max_length=10, choices=DiscoveryRunSource.choices)
+    source_name = models.CharField(
+        max_length=200, blank=True, help_text="File name, agent token name or schedule."
+    )
+    format = models.CharField(max_length=20, blank=True)
+    actor = models.CharField(max_length=200, blank=True)
+    status = models.CharField(
+        max_length=10, choices=DiscoveryRunStatus.choices, default=DiscoveryRunStatus.RUNNING
+    )
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    counts = models.JSONField(default=dict, blank=True)
+    errors = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(finished_at__isnull=True)
+                | models.Q(finished_at__gte=models.F("started_at")),
+                name="%(app_label)s_%(class)s_finished_after_start",
+                violation_error_message="A run cannot finish before it started.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_source_display()} {self.started_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def duration(self) -> timedelta | None:
+        return (self.finished_at - self.started_at) if self.finished_at else None
+
+
+class DiscoverySchedule(models.Model):
+    """When the scheduled discovery runs (one row per client; cadence is on the Client).
+
+    Daily runs happen at ``local_hour`` in the client's time zone; weekly runs on ``weekday``
+    (0 = Monday) at that hour.
+    """
+
+    local_hour = models.PositiveSmallIntegerField(default=2)
+    weekday = models.PositiveSmallIntegerField(default=6)
+    is_enabled = models.BooleanField(default=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(local_hour__lte=23),
+                name="%(app_label)s_%(class)s_hour_range",
+                violation_error_message="The hour must be between 0 and 23.",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(weekday__lte=6),
+                name="%(app_label)s_%(class)s_weekday_range",
+                violation_error_message="The weekday must be between 0 (Monday) and 6 (Sunday).",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"discovery at {self.local_hour:02d}:00"
+
+    @classmethod
+    def current(cls) -> DiscoverySchedule:
+        return cls.objects.order_by("pk").first() or cls.objects.create()
+
+
+class UnknownDevice(models.Model):
+    """A host seen on a network scan that matches no managed asset; triaged by an engineer."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    mac = models.CharField(max_length=17, blank=True)
+    mac_vendor = models.CharField(max_length=200, blank=True)
+    hostnames = ArrayField(models.CharField(max_length=255), default=list, blank=True)
+    os_guesses = models.JSONField(default=list, blank=True)
+    open_ports = models.JSONField(default=list, blank=True)
+    source_name = models.CharField(max_length=200, blank=True)
+    state = models.CharField(
+        max_length=10, choices=UnknownDeviceState.choices, default=UnknownDeviceState.NEW
+    )
+    dismiss_reason = models.TextField(blank=True)
+    decided_by = models.CharField(max_length=200, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    adopted_asset = models.ForeignKey(
+        Asset, null=True, blank=True, on_delete=models.SET_NULL, related_name="adopted_from"
+    )
+    first_seen = models.DateTimeField()
+    last_seen = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-last_seen"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(ip__isnull=True, mac=""),
+                name="%(app_label)s_%(class)s_has_address",
+                violation_error_message="An unknown device needs an IP or a MAC address.",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(state=UnknownDeviceState.DISMISSED, dismiss_reason=""),
+                name="%(app_label)s_%(class)s_dismiss_needs_reason",
+                violation_error_message="Dismissing a device needs a reason.",
+            ),
+            models.UniqueConstraint(
+                fields=["mac"],
+                condition=~models.Q(mac=""),
+                name="%(app_label)s_%(class)s_unique_mac",
+            ),
+            models.UniqueConstraint(
+                fields=["ip"],
+                condition=models.Q(mac=""),
+                name="%(app_label)s_%(class)s_unique_ip_without_mac",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        return (self.hostnames[0] if self.hostnames else "") or self.ip or self.mac
+
+
+class SoftwarePolicy(models.Model):
+    """Supported / unsupported software list of the client (``name_pattern`` is a shell glob)."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name_pattern = models.CharField(max_length=200, unique=True)
+    is_supported = models.BooleanField(default=True)
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name_pattern"]
+        verbose_name_plural = "software policies"
+
+    def __str__(self) -> str:
+        return f"{self.name_pattern} ({'supported' if self.is_supported else 'unsupported'})"
+
+    def matches(self, name: str) -> bool:
+        from fnmatch import fnmatchcase
+
+        return fnmatchcase(name.lower(), self.name_pattern.lower())
+
+
+class SoftwarePolicyReview(models.Model):
+    """The quarterly review of the supported/unsupported list; overdue 92 days after the last."""
+
+    REVIEW_INTERVAL_DAYS = 92
+
+    reviewed_on = models.DateField()
+    reviewed_by = models.CharField(max_length=200)
+    notes = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-reviewed_on"]
+
+    def __str__(self) -> str:
+        return f"review {self.reviewed_on}"
+
+    @property
+    def next_review_due(self) -> date:
+        return self.reviewed_on + timedelta(days=self.REVIEW_INTERVAL_DAYS)
+
+    def is_overdue(self, *, today: date | None = None) -> bool:
+        return (today or timezone.localdate()) > self.next_review_due
+
+
+class InventorySnapshot(models.Model):
+    """A monthly (or on-demand) export of devices and software, immutable once written."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    month = models.DateField(help_text="First day of the month the snapshot belongs to.")
+    taken_on = models.DateField(help_text="Local date of the client when it was taken.")
+    csv_file = models.FileField(upload_to="inventory/snapshots/")
+    csv_sha256 = models.CharField(max_length=64)
+    json_file = models.FileField(upload_to="inventory/snapshots/")
+    json_sha256 = models.CharField(max_length=64)
+    asset_count = models.PositiveIntegerField(default=0)
+    software_count = models.PositiveIntegerField(default=0)
+    is_scheduled = models.BooleanField(default=False)
+    created_by = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["month"],
+                condition=models.Q(is_scheduled=True),
+                name="%(app_label)s_%(class)s_one_scheduled_per_month",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(month__day=1),
+                name="%(app_label)s_%(class)s_month_is_first_day",
+                violation_error_message="The month is stored as its first day.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"inventory snapshot {self.taken_on}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValidationError("Inventory snapshots are immutable.")
+        super().save(*args, **kwargs)

@@ -218,6 +218,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "AssetSourceEnum": "inventory.choices.AssetSource",
+        "UpdateSourceEnum": "inventory.choices.UpdateSource",
+        "DiscoveryRunSourceEnum": "inventory.choices.DiscoveryRunSource",
+        "DiscoveryRunStatusEnum": "inventory.choices.DiscoveryRunStatus",
+        "SoftwareKindEnum": "inventory.choices.SoftwareKind",
+    },
 }
 
 # --- Celery --------------------------------------------------------------------------------
@@ -261,3 +268,5 @@ CATALOGUE_FEED_TIMEOUT = env.float("CATALOGUE_FEED_TIMEOUT", default=60.0)
 
 # --- PatchOps ------------------------------------------------------------------------------
 PATCHOPS_DEMO_PASSWORD = env("PATCHOPS_DEMO_PASSWORD", default="patchops-demo-2026")
+# Largest body accepted by the discovery push endpoint (checked before parsing; 413 above it).
+DISCOVERY_MAX_BYTES = env.int("DISCOVERY_MAX_BYTES", default=10 * 1024 * 1024)

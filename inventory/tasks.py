@@ -1,0 +1,77 @@
+"""Celery entry points of the inventory app (thin: load, call one service, return a dict)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.core.cache import cache
+from django.db import connection
+from django.utils import timezone
+from django_tenants.utils import tenant_context
+
+from tenants.models import Client
+
+LOCK_TTL = 60 * 60
+
+
+def _current_client() -> Client:
+    return Client.objects.get(schema_name=connection.schema_name)
+
+
+@shared_task(name="inventory.dispatch_discovery")
+def dispatch_discovery() -> dict:
+    """Send ``run_discovery`` for every client whose scheduled slot has passed."""
+    from .selectors import is_discovery_due
+
+    sent = []
+    for client in Client.objects.exclude(schema_name="public"):
+        with tenant_context(client):
+            if is_discovery_due(client=client, now=timezone.now()):
+                run_discovery.apply_async()
+                sent.append(client.slug)
+    return {"sent": sent}
+
+
+@shared_task(name="inventory.run_discovery", acks_late=True, soft_time_limit=1800)
+def run_discovery() -> dict:
+    """The scheduled discovery of the current client: pull sources and staleness."""
+    from .services import run_scheduled_discovery
+
+    if not cache.add("inventory:discovery-lock", "1", LOCK_TTL):
+        return {"skipped": "already running"}
+    try:
+        run = run_scheduled_discovery(client=_current_client())
+    finally:
+        cache.delete("inventory:discovery-lock")
+    return {"run": str(run.uuid), "status": run.status, "counts": run.counts}
+
+
+@shared_task(name="inventory.mark_stale_assets")
+def mark_stale_assets() -> dict:
+    from .services import mark_stale_assets as mark
+
+    client = _current_client()
+    return {"turned_stale": mark(stale_after_days=client.stale_after_days)}
+
+
+@shared_task(name="inventory.dispatch_snapshots")
+def dispatch_snapshots() -> dict:
+    """Send ``create_monthly_snapshot`` for clients without this month's scheduled snapshot."""
+    from .models import InventorySnapshot
+    from .schedule import snapshot_month
+
+    sent = []
+    for client in Client.objects.exclude(schema_name="public"):
+        with tenant_context(client):
+            month = snapshot_month(now=timezone.now(), tz=client.tz)
+            if not InventorySnapshot.objects.filter(month=month, is_scheduled=True).exists():
+                create_monthly_snapshot.apply_async()
+                sent.append(client.slug)
+    return {"sent": sent}
+
+
+@shared_task(name="inventory.create_monthly_snapshot", acks_late=True)
+def create_monthly_snapshot() -> dict:
+    from .services import create_snapshot
+
+    snapshot = create_snapshot(client=_current_client(), scheduled=True)
+    return {"snapshot": str(snapshot.uuid), "csv_sha256": snapshot.csv_sha256}

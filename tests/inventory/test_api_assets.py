@@ -1,0 +1,199 @@
+"""/clients/<slug>/api/v1/assets/: list, filters, search, detail, tagging."""
+
+import pytest
+from django_tenants.utils import tenant_context
+
+from evidence.models import EvidenceEvent
+from inventory.models import Asset
+from tenants.choices import TokenScope
+
+from .factories import AssetFactory, InstalledSoftwareFactory, PendingUpdateFactory
+
+pytestmark = pytest.mark.django_db
+URL = "/clients/tenant-a/api/v1/assets/"
+
+
+@pytest.fixture
+def fleet(tenant_a):
+    with tenant_context(tenant_a):
+        win = AssetFactory(hostname="frontdesk-01", is_ephi=True, owner="Reception")
+        srv = AssetFactory(core_server=True, hostname="dc-01")
+        lnx = AssetFactory(linux=True, hostname="app-srv-01", is_stale=True)
+        mac = AssetFactory(macos=True, hostname="mbp-dr-lee")
+        unk = AssetFactory(unknown=True, hostname="10.0.0.99")
+        kiosk = AssetFactory(do_not_disrupt=True, hostname="pacs-01", role="shared_kiosk")
+        PendingUpdateFactory(asset=win, advisory="KB5037771")
+        InstalledSoftwareFactory(asset=win, name="Google Chrome", category="browser")
+        return {"win": win, "srv": srv, "lnx": lnx, "mac": mac, "unk": unk, "kiosk": kiosk}
+
+
+def names(response):
+    return sorted(a["hostname"] for a in response.json()["results"])
+
+
+def test_assets_anonymous_is_401(http, fleet):
+    assert http.get(URL).status_code == 401
+
+
+def test_assets_other_client_member_is_404(login, personas, fleet):
+    assert login(personas.owner_b).get(URL).status_code == 404
+
+
+def test_assets_outsider_is_404(login, personas, fleet):
+    assert login(personas.nobody).get(URL).status_code == 404
+
+
+def test_asset_detail_of_other_client_is_404(login, personas, fleet, tenant_b):
+    uuid = fleet["win"].uuid
+    assert (
+        login(personas.engineer).get(f"/clients/tenant-b/api/v1/assets/{uuid}/").status_code == 404
+    )
+
+
+def test_assets_list_fields_and_pagination(login, personas, fleet):
+    body = login(personas.viewer_a).get(URL + "?limit=2").json()
+    assert body["count"] == 6 and len(body["results"]) == 2 and body["next"]
+    row = login(personas.viewer_a).get(URL + "?search=frontdesk").json()["results"][0]
+    for field in [
+        "id",
+        "hostname",
+        "os_family",
+        "os_name",
+        "os_version",
+        "role",
+        "asset_class",
+        "ephi",
+        "owner",
+        "location",
+        "first_seen",
+        "last_seen",
+        "stale",
+        "data_flows",
+        "managed",
+    ]:
+        assert field in row
+    assert row["id"] == str(fleet["win"].uuid) and row["ephi"] is True
+    assert row["asset_class"] == "workstation"
+
+
+@pytest.mark.parametrize(
+    "query,expected",
+    [
+        ("os_family=linux", ["app-srv-01"]),
+        ("os_family=macos", ["mbp-dr-lee"]),
+        ("role=server", ["dc-01"]),
+        ("asset_class=do_not_disrupt", ["pacs-01"]),
+        ("ephi=true", ["frontdesk-01"]),
+        ("stale=true", ["app-srv-01"]),
+        ("unknown=true", ["10.0.0.99"]),
+        ("search=dr-lee", ["mbp-dr-lee"]),
+        ("q=reception", ["frontdesk-01"]),
+    ],
+)
+def test_assets_filters_narrow(login, personas, fleet, query, expected):
+    assert names(login(personas.engineer).get(f"{URL}?{query}")) == expected
+
+
+def test_assets_bad_filter_is_400(login, personas, fleet):
+    response = login(personas.engineer).get(URL + "?os_family=beos")
+    assert response.status_code == 400 and "os_family" in response.json()
+
+
+def test_assets_brief(login, personas, fleet):
+    body = login(personas.engineer).get(URL + "?brief=true").json()
+    assert set(body["results"][0]) == {"id", "hostname", "os_family"}
+
+
+def test_asset_detail_has_pending_updates(login, personas, fleet):
+    body = login(personas.viewer_a).get(f"{URL}{fleet['win'].uuid}/").json()
+    assert body["pending_updates"][0]["advisory"] == "KB5037771"
+    assert body["software_count"] == 1
+
+
+def test_asset_detail_unknown_id_is_404(login, personas, fleet):
+    http = login(personas.engineer)
+    assert http.get(f"{URL}00000000-0000-0000-0000-000000000000/").status_code == 404
+    assert http.get(f"{URL}not-a-uuid/").status_code == 404
+
+
+def test_asset_list_query_count_is_flat(login, personas, fleet, django_assert_max_num_queries):
+    http = login(personas.engineer)
+    with django_assert_max_num_queries(12):
+        http.get(URL)
+
+
+def test_asset_patch_tags_ephi_and_flows(login, personas, fleet, tenant_a):
+    url = f"{URL}{fleet['srv'].uuid}/"
+    response = login(personas.engineer).patch(
+        url, {"ephi": True, "data_flows": ["transmits", "creates"]}, content_type="application/json"
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["ephi"] is True
+    assert response.json()["data_flows"] == ["creates", "transmits"]
+    with tenant_context(tenant_a):
+        event = EvidenceEvent.objects.get(kind="asset.tagged")
+        assert event.payload["before"]["is_ephi"] is False
+
+
+def test_asset_patch_bad_flow_is_400(login, personas, fleet):
+    url = f"{URL}{fleet['srv'].uuid}/"
+    response = login(personas.engineer).patch(
+        url, {"data_flows": ["teleports"]}, content_type="application/json"
+    )
+    assert response.status_code == 400 and "data_flows" in response.json()
+
+
+def test_asset_patch_needs_operate(login, personas, fleet):
+    url = f"{URL}{fleet['srv'].uuid}/"
+    for user in (personas.viewer_a, personas.owner_a, personas.account_manager):
+        response = login(user).patch(url, {"ephi": True}, content_type="application/json")
+        assert response.status_code == 403
+
+
+def test_asset_patch_read_token_is_403(make_token, api, tenant_a, fleet):
+    _, plaintext = make_token(TokenScope.READ, tenant_a)
+    url = f"{URL}{fleet['srv'].uuid}/"
+    assert (
+        api(plaintext).patch(url, {"ephi": True}, content_type="application/json").status_code
+        == 403
+    )
+
+
+def test_assets_bulk_tag(login, personas, fleet, tenant_a):
+    ids = [str(fleet["srv"].uuid), str(fleet["lnx"].uuid)]
+    response = login(personas.engineer).post(
+        URL + "bulk-tag/", {"assets": ids, "ephi": True}, content_type="application/json"
+    )
+    assert response.status_code == 200 and response.json() == {"matched": 2, "changed": 2}
+    with tenant_context(tenant_a):
+        assert set(Asset.objects.filter(is_ephi=True).values_list("hostname", flat=True)) == {
+            "frontdesk-01",
+            "dc-01",
+            "app-srv-01",
+        }
+
+
+def test_assets_bulk_tag_unknown_asset_writes_nothing(login, personas, fleet, tenant_a):
+    ids = [str(fleet["srv"].uuid), "00000000-0000-0000-0000-000000000001"]
+    response = login(personas.engineer).post(
+        URL + "bulk-tag/", {"assets": ids, "ephi": True}, content_type="application/json"
+    )
+    assert response.status_code == 400 and "assets" in response.json()
+    with tenant_context(tenant_a):
+        assert not Asset.objects.get(pk=fleet["srv"].pk).is_ephi
+
+
+def test_assets_bulk_tag_needs_a_tag(login, personas, fleet):
+    response = login(personas.engineer).post(
+        URL + "bulk-tag/", {"assets": [str(fleet["srv"].uuid)]}, content_type="application/json"
+    )
+    assert response.status_code == 400
+
+
+def test_assets_bulk_tag_viewer_is_403(login, personas, fleet):
+    response = login(personas.viewer_a).post(
+        URL + "bulk-tag/",
+        {"assets": [str(fleet["srv"].uuid)], "ephi": True},
+        content_type="application/json",
+    )
+    assert response.status_code == 403
