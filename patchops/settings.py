@@ -224,6 +224,13 @@ SPECTACULAR_SETTINGS = {
         "DiscoveryRunSourceEnum": "inventory.choices.DiscoveryRunSource",
         "DiscoveryRunStatusEnum": "inventory.choices.DiscoveryRunStatus",
         "SoftwareKindEnum": "inventory.choices.SoftwareKind",
+        "SoftwareChangeKindEnum": "inventory.choices.SoftwareChangeKind",
+        "ExceptionKindEnum": "exceptions_register.choices.ExceptionKind",
+        "ControlKindEnum": "exceptions_register.choices.ControlKind",
+        "ReportKindEnum": "evidence.models.ReportKind",
+        "ImportKindEnum": "catalogue.choices.ImportKind",
+        "SeverityTierEnum": "catalogue.choices.SeverityTier",
+        "AdvisorySourceEnum": "catalogue.choices.AdvisorySource",
     },
 }
 

@@ -10,7 +10,7 @@ from patchops.models import Finding, SlaPolicyChange, SlaRule
 from tenants.api.serializers import BriefMixin
 
 
-class AssetBriefSerializer(serializers.ModelSerializer):
+class FindingAssetSerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(source="uuid", read_only=True)
     asset_class = serializers.CharField(source="asset_class.key", read_only=True)
 
@@ -30,7 +30,7 @@ class AdvisoryBriefSerializer(serializers.ModelSerializer):
 
 class FindingSerializer(BriefMixin, serializers.ModelSerializer):
     id = serializers.UUIDField(source="uuid", read_only=True)
-    asset = AssetBriefSerializer(read_only=True)
+    asset = FindingAssetSerializer(read_only=True)
     advisory = AdvisoryBriefSerializer(read_only=True, allow_null=True)
     kev = serializers.BooleanField(source="is_kev", read_only=True)
     is_overdue = serializers.SerializerMethodField()
