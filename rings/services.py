@@ -474,10 +474,14 @@ def _note(wave: Wave, at: datetime, text: str) -> list[dict[str, str]]:
 
 
 def _transition(wave: Wave, old: str, new: str, **fields: Any) -> bool:
-    """The claim: move the wave only if it is still in ``old``."""
-    updated = Wave.objects.filter(pk=wave.pk, state=old, rollout__state=RolloutState.ACTIVE).update(
-        state=new, **fields
-    )
+    """The claim: move the wave only if it is still in ``old``.
+
+    The filter stays on the wave's own columns: a condition on a joined table (say the rollout's
+    state) becomes an ``id IN (subquery)`` that PostgreSQL does not re-check after waiting for a
+    concurrent writer's lock, and both writers would win. A halt moves the wave itself to halted,
+    so the wave's own state is enough.
+    """
+    updated = Wave.objects.filter(pk=wave.pk, state=old).update(state=new, **fields)
     if updated:
         wave.state = new
         for key, value in fields.items():
