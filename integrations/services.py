@@ -96,6 +96,10 @@ def claim_agent_jobs(
         return list(AgentJob.objects.filter(pk__in=ids).order_by("created_at"))
 
 
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
 def record_job_result(
     *, job: AgentJob, payload: dict[str, Any], actor: Any, at: datetime | None = None
 ) -> AgentJob:
@@ -111,8 +115,8 @@ def record_job_result(
     packages = payload.get("packages") or []
     summary = {
         "status": payload["status"],
-        "started_at": payload.get("started_at"),
-        "finished_at": payload.get("finished_at"),
+        "started_at": _iso(payload.get("started_at")),
+        "finished_at": _iso(payload.get("finished_at")),
         "packages": packages,
         "log": (payload.get("log") or "")[-20000:],
         "reported_at": at.isoformat(),

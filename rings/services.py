@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
@@ -50,6 +50,7 @@ from .models import (
 )
 
 __all__ = [
+    "ApprovalRefused",
     "DEFAULT_REBOOT_POLICY",
     "reboot_policy_for",
     "restart_mode_for",
@@ -71,6 +72,11 @@ __all__ = [
 ]
 
 SYSTEM = "system:rings"
+
+
+class ApprovalRefused(PermissionDenied):
+    """The approver does not hold the role the ring requires (answers 403 with the reason)."""
+
 
 # Used when no SLA policy (patchops.SlaPolicy / SlaRule) defines the reboot policy.
 DEFAULT_REBOOT_POLICY = {
@@ -433,17 +439,13 @@ def approve_wave(*, wave: Wave, user: Any, at: datetime | None = None, note: str
     at = at or timezone.now()
     ring = wave.ring
     if not isinstance(user, User):
-        raise ValidationError(
-            {"approver": "Approvals are given by people, not API tokens of integrations."}
-        )
+        raise ApprovalRefused("Approvals are given by people, not by API tokens.")
     role = role_in(user, getattr(connection, "tenant", None))
     if not _role_may_approve(role, ring.approver_role):
-        raise ValidationError(
-            {
-                "approver": f"Promotion into {ring.name} must be approved by a "
-                f"{ApproverRole(ring.approver_role).label.lower()}; your role here is "
-                f"{(role or 'none').replace('_', ' ')}."
-            }
+        raise ApprovalRefused(
+            f"Promotion into {ring.name} must be approved by a "
+            f"{ApproverRole(ring.approver_role).label.lower()}; your role here is "
+            f"{(role or 'none').replace('_', ' ')}."
         )
     if wave.rollout.state != RolloutState.ACTIVE:
         raise ValidationError({"wave": "The rollout is not active."})

@@ -12,6 +12,7 @@ from patchops.choices import FindingState
 from rings.choices import DeploymentStatus, RolloutSelection, RolloutState, WaveState
 from rings.models import RollbackEvent, RunbookCheck, Wave
 from rings.services import (
+    ApprovalRefused,
     approve_wave,
     assign_rings,
     create_rollout,
@@ -114,7 +115,7 @@ def test_approval_requires_the_rings_approver_role(rollout, personas, ring_key, 
         approval = approve_wave(wave=wave, user=user)
         assert approval.role in ("engineer", "msp_admin", "client_owner")
     else:
-        with pytest.raises(ValidationError) as exc:
+        with pytest.raises(ApprovalRefused) as exc:
             approve_wave(wave=wave, user=user)
         assert "must be approved by a" in str(exc.value)
         assert not hasattr(Wave.objects.get(pk=wave.pk), "approval")
