@@ -442,10 +442,11 @@ def approve_wave(*, wave: Wave, user: Any, at: datetime | None = None, note: str
         raise ApprovalRefused("Approvals are given by people, not by API tokens.")
     role = role_in(user, getattr(connection, "tenant", None))
     if not _role_may_approve(role, ring.approver_role):
+        label = ApproverRole(ring.approver_role).label.lower()
+        article = "an" if label[0] in "aeiou" else "a"
         raise ApprovalRefused(
-            f"Promotion into {ring.name} must be approved by a "
-            f"{ApproverRole(ring.approver_role).label.lower()}; your role here is "
-            f"{(role or 'none').replace('_', ' ')}."
+            f"Promotion into {ring.name} must be approved by {article} {label}; "
+            f"your role here is {(role or 'none').replace('_', ' ')}."
         )
     if wave.rollout.state != RolloutState.ACTIVE:
         raise ValidationError({"wave": "The rollout is not active."})
