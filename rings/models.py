@@ -283,6 +283,10 @@ class Rollout(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def state_color(self) -> str:
+        return RolloutState(self.state).color
+
 
 class Wave(models.Model):
     """The rollout in one ring. Deployment and verification are separate states and times."""

@@ -1,6 +1,6 @@
 """API: rings and members, rollouts with waves and actions, windows, runbook checks."""
 
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime
 
 import pytest
 import time_machine
