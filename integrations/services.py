@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from evidence.services import record_event
@@ -87,6 +88,7 @@ def claim_agent_jobs(
         ids = list(
             AgentJob.objects.select_for_update(skip_locked=True)
             .filter(agent_id=agent_id, status=JobStatus.QUEUED)
+            .filter(Q(not_before__isnull=True) | Q(not_before__lte=at))
             .order_by("created_at")
             .values_list("pk", flat=True)[:limit]
         )
@@ -98,6 +100,16 @@ def claim_agent_jobs(
 
 def _iso(value: Any) -> str | None:
     return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _window_missed(job: AgentJob, packages: list[dict], succeeded: bool, at: datetime) -> bool:
+    return (
+        not succeeded
+        and bool(packages)
+        and all(p.get("status") == "skipped" for p in packages)
+        and job.not_after is not None
+        and at >= job.not_after
+    )
 
 
 def record_job_result(
@@ -134,6 +146,24 @@ def record_job_result(
                 subject_id=job.uuid,
                 actor=actor,
                 payload={"status": payload["status"], "packages": packages},
+                occurred_at=at,
+            )
+            job.refresh_from_db()
+            return job
+        if _window_missed(job, packages, succeeded, at):
+            # The agent came online after the window closed and ran nothing: not an attempt.
+            # The wave re-issues the job for the asset's next window (and notes the catch-up).
+            updated = AgentJob.objects.filter(
+                pk=job.pk, status__in=[JobStatus.QUEUED, JobStatus.DISPATCHED]
+            ).update(status=JobStatus.EXPIRED, finished_at=at, result=summary)
+            if not updated:
+                raise ValidationError({"detail": f"This job is already {job.status}."})
+            record_event(
+                kind="agent_job.expired",
+                subject_type="agent_job",
+                subject_id=job.uuid,
+                actor=actor,
+                payload={"not_after": _iso(job.not_after)},
                 occurred_at=at,
             )
             job.refresh_from_db()

@@ -27,9 +27,13 @@ class AgentJobQuerySerializer(serializers.Serializer):
 
 class PackageResultSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=300)
-    version = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    version = serializers.CharField(
+        max_length=200, required=False, allow_blank=True, allow_null=True, default=""
+    )
     status = serializers.ChoiceField(choices=["installed", "failed", "skipped"])
-    message = serializers.CharField(required=False, allow_blank=True, default="")
+    message = serializers.CharField(
+        required=False, allow_blank=True, allow_null=True, default="", trim_whitespace=False
+    )
 
 
 class AgentJobResultSerializer(serializers.Serializer):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from django.db.models import Q
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
@@ -42,7 +44,11 @@ class AgentJobViewSet(viewsets.GenericViewSet):
         query = AgentJobQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         agent_id = query.validated_data["agent_id"]
-        queued = AgentJob.objects.filter(agent_id=agent_id, status=JobStatus.QUEUED).count()
+        queued = (
+            AgentJob.objects.filter(agent_id=agent_id, status=JobStatus.QUEUED)
+            .filter(Q(not_before__isnull=True) | Q(not_before__lte=timezone.now()))
+            .count()
+        )
         limit = self.paginator.get_limit(request) or self.paginator.default_limit
         jobs = claim_agent_jobs(agent_id=agent_id, limit=limit)
         more = queued > len(jobs)

@@ -172,3 +172,44 @@ def test_agent_jobs_access(tenant_a, tenant_b, make_token, api, http, login, per
     assert api(other).get(URL, {"agent_id": "x"}).status_code == 404
     http.defaults.pop("HTTP_AUTHORIZATION", None)
     assert login(personas.engineer).get(URL, {"agent_id": "x"}).status_code == 403
+
+
+def test_jobs_before_their_window_stay_queued(deploying, tenant_a, make_token, api):
+    _, wave = deploying
+    _, plaintext = make_token(TokenScope.AGENT, tenant_a)
+    with tenant_context(tenant_a):
+        job = AgentJob.objects.filter(wave=wave).first()
+    with time_machine.travel(NIGHT - timedelta(hours=2), tick=False):  # 20:30, window at 22:00
+        assert api(plaintext).get(URL, {"agent_id": job.agent_id}).json()["count"] == 0
+    with tenant_context(tenant_a):
+        job.refresh_from_db()
+        assert job.status == "queued"
+
+
+def test_report_after_the_window_closed_is_not_a_failure(deploying, tenant_a, make_token, api):
+    """The agent's own protocol: nothing run, every package skipped, status failed, null
+    versions and extra keys such as reboot_required."""
+    _, wave = deploying
+    _, plaintext = make_token(TokenScope.AGENT, tenant_a)
+    with tenant_context(tenant_a):
+        job = AgentJob.objects.filter(wave=wave).first()
+    body = {
+        "agent_id": job.agent_id,
+        "status": "failed",
+        "dry_run": False,
+        "packages": [
+            {"name": "KB5030001", "version": None, "status": "skipped", "message": "closed"}
+        ],
+        "log": "the job's window closed",
+        "reboot_required": False,
+    }
+    with time_machine.travel(job.not_after + timedelta(hours=1), tick=False):
+        response = api(plaintext).post(
+            f"{URL}{job.uuid}/result/", body, content_type="application/json"
+        )
+    assert response.status_code == 200, response.content
+    assert response.json()["status"] == "expired"
+    with tenant_context(tenant_a):
+        result = wave.results.get(asset=job.asset)
+        assert result.status == DeploymentStatus.PENDING  # caught up in the next window
+        assert wave.failure_rate() is None
