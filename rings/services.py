@@ -99,19 +99,16 @@ def reboot_policy_for(asset: Asset, tier: str | None = None) -> str:
     core server → scheduled, workstation → user prompted, do-not-disrupt → manual approval (and
     manual approval for any other class, the safe choice).
     """
-    try:
-        from patchops import models as patch_models
+    from patchops import models as patch_models
 
-        rule_model = getattr(patch_models, "SlaRule", None)
-        if rule_model is not None:
-            rules = rule_model.objects.filter(asset_class_id=asset.asset_class_id)
-            if tier:
-                rules = rules.filter(tier=tier)
-            value = rules.order_by("pk").values_list("reboot_policy", flat=True).first()
-            if value:
-                return value
-    except Exception:  # noqa: BLE001 - the SLA model is optional; fall back to the defaults
-        pass
+    rule_model = getattr(patch_models, "SlaRule", None)
+    if rule_model is not None:
+        rules = rule_model.objects.filter(asset_class_id=asset.asset_class_id)
+        if tier:
+            rules = rules.filter(tier=tier)
+        value = rules.order_by("pk").values_list("reboot_policy", flat=True).first()
+        if value:
+            return value
     key = asset.asset_class.key
     if asset.asset_class.is_do_not_disrupt:
         return RebootPolicy.MANUAL_APPROVAL
