@@ -40,6 +40,9 @@ def race_client(django_db_setup, django_db_blocker):
                 cursor.execute(f'DROP SCHEMA IF EXISTS "{client.schema_name}" CASCADE')
             Domain.objects.filter(tenant_id=client.pk).delete()
             Client.objects.filter(pk=client.pk)._raw_delete(using="default")
+            # Outside a test transaction this connection would outlive the session (and block
+            # dropping the test database) when another context opened it: close it now.
+            connection.close()
 
 
 def _race(client: Client, rollout_id: int, at: datetime, workers: int = 2) -> list:
