@@ -334,18 +334,25 @@ class Wave(models.Model):
         return f"{self.rollout} · {self.ring}"
 
     def counts(self) -> dict[str, int]:
-        """Per-status counts of the deployment results, plus ``attempted``."""
-        rows = self.results.values("status").annotate(n=models.Count("id"))
+        """Per-status counts of the deployment results, plus ``attempted`` and ``total``.
+
+        Uses the ``n_<status>`` annotations of ``rings.selectors.visible_rollouts`` when present
+        (one query for a whole board), else counts with one query.
+        """
         counts = {s.value: 0 for s in DeploymentStatus}
-        for row in rows:
-            counts[row["status"]] = row["n"]
+        if all(hasattr(self, f"n_{s}") for s in counts):
+            counts = {s: getattr(self, f"n_{s}") for s in counts}
+        else:
+            rows = self.results.values("status").annotate(n=models.Count("id"))
+            for row in rows:
+                counts[row["status"]] = row["n"]
         counts["attempted"] = sum(v for k, v in counts.items() if k != DeploymentStatus.PENDING)
         counts["total"] = counts["attempted"] + counts[DeploymentStatus.PENDING]
         return counts
 
-    def failure_rate(self) -> Decimal | None:
+    def failure_rate(self, counts: dict[str, int] | None = None) -> Decimal | None:
         """Failed ÷ attempted deployment results of this wave, in percent (None before any)."""
-        counts = self.counts()
+        counts = counts or self.counts()
         if not counts["attempted"]:
             return None
         return (Decimal(counts[DeploymentStatus.FAILED]) * 100 / counts["attempted"]).quantize(

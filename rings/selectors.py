@@ -11,6 +11,7 @@ from typing import Any
 from django.db.models import Count, Prefetch, Q, QuerySet
 
 from inventory.models import Asset
+from patchops.models import Finding
 
 from .choices import DeploymentStatus
 from .models import (
@@ -58,12 +59,20 @@ def ring_members(ring: Ring) -> QuerySet[Asset]:
 
 
 def visible_rollouts(principal: Any = None) -> QuerySet[Rollout]:
-    waves = Wave.objects.select_related("ring", "approval", "approval__approved_by").order_by(
-        "order"
+    waves = (
+        Wave.objects.select_related("ring", "approval", "approval__approved_by")
+        .annotate(
+            **{
+                f"n_{status}": Count("results", filter=Q(results__status=status))
+                for status in DeploymentStatus.values
+            }
+        )
+        .order_by("order")
     )
-    return Rollout.objects.prefetch_related(Prefetch("waves", queryset=waves)).order_by(
-        "-created_at"
-    )
+    findings = Finding.objects.only("id", "uuid")
+    return Rollout.objects.prefetch_related(
+        Prefetch("waves", queryset=waves), Prefetch("findings", queryset=findings)
+    ).order_by("-created_at")
 
 
 def visible_windows(principal: Any = None) -> QuerySet[MaintenanceWindow]:

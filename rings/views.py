@@ -64,11 +64,12 @@ class RolloutBoardView(ClientPageMixin, TemplateView):
                     if wave.state == WaveState.SOAKING and wave.soak_ends_at > now
                     else None
                 )
+                counts = wave.counts()
                 waves.append(
                     {
                         "wave": wave,
-                        "counts": wave.counts(),
-                        "rate": wave.failure_rate(),
+                        "counts": counts,
+                        "rate": wave.failure_rate(counts),
                         "approval": approval,
                         "soak_left": soak_left,
                         "is_current": current is not None and wave.pk == current.pk,

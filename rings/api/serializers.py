@@ -128,7 +128,7 @@ class WaveSerializer(serializers.ModelSerializer):
         return obj.counts()
 
     def get_failure_rate(self, obj: Wave) -> str | None:
-        rate = obj.failure_rate()
+        rate = obj.failure_rate(obj.counts())
         return str(rate) if rate is not None else None
 
 

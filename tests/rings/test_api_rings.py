@@ -283,3 +283,20 @@ def test_window_time_is_validated(login, personas):
     )
     assert response.status_code == 400
     assert {"start_time", "duration_minutes"} <= set(response.json())
+
+
+def test_rollout_list_query_count_does_not_grow_with_rollouts(
+    login, personas, rollout, tenant_a, django_assert_max_num_queries
+):
+    with tenant_context(tenant_a):
+        for name in ("Second", "Third", "Fourth"):
+            create_rollout(
+                name=name,
+                actor=personas.engineer,
+                selection="patch_identifiers",
+                patch_identifiers=["KB5030001"],
+            )
+    http = login(personas.viewer_a)
+    with django_assert_max_num_queries(20):
+        body = http.get(f"{BASE}rollouts/").json()
+    assert body["count"] == 4
