@@ -238,3 +238,16 @@ class RunbookCheckSerializer(BriefMixin, ValidatedModelSerializer):
         model = RunbookCheck
         fields = ["id", "name", "description", "order", "halts_on_failure", "is_active"]
         brief_fields = ["id", "name"]
+
+
+class AssetOutcomeSerializer(serializers.Serializer):
+    asset = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=["deployed", "failed"])
+    message = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class WaveResultsSerializer(serializers.Serializer):
+    """Outcomes reported by an RMM that executed the wave (the webhook connector's way back)."""
+
+    wave = serializers.UUIDField()
+    results = AssetOutcomeSerializer(many=True, allow_empty=False)

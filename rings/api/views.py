@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -27,6 +28,7 @@ from rings.api.serializers import (
     RunbookCheckSerializer,
     RunbookRecordSerializer,
     WaveActionSerializer,
+    WaveResultsSerializer,
 )
 from rings.filters import MaintenanceWindowFilterSet, RingMemberFilterSet, RolloutFilterSet
 from rings.models import RunbookCheck, Wave
@@ -256,6 +258,35 @@ class RolloutViewSet(
         services.record_runbook_check(
             wave=wave, check=check, passed=data["passed"], actor=request.user, note=data["note"]
         )
+        return self._fresh(rollout, request)
+
+    @extend_schema(request=WaveResultsSerializer, responses=RolloutSerializer)
+    @action(detail=True, methods=["post"])
+    def results(self, request, id=None):
+        """Deployment outcomes per asset from an RMM (deployed is not verified: the next
+        inventory verifies)."""
+        rollout = self.get_object()
+        serializer = WaveResultsSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        wave = self._wave(rollout, serializer.validated_data["wave"])
+        rows = {
+            str(r.asset.uuid): r
+            for r in wave.results.select_related("asset", "wave__ring", "wave__rollout")
+        }
+        outcomes = serializer.validated_data["results"]
+        unknown = [str(o["asset"]) for o in outcomes if str(o["asset"]) not in rows]
+        if unknown:
+            raise ValidationError({"results": f"Not in this wave: {', '.join(unknown)}."})
+        now = timezone.now()
+        with transaction.atomic():
+            for outcome in outcomes:
+                services.record_deployment_outcome(
+                    result=rows[str(outcome["asset"])],
+                    succeeded=outcome["status"] == "deployed",
+                    at=now,
+                    message=outcome["message"],
+                    actor=request.user,
+                )
         return self._fresh(rollout, request)
 
     @extend_schema(request=None, responses=RolloutSerializer)

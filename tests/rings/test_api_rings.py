@@ -300,3 +300,41 @@ def test_rollout_list_query_count_does_not_grow_with_rollouts(
     with django_assert_max_num_queries(20):
         body = http.get(f"{BASE}rollouts/").json()
     assert body["count"] == 4
+
+
+def test_rmm_reports_results_for_a_wave(make_token, api, personas, tenant_a):
+    from datetime import UTC, datetime, time
+
+    from rings.services import approve_wave
+    from tests.rings.factories import MaintenanceWindowFactory
+
+    with tenant_context(tenant_a), time_machine.travel(datetime(2026, 6, 3, 3, 30, tzinfo=UTC)):
+        build_fleet()
+        MaintenanceWindowFactory(start_time=time(22, 0))
+        assign_rings()
+        rollout = create_rollout(
+            name="RMM",
+            actor=personas.engineer,
+            selection="patch_identifiers",
+            patch_identifiers=["KB5030001"],
+        )
+        evaluate_rollout(rollout=rollout)
+        wave = rollout.waves.get(ring__key="canary")
+        approve_wave(wave=wave, user=personas.engineer)
+        evaluate_rollout(rollout=rollout)
+        assets = [str(u) for u in wave.results.values_list("asset__uuid", flat=True)]
+    _, plaintext = make_token(TokenScope.WRITE, tenant_a, name="rmm")
+    url = f"{BASE}rollouts/{rollout.uuid}/results/"
+    body = {
+        "wave": str(wave.uuid),
+        "results": [{"asset": assets[0], "status": "failed", "message": "disk full"}]
+        + [{"asset": a, "status": "deployed"} for a in assets[1:]],
+    }
+    response = api(plaintext).post(url, body, content_type="application/json")
+    assert response.status_code == 200, response.content
+    canary = response.json()["waves"][0]
+    assert canary["counts"]["failed"] == 1 and canary["counts"]["deployed"] == len(assets) - 1
+    bad = {"wave": str(wave.uuid), "results": [{"asset": str(wave.uuid), "status": "deployed"}]}
+    assert api(plaintext).post(url, bad, content_type="application/json").status_code == 400
+    _, read = make_token(TokenScope.READ, tenant_a, name="reader")
+    assert api(read).post(url, body, content_type="application/json").status_code == 403
