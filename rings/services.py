@@ -693,10 +693,26 @@ def _prechecks(wave: Wave, at: datetime) -> str | None:
         },
     }
     _event("wave.prechecks_passed", wave, at, **prechecks)
-    assets = [r.asset for r in results]
+    # Only assets with a maintenance window of their own are sent; the others wait (and are
+    # sent as soon as a window applies to them, see _deploying).
+    assets = [r.asset for r in results if r.window_end is not None]
+    waiting = [r for r in results if r.window_end is None]
+    if waiting:
+        DeploymentResult.objects.filter(pk__in=[r.pk for r in waiting]).update(
+            message="No maintenance window applies to this asset; it waits for one."
+        )
+        text = f"{len(waiting)} asset(s) have no maintenance window and wait for one."
+        Wave.objects.filter(pk=wave.pk).update(notes=_note(wave, at, text))
     _mark_findings(wave, assets, FindingState.SCHEDULED, at, from_states=(FindingState.OPEN,))
     connector.deploy(wave, assets)
-    _event("wave.deploying", wave, at, connector=connector.name, assets=len(assets))
+    _event(
+        "wave.deploying",
+        wave,
+        at,
+        connector=connector.name,
+        assets=len(assets),
+        without_window=len(waiting),
+    )
     return "wave.deploying"
 
 
@@ -727,12 +743,15 @@ def _deploying(wave: Wave, at: datetime, windows: list[MaintenanceWindow]) -> st
     from integrations.connectors import get_connector
 
     pending = list(wave.results.filter(status=DeploymentStatus.PENDING).select_related("asset"))
-    missed = [r for r in pending if r.window_end and r.window_end <= at]
+    missed = [r for r in pending if r.window_end is None or r.window_end <= at]
     if missed:
         connector = get_connector()
         moved = []
         for result in missed:
-            slot = _next_asset_window(result.asset, windows, at)
+            if result.window_end is None:
+                slot = asset_window(result.asset, windows, at)  # a window was added since
+            else:
+                slot = _next_asset_window(result.asset, windows, at)
             if slot is None:
                 continue
             claimed = DeploymentResult.objects.filter(

@@ -213,3 +213,41 @@ def test_offline_device_catches_up_in_the_next_window(in_tenant_a, personas):
         assert result.caught_up and result.status == DeploymentStatus.PENDING
         canary.refresh_from_db()
         assert canary.caught_up and "catch up" in canary.notes[-1]["note"]
+
+
+def test_asset_without_a_window_waits_and_is_sent_once_one_applies(in_tenant_a, personas):
+    from inventory.models import AssetClass
+    from rings.choices import WindowScope
+    from rings.models import Ring
+    from rings.services import pin_asset
+    from tests.rings.helpers import report_jobs
+
+    with time_machine.travel(MONDAY, tick=False) as traveller:
+        fleet = build_fleet()
+        workstation = AssetClass.objects.get(key="workstation")
+        MaintenanceWindowFactory(scope=WindowScope.ASSET_CLASS, asset_class=workstation)
+        assign_rings()
+        server = next(a for a in fleet["assets"] if a.asset_class.key == "core_server")
+        pin_asset(asset=server, ring=Ring.objects.get(key="canary"), actor=personas.engineer)
+        rollout = create_rollout(
+            name="KB",
+            actor=personas.engineer,
+            selection=RolloutSelection.PATCH_IDENTIFIERS,
+            patch_identifiers=["KB5030001"],
+        )
+        evaluate_rollout(rollout=rollout)
+        canary = wave(rollout, "canary")
+        approve_wave(wave=canary, user=personas.engineer)
+        traveller.move_to(canary.window_start + timedelta(minutes=5))
+        evaluate_rollout(rollout=rollout)  # promoted; the server's snapshot is requested
+        report_jobs(canary, action="snapshot")
+        assert "wave.deploying" in evaluate_rollout(rollout=rollout)
+        canary.refresh_from_db()
+        result = canary.results.get(asset=server)
+        assert result.window_end is None and "no maintenance window" in result.message.lower()
+        assert not AgentJob.objects.filter(wave=canary, asset=server, action="install").exists()
+        assert "no maintenance window" in canary.notes[-1]["note"]
+        MaintenanceWindowFactory()  # a client-wide window now covers everybody
+        assert "wave.caught_up" in evaluate_rollout(rollout=rollout)
+        job = AgentJob.objects.get(wave=canary, asset=server, action="install")
+        assert job.not_before is not None
