@@ -632,20 +632,30 @@ def promote_wave(*, wave: Wave, at: datetime | None = None, actor: Any = SYSTEM)
 
 
 def _catch_up_awaiting(wave: Wave, at: datetime, windows: list[MaintenanceWindow]) -> str | None:
-    """The wave's window passed before it could start: move it to the next window and say so."""
+    """The wave's window passed before it could start: move it to the next window.
+
+    An approved wave that missed its window (no evaluation ran while it was open) records a
+    "caught up" note and event; a wave still waiting for approval just looks at the next window.
+    """
     results = list(wave.results.select_related("asset"))
     slots = [s for r in results if (s := _next_asset_window(r.asset, windows, at))]
     if not slots:
         return None
     start, end = min(slots)
     old_end = wave.window_end
-    text = (
-        f"Window ending {old_end.isoformat()} was missed"
-        f"{'' if hasattr(wave, 'approval') else ' (no approval yet)'}; "
-        f"catches up in the window opening {start.isoformat()}."
-    )
+    approved = Approval.objects.filter(wave=wave).exists()
+    fields: dict[str, Any] = {"window_start": start, "window_end": end}
+    if approved:
+        # Approved but the window passed unused (no evaluation ran in it): say so.
+        fields["caught_up"] = True
+        fields["notes"] = _note(
+            wave,
+            at,
+            f"Window ending {old_end.isoformat()} was missed; catches up in the window "
+            f"opening {start.isoformat()}.",
+        )
     updated = Wave.objects.filter(pk=wave.pk, state=WaveState.AWAITING, window_end=old_end).update(
-        window_start=start, window_end=end, caught_up=True, notes=_note(wave, at, text)
+        **fields
     )
     if not updated:
         return None
@@ -655,6 +665,9 @@ def _catch_up_awaiting(wave: Wave, at: datetime, windows: list[MaintenanceWindow
             DeploymentResult.objects.filter(pk=result.pk).update(
                 window_start=slot[0], window_end=slot[1]
             )
+    if not approved:
+        # Still waiting for its approval: the wave simply looks at the next window.
+        return "wave.rescheduled"
     _event(
         "wave.caught_up", wave, at, window_start=start.isoformat(), missed_end=old_end.isoformat()
     )

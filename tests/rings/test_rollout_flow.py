@@ -156,17 +156,24 @@ def test_wave_that_missed_its_window_catches_up_in_the_next(in_tenant_a, persona
         evaluate_rollout(rollout=rollout)
         canary = wave(rollout, "canary")
         first_window = canary.window_start
-        # Nobody approves before the window passes: Monday 09:00 next week.
+        # Not approved while the window passes: the wave only looks at the next one.
         traveller.move_to(first_window + timedelta(days=1))
+        assert evaluate_rollout(rollout=rollout) == ["wave.rescheduled"]
+        canary.refresh_from_db()
+        assert not canary.caught_up and canary.window_start > first_window
+        # Approved, but no evaluation runs during the next window (workers down): caught up.
+        approve_wave(wave=canary, user=personas.engineer)
+        second_window = canary.window_start
+        traveller.move_to(canary.window_end + timedelta(hours=1))
         assert evaluate_rollout(rollout=rollout) == ["wave.caught_up"]
         canary.refresh_from_db()
         # 2026-03-08 is the spring-forward Sunday: 02:00 does not exist and the window opened at
-        # 03:00 CDT; the next Sunday it opens at 02:00 CDT.
+        # 03:00 CDT; the next Sundays open at 02:00 CDT.
         assert first_window == datetime(2026, 3, 8, 8, 0, tzinfo=UTC)
+        assert second_window == datetime(2026, 3, 15, 7, 0, tzinfo=UTC)
         assert canary.caught_up
-        assert canary.window_start == datetime(2026, 3, 15, 7, 0, tzinfo=UTC)
+        assert canary.window_start == datetime(2026, 3, 22, 7, 0, tzinfo=UTC)
         assert "catches up" in canary.notes[-1]["note"]
-        approve_wave(wave=canary, user=personas.engineer)
         traveller.move_to(canary.window_start + timedelta(minutes=5))
         assert "wave.promoted" in evaluate_rollout(rollout=rollout)
         canary.refresh_from_db()
