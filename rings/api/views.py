@@ -364,3 +364,25 @@ class RunbookCheckViewSet(viewsets.ModelViewSet):
 
     def get_queryset(self):
         return selectors.visible_runbook_checks(self.request.user)
+
+    def _record(self, kind: str, check: RunbookCheck) -> None:
+        record_event(
+            kind=kind,
+            subject_type="runbook_check",
+            subject_id=check.uuid,
+            actor=self.request.user,
+            payload={"name": check.name, "halts_on_failure": check.halts_on_failure},
+        )
+
+    def perform_create(self, serializer):
+        with transaction.atomic():
+            self._record("runbook.check_created", serializer.save())
+
+    def perform_update(self, serializer):
+        with transaction.atomic():
+            self._record("runbook.check_updated", serializer.save())
+
+    def perform_destroy(self, instance):
+        with transaction.atomic():
+            self._record("runbook.check_deleted", instance)
+            instance.delete()

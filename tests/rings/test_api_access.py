@@ -59,3 +59,21 @@ def test_api_token_cannot_approve(make_token, api, tenant_a, personas):
         content_type="application/json",
     )
     assert response.status_code == 403 and "people" in response.json()["detail"]
+
+
+def test_admin_defines_a_runbook_check_with_evidence(login, personas, tenant_a):
+    from evidence.models import EvidenceEvent
+
+    http = login(personas.msp_admin)
+    response = http.post(
+        BASE + "runbook-checks/",
+        {"name": "Lab interface", "description": "HL7 feed", "halts_on_failure": False},
+        content_type="application/json",
+    )
+    assert response.status_code == 201 and response.json()["halts_on_failure"] is False
+    duplicate = http.post(
+        BASE + "runbook-checks/", {"name": "Lab interface"}, content_type="application/json"
+    )
+    assert duplicate.status_code == 400 and "name" in duplicate.json()
+    with tenant_context(tenant_a):
+        assert EvidenceEvent.objects.filter(kind="runbook.check_created").count() == 1
