@@ -1,1 +1,484 @@
-"""Models of the rings app."""
+"""Rings (tenant schema): rings and membership, maintenance windows, rollouts and their waves,
+per-asset deployment results, approvals, runbook checks and rollbacks."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import connection, models
+
+from . import windows
+from .choices import (
+    ApproverRole,
+    DeploymentStatus,
+    MembershipSource,
+    RestartMode,
+    RingAssignment,
+    RollbackOutcome,
+    RolloutSelection,
+    RolloutState,
+    WaveState,
+    WindowRecurrence,
+    WindowScope,
+)
+
+__all__ = [
+    "Ring",
+    "RingMembership",
+    "MaintenanceWindow",
+    "Rollout",
+    "Wave",
+    "Approval",
+    "DeploymentResult",
+    "RunbookCheck",
+    "RunbookCheckResult",
+    "RollbackEvent",
+]
+
+
+def _client_tz() -> ZoneInfo:
+    tenant = getattr(connection, "tenant", None)
+    return getattr(tenant, "tz", None) or ZoneInfo("UTC")
+
+
+class Ring(models.Model):
+    """One stage of a rollout. Canary, pilot and production are seeded; more may be added."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    key = models.SlugField(max_length=50, unique=True)
+    name = models.CharField(max_length=100)
+    order = models.PositiveSmallIntegerField(unique=True)
+    assignment = models.CharField(
+        max_length=12, choices=RingAssignment.choices, default=RingAssignment.MANUAL
+    )
+    fleet_percent = models.PositiveSmallIntegerField(
+        default=15,
+        validators=[MinValueValidator(10), MaxValueValidator(20)],
+        help_text="Pilot rings only: share of the fleet (10–20 %).",
+    )
+    canary_size = models.PositiveSmallIntegerField(
+        default=5,
+        validators=[MinValueValidator(1), MaxValueValidator(50)],
+        help_text="Canary rings only: target sample size (raised to cover OS families and roles).",
+    )
+    soak_hours = models.PositiveIntegerField(default=24)
+    failure_threshold_pct = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("10.00"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
+    )
+    approver_role = models.CharField(
+        max_length=20, choices=ApproverRole.choices, default=ApproverRole.ENGINEER
+    )
+    verify_timeout_hours = models.PositiveIntegerField(
+        default=72, help_text="Soak starts anyway after this long without full verification."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["order"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(failure_threshold_pct__gte=0, failure_threshold_pct__lte=100),
+                name="%(app_label)s_%(class)s_threshold_is_percent",
+                violation_error_message="The failure threshold is a percentage (0–100).",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(fleet_percent__gte=10, fleet_percent__lte=20),
+                name="%(app_label)s_%(class)s_fleet_percent_10_20",
+                violation_error_message="A pilot ring holds 10–20 % of the fleet.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def soak(self) -> timedelta:
+        return timedelta(hours=self.soak_hours)
+
+
+class RingMembership(models.Model):
+    """An asset sits in exactly one ring; pinned memberships are never moved automatically."""
+
+    ring = models.ForeignKey(Ring, on_delete=models.CASCADE, related_name="memberships")
+    asset = models.OneToOneField(
+        "inventory.Asset", on_delete=models.CASCADE, related_name="ring_membership"
+    )
+    source = models.CharField(
+        max_length=10, choices=MembershipSource.choices, default=MembershipSource.AUTOMATIC
+    )
+    assigned_at = models.DateTimeField()
+    assigned_by = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["ring__order", "asset__hostname"]
+
+    def __str__(self) -> str:
+        return f"{self.asset} in {self.ring}"
+
+    @property
+    def is_pinned(self) -> bool:
+        return self.source == MembershipSource.PINNED
+
+
+class MaintenanceWindow(models.Model):
+    """A recurring window in the client's time zone; see ``rings.windows`` for the rules."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(max_length=120)
+    scope = models.CharField(max_length=12, choices=WindowScope.choices, default=WindowScope.CLIENT)
+    site = models.ForeignKey(
+        "inventory.Site", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    asset_class = models.ForeignKey(
+        "inventory.AssetClass", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    recurrence = models.CharField(max_length=20, choices=WindowRecurrence.choices)
+    weekdays = ArrayField(
+        models.PositiveSmallIntegerField(validators=[MaxValueValidator(6)]),
+        default=list,
+        blank=True,
+        help_text="Weekly: 0 = Monday … 6 = Sunday.",
+    )
+    day_of_month = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(31)]
+    )
+    nth = models.SmallIntegerField(
+        null=True, blank=True, help_text="1–4 counts from the start of the month, -1 is the last."
+    )
+    weekday = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MaxValueValidator(6)]
+    )
+    offset_days = models.SmallIntegerField(
+        default=0, validators=[MinValueValidator(-7), MaxValueValidator(20)]
+    )
+    start_time = models.TimeField()
+    duration_minutes = models.PositiveIntegerField(
+        validators=[MinValueValidator(15), MaxValueValidator(72 * 60)]
+    )
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(scope=WindowScope.CLIENT, site__isnull=True, asset_class__isnull=True)
+                    | models.Q(scope=WindowScope.SITE, site__isnull=False, asset_class__isnull=True)
+                    | models.Q(
+                        scope=WindowScope.ASSET_CLASS, site__isnull=True, asset_class__isnull=False
+                    )
+                ),
+                name="%(app_label)s_%(class)s_scope_target",
+                violation_error_message="A window names the site or asset class of its scope.",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(duration_minutes__gte=15, duration_minutes__lte=72 * 60),
+                name="%(app_label)s_%(class)s_duration_range",
+                violation_error_message="A window lasts between 15 minutes and 72 hours.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        if self.scope == WindowScope.SITE and not self.site_id:
+            errors["site"] = "A site window needs its site."
+        if self.scope == WindowScope.ASSET_CLASS and not self.asset_class_id:
+            errors["asset_class"] = "An asset-class window needs its asset class."
+        if self.scope != WindowScope.SITE and self.site_id:
+            errors["site"] = "Only a site window names a site."
+        if self.scope != WindowScope.ASSET_CLASS and self.asset_class_id:
+            errors["asset_class"] = "Only an asset-class window names an asset class."
+        if self.recurrence == WindowRecurrence.WEEKLY and not self.weekdays:
+            errors["weekdays"] = "A weekly window needs at least one weekday."
+        if self.weekdays and any(d > 6 for d in self.weekdays):
+            errors["weekdays"] = "Weekdays are 0 (Monday) to 6 (Sunday)."
+        if self.recurrence == WindowRecurrence.MONTHLY_DAY and not self.day_of_month:
+            errors["day_of_month"] = "A monthly window by day needs its day (1–31)."
+        if self.recurrence == WindowRecurrence.MONTHLY_NTH_WEEKDAY:
+            if self.nth not in (1, 2, 3, 4, -1):
+                errors["nth"] = "Choose 1–4 or -1 (last)."
+            if self.weekday is None:
+                errors["weekday"] = "Choose the weekday (0 = Monday … 6 = Sunday)."
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def spec(self) -> windows.WindowSpec:
+        return windows.WindowSpec(
+            recurrence=self.recurrence,
+            start_time=self.start_time,
+            duration=timedelta(minutes=self.duration_minutes),
+            weekdays=tuple(self.weekdays or ()),
+            day_of_month=self.day_of_month,
+            nth=self.nth,
+            weekday=self.weekday,
+            offset_days=self.offset_days or 0,
+        )
+
+    def next_occurrence(
+        self, after: datetime, tz: ZoneInfo | None = None
+    ) -> tuple[datetime, datetime] | None:
+        """(start, end) of the first opening at or after ``after`` (client time zone)."""
+        return windows.next_occurrence(self.spec, tz or _client_tz(), after)
+
+    def current_or_next(
+        self, at: datetime, tz: ZoneInfo | None = None
+    ) -> tuple[datetime, datetime] | None:
+        return windows.current_or_next(self.spec, tz or _client_tz(), at)
+
+    def is_open(self, at: datetime, tz: ZoneInfo | None = None) -> bool:
+        return windows.is_open(self.spec, tz or _client_tz(), at)
+
+    def applies_to(self, asset) -> bool:
+        if self.scope == WindowScope.SITE:
+            return asset.site_id == self.site_id
+        if self.scope == WindowScope.ASSET_CLASS:
+            return asset.asset_class_id == self.asset_class_id
+        return True
+
+
+class Rollout(models.Model):
+    """A set of patches moving through the rings, one wave per ring."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(max_length=200)
+    selection = models.CharField(max_length=20, choices=RolloutSelection.choices)
+    os_family = models.CharField(max_length=10, blank=True)
+    patch_identifiers = ArrayField(models.CharField(max_length=200), default=list, blank=True)
+    findings = models.ManyToManyField("patchops.Finding", related_name="rollouts", blank=True)
+    state = models.CharField(
+        max_length=10, choices=RolloutState.choices, default=RolloutState.ACTIVE
+    )
+    created_by = models.CharField(max_length=200)
+    created_at = models.DateTimeField()
+    halted_at = models.DateTimeField(null=True, blank=True)
+    halt_reason = models.TextField(blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(state=RolloutState.HALTED) | models.Q(halted_at__isnull=False),
+                name="%(app_label)s_%(class)s_halted_has_time",
+                violation_error_message="A halted rollout needs its halt time.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def state_color(self) -> str:
+        return RolloutState(self.state).color
+
+
+class Wave(models.Model):
+    """The rollout in one ring. Deployment and verification are separate states and times."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    rollout = models.ForeignKey(Rollout, on_delete=models.CASCADE, related_name="waves")
+    ring = models.ForeignKey(Ring, on_delete=models.PROTECT, related_name="waves")
+    order = models.PositiveSmallIntegerField()
+    state = models.CharField(max_length=10, choices=WaveState.choices, default=WaveState.PENDING)
+    window_start = models.DateTimeField(null=True, blank=True)
+    window_end = models.DateTimeField(null=True, blank=True)
+    window_confirmed_at = models.DateTimeField(null=True, blank=True)
+    caught_up = models.BooleanField(default=False)
+    notes = models.JSONField(default=list, blank=True, help_text="[{at, note}] in order")
+    awaiting_at = models.DateTimeField(null=True, blank=True)
+    promoted_at = models.DateTimeField(null=True, blank=True)
+    deploying_at = models.DateTimeField(null=True, blank=True)
+    deployed_at = models.DateTimeField(null=True, blank=True)
+    verifying_at = models.DateTimeField(null=True, blank=True)
+    soak_started_at = models.DateTimeField(null=True, blank=True)
+    soak_ends_at = models.DateTimeField(null=True, blank=True)
+    passed_at = models.DateTimeField(null=True, blank=True)
+    halted_at = models.DateTimeField(null=True, blank=True)
+    halt_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["rollout", "order"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["rollout", "ring"],
+                name="%(app_label)s_%(class)s_one_per_ring",
+                violation_error_message="A rollout has one wave per ring.",
+            ),
+            models.UniqueConstraint(
+                fields=["rollout", "order"], name="%(app_label)s_%(class)s_unique_order"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(state=WaveState.SOAKING) | models.Q(soak_ends_at__isnull=False),
+                name="%(app_label)s_%(class)s_soaking_has_end",
+                violation_error_message="A soaking wave needs its soak end.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rollout} · {self.ring}"
+
+    def counts(self) -> dict[str, int]:
+        """Per-status counts of the deployment results, plus ``attempted`` and ``total``.
+
+        Uses the ``n_<status>`` annotations of ``rings.selectors.visible_rollouts`` when present
+        (one query for a whole board), else counts with one query.
+        """
+        counts = {s.value: 0 for s in DeploymentStatus}
+        if all(hasattr(self, f"n_{s}") for s in counts):
+            counts = {s: getattr(self, f"n_{s}") for s in counts}
+        else:
+            rows = self.results.values("status").annotate(n=models.Count("id"))
+            for row in rows:
+                counts[row["status"]] = row["n"]
+        counts["attempted"] = sum(v for k, v in counts.items() if k != DeploymentStatus.PENDING)
+        counts["total"] = counts["attempted"] + counts[DeploymentStatus.PENDING]
+        return counts
+
+    def failure_rate(self, counts: dict[str, int] | None = None) -> Decimal | None:
+        """Failed ÷ attempted deployment results of this wave, in percent (None before any)."""
+        counts = counts or self.counts()
+        if not counts["attempted"]:
+            return None
+        return (Decimal(counts[DeploymentStatus.FAILED]) * 100 / counts["attempted"]).quantize(
+            Decimal("0.01")
+        )
+
+    @property
+    def state_color(self) -> str:
+        return WaveState(self.state).color
+
+
+class Approval(models.Model):
+    """Approval of promotion into a wave's ring, by a user holding the ring's approver role."""
+
+    wave = models.OneToOneField(Wave, on_delete=models.CASCADE, related_name="approval")
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_constraint=False
+    )
+    role = models.CharField(max_length=20, choices=ApproverRole.choices)
+    approved_at = models.DateTimeField()
+    note = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.wave} approved by {self.approved_by_id}"
+
+
+class DeploymentResult(models.Model):
+    """One asset in one wave: deployed and verified are separate, each with its own time."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    wave = models.ForeignKey(Wave, on_delete=models.CASCADE, related_name="results")
+    asset = models.ForeignKey("inventory.Asset", on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(
+        max_length=12, choices=DeploymentStatus.choices, default=DeploymentStatus.PENDING
+    )
+    restart_mode = models.CharField(max_length=10, choices=RestartMode.choices, blank=True)
+    reboot_policy = models.CharField(max_length=20, blank=True)
+    needs_snapshot = models.BooleanField(default=False)
+    snapshot_requested_at = models.DateTimeField(null=True, blank=True)
+    snapshot_confirmed_at = models.DateTimeField(null=True, blank=True)
+    window_start = models.DateTimeField(null=True, blank=True)
+    window_end = models.DateTimeField(null=True, blank=True)
+    attempted_at = models.DateTimeField(null=True, blank=True)
+    deployed_at = models.DateTimeField(null=True, blank=True)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    rolled_back_at = models.DateTimeField(null=True, blank=True)
+    caught_up = models.BooleanField(default=False)
+    message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["wave", "asset__hostname"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["wave", "asset"], name="%(app_label)s_%(class)s_one_per_asset"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status=DeploymentStatus.VERIFIED)
+                | models.Q(verified_at__isnull=False, deployed_at__isnull=False),
+                name="%(app_label)s_%(class)s_verified_after_deployed",
+                violation_error_message="Verified needs deployment and verification times.",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "attempted_at"], name="rings_result_attempted")]
+
+    def __str__(self) -> str:
+        return f"{self.asset_id} in {self.wave_id}: {self.status}"
+
+
+class RunbookCheck(models.Model):
+    """A workload spot-check the client wants done after patching (e-mail, EHR, files…)."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(max_length=120, unique=True)
+    description = models.TextField(blank=True)
+    order = models.PositiveSmallIntegerField(default=0)
+    halts_on_failure = models.BooleanField(default=True)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["order", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RunbookCheckResult(models.Model):
+    wave = models.ForeignKey(Wave, on_delete=models.CASCADE, related_name="runbook_results")
+    runbook_check = models.ForeignKey(
+        RunbookCheck, on_delete=models.PROTECT, related_name="results"
+    )
+    passed = models.BooleanField()
+    recorded_by = models.CharField(max_length=200)
+    recorded_at = models.DateTimeField()
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["wave", "runbook_check__order"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["wave", "runbook_check"],
+                name="%(app_label)s_%(class)s_once_per_wave",
+                violation_error_message="This check is already recorded for the wave.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.runbook_check_id}: {'pass' if self.passed else 'fail'}"
+
+
+class RollbackEvent(models.Model):
+    """A rollback: who, when, what and with which outcome."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    rollout = models.ForeignKey(Rollout, on_delete=models.CASCADE, related_name="rollbacks")
+    wave = models.ForeignKey(
+        Wave, null=True, blank=True, on_delete=models.SET_NULL, related_name="rollbacks"
+    )
+    assets = models.ManyToManyField("inventory.Asset", related_name="+", blank=True)
+    actor = models.CharField(max_length=200)
+    occurred_at = models.DateTimeField()
+    what = models.TextField()
+    outcome = models.CharField(max_length=10, choices=RollbackOutcome.choices)
+
+    class Meta:
+        ordering = ["-occurred_at"]
+
+    def __str__(self) -> str:
+        return f"Rollback {self.what[:40]} ({self.outcome})"

@@ -1,4 +1,22 @@
 """HTML pages of the rings app, under /clients/<slug>/."""
 
+from django.urls import path
+
+from . import views
+
 app_name = "rings"
-urlpatterns: list = []
+urlpatterns = [
+    path("rollouts/", views.RolloutBoardView.as_view(), name="rollout_list"),
+    path("rollouts/new/", views.CreateRolloutView.as_view(), name="rollout_add"),
+    path("rollouts/<uuid:pk>/approve/", views.ApproveWaveView.as_view(), name="rollout_approve"),
+    path("rollouts/<uuid:pk>/halt/", views.HaltRolloutView.as_view(), name="rollout_halt"),
+    path("rollouts/<uuid:pk>/rollback/", views.RollbackView.as_view(), name="rollout_rollback"),
+    path("rollouts/<uuid:pk>/runbook/", views.RunbookCheckView.as_view(), name="rollout_runbook"),
+    path("rings/", views.RingEditorView.as_view(), name="ring_list"),
+    path("rings/export.csv", views.RingExportView.as_view(), name="ring_export"),
+    path(
+        "maintenance-windows/",
+        views.WindowEditorView.as_view(),
+        name="maintenancewindow_list",
+    ),
+]

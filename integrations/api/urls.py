@@ -2,6 +2,10 @@
 
 from rest_framework.routers import SimpleRouter
 
+from integrations.api.views import AgentJobViewSet, PsaTicketViewSet
+
 app_name = "integrations-api"
 router = SimpleRouter()
+router.register("agent-jobs", AgentJobViewSet, basename="agent-job")
+router.register("psa-tickets", PsaTicketViewSet, basename="psa-ticket")
 urlpatterns = router.urls

@@ -2,6 +2,17 @@
 
 from rest_framework.routers import SimpleRouter
 
+from rings.api.views import (
+    MaintenanceWindowViewSet,
+    RingViewSet,
+    RolloutViewSet,
+    RunbookCheckViewSet,
+)
+
 app_name = "rings-api"
 router = SimpleRouter()
+router.register("rings", RingViewSet, basename="ring")
+router.register("rollouts", RolloutViewSet, basename="rollout")
+router.register("maintenance-windows", MaintenanceWindowViewSet, basename="maintenance-window")
+router.register("runbook-checks", RunbookCheckViewSet, basename="runbook-check")
 urlpatterns = router.urls

@@ -1,0 +1,87 @@
+"""Agent job channel and PSA outbox API, under /clients/<slug>/api/v1/."""
+
+from __future__ import annotations
+
+from django.db.models import Q
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from integrations.api.serializers import (
+    AgentJobQuerySerializer,
+    AgentJobResultSerializer,
+    AgentJobSerializer,
+    AgentJobStatusSerializer,
+    PsaTicketSerializer,
+)
+from integrations.choices import JobStatus
+from integrations.filters import PsaTicketFilterSet
+from integrations.models import AgentJob, PsaTicket
+from integrations.services import claim_agent_jobs, record_job_result
+from tenants.permissions import Capability
+
+
+class AgentJobViewSet(viewsets.GenericViewSet):
+    """Jobs for discovery agents (agent tokens). Polling hands each queued job out once."""
+
+    serializer_class = AgentJobSerializer
+    queryset = AgentJob.objects.none()
+    lookup_field = "uuid"
+    lookup_url_kwarg = "id"
+    lookup_value_regex = r"[0-9a-fA-F-]{36}"
+    filter_backends: list = []
+    capabilities = {"GET": Capability.PUSH_DISCOVERY, "POST": Capability.PUSH_DISCOVERY}
+
+    @extend_schema(
+        parameters=[OpenApiParameter("agent_id", str, required=True)],
+        responses=AgentJobSerializer(many=True),
+    )
+    def list(self, request):
+        """The calling agent's queued jobs (marked dispatched), oldest first."""
+        query = AgentJobQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        agent_id = query.validated_data["agent_id"]
+        queued = (
+            AgentJob.objects.filter(agent_id=agent_id, status=JobStatus.QUEUED)
+            .filter(Q(not_before__isnull=True) | Q(not_before__lte=timezone.now()))
+            .count()
+        )
+        limit = self.paginator.get_limit(request) or self.paginator.default_limit
+        jobs = claim_agent_jobs(agent_id=agent_id, limit=limit)
+        more = queued > len(jobs)
+        return Response(
+            {
+                "count": queued,
+                "next": request.build_absolute_uri() if more else None,
+                "previous": None,
+                "results": AgentJobSerializer(jobs, many=True).data,
+            }
+        )
+
+    @extend_schema(request=AgentJobResultSerializer, responses={200: AgentJobStatusSerializer})
+    @action(detail=True, methods=["post"])
+    def result(self, request, id=None):
+        """Report the job's outcome. Dry runs are recorded and never mark anything deployed."""
+        job = get_object_or_404(AgentJob, uuid=id)
+        serializer = AgentJobResultSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        job = record_job_result(job=job, payload=serializer.validated_data, actor=request.user)
+        return Response(AgentJobStatusSerializer(job).data, status=status.HTTP_200_OK)
+
+
+class PsaTicketViewSet(viewsets.ReadOnlyModelViewSet):
+    """The PSA outbox: tickets waiting for (or delivered to) the PSA."""
+
+    serializer_class = PsaTicketSerializer
+    filterset_class = PsaTicketFilterSet
+    lookup_field = "uuid"
+    lookup_url_kwarg = "id"
+    lookup_value_regex = r"[0-9a-fA-F-]{36}"
+    ordering_fields = ["created_at", "priority"]
+    search_fields = ["summary"]
+
+    def get_queryset(self):
+        return PsaTicket.objects.order_by("-created_at")

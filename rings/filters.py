@@ -1,0 +1,41 @@
+"""FilterSets shared by the rings pages and API."""
+
+from django_filters import rest_framework as filters
+
+from inventory.choices import AssetRole, OsFamily
+from inventory.models import Asset
+
+from .choices import RolloutState, WindowRecurrence, WindowScope
+from .models import MaintenanceWindow, Rollout
+
+
+class RolloutFilterSet(filters.FilterSet):
+    state = filters.ChoiceFilter(choices=RolloutState.choices)
+    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = Rollout
+        fields = ["state", "selection", "os_family"]
+
+
+class MaintenanceWindowFilterSet(filters.FilterSet):
+    scope = filters.ChoiceFilter(choices=WindowScope.choices)
+    recurrence = filters.ChoiceFilter(choices=WindowRecurrence.choices)
+
+    class Meta:
+        model = MaintenanceWindow
+        fields = ["scope", "recurrence", "is_active"]
+
+
+class RingMemberFilterSet(filters.FilterSet):
+    os_family = filters.ChoiceFilter(choices=OsFamily.choices)
+    role = filters.ChoiceFilter(choices=AssetRole.choices)
+    pinned = filters.BooleanFilter(method="filter_pinned")
+
+    class Meta:
+        model = Asset
+        fields = ["os_family", "role"]
+
+    def filter_pinned(self, queryset, name, value):
+        return queryset.filter(ring_membership__source="pinned" if value else "automatic")

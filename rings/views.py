@@ -1,0 +1,343 @@
+"""HTML pages of the rings app: rollout board, ring editor, maintenance-window editor."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from django.views import View
+from django.views.generic import TemplateView
+
+from evidence.services import record_event
+from tenants.permissions import Capability, ClientPageMixin, has_capability
+
+from . import selectors, services
+from .choices import RolloutState, WaveState
+from .filters import RolloutFilterSet
+from .forms import (
+    HaltForm,
+    MaintenanceWindowForm,
+    RingForm,
+    RollbackForm,
+    RolloutCreateForm,
+    RunbookForm,
+    WaveForm,
+)
+from .models import MaintenanceWindow, Ring, Rollout, RunbookCheck, Wave
+
+
+def _errors(exc: ValidationError) -> str:
+    if hasattr(exc, "message_dict"):
+        return " ".join(f"{m}" for msgs in exc.message_dict.values() for m in msgs)
+    return " ".join(exc.messages)
+
+
+class RolloutBoardView(ClientPageMixin, TemplateView):
+    """Every rollout of the client with its waves, counts, failure rate and soak countdown."""
+
+    template_name = "rings/rollout_board.html"
+    capability = Capability.VIEW
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        filterset = RolloutFilterSet(
+            self.request.GET or {"state": ""}, queryset=selectors.visible_rollouts()
+        )
+        rollouts = list(filterset.qs[:50]) if filterset.is_valid() else []
+        now = timezone.now()
+        role = self.role
+        can_operate = has_capability(self.request.user, self.client, Capability.OPERATE)
+        boards = []
+        for rollout in rollouts:
+            waves = []
+            current = next((w for w in rollout.waves.all() if w.state != WaveState.PASSED), None)
+            for wave in rollout.waves.all():
+                approval = getattr(wave, "approval", None)
+                soak_left = (
+                    wave.soak_ends_at - now
+                    if wave.state == WaveState.SOAKING and wave.soak_ends_at > now
+                    else None
+                )
+                counts = wave.counts()
+                waves.append(
+                    {
+                        "wave": wave,
+                        "counts": counts,
+                        "rate": wave.failure_rate(counts),
+                        "approval": approval,
+                        "soak_left": soak_left,
+                        "is_current": current is not None and wave.pk == current.pk,
+                        "can_approve": (
+                            rollout.state == RolloutState.ACTIVE
+                            and approval is None
+                            and wave.state in (WaveState.PENDING, WaveState.AWAITING)
+                            and services._role_may_approve(role, wave.ring.approver_role)
+                        ),
+                        "can_record": can_operate
+                        and rollout.state == RolloutState.ACTIVE
+                        and wave.state
+                        in (
+                            WaveState.DEPLOYING,
+                            WaveState.DEPLOYED,
+                            WaveState.VERIFYING,
+                            WaveState.SOAKING,
+                        ),
+                    }
+                )
+            boards.append({"rollout": rollout, "waves": waves})
+        context.update(
+            boards=boards,
+            filterset=filterset,
+            can_operate=can_operate,
+            create_form=RolloutCreateForm(),
+            halt_form=HaltForm(),
+            rollback_form=RollbackForm(),
+            runbook_checks=list(RunbookCheck.objects.filter(is_active=True)),
+            failure_rates=selectors.failure_rates_by_ring(now - timedelta(days=30), now),
+        )
+        return context
+
+
+class _RolloutAction(ClientPageMixin, View):
+    capability = Capability.OPERATE
+    form_class: type = HaltForm
+    success: str = "Done."
+
+    def post(self, request, slug: str | None = None, pk: str | None = None, **kwargs):
+        rollout = get_object_or_404(Rollout, uuid=pk)
+        form = self.form_class(request.POST)
+        back = HttpResponseRedirect(f"/clients/{self.client.slug}/rollouts/")
+        if not form.is_valid():
+            messages.error(request, "Check the form: " + form.errors.as_text())
+            return back
+        try:
+            self.act(rollout, form.cleaned_data)
+        except ValidationError as exc:
+            messages.error(request, _errors(exc))
+            return back
+        except services.ApprovalRefused as exc:
+            messages.error(request, str(exc))
+            return HttpResponse(
+                f"<p>{exc}</p><p><a href='/clients/{self.client.slug}/rollouts/'>Back</a></p>",
+                status=403,
+            )
+        messages.success(request, self.success)
+        return back
+
+    def act(self, rollout: Rollout, data: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def wave(self, rollout: Rollout, wave_id: Any) -> Wave:
+        return get_object_or_404(
+            Wave.objects.select_related("ring", "rollout"), rollout=rollout, uuid=wave_id
+        )
+
+
+class ApproveWaveView(_RolloutAction):
+    """Anyone who may see the client may try; the ring's approver role decides (403 otherwise)."""
+
+    capability = Capability.VIEW
+    form_class = WaveForm
+    success = "Approved."
+
+    def act(self, rollout, data):
+        services.approve_wave(wave=self.wave(rollout, data["wave"]), user=self.request.user)
+
+
+class HaltRolloutView(_RolloutAction):
+    form_class = HaltForm
+    success = "Rollout halted."
+
+    def act(self, rollout, data):
+        services.halt_rollout(rollout=rollout, actor=self.request.user, reason=data["reason"])
+
+
+class RollbackView(_RolloutAction):
+    form_class = RollbackForm
+    success = "Rollback recorded."
+
+    def act(self, rollout, data):
+        wave = self.wave(rollout, data["wave"]) if data.get("wave") else None
+        assets = []
+        if wave is not None:
+            assets = [r.asset for r in wave.results.select_related("asset")]
+        services.record_rollback(
+            rollout=rollout,
+            wave=wave,
+            actor=self.request.user,
+            what=data["what"],
+            outcome=data["outcome"],
+            assets=assets,
+        )
+
+
+class RunbookCheckView(_RolloutAction):
+    form_class = RunbookForm
+    success = "Check recorded."
+
+    def act(self, rollout, data):
+        check = get_object_or_404(RunbookCheck, uuid=data["check"])
+        services.record_runbook_check(
+            wave=self.wave(rollout, data["wave"]),
+            check=check,
+            passed=data["passed"],
+            actor=self.request.user,
+            note=data.get("note", ""),
+        )
+
+
+class CreateRolloutView(ClientPageMixin, View):
+    capability = Capability.OPERATE
+
+    def post(self, request, **kwargs):
+        form = RolloutCreateForm(request.POST)
+        back = HttpResponseRedirect(f"/clients/{self.client.slug}/rollouts/")
+        if not form.is_valid():
+            messages.error(request, "Check the form: " + form.errors.as_text())
+            return back
+        try:
+            services.create_rollout(
+                name=form.cleaned_data["name"],
+                actor=request.user,
+                selection=form.cleaned_data["selection"],
+                patch_identifiers=form.identifiers(),
+                os_family=form.cleaned_data["os_family"],
+            )
+        except ValidationError as exc:
+            messages.error(request, _errors(exc))
+            return back
+        messages.success(request, "Rollout created; its canary wave waits for approval.")
+        return back
+
+
+class RingEditorView(ClientPageMixin, TemplateView):
+    """Rings with their settings and members; admins edit, reassign and export."""
+
+    template_name = "rings/ring_list.html"
+    capability = Capability.VIEW
+
+    def required_capability(self, request):
+        return Capability.ADMINISTER if request.method == "POST" else Capability.VIEW
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        rings = list(selectors.visible_rings())
+        selected = self.request.GET.get("ring") or (rings[0].key if rings else None)
+        ring = next((r for r in rings if r.key == selected), None)
+        members = list(selectors.ring_members(ring)[:500]) if ring else []
+        forms_by_ring = kwargs.get("forms") or {
+            r.pk: RingForm(instance=r, prefix=r.key) for r in rings
+        }
+        context.update(
+            rings=[(r, forms_by_ring.get(r.pk)) for r in rings],
+            selected=ring,
+            members=members,
+            can_administer=has_capability(self.request.user, self.client, Capability.ADMINISTER),
+        )
+        return context
+
+    def post(self, request, **kwargs):
+        back = HttpResponseRedirect(f"/clients/{self.client.slug}/rings/")
+        if "assign" in request.POST:
+            summary = services.assign_rings(actor=request.user)
+            messages.success(
+                request,
+                f"Assigned {summary['assets']} assets ({summary['moved']} moved, "
+                f"{summary['pinned']} pinned left in place).",
+            )
+            return back
+        ring = get_object_or_404(Ring, key=request.POST.get("ring"))
+        form = RingForm(request.POST, instance=ring, prefix=ring.key)
+        if not form.is_valid():
+            messages.error(request, f"{ring.name}: " + form.errors.as_text())
+            return self.render_to_response(self.get_context_data(forms={ring.pk: form}), status=400)
+        with transaction.atomic():
+            form.save()
+            record_event(
+                kind="ring.updated",
+                subject_type="ring",
+                subject_id=ring.uuid,
+                actor=request.user,
+                payload={k: str(v) for k, v in form.cleaned_data.items()},
+            )
+        messages.success(request, f"{ring.name} saved.")
+        return back
+
+
+class RingExportView(ClientPageMixin, View):
+    capability = Capability.VIEW
+
+    def get(self, request, **kwargs):
+        response = HttpResponse(selectors.membership_csv(), content_type="text/csv")
+        response["Content-Disposition"] = (
+            f'attachment; filename="{self.client.slug}-ring-membership.csv"'
+        )
+        return response
+
+
+class WindowEditorView(ClientPageMixin, TemplateView):
+    template_name = "rings/maintenancewindow_list.html"
+    capability = Capability.VIEW
+
+    def required_capability(self, request):
+        return Capability.OPERATE if request.method == "POST" else Capability.VIEW
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        now = timezone.now()
+        windows = [(w, w.current_or_next(now, self.client.tz)) for w in selectors.visible_windows()]
+        context.update(
+            windows=windows,
+            form=kwargs.get("form") or MaintenanceWindowForm(),
+            can_operate=has_capability(self.request.user, self.client, Capability.OPERATE),
+        )
+        return context
+
+    def post(self, request, **kwargs):
+        back = HttpResponseRedirect(f"/clients/{self.client.slug}/maintenance-windows/")
+        if request.POST.get("delete"):
+            window = get_object_or_404(MaintenanceWindow, uuid=request.POST["delete"])
+            with transaction.atomic():
+                record_event(
+                    kind="window.deleted",
+                    subject_type="maintenance_window",
+                    subject_id=window.uuid,
+                    actor=request.user,
+                    payload={"name": window.name},
+                )
+                window.delete()
+            messages.success(request, f"Window “{window.name}” deleted.")
+            return back
+        form = MaintenanceWindowForm(request.POST)
+        if not form.is_valid():
+            return self.render_to_response(self.get_context_data(form=form), status=400)
+        with transaction.atomic():
+            window = form.save()
+            record_event(
+                kind="window.created",
+                subject_type="maintenance_window",
+                subject_id=window.uuid,
+                actor=request.user,
+                payload={"name": window.name, "recurrence": window.recurrence},
+            )
+        messages.success(request, f"Window “{window.name}” added.")
+        return back
+
+
+__all__ = [
+    "RolloutBoardView",
+    "ApproveWaveView",
+    "HaltRolloutView",
+    "RollbackView",
+    "RunbookCheckView",
+    "CreateRolloutView",
+    "RingEditorView",
+    "RingExportView",
+    "WindowEditorView",
+]
