@@ -26,6 +26,13 @@ configuration. Runs on Python 3.7 and later.
 
 from __future__ import annotations
 
+import sys
+
+# Run as a file from inside the project, this folder is first on sys.path and holds modules named
+# like standard-library ones (selectors.py): drop it so the standard library is what is imported.
+if __name__ == "__main__" and sys.path and sys.path[0].endswith("inventory"):
+    sys.path.pop(0)
+
 import argparse
 import ipaddress
 import json
@@ -35,7 +42,6 @@ import re
 import shutil
 import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.parse
