@@ -9,10 +9,10 @@ import pytest
 
 from exceptions_register.choices import ExceptionKind, ExceptionState
 from exceptions_register.models import RiskException
-from tenants.models import User
 from inventory.choices import OsFamily
 from patchops.choices import FindingState, SeverityTier
 from patchops.compliance import compliance_at, compute, run_raw_compliance
+from tenants.models import User
 from tests.inventory.factories import AssetFactory
 from tests.patchops.factories import FindingFactory
 
