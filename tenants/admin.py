@@ -68,6 +68,11 @@ class UserAdmin(BaseUserAdmin):
         ("Profile", {"fields": ["full_name", "staff_role"]}),
         ("Access", {"fields": ["is_active", "is_staff", "is_superuser"]}),
     ]
+
+    def has_delete_permission(self, request, obj=None):
+        # Deactivate instead: signatures, approvals and evidence in client schemas name users.
+        return False
+
     add_fieldsets = [
         (None, {"fields": ["email", "full_name", "staff_role", "password1", "password2"]})
     ]

@@ -73,3 +73,34 @@ def sign_in(page, email: str, password: str) -> None:
     page.fill("#id_password", password)
     page.click("button[type=submit]")
     page.wait_for_load_state("networkidle")
+
+
+@pytest.fixture
+def fresh_client(committed):
+    """A committed client of its own with an owner, dropped (schema and all) afterwards.
+
+    Browser tests write through the live server, and append-only tables (the evidence log)
+    cannot be cleaned row by row; dropping the whole schema leaves the shared tenants untouched.
+    """
+    import uuid
+
+    from django.db import connection
+
+    from tenants.choices import MembershipRole
+    from tenants.models import User
+    from tenants.services import add_membership, create_client
+    from tests.conftest import PASSWORD
+
+    slug = f"browser-{uuid.uuid4().hex[:8]}"
+    client = create_client(
+        slug=slug, name="Cedar Valley Clinic", timezone_name="America/Chicago", is_hipaa=True
+    )
+    owner = User.objects.create_user(email=f"owner@{slug}.test", password=PASSWORD)
+    add_membership(user=owner, client=client, role=MembershipRole.CLIENT_OWNER)
+    yield client, owner
+    connection.set_schema_to_public()
+    client.delete(force_drop=True)
+    # Users are deactivated, never deleted: signatures and approvals in client schemas name them.
+    User.objects.filter(pk=owner.pk).update(is_active=False)
+    # Leave no idle session behind: the session-end teardown cannot drop a database in use.
+    connection.close()

@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from django.db import connection, transaction
+from django.db import connection
 from django_tenants.utils import tenant_context
 
-from evidence.models import EvidenceEvent
-from exceptions_register.models import RiskException, Signature
+from exceptions_register.models import RiskException
 from tenants.models import Client, User
 from tests.browser.conftest import sign_in
 from tests.conftest import PASSWORD
@@ -20,9 +19,8 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def pending(committed) -> Iterator[RiskException]:
-    client = Client.objects.get(slug="tenant-a")
-    owner = User.objects.get(email="owner@a.test")
+def pending(fresh_client) -> Iterator[tuple[RiskException, Client, User]]:
+    client, owner = fresh_client
     with tenant_context(client):
         asset = AssetFactory(hostname="browser-sign-01")
         exception = make_exception(
@@ -32,23 +30,13 @@ def pending(committed) -> Iterator[RiskException]:
             assets=[asset],
             ticket_reference="PSA-BROWSER-1",
         )
-    yield exception
-    with tenant_context(client), transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL patchops.exceptions_purge = 'on'")
-        ids = [str(exception.uuid)]
-        Signature.objects.filter(exception=exception).delete()
-        RiskException.objects.filter(pk=exception.pk).delete()
-        asset.delete()
-        EvidenceEvent.objects.filter(subject_id__in=ids).delete()
-        assert not RiskException.objects.filter(ticket_reference="PSA-BROWSER-1").exists()
     connection.set_schema_to_public()
-    # Leave no idle session behind: the session-end teardown cannot drop a database in use.
-    connection.close()
+    yield exception, client, owner
 
 
 def test_owner_signs_in_the_portal_and_the_register_shows_it_active(page, pending):
-    sign_in(page, "owner@a.test", PASSWORD)
+    exception, client, owner = pending
+    sign_in(page, owner.email, PASSWORD)
     page.locator("[data-testid=portal-link] a").click()
     page.locator("[data-testid=awaiting] >> text=PSA-BROWSER-1").click()
     assert "browser-sign-01" in page.locator("[data-testid=canonical-text]").inner_text()
@@ -65,12 +53,12 @@ def test_owner_signs_in_the_portal_and_the_register_shows_it_active(page, pendin
     assert "Signed." in page.locator(".messages").inner_text()
     assert page.locator("[data-testid=awaiting]").count() == 0
 
-    page.goto("/clients/tenant-a/exceptions/?state=active")
+    page.goto(f"/clients/{client.slug}/exceptions/?state=active")
     row = page.locator("[data-testid=exception-row]", has_text="PSA-BROWSER-1")
     assert row.locator("[data-testid=state]").inner_text() == "Active"
 
-    with tenant_context(Client.objects.get(slug="tenant-a")):
-        signed = RiskException.objects.select_related("signature").get(pk=pending.pk)
+    with tenant_context(client):
+        signed = RiskException.objects.select_related("signature").get(pk=exception.pk)
     assert signed.state == "active"
     assert signed.signature.user_agent and "Chrome" in signed.signature.user_agent
     assert signed.signature.ip_address == "127.0.0.1"

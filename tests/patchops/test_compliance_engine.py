@@ -63,9 +63,7 @@ def fixture_client(in_tenant_a):
 
 def activate(exc, *, starts_at):
     """Stand in for the owner's signature: the register's own workflow is tested elsewhere."""
-    RiskException.objects.filter(pk=exc.pk).update(
-        state=ExceptionState.ACTIVE, starts_at=starts_at
-    )
+    RiskException.objects.filter(pk=exc.pk).update(state=ExceptionState.ACTIVE, starts_at=starts_at)
     exc.refresh_from_db()
     return exc
 
