@@ -41,7 +41,7 @@ def test_a_new_client_cloned_from_the_template_carries_the_guard(db):
             cursor.execute(
                 "SELECT count(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
                 "JOIN pg_namespace n ON n.oid = c.relnamespace "
-                "WHERE n.nspname = %s AND NOT t.tgisinternal",
+                "WHERE n.nspname = %s AND NOT t.tgisinternal AND c.relname LIKE 'evidence\\_%%'",
                 [client.schema_name],
             )
             assert cursor.fetchone()[0] == 4
