@@ -7,6 +7,12 @@ pages use; a builder only picks the instant and the period and arranges the resu
 * **As of** = the end of the period, or now while the month is still running: point-in-time
   figures (compliance %, active exceptions, the prioritization log) are taken at that instant,
   period figures (SLA attainment, time to remediate, failure rate) over ``[start, as of)``.
+
+The exception register's "Export PDF" action (``/clients/<slug>/exceptions/export.pdf``, POST)
+does not render in the request: it queues the ``exceptions`` report of the current month like
+any on-demand report, so the register PDF is stored, immutable, hashed and listed with the other
+reports (and produced monthly and bundled with them). Client users read and download it there;
+MSP staff queue it.
 """
 
 from __future__ import annotations

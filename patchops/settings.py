@@ -218,6 +218,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Several resources have a "kind" field with its own choices: name each enum explicitly.
+    "ENUM_NAME_OVERRIDES": {
+        "ReportKindEnum": "evidence.models.ReportKind",
+        "ExceptionKindEnum": "exceptions_register.choices.ExceptionKind",
+        "ControlKindEnum": "exceptions_register.choices.ControlKind",
+    },
 }
 
 # --- Celery --------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from exceptions_register.models import RiskException
 from inventory.choices import OsFamily
 from patchops.choices import FindingState, SeverityTier
 from patchops.compliance import compliance_at, compute, run_raw_compliance
+from tenants.models import User
 from tests.inventory.factories import AssetFactory
 from tests.patchops.factories import FindingFactory
 
@@ -49,13 +50,17 @@ def fixture_client(in_tenant_a):
 
     exc = RiskException.objects.create(
         kind=ExceptionKind.DEFERRAL,
-        state=ExceptionState.ACTIVE,
+        state=ExceptionState.PENDING_SIGNOFF,  # scope is frozen once signed: link, then sign
         reason="Vendor certification pending",
         ticket_reference="PSA-1001",
+        approver=User.objects.get(email="owner@a.test"),
+        created_at=T - 6 * D,
         starts_at=T - 5 * D,
         expires_at=T + 3 * D,
     )
     exc.findings.add(w2f)
+    RiskException.objects.filter(pk=exc.pk).update(state=ExceptionState.ACTIVE)
+    exc.refresh_from_db()
     return exc
 
 
@@ -141,11 +146,13 @@ def test_engine_exception_rule_matches_the_register_hook(in_tenant_a, kind):
     named = finding(AssetFactory(), SeverityTier.HIGH, detected=T - 9 * D, due=T - 2 * D)
     finding(AssetFactory(), SeverityTier.HIGH, detected=T - 9 * D, due=T - 2 * D)  # uncovered
     exc = RiskException.objects.create(
-        kind=kind, state=ExceptionState.ACTIVE, reason="Vendor-locked device",
-        ticket_reference="PSA-2002", starts_at=T - D, expires_at=T + D,
+        kind=kind, state=ExceptionState.PENDING_SIGNOFF, reason="Vendor-locked device",
+        ticket_reference="PSA-2002", approver=User.objects.get(email="owner@a.test"),
+        created_at=T - 2 * D, starts_at=T - D, expires_at=T + D,
     )  # fmt: skip
     exc.assets.add(lane_asset)
     exc.findings.add(named)
+    RiskException.objects.filter(pk=exc.pk).update(state=ExceptionState.ACTIVE)
     engine = set(outstanding_at(T).filter(excepted_q(T)).values_list("pk", flat=True))
     hook = set(covered_findings_at(T).values_list("pk", flat=True))
     assert engine == hook == {on_lane.pk, named.pk}
