@@ -1,10 +1,11 @@
-"""Report rendering benchmark: the HIPAA evidence artefacts for a 2,000-asset client.
+"""Report rendering benchmark: the full HIPAA evidence pack for a 2,000-asset client.
 
-Renders the ePHI asset inventory and the patch evidence chain (the report templates, print CSS,
-running header, page counters, inline SVG) and, in the same run, the same rows as a bare HTML
-table, both with WeasyPrint. Each render runs in a forked child process so its wall and CPU time
-and its peak resident set (getrusage maxrss; growth over the fork point in brackets) are measured
-in isolation.
+Builds the pack through its registered builder (cover with the verified chain head, ePHI asset
+inventory, risk-based prioritization log, patch evidence chain, compensating controls register:
+the report templates, print CSS, running header, page counters, inline SVG) and renders it and,
+in the same run, the same rows as a bare HTML table, both with WeasyPrint. Each render runs in a
+forked child process so its wall and CPU time and its peak resident set (getrusage maxrss; growth
+over the fork point in brackets) are measured in isolation.
 
 Needs a migrated database (``manage.py bootstrap``); creates the client ``bench-reports`` once.
 """
@@ -124,6 +125,99 @@ def _seed(assets: int, ephi_ratio: float, findings: int) -> Any:
     return client
 
 
+def _seed_pack_extras(client: Any, open_findings: int, exceptions: int) -> None:
+    """Open findings for the prioritization log and signed exceptions with controls for the
+    controls register (once; rows written directly, with the times of the benchmark month)."""
+    import hashlib as _hashlib
+
+    from django.db import transaction
+    from django_tenants.utils import tenant_context
+
+    from exceptions_register.choices import ControlKind, ExceptionKind, ExceptionState
+    from exceptions_register.models import CompensatingControl, RiskException, Signature
+    from inventory.models import Asset
+    from patchops.choices import FindingOrigin, FindingState, SeverityTier
+    from patchops.models import Finding
+    from tenants.models import User
+
+    owner = User.objects.filter(email="owner@bench-reports.test").first()
+    if owner is None:
+        owner = User.objects.create_user(email="owner@bench-reports.test", password=None)
+    rng = random.Random(11)
+    tiers = [SeverityTier.CRITICAL, SeverityTier.HIGH, SeverityTier.MEDIUM, SeverityTier.LOW]
+    with tenant_context(client), transaction.atomic():
+        if Finding.objects.filter(state=FindingState.OPEN).exists():
+            return
+        assets = list(Asset.objects.order_by("pk"))
+        detected = datetime(2026, 10, 8, 9, tzinfo=UTC)
+        Finding.objects.bulk_create(
+            [
+                Finding(
+                    asset=assets[(i * 7 + 3) % len(assets)],
+                    patch_identifier=f"KB51{i:05d}",
+                    tier=tiers[i % 4],
+                    risk_score=round(rng.uniform(5, 95), 2),
+                    origin=FindingOrigin.PENDING_UPDATE,
+                    state=FindingState.OPEN,
+                    detected_at=detected + timedelta(hours=i % 300),
+                    due_at=detected + timedelta(days=(1, 7, 14, 30)[i % 4], hours=i % 300),
+                )
+                for i in range(open_findings)
+            ],
+            batch_size=1000,
+        )
+        starts = datetime(2026, 9, 20, 15, tzinfo=UTC)
+        made = RiskException.objects.bulk_create(
+            [
+                RiskException(
+                    kind=ExceptionKind.DEFERRAL,
+                    state=ExceptionState.PENDING_SIGNOFF,
+                    reason=f"Line-of-business application {i} certifies updates quarterly.",
+                    ticket_reference=f"PSA-{9000 + i}",
+                    requested_by_label="engineer@msp.example",
+                    approver=owner,
+                    created_at=starts + timedelta(days=i) - timedelta(hours=4),
+                    submitted_at=starts + timedelta(days=i) - timedelta(hours=3),
+                    starts_at=starts + timedelta(days=i),
+                    expires_at=starts + timedelta(days=i + 60),
+                )
+                for i in range(exceptions)
+            ]
+        )
+        through = RiskException.assets.through
+        through.objects.bulk_create(
+            [through(riskexception_id=e.pk, asset_id=assets[i * 13].pk) for i, e in enumerate(made)]
+        )
+        CompensatingControl.objects.bulk_create(
+            [
+                CompensatingControl(exception=e, kind=kind, description=text)
+                for e in made
+                for kind, text in (
+                    (ControlKind.NETWORK_SEGMENTATION, "Isolated VLAN, no inbound internet."),
+                    (ControlKind.EXTRA_MONITORING, "EDR alerts reviewed daily by the SOC."),
+                )
+            ]
+        )
+        signatures = []
+        for e in made:
+            text = e.canonical_text()
+            signatures.append(
+                Signature(
+                    exception=e,
+                    user=owner,
+                    user_email=owner.email,
+                    decision="signed",
+                    signed_at=e.starts_at,
+                    signed_text=text,
+                    text_sha256=_hashlib.sha256(text.encode("utf-8")).hexdigest(),
+                )
+            )
+        Signature.objects.bulk_create(signatures)
+        RiskException.objects.filter(pk__in=[e.pk for e in made]).update(
+            state=ExceptionState.ACTIVE
+        )
+
+
 def _bare_table_html(context: dict[str, Any]) -> str:
     rows = [
         "<tr>" + "".join(f"<td>{escape(str(v))}</td>" for v in values) + "</tr>"
@@ -134,6 +228,17 @@ def _bare_table_html(context: dict[str, Any]) -> str:
             ),
             *(
                 (
+                    e.position,
+                    e.finding.asset.hostname,
+                    e.finding.patch_identifier,
+                    e.finding.tier,
+                    e.finding.risk_score,
+                    e.reason,
+                )
+                for e in context["priority_entries"]
+            ),
+            *(
+                (
                     r["asset"],
                     r["patch"],
                     r["detected"].occurred_at if r["detected"] else "",
@@ -141,6 +246,18 @@ def _bare_table_html(context: dict[str, Any]) -> str:
                     r["verified"].occurred_at if r["verified"] else "",
                 )
                 for r in context["chain_rows"]
+            ),
+            *(
+                (
+                    r["exception"].ticket_reference,
+                    ", ".join(r["assets"]),
+                    "; ".join(c.description for c in r["controls"]),
+                    r["exception"].approver.email,
+                    r["signature"].signed_at if r["signature"] else "",
+                    r["signature"].text_sha256 if r["signature"] else "",
+                    r["exception"].expires_at,
+                )
+                for r in context["controls_rows"]
             ),
         )
     ]
@@ -184,36 +301,46 @@ def _in_child(label: str, render) -> dict[str, Any]:
     return result
 
 
-def run(assets: int = 2000, ephi_ratio: float = 0.35, findings: int = 500) -> list[dict[str, Any]]:
+def run(
+    assets: int = 2000,
+    ephi_ratio: float = 0.35,
+    findings: int = 500,
+    open_findings: int = 1500,
+    exceptions: int = 20,
+) -> list[dict[str, Any]]:
     """Seed (once) and render both variants; print and return one result row per variant."""
     _setup_django()
     from django.db import connections
     from django_tenants.utils import tenant_context
 
+    from evidence.models import ReportKind
     from evidence.pdf import html_to_pdf, render_pdf
-    from evidence.reports import base_context, ephi_inventory_context, evidence_chain_context
+    from evidence.reports import REPORT_BUILDERS
 
     client = _seed(assets, ephi_ratio, findings)
+    _seed_pack_extras(
+        client, max(10, round(open_findings * assets / 2000)), max(2, round(exceptions))
+    )
     with tenant_context(client):
         started = time.perf_counter()
-        context = base_context(client, PERIOD, "HIPAA evidence artefacts")
-        context |= ephi_inventory_context() | evidence_chain_context(client, PERIOD)
+        template, context = REPORT_BUILDERS[ReportKind.HIPAA](client, PERIOD)
         query_seconds = time.perf_counter() - started
     connections.close_all()  # children must not share the parent's database socket
     results = [
         _in_child(
-            "HIPAA artefacts (templates, print CSS)",
-            lambda: render_pdf("evidence/pdf/hipaa_artefacts.html", context),
+            "HIPAA pack (builder, templates, print CSS)", lambda: render_pdf(template, context)
         ),
         _in_child("bare HTML table", lambda: html_to_pdf(_bare_table_html(context))),
     ]
     print(
         f"report rendering: {assets} assets, {context['ephi_count']} ePHI rows, "
-        f"{context['chain_findings']} evidence-chain rows; context queries {query_seconds:.2f}s"
+        f"{context['priority_shown']} of {context['priority_total']} prioritization rows, "
+        f"{context['chain_findings']} evidence-chain rows, {context['controls_count']} "
+        f"exceptions; builder queries {query_seconds:.2f}s"
     )
     for row in results:
         print(
-            f"  {row['label']:<40} {row['seconds']:>7.2f}s  {row['pages']:>4} pages  "
+            f"  {row['label']:<44} {row['seconds']:>7.2f}s  {row['pages']:>4} pages  "
             f"cpu {row['cpu_seconds']:>7.2f}s  peak RSS {row['max_rss_mb']:>7.1f} MB "
             f"(+{row['rss_growth_mb']} MB)"
         )

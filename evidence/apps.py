@@ -6,4 +6,4 @@ class EvidenceConfig(AppConfig):
 
     def ready(self) -> None:
         # Report builders register themselves on import.
-        from . import reports  # noqa: F401
+        from . import builders, reports  # noqa: F401

@@ -77,6 +77,7 @@ class ReportKind(models.TextChoices):
     HIPAA = "hipaa", "HIPAA-aligned evidence pack"
     QBR = "qbr", "QBR executive summary"
     INVENTORY = "inventory", "Inventory snapshot"
+    EXCEPTIONS = "exceptions", "Exception register"
     BUNDLE = "bundle", "Evidence bundle (ZIP)"
 
 

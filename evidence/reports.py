@@ -5,9 +5,11 @@ A builder is ``callable(client, period) -> (template_name, context)``; register 
 monthly schedule all offer that kind. ``generate_report`` renders (outside any transaction), then
 stores the file as a new immutable version with its SHA-256 and records ``report.generated``.
 
-Adding a report kind (monthly, hipaa, qbr):
+The monthly, HIPAA, QBR and exception-register builders live in ``evidence/builders.py``.
 
-1. In this module (it is imported when the app is ready), write::
+Adding a report kind:
+
+1. In ``evidence/builders.py`` (imported when the app is ready), write::
 
        @register(ReportKind.MONTHLY)
        def monthly_compliance(client, period):
@@ -108,7 +110,8 @@ def monthly_kinds(client: Any) -> list[str]:
     ]
 
 
-def check_kind(kind: str) -> None:
+def check_kind(kind: str, client: Any = None) -> None:
+    """``kind`` exists and has a builder; with ``client``, also that the client may have it."""
     if kind not in ReportKind.values:
         raise ReportNotAvailable(
             f"Unknown report kind “{kind}”; choose one of: {', '.join(ReportKind.values)}."
@@ -118,6 +121,11 @@ def check_kind(kind: str) -> None:
         raise ReportNotAvailable(
             f"The {label} (“{kind}”) is not available yet; "
             f"available now: {', '.join(available_kinds())}."
+        )
+    if client is not None and kind in HIPAA_ONLY_KINDS and not getattr(client, "is_hipaa", False):
+        raise ReportNotAvailable(
+            f"The {ReportKind(kind).label} is only produced for HIPAA-regulated clients; "
+            f"{client.name} is not marked as HIPAA-regulated."
         )
 
 
@@ -424,14 +432,14 @@ def _actor(actor: Any) -> str:
 
 
 def render_report(client: Any, kind: str, period: date) -> bytes:
-    check_kind(kind)
+    check_kind(kind, client)
     template_name, context = REPORT_BUILDERS[kind](client, period)
     return render_pdf(template_name, context)
 
 
 def generate_report(*, client: Any, kind: str, period: date, actor: Any = None) -> StoredReport:
     """Render one report of ``kind`` for ``period`` in the current client schema and store it."""
-    check_kind(kind)
+    check_kind(kind, client)
     check_period(client, period)
     if kind == BUNDLE:
         from .bundle import build_bundle

@@ -17,7 +17,13 @@ from .filters import EvidenceEventFilterSet, StoredReportFilterSet
 from .models import EvidenceEvent, ReportKind, StoredReport
 from .periods import format_period, parse_period, previous_month
 from .permissions import may_generate
-from .reports import ReportNotAvailable, available_kinds, check_kind, check_period
+from .reports import (
+    HIPAA_ONLY_KINDS,
+    ReportNotAvailable,
+    available_kinds,
+    check_kind,
+    check_period,
+)
 from .selectors import chain_head
 from .services import actor_label
 
@@ -73,7 +79,7 @@ class ReportListView(ClientPageMixin, TemplateView):
             if filterset.is_bound and filterset.is_valid()
             else StoredReport.objects.all()
         )
-        kinds = available_kinds()
+        kinds = [k for k in available_kinds() if k not in HIPAA_ONLY_KINDS or self.client.is_hipaa]
         context.update(
             filter=filterset,
             page_obj=_page(self.request, qs),
@@ -100,7 +106,7 @@ class ReportListView(ClientPageMixin, TemplateView):
         kind = request.POST.get("kind", "")
         period_text = request.POST.get("period", "")
         try:
-            check_kind(kind)
+            check_kind(kind, self.client)
             check_period(self.client, parse_period(period_text))
         except (ReportNotAvailable, ValueError) as exc:
             messages.error(request, str(exc))

@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.generic import TemplateView
 
+from evidence.permissions import may_generate
 from tenants.permissions import ROLE_CAPABILITIES, Capability, ClientPageMixin, current_client
 
 from . import services
@@ -67,6 +68,7 @@ class ExceptionListView(ClientPageMixin, TemplateView):
             query=query.urlencode(),
             expiring=expiring_soon(),
             expiring_days=EXPIRING_SOON_DAYS,
+            may_export_pdf=may_generate(self.role),
         )
         return context
 
@@ -158,6 +160,39 @@ class ExceptionExportView(ClientPageMixin, TemplateView):
             f'attachment; filename="exceptions-{self.client.slug}-{stamp}.csv"'
         )
         return response
+
+
+class ExceptionPdfExportView(ClientPageMixin, TemplateView):
+    """Queue the register as a stored PDF report (kind ``exceptions``, the current month).
+
+    WeasyPrint never runs in a request: the worker renders and stores the report like every
+    other report (immutable, with its SHA-256 and a ``report.generated`` event), and the user
+    downloads it from the reports page, where this redirects.
+    """
+
+    capability = Capability.VIEW
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        from evidence.models import ReportKind
+        from evidence.periods import format_period
+        from evidence.reports import check_kind
+        from evidence.services import actor_label
+        from evidence.tasks import generate_report_task
+
+        if not may_generate(self.role):
+            raise PermissionDenied("Only MSP staff may generate reports.")
+        kind = ReportKind.EXCEPTIONS.value
+        check_kind(kind, self.client)
+        period = format_period(timezone.now().astimezone(self.client.tz).date().replace(day=1))
+        generate_report_task.apply_async(
+            kwargs={"kind": kind, "period": period, "actor": actor_label(request.user)}
+        )
+        messages.success(
+            request,
+            "The exception register PDF is being generated; it will appear here when ready.",
+        )
+        return redirect(f"{reverse('evidence:reports')}?kind={kind}&period={period}")
 
 
 class ExceptionDetailView(ExceptionObjectMixin, ClientPageMixin, TemplateView):

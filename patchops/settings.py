@@ -218,6 +218,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Several resources have fields of the same name with their own choices: name each enum.
     "ENUM_NAME_OVERRIDES": {
         "AssetSourceEnum": "inventory.choices.AssetSource",
         "UpdateSourceEnum": "inventory.choices.UpdateSource",

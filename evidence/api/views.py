@@ -87,7 +87,7 @@ class StoredReportViewSet(viewsets.ReadOnlyModelViewSet):
         from evidence.periods import parse_period
 
         try:
-            check_kind(kind)
+            check_kind(kind, current_client(request))
             check_period(current_client(request), parse_period(period))
         except ReportNotAvailable as exc:
             raise exceptions.ValidationError({"kind": [str(exc)]}) from exc

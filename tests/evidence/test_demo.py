@@ -16,4 +16,4 @@ def test_demo_stores_last_months_reports_once(in_tenant_a):
     kinds = sorted(
         StoredReport.objects.filter(period=date(2026, 10, 1)).values_list("kind", flat=True)
     )
-    assert kinds == ["bundle", "inventory"]
+    assert kinds == ["bundle", "exceptions", "hipaa", "inventory", "monthly", "qbr"]

@@ -61,10 +61,18 @@ def test_monthly_generation_is_idempotent_and_dispatch_skips_done_clients(tenant
             "period": "2026-11",
             "generated": monthly_kinds(tenant_a),
         }
-        assert set(first["generated"]) == {"inventory", "bundle"}
+        assert set(first["generated"]) == {
+            "monthly",
+            "hipaa",
+            "qbr",
+            "inventory",
+            "exceptions",
+            "bundle",
+        }
+        assert first["generated"][-1] == "bundle"
         second = generate_monthly_reports(period="2026-11")
         assert second["generated"] == []
-        assert StoredReport.objects.filter(period=date(2026, 11, 1)).count() == 2
+        assert StoredReport.objects.filter(period=date(2026, 11, 1)).count() == 6
     with (
         mock.patch("evidence.tasks.generate_monthly_reports.apply_async", autospec=True) as queue,
         time_machine.travel(datetime(2026, 12, 1, 6, 30, tzinfo=UTC), tick=False),

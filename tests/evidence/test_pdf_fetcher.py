@@ -52,3 +52,34 @@ def test_refused_urls_raise_before_any_io(url):
     with pytest.raises(ValueError):
         fetcher.fetch(url)
     assert fetcher.refused == [url]
+
+
+def test_report_stylesheet_loads_with_the_production_manifest_storage(settings, db):
+    """Production serves hashed static names (collectstatic's manifest); the report stylesheet
+    must not depend on that manifest, or the fetcher would refuse the hashed name and the PDF
+    would lose its print CSS (page numbers, running header)."""
+    from datetime import date
+
+    from django.contrib.staticfiles.storage import staticfiles_storage
+    from django.core.files import storage
+    from django.utils.functional import empty
+
+    from evidence.pdf import render_pdf
+    from tenants.models import Client
+
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    }
+    storage.storages._storages = {}
+    staticfiles_storage._wrapped = empty
+    try:
+        fetcher = RestrictedUrlFetcher()
+        client = Client.objects.get(slug="tenant-a")
+        context = {"client": client, "period": date(2026, 10, 1), "period_label": "2026-10"}
+        assert render_pdf("evidence/pdf/base.html", context, fetcher=fetcher).startswith(b"%PDF")
+    finally:
+        storage.storages._storages = {}
+        staticfiles_storage._wrapped = empty
+    assert fetcher.fetched == [f"{BASE_URL}static/evidence/print.css"]
+    assert fetcher.refused == []

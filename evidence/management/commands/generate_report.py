@@ -31,7 +31,7 @@ class Command(BaseCommand):
         if client is None:
             raise CommandError(f"No client with the slug “{slug}”.")
         try:
-            check_kind(kind)
+            check_kind(kind, client)
             period = parse_period(options["period"])
             check_period(client, period)
         except (ReportNotAvailable, ValueError) as exc:
