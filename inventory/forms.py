@@ -117,9 +117,7 @@ class DismissForm(forms.Form):
 
 class ScheduleForm(forms.Form):
     local_hour = forms.IntegerField(label="Hour (client time)", min_value=0, max_value=23)
-    weekday = forms.TypedChoiceField(
-        label="Weekday (weekly cadence)", choices=WEEKDAYS, coerce=int
-    )
+    weekday = forms.TypedChoiceField(label="Weekday (weekly cadence)", choices=WEEKDAYS, coerce=int)
     is_enabled = forms.BooleanField(label="Enabled", required=False)
 
 
@@ -150,4 +148,6 @@ class PolicyForm(forms.ModelForm):
 
 
 class ReviewForm(forms.Form):
-    notes = forms.CharField(max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    notes = forms.CharField(
+        max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )

@@ -18,13 +18,13 @@ from . import selectors, services
 from .choices import SoftwareCategory, SoftwareKind, UnknownDeviceState
 from .filters import AssetFilterSet, DiscoveryRunFilterSet, UnknownDeviceFilterSet
 from .forms import (
+    WEEKDAYS,
     AdoptForm,
     BulkTagForm,
     DismissForm,
     PolicyForm,
     ReviewForm,
     ScheduleForm,
-    WEEKDAYS,
     TagForm,
 )
 from .models import AssetClass, DiscoverySchedule, Site
@@ -133,7 +133,8 @@ class AssetListView(ClientPageMixin, TemplateView):
             messages.error(request, _error_text(exc))
         else:
             messages.success(
-                request, f"Tagged {changed} of {len(assets)} selected asset{'s' * (len(assets) != 1)}."
+                request,
+                f"Tagged {changed} of {len(assets)} selected asset{'s' * (len(assets) != 1)}.",
             )
         return redirect(target or request.path)
 
@@ -185,13 +186,18 @@ class AssetDetailView(ClientPageMixin, TemplateView):
             software_page=software_page,
             software_links=_page_links(software_page),
             software_total=software_page.paginator.count,
-            hotfixes=asset.software.filter(kind=SoftwareKind.HOTFIX).order_by("-install_date", "name"),
+            hotfixes=asset.software.filter(kind=SoftwareKind.HOTFIX).order_by(
+                "-install_date", "name"
+            ),
             pending=asset.pending_updates.all(),
             history=selectors.asset_history(asset, limit=100),
             findings=Finding.objects.filter(asset=asset).order_by("due_at")[:100],
             tag_form=kwargs.get("tag_form")
             or TagForm(
-                initial={"is_ephi": "yes" if asset.is_ephi else "no", "data_flows": asset.data_flows}
+                initial={
+                    "is_ephi": "yes" if asset.is_ephi else "no",
+                    "data_flows": asset.data_flows,
+                }
             ),
             adopted_from=asset.adopted_from.first(),
         )
@@ -451,7 +457,8 @@ class SnapshotListView(ClientPageMixin, TemplateView):
         snapshot = services.create_snapshot(client=self.client, actor=request.user)
         messages.success(
             request,
-            f"Snapshot taken: {snapshot.asset_count} assets, {snapshot.software_count} software rows.",
+            f"Snapshot taken: {snapshot.asset_count} assets, "
+            f"{snapshot.software_count} software rows.",
         )
         return redirect(request.path)
 
@@ -478,5 +485,7 @@ class SnapshotDownloadView(ClientPageMixin, TemplateView):
             filename=name,
             content_type="text/csv" if kind == "csv" else "application/json",
         )
-        response["X-Content-SHA256"] = snapshot.csv_sha256 if kind == "csv" else snapshot.json_sha256
+        response["X-Content-SHA256"] = (
+            snapshot.csv_sha256 if kind == "csv" else snapshot.json_sha256
+        )
         return response
