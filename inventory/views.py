@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
+from django.template.defaultfilters import pluralize
 from django.utils import timezone
 from django.views.generic import TemplateView
 
@@ -86,6 +87,11 @@ class AssetListView(ClientPageMixin, TemplateView):
             form.fields[name].widget = _yes_no_select(name)
         for name in ("data_flow", "seen_after", "seen_before"):
             form.fields.pop(name, None)
+        labels = {"q": "Search", "os_family": "OS family", "asset_class": "Class",
+                  "stale": "Stale", "managed": "Managed", "site": "Site"}  # fmt: skip
+        for name, label in labels.items():
+            form.fields[name].label = label
+        form.order_fields(["q", "os_family", "role", "asset_class", "ephi", "stale", "managed"])
         qs = filterset.qs if filterset.is_bound and filterset.is_valid() else filterset.queryset
         page = _page(self.request, qs)
         context.update(
@@ -238,8 +244,8 @@ class UnknownDeviceListView(ClientPageMixin, TemplateView):
         filterset = UnknownDeviceFilterSet(
             params, queryset=selectors.visible_unknown_devices(self.request.user, self.client)
         )
-        for name in ("seen_after",):
-            filterset.form.fields.pop(name, None)
+        filterset.form.fields.pop("seen_after", None)
+        filterset.form.fields["mac_vendor"].label = "MAC vendor"
         qs = filterset.qs if filterset.is_valid() else filterset.queryset.none()
         page = _page(self.request, qs)
         context.update(
@@ -457,8 +463,8 @@ class SnapshotListView(ClientPageMixin, TemplateView):
         snapshot = services.create_snapshot(client=self.client, actor=request.user)
         messages.success(
             request,
-            f"Snapshot taken: {snapshot.asset_count} assets, "
-            f"{snapshot.software_count} software rows.",
+            f"Snapshot taken: {snapshot.asset_count} asset{pluralize(snapshot.asset_count)}, "
+            f"{snapshot.software_count} software row{pluralize(snapshot.software_count)}.",
         )
         return redirect(request.path)
 

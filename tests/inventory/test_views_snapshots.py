@@ -61,7 +61,7 @@ def test_download_of_an_unknown_kind_is_404(login, personas, snapshot):
 
 def test_take_snapshot_now(login, personas, tenant_a, snapshot):
     response = login(personas.engineer).post(BASE, follow=True)
-    assert "Snapshot taken: 1 assets" in response.content.decode()
+    assert "Snapshot taken: 1 asset, 0 software rows." in response.content.decode()
     with tenant_context(tenant_a):
         assert InventorySnapshot.objects.filter(is_scheduled=False).count() == 1
 
