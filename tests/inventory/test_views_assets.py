@@ -241,3 +241,8 @@ def test_asset_detail_tag_form_rejects_bad_input(login, personas, fleet, tenant_
 def test_asset_detail_unknown_uuid_is_404(login, personas, fleet):
     response = login(personas.viewer_a).get(f"{BASE}00000000-0000-0000-0000-000000000000/")
     assert response.status_code == 404
+
+
+def test_select_all_script_only_for_operators(login, personas, fleet):
+    assert b"js/asset_list.js" in login(personas.engineer).get(BASE).content
+    assert b"js/asset_list.js" not in login(personas.viewer_a).get(BASE).content
