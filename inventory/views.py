@@ -1,0 +1,497 @@
+"""HTML pages of the inventory: assets, unknown devices, discovery runs, scope, snapshots."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.template.defaultfilters import pluralize
+from django.utils import timezone
+from django.views.generic import TemplateView
+
+from tenants.permissions import Capability, ClientPageMixin
+
+from . import selectors, services
+from .choices import SoftwareCategory, SoftwareKind, UnknownDeviceState
+from .filters import AssetFilterSet, DiscoveryRunFilterSet, UnknownDeviceFilterSet
+from .forms import (
+    WEEKDAYS,
+    AdoptForm,
+    BulkTagForm,
+    DismissForm,
+    PolicyForm,
+    ReviewForm,
+    ScheduleForm,
+    TagForm,
+)
+from .models import AssetClass, DiscoverySchedule, Site
+
+PAGE_SIZE = 50
+CATEGORY_COLORS = {
+    SoftwareCategory.BROWSER: "blue",
+    SoftwareCategory.PDF_TOOL: "orange",
+    SoftwareCategory.REMOTE_ACCESS: "red",
+    SoftwareCategory.JAVA: "orange",
+    SoftwareCategory.LINE_OF_BUSINESS: "green",
+}
+RUN_STATUS_COLORS = {"succeeded": "green", "partial": "orange", "failed": "red", "running": "blue"}
+
+
+def _error_text(exc: ValidationError) -> str:
+    if hasattr(exc, "message_dict"):
+        return " ".join(m for msgs in exc.message_dict.values() for m in msgs)
+    return " ".join(exc.messages)
+
+
+def _query_without_page(request: HttpRequest) -> str:
+    query = request.GET.copy()
+    query.pop("page", None)
+    return query.urlencode()
+
+
+def _page(request: HttpRequest, qs: Any, size: int = PAGE_SIZE, param: str = "page") -> Any:
+    return Paginator(qs, size).get_page(request.GET.get(param))
+
+
+def _page_links(page: Any) -> list[int | None]:
+    """Page numbers around the current page; None marks a gap."""
+    return list(page.paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1))
+
+
+# ------------------------------------------------------------------------------------------
+# Assets
+
+
+class AssetListView(ClientPageMixin, TemplateView):
+    template_name = "inventory/asset_list.html"
+
+    def required_capability(self, request: HttpRequest) -> Capability:
+        return Capability.OPERATE if request.method == "POST" else Capability.VIEW
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        filterset = AssetFilterSet(
+            self.request.GET or None,
+            queryset=selectors.visible_assets(self.request.user, self.client).order_by(
+                "hostname", "pk"
+            ),
+        )
+        form = filterset.form
+        form.fields["asset_class"].widget = _class_select()
+        form.fields["site"].widget = _site_select()
+        for name in ("ephi", "stale", "managed", "unknown"):
+            form.fields[name].widget = _yes_no_select(name)
+        for name in ("data_flow", "seen_after", "seen_before"):
+            form.fields.pop(name, None)
+        labels = {"q": "Search", "os_family": "OS family", "asset_class": "Class",
+                  "stale": "Stale", "managed": "Managed", "site": "Site"}  # fmt: skip
+        for name, label in labels.items():
+            form.fields[name].label = label
+        form.order_fields(["q", "os_family", "role", "asset_class", "ephi", "stale", "managed"])
+        qs = filterset.qs if filterset.is_bound and filterset.is_valid() else filterset.queryset
+        page = _page(self.request, qs)
+        context.update(
+            filterset=filterset,
+            filter_errors=filterset.errors if filterset.is_bound else {},
+            page_obj=page,
+            page_links=_page_links(page),
+            assets=page.object_list,
+            query=_query_without_page(self.request),
+            bulk_form=kwargs.get("bulk_form") or BulkTagForm(),
+            any_assets=selectors.visible_assets(self.request.user, self.client).exists()
+            if not page.object_list
+            else True,
+        )
+        return context
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        visible = selectors.visible_assets(request.user, self.client)
+        ids = request.POST.getlist("assets")
+        form = BulkTagForm(request.POST, asset_ids=ids)
+        back = request.POST.get("next") or ""
+        target = f"{request.path}?{back}" if back and not back.startswith(("/", "http")) else None
+        if not form.is_valid():
+            for error in form.errors.get("__all__", []) + form.errors.get("assets", []):
+                messages.error(request, error)
+            for field in ("is_ephi", "data_flows"):
+                for error in form.errors.get(field, []):
+                    messages.error(request, f"{form.fields[field].label}: {error}")
+            return redirect(target or request.path)
+        try:
+            assets = list(visible.filter(uuid__in=form.cleaned_data["assets"]))
+        except ValidationError:
+            assets = []
+        if not assets:
+            messages.error(request, "None of the selected assets exist.")
+            return redirect(target or request.path)
+        try:
+            changed = services.tag_assets(
+                assets=assets,
+                actor=request.user,
+                is_ephi=form.ephi_value,
+                data_flows=form.flows_value,
+            )
+        except ValidationError as exc:
+            messages.error(request, _error_text(exc))
+        else:
+            messages.success(
+                request,
+                f"Tagged {changed} of {len(assets)} selected asset{'s' * (len(assets) != 1)}.",
+            )
+        return redirect(target or request.path)
+
+
+def _choices_select(choices: list[tuple[str, str]]) -> Any:
+    from django import forms
+
+    return forms.Select(choices=[("", "Any"), *choices])
+
+
+def _class_select() -> Any:
+    return _choices_select(list(AssetClass.objects.values_list("key", "name")))
+
+
+def _site_select() -> Any:
+    return _choices_select([(n, n) for n in Site.objects.values_list("name", flat=True)])
+
+
+def _yes_no_select(name: str) -> Any:
+    if name == "ephi":
+        choices = [("true", "ePHI system: yes"), ("false", "ePHI system: no")]
+    else:
+        choices = [("true", "Yes"), ("false", "No")]
+    return _choices_select(choices)
+
+
+class AssetDetailView(ClientPageMixin, TemplateView):
+    template_name = "inventory/asset_detail.html"
+
+    def required_capability(self, request: HttpRequest) -> Capability:
+        return Capability.OPERATE if request.method == "POST" else Capability.VIEW
+
+    def get_asset(self) -> Any:
+        return get_object_or_404(
+            selectors.visible_assets(self.request.user, self.client), uuid=self.kwargs["uuid"]
+        )
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        from patchops.models import Finding
+
+        context = super().get_context_data(**kwargs)
+        asset = kwargs.get("asset") or self.get_asset()
+        software = asset.software.exclude(kind=SoftwareKind.HOTFIX).order_by("name", "pk")
+        software_page = _page(self.request, software, param="page")
+        for row in software_page.object_list:
+            row.badge = CATEGORY_COLORS.get(row.category, "gray")
+        context.update(
+            asset=asset,
+            software_page=software_page,
+            software_links=_page_links(software_page),
+            software_total=software_page.paginator.count,
+            hotfixes=asset.software.filter(kind=SoftwareKind.HOTFIX).order_by(
+                "-install_date", "name"
+            ),
+            pending=asset.pending_updates.all(),
+            history=selectors.asset_history(asset, limit=100),
+            findings=Finding.objects.filter(asset=asset).order_by("due_at")[:100],
+            tag_form=kwargs.get("tag_form")
+            or TagForm(
+                initial={
+                    "is_ephi": "yes" if asset.is_ephi else "no",
+                    "data_flows": asset.data_flows,
+                }
+            ),
+            adopted_from=asset.adopted_from.first(),
+        )
+        return context
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        asset = self.get_asset()
+        form = TagForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, "The tags were not saved; correct the form.")
+            return self.render_to_response(self.get_context_data(asset=asset, tag_form=form))
+        try:
+            changed = services.tag_assets(
+                assets=[asset],
+                actor=request.user,
+                is_ephi=form.cleaned_data["is_ephi"],
+                data_flows=form.cleaned_data["data_flows"],
+            )
+        except ValidationError as exc:
+            messages.error(request, _error_text(exc))
+        else:
+            messages.success(request, "Tags saved." if changed else "Nothing changed.")
+        return redirect(request.path)
+
+
+# ------------------------------------------------------------------------------------------
+# Unknown devices
+
+
+class UnknownDeviceListView(ClientPageMixin, TemplateView):
+    template_name = "inventory/unknowndevice_list.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        params = self.request.GET.copy()
+        if "state" not in params:
+            params.setlist("state", [UnknownDeviceState.NEW])
+        filterset = UnknownDeviceFilterSet(
+            params, queryset=selectors.visible_unknown_devices(self.request.user, self.client)
+        )
+        filterset.form.fields.pop("seen_after", None)
+        filterset.form.fields["mac_vendor"].label = "MAC vendor"
+        qs = filterset.qs if filterset.is_valid() else filterset.queryset.none()
+        page = _page(self.request, qs)
+        context.update(
+            filterset=filterset,
+            page_obj=page,
+            page_links=_page_links(page),
+            devices=page.object_list,
+            query=_query_without_page(self.request),
+            summary=selectors.unknown_device_summary(),
+            adopt_form=AdoptForm(),
+            dismiss_form=DismissForm(),
+        )
+        return context
+
+
+class UnknownDeviceActionView(ClientPageMixin, TemplateView):
+    """POST only: adopt or dismiss one new unknown device."""
+
+    capability = Capability.OPERATE
+    action: str = ""
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        device = get_object_or_404(
+            selectors.visible_unknown_devices(request.user, self.client), uuid=kwargs["uuid"]
+        )
+        back = "../../"
+        if self.action == "dismiss":
+            form = DismissForm(request.POST)
+            if not form.is_valid():
+                messages.error(
+                    request, f"{device.display_name} was not dismissed: {form.errors['reason'][0]}"
+                )
+                return redirect(back)
+            try:
+                services.dismiss_unknown_device(
+                    device=device, actor=request.user, reason=form.cleaned_data["reason"]
+                )
+            except ValidationError as exc:
+                messages.error(request, _error_text(exc))
+            else:
+                messages.success(request, f"{device.display_name} dismissed.")
+            return redirect(back)
+        form = AdoptForm(request.POST)
+        if not form.is_valid():
+            errors = "; ".join(f"{k}: {v[0]}" for k, v in form.errors.items())
+            messages.error(request, f"{device.display_name} was not adopted: {errors}")
+            return redirect(back)
+        try:
+            asset = services.adopt_unknown_device(
+                device=device,
+                actor=request.user,
+                hostname=form.cleaned_data["hostname"],
+                asset_class=form.cleaned_data["asset_class"],
+                role=form.cleaned_data["role"],
+                os_family=form.cleaned_data["os_family"],
+            )
+        except ValidationError as exc:
+            messages.error(request, _error_text(exc))
+            return redirect(back)
+        site = form.cleaned_data.get("site")
+        if site is not None:
+            # The adopt service has no site argument yet; the site is a plain attribute.
+            type(asset).objects.filter(pk=asset.pk).update(site=site)
+        messages.success(request, f"{device.display_name} adopted as {asset.hostname}.")
+        return redirect(f"../../../assets/{asset.uuid}/")
+
+
+# ------------------------------------------------------------------------------------------
+# Discovery runs and schedule
+
+
+class DiscoveryRunListView(ClientPageMixin, TemplateView):
+    template_name = "inventory/discoveryrun_list.html"
+
+    def required_capability(self, request: HttpRequest) -> Capability:
+        return Capability.ADMINISTER if request.method == "POST" else Capability.VIEW
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        filterset = DiscoveryRunFilterSet(
+            self.request.GET or None,
+            queryset=selectors.visible_discovery_runs(self.request.user, self.client),
+        )
+        for name in ("started_after", "started_before"):
+            filterset.form.fields.pop(name, None)
+        qs = filterset.qs if filterset.is_bound and filterset.is_valid() else filterset.queryset
+        page = _page(self.request, qs)
+        for run in page.object_list:
+            run.badge = RUN_STATUS_COLORS.get(run.status, "gray")
+        schedule = DiscoverySchedule.current()
+        context.update(
+            filterset=filterset,
+            page_obj=page,
+            page_links=_page_links(page),
+            runs=page.object_list,
+            query=_query_without_page(self.request),
+            schedule=schedule,
+            weekday_name=dict(WEEKDAYS).get(schedule.weekday, ""),
+            schedule_form=kwargs.get("schedule_form")
+            or ScheduleForm(
+                initial={
+                    "local_hour": schedule.local_hour,
+                    "weekday": schedule.weekday,
+                    "is_enabled": schedule.is_enabled,
+                }
+            ),
+        )
+        return context
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        form = ScheduleForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, "The schedule was not saved; correct the form.")
+            return self.render_to_response(self.get_context_data(schedule_form=form))
+        try:
+            services.update_discovery_schedule(
+                schedule=DiscoverySchedule.current(), actor=request.user, **form.cleaned_data
+            )
+        except ValidationError as exc:
+            messages.error(request, _error_text(exc))
+        else:
+            messages.success(request, "Discovery schedule saved.")
+        return redirect(request.path)
+
+
+# ------------------------------------------------------------------------------------------
+# Scope validation and the supported/unsupported list
+
+
+def _client_today(client: Any) -> Any:
+    return timezone.localtime(timezone.now(), client.tz).date()
+
+
+class ScopeView(ClientPageMixin, TemplateView):
+    template_name = "inventory/scope.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context.update(
+            report=selectors.scope_report(today=_client_today(self.client)),
+            policy_form=kwargs.get("policy_form") or PolicyForm(),
+            review_form=ReviewForm(),
+        )
+        return context
+
+
+class PolicyFormView(ClientPageMixin, TemplateView):
+    """Add (no uuid) or edit one row of the supported/unsupported software list."""
+
+    template_name = "inventory/softwarepolicy_form.html"
+    capability = Capability.ADMINISTER
+
+    def get_policy(self) -> Any:
+        if "uuid" not in self.kwargs:
+            return None
+        return get_object_or_404(
+            selectors.visible_software_policies(self.request.user, self.client),
+            uuid=self.kwargs["uuid"],
+        )
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        policy = self.get_policy()
+        context.update(policy=policy, form=kwargs.get("form") or PolicyForm(instance=policy))
+        return context
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        policy = self.get_policy()
+        form = PolicyForm(request.POST, instance=policy)
+        if not form.is_valid():
+            return self.render_to_response(self.get_context_data(form=form), status=400)
+        saved = form.save_recorded(actor=request.user)
+        messages.success(request, f"“{saved.name_pattern}” saved.")
+        return redirect("../" if policy is None else "../../")
+
+
+class PolicyReviewView(ClientPageMixin, TemplateView):
+    capability = Capability.ADMINISTER
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        form = ReviewForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, "The review was not recorded; the notes are too long.")
+            return redirect("../")
+        review = services.record_policy_review(
+            actor=request.user, notes=form.cleaned_data["notes"], on=_client_today(self.client)
+        )
+        messages.success(
+            request, f"Review recorded; the next one is due {review.next_review_due:%Y-%m-%d}."
+        )
+        return redirect("../")
+
+
+# ------------------------------------------------------------------------------------------
+# Snapshots
+
+
+class SnapshotListView(ClientPageMixin, TemplateView):
+    template_name = "inventory/snapshot_list.html"
+
+    def required_capability(self, request: HttpRequest) -> Capability:
+        return Capability.OPERATE if request.method == "POST" else Capability.VIEW
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        page = _page(
+            self.request, selectors.visible_snapshots(self.request.user, self.client), size=24
+        )
+        context.update(page_obj=page, page_links=_page_links(page), snapshots=page.object_list)
+        return context
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        snapshot = services.create_snapshot(client=self.client, actor=request.user)
+        messages.success(
+            request,
+            f"Snapshot taken: {snapshot.asset_count} asset{pluralize(snapshot.asset_count)}, "
+            f"{snapshot.software_count} software row{pluralize(snapshot.software_count)}.",
+        )
+        return redirect(request.path)
+
+
+class SnapshotDownloadView(ClientPageMixin, TemplateView):
+    capability = Capability.REPORTS
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> FileResponse:
+        snapshot = get_object_or_404(
+            selectors.visible_snapshots(request.user, self.client), uuid=kwargs["uuid"]
+        )
+        kind = kwargs["kind"]
+        if kind not in ("csv", "json"):
+            raise Http404("Snapshots download as csv or json.")
+        stored = snapshot.csv_file if kind == "csv" else snapshot.json_file
+        try:
+            handle = stored.open("rb")
+        except (FileNotFoundError, ValueError) as exc:
+            raise Http404("The snapshot file is missing.") from exc
+        name = stored.name.rsplit("/", 1)[-1]
+        response = FileResponse(
+            handle,
+            as_attachment=True,
+            filename=name,
+            content_type="text/csv" if kind == "csv" else "application/json",
+        )
+        response["X-Content-SHA256"] = (
+            snapshot.csv_sha256 if kind == "csv" else snapshot.json_sha256
+        )
+        return response

@@ -1,0 +1,53 @@
+"""An engineer filters the asset list by ePHI system: yes and opens an asset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.db import connection
+from django_tenants.utils import tenant_context
+
+from tests.browser.conftest import sign_in
+from tests.conftest import PASSWORD
+from tests.inventory.factories import AssetFactory, InstalledSoftwareFactory
+
+pytestmark = pytest.mark.browser
+SCRIPT = Path(__file__).resolve().parents[2] / "static" / "js" / "asset_list.js"
+
+
+@pytest.fixture
+def estate(fresh_client):
+    client, _owner = fresh_client
+    with tenant_context(client):
+        ehr = AssetFactory(hostname="ehr-db-01", core_server=True, is_ephi=True,
+                           data_flows=["creates", "transmits"], owner="Dr. Patel")  # fmt: skip
+        InstalledSoftwareFactory(asset=ehr, name="Google Chrome", category="browser")
+        AssetFactory(hostname="lobby-kiosk-02", is_ephi=False)
+    connection.set_schema_to_public()
+    return client
+
+
+def test_engineer_filters_by_ephi_and_opens_an_asset(page, estate):
+    sign_in(page, "engineer@msp.test", PASSWORD)
+    page.goto(f"/clients/{estate.slug}/assets/")
+    rows = page.locator("[data-testid=asset-row]")
+    assert rows.count() == 2
+    # The test live server serves no static files, so the page script is loaded from disk.
+    page.add_script_tag(path=str(SCRIPT))
+    page.check("[data-select-all]")
+    assert page.locator("#bulk-tag input[name=assets]:checked").count() == 2
+
+    page.select_option("select[name=ephi]", label="ePHI system: yes")
+    page.locator("[data-testid=asset-filters] button[type=submit]").click()
+    page.wait_for_load_state("networkidle")
+    assert "ephi=true" in page.url
+    assert rows.count() == 1
+    assert "lobby-kiosk-02" not in page.locator("[data-testid=asset-table]").inner_text()
+
+    rows.first.locator("a", has_text="ehr-db-01").click()
+    page.wait_for_load_state("networkidle")
+    assert page.locator("[data-testid=asset-hostname]").inner_text() == "ehr-db-01"
+    assert "ePHI system: yes" in page.content()
+    assert "Google Chrome" in page.locator("[data-testid=software]").inner_text()
+    assert "Dr. Patel" in page.locator("[data-testid=business]").inner_text()
