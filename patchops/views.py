@@ -47,7 +47,8 @@ class FindingListView(ClientPageMixin, TemplateView):
             self.request.GET or None,
             queryset=selectors.visible_findings(self.request.user).order_by("due_at", "pk"),
         )
-        qs = filterset.qs if filterset.is_valid() else Finding.objects.none()
+        valid = not filterset.is_bound or filterset.is_valid()
+        qs = filterset.qs if valid else Finding.objects.none()
         context.update(
             filterset=filterset,
             page_obj=_page(self.request, qs),

@@ -2,16 +2,58 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from tenants.permissions import current_client, role_in, visible_clients
+from tenants.permissions import capabilities_in, current_client, role_in, visible_clients
+
+# First path segment under /clients/<slug>/ → the client nav tab it belongs to.
+SECTION_OF_SEGMENT = {
+    "": "overview",
+    "assets": "assets",
+    "unknown-devices": "unknown-devices",
+    "discovery-runs": "assets",
+    "scope": "assets",
+    "snapshots": "assets",
+    "findings": "findings",
+    "prioritization-log": "findings",
+    "sla-policy": "findings",
+    "compliance": "compliance",
+    "rollouts": "rollouts",
+    "rings": "rollouts",
+    "maintenance-windows": "rollouts",
+    "exceptions": "exceptions",
+    "reports": "reports",
+    "evidence": "evidence",
+    "portal": "portal",
+}
+
+
+def client_section(path: str, base: str) -> str:
+    """The client nav tab a request path under ``base`` (``/clients/<slug>/``) belongs to."""
+    if not path.startswith(base):
+        return ""
+    segment = path[len(base) :].split("/", 1)[0]
+    return SECTION_OF_SEGMENT.get(segment, "")
 
 
 def portal(request: HttpRequest) -> dict[str, Any]:
-    """The current client (only when the user may see it) and, for staff, the client switcher."""
+    """The current client (only when the user may see it), the user's capabilities there, the
+    current section of the client nav and, for staff, the client switcher."""
     user = getattr(request, "user", None)
     client = current_client(request)
     if client is not None and role_in(user, client) is None:
         client = None  # a 404 page must not reveal the name of a client the user cannot see
     switcher = []
-    if user is not None and user.is_authenticated and getattr(user, "staff_role", ""):
+    is_staff = bool(user is not None and user.is_authenticated and getattr(user, "staff_role", ""))
+    if is_staff:
         switcher = visible_clients(user).only("slug", "name")
-    return {"current_client": client, "switcher_clients": switcher}
+    capabilities: set[str] = set()
+    section = ""
+    if client is not None:
+        capabilities = {c.value for c in capabilities_in(user, client)}
+        section = client_section(request.path, client.get_absolute_url())
+    return {
+        "current_client": client,
+        "switcher_clients": switcher,
+        "is_staff_user": is_staff,
+        "nav_capabilities": capabilities,
+        "client_section": section,
+    }

@@ -1,0 +1,152 @@
+"""The engineer home (/) and the client overview (/clients/<slug>/)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from django_tenants.utils import tenant_context
+
+from scorecards.models import ScorecardRow
+from tests.inventory.factories import AssetFactory
+from tests.patchops.factories import FindingFactory
+
+pytestmark = pytest.mark.django_db
+
+BASE = "/clients/tenant-a/"
+
+
+def _row(client, day: date, *, pct: str = "90.00", critical: int = 0, regulated: bool = False):
+    return ScorecardRow.objects.create(
+        client=client,
+        date=day,
+        computed_at=timezone.now(),
+        assets_in_scope=10,
+        compliant_assets=int(Decimal(pct) / 10),
+        compliance_pct=Decimal(pct),
+        open_critical=critical,
+        overdue_findings=critical,
+        exceptions_active=2,
+        is_regulated=regulated,
+    )
+
+
+@pytest.mark.parametrize("who", ["msp_admin", "engineer", "account_manager", "owner_a", "viewer_a"])
+def test_client_home_renders_for_every_role(who, personas, login, tenant_a):
+    with tenant_context(tenant_a):
+        FindingFactory(asset=AssetFactory(), cves=["CVE-2024-0001"])
+    response = login(getattr(personas, who)).get(BASE)
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert 'data-testid="client-title"' in body
+    assert 'data-testid="overview-compliance"' in body
+    assert 'data-testid="count-open"' in body
+    assert ('data-testid="portal-link"' in body) == (who == "owner_a")
+    assert ("/portal/exceptions/" in body) == (who == "owner_a")  # the Portal tab
+    assert ('data-testid="overview-reports"' in body) is True  # every role here holds REPORTS
+
+
+def test_client_home_nav_highlights_overview_and_hides_portal_for_staff(personas, login, tenant_a):
+    body = login(personas.engineer).get(BASE).content.decode()
+    assert f'href="{BASE}" class="active" aria-current="page">Overview' in body
+    for section in ("assets/", "findings/", "compliance/", "rollouts/", "exceptions/", "reports/"):
+        assert f'href="{BASE}{section}"' in body
+    assert f'href="{BASE}evidence/"' in body
+    assert "Portal</a>" not in body
+    findings = login(personas.engineer).get(BASE + "prioritization-log/").content.decode()
+    assert f'href="{BASE}findings/" class="active"' in findings
+
+
+def test_client_home_counts_link_to_the_filtered_findings(personas, login, tenant_a):
+    with tenant_context(tenant_a):
+        asset = AssetFactory()
+        FindingFactory(asset=asset, tier="critical", is_kev=True, cves=["CVE-2024-0001"])
+        FindingFactory.create(asset=asset, tier="low", cves=["CVE-2024-0002"])
+    body = login(personas.engineer).get(BASE).content.decode()
+    assert "?overdue=true" in body and "kev=true" in body and "tier=critical" in body
+    critical = body.split('data-testid="count-critical"')[1].split("</a>")[0]
+    kev = body.split('data-testid="count-kev"')[1].split("</a>")[0]
+    assert ">1<" in critical and ">1<" in kev
+
+
+def test_client_home_of_a_brand_new_client_shows_empty_states(personas, login):
+    call_command("create_client", "fresh-start", "--name", "Fresh Start")
+    for who in ("msp_admin", "engineer"):
+        response = login(getattr(personas, who)).get("/clients/fresh-start/")
+        assert response.status_code == 200
+        body = response.content.decode()
+        assert "No managed assets in scope yet" in body
+        assert "No rollout is running" in body
+        assert "No reports yet" in body
+
+
+def test_client_home_query_count_is_constant_with_5_or_50_assets(personas, login, tenant_a):
+    client = login(personas.owner_a)
+
+    def grow(n: int) -> None:
+        with tenant_context(tenant_a):
+            for i in range(n):
+                FindingFactory(asset=AssetFactory(), cves=["CVE-2024-0001"], is_kev=bool(i % 2))
+
+    grow(5)
+    client.get(BASE)  # warm per-process caches (content types, sessions)
+    with CaptureQueriesContext(connection) as small:
+        assert client.get(BASE).status_code == 200
+    grow(45)
+    with CaptureQueriesContext(connection) as large:
+        assert client.get(BASE).status_code == 200
+    assert len(large.captured_queries) == len(small.captured_queries)
+
+
+def test_engineer_home_reads_scorecards_in_one_query(personas, login, tenant_a, tenant_b):
+    http = login(personas.engineer)
+    today = timezone.localdate()
+    _row(tenant_a, today, pct="60.00", critical=5, regulated=True)
+    _row(tenant_b, today, pct="99.00")
+    http.get("/")
+    with CaptureQueriesContext(connection) as few:
+        assert http.get("/").status_code == 200
+    for days in range(1, 30):  # a month of history must not add queries
+        _row(tenant_a, today - timedelta(days=days))
+        _row(tenant_b, today - timedelta(days=days))
+    with CaptureQueriesContext(connection) as many:
+        response = http.get("/")
+    assert len(many.captured_queries) == len(few.captured_queries)
+    scorecard_queries = [
+        q["sql"] for q in many.captured_queries if "scorecards_scorecardrow" in q["sql"]
+    ]
+    assert len(scorecard_queries) == 1
+    assert not any(
+        "SET search_path" in q["sql"] and "c_" in q["sql"] for q in many.captured_queries
+    )
+    body = response.content.decode()
+    assert "60.00 %" in body and "99.00 %" in body
+    assert body.index("tenant-a") < body.index("tenant-b")  # riskiest first
+    row_a = body.split('data-testid="client-row-tenant-a"')[1].split("</tr>")[0]
+    assert 'data-testid="top-risk"' in row_a
+
+
+def test_engineer_home_filters_by_name_and_sorts(personas, login, tenant_a, tenant_b):
+    http = login(personas.engineer)
+    today = timezone.localdate()
+    _row(tenant_a, today, pct="60.00", critical=5)
+    _row(tenant_b, today, pct="99.00")
+    body = http.get("/?q=bravo").content.decode()
+    assert 'data-testid="client-row-tenant-b"' in body
+    assert 'data-testid="client-row-tenant-a"' not in body
+    body = http.get("/?q=zzz").content.decode()
+    assert "No client matches" in body
+    body = http.get("/?sort=name").content.decode()
+    assert body.index("client-row-tenant-a") < body.index("client-row-tenant-b")
+    assert http.get("/?sort=bogus").status_code == 200
+
+
+def test_engineer_home_shows_clients_without_scorecards(personas, login, tenant_a):
+    body = login(personas.msp_admin).get("/").content.decode()
+    assert 'data-testid="client-list"' in body
+    assert "No scorecard yet" in body
