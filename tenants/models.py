@@ -83,6 +83,31 @@ class Client(TenantMixin):
     def is_public(self) -> bool:
         return self.schema_name == "public"
 
+    def create_schema(self, check_if_exists=False, sync_schema=True, verbosity=1):
+        """Clone the template schema in constant time (see tenants.clone); fall back to
+        django-tenants' own clone or migrations when the template cannot be cloned that way."""
+        from django.conf import settings
+        from django.db import connection, transaction
+        from django_tenants.utils import schema_exists
+
+        from .clone import UnsupportedTemplate, clone_schema
+
+        template = getattr(settings, "TENANT_BASE_SCHEMA", None)
+        if check_if_exists and schema_exists(self.schema_name):
+            return False
+        if sync_schema and template and schema_exists(template):
+            try:
+                with transaction.atomic():
+                    clone_schema(template, self.schema_name)
+            except UnsupportedTemplate:
+                pass
+            else:
+                connection.set_schema_to_public()
+                return True
+        return super().create_schema(
+            check_if_exists=check_if_exists, sync_schema=sync_schema, verbosity=verbosity
+        )
+
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.timezone)
