@@ -97,6 +97,8 @@ class IngestSummary:
     software_removed: int = 0
     software_upgraded: int = 0
     pending_updates: int = 0
+    findings_opened: int = 0
+    findings_verified: int = 0
     created_asset_ids: list[int] = field(default_factory=list, repr=False)
 
     def as_counts(self) -> dict[str, int]:
@@ -109,7 +111,8 @@ class IngestSummary:
             f"{self.devices} device(s): {self.assets_created} asset(s) created, "
             f"{self.assets_updated} updated; software {self.software_added} added, "
             f"{self.software_removed} removed, {self.software_upgraded} upgraded "
-            f"({self.software_rows} rows reported); {self.pending_updates} pending update(s)"
+            f"({self.software_rows} rows reported); {self.pending_updates} pending update(s); "
+            f"findings {self.findings_opened} opened, {self.findings_verified} verified"
         )
 
 
@@ -706,10 +709,12 @@ def ingest_payloads(
         _lock_inventory()
         ctx = _Context(devices)
         done = 0
+        touched: list[int] = []
         for chunk in _chunks(devices, chunk_size):
             assets, is_new, prior = _upsert_assets(
                 chunk, source=source, now=now, ctx=ctx, summary=summary
             )
+            touched.extend(a.pk for a in assets)
             changes = _sync_software(
                 chunk, assets, prior, is_new, now=now, run=run, summary=summary
             )
@@ -719,6 +724,13 @@ def ingest_payloads(
             done += len(chunk)
             if progress:
                 progress(done, len(devices))
+        # Findings follow the inventory in the same transaction (advisory matches, pending
+        # updates, verification of fixes now installed).
+        from patchops.pipeline import refresh_findings
+
+        refreshed = refresh_findings(asset_ids=touched, at=now)
+        summary.findings_opened = refreshed.opened + refreshed.reopened
+        summary.findings_verified = refreshed.verified
     return summary
 
 
