@@ -86,6 +86,7 @@ class RefreshSummary:
     reopened: int = 0
     updated: int = 0
     verified: int = 0
+    deployments_verified: int = 0
     by_asset: dict[int, dict[str, int]] = field(default_factory=dict, repr=False)
 
     def as_dict(self) -> dict[str, int]:
@@ -96,6 +97,7 @@ class RefreshSummary:
             "reopened": self.reopened,
             "updated": self.updated,
             "verified": self.verified,
+            "deployments_verified": self.deployments_verified,
         }
 
 
@@ -251,6 +253,12 @@ def refresh_findings(*, asset_ids: Iterable[int], at: datetime) -> RefreshSummar
         summary.verified += result.verified
         summary.by_asset[pk] = result.as_dict()
     summary.matched = sum(len(i.matches) for i in items)
+    if summary.verified:
+        from rings.services import verify_results_for_assets
+
+        summary.deployments_verified = verify_results_for_assets(
+            asset_ids=[pk for pk, r in summary.by_asset.items() if r["verified"]], at=at
+        )
     return summary
 
 
