@@ -701,8 +701,12 @@ def ingest_payloads(
     progress: Callable[[int, int], None] | None = None,
     chunk_size: int = CHUNK_SIZE,
     record_events: bool = True,
+    findings: bool = True,
 ) -> IngestSummary:
-    """Upsert validated devices into the current client's schema (one transaction)."""
+    """Upsert validated devices into the current client's schema (one transaction).
+
+    With ``findings`` (the default), the touched assets' findings follow in the same
+    transaction (``patchops.pipeline.refresh_findings``): opened, re-tiered, verified."""
     now = timezone.now()
     summary = IngestSummary(devices=len(devices))
     with transaction.atomic():
@@ -724,13 +728,14 @@ def ingest_payloads(
             done += len(chunk)
             if progress:
                 progress(done, len(devices))
-        # Findings follow the inventory in the same transaction (advisory matches, pending
-        # updates, verification of fixes now installed).
-        from patchops.pipeline import refresh_findings
+        if findings:
+            # Findings follow the inventory in the same transaction (advisory matches,
+            # pending updates, verification of fixes now installed).
+            from patchops.pipeline import refresh_findings
 
-        refreshed = refresh_findings(asset_ids=touched, at=now)
-        summary.findings_opened = refreshed.opened + refreshed.reopened
-        summary.findings_verified = refreshed.verified
+            refreshed = refresh_findings(asset_ids=touched, at=now)
+            summary.findings_opened = refreshed.opened + refreshed.reopened
+            summary.findings_verified = refreshed.verified
     return summary
 
 
@@ -786,6 +791,7 @@ def run_ingest(
     fmt: str = "",
     actor: Any = None,
     progress: Callable[[int, int], None] | None = None,
+    findings: bool = True,
 ) -> tuple[DiscoveryRun, IngestSummary]:
     """Validate ``data`` (one payload or a list), ingest it and record the DiscoveryRun.
 
@@ -802,7 +808,12 @@ def run_ingest(
             started_at=started,
         )
         summary = ingest_payloads(
-            devices=devices, source=source, actor=actor, run=run, progress=progress
+            devices=devices,
+            source=source,
+            actor=actor,
+            run=run,
+            progress=progress,
+            findings=findings,
         )
         run.status = DiscoveryRunStatus.SUCCEEDED
         run.finished_at = max(timezone.now(), started)
