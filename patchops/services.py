@@ -206,15 +206,16 @@ def _assess(
     return tier, score, kev_cves
 
 
-def _ordered_cves(cves: Any) -> list[str]:
-    """Upper-cased CVE ids without repeats, in the order given (advisory matches come ordered
-    by EPSS, highest first; that order is kept)."""
-    out: list[str] = []
-    for c in cves:
-        c = c.strip().upper()
-        if c and c not in out:
-            out.append(c)
-    return out
+def _ordered_cves(cves: Any, scores: dict[str, risk.CveScores]) -> list[str]:
+    """Upper-cased CVE ids without repeats, highest EPSS first (unscored last, then by id): the
+    order the catalogue gives advisory matches, applied to reported updates too."""
+    unique = {c.strip().upper() for c in cves if c and c.strip()}
+
+    def key(cve: str) -> tuple[Decimal, str]:
+        epss = scores[cve].epss if cve in scores else None
+        return (-(epss if epss is not None else Decimal(-1)), cve)
+
+    return sorted(unique, key=key)
 
 
 @dataclass
@@ -288,7 +289,7 @@ def sync_findings_for_assets(*, items: list[AssetMatches], at: datetime) -> dict
             window = windows[asset.asset_class_id]
             for match in item.matches:
                 tier, score, kev_cves = _assess(match, asset, kev, scores)
-                cves = _ordered_cves(match.cves)
+                cves = _ordered_cves(match.cves, scores)
                 finding = existing.get((asset.pk, match.patch_identifier))
                 if finding is None:
                     finding = Finding(
