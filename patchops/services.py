@@ -1,12 +1,14 @@
 """Write side of the patch core: findings with their SLA clock, verification, the SLA policy.
 
-The ingest pipeline calls, after it upserted one asset's inventory (software and pending updates):
+The inventory ingest calls ``patchops.pipeline.refresh_findings`` at the end of its transaction;
+that builds each touched asset's missing patches (advisory matches and reported pending updates)
+and calls, once per batch,
 
-    sync_findings_for_asset(asset=asset, matches=findings_from_pending_updates(asset) + advisory
-                            matches, at=collected_at)
+    sync_findings_for_assets(items=[AssetMatches(asset, matches, satisfied_kbs), ...], at=at)
 
-which opens new findings, refreshes the tier and risk score of open ones and then runs
-``verify_findings_for_asset(asset, at)``. ``verify_findings_for_asset`` may also be called alone.
+which opens new findings, refreshes the tier and risk score of open ones and then verifies fixes
+(``sync_findings_for_asset`` is the one-asset form). ``verify_findings_for_asset`` may also be
+called alone.
 
 **Only verification closes a finding**: a finding becomes ``verified`` when a later inventory
 shows the fix installed (the KB among the asset's Windows hotfixes, or the package at a version
