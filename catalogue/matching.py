@@ -32,6 +32,8 @@ __all__ = [
     "MatchResult",
     "windows_product_for",
     "missing_windows_fixes",
+    "windows_fixes_for",
+    "satisfied_windows_kbs",
     "missing_package_fixes",
     "severity_tier",
     "cve_signals",
@@ -228,27 +230,16 @@ def _build_key(fix: AdvisoryFix) -> tuple[int, int]:
     return (parsed[0], parsed[1] or 0) if parsed else (0, 0)
 
 
-def missing_windows_fixes(
-    product: str, installed_kbs: set[str], os_build: str | None
-) -> list[MatchResult]:
-    """The latest cumulative fix(es) for ``product`` that the host lacks.
-
-    A fix counts as installed when its KB is installed, when an installed KB supersedes it
-    (transitively, through MSRC's Supercedence), when an installed KB fixes the same product at a
-    higher FixedBuild, when the host's full build (``10.0.22631.2715``) reaches its FixedBuild,
-    or when another KB of the same monthly document and update line is installed (Monthly Rollup
-    vs Security Only, hotpatch vs cumulative; Internet Explorer's cumulative update is its own
-    line beside the OS one). Missing fixes chained by supersedence or FixedBuild
-    collapse into the newest one, whose ``cves`` then include the older ones' (``rolls_up`` lists
-    those KBs). Hotpatch KBs are never proposed; the cumulative update is.
-    """
-    fixes = list(
+def windows_fixes_for(product: str) -> list[AdvisoryFix]:
+    """Every catalogue fix for ``product``, oldest first (one query; reusable across hosts)."""
+    return list(
         AdvisoryFix.objects.filter(product__iexact=product, ecosystem=Ecosystem.WINDOWS)
         .select_related("advisory")
         .order_by("advisory__release_date", "advisory__identifier")
     )
-    if not fixes:
-        return []
+
+
+def _windows_coverage(fixes: list[AdvisoryFix], installed_kbs: set[str], os_build: str | None):
     installed = {kb for kb in (_kb(k) for k in installed_kbs) if kb}
     edges: dict[str, set[str]] = {}
     for fix in fixes:
@@ -275,6 +266,46 @@ def missing_windows_fixes(
             or (is_os and _build_covers(host_build, fix.fixed_version))
         )
 
+    return satisfied, edges
+
+
+def satisfied_windows_kbs(
+    product: str,
+    installed_kbs: set[str],
+    os_build: str | None,
+    *,
+    fixes: list[AdvisoryFix] | None = None,
+) -> set[str]:
+    """KBs of ``product`` the host counts as having: installed, or replaced by what is installed
+    (supersedence, a higher FixedBuild of the same line, the host's own build). What verifies a
+    finding for an older cumulative update once a later one is installed."""
+    fixes = windows_fixes_for(product) if fixes is None else fixes
+    satisfied, _ = _windows_coverage(fixes, installed_kbs, os_build)
+    return {f.advisory.identifier for f in fixes if satisfied(f)}
+
+
+def missing_windows_fixes(
+    product: str,
+    installed_kbs: set[str],
+    os_build: str | None,
+    *,
+    fixes: list[AdvisoryFix] | None = None,
+) -> list[MatchResult]:
+    """The latest cumulative fix(es) for ``product`` that the host lacks.
+
+    A fix counts as installed when its KB is installed, when an installed KB supersedes it
+    (transitively, through MSRC's Supercedence), when an installed KB fixes the same product at a
+    higher FixedBuild, when the host's full build (``10.0.22631.2715``) reaches its FixedBuild,
+    or when another KB of the same monthly document and update line is installed (Monthly Rollup
+    vs Security Only, hotpatch vs cumulative; Internet Explorer's cumulative update is its own
+    line beside the OS one). Missing fixes chained by supersedence or FixedBuild
+    collapse into the newest one, whose ``cves`` then include the older ones' (``rolls_up`` lists
+    those KBs). Hotpatch KBs are never proposed; the cumulative update is.
+    """
+    fixes = windows_fixes_for(product) if fixes is None else fixes
+    if not fixes:
+        return []
+    satisfied, edges = _windows_coverage(fixes, installed_kbs, os_build)
     missing = [f for f in fixes if not f.is_hotpatch and not satisfied(f)]
     # One candidate per monthly document: the cumulative update over "Security Only".
     by_document: dict[tuple[str, str], AdvisoryFix] = {}

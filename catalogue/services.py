@@ -16,6 +16,7 @@ from .choices import ImportKind, ImportStatus
 from .importers import IMPORTERS, ImportFileError, Progress
 from .importers.base import sha256_of
 from .models import CatalogueImport
+from .signals import catalogue_changed
 
 __all__ = ["run_import", "record_failed_import", "sync_feeds", "ImportFileError"]
 
@@ -39,7 +40,7 @@ def run_import(
     try:
         with transaction.atomic():
             counts = IMPORTERS[kind](path, progress=progress)
-            return CatalogueImport.objects.create(
+            record = CatalogueImport.objects.create(
                 kind=kind,
                 file_name=str(path.name)[:500],
                 source_url=source_url[:1000],
@@ -52,6 +53,11 @@ def run_import(
                 started_at=started,
                 finished_at=timezone.now(),
             )
+            if record.created or record.updated:
+                transaction.on_commit(
+                    lambda: catalogue_changed.send(sender=CatalogueImport, record=record)
+                )
+            return record
     except DatabaseError as exc:
         raise ImportFileError(f"{path.name}: the catalogue refused a value ({exc})") from exc
     except (KeyError, TypeError, AttributeError, ValueError) as exc:

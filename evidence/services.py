@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from .models import GENESIS_HASH, EvidenceEvent
 
-__all__ = ["record_event", "actor_label"]
+__all__ = ["record_event", "record_events", "actor_label"]
 
 # One advisory lock key per schema serialises appends, so the chain never forks.
 _LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':evidence'))"
@@ -61,3 +61,37 @@ def record_event(
         event.hash = event.compute_hash()
         event.save(force_insert=True)
     return event
+
+
+def record_events(events: list[dict[str, Any]]) -> list[EvidenceEvent]:
+    """Append several events in order with one lock and one insert (for batches: ingest).
+
+    Each item takes ``record_event``'s keyword arguments. Same chain, same guarantees.
+    """
+    if not events:
+        return []
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(_LOCK_SQL)
+        last = EvidenceEvent.objects.order_by("-sequence").only("sequence", "hash").first()
+        sequence = last.sequence if last else 0
+        prev_hash = last.hash if last else GENESIS_HASH
+        rows: list[EvidenceEvent] = []
+        now = timezone.now()
+        for e in events:
+            sequence += 1
+            event = EvidenceEvent(
+                sequence=sequence,
+                occurred_at=(e.get("occurred_at") or now).astimezone(UTC),
+                kind=e["kind"],
+                actor=actor_label(e.get("actor")),
+                subject_type=e["subject_type"],
+                subject_id=str(e["subject_id"]),
+                payload=e.get("payload") or {},
+                prev_hash=prev_hash,
+            )
+            event.hash = event.compute_hash()
+            prev_hash = event.hash
+            rows.append(event)
+        EvidenceEvent.objects.bulk_create(rows)
+    return rows

@@ -97,6 +97,8 @@ class IngestSummary:
     software_removed: int = 0
     software_upgraded: int = 0
     pending_updates: int = 0
+    findings_opened: int = 0
+    findings_verified: int = 0
     created_asset_ids: list[int] = field(default_factory=list, repr=False)
 
     def as_counts(self) -> dict[str, int]:
@@ -109,7 +111,8 @@ class IngestSummary:
             f"{self.devices} device(s): {self.assets_created} asset(s) created, "
             f"{self.assets_updated} updated; software {self.software_added} added, "
             f"{self.software_removed} removed, {self.software_upgraded} upgraded "
-            f"({self.software_rows} rows reported); {self.pending_updates} pending update(s)"
+            f"({self.software_rows} rows reported); {self.pending_updates} pending update(s); "
+            f"findings {self.findings_opened} opened, {self.findings_verified} verified"
         )
 
 
@@ -698,18 +701,24 @@ def ingest_payloads(
     progress: Callable[[int, int], None] | None = None,
     chunk_size: int = CHUNK_SIZE,
     record_events: bool = True,
+    findings: bool = True,
 ) -> IngestSummary:
-    """Upsert validated devices into the current client's schema (one transaction)."""
+    """Upsert validated devices into the current client's schema (one transaction).
+
+    With ``findings`` (the default), the touched assets' findings follow in the same
+    transaction (``patchops.pipeline.refresh_findings``): opened, re-tiered, verified."""
     now = timezone.now()
     summary = IngestSummary(devices=len(devices))
     with transaction.atomic():
         _lock_inventory()
         ctx = _Context(devices)
         done = 0
+        touched: list[int] = []
         for chunk in _chunks(devices, chunk_size):
             assets, is_new, prior = _upsert_assets(
                 chunk, source=source, now=now, ctx=ctx, summary=summary
             )
+            touched.extend(a.pk for a in assets)
             changes = _sync_software(
                 chunk, assets, prior, is_new, now=now, run=run, summary=summary
             )
@@ -719,6 +728,14 @@ def ingest_payloads(
             done += len(chunk)
             if progress:
                 progress(done, len(devices))
+        if findings:
+            # Findings follow the inventory in the same transaction (advisory matches,
+            # pending updates, verification of fixes now installed).
+            from patchops.pipeline import refresh_findings
+
+            refreshed = refresh_findings(asset_ids=touched, at=now)
+            summary.findings_opened = refreshed.opened + refreshed.reopened
+            summary.findings_verified = refreshed.verified
     return summary
 
 
@@ -774,6 +791,7 @@ def run_ingest(
     fmt: str = "",
     actor: Any = None,
     progress: Callable[[int, int], None] | None = None,
+    findings: bool = True,
 ) -> tuple[DiscoveryRun, IngestSummary]:
     """Validate ``data`` (one payload or a list), ingest it and record the DiscoveryRun.
 
@@ -790,7 +808,12 @@ def run_ingest(
             started_at=started,
         )
         summary = ingest_payloads(
-            devices=devices, source=source, actor=actor, run=run, progress=progress
+            devices=devices,
+            source=source,
+            actor=actor,
+            run=run,
+            progress=progress,
+            findings=findings,
         )
         run.status = DiscoveryRunStatus.SUCCEEDED
         run.finished_at = max(timezone.now(), started)

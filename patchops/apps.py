@@ -4,3 +4,10 @@ from django.apps import AppConfig
 class PatchopsConfig(AppConfig):
     name = "patchops"
     verbose_name = "Patch core"
+
+    def ready(self) -> None:
+        from catalogue.signals import catalogue_changed
+
+        from .tasks import on_catalogue_changed
+
+        catalogue_changed.connect(on_catalogue_changed, dispatch_uid="patchops.refresh_findings")

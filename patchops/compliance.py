@@ -35,8 +35,6 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from django.apps import apps
-from django.core.exceptions import FieldDoesNotExist
 from django.db import connection
 from django.db.models import (
     Aggregate,
@@ -50,13 +48,17 @@ from django.db.models import (
     Q,
     QuerySet,
 )
-from django.db.models.functions import ExtractIsoWeekDay, TruncTime
 
 from exceptions_register.choices import ExceptionKind
 from exceptions_register.models import RiskException
 from exceptions_register.selectors import active_exceptions_at
+from integrations.choices import TicketCategory
+from integrations.models import PsaTicket
 from inventory.choices import OsFamily
 from inventory.models import Asset, AssetClass
+from rings import selectors as ring_selectors
+from rings.choices import DeploymentStatus
+from rings.models import DeploymentResult, Ring
 from tenants.models import Client
 
 from .choices import FindingState, SeverityTier
@@ -304,70 +306,57 @@ def exception_figures(at: datetime) -> ExceptionFigures:
     )
 
 
-def _optional_model(app_label: str, name: str) -> Any | None:
-    try:
-        return apps.get_model(app_label, name)
-    except LookupError:
-        return None
-
-
-def _first_field(model: Any, names: tuple[str, ...]) -> str | None:
-    for name in names:
-        try:
-            model._meta.get_field(name)
-        except FieldDoesNotExist:
-            continue
-        return name
-    return None
+PATCH_TICKET_CATEGORIES = (
+    TicketCategory.PATCHING,
+    TicketCategory.BREACH,
+    TicketCategory.RUNBOOK,
+)
 
 
 def deployment_counts(start: datetime, end: datetime) -> tuple[int, int]:
-    """(failed, attempted) deployment results in [start, end); (0, 0) while no such model exists.
+    """(failed, attempted) deployment results attempted in [start, end), all rings
+    (``rings.selectors.deployment_counts``: dry runs never count)."""
+    return ring_selectors.deployment_counts(start, end)
 
-    Reads ``rings.DeploymentResult`` when present: its status field (``status``/``state``/
-    ``outcome``) equal to ``failed`` counts as failed; every result except pending or skipped
-    counts as attempted.
-    """
-    model = _optional_model("rings", "DeploymentResult")
-    if model is None:
-        return 0, 0
-    status = _first_field(model, ("status", "state", "outcome"))
-    when = _first_field(model, ("finished_at", "completed_at", "attempted_at", "created_at"))
-    if status is None or when is None:
-        return 0, 0
-    agg = (
-        model.objects.filter(**{f"{when}__gte": start, f"{when}__lt": end})
-        .exclude(**{f"{status}__in": ["pending", "skipped", "queued"]})
-        .aggregate(attempted=Count("pk"), failed=Count("pk", filter=Q(**{status: "failed"})))
-    )
-    return agg["failed"], agg["attempted"]
+
+def failure_rates_by_ring(start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """Patch failure rate per ring for [start, end), in ring order (one query):
+    ``[{"ring": key, "name", "failed", "attempted", "pct"}]``, ``pct`` None when none attempted."""
+    counts = {
+        row["wave__ring_id"]: row
+        for row in DeploymentResult.objects.filter(
+            status__in=ring_selectors.ATTEMPTED, attempted_at__gte=start, attempted_at__lt=end
+        )
+        .values("wave__ring_id")
+        .annotate(
+            attempted=Count("pk"), failed=Count("pk", filter=Q(status=DeploymentStatus.FAILED))
+        )
+    }
+    out = []
+    for ring in Ring.objects.order_by("order").only("pk", "key", "name"):
+        row = counts.get(ring.pk, {"failed": 0, "attempted": 0})
+        out.append(
+            {
+                "ring": ring.key,
+                "name": ring.name,
+                "failed": row["failed"],
+                "attempted": row["attempted"],
+                "pct": pct(row["failed"], row["attempted"]),
+            }
+        )
+    return out
 
 
 def after_hours_tickets(client: Client, start: datetime, end: datetime) -> int:
-    """PSA tickets about patching created in [start, end) outside business hours (client tz).
-
-    Reads ``integrations.PsaTicket`` (``created_at``, ``category``); 0 while it does not exist.
-    A ticket is "about patching" when its category mentions patch.
-    """
-    model = _optional_model("integrations", "PsaTicket")
-    if model is None or _first_field(model, ("created_at",)) is None:
-        return 0
-    qs = model.objects.filter(created_at__gte=start, created_at__lt=end)
-    if _first_field(model, ("category",)):
-        qs = qs.filter(category__icontains="patch")
-    tz = client.tz
-    return (
-        qs.annotate(
-            local_time=TruncTime("created_at", tzinfo=tz),
-            local_weekday=ExtractIsoWeekDay("created_at", tzinfo=tz),
-        )
-        .filter(
-            Q(local_weekday__gte=6)
-            | Q(local_time__lt=client.business_hours_start)
-            | Q(local_time__gte=client.business_hours_end)
-        )
-        .count()
-    )
+    """PSA tickets about patching (patching, failure-rate breach, failed runbook check) created
+    in [start, end) outside the client's business hours: ``integrations.PsaTicket.is_after_hours``,
+    set in the client's time zone when the ticket was opened."""
+    return PsaTicket.objects.filter(
+        created_at__gte=start,
+        created_at__lt=end,
+        category__in=PATCH_TICKET_CATEGORIES,
+        is_after_hours=True,
+    ).count()
 
 
 # --- one client, all figures ----------------------------------------------------------------
@@ -391,6 +380,7 @@ class ComplianceFigures:
     kev_open: int = 0
     ephi_assets: int = 0
     do_not_disrupt_assets: int = 0
+    failure_rate_by_ring: list[dict[str, Any]] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -427,6 +417,10 @@ class ComplianceFigures:
                 "failed": self.deployments_failed,
                 "attempted": self.deployments_attempted,
                 "pct": float(rate) if rate is not None else None,
+                "by_ring": [
+                    {**r, "pct": float(r["pct"]) if r["pct"] is not None else None}
+                    for r in self.failure_rate_by_ring
+                ],
             },
             "after_hours_tickets": self.after_hours_tickets,
             "open_findings": self.open_findings,
@@ -473,6 +467,7 @@ def compute(*, client: Client, at: datetime, period_days: int = 30) -> Complianc
         exceptions=exception_figures(at),
         deployments_failed=failed,
         deployments_attempted=attempted,
+        failure_rate_by_ring=failure_rates_by_ring(start, at),
         after_hours_tickets=after_hours_tickets(client, start, at),
         open_findings=counts["open"],
         open_critical=counts["critical"],

@@ -20,6 +20,7 @@ from inventory.models import Asset, InstalledSoftware, PendingUpdate
 from scorecards.services import record_scorecard
 from tenants.models import Client
 
+from .pipeline import refresh_findings
 from .services import (
     KB_RE,
     findings_from_pending_updates,
@@ -54,6 +55,8 @@ def seed_client(client: Client) -> None:
                 # found in the last few days: inside its window, some due soon
                 detected = now - timedelta(hours=rng.randint(2, 24 * 6))
                 sync_findings_for_asset(asset=asset, matches=[patch], at=detected)
+    # Advisory matches where the catalogue has data (none in a fresh demo: nothing happens).
+    refresh_findings(asset_ids=[a.pk for a in assets], at=now)
     # Scorecard rows: the engine recomputes any past instant, so the trend is real history.
     for days_ago in range(TREND_DAYS - 1, -1, -1):
         record_scorecard(client=client, at=now - timedelta(days=days_ago))

@@ -21,10 +21,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
-from django.apps import apps
-from django.core.exceptions import FieldDoesNotExist
+from catalogue.models import EpssScore, KevEntry, Vulnerability
 
 from .choices import SeverityTier
 
@@ -49,20 +47,12 @@ TIER_RANK: dict[str, int] = {
 _TIERS = set(TIER_RANK)
 
 
-def _model(name: str) -> Any | None:
-    try:
-        return apps.get_model("catalogue", name)
-    except LookupError:
-        return None
-
-
 def is_kev(cves: Iterable[str]) -> set[str]:
-    """The CVEs among ``cves`` that CISA KEV lists (empty until the KEV catalogue exists)."""
+    """The CVEs among ``cves`` that CISA KEV lists (``catalogue.KevEntry``)."""
     wanted = {c.strip().upper() for c in cves if c}
-    model = _model("KevEntry")
-    if not wanted or model is None:
+    if not wanted:
         return set()
-    return set(model.objects.filter(cve_id__in=wanted).values_list("cve_id", flat=True))
+    return set(KevEntry.objects.filter(cve_id__in=wanted).values_list("cve_id", flat=True))
 
 
 def tier_for(vendor_severity: str | None, kev_cves: Iterable[str] = ()) -> str:
@@ -84,39 +74,21 @@ class CveScores:
 
 
 def cve_score_map(cves: Iterable[str]) -> dict[str, CveScores]:
-    """CVSS base score (v3.1, else v4.0) and EPSS probability per CVE the catalogue knows."""
+    """CVSS base score (v3.1, else v4.0, from ``catalogue.Vulnerability``) and EPSS probability
+    (``catalogue.EpssScore.score``) per CVE the catalogue knows. Two queries."""
     wanted = {c.strip().upper() for c in cves if c}
-    out: dict[str, CveScores] = {}
-    vuln = _model("Vulnerability")
-    if not wanted or vuln is None:
-        return out
-    has_epss = _has_field(vuln, "epss_score")
-    columns = ["cve_id", "cvss3_score", "cvss4_score"] + (["epss_score"] if has_epss else [])
-    for row in vuln.objects.filter(cve_id__in=wanted).values(*columns):
-        cvss = row["cvss3_score"] if row["cvss3_score"] is not None else row["cvss4_score"]
-        epss = row.get("epss_score")
-        out[row["cve_id"]] = CveScores(
-            Decimal(cvss) if cvss is not None else None,
-            Decimal(epss) if epss is not None else None,
-        )
-    epss_model = _model("EpssScore")
-    if epss_model is not None and _has_field(epss_model, "cve_id"):
-        column = "epss" if _has_field(epss_model, "epss") else "score"
-        for cve, value in epss_model.objects.filter(cve_id__in=wanted).values_list(
-            "cve_id", column
-        ):
-            if value is not None:
-                prior = out.get(cve, CveScores(None, None))
-                out[cve] = CveScores(prior.cvss, Decimal(value))
-    return out
-
-
-def _has_field(model: Any, name: str) -> bool:
-    try:
-        model._meta.get_field(name)
-    except FieldDoesNotExist:
-        return False
-    return True
+    if not wanted:
+        return {}
+    cvss: dict[str, Decimal | None] = {}
+    for cve, v3, v4 in Vulnerability.objects.filter(cve_id__in=wanted).values_list(
+        "cve_id", "cvss3_score", "cvss4_score"
+    ):
+        cvss[cve] = Decimal(v3) if v3 is not None else (Decimal(v4) if v4 is not None else None)
+    epss = dict(EpssScore.objects.filter(cve_id__in=wanted).values_list("cve_id", "score"))
+    return {
+        cve: CveScores(cvss.get(cve), Decimal(epss[cve]) if epss.get(cve) is not None else None)
+        for cve in set(cvss) | set(epss)
+    }
 
 
 @dataclass(frozen=True)

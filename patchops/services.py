@@ -1,12 +1,14 @@
 """Write side of the patch core: findings with their SLA clock, verification, the SLA policy.
 
-The ingest pipeline calls, after it upserted one asset's inventory (software and pending updates):
+The inventory ingest calls ``patchops.pipeline.refresh_findings`` at the end of its transaction;
+that builds each touched asset's missing patches (advisory matches and reported pending updates)
+and calls, once per batch,
 
-    sync_findings_for_asset(asset=asset, matches=findings_from_pending_updates(asset) + advisory
-                            matches, at=collected_at)
+    sync_findings_for_assets(items=[AssetMatches(asset, matches, satisfied_kbs), ...], at=at)
 
-which opens new findings, refreshes the tier and risk score of open ones and then runs
-``verify_findings_for_asset(asset, at)``. ``verify_findings_for_asset`` may also be called alone.
+which opens new findings, refreshes the tier and risk score of open ones and then verifies fixes
+(``sync_findings_for_asset`` is the one-asset form). ``verify_findings_for_asset`` may also be
+called alone.
 
 **Only verification closes a finding**: a finding becomes ``verified`` when a later inventory
 shows the fix installed (the KB among the asset's Windows hotfixes, or the package at a version
@@ -30,12 +32,12 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 
 from catalogue.models import Advisory
-from evidence.services import actor_label, record_event
+from evidence.services import actor_label, record_event, record_events
 from inventory.choices import SoftwareKind
-from inventory.models import Asset, AssetClass, PendingUpdate
+from inventory.models import Asset, AssetClass, InstalledSoftware, PendingUpdate
 
 from . import risk, sla
 from .choices import FindingOrigin, FindingState, RebootPolicy, SeverityTier
@@ -46,7 +48,10 @@ __all__ = [
     "MissingPatch",
     "SyncResult",
     "sync_findings_for_asset",
+    "sync_findings_for_assets",
+    "AssetMatches",
     "findings_from_pending_updates",
+    "pending_patches_by_asset",
     "verify_findings_for_asset",
     "window_hours_for",
     "get_policy",
@@ -135,7 +140,14 @@ def findings_from_pending_updates(asset: Asset) -> list[MissingPatch]:
     The patch identifier is the advisory the device named (KB…, USN-…) or, without one,
     ``<name>@<available version>``. The advisory is linked when the catalogue knows it.
     """
-    updates = list(PendingUpdate.objects.filter(asset=asset).order_by("name", "pk"))
+    return pending_patches_by_asset([asset.pk]).get(asset.pk, [])
+
+
+def pending_patches_by_asset(asset_ids: list[int]) -> dict[int, list[MissingPatch]]:
+    """``findings_from_pending_updates`` for many assets in two queries."""
+    updates = list(
+        PendingUpdate.objects.filter(asset_id__in=asset_ids).order_by("asset_id", "name", "pk")
+    )
     identifiers = {u.advisory.strip() for u in updates if u.advisory.strip()}
     advisories = (
         {
@@ -147,15 +159,15 @@ def findings_from_pending_updates(asset: Asset) -> list[MissingPatch]:
         if identifiers
         else {}
     )
-    out: list[MissingPatch] = []
-    seen: set[str] = set()
+    out: dict[int, list[MissingPatch]] = {}
+    seen: set[tuple[int, str]] = set()
     for u in updates:
         ident = u.advisory.strip() or f"{u.name}@{u.available_version}".rstrip("@")
         ident = ident.upper() if KB_RE.match(ident) else ident
-        if ident in seen:
+        if (u.asset_id, ident) in seen:
             continue
-        seen.add(ident)
-        out.append(
+        seen.add((u.asset_id, ident))
+        out.setdefault(u.asset_id, []).append(
             MissingPatch(
                 patch_identifier=ident[:200],
                 package_name=u.name,
@@ -196,123 +208,203 @@ def _assess(
     return tier, score, kev_cves
 
 
+def _ordered_cves(cves: Any, scores: dict[str, risk.CveScores]) -> list[str]:
+    """Upper-cased CVE ids without repeats, highest EPSS first (unscored last, then by id): the
+    order the catalogue gives advisory matches, applied to reported updates too."""
+    unique = {c.strip().upper() for c in cves if c and c.strip()}
+
+    def key(cve: str) -> tuple[Decimal, str]:
+        epss = scores[cve].epss if cve in scores else None
+        return (-(epss if epss is not None else Decimal(-1)), cve)
+
+    return sorted(unique, key=key)
+
+
+@dataclass
+class AssetMatches:
+    """What one asset misses, for ``sync_findings_for_assets``."""
+
+    asset: Asset
+    matches: list[MissingPatch]
+    satisfied_kbs: set[str] | None = None
+
+
 def sync_findings_for_asset(
-    *, asset: Asset, matches: list[MissingPatch], at: datetime
+    *,
+    asset: Asset,
+    matches: list[MissingPatch],
+    at: datetime,
+    satisfied_kbs: set[str] | None = None,
 ) -> SyncResult:
     """Open a finding per missing patch (idempotent), refresh open ones, then verify fixes.
 
     A patch no longer listed in ``matches`` does **not** close its finding; only
-    ``verify_findings_for_asset`` does, from the installed software.
+    ``verify_findings_for_asset`` does, from the installed software. ``satisfied_kbs`` are KBs
+    the catalogue counts as present although not installed themselves (replaced by a later
+    cumulative update, see ``catalogue.matching.satisfied_windows_kbs``).
     """
-    result = SyncResult()
+    item = AssetMatches(asset=asset, matches=matches, satisfied_kbs=satisfied_kbs)
+    return sync_findings_for_assets(items=[item], at=at)[asset.pk]
+
+
+def _windows_by_class(class_ids: set[int]) -> dict[int, dict[str, int]]:
+    out = {pk: dict(sla.FALLBACK_WINDOW_HOURS) for pk in class_ids}
+    for class_id, tier, hours in SlaRule.objects.filter(asset_class_id__in=class_ids).values_list(
+        "asset_class_id", "tier", "window_hours"
+    ):
+        out[class_id][tier] = hours
+    return out
+
+
+def sync_findings_for_assets(*, items: list[AssetMatches], at: datetime) -> dict[int, SyncResult]:
+    """``sync_findings_for_asset`` for many assets at once (an ingest batch): a fixed number of
+    queries for the batch, plus one per finding whose tier or state changes otherwise than by
+    opening or verification. Returns a ``SyncResult`` per asset pk."""
+    results = {item.asset.pk: SyncResult() for item in items}
+    if not items:
+        return results
     with transaction.atomic():
-        asset = (
-            Asset.objects.select_related("asset_class")
+        ids = sorted(results)
+        assets = {
+            a.pk: a
+            for a in Asset.objects.select_related("asset_class")
             .select_for_update(of=("self",))
-            .get(pk=asset.pk)
-        )
-        all_cves = {c.upper() for m in matches for c in m.cves}
+            .filter(pk__in=ids)
+            .order_by("pk")
+        }
+        all_cves = {c.upper() for item in items for m in item.matches for c in m.cves}
         kev = risk.is_kev(all_cves)
         scores = risk.cve_score_map(all_cves)
-        windows = _windows_for_class(asset.asset_class_id)
-        existing = {
-            f.patch_identifier: f
-            for f in Finding.objects.filter(asset=asset).select_related("advisory")
-        }
-        inventory: tuple[set[str], dict[str, list[tuple[str, str]]]] | None = None
-        for match in matches:
-            tier, score, kev_cves = _assess(match, asset, kev, scores)
-            cves = sorted({c.upper() for c in match.cves})
-            finding = existing.get(match.patch_identifier)
-            if finding is None:
-                finding = Finding.objects.create(
-                    asset=asset,
-                    advisory=match.advisory,
-                    patch_identifier=match.patch_identifier,
-                    package_name=match.package_name,
-                    installed_version=match.installed_version,
-                    fixed_version=match.fixed_version,
-                    cves=cves,
-                    is_kev=bool(kev_cves),
-                    tier=tier,
-                    risk_score=score,
-                    origin=match.origin,
-                    detected_at=at,
-                    due_at=sla.due_at_for(at, windows[tier]),
-                )
-                existing[finding.patch_identifier] = finding
-                result.opened.append(finding)
-                record_event(
-                    kind="finding.detected",
-                    subject_type="finding",
-                    subject_id=finding.uuid,
-                    actor="system",
-                    occurred_at=at,
-                    payload=_finding_payload(finding),
-                )
-            elif finding.state == FindingState.VERIFIED and finding.verified_at < at:
-                if inventory is None:
-                    inventory = _inventory_of(asset)
-                if _fix_evidence(finding, *inventory) is not None:
-                    continue  # stale report; the fix is installed
-                reopened = Finding.objects.filter(
-                    pk=finding.pk, state=FindingState.VERIFIED
-                ).update(
-                    state=FindingState.OPEN,
-                    detected_at=at,
-                    due_at=sla.due_at_for(at, windows[tier]),
-                    deployed_at=None,
-                    verified_at=None,
-                    tier=tier,
-                    risk_score=score,
-                    is_kev=bool(kev_cves),
-                    cves=cves,
-                    installed_version=match.installed_version,
-                    fixed_version=match.fixed_version,
-                )
-                if reopened:
-                    result.reopened += 1
-                    record_event(
-                        kind="finding.reopened",
-                        subject_type="finding",
-                        subject_id=finding.uuid,
-                        actor="system",
-                        occurred_at=at,
-                        payload={"patch": finding.patch_identifier, "tier": tier},
+        windows = _windows_by_class({a.asset_class_id for a in assets.values()})
+        existing: dict[tuple[int, str], Finding] = {}
+        if any(item.matches for item in items):
+            existing = {
+                (f.asset_id, f.patch_identifier): f
+                for f in Finding.objects.filter(asset_id__in=ids)
+            }
+        inventories: dict[int, Inventory] | None = None
+        to_create: list[Finding] = []
+        events: list[dict[str, Any]] = []
+        for item in items:
+            asset = assets[item.asset.pk]
+            result = results[asset.pk]
+            window = windows[asset.asset_class_id]
+            for match in item.matches:
+                tier, score, kev_cves = _assess(match, asset, kev, scores)
+                cves = _ordered_cves(match.cves, scores)
+                finding = existing.get((asset.pk, match.patch_identifier))
+                if finding is None:
+                    finding = Finding(
+                        asset=asset,
+                        advisory=match.advisory,
+                        patch_identifier=match.patch_identifier,
+                        package_name=match.package_name,
+                        installed_version=match.installed_version,
+                        fixed_version=match.fixed_version,
+                        cves=cves,
+                        is_kev=bool(kev_cves),
+                        tier=tier,
+                        risk_score=score,
+                        origin=match.origin,
+                        detected_at=at,
+                        due_at=sla.due_at_for(at, window[tier]),
                     )
-            elif finding.state not in CLOSED_STATES and (
-                finding.tier != tier
-                or finding.risk_score != score
-                or finding.is_kev != bool(kev_cves)
-                or list(finding.cves) != cves
-            ):
-                changes: dict[str, Any] = {
-                    "tier": tier,
-                    "risk_score": score,
-                    "is_kev": bool(kev_cves),
-                    "cves": cves,
+                    existing[(asset.pk, finding.patch_identifier)] = finding
+                    to_create.append(finding)
+                    result.opened.append(finding)
+                elif finding.state == FindingState.VERIFIED and finding.verified_at < at:
+                    if inventories is None:
+                        inventories = _inventories_of(ids)
+                    inv = inventories[asset.pk]
+                    if _fix_evidence(finding, *inv, item.satisfied_kbs) is not None:
+                        continue  # stale report; the fix is installed
+                    reopened = Finding.objects.filter(
+                        pk=finding.pk, state=FindingState.VERIFIED
+                    ).update(
+                        state=FindingState.OPEN,
+                        detected_at=at,
+                        due_at=sla.due_at_for(at, window[tier]),
+                        deployed_at=None,
+                        verified_at=None,
+                        tier=tier,
+                        risk_score=score,
+                        is_kev=bool(kev_cves),
+                        cves=cves,
+                        installed_version=match.installed_version,
+                        fixed_version=match.fixed_version,
+                    )
+                    if reopened:
+                        result.reopened += 1
+                        events.append(
+                            {
+                                "kind": "finding.reopened",
+                                "subject_type": "finding",
+                                "subject_id": finding.uuid,
+                                "actor": "system",
+                                "occurred_at": at,
+                                "payload": {"patch": finding.patch_identifier, "tier": tier},
+                            }
+                        )
+                elif (
+                    finding.pk is not None
+                    and finding.state not in CLOSED_STATES
+                    and (
+                        finding.tier != tier
+                        or finding.risk_score != score
+                        or finding.is_kev != bool(kev_cves)
+                        or list(finding.cves) != cves
+                    )
+                ):
+                    changes: dict[str, Any] = {
+                        "tier": tier,
+                        "risk_score": score,
+                        "is_kev": bool(kev_cves),
+                        "cves": cves,
+                    }
+                    if tier != finding.tier:
+                        changes["due_at"] = sla.due_at_for(finding.detected_at, window[tier])
+                    Finding.objects.filter(pk=finding.pk).update(**changes)
+                    result.updated += 1
+                    if tier != finding.tier:
+                        events.append(
+                            {
+                                "kind": "finding.retiered",
+                                "subject_type": "finding",
+                                "subject_id": finding.uuid,
+                                "actor": "system",
+                                "occurred_at": at,
+                                "payload": {
+                                    "patch": finding.patch_identifier,
+                                    "from": finding.tier,
+                                    "to": tier,
+                                    "kev_cves": kev_cves,
+                                    "due_at": changes["due_at"].isoformat(),
+                                },
+                            }
+                        )
+        if to_create:
+            Finding.objects.bulk_create(to_create)
+            events = [
+                {
+                    "kind": "finding.detected",
+                    "subject_type": "finding",
+                    "subject_id": f.uuid,
+                    "actor": "system",
+                    "occurred_at": at,
+                    "payload": _finding_payload(f),
                 }
-                if tier != finding.tier:
-                    changes["due_at"] = sla.due_at_for(finding.detected_at, windows[tier])
-                Finding.objects.filter(pk=finding.pk).update(**changes)
-                result.updated += 1
-                if tier != finding.tier:
-                    record_event(
-                        kind="finding.retiered",
-                        subject_type="finding",
-                        subject_id=finding.uuid,
-                        actor="system",
-                        occurred_at=at,
-                        payload={
-                            "patch": finding.patch_identifier,
-                            "from": finding.tier,
-                            "to": tier,
-                            "kev_cves": kev_cves,
-                            "due_at": changes["due_at"].isoformat(),
-                        },
-                    )
-        result.verified = verify_findings_for_asset(asset, at)
-    return result
+                for f in to_create
+            ] + events
+        record_events(events)
+        verified = _verify_many(
+            asset_ids=ids,
+            assets=assets,
+            at=at,
+            satisfied={item.asset.pk: item.satisfied_kbs for item in items},
+        )
+        for pk, n in verified.items():
+            results[pk].verified = n
+    return results
 
 
 def _finding_payload(f: Finding) -> dict[str, Any]:
@@ -345,12 +437,19 @@ def _kb_of(finding: Finding) -> str | None:
 
 
 def _fix_evidence(
-    finding: Finding, hotfixes: set[str], software: dict[str, list[tuple[str, str]]]
+    finding: Finding,
+    hotfixes: set[str],
+    software: dict[str, list[tuple[str, str]]],
+    satisfied_kbs: set[str] | None = None,
 ) -> str | None:
     """What proves the fix is installed, or None."""
     kb = _kb_of(finding)
     if kb is not None:
-        return f"{kb} installed" if kb in hotfixes else None
+        if kb in hotfixes:
+            return f"{kb} installed"
+        if satisfied_kbs and kb in {k.upper() for k in satisfied_kbs}:
+            return f"{kb} replaced by a later installed update ({', '.join(sorted(hotfixes))})"
+        return None
     if finding.package_name and finding.fixed_version:
         for kind, version in software.get(finding.package_name.lower(), []):
             if version and is_at_least(version, finding.fixed_version, kind=kind):
@@ -358,61 +457,108 @@ def _fix_evidence(
     return None
 
 
-def _inventory_of(asset: Asset) -> tuple[set[str], dict[str, list[tuple[str, str]]]]:
-    hotfixes: set[str] = set()
-    software: dict[str, list[tuple[str, str]]] = {}
-    for kind, name, version in asset.software.values_list("kind", "name", "version"):
+Inventory = tuple[set[str], dict[str, list[tuple[str, str]]]]
+
+
+def _inventories_of(asset_ids: list[int], names: set[str] | None = None) -> dict[int, Inventory]:
+    """Installed hotfixes and software (name → [(kind, version)]) per asset, one query;
+    with ``names``, only hotfixes and software of those names are read."""
+    out: dict[int, Inventory] = {pk: (set(), {}) for pk in asset_ids}
+    rows = InstalledSoftware.objects.filter(asset_id__in=asset_ids)
+    if names is not None:
+        rows = rows.filter(Q(kind=SoftwareKind.HOTFIX) | Q(name__in=names))
+    for asset_id, kind, name, version in rows.values_list("asset_id", "kind", "name", "version"):
+        hotfixes, software = out[asset_id]
         if kind == SoftwareKind.HOTFIX:
             hotfixes.add(name.strip().upper())
         else:
             software.setdefault(name.lower(), []).append((kind, version))
-    return hotfixes, software
+    return out
 
 
-def verify_findings_for_asset(asset: Asset, at: datetime) -> int:
+def _inventory_of(asset: Asset) -> Inventory:
+    return _inventories_of([asset.pk])[asset.pk]
+
+
+def verify_findings_for_asset(
+    asset: Asset, at: datetime, *, satisfied_kbs: set[str] | None = None
+) -> int:
     """Verify every outstanding finding of ``asset`` whose fix the inventory now shows.
 
+    A KB also counts as shown when it is in ``satisfied_kbs`` (superseded by an installed one).
     Returns how many findings became verified. Each gets ``verified_at = at`` and a
     ``finding.verified`` evidence event naming what proved it.
     """
-    verified = 0
     with transaction.atomic():
-        outstanding = list(
-            Finding.objects.filter(asset=asset)
-            .exclude(state__in=CLOSED_STATES)
-            .select_related("advisory")
+        counts = _verify_many(
+            asset_ids=[asset.pk],
+            assets={asset.pk: asset},
+            at=at,
+            satisfied={asset.pk: satisfied_kbs},
         )
-        if not outstanding:
-            return 0
-        hotfixes, software = _inventory_of(asset)
-        for finding in outstanding:
-            proof = _fix_evidence(finding, hotfixes, software)
-            if proof is None:
-                continue
-            changed = (
-                Finding.objects.filter(pk=finding.pk, state=finding.state)
-                .exclude(state__in=CLOSED_STATES)
-                .update(state=FindingState.VERIFIED, verified_at=at)
-            )
-            if not changed:
-                continue
-            verified += 1
-            record_event(
-                kind="finding.verified",
-                subject_type="finding",
-                subject_id=finding.uuid,
-                actor="system",
-                occurred_at=at,
-                payload={
+    return counts.get(asset.pk, 0)
+
+
+def _verify_many(
+    *,
+    asset_ids: list[int],
+    assets: dict[int, Asset],
+    at: datetime,
+    satisfied: dict[int, set[str] | None],
+) -> dict[int, int]:
+    """Verify outstanding findings of the given assets (caller's transaction); count per asset.
+
+    The outstanding findings are locked first, so a deployment recorded concurrently waits and
+    the state named in each event is the one replaced."""
+    outstanding = list(
+        Finding.objects.filter(asset_id__in=asset_ids)
+        .exclude(state__in=CLOSED_STATES)
+        .select_for_update(of=("self",))
+        .select_related("advisory")
+        .order_by("pk")
+    )
+    counts: dict[int, int] = {}
+    if not outstanding:
+        return counts
+    inventories = _inventories_of(
+        sorted({f.asset_id for f in outstanding}),
+        names={f.package_name for f in outstanding if f.package_name},
+    )
+    proven: list[tuple[Finding, str]] = []
+    for finding in outstanding:
+        proof = _fix_evidence(
+            finding, *inventories[finding.asset_id], satisfied.get(finding.asset_id)
+        )
+        if proof is not None:
+            proven.append((finding, proof))
+    if not proven:
+        return counts
+    Finding.objects.filter(pk__in=[f.pk for f, _ in proven]).update(
+        state=FindingState.VERIFIED, verified_at=at
+    )
+    events = []
+    for finding, proof in proven:
+        counts[finding.asset_id] = counts.get(finding.asset_id, 0) + 1
+        asset = assets.get(finding.asset_id)
+        events.append(
+            {
+                "kind": "finding.verified",
+                "subject_type": "finding",
+                "subject_id": finding.uuid,
+                "actor": "system",
+                "occurred_at": at,
+                "payload": {
                     "patch": finding.patch_identifier,
-                    "hostname": asset.hostname,
+                    "hostname": asset.hostname if asset is not None else "",
                     "from_state": finding.state,
                     "proof": proof,
                     "verified_at": at.isoformat(),
                     "within_sla": at <= finding.due_at,
                 },
-            )
-    return verified
+            }
+        )
+    record_events(events)
+    return counts
 
 
 # --- SLA policy -----------------------------------------------------------------------------------

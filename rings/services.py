@@ -18,6 +18,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from evidence.services import actor_label, record_event
@@ -1179,3 +1180,33 @@ def record_runbook_check(
     except IntegrityError as exc:
         raise ValidationError({"check": "This check is already recorded for the wave."}) from exc
     return result
+
+
+def verify_results_for_assets(*, asset_ids: list[int], at: datetime) -> int:
+    """Deployed results of these assets become verified once an inventory verified every
+    finding their rollout carries for the asset, whatever state the wave is in (called by the
+    inventory pipeline right after verification; the promotion beat does the same per wave).
+    Set-based: one query to find them, one update, one event per wave."""
+    if not asset_ids:
+        return 0
+    unverified = Finding.objects.filter(
+        rollouts=OuterRef("wave__rollout"), asset=OuterRef("asset")
+    ).exclude(state=FindingState.VERIFIED)
+    carried = Finding.objects.filter(rollouts=OuterRef("wave__rollout"), asset=OuterRef("asset"))
+    rows = list(
+        DeploymentResult.objects.filter(asset_id__in=asset_ids, status=DeploymentStatus.DEPLOYED)
+        .filter(Exists(carried), ~Exists(unverified))
+        .select_related("wave__rollout", "wave__ring")
+        .select_for_update(of=("self",))
+    )
+    if not rows:
+        return 0
+    updated = DeploymentResult.objects.filter(
+        pk__in=[r.pk for r in rows], status=DeploymentStatus.DEPLOYED
+    ).update(status=DeploymentStatus.VERIFIED, verified_at=at)
+    per_wave: dict[int, list[DeploymentResult]] = defaultdict(list)
+    for r in rows:
+        per_wave[r.wave_id].append(r)
+    for results in per_wave.values():
+        _event("deployment.verified", results[0].wave, at, assets=len(results))
+    return updated

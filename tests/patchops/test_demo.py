@@ -26,3 +26,22 @@ def test_demo_spreads_findings_and_writes_scorecard_rows(in_tenant_a):
     rows = ScorecardRow.objects.filter(client=in_tenant_a)
     assert rows.count() == TREND_DAYS
     assert rows.order_by("-date").first().assets_in_scope == 12
+
+
+@pytest.mark.django_db
+def test_demo_after_inventory_demo_keeps_past_detection_times(in_tenant_a):
+    """The inventory demo ingests without opening findings; the patch core's demo opens them
+    weeks back, so overdue and verified-last-month findings exist (empty catalogue)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from inventory.demo import seed_client as seed_inventory
+
+    seed_inventory(in_tenant_a)
+    assert Finding.objects.count() == 0
+    seed_client(in_tenant_a)
+    now = timezone.now()
+    assert Finding.objects.filter(detected_at__lt=now - timedelta(days=8)).exists()
+    assert Finding.objects.filter(state=FindingState.OPEN, due_at__lt=now).exists()
+    assert Finding.objects.filter(state=FindingState.VERIFIED).exists()

@@ -1,0 +1,300 @@
+"""From inventory to findings: advisory matching and reported pending updates, per asset.
+
+``refresh_findings(asset_ids=…, at=…)`` runs in the client's schema, inside the ingest's
+transaction (``inventory.services.ingest_payloads`` calls it last) and from the Celery task that
+re-matches a whole client after the catalogue changed. For each asset:
+
+* **Windows**: the MSRC product from the asset's OS fields (``windows_product_for``), its
+  installed KBs (software rows of kind hotfix) → ``missing_windows_fixes``; KBs that a later
+  installed cumulative update replaced (``satisfied_windows_kbs``) verify older findings.
+* **Linux**: the OSV ecosystem of its release (Ubuntu ``Ubuntu:22.04:LTS``, Debian ``Debian:12``)
+  over its deb packages → ``missing_package_fixes``.
+* **Application packages** (Maven, PyPI, npm, NuGet, RubyGems, crates.io, Packagist, Go): an
+  installed program, app or package whose name is a catalogue package name (for Maven also the
+  artifact id, ``log4j-core`` for ``org.apache.logging.log4j:log4j-core``).
+* the asset's own **pending updates** (``findings_from_pending_updates``).
+
+Each match becomes a ``MissingPatch`` and ``sync_findings_for_asset`` opens, re-tiers and verifies.
+Catalogue reads are batched per call: one query per Windows product, one per Linux release and
+one for application packages, then per asset only those whose software can match anything;
+assets with nothing to match and no outstanding finding cost no query of their own.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from catalogue.choices import Ecosystem
+from catalogue.matching import (
+    MatchResult,
+    missing_package_fixes,
+    missing_windows_fixes,
+    satisfied_windows_kbs,
+    windows_fixes_for,
+    windows_product_for,
+)
+from catalogue.models import AdvisoryFix
+from inventory.choices import OsFamily, SoftwareKind
+from inventory.models import Asset, InstalledSoftware, PendingUpdate
+
+from .choices import FindingOrigin, SeverityTier
+from .models import Finding
+from .services import (
+    CLOSED_STATES,
+    AssetMatches,
+    MissingPatch,
+    pending_patches_by_asset,
+    sync_findings_for_assets,
+)
+
+__all__ = [
+    "RefreshSummary",
+    "refresh_findings",
+    "linux_ecosystem_for",
+    "to_missing_patch",
+    "client_asset_ids",
+]
+
+APP_ECOSYSTEMS = (
+    Ecosystem.MAVEN,
+    Ecosystem.PYPI,
+    Ecosystem.NPM,
+    Ecosystem.NUGET,
+    Ecosystem.GEM,
+    Ecosystem.CARGO,
+    Ecosystem.COMPOSER,
+    Ecosystem.GO,
+)
+APP_KINDS = (
+    SoftwareKind.PROGRAM,
+    SoftwareKind.APP,
+    SoftwareKind.HOMEBREW,
+    SoftwareKind.OTHER,
+)
+_ARCH = re.compile(r":[a-z0-9_]+$")
+
+
+@dataclass
+class RefreshSummary:
+    assets: int = 0
+    matched: int = 0
+    opened: int = 0
+    reopened: int = 0
+    updated: int = 0
+    verified: int = 0
+    deployments_verified: int = 0
+    by_asset: dict[int, dict[str, int]] = field(default_factory=dict, repr=False)
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "assets": self.assets,
+            "matched": self.matched,
+            "opened": self.opened,
+            "reopened": self.reopened,
+            "updated": self.updated,
+            "verified": self.verified,
+            "deployments_verified": self.deployments_verified,
+        }
+
+
+def linux_ecosystem_for(os_name: str, os_version: str) -> str | None:
+    """OSV ecosystem of a Linux release: ``("Ubuntu", "22.04")`` → ``Ubuntu:22.04:LTS``,
+    ``("Debian GNU/Linux", "12")`` → ``Debian:12``; None when unknown."""
+    name = (os_name or "").lower()
+    version = (os_version or "").strip()
+    if "ubuntu" in name:
+        m = re.match(r"(\d{2})\.(\d{2})", version) or re.search(r"(\d{2})\.(\d{2})", name)
+        if not m:
+            return None
+        lts = int(m.group(1)) % 2 == 0 and m.group(2) == "04"
+        return f"Ubuntu:{m.group(1)}.{m.group(2)}" + (":LTS" if lts else "")
+    if "debian" in name:
+        m = re.match(r"(\d+)", version) or re.search(r"\b(\d{1,2})\b", name)
+        return f"Debian:{m.group(1)}" if m else None
+    return None
+
+
+def to_missing_patch(match: MatchResult, *, package_name: str | None = None) -> MissingPatch:
+    """A catalogue match as the patch core's ``MissingPatch`` (origin advisory_match)."""
+    severity = match.fix.severity or SeverityTier.UNKNOWN
+    if severity == SeverityTier.UNKNOWN:
+        severity = match.advisory.vendor_severity or SeverityTier.UNKNOWN
+    name = package_name if package_name is not None else match.package_name
+    identifier = match.patch_identifier
+    if package_name is not None and match.fix.ecosystem != Ecosystem.WINDOWS:
+        identifier = f"{match.package_name}@{match.fixed_version}"
+    return MissingPatch(
+        patch_identifier=identifier[:200],
+        package_name=name,
+        installed_version=match.installed_version,
+        fixed_version=match.fixed_version,
+        advisory=match.advisory,
+        cves=tuple(match.cves),
+        vendor_severity=severity,
+        reboot_required=match.reboot_required,
+        origin=FindingOrigin.ADVISORY_MATCH,
+    )
+
+
+def _app_key(ecosystem: str, package_name: str) -> set[str]:
+    name = package_name.strip().lower()
+    keys = {name}
+    if ecosystem == Ecosystem.MAVEN and ":" in name:
+        keys.add(name.rsplit(":", 1)[1])
+    return keys
+
+
+def refresh_findings(*, asset_ids: Iterable[int], at: datetime) -> RefreshSummary:
+    """Match every given asset against the catalogue and its pending updates, then sync its
+    findings (open, re-tier, verify). Runs in the current client's schema."""
+    ids = sorted(set(asset_ids))
+    summary = RefreshSummary()
+    if not ids:
+        return summary
+    assets = list(
+        Asset.objects.filter(pk__in=ids).only(
+            "pk", "os_family", "os_name", "os_version", "os_build", "asset_class_id"
+        )
+    )
+    with_pending = set(
+        PendingUpdate.objects.filter(asset_id__in=ids).values_list("asset_id", flat=True)
+    )
+    with_outstanding = set(
+        Finding.objects.filter(asset_id__in=ids)
+        .exclude(state__in=CLOSED_STATES)
+        .values_list("asset_id", flat=True)
+    )
+    has_windows_fixes = AdvisoryFix.objects.filter(ecosystem=Ecosystem.WINDOWS).exists()
+
+    # --- what each asset could match ------------------------------------------------------
+    products: dict[int, str] = {}
+    product_cache: dict[tuple[str, str, str], str | None] = {}
+    linux: dict[int, str] = {}
+    for a in assets:
+        if a.os_family == OsFamily.WINDOWS and has_windows_fixes:
+            key = (a.os_name, a.os_version, a.os_build)
+            if key not in product_cache:
+                product_cache[key] = windows_product_for(*key, None)
+            if product_cache[key]:
+                products[a.pk] = product_cache[key]
+        elif a.os_family == OsFamily.LINUX:
+            eco = linux_ecosystem_for(a.os_name, a.os_version)
+            if eco:
+                linux[a.pk] = eco
+
+    fixes_by_product = {p: windows_fixes_for(p) for p in set(products.values())}
+    fixes_by_product = {p: f for p, f in fixes_by_product.items() if f}
+    linux_names: dict[str, set[str]] = {}
+    for eco in set(linux.values()):
+        linux_names[eco] = _linux_package_names(eco)
+    app_names: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for eco, name in (
+        AdvisoryFix.objects.filter(ecosystem__in=APP_ECOSYSTEMS)
+        .values_list("ecosystem", "package_name")
+        .distinct()
+    ):
+        for key in _app_key(eco, name):
+            app_names[key].append((eco, name))
+
+    wanted_kinds = set()
+    if fixes_by_product:
+        wanted_kinds.add(SoftwareKind.HOTFIX)
+    if any(linux_names.values()):
+        wanted_kinds.add(SoftwareKind.DEB)
+    if app_names:
+        wanted_kinds.update(APP_KINDS)
+    software: dict[int, list[tuple[str, str, str]]] = defaultdict(list)
+    if wanted_kinds:
+        for asset_id, kind, name, version in InstalledSoftware.objects.filter(
+            asset_id__in=ids, kind__in=wanted_kinds
+        ).values_list("asset_id", "kind", "name", "version"):
+            software[asset_id].append((kind, name, version))
+
+    # --- per asset ----------------------------------------------------------------------------
+    pending = pending_patches_by_asset(sorted(with_pending)) if with_pending else {}
+    items: list[AssetMatches] = []
+    for a in assets:
+        rows = software.get(a.pk, [])
+        matches: list[MissingPatch] = []
+        satisfied: set[str] | None = None
+        product = products.get(a.pk)
+        if product in fixes_by_product:
+            kbs = {name.strip().upper() for kind, name, _ in rows if kind == SoftwareKind.HOTFIX}
+            fixes = fixes_by_product[product]
+            matches += [
+                to_missing_patch(m)
+                for m in missing_windows_fixes(product, kbs, a.os_build, fixes=fixes)
+            ]
+            satisfied = satisfied_windows_kbs(product, kbs, a.os_build, fixes=fixes)
+        eco = linux.get(a.pk)
+        if eco and linux_names.get(eco):
+            names = linux_names[eco]
+            packages = [
+                (name, version)
+                for kind, name, version in rows
+                if kind == SoftwareKind.DEB and _ARCH.sub("", name) in names
+            ]
+            if packages:
+                matches += [to_missing_patch(m) for m in missing_package_fixes(eco, packages)]
+        if app_names:
+            matches += _app_matches(rows, app_names)
+        matches += pending.get(a.pk, [])
+        if matches or a.pk in with_outstanding:
+            items.append(AssetMatches(asset=a, matches=matches, satisfied_kbs=satisfied))
+    summary.assets = len(assets)
+    for pk, result in sync_findings_for_assets(items=items, at=at).items():
+        summary.opened += len(result.opened)
+        summary.reopened += result.reopened
+        summary.updated += result.updated
+        summary.verified += result.verified
+        summary.by_asset[pk] = result.as_dict()
+    summary.matched = sum(len(i.matches) for i in items)
+    if summary.verified:
+        from rings.services import verify_results_for_assets
+
+        summary.deployments_verified = verify_results_for_assets(
+            asset_ids=[pk for pk, r in summary.by_asset.items() if r["verified"]], at=at
+        )
+    return summary
+
+
+def _linux_package_names(ecosystem: str) -> set[str]:
+    """Package and binary names the catalogue has fixes for in one Linux release (one query)."""
+    from catalogue.matching import _release_filter
+    from catalogue.versions import normalise_ecosystem
+
+    qs = AdvisoryFix.objects.filter(ecosystem=normalise_ecosystem(ecosystem))
+    release = _release_filter(ecosystem)
+    if release is not None:
+        qs = qs.filter(release=release)
+    names: set[str] = set()
+    for name, binaries in qs.values_list("package_name", "binaries"):
+        names.add(name)
+        names.update(binaries or ())
+    return names
+
+
+def _app_matches(
+    rows: list[tuple[str, str, str]], app_names: dict[str, list[tuple[str, str]]]
+) -> list[MissingPatch]:
+    out: list[MissingPatch] = []
+    seen: set[str] = set()
+    for kind, name, version in rows:
+        if kind not in APP_KINDS or not version:
+            continue
+        for eco, package in app_names.get(name.strip().lower(), ()):
+            for m in missing_package_fixes(eco, [(package, version)]):
+                patch = to_missing_patch(m, package_name=name)
+                if patch.patch_identifier not in seen:
+                    seen.add(patch.patch_identifier)
+                    out.append(patch)
+    return out
+
+
+def client_asset_ids() -> list[int]:
+    """Every asset of the current client."""
+    return list(Asset.objects.order_by("pk").values_list("pk", flat=True))
