@@ -20,6 +20,18 @@ import time
 from pathlib import Path
 
 
+def _print_pairs(result: object) -> None:
+    """Benchmarks that return (label, value) pairs instead of printing get them printed here."""
+    if (
+        isinstance(result, list)
+        and result
+        and all(isinstance(row, tuple) and len(row) == 2 for row in result)
+    ):
+        width = max(len(str(label)) for label, _ in result)
+        for label, value in result:
+            print(f"   {label:<{width}}  {value}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", help="benchmarks to run (default: all)")
@@ -59,11 +71,12 @@ def main() -> int:
         started = time.perf_counter()
         params = inspect.signature(module.run).parameters
         if "scale" in params:
-            module.run(scale=args.scale)
+            result = module.run(scale=args.scale)
         elif "assets" in params:
-            module.run(assets=max(50, round(params["assets"].default * args.scale)))
+            result = module.run(assets=max(50, round(params["assets"].default * args.scale)))
         else:
-            module.run()  # reads BENCH_SCALE
+            result = module.run()  # reads BENCH_SCALE
+        _print_pairs(result)
         print(f"   ({time.perf_counter() - started:.1f} s)", flush=True)
     return 0
 
