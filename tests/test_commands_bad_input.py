@@ -186,7 +186,6 @@ def test_cli_help_exits_zero() -> None:
     assert "osquery" in done.stdout
 
 
-@pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(
     "args",
     [
