@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django_filters import rest_framework as filters
 
+from patchops.filtering import IsoDateTimeFilter
+
 from .models import EvidenceEvent, ReportKind, StoredReport
 
 
@@ -14,8 +16,8 @@ class EvidenceEventFilterSet(filters.FilterSet):
     )
     subject_type = filters.CharFilter(field_name="subject_type")
     subject_id = filters.CharFilter(field_name="subject_id")
-    occurred_after = filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
-    occurred_before = filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
+    occurred_after = IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
+    occurred_before = IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
 
     class Meta:
         model = EvidenceEvent

@@ -8,6 +8,8 @@ import django_filters as filters
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from patchops.filtering import IsoDateTimeFilter
+
 from .choices import ExceptionKind, ExceptionState
 from .models import RiskException
 from .selectors import EXPIRING_SOON_DAYS
@@ -16,7 +18,7 @@ from .selectors import EXPIRING_SOON_DAYS
 class ExceptionFilterSet(filters.FilterSet):
     state = filters.MultipleChoiceFilter(choices=ExceptionState.choices)
     kind = filters.ChoiceFilter(choices=ExceptionKind.choices)
-    expiring_before = filters.IsoDateTimeFilter(field_name="expires_at", lookup_expr="lt")
+    expiring_before = IsoDateTimeFilter(field_name="expires_at", lookup_expr="lt")
     expiring_soon = filters.BooleanFilter(
         method="filter_expiring_soon", label=f"Active, expiring within {EXPIRING_SOON_DAYS} days"
     )

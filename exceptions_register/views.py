@@ -313,6 +313,8 @@ class ExceptionActionView(ExceptionObjectMixin, ClientPageMixin, TemplateView):
             elif self.action == "revoke":
                 form = RevokeForm(request.POST)
                 reason = form.data.get("reason", "")
+                if reason.strip() and not form.is_valid():
+                    raise ValidationError(form.errors.get("reason") or "Check the reason.")
                 services.revoke_exception(exception=exception, actor=request.user, reason=reason)
                 messages.success(request, "Exception revoked.")
         except ValidationError as error:

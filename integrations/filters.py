@@ -2,6 +2,8 @@
 
 from django_filters import rest_framework as filters
 
+from patchops.filtering import IsoDateTimeFilter
+
 from .choices import TicketCategory, TicketStatus
 from .models import PsaTicket
 
@@ -9,7 +11,7 @@ from .models import PsaTicket
 class PsaTicketFilterSet(filters.FilterSet):
     category = filters.ChoiceFilter(choices=TicketCategory.choices)
     status = filters.ChoiceFilter(choices=TicketStatus.choices)
-    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
 
     class Meta:
         model = PsaTicket

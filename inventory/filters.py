@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 from django_filters import rest_framework as filters
 
+from patchops.filtering import IsoDateTimeFilter
+
 from .choices import (
     AssetRole,
     DiscoveryRunSource,
@@ -36,8 +38,8 @@ class AssetFilterSet(filters.FilterSet):
     managed = filters.BooleanFilter(field_name="is_managed")
     unknown = filters.BooleanFilter(field_name="is_managed", exclude=True, label="Unknown")
     site = filters.CharFilter(field_name="site__name", lookup_expr="iexact")
-    seen_after = filters.IsoDateTimeFilter(field_name="last_seen", lookup_expr="gte")
-    seen_before = filters.IsoDateTimeFilter(field_name="last_seen", lookup_expr="lt")
+    seen_after = IsoDateTimeFilter(field_name="last_seen", lookup_expr="gte")
+    seen_before = IsoDateTimeFilter(field_name="last_seen", lookup_expr="lt")
 
     class Meta:
         model = Asset
@@ -81,7 +83,7 @@ class SoftwareFilterSet(filters.FilterSet):
 class UnknownDeviceFilterSet(filters.FilterSet):
     state = filters.MultipleChoiceFilter(choices=UnknownDeviceState.choices)
     mac_vendor = filters.CharFilter(lookup_expr="icontains")
-    seen_after = filters.IsoDateTimeFilter(field_name="last_seen", lookup_expr="gte")
+    seen_after = IsoDateTimeFilter(field_name="last_seen", lookup_expr="gte")
 
     class Meta:
         model = UnknownDevice
@@ -91,8 +93,8 @@ class UnknownDeviceFilterSet(filters.FilterSet):
 class DiscoveryRunFilterSet(filters.FilterSet):
     source = filters.MultipleChoiceFilter(choices=DiscoveryRunSource.choices)
     status = filters.MultipleChoiceFilter(choices=DiscoveryRunStatus.choices)
-    started_after = filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="gte")
-    started_before = filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="lt")
+    started_after = IsoDateTimeFilter(field_name="started_at", lookup_expr="gte")
+    started_before = IsoDateTimeFilter(field_name="started_at", lookup_expr="lt")
 
     class Meta:
         model = DiscoveryRun

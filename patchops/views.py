@@ -157,9 +157,9 @@ class SlaPolicyView(ClientPageMixin, TemplateView):
                 {
                     "asset_class": rule.asset_class.key,
                     "tier": rule.tier,
-                    "window_hours": int(raw_hours) if raw_hours.strip().isdigit() else raw_hours,
+                    "window_hours": _int_or(raw_hours, raw_hours),
                     "reboot_policy": request.POST.get(prefix + "reboot_policy", ""),
-                    "reboot_weekday": int(raw_weekday) if raw_weekday.isdigit() else None,
+                    "reboot_weekday": _int_or(raw_weekday, None),
                     "reboot_time": request.POST.get(prefix + "reboot_time") or None,
                 }
             )
@@ -173,3 +173,9 @@ class SlaPolicyView(ClientPageMixin, TemplateView):
             request, f"SLA policy saved; {change.redated_findings} open finding(s) re-dated."
         )
         return redirect(request.path)
+
+
+def _int_or(raw: str, default: Any) -> Any:
+    """``raw`` as an int when it is one (ASCII digits only), else ``default``."""
+    raw = raw.strip()
+    return int(raw) if raw.isascii() and raw.isdigit() else default

@@ -4,6 +4,7 @@ from django_filters import rest_framework as filters
 
 from inventory.choices import AssetRole, OsFamily
 from inventory.models import Asset
+from patchops.filtering import IsoDateTimeFilter
 
 from .choices import RolloutState, WindowRecurrence, WindowScope
 from .models import MaintenanceWindow, Rollout
@@ -11,8 +12,8 @@ from .models import MaintenanceWindow, Rollout
 
 class RolloutFilterSet(filters.FilterSet):
     state = filters.ChoiceFilter(choices=RolloutState.choices)
-    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = Rollout

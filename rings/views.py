@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.http import HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.views import View
@@ -252,7 +253,10 @@ class RingEditorView(ClientPageMixin, TemplateView):
                 f"{summary['pinned']} pinned left in place).",
             )
             return back
-        ring = get_object_or_404(Ring, key=request.POST.get("ring"))
+        key = request.POST.get("ring", "")
+        if "\x00" in key:  # PostgreSQL text cannot hold NUL: no ring has such a key
+            raise Http404("No such ring.")
+        ring = get_object_or_404(Ring, key=key)
         form = RingForm(request.POST, instance=ring, prefix=ring.key)
         if not form.is_valid():
             messages.error(request, f"{ring.name}: " + form.errors.as_text())
@@ -302,7 +306,7 @@ class WindowEditorView(ClientPageMixin, TemplateView):
     def post(self, request, **kwargs):
         back = HttpResponseRedirect(f"/clients/{self.client.slug}/maintenance-windows/")
         if request.POST.get("delete"):
-            window = get_object_or_404(MaintenanceWindow, uuid=request.POST["delete"])
+            window = get_object_or_404(MaintenanceWindow, uuid=_uuid_or_404(request.POST["delete"]))
             with transaction.atomic():
                 record_event(
                     kind="window.deleted",
@@ -328,6 +332,13 @@ class WindowEditorView(ClientPageMixin, TemplateView):
             )
         messages.success(request, f"Window “{window.name}” added.")
         return back
+
+
+def _uuid_or_404(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value).strip())
+    except ValueError as exc:
+        raise Http404("No such object.") from exc
 
 
 __all__ = [

@@ -48,7 +48,7 @@ class AssetBriefSerializer(serializers.ModelSerializer):
 class AssetSerializer(BriefMixin, serializers.ModelSerializer):
     id = serializers.UUIDField(source="uuid", read_only=True)
     asset_class = serializers.SlugRelatedField(slug_field="key", read_only=True)
-    site = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    site = serializers.SlugRelatedField(slug_field="name", read_only=True, allow_null=True)
     ephi = serializers.BooleanField(source="is_ephi", read_only=True, help_text="ePHI system")
     stale = serializers.BooleanField(source="is_stale", read_only=True)
     managed = serializers.BooleanField(source="is_managed", read_only=True)

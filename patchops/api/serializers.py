@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from catalogue.models import Advisory
@@ -77,9 +80,24 @@ class PrioritizedFindingSerializer(serializers.Serializer):
     finding = FindingSerializer()
 
 
+@extend_schema_field(
+    {
+        "type": "string",
+        "nullable": True,
+        "pattern": r"^([01]\d|2[0-3]):[0-5]\d$",
+        "example": "02:00",
+    }
+)
+class HourMinuteField(serializers.TimeField):
+    """A time of day written ``HH:MM`` (not the ``HH:MM:SS`` that OpenAPI's ``time`` means)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(format="%H:%M", **kwargs)
+
+
 class SlaRuleSerializer(serializers.ModelSerializer):
     asset_class = serializers.SlugRelatedField(slug_field="key", read_only=True)
-    reboot_time = serializers.TimeField(format="%H:%M", allow_null=True, read_only=True)
+    reboot_time = HourMinuteField(allow_null=True, read_only=True)
 
     class Meta:
         model = SlaRule

@@ -114,6 +114,13 @@ class PrioritizationLogView(generics.GenericAPIView):
     def get_queryset(self):
         return selectors.prioritized_findings(self.request.user)
 
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("limit", OpenApiTypes.INT),
+            OpenApiParameter("offset", OpenApiTypes.INT),
+        ],
+        responses=PrioritizedFindingSerializer(many=True),
+    )
     def get(self, request, *args, **kwargs):
         now = timezone.now()
         if getattr(request.accepted_renderer, "format", None) == "csv":

@@ -1,13 +1,14 @@
 from django_filters import rest_framework as filters
 from rest_framework import generics, viewsets
 
+from patchops.filtering import IsoDateTimeFilter
 from tenants.api.serializers import ClientSerializer
 from tenants.models import Client
 from tenants.permissions import current_client, visible_clients
 
 
 class ClientFilterSet(filters.FilterSet):
-    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
 
     class Meta:
         model = Client
