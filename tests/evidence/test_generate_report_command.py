@@ -67,3 +67,28 @@ def test_a_month_that_has_not_started_is_refused(tenant_a):
     ):
         call_command("generate_report", "tenant-a", "--kind", "inventory", "--period", "2026-12")
     assert "2026-12 has not started yet for Alpha Clinic (America/Chicago)" in str(exc.value)
+
+
+def test_unwritable_out_path_is_refused_before_anything_is_stored(tmp_path):
+    from django.core.management import CommandError, call_command
+    from django_tenants.utils import tenant_context
+
+    from evidence.models import StoredReport
+    from tenants.models import Client
+
+    client = Client.objects.get(slug="tenant-a")
+    with tenant_context(client):
+        before = StoredReport.objects.count()
+    with pytest.raises(CommandError, match="Cannot write"):
+        call_command(
+            "generate_report",
+            "tenant-a",
+            "--kind",
+            "inventory",
+            "--period",
+            "2026-10",
+            "--out",
+            str(tmp_path / "missing-folder" / "report.pdf"),
+        )
+    with tenant_context(client):
+        assert StoredReport.objects.count() == before

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 from django_tenants.utils import tenant_context
@@ -36,6 +38,12 @@ class Command(BaseCommand):
             check_period(client, period)
         except (ReportNotAvailable, ValueError) as exc:
             raise CommandError(str(exc)) from exc
+        if options["out"]:
+            # Refuse an unwritable --out before anything is generated and stored.
+            target = Path(options["out"])
+            folder = target.parent if str(target.parent) else Path(".")
+            if target.is_dir() or not folder.is_dir() or not os.access(folder, os.W_OK):
+                raise CommandError(f"Cannot write {options['out']}: not a writable file path.")
         with tenant_context(client):
             report = generate_report(
                 client=client, kind=kind, period=period, actor="system:command"
