@@ -196,18 +196,11 @@ def _exceptions_qs() -> QuerySet[RiskException]:
 
 def _failure_context(start: datetime, at: datetime) -> dict[str, Any]:
     failed, attempted = compliance.deployment_counts(start, at)
-    by_ring = getattr(compliance, "deployment_counts_by_ring", None)
-    ring_rows = []
-    if by_ring is not None:  # per-ring figures once the engine provides them
-        for ring, (ring_failed, ring_attempted) in by_ring(start, at).items():
-            ring_rows.append(
-                {
-                    "ring": ring,
-                    "failed": ring_failed,
-                    "attempted": ring_attempted,
-                    "pct": compliance.pct(ring_failed, ring_attempted),
-                }
-            )
+    ring_rows = [
+        {"ring": row["name"], "failed": row["failed"], "attempted": row["attempted"],
+         "pct": row["pct"]}
+        for row in compliance.failure_rates_by_ring(start, at)
+    ]  # fmt: skip
     return {
         "deployments_failed": failed,
         "deployments_attempted": attempted,

@@ -84,4 +84,11 @@ def seed(*, with_data: bool = True) -> list[DemoLogin]:
                     except ModuleNotFoundError:
                         continue
                     module.seed_client(client)
+            # Today's scorecard row again, now that rollouts and exceptions exist too, so the
+            # cross-client pages agree with the client's own pages from the first minute.
+            from django.utils import timezone
+
+            from scorecards.services import record_scorecard
+
+            record_scorecard(client=client, at=timezone.now())
     return logins

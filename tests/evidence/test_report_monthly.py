@@ -103,6 +103,9 @@ def test_monthly_exceptions_failures_and_top_risks(monthly):
     assert "the oldest began 11 days ago and the next hard expiry is in 29 days" in text
     assert "PSA-4711 v1 Deferral Active" in text and "owner@a.test 11 29 2026-11-30 15:00" in text
     assert "0 failed of 0 attempted deployments: failure rate —" in text
+    # per ring too, in ring order, from the same engine function the pages use
+    rings = [row["name"] for row in compliance.failure_rates_by_ring(OCT_START, OCT_END)]
+    assert rings and all(name in text for name in rings)
     assert "3 findings verified as fixed in the period" in text
     top = text.split("Top remediated risks", 1)[1]
     assert top.index("KB5044273") < top.index("KB5044274") < top.index("openssl@3.0.2")
