@@ -94,12 +94,19 @@ def main() -> int:
                 os.killpg(proc.pid, signal.SIGKILL)
 
     signal.signal(signal.SIGTERM, lambda *a: (stop(), sys.exit(0)))
+    signal.signal(signal.SIGHUP, lambda *a: (stop(), sys.exit(0)))
+    parent = os.getppid()
     time.sleep(2)
     print(f"\nPatchOps is running at http://{HOST}:{PORT}/  (API docs: /api/docs/)")
     print(seeded_output.strip() or "Demo data already present.")
     print("Press Ctrl-C to stop web, worker and beat.\n", flush=True)
     try:
         while True:
+            if os.getppid() != parent:
+                # make (or the shell) went away without a Ctrl-C: do not leave children behind
+                print("Parent process exited; stopping.", file=sys.stderr)
+                stop()
+                return 0
             for name, proc in procs.items():
                 if proc.poll() is not None:
                     print(f"{name} exited with {proc.returncode}; stopping.", file=sys.stderr)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
-import shutil
 import socket
 import subprocess
 import sys
@@ -109,15 +108,11 @@ def stop() -> None:
     if pid_file.exists():
         subprocess.run(["kill", pid_file.read_text().strip()], check=False)
     pgdata = DATA / "postgres"
-    pg_ctl = shutil.which("pg_ctl")
-    try:
+    if (pgdata / "postmaster.pid").exists():
         import pgserver
 
-        pg_ctl = str(Path(pgserver.__file__).parent / "pginstall" / "bin" / "pg_ctl")
-    except ImportError:
-        pass
-    if (pgdata / "postmaster.pid").exists() and pg_ctl:
-        subprocess.run([pg_ctl, "-D", str(pgdata), "stop", "-m", "fast"], check=False)
+        # pgserver runs the server as its own system user when started by root; let it stop it.
+        pgserver.get_server(pgdata, cleanup_mode="stop").cleanup()
 
 
 def main() -> None:
