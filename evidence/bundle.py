@@ -13,6 +13,8 @@ from typing import Any
 
 from django.utils import timezone
 
+from patchops.exports import spreadsheet_safe
+
 from .models import GENESIS_HASH, ReportKind, canonical_json
 from .periods import format_period
 from .selectors import (
@@ -60,9 +62,7 @@ _FIXED_TIME = (2000, 1, 1, 0, 0, 0)
 
 
 def _csv_cell(value: Any) -> str:
-    text = "" if value is None else str(value)
-    # Spreadsheet formula injection: a leading = + - @ would be evaluated when opened.
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    return spreadsheet_safe("" if value is None else str(value))
 
 
 def _csv(rows: list[list[Any]], header: list[str]) -> bytes:

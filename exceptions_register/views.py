@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.views.generic import TemplateView
 
 from evidence.permissions import may_generate
+from patchops.exports import spreadsheet_safe
 from tenants.permissions import ROLE_CAPABILITIES, Capability, ClientPageMixin, current_client
 
 from . import services
@@ -73,13 +74,6 @@ class ExceptionListView(ClientPageMixin, TemplateView):
         return context
 
 
-def _cell(value: Any) -> Any:
-    """Neutralise spreadsheet formulas in free text (CSV injection)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
 class _Echo:
     def write(self, value: str) -> str:
         return value
@@ -127,7 +121,7 @@ class ExceptionExportView(ClientPageMixin, TemplateView):
                 signature = getattr(e, "signature", None)
                 active = e.state == ExceptionState.ACTIVE
                 yield writer.writerow(
-                    _cell(value)
+                    spreadsheet_safe(value)
                     for value in [
                         e.uuid,
                         e.version,

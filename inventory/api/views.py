@@ -22,6 +22,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from patchops.api import UUID_PATTERN
 from tenants.permissions import Capability, current_client
 
 from .. import selectors, services
@@ -50,8 +51,6 @@ from .serializers import (
     SoftwareSerializer,
     UnknownDeviceSerializer,
 )
-
-UUID_RE = r"[0-9a-fA-F-]{36}"
 
 EXAMPLE_PAYLOAD = {
     "agent_id": "6f1c2f0e-1b7a-4d0b-9a55-2f1f7c7d9a10",
@@ -198,7 +197,7 @@ def _payload_error(errors: dict[str, list[str]]) -> Response:
 
 class _ClientViewSet(viewsets.GenericViewSet):
     lookup_field = "uuid"
-    lookup_value_regex = UUID_RE
+    lookup_value_regex = UUID_PATTERN
 
     @property
     def client(self):
@@ -392,7 +391,7 @@ class SoftwarePolicyViewSet(viewsets.ModelViewSet):
 
     serializer_class = SoftwarePolicySerializer
     lookup_field = "uuid"
-    lookup_value_regex = UUID_RE
+    lookup_value_regex = UUID_PATTERN
     search_fields = ["name_pattern", "notes"]
     ordering_fields = ["name_pattern"]
     filterset_fields = ["is_supported"]

@@ -12,6 +12,9 @@ from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+# Path pattern of a public identifier (UUID) in API routes.
+UUID_PATTERN = r"[0-9a-fA-F-]{36}"
+
 
 class Pagination(LimitOffsetPagination):
     """``?limit=&offset=``; answers ``count``, ``next``, ``previous`` and ``results``."""
@@ -39,9 +42,3 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     ):
         response.data = {"detail": response.data}
     return response
-
-
-def brief_or_full(serializer_class: type, request: Any) -> dict[str, Any]:
-    """Serializer kwargs for ``?brief=true`` (Meta.brief_fields) support."""
-    brief = str(request.query_params.get("brief", "")).lower() in ("1", "true", "yes")
-    return {"brief": brief}

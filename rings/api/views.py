@@ -14,6 +14,7 @@ from rest_framework.response import Response
 
 from evidence.services import record_event
 from inventory.models import Asset
+from patchops.api import UUID_PATTERN
 from rings import selectors, services
 from rings.api.serializers import (
     AssignmentSummarySerializer,
@@ -34,8 +35,6 @@ from rings.filters import MaintenanceWindowFilterSet, RingMemberFilterSet, Rollo
 from rings.models import RunbookCheck, Wave
 from tenants.permissions import Capability
 
-UUID_RE = r"[0-9a-fA-F-]{36}"
-
 
 class RingViewSet(viewsets.ModelViewSet):
     """Rings of the client, in promotion order; editing needs the administer capability."""
@@ -43,7 +42,7 @@ class RingViewSet(viewsets.ModelViewSet):
     serializer_class = RingSerializer
     lookup_field = "uuid"
     lookup_url_kwarg = "id"
-    lookup_value_regex = UUID_RE
+    lookup_value_regex = UUID_PATTERN
     ordering_fields = ["order", "name"]
     search_fields = ["name", "key"]
     capabilities = {
@@ -159,7 +158,7 @@ class RolloutViewSet(
     filterset_class = RolloutFilterSet
     lookup_field = "uuid"
     lookup_url_kwarg = "id"
-    lookup_value_regex = UUID_RE
+    lookup_value_regex = UUID_PATTERN
     ordering_fields = ["created_at", "name"]
     search_fields = ["name", "patch_identifiers"]
     capabilities = {
@@ -305,7 +304,7 @@ class MaintenanceWindowViewSet(viewsets.ModelViewSet):
     filterset_class = MaintenanceWindowFilterSet
     lookup_field = "uuid"
     lookup_url_kwarg = "id"
-    lookup_value_regex = UUID_RE
+    lookup_value_regex = UUID_PATTERN
     ordering_fields = ["name"]
     search_fields = ["name"]
 
@@ -352,7 +351,7 @@ class RunbookCheckViewSet(viewsets.ModelViewSet):
     serializer_class = RunbookCheckSerializer
     lookup_field = "uuid"
     lookup_url_kwarg = "id"
-    lookup_value_regex = UUID_RE
+    lookup_value_regex = UUID_PATTERN
     search_fields = ["name"]
     capabilities = {
         "GET": Capability.VIEW,
