@@ -801,16 +801,20 @@ def _counts_payload(wave: Wave) -> dict[str, Any]:
 def _refresh_verification(wave: Wave, at: datetime) -> int:
     """Results whose findings a later inventory verified become verified (with that time)."""
     verified = 0
+    named: list[str] = []
     by_asset = _rollout_assets(wave.rollout)
     for result in wave.results.filter(status=DeploymentStatus.DEPLOYED):
         findings = by_asset.get(result.asset_id, [])
         if findings and all(f.state == FindingState.VERIFIED for f in findings):
             when = max(f.verified_at for f in findings)
-            verified += DeploymentResult.objects.filter(
+            done = DeploymentResult.objects.filter(
                 pk=result.pk, status=DeploymentStatus.DEPLOYED
             ).update(status=DeploymentStatus.VERIFIED, verified_at=when)
+            verified += done
+            if done:
+                named += [str(f.uuid) for f in findings]
     if verified:
-        _event("deployment.verified", wave, at, assets=verified)
+        _event("deployment.verified", wave, at, assets=verified, findings=sorted(named))
     return verified
 
 
@@ -1046,6 +1050,13 @@ def record_deployment_outcome(
         if not updated:
             return False
         wave = result.wave
+        # The findings this attempt acts on: the rollout's open findings on the asset.
+        acted_on = sorted(
+            str(u)
+            for u in wave.rollout.findings.filter(
+                asset=result.asset, state__in=ROLLABLE_STATES
+            ).values_list("uuid", flat=True)
+        )
         _mark_findings(
             wave, [result.asset], FindingState.DEPLOYED if succeeded else FindingState.FAILED, at
         )
@@ -1054,7 +1065,13 @@ def record_deployment_outcome(
             subject_type="asset",
             subject_id=result.asset.uuid,
             actor=actor,
-            payload={"wave": str(wave.uuid), "ring": wave.ring.key, "message": message[:500]},
+            payload={
+                "wave": str(wave.uuid),
+                "ring": wave.ring.key,
+                "message": message[:500],
+                "rollout": str(wave.rollout.uuid),
+                "findings": acted_on,
+            },
             occurred_at=at,
         )
     return True
@@ -1105,6 +1122,12 @@ def record_rollback(
             outcome=outcome,
         )
         event.assets.set(assets)
+        rolled_back = sorted(
+            str(u)
+            for u in rollout.findings.filter(asset__in=[a.pk for a in assets])
+            .exclude(state=FindingState.VERIFIED)
+            .values_list("uuid", flat=True)
+        )
         if outcome != RollbackOutcome.FAILED and assets:
             results = DeploymentResult.objects.filter(
                 wave__rollout=rollout, asset__in=[a.pk for a in assets]
@@ -1127,6 +1150,7 @@ def record_rollback(
                 "outcome": outcome,
                 "wave": str(wave.uuid) if wave else None,
                 "assets": [a.hostname for a in assets],
+                "findings": rolled_back,
             },
             occurred_at=at,
         )
@@ -1208,5 +1232,15 @@ def verify_results_for_assets(*, asset_ids: list[int], at: datetime) -> int:
     for r in rows:
         per_wave[r.wave_id].append(r)
     for results in per_wave.values():
-        _event("deployment.verified", results[0].wave, at, assets=len(results))
+        wave = results[0].wave
+        named = Finding.objects.filter(
+            rollouts=wave.rollout, asset_id__in=[r.asset_id for r in results]
+        ).values_list("uuid", flat=True)
+        _event(
+            "deployment.verified",
+            wave,
+            at,
+            assets=len(results),
+            findings=sorted(str(u) for u in named),
+        )
     return updated
