@@ -137,7 +137,8 @@ def compliance_rows(breakdown: compliance.ComplianceBreakdown) -> dict[str, Any]
     """The engine's breakdown as printable rows: by tier, by OS family, by asset class."""
     tiers = {t: breakdown.by_tier[t] for t in compliance.REPORTED_TIERS}
     unknown = breakdown.by_tier.get(SeverityTier.UNKNOWN)
-    if unknown is not None and unknown.numerator != unknown.denominator:
+    # Findings without a vendor severity only get a row when one of them counts against.
+    if unknown is not None and unknown.numerator != unknown.denominator - unknown.not_reporting:
         tiers[SeverityTier.UNKNOWN] = unknown
     class_names = dict(AssetClass.objects.values_list("key", "name"))
     by_os = _rows(breakdown.by_os_family, dict(OsFamily.choices))
@@ -441,11 +442,8 @@ def qbr_summary(client: Any, period: date) -> tuple[str, dict[str, Any]]:
     )
     active = _exceptions_qs().filter(pk__in=active_exceptions_at(at).values("pk"))
     first_month = start.astimezone(client.tz).date()
-    quarter_label = (
-        f"Q{(period.month - 1) // 3 + 1} {period.year}"
-        if period.month % 3 == 0
-        else f"{first_month:%b %Y} – {period:%b %Y}"
-    )
+    # A calendar quarter has its name; three other consecutive months are named by their months.
+    quarter_label = f"Q{(period.month - 1) // 3 + 1} {period.year}" if period.month % 3 == 0 else ""
     context |= compliance_rows(breakdown)
     context |= _reporting_context(figures)
     context |= {
@@ -459,6 +457,9 @@ def qbr_summary(client: Any, period: date) -> tuple[str, dict[str, Any]]:
         "ttr_rows": _ttr_rows(figures),
         "trend_points": trend,
         "trend_first": first,
+        "trend_first_day": (
+            (first[0] - timedelta(microseconds=1)).astimezone(client.tz).date() if first else None
+        ),
         "trend_change": change,
         "trend_change_abs": abs(change) if change is not None else None,
         "trend_chart": charts.line_chart(

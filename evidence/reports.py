@@ -221,6 +221,7 @@ def evidence_chain_context(client: Any, period: date, *, at: datetime | None = N
                 "tier": finding.get_tier_display() if finding else "",
                 "detected": chain.detection,
                 "deployed": chain.deployment,
+                "failed_attempt": next((a.event for a in chain.attempts if not a.succeeded), None),
                 "attempts": len(chain.attempts),
                 "failed_attempts": sum(1 for a in chain.attempts if not a.succeeded),
                 "verified": chain.verification,

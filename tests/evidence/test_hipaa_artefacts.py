@@ -1,61 +1,70 @@
-from datetime import UTC, date, datetime
+"""The HIPAA artefacts (ePHI inventory and patch evidence chain) of the October clinic."""
+
+from datetime import date
 
 import pytest
+from django_tenants.utils import tenant_context
 
+from evidence.models import EvidenceEvent
 from evidence.pdf import render_pdf
 from evidence.reports import base_context, ephi_inventory_context, evidence_chain_context
 from evidence.selectors import chain_head
-from evidence.services import record_event
-from tests.evidence.factories import seed_chain, seed_inventory
 from tests.evidence.pdftext import assert_running_header, pdf_pages
 
 pytestmark = pytest.mark.django_db
 OCTOBER = date(2026, 10, 1)
 
 
-def test_ephi_inventory_lists_only_ephi_systems(in_tenant_a):
-    inv = seed_inventory()
-    context = ephi_inventory_context()
+def test_ephi_inventory_lists_only_ephi_systems(october_clinic):
+    with tenant_context(october_clinic["client"]):
+        context = ephi_inventory_context()
     assert context["ephi_count"] == 2
-    assert [a.hostname for a in context["ephi_assets"]] == ["ac-ws-00", "ac-ws-01"]
+    assert [a.hostname for a in context["ephi_assets"]] == ["rc-win-01", "rc-win-02"]
     assert context["ephi_by_os"] == [("Windows", 2)]
-    assert inv["linux"][0] not in context["ephi_assets"]
 
 
-def test_evidence_chain_links_detection_deployment_and_verification(in_tenant_a):
-    inv = seed_inventory()
-    done, open_ = seed_chain(inv["windows"])
-    record_event(
-        kind="finding.detected",
-        subject_type="finding",
-        subject_id="outside-period",
-        occurred_at=datetime(2026, 8, 3, tzinfo=UTC),
-    )
-    context = evidence_chain_context(in_tenant_a, OCTOBER)
-    rows = {r["finding_id"]: r for r in context["chain_rows"]}
-    assert set(rows) == {str(done.uuid), str(open_.uuid)}
-    full = rows[str(done.uuid)]
-    assert full["complete"] and full["asset"] == "ac-ws-00" and full["patch"] == "KB5044284"
-    assert full["detected"].sequence == 1
-    assert full["deployed"].kind == "deployment.succeeded" and full["deployed"].sequence == 3
-    assert full["verified"].sequence == 4
-    partial = rows[str(open_.uuid)]
-    assert partial["detected"] and not partial["deployed"] and not partial["complete"]
-    assert context["chain_findings"] == 2 and context["chain_complete"] == 1
-    assert context["chain_head_hash"] == chain_head().hash
+def test_evidence_chain_links_detection_deployment_and_verification(october_clinic):
+    client, findings = october_clinic["client"], october_clinic["findings"]
+    with tenant_context(client):
+        context = evidence_chain_context(client, OCTOBER)
+        head = chain_head()
+        rows = {r["patch"]: r for r in context["chain_rows"]}
+        f2 = str(findings["F2"].uuid)
+        deployed = EvidenceEvent.objects.get(
+            kind="deployment.succeeded", payload__findings__contains=[f2]
+        )
+    # Every finding with a detection, deployment, rollback or verification in October (F7 was
+    # detected on 1 September and nothing happened to it in October).
+    assert set(rows) == {
+        "KB5044273", "KB5044274", "KB5044275", "KB5044276", "USN-6854-1", "USN-7079-1",
+        "KB5044277",
+    }  # fmt: skip
+    full = rows["KB5044274"]
+    assert full["complete"] and full["asset"] == "rc-win-02" and full["tier"] == "Critical"
+    assert full["detected"].kind == "finding.detected"
+    assert full["deployed"].event == deployed and full["deployed"].actor == "token:october-agents"
+    assert full["verified"].kind == "finding.verified"
+    assert full["detected"].sequence < full["deployed"].sequence < full["verified"].sequence
+    # Fixed by hand: verified, but no deployment on record → not a complete chain.
+    by_hand = rows["USN-6854-1"]
+    assert by_hand["detected"] and by_hand["verified"] and not by_hand["deployed"]
+    assert not by_hand["complete"]
+    failed = rows["KB5044275"]
+    assert failed["failed_attempts"] == 1 and not failed["deployed"] and not failed["complete"]
+    assert context["chain_findings"] == 7 and context["chain_complete"] == 2
+    assert context["chain_head_hash"] == head.hash
 
 
-def test_hipaa_artefacts_pdf_shows_both_artefacts_and_the_head_hash(in_tenant_a):
-    inv = seed_inventory()
-    seed_chain(inv["windows"])
-    context = base_context(in_tenant_a, OCTOBER, "HIPAA evidence artefacts")
-    context |= ephi_inventory_context() | evidence_chain_context(in_tenant_a, OCTOBER)
-    pages = pdf_pages(render_pdf("evidence/pdf/hipaa_artefacts.html", context))
-    assert_running_header(pages, "Alpha Clinic", "2026-10")
+def test_hipaa_artefacts_pdf_shows_both_artefacts_and_the_head_hash(october_clinic):
+    client = october_clinic["client"]
+    with tenant_context(client):
+        context = base_context(client, OCTOBER, "HIPAA evidence artefacts")
+        context |= ephi_inventory_context() | evidence_chain_context(client, OCTOBER)
+        pages = pdf_pages(render_pdf("evidence/pdf/hipaa_artefacts.html", context))
+        head = chain_head()
+    assert_running_header(pages, "Riverbend Clinic", "2026-10")
     text = " ".join(pages)
     assert "ePHI asset inventory" in text and "2 systems create, receive" in text
-    assert "Patch evidence chain" in text and "1 of 2 findings have a complete chain" in text
-    assert "ac-ws-00" in text and "KB5044284" in text and "#4" in text
-    head = chain_head()
+    assert "Patch evidence chain" in text and "2 of 7 findings have a complete chain" in text
     assert f"event #{head.sequence}" in text
     assert head.hash in text.replace(" ", "")
