@@ -146,8 +146,12 @@ def explain_positions(
 
 
 def excepted_label(until: datetime) -> str:
-    """ "excepted until 2026-11-30 09:00 CST" in the active (client) time zone."""
-    local = timezone.localtime(until)
+    """The words "excepted until 2026-11-30 09:00 CST", in the client's time zone whoever reads
+    them (a page, the API, a CSV or a PDF)."""
+    from django.db import connection
+
+    tz = getattr(getattr(connection, "tenant", None), "tz", None)
+    local = until.astimezone(tz) if tz is not None else timezone.localtime(until)
     return f"excepted until {local:%Y-%m-%d %H:%M} {local.tzname()}"
 
 

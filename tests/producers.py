@@ -143,6 +143,10 @@ class Device:
             body["apps"] = [
                 {"name": "Safari", "bundle_identifier": "com.apple.Safari",
                  "bundle_short_version": "17.6"}
+            ] + [
+                {"name": n, "bundle_identifier": f"com.example.{n.lower().replace(' ', '')}",
+                 "bundle_short_version": v}
+                for n, v in self.packages.items()
             ]  # fmt: skip
         attributes = {
             k: v
