@@ -1,4 +1,4 @@
-"""The monthly compliance report of the October clinic (tests/evidence/scenario.py), whose
+"""The monthly compliance report of the October clinic (tests/evidence/reports/scenario.py), whose
 every input came through the real producers. Figures are worked out by hand from the script."""
 
 from datetime import date

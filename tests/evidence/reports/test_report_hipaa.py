@@ -1,5 +1,5 @@
-"""The HIPAA-aligned evidence pack of the October clinic (tests/evidence/scenario.py): cover,
-four artefacts, chain head; HIPAA clients only. The deployments in its evidence chain are real
+"""The HIPAA-aligned evidence pack of the October clinic (tests/evidence/reports/scenario.py):
+cover, four artefacts, chain head; HIPAA clients only. The deployments in its evidence chain are real
 rollouts whose agents reported through the agent-job API, verified by the next inventory."""
 
 from datetime import date, datetime
@@ -13,7 +13,7 @@ from evidence.models import EvidenceEvent, ReportKind, StoredReport
 from evidence.reports import ReportNotAvailable, generate_report
 from evidence.selectors import chain_head
 from tests.evidence.pdftext import assert_running_header, report_pages
-from tests.evidence.scenario import OCT_END, OCT_START, at
+from tests.evidence.reports.scenario import OCT_END, OCT_START, at
 
 pytestmark = pytest.mark.django_db
 OCTOBER = date(2026, 10, 1)

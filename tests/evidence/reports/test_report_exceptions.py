@@ -10,7 +10,7 @@ from django_tenants.utils import tenant_context
 from evidence.models import ReportKind
 from exceptions_register.selectors import register_counts
 from tests.evidence.pdftext import assert_running_header, report_pages
-from tests.evidence.scenario import OCT_END
+from tests.evidence.reports.scenario import OCT_END
 
 pytestmark = pytest.mark.django_db
 QUEUE = "evidence.tasks.generate_report_task.apply_async"

@@ -9,7 +9,7 @@ from django_tenants.utils import tenant_context
 from evidence.builders import quarter_bounds, trend_instants
 from evidence.models import ReportKind
 from tests.evidence.pdftext import assert_running_header, report_pages
-from tests.evidence.scenario import at
+from tests.evidence.reports.scenario import at
 
 pytestmark = pytest.mark.django_db
 OCTOBER = date(2026, 10, 1)
