@@ -1,6 +1,6 @@
 """The HIPAA-aligned evidence pack of the October clinic (tests/evidence/reports/scenario.py):
-cover, four artefacts, chain head; HIPAA clients only. The deployments in its evidence chain are real
-rollouts whose agents reported through the agent-job API, verified by the next inventory."""
+cover, four artefacts, chain head; HIPAA clients only. The deployments in its evidence chain are
+real rollouts whose agents reported through the agent-job API, verified by the next inventory."""
 
 from datetime import date, datetime
 
