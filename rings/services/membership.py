@@ -111,14 +111,16 @@ def _pick_spread(candidates: list[Asset], target: int) -> list[Asset]:
     return picked
 
 
-def _assignment_rings() -> dict[str, Ring]:
+def _assignment_rings(all_rings: list[Ring] | None = None) -> dict[str, Ring]:
     """The ring each assignment rule fills (the first by order when several share a rule)."""
-    return {r.assignment: r for r in Ring.objects.order_by("-order")}
+    ordered = all_rings if all_rings is not None else list(Ring.objects.order_by("order"))
+    return {r.assignment: r for r in reversed(ordered)}
 
 
-def _catch_all(rings: dict[str, Ring]) -> Ring | None:
+def _catch_all(all_rings: list[Ring]) -> Ring | None:
     """Production takes the rest of the fleet; without one, the last ring does."""
-    return rings.get(RingAssignment.PRODUCTION) or Ring.objects.order_by("-order").first()
+    rings = _assignment_rings(all_rings)
+    return rings.get(RingAssignment.PRODUCTION) or (all_rings[-1] if all_rings else None)
 
 
 def held_asset_ids() -> set[int]:
@@ -141,11 +143,13 @@ def _record_run(
     moved: int = 0,
     held: int = 0,
     pinned: int = 0,
+    counts: dict[str, int] | None = None,
 ) -> PlacementRun:
-    counts = {
-        row["ring__key"]: row["n"]
-        for row in RingMembership.objects.values("ring__key").annotate(n=Count("id"))
-    }
+    if counts is None:
+        counts = {
+            row["ring__key"]: row["n"]
+            for row in RingMembership.objects.values("ring__key").annotate(n=Count("id"))
+        }
     return PlacementRun.objects.create(
         trigger=trigger,
         ran_at=at,
@@ -340,27 +344,36 @@ def place_new_assets(
         )
         if not new:
             return {"placed": 0}
-        rings = _assignment_rings()
-        catch_all = _catch_all(rings)
+        all_rings = list(Ring.objects.order_by("order"))
+        rings = _assignment_rings(all_rings)
+        catch_all = _catch_all(all_rings)
         if catch_all is None:
             return {"placed": 0, "unplaced": len(new)}
-        state = _RingState(total=Asset.objects.filter(is_managed=True).count())
-        canary = rings.get(RingAssignment.CANARY)
-        for ring_id, family, role in RingMembership.objects.values_list(
-            "ring_id", "asset__os_family", "asset__role"
-        ):
-            state.counts[ring_id] = state.counts.get(ring_id, 0) + 1
-            if canary is not None and ring_id == canary.pk:
-                state.canary_families.add(family)
-                state.canary_roles.add(role)
+        # Two grouped reads describe the fleet and the rings, whatever their size.
+        state = _RingState(total=0)
         non_critical_values: set[tuple[str, str]] = set()
-        for family, role in Asset.objects.filter(
-            is_managed=True,
-            asset_class__is_critical=False,
-            asset_class__is_do_not_disrupt=False,
-        ).values_list("os_family", "role"):
-            non_critical_values.add(("os_family", family))
-            non_critical_values.add(("role", role))
+        for row in (
+            Asset.objects.filter(is_managed=True)
+            .values(
+                "os_family", "role", "asset_class__is_critical", "asset_class__is_do_not_disrupt"
+            )
+            .annotate(n=Count("id"))
+            .order_by()
+        ):
+            state.total += row["n"]
+            if not (row["asset_class__is_critical"] or row["asset_class__is_do_not_disrupt"]):
+                non_critical_values.add(("os_family", row["os_family"]))
+                non_critical_values.add(("role", row["role"]))
+        canary = rings.get(RingAssignment.CANARY)
+        for row in (
+            RingMembership.objects.values("ring_id", "asset__os_family", "asset__role")
+            .annotate(n=Count("id"))
+            .order_by()
+        ):
+            state.counts[row["ring_id"]] = state.counts.get(row["ring_id"], 0) + row["n"]
+            if canary is not None and row["ring_id"] == canary.pk:
+                state.canary_families.add(row["asset__os_family"])
+                state.canary_roles.add(row["asset__role"])
         label = actor_label(actor)
         rows = []
         for asset in new:
@@ -375,7 +388,15 @@ def place_new_assets(
                 )
             )
         RingMembership.objects.bulk_create(rows)
-        _record_run(trigger=trigger, at=at, actor=actor, assets=state.total, placed=len(rows))
+        keys = {r.pk: r.key for r in all_rings}
+        _record_run(
+            trigger=trigger,
+            at=at,
+            actor=actor,
+            assets=state.total,
+            placed=len(rows),
+            counts={keys.get(pk, str(pk)): n for pk, n in state.counts.items()},
+        )
         record_event(
             kind="ring.members_placed",
             subject_type="ring",
