@@ -46,7 +46,10 @@ class RingSerializer(BriefMixin, ValidatedModelSerializer):
         read_only=True, default=0, help_text="Members placed automatically when first seen."
     )
     last_placed_at = serializers.DateTimeField(
-        read_only=True, default=None, help_text="Latest automatic placement into this ring."
+        read_only=True,
+        default=None,
+        allow_null=True,
+        help_text="Latest automatic placement into this ring.",
     )
 
     class Meta:
@@ -224,7 +227,7 @@ class RollbackTargetSerializer(serializers.ModelSerializer):
 
 class RollbackEventSerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(source="uuid", read_only=True)
-    wave = serializers.UUIDField(source="wave.uuid", read_only=True, default=None)
+    wave = serializers.UUIDField(source="wave.uuid", read_only=True, default=None, allow_null=True)
     reason = serializers.CharField(source="what", read_only=True)
     targets = RollbackTargetSerializer(many=True, read_only=True)
 
