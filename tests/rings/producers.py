@@ -9,6 +9,7 @@ real agent, push a fresh inventory after a job changed the machine.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +31,7 @@ class Device:
     os: str = "windows"  # windows, windows_server, ubuntu, macos
     pending: dict[str, dict[str, Any]] = field(default_factory=dict)  # KB → severity, cves
     installed: set[str] = field(default_factory=set)
+    offered: dict[str, dict[str, Any]] = field(default_factory=dict)  # installed updates' info
     attributes: dict[str, Any] = field(default_factory=dict)
     reports: bool = True  # an agent that runs jobs (False: the device is offline)
 
@@ -134,14 +136,17 @@ class Fleet:
         assert response.status_code == 200, response.content
         return response.json()
 
-    def run_jobs(self, *, fail: set[str] = frozenset(), push: bool = True) -> dict[str, int]:
+    def run_jobs(
+        self, *, fail: Iterable[str] = (), push: bool = True, only: Iterable[str] = ()
+    ) -> dict[str, int]:
         """Every reporting agent polls and runs its jobs: hosts in ``fail`` fail them. After a
         job changed the machine the agent pushes a fresh inventory (as ``patchops-agent jobs``
         does), which is what verifies an install or shows a rollback."""
         ran: dict[str, int] = {}
         changed = []
+        fail, only = set(fail), set(only)
         for device in self.devices.values():
-            if not device.reports:
+            if not device.reports or (only and device.hostname not in only):
                 continue
             for job in self.poll(device):
                 ok = device.hostname not in fail
@@ -152,10 +157,11 @@ class Fleet:
                 for package in job["packages"]:
                     kb = package["advisory"]
                     if job["action"] == "install":
-                        device.pending.pop(kb, None)
+                        device.offered[kb] = device.pending.pop(kb, {})
                         device.installed.add(kb)
-                    else:
+                    else:  # rolled back: gone again, and Windows Update offers it again
                         device.installed.discard(kb)
+                        device.pending[kb] = device.offered.get(kb, {})
                 changed.append(device.hostname)
         if push and changed:
             self.push(*changed)
@@ -219,3 +225,25 @@ def pass_runbook(http: HttpClient, rollout_id: str, wave_id: str) -> None:
             content_type="application/json",
         )
         assert response.status_code == 200, response.content
+
+
+def advance(
+    client,
+    fleet: Fleet,
+    http: HttpClient,
+    rollout_id: str,
+    ring: str,
+    until: Iterable[str] = ("soaking",),
+    *,
+    fail: Iterable[str] = (),
+    rounds: int = 6,
+) -> dict:
+    """Beat ticks and agent runs, in turn, until the ring's wave reaches one of ``until``."""
+    until = set(until)
+    for _ in range(rounds):
+        tick(client)
+        body = rollout_body(http, rollout_id)
+        if wave_of(body, ring)["state"] in until or body["state"] != "active":
+            return body
+        fleet.run_jobs(fail=fail)
+    raise AssertionError(f"{ring} never reached {sorted(until)}: {wave_of(body, ring)['state']}")
