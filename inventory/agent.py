@@ -950,7 +950,7 @@ def package_tool() -> str | None:
 def job_command(tool: str, action: str, package: dict[str, Any], dry_run: bool) -> list[str]:
     """The command that applies one package of a job (or simulates it)."""
     name = str(package.get("name") or "")
-    version = package.get("version")
+    version = package.get("version") or None  # the server sends "" when it knows no version
     pattern = _SAFE_LABEL if tool in ("softwareupdate", "windows") else _SAFE_NAME
     if not pattern.match(name) or (version is not None and not _SAFE_NAME.match(str(version))):
         raise ValueError(f"refusing unsafe package name or version {name!r} {version!r}")

@@ -132,7 +132,9 @@ class Fleet:
             ],
             "log": f"{action} by the test agent",
         }
-        response = self.http.post(f"{JOBS}{job['id']}/result/", body, content_type="application/json")
+        response = self.http.post(
+            f"{JOBS}{job['id']}/result/", body, content_type="application/json"
+        )
         assert response.status_code == 200, response.content
         return response.json()
 

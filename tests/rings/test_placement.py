@@ -160,9 +160,7 @@ def test_scheduled_rebalance_moves_members_but_not_those_of_an_unfinished_rollou
         carried = set(rollout.findings.values_list("asset__hostname", flat=True))
     # The beat dispatcher sends the re-balance to clients whose 05:00 slot passed.
     with time_machine.travel(datetime(2026, 6, 2, 10, 30, tzinfo=UTC), tick=False):
-        with mock.patch.object(
-            tasks.rebalance_client_rings, "apply_async", autospec=True
-        ) as send:
+        with mock.patch.object(tasks.rebalance_client_rings, "apply_async", autospec=True) as send:
             assert "tenant-a" in tasks.dispatch_rebalance()["sent"]
         assert send.called
         with tenant_context(tenant_a):

@@ -102,9 +102,7 @@ def test_canary_without_a_device_needing_the_patch_is_skipped_and_pilot_deploys(
         assert skipped.payload["members"] == len(
             [h for h, r in office["rings"].items() if r == "canary"]
         )
-        assert not EvidenceEvent.objects.filter(
-            kind="wave.passed", payload__ring="canary"
-        ).exists()
+        assert not EvidenceEvent.objects.filter(kind="wave.passed", payload__ring="canary").exists()
         row = next(r for r in rollout_rows(MONDAY, MONDAY + timedelta(days=2)))
         assert [w["skipped"] for w in row["waves"]] == [True, False, False]
         assert row["waves"][1]["deployed"] == len(pilot)
@@ -217,7 +215,9 @@ def test_ring_without_approver_still_waits_for_the_failure_threshold(
         r for r in admin.get(f"{BASE}rings/").json()["results"] if r["key"] == "pilot"
     )
     admin.patch(
-        f"{BASE}rings/{pilot_ring['id']}/", {"approver_role": "none"}, content_type="application/json"
+        f"{BASE}rings/{pilot_ring['id']}/",
+        {"approver_role": "none"},
+        content_type="application/json",
     )
     canary_hosts = _hosts(office, "canary")
     pilot_hosts = _hosts(office, "pilot")
@@ -246,12 +246,12 @@ def test_ring_without_approver_still_waits_for_the_failure_threshold(
     assert wave_of(body, "canary")["state"] == "halted"
     assert wave_of(body, "pilot")["state"] == "pending"
     with tenant_context(tenant_a):
-        assert not Wave.objects.filter(uuid=wave_of(body, "pilot")["id"]).exclude(
-            promoted_at=None
-        ).exists()
         assert (
-            rollout_findings_states(rollout["id"], canary_hosts[0]) == {FindingState.FAILED}
+            not Wave.objects.filter(uuid=wave_of(body, "pilot")["id"])
+            .exclude(promoted_at=None)
+            .exists()
         )
+        assert rollout_findings_states(rollout["id"], canary_hosts[0]) == {FindingState.FAILED}
 
 
 def rollout_findings_states(rollout_id: str, hostname: str) -> set[str]:
