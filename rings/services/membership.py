@@ -236,7 +236,8 @@ def assign_rings(
                     ring=ring, assigned_at=at, assigned_by=label, placed_by=trigger
                 )
                 moved += 1
-        RingMembership.objects.bulk_create(new_rows)
+        # A device recorded by a concurrent ingest may have been placed meanwhile: keep that.
+        RingMembership.objects.bulk_create(new_rows, ignore_conflicts=True)
         per_ring = {
             r.key: sum(1 for ring in target.values() if ring.pk == r.pk)
             + sum(1 for rid in fixed.values() if rid == r.pk)
@@ -282,32 +283,37 @@ class _RingState:
     canary_roles: set[str] = field(default_factory=set)
 
 
-def _choose_ring(
-    asset: Asset,
-    state: _RingState,
-    rings: dict[str, Ring],
-    catch_all: Ring,
-    non_critical_values: set[tuple[str, str]],
-) -> Ring:
+def _covers_gap(
+    asset: Asset, state: _RingState, canary: Ring | None, non_critical: set[tuple[str, str]]
+) -> bool:
+    """The asset brings the canary an OS family or role it lacks (never a do-not-disrupt one;
+    a critical one only when no non-critical asset of the fleet could)."""
+    klass = asset.asset_class
+    if canary is None or klass.is_do_not_disrupt:
+        return False
+    gaps = [
+        gap
+        for gap, seen in (
+            (("os_family", asset.os_family), state.canary_families),
+            (("role", asset.role), state.canary_roles),
+        )
+        if gap[1] not in seen
+    ]
+    return bool(gaps) and (not klass.is_critical or any(g not in non_critical for g in gaps))
+
+
+def _choose_rest(asset: Asset, state: _RingState, rings: dict[str, Ring], catch_all: Ring) -> Ring:
+    """Canary while it is below its size (non-critical, never do-not-disrupt), then pilot while
+    it is below its share of the fleet, then production."""
     canary = rings.get(RingAssignment.CANARY)
     pilot = rings.get(RingAssignment.PILOT)
     klass = asset.asset_class
-    if canary is not None and not klass.is_do_not_disrupt:
-        uncovered = [
-            (attr, value)
-            for attr, value, seen in (
-                ("os_family", asset.os_family, state.canary_families),
-                ("role", asset.role, state.canary_roles),
-            )
-            if value not in seen
-        ]
-        # A critical asset covers a gap only when no non-critical asset could.
-        covers = bool(uncovered) and (
-            not klass.is_critical or any(gap not in non_critical_values for gap in uncovered)
-        )
-        room = state.counts.get(canary.pk, 0) < canary.canary_size and not klass.is_critical
-        if covers or room:
-            return canary
+    if (
+        canary is not None
+        and not (klass.is_critical or klass.is_do_not_disrupt)
+        and state.counts.get(canary.pk, 0) < canary.canary_size
+    ):
+        return canary
     if pilot is not None:
         wanted = math.ceil(state.total * pilot.fleet_percent / 100)
         if state.counts.get(pilot.pk, 0) < wanted:
@@ -325,10 +331,11 @@ def place_new_assets(
     """Give every managed asset among ``asset_ids`` that has no ring yet its ring, without
     moving anyone else.
 
-    The rules are the full assignment's, applied one device at a time in a deterministic order:
-    canary when the device covers an OS family or role the canary lacks (or the canary is below
-    its size and the device is not critical; never a do-not-disrupt device), else pilot while
-    the pilot is below its share of the fleet, else production. Runs in the caller's
+    The rules are the full assignment's, applied to the new devices in a deterministic order:
+    first the canary takes those that bring it an OS family or role it lacks (never a
+    do-not-disrupt device; a critical one only when no other could), then the canary fills up
+    to its size with non-critical devices, the pilot to its share of the fleet, production
+    takes the rest. Runs in the caller's
     transaction (the inventory calls it while it records the devices).
     """
     at = at or timezone.now()
@@ -375,19 +382,30 @@ def place_new_assets(
                 state.canary_families.add(row["asset__os_family"])
                 state.canary_roles.add(row["asset__role"])
         label = actor_label(actor)
-        rows = []
-        for asset in new:
-            ring = _choose_ring(asset, state, rings, catch_all, non_critical_values)
+        chosen: dict[int, Ring] = {}
+
+        def place(asset: Asset, ring: Ring) -> None:
+            chosen[asset.pk] = ring
             state.counts[ring.pk] = state.counts.get(ring.pk, 0) + 1
             if canary is not None and ring.pk == canary.pk:
                 state.canary_families.add(asset.os_family)
                 state.canary_roles.add(asset.role)
-            rows.append(
-                RingMembership(
-                    ring=ring, asset=asset, assigned_at=at, assigned_by=label, placed_by=trigger
-                )
+
+        # As in the full assignment: the canary's coverage first, then its size, the pilot's
+        # share and production, each pass in the same deterministic order.
+        for asset in new:
+            if _covers_gap(asset, state, canary, non_critical_values):
+                place(asset, canary)
+        for asset in new:
+            if asset.pk not in chosen:
+                place(asset, _choose_rest(asset, state, rings, catch_all))
+        rows = [
+            RingMembership(
+                ring=chosen[a.pk], asset=a, assigned_at=at, assigned_by=label, placed_by=trigger
             )
-        RingMembership.objects.bulk_create(rows)
+            for a in new
+        ]
+        RingMembership.objects.bulk_create(rows, ignore_conflicts=True)
         keys = {r.pk: r.key for r in all_rings}
         _record_run(
             trigger=trigger,

@@ -19,8 +19,6 @@ from django_tenants.utils import tenant_context
 from rings import tasks
 
 BASE = "/clients/tenant-a/api/v1/"
-DISCOVERY = BASE + "discovery/"
-JOBS = BASE + "agent-jobs/"
 
 
 @dataclass
@@ -85,9 +83,10 @@ class Device:
 class Fleet:
     """Devices with their agents, pushing to the discovery API with one agent token."""
 
-    def __init__(self, token: str) -> None:
+    def __init__(self, token: str, slug: str = "tenant-a") -> None:
         self.http = HttpClient(HTTP_AUTHORIZATION=f"Bearer {token}")
         self.devices: dict[str, Device] = {}
+        self.base = f"/clients/{slug}/api/v1/"
 
     def add(self, *devices: Device) -> list[Device]:
         for device in devices:
@@ -97,7 +96,7 @@ class Fleet:
     def push(self, *hostnames: str) -> dict[str, Any]:
         names = hostnames or tuple(self.devices)
         body = [self.devices[n].payload() for n in names]
-        response = self.http.post(DISCOVERY, body, content_type="application/json")
+        response = self.http.post(self.base + "discovery/", body, content_type="application/json")
         assert response.status_code == 201, response.content
         return response.json()
 
@@ -110,7 +109,7 @@ class Fleet:
         return next(d for d in self.devices.values() if d.agent_id == agent_id)
 
     def poll(self, device: Device) -> list[dict[str, Any]]:
-        response = self.http.get(JOBS, {"agent_id": device.agent_id})
+        response = self.http.get(self.base + "agent-jobs/", {"agent_id": device.agent_id})
         assert response.status_code == 200, response.content
         return response.json()["results"]
 
@@ -133,7 +132,7 @@ class Fleet:
             "log": f"{action} by the test agent",
         }
         response = self.http.post(
-            f"{JOBS}{job['id']}/result/", body, content_type="application/json"
+            f"{self.base}agent-jobs/{job['id']}/result/", body, content_type="application/json"
         )
         assert response.status_code == 200, response.content
         return response.json()

@@ -62,6 +62,7 @@ def test_devices_pushed_to_discovery_appear_in_ring_members(fleet, tenant_a, per
         assert event.payload["trigger"] == "first_seen" and event.payload["placed"] == len(devices)
         assert sorted(event.payload["hostnames"]) == sorted(hostnames)
         pilot_percent = Ring.objects.get(key="pilot").fleet_percent
+        canary_size = Ring.objects.get(key="canary").canary_size
     by_ring = Counter(placed.values())
     canary = {h for h, r in placed.items() if r == "canary"}
     # The canary rules: every OS family and role present, never the do-not-disrupt server.
@@ -71,6 +72,9 @@ def test_devices_pushed_to_discovery_appear_in_ring_members(fleet, tenant_a, per
     assert {"workstation", "server", "shared_kiosk"} <= roles
     ehr = next(h for h in stored if h.lower() == "ehr-db-01")
     assert placed[ehr] != "canary"
+    # Coverage needs three devices here (a Windows PC, a Linux server, the Mac kiosk); the
+    # canary then fills to its size, never past it.
+    assert by_ring["canary"] == canary_size
     # The pilot takes its share of the fleet (ceil(16 × 15 %) = 3), production the rest.
     assert by_ring["pilot"] == -(-len(devices) * pilot_percent // 100)
     assert sum(by_ring.values()) == len(devices)

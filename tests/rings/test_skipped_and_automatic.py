@@ -15,6 +15,7 @@ from rings.selectors import rollout_rows
 from tests.rings.conftest import MONDAY
 from tests.rings.producers import (
     BASE,
+    advance,
     nightly_window,
     pass_runbook,
     person,
@@ -86,13 +87,8 @@ def test_canary_without_a_device_needing_the_patch_is_skipped_and_pilot_deploys(
         )
         assert response.status_code == 200, response.content
     with time_machine.travel(NIGHT, tick=False):
-        tick(tenant_a)
-        fleet.run_jobs()  # snapshots of critical members, if any
-        tick(tenant_a)
-        ran = fleet.run_jobs()  # installs; each agent then pushes a fresh inventory
-        assert ran["install"] == len(pilot)
-        tick(tenant_a)
-    body = rollout_body(engineer, rollout["id"])
+        # Beat ticks and agent runs: snapshots of critical members, installs, fresh inventory.
+        body = advance(tenant_a, fleet, engineer, rollout["id"], "pilot")
     wave = wave_of(body, "pilot")
     assert wave["state"] == "soaking"
     assert wave["counts"]["verified"] == len(pilot) and wave["counts"]["failed"] == 0
@@ -172,12 +168,7 @@ def test_ring_without_approver_promotes_on_its_own_after_soak_threshold_and_runb
             content_type="application/json",
         )
     with time_machine.travel(NIGHT, tick=False) as clock:
-        tick(tenant_a)
-        fleet.run_jobs()
-        tick(tenant_a)
-        fleet.run_jobs()
-        tick(tenant_a)
-        canary = wave_of(rollout_body(engineer, rollout["id"]), "canary")
+        canary = wave_of(advance(tenant_a, fleet, engineer, rollout["id"], "canary"), "canary")
         assert canary["state"] == "soaking"
         # Gate 1, the soak: an hour before it ends the pilot does not move.
         clock.shift(timedelta(hours=23))
@@ -221,6 +212,7 @@ def test_ring_without_approver_still_waits_for_the_failure_threshold(
     )
     canary_hosts = _hosts(office, "canary")
     pilot_hosts = _hosts(office, "pilot")
+    failing = next(h for h in canary_hosts if fleet.devices[h].os == "windows")
     with time_machine.travel(MONDAY + timedelta(minutes=30), tick=False):
         nightly_window(engineer)
         fleet.missing(KB, *canary_hosts, *pilot_hosts)
@@ -234,11 +226,8 @@ def test_ring_without_approver_still_waits_for_the_failure_threshold(
             content_type="application/json",
         )
     with time_machine.travel(NIGHT, tick=False) as clock:
-        tick(tenant_a)
-        fleet.run_jobs()
-        tick(tenant_a)
-        fleet.run_jobs(fail={canary_hosts[0]})  # one failure in a small canary: over 10 %
-        tick(tenant_a)
+        # One workstation fails in a small canary: over its 10 % threshold.
+        advance(tenant_a, fleet, engineer, rollout["id"], "canary", ("halted",), fail={failing})
         clock.shift(timedelta(days=3))
         tick(tenant_a)
     body = rollout_body(engineer, rollout["id"])
