@@ -118,6 +118,15 @@ def linux_ecosystem_for(os_name: str, os_version: str) -> str | None:
     return None
 
 
+def host_build(asset: Asset) -> str:
+    """The asset's fullest build text: ``10.0.22631.2715`` when a source reported the revision
+    (UBR), else the build number alone."""
+    for text in (asset.os_build, asset.os_version):
+        if re.search(r"\d{4,5}\.\d+\s*$", text or ""):
+            return text
+    return asset.os_build or asset.os_version
+
+
 def to_missing_patch(match: MatchResult, *, package_name: str | None = None) -> MissingPatch:
     """A catalogue match as the patch core's ``MissingPatch`` (origin advisory_match)."""
     severity = match.fix.severity or SeverityTier.UNKNOWN
@@ -137,6 +146,7 @@ def to_missing_patch(match: MatchResult, *, package_name: str | None = None) -> 
         vendor_severity=severity,
         reboot_required=match.reboot_required,
         origin=FindingOrigin.ADVISORY_MATCH,
+        replaces=tuple(match.rolls_up),
     )
 
 
@@ -157,7 +167,7 @@ def refresh_findings(*, asset_ids: Iterable[int], at: datetime) -> RefreshSummar
         return summary
     assets = list(
         Asset.objects.filter(pk__in=ids).only(
-            "pk", "os_family", "os_name", "os_version", "os_build", "asset_class_id"
+            "pk", "os_family", "os_name", "os_version", "os_build", "os_arch", "asset_class_id"
         )
     )
     with_pending = set(
@@ -172,13 +182,13 @@ def refresh_findings(*, asset_ids: Iterable[int], at: datetime) -> RefreshSummar
 
     # --- what each asset could match ------------------------------------------------------
     products: dict[int, str] = {}
-    product_cache: dict[tuple[str, str, str], str | None] = {}
+    product_cache: dict[tuple[str, str, str, str], str | None] = {}
     linux: dict[int, str] = {}
     for a in assets:
         if a.os_family == OsFamily.WINDOWS and has_windows_fixes:
-            key = (a.os_name, a.os_version, a.os_build)
+            key = (a.os_name, a.os_version, a.os_build, a.os_arch)
             if key not in product_cache:
-                product_cache[key] = windows_product_for(*key, None)
+                product_cache[key] = windows_product_for(*key)
             if product_cache[key]:
                 products[a.pk] = product_cache[key]
         elif a.os_family == OsFamily.LINUX:
@@ -225,11 +235,11 @@ def refresh_findings(*, asset_ids: Iterable[int], at: datetime) -> RefreshSummar
         if product in fixes_by_product:
             kbs = {name.strip().upper() for kind, name, _ in rows if kind == SoftwareKind.HOTFIX}
             fixes = fixes_by_product[product]
+            build = host_build(a)
             matches += [
-                to_missing_patch(m)
-                for m in missing_windows_fixes(product, kbs, a.os_build, fixes=fixes)
+                to_missing_patch(m) for m in missing_windows_fixes(product, kbs, build, fixes=fixes)
             ]
-            satisfied = satisfied_windows_kbs(product, kbs, a.os_build, fixes=fixes)
+            satisfied = satisfied_windows_kbs(product, kbs, build, fixes=fixes)
         eco = linux.get(a.pk)
         if eco and linux_names.get(eco):
             names = linux_names[eco]

@@ -75,6 +75,7 @@ class MissingPatch:
     vendor_severity: str = SeverityTier.UNKNOWN
     reboot_required: bool = False
     origin: str = FindingOrigin.ADVISORY_MATCH
+    replaces: tuple[str, ...] = ()  # older patches this one rolls up (superseded KBs)
 
 
 @dataclass
@@ -293,6 +294,15 @@ def sync_findings_for_assets(*, items: list[AssetMatches], at: datetime) -> dict
                 tier, score, kev_cves = _assess(match, asset, kev, scores)
                 cves = _ordered_cves(match.cves, scores)
                 finding = existing.get((asset.pk, match.patch_identifier))
+                older = _superseded_open_finding(existing, asset.pk, match)
+                if finding is None and older is not None:
+                    events.append(
+                        _supersede(older, match, tier, score, kev_cves, cves, window[tier], at)
+                    )
+                    existing.pop((asset.pk, older.patch_identifier), None)
+                    existing[(asset.pk, match.patch_identifier)] = older
+                    result.updated += 1
+                    continue
                 if finding is None:
                     finding = Finding(
                         asset=asset,
@@ -405,6 +415,70 @@ def sync_findings_for_assets(*, items: list[AssetMatches], at: datetime) -> dict
         for pk, n in verified.items():
             results[pk].verified = n
     return results
+
+
+def _superseded_open_finding(
+    existing: dict[tuple[int, str], Finding], asset_id: int, match: MissingPatch
+) -> Finding | None:
+    """The open finding of an update ``match`` supersedes (rolls up), earliest detected first.
+
+    Only an ``open`` finding moves to the newer update: one in a rollout, deployed, failed or
+    under an exception keeps its KB and is verified once the newer update is installed."""
+    older = [existing.get((asset_id, patch)) for patch in match.replaces]
+    candidates = [
+        f for f in older if f is not None and f.pk is not None and f.state == FindingState.OPEN
+    ]
+    return min(candidates, key=lambda f: (f.detected_at, f.pk), default=None)
+
+
+def _supersede(
+    finding: Finding,
+    match: MissingPatch,
+    tier: str,
+    score: Decimal,
+    kev_cves: list[str],
+    cves: list[str],
+    window_hours: int,
+    at: datetime,
+) -> dict[str, Any]:
+    """Move an open finding onto the newer update that replaces its own, keeping its clock
+    (``detected_at``; ``due_at`` is recomputed only when the tier changes). Returns the event."""
+    previous = finding.patch_identifier
+    due_at = (
+        finding.due_at
+        if tier == finding.tier
+        else sla.due_at_for(finding.detected_at, window_hours)
+    )
+    Finding.objects.filter(pk=finding.pk, state=FindingState.OPEN).update(
+        patch_identifier=match.patch_identifier,
+        advisory=match.advisory,
+        package_name=match.package_name,
+        installed_version=match.installed_version,
+        fixed_version=match.fixed_version,
+        cves=cves,
+        tier=tier,
+        risk_score=score,
+        is_kev=bool(kev_cves),
+        due_at=due_at,
+    )
+    event = {
+        "kind": "finding.superseded",
+        "subject_type": "finding",
+        "subject_id": finding.uuid,
+        "actor": "system",
+        "occurred_at": at,
+        "payload": {
+            "patch": match.patch_identifier,
+            "from_patch": previous,
+            "from_tier": finding.tier,
+            "tier": tier,
+            "kev_cves": kev_cves,
+            "due_at": due_at.isoformat(),
+        },
+    }
+    finding.patch_identifier = match.patch_identifier
+    finding.tier, finding.due_at, finding.cves = tier, due_at, cves
+    return event
 
 
 def _finding_payload(f: Finding) -> dict[str, Any]:

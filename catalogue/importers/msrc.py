@@ -209,6 +209,25 @@ def import_msrc(path: Path, *, progress: Progress | None = None) -> Counts:
                 "url": f"https://support.microsoft.com/help/{identifier[2:]}",
             }
         )
+    # A KB's release is the *first* document that names it: a later month's document may list
+    # the previous month's update as the fix for some of its CVEs, and documents can be imported
+    # in any order.
+    stored = {
+        a["identifier"]: a
+        for a in Advisory.objects.filter(
+            source=AdvisorySource.MSRC, identifier__in=[r["identifier"] for r in adv_rows]
+        ).values("identifier", "release_date", "document", "title")
+    }
+    for row in adv_rows:
+        old = stored.get(row["identifier"])
+        if (
+            old
+            and old["release_date"]
+            and (row["release_date"] is None or old["release_date"] <= row["release_date"])
+        ):
+            row.update(
+                release_date=old["release_date"], document=old["document"], title=old["title"]
+            )
     adv_ids = upsert(
         Advisory,
         adv_rows,
@@ -218,9 +237,8 @@ def import_msrc(path: Path, *, progress: Progress | None = None) -> Counts:
         existing=lambda rows: Advisory.objects.filter(
             source=AdvisorySource.MSRC, identifier__in=[r["identifier"] for r in rows]
         ),
-        # A KB revised in a later month's document keeps what the first one said.
+        # A KB named by several monthly documents keeps the CVEs of all of them.
         merge_arrays=("cves", "exploited_cves"),
-        fill_only=("release_date", "document", "title"),
     )
     fix_rows = []
     for (identifier, pid), fix in fixes.items():
