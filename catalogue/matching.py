@@ -556,7 +556,7 @@ def severity_tier(advisory_or_cves: Advisory | AdvisoryFix | Iterable[str]) -> S
     else:
         cves = list(advisory_or_cves)
         vendor = SeverityTier.UNKNOWN
-    if cves and KevEntry.objects.filter(cve_id__in=cves).exists():
+    if cves and KevEntry.objects.listed().filter(cve_id__in=cves).exists():
         return SeverityTier.CRITICAL
     if vendor == SeverityTier.UNKNOWN and cves:
         rows = list(
@@ -588,7 +588,9 @@ def cve_signals(cves: Iterable[str]) -> dict:
         row["cve_id"]: row
         for row in EpssScore.objects.filter(cve_id__in=ids).values("cve_id", "score", "percentile")
     }
-    kev = list(KevEntry.objects.filter(cve_id__in=ids).values_list("cve_id", "known_ransomware"))
+    kev = list(
+        KevEntry.objects.listed().filter(cve_id__in=ids).values_list("cve_id", "known_ransomware")
+    )
     return {
         "max_cvss": max((s for s in scores if s is not None), default=None),
         "max_epss": max((r["score"] for r in epss.values()), default=None),
