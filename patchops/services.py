@@ -25,7 +25,7 @@ change never erases a breach. Shortening a window can make a finding overdue at 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -34,7 +34,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, Q
 
-from catalogue.models import Advisory
+from catalogue.models import Advisory, Vulnerability
 from evidence.services import actor_label, record_event, record_events
 from inventory.choices import SoftwareKind
 from inventory.models import Asset, AssetClass, InstalledSoftware, PendingUpdate
@@ -248,6 +248,32 @@ def sync_findings_for_asset(
     return sync_findings_for_assets(items=[item], at=at)[asset.pk]
 
 
+def _without_rejected_cves(items: list[AssetMatches]) -> list[AssetMatches]:
+    """Drop CVEs their CNA or NVD rejected; a match left with no CVE raises no finding."""
+    named = {c.upper() for item in items for m in item.matches for c in m.cves}
+    rejected = (
+        set(
+            Vulnerability.objects.filter(cve_id__in=named, is_rejected=True).values_list(
+                "cve_id", flat=True
+            )
+        )
+        if named
+        else set()
+    )
+    if not rejected:
+        return items
+    out = []
+    for item in items:
+        kept = []
+        for m in item.matches:
+            cves = tuple(c for c in m.cves if c.upper() not in rejected)
+            if m.cves and not cves:
+                continue
+            kept.append(replace(m, cves=cves) if len(cves) != len(m.cves) else m)
+        out.append(AssetMatches(asset=item.asset, matches=kept, satisfied_kbs=item.satisfied_kbs))
+    return out
+
+
 def _windows_by_class(class_ids: set[int]) -> dict[int, dict[str, int]]:
     out = {pk: dict(sla.FALLBACK_WINDOW_HOURS) for pk in class_ids}
     for class_id, tier, hours in SlaRule.objects.filter(asset_class_id__in=class_ids).values_list(
@@ -264,6 +290,7 @@ def sync_findings_for_assets(*, items: list[AssetMatches], at: datetime) -> dict
     results = {item.asset.pk: SyncResult() for item in items}
     if not items:
         return results
+    items = _without_rejected_cves(items)
     with transaction.atomic():
         ids = sorted(results)
         assets = {
