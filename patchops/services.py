@@ -571,7 +571,10 @@ def _inventories_of(asset_ids: list[int], names: set[str] | None = None) -> dict
     for asset_id, kind, name, version in rows.values_list("asset_id", "kind", "name", "version"):
         hotfixes, software = out[asset_id]
         if kind == SoftwareKind.HOTFIX:
-            hotfixes.add(name.strip().upper())
+            hotfix = name.strip().upper()
+            hotfixes.add(hotfix)
+            # A re-released update (KB2536276-v2) is that KB.
+            hotfixes.add(re.sub(r"-V\d+$", "", hotfix))
         else:
             software.setdefault(name.lower(), []).append((kind, version))
     return out
