@@ -461,38 +461,58 @@ def _windows_reason(
 _ARCH = re.compile(r":(amd64|i386|arm64|armhf|armel|all|ppc64el|s390x|x86_64|noarch|aarch64)$")
 
 
-def _release_filter(ecosystem: str) -> str | None:
+_RPM_UPSTREAM = {"almalinux", "rocky", "centos", "oracle"}  # rebuilds of Red Hat Enterprise Linux
+
+
+def release_filter(ecosystem: str) -> list[str] | None:
+    """The ``AdvisoryFix.release`` values that apply to a host of ``ecosystem``, or None for an
+    ecosystem without releases (every fix applies).
+
+    Ubuntu: the release and its Ubuntu Pro / ESM fixes (``16.04`` and ``pro/16.04``: past
+    standard support, 14.04, 16.04 and 18.04 get their fixes only through ESM). Debian: the
+    release number (a codename is translated). RHEL family: the distribution's own advisories
+    and, for rebuilds (AlmaLinux, Rocky, CentOS, Oracle Linux), Red Hat's. Alpine: ``3.18``.
+    """
     parts = [p for p in ecosystem.split(":")[1:] if p]
     if not parts:
         return None
     from .importers.debian import release_number
     from .importers.osv import release_of
 
+    family = normalise_ecosystem(ecosystem)
     release = release_of(ecosystem)
-    return release_number(release) if normalise_ecosystem(ecosystem) == "debian" else release
+    if family == "debian":
+        return [release_number(release)]
+    if family == "ubuntu" and release and "/" not in release:
+        return [release, f"pro/{release}"]
+    if family == "rpm" and ":" in release:
+        distro, major = release.split(":", 1)
+        return [release, f"rhel:{major}"] if distro in _RPM_UPSTREAM else [release]
+    return [release]
 
 
 def missing_package_fixes(ecosystem: str, packages: list[tuple[str, str]]) -> list[MatchResult]:
     """Fixes whose OSV ranges (or fixed version) still contain an installed package version.
 
     ``ecosystem`` is an OSV ecosystem: ``Ubuntu:22.04:LTS``, ``Debian:12`` (or ``Debian:bookworm``),
-    ``Maven``, ``PyPI``, ``npm``…; without a release part every release's fixes are considered.
+    ``Ubuntu:Pro:16.04:LTS``, ``Rocky Linux:9``, ``Alpine:v3.18``, ``Maven``, ``PyPI``, ``npm``…;
+    ``release_filter`` says which releases' fixes apply; withdrawn records never match.
     Package names may carry a dpkg/rpm arch suffix (``libssl3:amd64``); Ubuntu binary package
     names match through the advisory's binaries list. Versions that do not parse are skipped.
     """
     eco = normalise_ecosystem(ecosystem)
-    release = _release_filter(ecosystem)
+    releases = release_filter(ecosystem)
     installed: dict[str, str] = {}
     for name, version in packages:
         installed[_ARCH.sub("", name.strip())] = version
     if not installed:
         return []
     names = list(installed)
-    qs = AdvisoryFix.objects.filter(ecosystem=eco).filter(
+    qs = AdvisoryFix.objects.filter(ecosystem=eco, advisory__withdrawn_at__isnull=True).filter(
         Q(package_name__in=names) | Q(binaries__overlap=names)
     )
-    if release is not None:
-        qs = qs.filter(release=release)
+    if releases is not None:
+        qs = qs.filter(release__in=releases)
     results: list[MatchResult] = []
     seen: set[tuple[int, str]] = set()
     for fix in qs.select_related("advisory").order_by("advisory__identifier", "package_name"):

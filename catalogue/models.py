@@ -128,6 +128,11 @@ class Advisory(models.Model):
         max_length=100, blank=True, help_text="Source document, e.g. the MSRC release 2023-Nov"
     )
     url = models.URLField(max_length=500, blank=True)
+    withdrawn_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="OSV 'withdrawn': the record no longer stands and matches nothing.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -33,11 +33,13 @@ from catalogue.matching import (
     MatchResult,
     missing_package_fixes,
     missing_windows_fixes,
+    release_filter,
     satisfied_windows_kbs,
     windows_fixes_for,
     windows_product_for,
 )
 from catalogue.models import AdvisoryFix
+from catalogue.versions import normalise_ecosystem
 from inventory.choices import OsFamily, SoftwareKind
 from inventory.models import Asset, InstalledSoftware, PendingUpdate
 
@@ -101,9 +103,29 @@ class RefreshSummary:
         }
 
 
+_RPM_DISTROS = (
+    ("red hat", "Red Hat"),
+    ("rhel", "Red Hat"),
+    ("rocky", "Rocky Linux"),
+    ("almalinux", "AlmaLinux"),
+    ("alma linux", "AlmaLinux"),
+    ("centos", "CentOS"),
+    ("oracle linux", "Oracle Linux"),
+    ("fedora", "Fedora"),
+)
+PACKAGE_KINDS = {
+    Ecosystem.UBUNTU: SoftwareKind.DEB,
+    Ecosystem.DEBIAN: SoftwareKind.DEB,
+    Ecosystem.RPM: SoftwareKind.RPM,
+    Ecosystem.ALPINE: SoftwareKind.APK,
+}
+
+
 def linux_ecosystem_for(os_name: str, os_version: str) -> str | None:
     """OSV ecosystem of a Linux release: ``("Ubuntu", "22.04")`` → ``Ubuntu:22.04:LTS``,
-    ``("Debian GNU/Linux", "12")`` → ``Debian:12``; None when unknown."""
+    ``("Ubuntu", "14.04.6 LTS")`` → ``Ubuntu:14.04:LTS``, ``("Debian GNU/Linux", "12")`` →
+    ``Debian:12``, ``("Rocky Linux", "9.3")`` → ``Rocky Linux:9``, ``("Alpine Linux",
+    "3.18.4")`` → ``Alpine:v3.18``; None when unknown."""
     name = (os_name or "").lower()
     version = (os_version or "").strip()
     if "ubuntu" in name:
@@ -115,6 +137,13 @@ def linux_ecosystem_for(os_name: str, os_version: str) -> str | None:
     if "debian" in name:
         m = re.match(r"(\d+)", version) or re.search(r"\b(\d{1,2})\b", name)
         return f"Debian:{m.group(1)}" if m else None
+    if "alpine" in name:
+        m = re.match(r"v?(\d+)\.(\d+)", version)
+        return f"Alpine:v{m.group(1)}.{m.group(2)}" if m else None
+    for needle, family in _RPM_DISTROS:
+        if needle in name:
+            m = re.match(r"(\d+)", version) or re.search(r"\b(\d{1,2})(?:\.\d+)?\b", name)
+            return f"{family}:{m.group(1)}" if m else None
     return None
 
 
@@ -213,8 +242,9 @@ def refresh_findings(*, asset_ids: Iterable[int], at: datetime) -> RefreshSummar
     wanted_kinds = set()
     if fixes_by_product:
         wanted_kinds.add(SoftwareKind.HOTFIX)
-    if any(linux_names.values()):
-        wanted_kinds.add(SoftwareKind.DEB)
+    for eco, names in linux_names.items():
+        if names:
+            wanted_kinds.add(PACKAGE_KINDS.get(normalise_ecosystem(eco), SoftwareKind.DEB))
     if app_names:
         wanted_kinds.update(APP_KINDS)
     software: dict[int, list[tuple[str, str, str]]] = defaultdict(list)
@@ -243,10 +273,11 @@ def refresh_findings(*, asset_ids: Iterable[int], at: datetime) -> RefreshSummar
         eco = linux.get(a.pk)
         if eco and linux_names.get(eco):
             names = linux_names[eco]
+            wanted = PACKAGE_KINDS.get(normalise_ecosystem(eco), SoftwareKind.DEB)
             packages = [
                 (name, version)
                 for kind, name, version in rows
-                if kind == SoftwareKind.DEB and _ARCH.sub("", name) in names
+                if kind == wanted and _ARCH.sub("", name) in names
             ]
             if packages:
                 matches += [to_missing_patch(m) for m in missing_package_fixes(eco, packages)]
@@ -274,13 +305,12 @@ def refresh_findings(*, asset_ids: Iterable[int], at: datetime) -> RefreshSummar
 
 def _linux_package_names(ecosystem: str) -> set[str]:
     """Package and binary names the catalogue has fixes for in one Linux release (one query)."""
-    from catalogue.matching import _release_filter
-    from catalogue.versions import normalise_ecosystem
-
-    qs = AdvisoryFix.objects.filter(ecosystem=normalise_ecosystem(ecosystem))
-    release = _release_filter(ecosystem)
-    if release is not None:
-        qs = qs.filter(release=release)
+    qs = AdvisoryFix.objects.filter(
+        ecosystem=normalise_ecosystem(ecosystem), advisory__withdrawn_at__isnull=True
+    )
+    releases = release_filter(ecosystem)
+    if releases is not None:
+        qs = qs.filter(release__in=releases)
     names: set[str] = set()
     for name, binaries in qs.values_list("package_name", "binaries"):
         names.add(name)

@@ -2,19 +2,25 @@
 
 When ``catalogue.versions`` exists (the catalogue's matcher), its ``compare`` is used so findings
 and advisory matching agree; otherwise this module's own mapping applies:
-deb → Debian (epochs, tildes), rpm → RPM (epoch:version-release), everything else (Windows
-programs, macOS apps, Homebrew) → univers' generic dotted-version rules.
+deb → Debian (epochs, tildes), rpm → RPM (epoch:version-release), apk → Alpine, everything
+else (Windows programs, macOS apps, Homebrew) → univers' generic dotted-version rules.
 """
 
 from __future__ import annotations
 
 import importlib
 
-from univers.versions import DebianVersion, GenericVersion, InvalidVersion, RpmVersion
+from univers.versions import (
+    AlpineLinuxVersion,
+    DebianVersion,
+    GenericVersion,
+    InvalidVersion,
+    RpmVersion,
+)
 
 __all__ = ["compare", "is_at_least"]
 
-_BY_KIND = {"deb": DebianVersion, "rpm": RpmVersion}
+_BY_KIND = {"deb": DebianVersion, "rpm": RpmVersion, "apk": AlpineLinuxVersion}
 
 
 def _catalogue_compare():
