@@ -22,7 +22,7 @@ from decimal import Decimal
 from django.db.models import Q
 
 from .choices import Ecosystem, SeverityTier
-from .models import Advisory, AdvisoryFix, EpssScore, KevEntry, Vulnerability
+from .models import Advisory, AdvisoryFix, CpeMatch, EpssScore, KevEntry, Vulnerability
 from .versions import (
     InvalidVersion,
     fixed_version_for,
@@ -40,6 +40,9 @@ __all__ = [
     "severity_tier",
     "cve_signals",
     "order_by_epss",
+    "ApplicationMatch",
+    "missing_application_fixes",
+    "release_filter",
 ]
 
 log = logging.getLogger(__name__)
@@ -621,3 +624,195 @@ def cve_signals(cves: Iterable[str]) -> dict:
         "exploited": bool(kev) or any(v["ssvc_exploitation"] == "active" for v in vulns),
         "epss": {c: r["score"] for c, r in epss.items()},
     }
+
+
+# --- third-party applications (NVD CPE ranges) ------------------------------------------------
+
+_OS_OF_CPE = (
+    ("microsoft", "windows", "windows"),
+    ("apple", "mac", "macos"),
+    ("apple", "macos", "macos"),
+    ("linux", "linux", "linux"),
+)
+_TARGET_SW = {
+    "windows": "windows",
+    "macos": "macos",
+    "mac_os_x": "macos",
+    "mac_os": "macos",
+    "linux": "linux",
+    "iphone_os": "ios",
+    "android": "android",
+    "ios": "ios",
+}
+
+
+@dataclass
+class ApplicationMatch:
+    """A third-party program whose version lies in NVD CPE ranges: the CVEs, the version that
+    leaves every range (``fixed_version``, empty when no range names one), and why."""
+
+    package_name: str
+    installed_version: str
+    fixed_version: str
+    cves: list[str]
+    vendor_severity: str
+    reason: dict
+
+    @property
+    def patch_identifier(self) -> str:
+        return f"{self.package_name}@{self.fixed_version or 'unfixed'}"
+
+
+def _platform_family(criteria: str) -> str | None:
+    from .cpe import CpeError, parse_cpe
+
+    try:
+        cpe = parse_cpe(criteria)
+    except CpeError:
+        return None
+    if cpe.part != "o":
+        return None
+    for vendor, prefix, family in _OS_OF_CPE:
+        if cpe.vendor == vendor and cpe.product.startswith(prefix):
+            return family
+    return "other"
+
+
+def _runs_on(row: CpeMatch, os_family: str) -> bool:
+    target = _TARGET_SW.get(row.target_sw)
+    if target and os_family and target != os_family:
+        return False
+    families = {f for f in (_platform_family(p) for p in row.platforms) if f}
+    return not families or not os_family or os_family in families
+
+
+def _update_key(text: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", (text or "").lower())
+
+
+def _row_contains(row: CpeMatch, version: str, update: str) -> bool:
+    from .cpe import CpeVersion, in_range
+
+    bounded = any(
+        (
+            row.version_start_including,
+            row.version_start_excluding,
+            row.version_end_including,
+            row.version_end_excluding,
+        )
+    )
+    if not bounded and row.version not in ("", "*", "-"):
+        if CpeVersion(version) != CpeVersion(row.version):
+            return False
+        if row.update in ("", "*", "-"):
+            return True
+        return bool(update) and _update_key(row.update) == _update_key(update)
+    return in_range(
+        version,
+        exact=row.version,
+        start_including=row.version_start_including,
+        start_excluding=row.version_start_excluding,
+        end_including=row.version_end_including,
+        end_excluding=row.version_end_excluding,
+    )
+
+
+def _next_after(version: str) -> str:
+    """The smallest version beyond an inclusive NVD bound: ``1.2.3`` → ``1.2.3.1``."""
+    return f"{version}.1" if re.fullmatch(r"[\d.]+", version or "") else ""
+
+
+def missing_application_fixes(
+    programs: list[tuple[str, str, str, str]], os_family: str
+) -> list[ApplicationMatch]:
+    """Third-party programs of one host inside NVD CPE version ranges.
+
+    ``programs``: (inventory kind, name, version, publisher) of Windows programs, macOS apps and
+    Homebrew packages. Each is identified (``catalogue.applications.identify``: the curated
+    mapping, else an NVD product its publisher confirms), then compared with every vulnerable
+    ``CpeMatch`` of its vendor and product whose platform fits ``os_family``. One match per
+    program carries all its CVEs and the first version outside every range that contains it.
+    """
+    from .applications import cpe_product_candidates, identify, normalise_name
+    from .cpe import CpeVersion
+
+    if not programs or not CpeMatch.objects.filter(part="a").exists():
+        return []
+    candidates = {
+        c
+        for kind, name, _v, _p in programs
+        if kind not in ("deb", "rpm")  # packages: only the curated third-party names
+        for c in cpe_product_candidates(normalise_name(name))
+    }
+    nvd_products: dict[str, set[str]] = defaultdict(set)
+    for product, vendor in (
+        CpeMatch.objects.filter(part="a", product__in=candidates)
+        .values_list("product", "vendor")
+        .distinct()
+    ):
+        nvd_products[product].add(vendor)
+    found = []
+    for kind, name, version, publisher in programs:
+        ident = identify(kind, name, version, publisher, nvd_products=nvd_products)
+        if ident is not None:
+            found.append((kind, name, version, ident))
+    if not found:
+        return []
+    pairs = {(i.vendor, i.product) for *_rest, i in found}
+    rows_by_pair: dict[tuple[str, str], list[CpeMatch]] = defaultdict(list)
+    for row in CpeMatch.objects.filter(
+        part="a",
+        vendor__in={v for v, _ in pairs},
+        product__in={p for _, p in pairs},
+    ).order_by("cve_id", "pk"):
+        rows_by_pair[(row.vendor, row.product)].append(row)
+    rejected = set(
+        Vulnerability.objects.filter(
+            cve_id__in={r.cve_id for rows in rows_by_pair.values() for r in rows},
+            is_rejected=True,
+        ).values_list("cve_id", flat=True)
+    )
+    results = []
+    seen: set[str] = set()
+    for kind, name, version, ident in found:
+        hits = [
+            row
+            for row in rows_by_pair.get((ident.vendor, ident.product), [])
+            if row.cve_id not in rejected
+            and _runs_on(row, os_family)
+            and _row_contains(row, ident.version, ident.update)
+        ]
+        if not hits or name in seen:
+            continue
+        seen.add(name)
+        targets = [r.version_end_excluding for r in hits if r.version_end_excluding]
+        targets += [_next_after(r.version_end_including) for r in hits if r.version_end_including]
+        targets = [t for t in targets if t]
+        fixed = max(targets, key=CpeVersion) if targets else ""
+        fixed_for_host = fixed
+        cves = order_by_epss({r.cve_id for r in hits})
+        results.append(
+            ApplicationMatch(
+                package_name=name,
+                installed_version=version,
+                fixed_version=fixed_for_host,
+                cves=cves,
+                vendor_severity=SeverityTier(severity_tier(cves)),
+                reason={
+                    "kind": "application",
+                    "program": name,
+                    "inventory_kind": kind,
+                    "application": ident.application,
+                    "cpe": f"cpe:2.3:a:{ident.vendor}:{ident.product}",
+                    "rule": ident.reason,
+                    "curated": ident.curated,
+                    "compared_version": " ".join(p for p in (ident.version, ident.update) if p),
+                    "ranges": [
+                        {"cve": r.cve_id, "range": r.range_text(), "criteria": r.criteria}
+                        for r in hits[:25]
+                    ],
+                    "fixed_version": fixed_for_host,
+                },
+            )
+        )
+    return results

@@ -12,6 +12,10 @@ re-matches a whole client after the catalogue changed. For each asset:
 * **Application packages** (Maven, PyPI, npm, NuGet, RubyGems, crates.io, Packagist, Go): an
   installed program, app or package whose name is a catalogue package name (for Maven also the
   artifact id, ``log4j-core`` for ``org.apache.logging.log4j:log4j-core``).
+* **Third-party applications** (Windows programs, macOS apps, Homebrew packages): normalised to
+  a CPE vendor and product (``catalogue.applications``: a curated mapping of the applications
+  MSPs patch most, else an NVD product the publisher confirms) and compared with the NVD CPE
+  version ranges ``import_nvd`` keeps → ``missing_application_fixes``;
 * the asset's own **pending updates** (``findings_from_pending_updates``).
 
 Each match becomes a ``MissingPatch`` and ``sync_findings_for_asset`` opens, re-tiers and verifies.
@@ -30,7 +34,9 @@ from datetime import datetime
 
 from catalogue.choices import Ecosystem
 from catalogue.matching import (
+    ApplicationMatch,
     MatchResult,
+    missing_application_fixes,
     missing_package_fixes,
     missing_windows_fixes,
     release_filter,
@@ -38,7 +44,7 @@ from catalogue.matching import (
     windows_fixes_for,
     windows_product_for,
 )
-from catalogue.models import AdvisoryFix
+from catalogue.models import AdvisoryFix, CpeMatch
 from catalogue.versions import normalise_ecosystem
 from inventory.choices import OsFamily, SoftwareKind
 from inventory.models import Asset, InstalledSoftware, PendingUpdate
@@ -147,6 +153,32 @@ def linux_ecosystem_for(os_name: str, os_version: str) -> str | None:
     return None
 
 
+THIRD_PARTY_KINDS = (
+    SoftwareKind.PROGRAM,
+    SoftwareKind.APP,
+    SoftwareKind.HOMEBREW,
+    SoftwareKind.DEB,  # third-party repositories: google-chrome-stable, zoom, teamviewer…
+    SoftwareKind.RPM,
+)
+_FAMILY = {OsFamily.WINDOWS: "windows", OsFamily.MACOS: "macos", OsFamily.LINUX: "linux"}
+
+
+def application_patch(match: ApplicationMatch) -> MissingPatch:
+    """A third-party program inside NVD CPE ranges as a missing patch: ``<program>@<version
+    leaving every range>``, verified once the inventory shows that version or a later one."""
+    return MissingPatch(
+        patch_identifier=match.patch_identifier[:200],
+        package_name=match.package_name,
+        installed_version=match.installed_version,
+        fixed_version=match.fixed_version,
+        advisory=None,
+        cves=tuple(match.cves),
+        vendor_severity=match.vendor_severity,
+        reboot_required=False,
+        origin=FindingOrigin.ADVISORY_MATCH,
+    )
+
+
 def host_build(asset: Asset) -> str:
     """The asset's fullest build text: ``10.0.22631.2715`` when a source reported the revision
     (UBR), else the build number alone."""
@@ -247,12 +279,18 @@ def refresh_findings(*, asset_ids: Iterable[int], at: datetime) -> RefreshSummar
             wanted_kinds.add(PACKAGE_KINDS.get(normalise_ecosystem(eco), SoftwareKind.DEB))
     if app_names:
         wanted_kinds.update(APP_KINDS)
+    has_cpe = CpeMatch.objects.filter(part="a").exists()
+    if has_cpe:
+        wanted_kinds.update(THIRD_PARTY_KINDS)
     software: dict[int, list[tuple[str, str, str]]] = defaultdict(list)
+    programs: dict[int, list[tuple[str, str, str, str]]] = defaultdict(list)
     if wanted_kinds:
-        for asset_id, kind, name, version in InstalledSoftware.objects.filter(
+        for asset_id, kind, name, version, vendor in InstalledSoftware.objects.filter(
             asset_id__in=ids, kind__in=wanted_kinds
-        ).values_list("asset_id", "kind", "name", "version"):
+        ).values_list("asset_id", "kind", "name", "version", "vendor"):
             software[asset_id].append((kind, name, version))
+            if has_cpe and kind in THIRD_PARTY_KINDS and version:
+                programs[asset_id].append((kind, name, version, vendor))
 
     # --- per asset ----------------------------------------------------------------------------
     pending = pending_patches_by_asset(sorted(with_pending)) if with_pending else {}
@@ -283,6 +321,13 @@ def refresh_findings(*, asset_ids: Iterable[int], at: datetime) -> RefreshSummar
                 matches += [to_missing_patch(m) for m in missing_package_fixes(eco, packages)]
         if app_names:
             matches += _app_matches(rows, app_names)
+        if programs.get(a.pk):
+            taken = {m.patch_identifier for m in matches}
+            matches += [
+                application_patch(m)
+                for m in missing_application_fixes(programs[a.pk], _FAMILY.get(a.os_family, ""))
+                if m.patch_identifier not in taken
+            ]
         matches += pending.get(a.pk, [])
         if matches or a.pk in with_outstanding:
             items.append(AssetMatches(asset=a, matches=matches, satisfied_kbs=satisfied))
