@@ -383,3 +383,51 @@ def _app_matches(
 def client_asset_ids() -> list[int]:
     """Every asset of the current client."""
     return list(Asset.objects.order_by("pk").values_list("pk", flat=True))
+
+
+def explain_finding(finding: Finding) -> dict | None:
+    """Why the catalogue proposes this finding's patch, recomputed from the catalogue and the
+    asset's inventory: for a Windows update the product, the build it brings, what it
+    supersedes and rolls up and the newest update installed; for a third-party program the
+    CPE it was matched to, by which rule, and the version ranges. None for other findings."""
+    asset = finding.asset
+    if asset.os_family == OsFamily.WINDOWS and finding.advisory_id:
+        product = windows_product_for(
+            asset.os_name, asset.os_version, asset.os_build, asset.os_arch
+        )
+        if not product:
+            return None
+        fixes = windows_fixes_for(product)
+        kbs = {
+            n.strip().upper()
+            for n in InstalledSoftware.objects.filter(
+                asset=asset, kind=SoftwareKind.HOTFIX
+            ).values_list("name", flat=True)
+        }
+        for match in missing_windows_fixes(product, kbs, host_build(asset), fixes=fixes):
+            if match.advisory.identifier == finding.patch_identifier:
+                return match.reason
+        fix = next((f for f in fixes if f.advisory_id == finding.advisory_id), None)
+        if fix is None:
+            return None
+        return {
+            "kind": "windows",
+            "product": product,
+            "subtype": fix.subtype,
+            "fixed_build": fix.fixed_version,
+            "supersedes": sorted(fix.supersedes),
+            "rolls_up": [],
+            "host_build": host_build(asset),
+            "no_longer_offered": True,
+        }
+    if finding.advisory_id is None and finding.package_name:
+        rows = [
+            (kind, name, version, vendor)
+            for kind, name, version, vendor in InstalledSoftware.objects.filter(
+                asset=asset, kind__in=THIRD_PARTY_KINDS, name=finding.package_name
+            ).values_list("kind", "name", "version", "vendor")
+            if version
+        ]
+        for match in missing_application_fixes(rows, _FAMILY.get(asset.os_family, "")):
+            return match.reason
+    return None
