@@ -278,10 +278,30 @@ def _numbers(text: str | None) -> tuple[int, ...]:
     return tuple(int(p) for p in parts[:4])
 
 
+# Releases serviced by one cumulative update share its revision number (UBR), and MSRC's
+# FixedBuild for one of them may name a sibling (Windows 10 21H2 rows read 10.0.19043.3693 or
+# 10.0.19041.3803): 2004–22H2 are one branch, Windows 11 22H2/23H2 another, 24H2/25H2 a third.
+_SERVICING_BRANCH = {
+    19042: 19041,
+    19043: 19041,
+    19044: 19041,
+    19045: 19041,
+    22631: 22621,
+    26200: 26100,
+}
+
+
+def _branch(build: int) -> int:
+    return _SERVICING_BRANCH.get(build, build)
+
+
 def newness(fix: AdvisoryFix) -> tuple:
-    """Sort key of a fix within its line: FixedBuild, then release date, then KB number."""
+    """Sort key of a fix within its line: FixedBuild (servicing branch, then revision), then
+    release date, then KB number."""
     released = fix.advisory.release_date or date.min
-    return (_numbers(fix.fixed_version), released, _kb_number(fix.advisory.identifier))
+    parsed = _split_build(fix.fixed_version)
+    build = (_branch(parsed[0]), parsed[1] or 0) if parsed else _numbers(fix.fixed_version)
+    return (build, released, _kb_number(fix.advisory.identifier))
 
 
 def _kb_number(identifier: str) -> int:
@@ -293,7 +313,7 @@ def _comparable(a: AdvisoryFix, b: AdvisoryFix) -> bool:
     """Two fixes of one line compare by build only within the same major build (or both none)."""
     sa, sb = _split_build(a.fixed_version), _split_build(b.fixed_version)
     if update_line(a) == "os" and sa and sb:
-        return sa[0] == sb[0]
+        return _branch(sa[0]) == _branch(sb[0])
     return True
 
 
