@@ -207,3 +207,35 @@ def test_pipeline_ubuntu_jammy_manifest_matches_ubuntu_osv(realdata, tenant_a, t
 def test_pipeline_empty_catalogue_leaves_only_reported_updates(realdata, tenant_a):
     _ingest(realdata / SYSTEMINFO_23H2, "systeminfo")
     assert _findings(tenant_a, "DESKTOP-JNEKK9U") == []
+
+
+def test_finding_page_says_why_this_update(realdata, tenant_a, personas, login):
+    _import_windows_catalogue(realdata, "Dec", "Nov")  # either order: December's KB is offered
+    _ingest(realdata / SYSTEMINFO_23H2, "systeminfo")
+    [finding] = _findings(tenant_a, "DESKTOP-JNEKK9U")
+    assert finding.patch_identifier == "KB5033375"
+    from patchops.pipeline import explain_finding
+
+    with tenant_context(tenant_a):
+        why = explain_finding(Finding.objects.select_related("asset").get(pk=finding.pk))
+    assert why["fixed_build"] == "10.0.22631.2861" and why["supersedes"] == ["KB5032190"]
+    assert why["rolls_up"] == ["KB5032190"] and why["product"].startswith("Windows 11 Version 23H2")
+    body = login(personas.engineer).get(f"/clients/tenant-a/findings/{finding.uuid}/").content
+    text = body.decode()
+    assert 'data-testid="why-this-update"' in text
+    assert "10.0.22631.2861" in text and "KB5032190" in text
+
+
+def test_rejected_cve_raises_no_finding(realdata, tenant_a, tmp_path):
+    """A Windows update whose every CVE was rejected opens nothing (CVE 5 state REJECTED)."""
+    _import_windows_catalogue(realdata, "Nov")
+    from catalogue.models import AdvisoryFix, Vulnerability
+
+    cves = set(
+        AdvisoryFix.objects.filter(advisory__identifier="KB5032190").values_list("cves", flat=True)[
+            0
+        ]
+    )
+    Vulnerability.objects.filter(cve_id__in=cves).update(is_rejected=True)
+    _ingest(realdata / SYSTEMINFO_23H2, "systeminfo")
+    assert _findings(tenant_a, "DESKTOP-JNEKK9U") == []
