@@ -231,11 +231,13 @@ def test_rejected_cve_raises_no_finding(realdata, tenant_a, tmp_path):
     _import_windows_catalogue(realdata, "Nov")
     from catalogue.models import AdvisoryFix, Vulnerability
 
-    cves = set(
-        AdvisoryFix.objects.filter(advisory__identifier="KB5032190").values_list("cves", flat=True)[
-            0
-        ]
-    )
+    cves = {
+        c
+        for row in AdvisoryFix.objects.filter(advisory__identifier="KB5032190").values_list(
+            "cves", flat=True
+        )
+        for c in row
+    }
     Vulnerability.objects.filter(cve_id__in=cves).update(is_rejected=True)
     _ingest(realdata / SYSTEMINFO_23H2, "systeminfo")
     assert _findings(tenant_a, "DESKTOP-JNEKK9U") == []
