@@ -158,6 +158,7 @@ def _os_fields(device: Device) -> dict[str, Any]:
         "os_name": os_info.get("name", "")[:200],
         "os_version": version[:100],
         "os_build": os_info.get("build", "")[:100],
+        "os_arch": os_info.get("arch", "")[:30],
     }
 
 
@@ -266,6 +267,7 @@ _ASSET_UPDATE_FIELDS = [
     "os_name",
     "os_version",
     "os_build",
+    "os_arch",
     "role",
     "asset_class",
     "site",
