@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from evidence.services import actor_label, record_event
 
+from . import hooks
 from .categories import _categorise
 from .choices import (
     AssetRole,
@@ -730,6 +731,7 @@ def ingest_payloads(
             done += len(chunk)
             if progress:
                 progress(done, len(devices))
+        hooks.assets_recorded(asset_ids=touched, at=now)  # new managed devices get their ring
         if findings:
             # Findings follow the inventory in the same transaction (advisory matches,
             # pending updates, verification of fixes now installed).
@@ -995,6 +997,7 @@ def adopt_unknown_device(
             decided_by=actor_label(actor)[:200],
             decided_at=now,
         )
+        hooks.assets_recorded(asset_ids=[asset.pk], at=now)
         record_event(
             kind="unknown_device.adopted",
             subject_type="unknown_device",
