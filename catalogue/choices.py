@@ -38,6 +38,7 @@ class Ecosystem(models.TextChoices):
     UBUNTU = "ubuntu", "Ubuntu (dpkg)"
     DEBIAN = "debian", "Debian (dpkg)"
     RPM = "rpm", "RPM"
+    ALPINE = "alpine", "Alpine (apk)"
     MAVEN = "maven", "Maven"
     PYPI = "pypi", "PyPI"
     NPM = "npm", "npm"

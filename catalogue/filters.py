@@ -40,6 +40,9 @@ class AdvisoryFilterSet(filters.FilterSet):
 
 class KevEntryFilterSet(filters.FilterSet):
     added_after = filters.DateFilter(field_name="date_added", lookup_expr="gte")
+    removed = filters.BooleanFilter(
+        field_name="removed_on", lookup_expr="isnull", exclude=True, label="Removed by CISA"
+    )
 
     class Meta:
         model = KevEntry

@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import logging
 import re
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 
 from django.db.models import Q
 
 from .choices import Ecosystem, SeverityTier
-from .models import Advisory, AdvisoryFix, EpssScore, KevEntry, Vulnerability
+from .models import Advisory, AdvisoryFix, CpeMatch, EpssScore, KevEntry, Vulnerability
 from .versions import (
     InvalidVersion,
     fixed_version_for,
@@ -38,6 +40,9 @@ __all__ = [
     "severity_tier",
     "cve_signals",
     "order_by_epss",
+    "ApplicationMatch",
+    "missing_application_fixes",
+    "release_filter",
 ]
 
 log = logging.getLogger(__name__)
@@ -64,6 +69,7 @@ class MatchResult:
     package_name: str = ""
     installed_version: str = ""
     rolls_up: list[str] = field(default_factory=list)
+    reason: dict = field(default_factory=dict)
 
     @property
     def patch_identifier(self) -> str:
@@ -91,8 +97,11 @@ _WIN10 = {
     19044: "21H2",
     19045: "22H2",
 }
-_WIN11 = {22000: "21H2", 22621: "22H2", 22631: "23H2", 26100: "24H2"}
+_WIN11 = {22000: "21H2", 22621: "22H2", 22631: "23H2", 26100: "24H2", 26200: "25H2"}
 _SERVER = {
+    6002: "Windows Server 2008 for {arch} Service Pack 2",
+    6003: "Windows Server 2008 for {arch} Service Pack 2",
+    7601: "Windows Server 2008 R2 for x64-based Systems Service Pack 1",
     9200: "Windows Server 2012",
     9600: "Windows Server 2012 R2",
     14393: "Windows Server 2016",
@@ -101,6 +110,7 @@ _SERVER = {
     25398: "Windows Server 2022, 23H2 Edition",
     26100: "Windows Server 2025",
 }
+CORE = " (Server Core installation)"
 
 
 def _build_number(*texts: str | None) -> int | None:
@@ -120,24 +130,29 @@ def _build_number(*texts: str | None) -> int | None:
 
 
 def _arch_suffix(arch: str | None) -> str:
+    """MSRC's architecture wording: x64 unless the host says ARM64 or 32-bit (x86)."""
     a = (arch or "").lower()
     if "arm" in a or "aarch64" in a:
         return "ARM64-based Systems"
-    if any(t in a for t in ("x86_64", "amd64", "x64", "64-bit", "64 bit")) or not a:
+    if any(t in a for t in ("x86_64", "amd64", "x64", "64-bit", "64 bit", "ia64")) or not a:
         return "x64-based Systems"
     if any(t in a for t in ("x86", "32", "i386", "i686")):
         return "32-bit Systems"
     return "x64-based Systems"
 
 
-def _canonical(name: str) -> str:
-    """The spelling MSRC uses in the catalogue (it writes "Windows 11 version 21H2"), if known."""
-    stored = (
-        AdvisoryFix.objects.filter(product__iexact=name, ecosystem=Ecosystem.WINDOWS)
-        .values_list("product", flat=True)
-        .first()
-    )
-    return stored or name
+def _canonical(*names: str) -> str:
+    """The first of ``names`` the catalogue has, in MSRC's own spelling (it writes "Windows 11
+    version 21H2" and "Windows 8.1 for x64-based systems"); the first name when none is known."""
+    for name in names:
+        stored = (
+            AdvisoryFix.objects.filter(product__iexact=name, ecosystem=Ecosystem.WINDOWS)
+            .values_list("product", flat=True)
+            .first()
+        )
+        if stored:
+            return stored
+    return names[0]
 
 
 def windows_product_for(
@@ -146,8 +161,10 @@ def windows_product_for(
     """MSRC product name for a Windows OS as systeminfo or osquery reports it.
 
     ``("Microsoft Windows 11 Enterprise", "10.0.22631 N/A Build 22631", "22631", "x64-based PC")``
-    → ``"Windows 11 Version 23H2 for x64-based Systems"``. None when it is not a Windows release the
-    mapping knows (its findings then come only from the device's own pending updates).
+    → ``"Windows 11 Version 23H2 for x64-based Systems"``. The exact product: edition family
+    (client or Server, Server Core), release (from the build number), and architecture (x64,
+    ARM64, 32-bit). None when it is not a Windows release the mapping knows (its findings then
+    come only from the device's own pending updates).
     """
     name = (os_name or "").lower()
     if "windows" not in name:
@@ -155,14 +172,17 @@ def windows_product_for(
     build = _build_number(os_build, os_version)
     if build is None:
         return None
+    suffix = _arch_suffix(arch)
     if "server" in name:
         product = _SERVER.get(build)
         if product is None:
             return None
-        if "server core" in name or "core installation" in name:
-            product += " (Server Core installation)"
-        return _canonical(product)
-    suffix = _arch_suffix(arch)
+        product = product.format(arch=suffix.replace("ARM64-based", "x64-based"))
+        # Server Core and full installations take the same KBs; MSRC lists some releases (2022
+        # 23H2 Edition) only as Server Core.
+        if "core" in name:
+            return _canonical(product + CORE, product)
+        return _canonical(product, product + CORE)
     if "windows 11" in name or build >= 22000:
         release = _WIN11.get(build)
         if release is None:
@@ -184,6 +204,22 @@ def windows_product_for(
 
 
 # --- Windows fixes ------------------------------------------------------------------------------
+#
+# Every fix row of one MSRC product is an update of one *line*:
+#
+# * ``os``: the monthly cumulative update (SubType "Security Update", "Monthly Rollup", and
+#   out-of-band releases, which are cumulative updates with a higher FixedBuild), plus the
+#   legacy "Security Only" updates (not cumulative: they satisfy their own month only);
+# * ``ie``: Internet Explorer's cumulative update (legacy Windows) beside the OS line;
+# * ``ssu``: servicing-stack updates (a prerequisite of the cumulative update, never folded into
+#   it and never hiding it);
+# * ``hotpatch``: hotpatch releases. Never offered (the cumulative update is); an installed
+#   hotpatch satisfies the cumulative update of its own month.
+#
+# Within a line the newest update is the one with the highest FixedBuild (the same numbers the
+# host reports as its build), then the latest release date: never the order the documents were
+# imported in, and never the document that merely *named* a KB (a monthly document can list the
+# previous month's update as the fix for some of its CVEs).
 
 
 def _kb(value: str) -> str | None:
@@ -192,7 +228,8 @@ def _kb(value: str) -> str | None:
 
 
 def _split_build(text: str | None) -> tuple[int, int | None] | None:
-    """``10.0.22631.2715`` → (22631, 2715); ``22631`` → (22631, None)."""
+    """``10.0.22631.2715`` → (22631, 2715); ``22631.2715`` → (22631, 2715); ``22631`` →
+    (22631, None)."""
     if not text:
         return None
     m = re.search(r"(?:\d+\.\d+\.)?(\d{4,5})(?:\.(\d+))?", text.strip())
@@ -219,54 +256,126 @@ def _superseded_closure(installed: set[str], edges: dict[str, set[str]]) -> set[
     return covered
 
 
-def _stream(fix: AdvisoryFix) -> str:
-    """Updates that replace each other: the OS cumulative line (Security Update, Monthly Rollup,
-    Security Only, hotpatches) and, beside it, Internet Explorer's cumulative line."""
-    return "ie" if "ie cumulative" in fix.subtype.lower() else "os"
+def update_line(fix: AdvisoryFix) -> str:
+    """The line a Windows fix belongs to: ``os``, ``ie``, ``ssu`` or ``hotpatch``."""
+    subtype = (fix.subtype or "").lower()
+    if fix.is_hotpatch or "hotpatch" in subtype:
+        return "hotpatch"
+    if "ie cumulative" in subtype or "internet explorer" in subtype:
+        return "ie"
+    if "servicing stack" in subtype:
+        return "ssu"
+    return "os"
 
 
-def _build_key(fix: AdvisoryFix) -> tuple[int, int]:
+def is_cumulative(fix: AdvisoryFix) -> bool:
+    """Whether installing ``fix`` also brings every older update of its line."""
+    return update_line(fix) in {"os", "ie", "ssu"} and "only" not in (fix.subtype or "").lower()
+
+
+def _numbers(text: str | None) -> tuple[int, ...]:
+    parts = re.findall(r"\d+", (text or "").split(" ")[0])
+    return tuple(int(p) for p in parts[:4])
+
+
+# Releases serviced by one cumulative update share its revision number (UBR), and MSRC's
+# FixedBuild for one of them may name a sibling (Windows 10 21H2 rows read 10.0.19043.3693 or
+# 10.0.19041.3803): 2004–22H2 are one branch, Windows 11 22H2/23H2 another, 24H2/25H2 a third.
+_SERVICING_BRANCH = {
+    19042: 19041,
+    19043: 19041,
+    19044: 19041,
+    19045: 19041,
+    22631: 22621,
+    26200: 26100,
+}
+
+
+def _branch(build: int) -> int:
+    return _SERVICING_BRANCH.get(build, build)
+
+
+def newness(fix: AdvisoryFix) -> tuple:
+    """Sort key of a fix within its line: FixedBuild (servicing branch, then revision), then
+    release date, then KB number."""
+    released = fix.advisory.release_date or date.min
     parsed = _split_build(fix.fixed_version)
-    return (parsed[0], parsed[1] or 0) if parsed else (0, 0)
+    build = (_branch(parsed[0]), parsed[1] or 0) if parsed else _numbers(fix.fixed_version)
+    return (build, released, _kb_number(fix.advisory.identifier))
+
+
+def _kb_number(identifier: str) -> int:
+    m = re.search(r"(\d+)", identifier or "")
+    return int(m.group(1)) if m else 0
+
+
+def _comparable(a: AdvisoryFix, b: AdvisoryFix) -> bool:
+    """Two fixes of one line compare by build only within the same major build (or both none)."""
+    sa, sb = _split_build(a.fixed_version), _split_build(b.fixed_version)
+    if update_line(a) == "os" and sa and sb:
+        return _branch(sa[0]) == _branch(sb[0])
+    return True
 
 
 def windows_fixes_for(product: str) -> list[AdvisoryFix]:
     """Every catalogue fix for ``product``, oldest first (one query; reusable across hosts)."""
-    return list(
+    fixes = list(
         AdvisoryFix.objects.filter(product__iexact=product, ecosystem=Ecosystem.WINDOWS)
         .select_related("advisory")
-        .order_by("advisory__release_date", "advisory__identifier")
+        .order_by("advisory__identifier")
     )
+    return sorted(fixes, key=newness)
 
 
-def _windows_coverage(fixes: list[AdvisoryFix], installed_kbs: set[str], os_build: str | None):
+@dataclass
+class _Coverage:
+    installed: set[str]
+    covered: set[str]
+    edges: dict[str, set[str]]
+    best: dict[str, AdvisoryFix]
+    months: dict[str, set]
+    host_build: tuple[int, int | None] | None
+
+    def satisfied(self, fix: AdvisoryFix) -> bool:
+        kb, line = fix.advisory.identifier, update_line(fix)
+        if kb in self.covered:
+            return True
+        best = self.best.get(line)
+        if best is not None and _comparable(best, fix) and newness(best) >= newness(fix):
+            return True  # a newer cumulative update of the line is installed
+        if line == "os" and _build_covers(self.host_build, fix.fixed_version):
+            return True  # the host's own build number (10.0.22631.2715) reaches the fix
+        month = fix.advisory.release_date
+        return line == "os" and month is not None and month in self.months.get(line, set())
+
+
+def _windows_coverage(
+    fixes: list[AdvisoryFix], installed_kbs: set[str], os_build: str | None
+) -> _Coverage:
     installed = {kb for kb in (_kb(k) for k in installed_kbs) if kb}
     edges: dict[str, set[str]] = {}
     for fix in fixes:
         edges.setdefault(fix.advisory.identifier, set()).update(fix.supersedes)
-    covered = _superseded_closure(installed, edges)
-    host_build = _split_build(os_build)
-    installed_fixes = [f for f in fixes if f.advisory.identifier in installed]
-    installed_documents = {
-        (f.advisory.document, _stream(f)) for f in installed_fixes if f.advisory.document
-    }
-    best_installed = max(
-        (_build_key(f) for f in installed_fixes if not f.is_hotpatch and _stream(f) == "os"),
-        default=(0, 0),
+    best: dict[str, AdvisoryFix] = {}
+    months: dict[str, set] = {}
+    for fix in fixes:
+        if fix.advisory.identifier not in installed:
+            continue
+        line = update_line(fix)
+        if is_cumulative(fix):
+            if line not in best or newness(fix) > newness(best[line]):
+                best[line] = fix
+        elif fix.advisory.release_date is not None:
+            # Security Only and hotpatch releases satisfy their own month of the OS line.
+            months.setdefault("os", set()).add(fix.advisory.release_date)
+    return _Coverage(
+        installed=installed,
+        covered=_superseded_closure(installed, edges),
+        edges=edges,
+        best=best,
+        months=months,
+        host_build=_split_build(os_build),
     )
-
-    def satisfied(fix: AdvisoryFix) -> bool:
-        kb = fix.advisory.identifier
-        key = _build_key(fix)
-        is_os = _stream(fix) == "os"
-        return bool(
-            kb in covered
-            or (fix.advisory.document, _stream(fix)) in installed_documents
-            or (is_os and key[0] == best_installed[0] and key[1] and best_installed[1] >= key[1])
-            or (is_os and _build_covers(host_build, fix.fixed_version))
-        )
-
-    return satisfied, edges
 
 
 def satisfied_windows_kbs(
@@ -277,11 +386,11 @@ def satisfied_windows_kbs(
     fixes: list[AdvisoryFix] | None = None,
 ) -> set[str]:
     """KBs of ``product`` the host counts as having: installed, or replaced by what is installed
-    (supersedence, a higher FixedBuild of the same line, the host's own build). What verifies a
-    finding for an older cumulative update once a later one is installed."""
+    (supersedence, a newer cumulative update of the same line, the host's own build). What
+    verifies a finding for an older cumulative update once a later one is installed."""
     fixes = windows_fixes_for(product) if fixes is None else fixes
-    satisfied, _ = _windows_coverage(fixes, installed_kbs, os_build)
-    return {f.advisory.identifier for f in fixes if satisfied(f)}
+    coverage = _windows_coverage(fixes, installed_kbs, os_build)
+    return {f.advisory.identifier for f in fixes if coverage.satisfied(f)}
 
 
 def missing_windows_fixes(
@@ -291,69 +400,83 @@ def missing_windows_fixes(
     *,
     fixes: list[AdvisoryFix] | None = None,
 ) -> list[MatchResult]:
-    """The latest cumulative fix(es) for ``product`` that the host lacks.
+    """The newest update of each line of ``product`` that the host still needs, at most one per
+    line (OS cumulative, Internet Explorer cumulative, servicing stack).
 
     A fix counts as installed when its KB is installed, when an installed KB supersedes it
-    (transitively, through MSRC's Supercedence), when an installed KB fixes the same product at a
-    higher FixedBuild, when the host's full build (``10.0.22631.2715``) reaches its FixedBuild,
-    or when another KB of the same monthly document and update line is installed (Monthly Rollup
-    vs Security Only, hotpatch vs cumulative; Internet Explorer's cumulative update is its own
-    line beside the OS one). Missing fixes chained by supersedence or FixedBuild
-    collapse into the newest one, whose ``cves`` then include the older ones' (``rolls_up`` lists
-    those KBs). Hotpatch KBs are never proposed; the cumulative update is.
+    (transitively, through MSRC's Supercedence), when an installed cumulative update of the same
+    line is newer (higher FixedBuild), when the host's full build (``10.0.22631.2715``) reaches
+    its FixedBuild, or — for the OS line — when a Security Only or hotpatch release of the same
+    month is installed. Every fix of the line the host lacks is rolled into the newest cumulative
+    update (its ``cves`` are theirs too, ``rolls_up`` names their KBs), and no superseded
+    update is ever returned beside it. Hotpatch and Security Only KBs are never proposed while a
+    cumulative update of the line exists.
     """
     fixes = windows_fixes_for(product) if fixes is None else fixes
     if not fixes:
         return []
-    satisfied, edges = _windows_coverage(fixes, installed_kbs, os_build)
-    missing = [f for f in fixes if not f.is_hotpatch and not satisfied(f)]
-    # One candidate per monthly document: the cumulative update over "Security Only".
-    by_document: dict[tuple[str, str], AdvisoryFix] = {}
-    for fix in missing:
-        doc = (fix.advisory.document or fix.advisory.identifier, _stream(fix))
-        current = by_document.get(doc)
-        if current is None or (
-            "only" in current.subtype.lower() and "only" not in fix.subtype.lower()
-        ):
-            by_document[doc] = fix
-    candidates = sorted(
-        by_document.values(), key=lambda f: (_build_key(f), f.advisory.release_date or 0)
-    )
-    # Roll older ones into the newest that supersedes them (or carries a higher build).
+    coverage = _windows_coverage(fixes, installed_kbs, os_build)
+    by_line: dict[str, list[AdvisoryFix]] = defaultdict(list)
+    for fix in fixes:
+        line = update_line(fix)
+        if line != "hotpatch":
+            by_line[line].append(fix)
     results: list[MatchResult] = []
-    remaining = list(candidates)
-    while remaining:
-        head = remaining.pop()
-        head_closure = _superseded_closure({head.advisory.identifier}, edges)
-        rolled = [
-            f
-            for f in remaining
-            if _stream(f) == _stream(head)
-            and (
-                f.advisory.identifier in head_closure
-                or (
-                    _stream(f) == "os"
-                    and _build_key(f)[0] == _build_key(head)[0]
-                    and _build_key(f) < _build_key(head)
-                )
-            )
-        ]
-        remaining = [f for f in remaining if f not in rolled]
-        cves = set(head.cves) | {c for f in rolled for c in f.cves}
-        exploited = set(head.exploited_cves) | {c for f in rolled for c in f.exploited_cves}
+    for line in ("os", "ie", "ssu"):
+        rows = by_line.get(line)
+        if not rows:
+            continue
+        offerable = [f for f in rows if is_cumulative(f)] or rows
+        newest = max(offerable, key=newness)
+        lacking = [f for f in rows if not coverage.satisfied(f) and _comparable(newest, f)]
+        if not lacking:
+            continue
+        rolled = sorted(
+            {f.advisory.identifier for f in lacking} - {newest.advisory.identifier},
+            key=_kb_number,
+        )
+        cves = {c for f in lacking for c in f.cves}
+        exploited = {c for f in lacking for c in f.exploited_cves}
         ordered = order_by_epss(cves)
         results.append(
             MatchResult(
-                advisory=head.advisory,
-                fix=head,
+                advisory=newest.advisory,
+                fix=newest,
                 cves=ordered,
-                fixed_version=head.fixed_version,
-                reboot_required=bool(head.reboot_required),
+                fixed_version=newest.fixed_version,
+                reboot_required=bool(newest.reboot_required),
                 exploited_cves=[c for c in ordered if c in exploited],
-                rolls_up=sorted(f.advisory.identifier for f in rolled),
+                rolls_up=rolled,
+                reason=_windows_reason(product, newest, rolled, coverage, os_build),
             )
         )
     return results
+
+
+def _windows_reason(
+    product: str,
+    fix: AdvisoryFix,
+    rolled: list[str],
+    coverage: _Coverage,
+    os_build: str | None,
+) -> dict:
+    installed = coverage.best.get(update_line(fix))
+    return {
+        "kind": "windows",
+        "product": product,
+        "line": update_line(fix),
+        "subtype": fix.subtype,
+        "fixed_build": fix.fixed_version,
+        "release_date": fix.advisory.release_date.isoformat()
+        if fix.advisory.release_date
+        else None,
+        "document": fix.advisory.document,
+        "supersedes": sorted(fix.supersedes, key=_kb_number),
+        "rolls_up": rolled,
+        "host_build": os_build or "",
+        "latest_installed": installed.advisory.identifier if installed else None,
+        "latest_installed_build": installed.fixed_version if installed else None,
+    }
 
 
 # --- package fixes -----------------------------------------------------------------------------
@@ -361,38 +484,58 @@ def missing_windows_fixes(
 _ARCH = re.compile(r":(amd64|i386|arm64|armhf|armel|all|ppc64el|s390x|x86_64|noarch|aarch64)$")
 
 
-def _release_filter(ecosystem: str) -> str | None:
+_RPM_UPSTREAM = {"almalinux", "rocky", "centos", "oracle"}  # rebuilds of Red Hat Enterprise Linux
+
+
+def release_filter(ecosystem: str) -> list[str] | None:
+    """The ``AdvisoryFix.release`` values that apply to a host of ``ecosystem``, or None for an
+    ecosystem without releases (every fix applies).
+
+    Ubuntu: the release and its Ubuntu Pro / ESM fixes (``16.04`` and ``pro/16.04``: past
+    standard support, 14.04, 16.04 and 18.04 get their fixes only through ESM). Debian: the
+    release number (a codename is translated). RHEL family: the distribution's own advisories
+    and, for rebuilds (AlmaLinux, Rocky, CentOS, Oracle Linux), Red Hat's. Alpine: ``3.18``.
+    """
     parts = [p for p in ecosystem.split(":")[1:] if p]
     if not parts:
         return None
     from .importers.debian import release_number
     from .importers.osv import release_of
 
+    family = normalise_ecosystem(ecosystem)
     release = release_of(ecosystem)
-    return release_number(release) if normalise_ecosystem(ecosystem) == "debian" else release
+    if family == "debian":
+        return [release_number(release)]
+    if family == "ubuntu" and release and "/" not in release:
+        return [release, f"pro/{release}"]
+    if family == "rpm" and ":" in release:
+        distro, major = release.split(":", 1)
+        return [release, f"rhel:{major}"] if distro in _RPM_UPSTREAM else [release]
+    return [release]
 
 
 def missing_package_fixes(ecosystem: str, packages: list[tuple[str, str]]) -> list[MatchResult]:
     """Fixes whose OSV ranges (or fixed version) still contain an installed package version.
 
     ``ecosystem`` is an OSV ecosystem: ``Ubuntu:22.04:LTS``, ``Debian:12`` (or ``Debian:bookworm``),
-    ``Maven``, ``PyPI``, ``npm``…; without a release part every release's fixes are considered.
+    ``Ubuntu:Pro:16.04:LTS``, ``Rocky Linux:9``, ``Alpine:v3.18``, ``Maven``, ``PyPI``, ``npm``…;
+    ``release_filter`` says which releases' fixes apply; withdrawn records never match.
     Package names may carry a dpkg/rpm arch suffix (``libssl3:amd64``); Ubuntu binary package
     names match through the advisory's binaries list. Versions that do not parse are skipped.
     """
     eco = normalise_ecosystem(ecosystem)
-    release = _release_filter(ecosystem)
+    releases = release_filter(ecosystem)
     installed: dict[str, str] = {}
     for name, version in packages:
         installed[_ARCH.sub("", name.strip())] = version
     if not installed:
         return []
     names = list(installed)
-    qs = AdvisoryFix.objects.filter(ecosystem=eco).filter(
+    qs = AdvisoryFix.objects.filter(ecosystem=eco, advisory__withdrawn_at__isnull=True).filter(
         Q(package_name__in=names) | Q(binaries__overlap=names)
     )
-    if release is not None:
-        qs = qs.filter(release=release)
+    if releases is not None:
+        qs = qs.filter(release__in=releases)
     results: list[MatchResult] = []
     seen: set[tuple[int, str]] = set()
     for fix in qs.select_related("advisory").order_by("advisory__identifier", "package_name"):
@@ -456,7 +599,7 @@ def severity_tier(advisory_or_cves: Advisory | AdvisoryFix | Iterable[str]) -> S
     else:
         cves = list(advisory_or_cves)
         vendor = SeverityTier.UNKNOWN
-    if cves and KevEntry.objects.filter(cve_id__in=cves).exists():
+    if cves and KevEntry.objects.listed().filter(cve_id__in=cves).exists():
         return SeverityTier.CRITICAL
     if vendor == SeverityTier.UNKNOWN and cves:
         rows = list(
@@ -488,7 +631,9 @@ def cve_signals(cves: Iterable[str]) -> dict:
         row["cve_id"]: row
         for row in EpssScore.objects.filter(cve_id__in=ids).values("cve_id", "score", "percentile")
     }
-    kev = list(KevEntry.objects.filter(cve_id__in=ids).values_list("cve_id", "known_ransomware"))
+    kev = list(
+        KevEntry.objects.listed().filter(cve_id__in=ids).values_list("cve_id", "known_ransomware")
+    )
     return {
         "max_cvss": max((s for s in scores if s is not None), default=None),
         "max_epss": max((r["score"] for r in epss.values()), default=None),
@@ -499,3 +644,195 @@ def cve_signals(cves: Iterable[str]) -> dict:
         "exploited": bool(kev) or any(v["ssvc_exploitation"] == "active" for v in vulns),
         "epss": {c: r["score"] for c, r in epss.items()},
     }
+
+
+# --- third-party applications (NVD CPE ranges) ------------------------------------------------
+
+_OS_OF_CPE = (
+    ("microsoft", "windows", "windows"),
+    ("apple", "mac", "macos"),
+    ("apple", "macos", "macos"),
+    ("linux", "linux", "linux"),
+)
+_TARGET_SW = {
+    "windows": "windows",
+    "macos": "macos",
+    "mac_os_x": "macos",
+    "mac_os": "macos",
+    "linux": "linux",
+    "iphone_os": "ios",
+    "android": "android",
+    "ios": "ios",
+}
+
+
+@dataclass
+class ApplicationMatch:
+    """A third-party program whose version lies in NVD CPE ranges: the CVEs, the version that
+    leaves every range (``fixed_version``, empty when no range names one), and why."""
+
+    package_name: str
+    installed_version: str
+    fixed_version: str
+    cves: list[str]
+    vendor_severity: str
+    reason: dict
+
+    @property
+    def patch_identifier(self) -> str:
+        return f"{self.package_name}@{self.fixed_version or 'unfixed'}"
+
+
+def _platform_family(criteria: str) -> str | None:
+    from .cpe import CpeError, parse_cpe
+
+    try:
+        cpe = parse_cpe(criteria)
+    except CpeError:
+        return None
+    if cpe.part != "o":
+        return None
+    for vendor, prefix, family in _OS_OF_CPE:
+        if cpe.vendor == vendor and cpe.product.startswith(prefix):
+            return family
+    return "other"
+
+
+def _runs_on(row: CpeMatch, os_family: str) -> bool:
+    target = _TARGET_SW.get(row.target_sw)
+    if target and os_family and target != os_family:
+        return False
+    families = {f for f in (_platform_family(p) for p in row.platforms) if f}
+    return not families or not os_family or os_family in families
+
+
+def _update_key(text: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", (text or "").lower())
+
+
+def _row_contains(row: CpeMatch, version: str, update: str) -> bool:
+    from .cpe import CpeVersion, in_range
+
+    bounded = any(
+        (
+            row.version_start_including,
+            row.version_start_excluding,
+            row.version_end_including,
+            row.version_end_excluding,
+        )
+    )
+    if not bounded and row.version not in ("", "*", "-"):
+        if CpeVersion(version) != CpeVersion(row.version):
+            return False
+        if row.update in ("", "*", "-"):
+            return True
+        return bool(update) and _update_key(row.update) == _update_key(update)
+    return in_range(
+        version,
+        exact=row.version,
+        start_including=row.version_start_including,
+        start_excluding=row.version_start_excluding,
+        end_including=row.version_end_including,
+        end_excluding=row.version_end_excluding,
+    )
+
+
+def _next_after(version: str) -> str:
+    """The smallest version beyond an inclusive NVD bound: ``1.2.3`` → ``1.2.3.1``."""
+    return f"{version}.1" if re.fullmatch(r"[\d.]+", version or "") else ""
+
+
+def missing_application_fixes(
+    programs: list[tuple[str, str, str, str]], os_family: str
+) -> list[ApplicationMatch]:
+    """Third-party programs of one host inside NVD CPE version ranges.
+
+    ``programs``: (inventory kind, name, version, publisher) of Windows programs, macOS apps and
+    Homebrew packages. Each is identified (``catalogue.applications.identify``: the curated
+    mapping, else an NVD product its publisher confirms), then compared with every vulnerable
+    ``CpeMatch`` of its vendor and product whose platform fits ``os_family``. One match per
+    program carries all its CVEs and the first version outside every range that contains it.
+    """
+    from .applications import cpe_product_candidates, identify, normalise_name
+    from .cpe import CpeVersion
+
+    if not programs or not CpeMatch.objects.filter(part="a").exists():
+        return []
+    candidates = {
+        c
+        for kind, name, _v, _p in programs
+        if kind not in ("deb", "rpm")  # packages: only the curated third-party names
+        for c in cpe_product_candidates(normalise_name(name))
+    }
+    nvd_products: dict[str, set[str]] = defaultdict(set)
+    for product, vendor in (
+        CpeMatch.objects.filter(part="a", product__in=candidates)
+        .values_list("product", "vendor")
+        .distinct()
+    ):
+        nvd_products[product].add(vendor)
+    found = []
+    for kind, name, version, publisher in programs:
+        ident = identify(kind, name, version, publisher, nvd_products=nvd_products)
+        if ident is not None:
+            found.append((kind, name, version, ident))
+    if not found:
+        return []
+    pairs = {(i.vendor, i.product) for *_rest, i in found}
+    rows_by_pair: dict[tuple[str, str], list[CpeMatch]] = defaultdict(list)
+    for row in CpeMatch.objects.filter(
+        part="a",
+        vendor__in={v for v, _ in pairs},
+        product__in={p for _, p in pairs},
+    ).order_by("cve_id", "pk"):
+        rows_by_pair[(row.vendor, row.product)].append(row)
+    rejected = set(
+        Vulnerability.objects.filter(
+            cve_id__in={r.cve_id for rows in rows_by_pair.values() for r in rows},
+            is_rejected=True,
+        ).values_list("cve_id", flat=True)
+    )
+    results = []
+    seen: set[str] = set()
+    for kind, name, version, ident in found:
+        hits = [
+            row
+            for row in rows_by_pair.get((ident.vendor, ident.product), [])
+            if row.cve_id not in rejected
+            and _runs_on(row, os_family)
+            and _row_contains(row, ident.version, ident.update)
+        ]
+        if not hits or name in seen:
+            continue
+        seen.add(name)
+        targets = [r.version_end_excluding for r in hits if r.version_end_excluding]
+        targets += [_next_after(r.version_end_including) for r in hits if r.version_end_including]
+        targets = [t for t in targets if t]
+        fixed = max(targets, key=CpeVersion) if targets else ""
+        fixed_for_host = fixed
+        cves = order_by_epss({r.cve_id for r in hits})
+        results.append(
+            ApplicationMatch(
+                package_name=name,
+                installed_version=version,
+                fixed_version=fixed_for_host,
+                cves=cves,
+                vendor_severity=SeverityTier(severity_tier(cves)),
+                reason={
+                    "kind": "application",
+                    "program": name,
+                    "inventory_kind": kind,
+                    "application": ident.application,
+                    "cpe": f"cpe:2.3:a:{ident.vendor}:{ident.product}",
+                    "rule": ident.reason,
+                    "curated": ident.curated,
+                    "compared_version": " ".join(p for p in (ident.version, ident.update) if p),
+                    "ranges": [
+                        {"cve": r.cve_id, "range": r.range_text(), "criteria": r.criteria}
+                        for r in hits[:25]
+                    ],
+                    "fixed_version": fixed_for_host,
+                },
+            )
+        )
+    return results

@@ -30,6 +30,8 @@ __all__ = [
     "KevEntry",
     "EpssScore",
     "CatalogueImport",
+    "CpeMatch",
+    "KevEntryQuerySet",
 ]
 
 
@@ -52,8 +54,25 @@ class Vulnerability(models.Model):
     cvss4_vector = models.CharField(max_length=300, blank=True)
     cvss4_score = models.DecimalField(max_digits=3, decimal_places=1, null=True, blank=True)
     cvss4_source = models.CharField(max_length=100, blank=True)
+    cvss2_vector = models.CharField(max_length=100, blank=True)
+    cvss2_score = models.DecimalField(max_digits=3, decimal_places=1, null=True, blank=True)
+    cvss2_source = models.CharField(max_length=100, blank=True)
     cvss_severity = models.CharField(
         max_length=10, choices=SeverityTier.choices, default=SeverityTier.UNKNOWN
+    )
+    severity_score = models.CharField(
+        max_length=60,
+        blank=True,
+        help_text='Which score gave cvss_severity: CVSS version and whose ("3.1 NVD")',
+    )
+    scores = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Every CVSS score seen: [{version, score, severity, vector, provider "
+        "(NVD, CNA, CISA-ADP), source, type}]",
+    )
+    is_rejected = models.BooleanField(
+        default=False, help_text="Rejected by its CNA or NVD: never raises a finding."
     )
     vendor_severity = models.CharField(
         max_length=10, choices=SeverityTier.choices, default=SeverityTier.UNKNOWN
@@ -76,8 +95,11 @@ class Vulnerability(models.Model):
 
     @property
     def cvss_score(self):
-        """The score used for ordering: v3.1 when present (NVD's reference), otherwise v4.0."""
-        return self.cvss3_score if self.cvss3_score is not None else self.cvss4_score
+        """The score used for ordering: v3.x when present, otherwise v4.0, otherwise v2."""
+        for score in (self.cvss3_score, self.cvss4_score, self.cvss2_score):
+            if score is not None:
+                return score
+        return None
 
 
 class Advisory(models.Model):
@@ -106,6 +128,11 @@ class Advisory(models.Model):
         max_length=100, blank=True, help_text="Source document, e.g. the MSRC release 2023-Nov"
     )
     url = models.URLField(max_length=500, blank=True)
+    withdrawn_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="OSV 'withdrawn': the record no longer stands and matches nothing.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -181,6 +208,12 @@ class AdvisoryFix(models.Model):
         return f"{self.advisory_id}: {what} {self.fixed_version}".strip()
 
 
+class KevEntryQuerySet(models.QuerySet):
+    def listed(self) -> KevEntryQuerySet:
+        """Entries the newest imported snapshot still lists (removed ones raise no tier)."""
+        return self.filter(removed_on__isnull=True)
+
+
 class KevEntry(models.Model):
     """A CISA Known Exploited Vulnerabilities entry. ``due_date`` is taken from the file.
 
@@ -202,7 +235,14 @@ class KevEntry(models.Model):
     is_overdue_on_add = models.BooleanField(
         default=False, help_text="The due date precedes the date added (kept, treated as overdue)."
     )
+    removed_on = models.DateField(
+        null=True,
+        blank=True,
+        help_text="Date of the first snapshot that no longer lists the entry (CISA removed it).",
+    )
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = KevEntryQuerySet.as_manager()
 
     class Meta:
         ordering = ["-date_added", "cve_id"]
@@ -259,6 +299,15 @@ class CatalogueImport(models.Model):
     unchanged = models.PositiveIntegerField(default=0)
     details = models.JSONField(default=dict, blank=True, help_text="Counts per catalogue table")
     error = models.TextField(blank=True)
+    as_of = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the imported data was current (KEV dateReleased, newest MSRC document, "
+        "EPSS score date, newest NVD/CVE/OSV modification)",
+    )
+    version = models.CharField(
+        max_length=100, blank=True, help_text="KEV catalogVersion, MSRC document id, EPSS model"
+    )
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
 
@@ -268,3 +317,70 @@ class CatalogueImport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.file_name} ({self.status})"
+
+
+class CpeMatch(models.Model):
+    """One vulnerable CPE 2.3 match of an NVD record: an application (or OS) and a version range.
+
+    ``version`` is the criteria's own version field (``*`` for any, or one exact version);
+    the ``version_start_*`` / ``version_end_*`` bounds come from NVD's cpeMatch. ``platforms``
+    are the non-vulnerable CPEs an AND configuration requires beside it ("Chrome running on
+    Windows"): the host's OS must be one of them.
+    """
+
+    cve_id = models.CharField(max_length=30)
+    criteria = models.CharField(max_length=500)
+    part = models.CharField(max_length=1, help_text="a (application), o (OS) or h (hardware)")
+    vendor = models.CharField(max_length=200)
+    product = models.CharField(max_length=200)
+    version = models.CharField(max_length=100, blank=True)
+    update = models.CharField(max_length=100, blank=True)
+    target_sw = models.CharField(max_length=100, blank=True)
+    version_start_including = models.CharField(max_length=100, blank=True)
+    version_start_excluding = models.CharField(max_length=100, blank=True)
+    version_end_including = models.CharField(max_length=100, blank=True)
+    version_end_excluding = models.CharField(max_length=100, blank=True)
+    platforms = ArrayField(models.CharField(max_length=500), default=list, blank=True)
+    match_criteria_id = models.CharField(max_length=60, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["vendor", "product", "cve_id"]
+        verbose_name = "CPE match"
+        verbose_name_plural = "CPE matches"
+        constraints = [
+            models.UniqueConstraint(
+                fields=[
+                    "cve_id",
+                    "criteria",
+                    "version_start_including",
+                    "version_start_excluding",
+                    "version_end_including",
+                    "version_end_excluding",
+                ],
+                name="%(app_label)s_%(class)s_one_per_range",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["vendor", "product"], name="catalogue_cpe_vendor_product"),
+            models.Index(fields=["cve_id"], name="catalogue_cpe_cve"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.cve_id}: {self.criteria}"
+
+    def range_text(self) -> str:
+        """The affected versions as a person reads them: ``>= 1.0, < 2.3`` or ``= 4.1``."""
+        bounds = []
+        if self.version_start_including:
+            bounds.append(f">= {self.version_start_including}")
+        if self.version_start_excluding:
+            bounds.append(f"> {self.version_start_excluding}")
+        if self.version_end_including:
+            bounds.append(f"<= {self.version_end_including}")
+        if self.version_end_excluding:
+            bounds.append(f"< {self.version_end_excluding}")
+        if not bounds and self.version not in ("", "*", "-"):
+            exact = self.version + (f" {self.update}" if self.update not in ("", "*") else "")
+            bounds.append(f"= {exact}")
+        return ", ".join(bounds) or "all versions"

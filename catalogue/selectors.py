@@ -13,7 +13,7 @@ def vulnerabilities_with_signals() -> QuerySet[Vulnerability]:
     """CVEs annotated with ``is_kev``, ``epss_score`` and ``epss_percentile`` (one query)."""
     epss = EpssScore.objects.filter(cve_id=OuterRef("cve_id"))
     return Vulnerability.objects.annotate(
-        is_kev=Exists(KevEntry.objects.filter(cve_id=OuterRef("cve_id"))),
+        is_kev=Exists(KevEntry.objects.listed().filter(cve_id=OuterRef("cve_id"))),
         epss_score=Subquery(epss.values("score")[:1]),
         epss_percentile=Subquery(epss.values("percentile")[:1]),
     ).order_by("cve_id")

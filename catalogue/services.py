@@ -24,11 +24,18 @@ log = logging.getLogger(__name__)
 
 
 def run_import(
-    *, kind: str, path: Path, progress: Progress | None = None, source_url: str = ""
+    *,
+    kind: str,
+    path: Path,
+    progress: Progress | None = None,
+    source_url: str = "",
+    force: bool = False,
 ) -> CatalogueImport:
     """Import one file (or directory for OSV / CVE 5) of ``kind``; all or nothing.
 
-    Raises ImportFileError for a wrong or corrupt file; nothing is written then.
+    Raises ImportFileError for a wrong or corrupt file; nothing is written then. ``force``
+    (KEV only) accepts a snapshot older than the one already imported; even then it only adds
+    entries the catalogue has never seen and never overwrites newer facts.
     """
     if kind not in IMPORTERS:
         raise ImportFileError(f"unknown import kind {kind!r}")
@@ -39,7 +46,13 @@ def run_import(
     sha = sha256_of(path) if path.is_file() else ""
     try:
         with transaction.atomic():
-            counts = IMPORTERS[kind](path, progress=progress)
+            options = {"force": True} if force else {}
+            if force and kind != ImportKind.KEV:
+                raise ImportFileError("--force applies to KEV snapshots only")
+            counts = IMPORTERS[kind](path, progress=progress, **options)
+            details = dict(counts.tables)
+            if counts.notes:
+                details["notes"] = counts.notes
             record = CatalogueImport.objects.create(
                 kind=kind,
                 file_name=str(path.name)[:500],
@@ -49,7 +62,9 @@ def run_import(
                 created=counts.created,
                 updated=counts.updated,
                 unchanged=counts.unchanged,
-                details=counts.tables,
+                details=details,
+                as_of=counts.as_of,
+                version=counts.version[:100],
                 started_at=started,
                 finished_at=timezone.now(),
             )

@@ -42,6 +42,7 @@ from django.db import connection, transaction
 from django.db.models import Count, Max
 from django.utils import timezone
 
+from catalogue.freshness import catalogue_freshness
 from inventory.choices import OsFamily, SoftwareCategory
 from inventory.models import Asset, InstalledSoftware
 
@@ -152,6 +153,7 @@ def base_context(client: Any, period: date, title: str) -> dict[str, Any]:
         "period_end_inclusive": (end - timedelta(days=1)),
         "generated_at": timezone.now(),
         "report_title": title,
+        "catalogues": [s for s in catalogue_freshness() if not s.is_empty],
     }
 
 

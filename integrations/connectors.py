@@ -1,4 +1,4 @@
-"""Connectors execute a wave: deploy to assets, report results, take snapshots.
+"""Connectors execute a wave: deploy to assets, report results, take snapshots, roll back.
 
 * ``AgentJobConnector`` (built in): jobs wait as ``AgentJob`` rows; the device's discovery agent
   polls ``agent-jobs/``, runs them with the platform's package tool and posts the result back.
@@ -26,7 +26,7 @@ from .models import AgentJob, RmmWebhook, WebhookDelivery
 
 if TYPE_CHECKING:
     from inventory.models import Asset
-    from rings.models import Wave
+    from rings.models import RollbackEvent, RollbackTarget, Rollout, Wave
 
 __all__ = [
     "Connector",
@@ -34,6 +34,7 @@ __all__ = [
     "WebhookConnector",
     "get_connector",
     "packages_for",
+    "rollback_packages_for",
     "sign",
 ]
 
@@ -57,6 +58,21 @@ def packages_for(wave: Wave, asset: Asset) -> list[dict[str, str]]:
     ]
 
 
+def rollback_packages_for(rollout: Rollout, asset: Asset) -> list[dict[str, str]]:
+    """[{name, version, advisory}] that undo the rollout's findings on one asset: ``version`` is
+    the version installed before the patch (empty when the finding did not know it; a Windows
+    KB is uninstalled by its number)."""
+    findings = rollout.findings.filter(asset=asset).order_by("patch_identifier")
+    return [
+        {
+            "name": f.package_name or f.patch_identifier,
+            "version": f.installed_version,
+            "advisory": f.patch_identifier,
+        }
+        for f in findings
+    ]
+
+
 class Connector(ABC):
     name: str = "connector"
 
@@ -71,6 +87,13 @@ class Connector(ABC):
     @abstractmethod
     def take_snapshot(self, asset: Asset, *, wave: Wave | None = None) -> bool:
         """Request a snapshot; True when it is confirmed at once, False when it will be later."""
+
+    @abstractmethod
+    def rollback(
+        self, rollback: RollbackEvent, targets: Sequence[RollbackTarget]
+    ) -> dict[RollbackTarget, str]:
+        """Queue the rollback of each target; returns the targets that could not be queued,
+        with the reason (they fail at once). Results arrive later through the API."""
 
 
 class AgentJobConnector(Connector):
@@ -143,6 +166,32 @@ class AgentJobConnector(Connector):
             created_at=timezone.now(),
         )
         return False
+
+    def rollback(
+        self, rollback: RollbackEvent, targets: Sequence[RollbackTarget]
+    ) -> dict[RollbackTarget, str]:
+        refused: dict[RollbackTarget, str] = {}
+        now = timezone.now()
+        jobs = []
+        for target in targets:
+            asset = target.asset
+            if not asset.agent_id:
+                refused[target] = "No discovery agent on this asset; roll it back through an RMM."
+                continue
+            jobs.append(
+                AgentJob(
+                    asset=asset,
+                    agent_id=asset.agent_id,
+                    wave=target.result.wave if target.result else None,
+                    rollback=rollback,
+                    action=JobAction.ROLLBACK,
+                    packages=target.packages,
+                    reboot_policy=target.result.reboot_policy if target.result else "",
+                    created_at=now,
+                )
+            )
+        AgentJob.objects.bulk_create(jobs)
+        return refused
 
 
 class WebhookConnector(Connector):
@@ -237,6 +286,35 @@ class WebhookConnector(Connector):
             },
         )
         return delivery.status == DeliveryStatus.DELIVERED
+
+    def rollback(
+        self, rollback: RollbackEvent, targets: Sequence[RollbackTarget]
+    ) -> dict[RollbackTarget, str]:
+        """POST ``rollout.rollback``; the RMM reports each asset back through
+        ``rollouts/<id>/rollback-results/``. An undelivered call fails every target."""
+        delivery = self.send(
+            "rollout.rollback",
+            {
+                "rollout": str(rollback.rollout.uuid),
+                "rollback": str(rollback.uuid),
+                "wave": str(rollback.wave.uuid) if rollback.wave else None,
+                "reason": rollback.what,
+                "assets": [
+                    {
+                        "id": str(t.asset.uuid),
+                        "hostname": t.asset.hostname,
+                        "agent_id": t.asset.agent_id,
+                        "packages": t.packages,
+                    }
+                    for t in targets
+                ],
+            },
+        )
+        if delivery.status == DeliveryStatus.DELIVERED:
+            return {}
+        error = delivery.errors[-1]["error"] if delivery.errors else "no answer"
+        message = f"The RMM webhook was not delivered ({error}); nothing was rolled back."
+        return {target: message for target in targets}
 
 
 def get_connector() -> Connector:

@@ -62,6 +62,14 @@ class AgentJob(models.Model):
     wave = models.ForeignKey(
         "rings.Wave", null=True, blank=True, on_delete=models.SET_NULL, related_name="agent_jobs"
     )
+    rollback = models.ForeignKey(
+        "rings.RollbackEvent",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="agent_jobs",
+        help_text="The rollback a rollback job belongs to.",
+    )
     action = models.CharField(max_length=10, choices=JobAction.choices)
     packages = models.JSONField(default=list, blank=True, help_text="[{name, version, advisory}]")
     reboot_policy = models.CharField(max_length=20, blank=True)

@@ -117,8 +117,12 @@ def record_job_result(
 ) -> AgentJob:
     """Apply an agent's report. Dry runs are recorded and put the job back in the queue; they
     never mark anything deployed. Real runs feed the deployment result and the failure rate."""
-    from rings.models import DeploymentResult
-    from rings.services import confirm_snapshot, record_deployment_outcome
+    from rings.models import DeploymentResult, RollbackTarget
+    from rings.services import (
+        confirm_snapshot,
+        record_deployment_outcome,
+        record_rollback_outcome,
+    )
 
     at = at or timezone.now()
     if payload["agent_id"] != job.agent_id:
@@ -182,6 +186,24 @@ def record_job_result(
             payload={"action": job.action, "packages": packages},
             occurred_at=at,
         )
+        failed = [p for p in packages if p.get("status") == "failed"]
+        message = "; ".join(f"{p.get('name')}: {p.get('message', '')}".strip() for p in failed)
+        if job.action == JobAction.ROLLBACK:
+            target = (
+                RollbackTarget.objects.filter(rollback=job.rollback_id, asset=job.asset_id).first()
+                if job.rollback_id
+                else None
+            )
+            if target is not None:
+                record_rollback_outcome(
+                    target=target,
+                    succeeded=succeeded and not failed,
+                    at=at,
+                    message=message or ("" if succeeded else "Agent reported failure."),
+                    actor=actor,
+                )
+            job.refresh_from_db()
+            return job
         result = (
             DeploymentResult.objects.select_related("wave__ring", "wave__rollout", "asset")
             .filter(wave=job.wave_id, asset=job.asset_id)
@@ -190,8 +212,6 @@ def record_job_result(
             else None
         )
         if result is not None:
-            failed = [p for p in packages if p.get("status") == "failed"]
-            message = "; ".join(f"{p.get('name')}: {p.get('message', '')}".strip() for p in failed)
             if job.action == JobAction.INSTALL:
                 record_deployment_outcome(
                     result=result,

@@ -950,11 +950,13 @@ def package_tool() -> str | None:
 def job_command(tool: str, action: str, package: dict[str, Any], dry_run: bool) -> list[str]:
     """The command that applies one package of a job (or simulates it)."""
     name = str(package.get("name") or "")
-    version = package.get("version")
+    version = package.get("version") or None  # the server sends "" when it knows no version
     pattern = _SAFE_LABEL if tool in ("softwareupdate", "windows") else _SAFE_NAME
     if not pattern.match(name) or (version is not None and not _SAFE_NAME.match(str(version))):
         raise ValueError(f"refusing unsafe package name or version {name!r} {version!r}")
     if tool == "apt":
+        if action == "rollback" and not version:
+            raise ValueError(f"rolling back {name} with apt needs the version to return to")
         spec = f"{name}={version}" if version else name
         command = ["apt-get", "-s" if dry_run else "-y", "install", "--no-install-recommends"]
         if action == "rollback":
@@ -976,6 +978,8 @@ def job_command(tool: str, action: str, package: dict[str, Any], dry_run: bool) 
             if action == "rollback":
                 return ["wusa.exe", "/uninstall", f"/kb:{number}", "/quiet", "/norestart"]
             return _windows_update_command(number, dry_run)
+        if action == "rollback" and not version:
+            raise ValueError(f"rolling back {name} with winget needs the version to return to")
         command = [
             "winget",
             "upgrade" if action == "install" else "install",
@@ -1118,6 +1122,8 @@ def run_job(job: dict[str, Any], agent: str, *, dry_run: bool) -> dict[str, Any]
         return skip_all(f"unknown action {action!r}")
     if tool is None:
         return skip_all(f"no supported package tool on {platform.system()}")
+    # A package of an install job ends "installed", one of a rollback job "rolled_back".
+    done = "rolled_back" if action == "rollback" else "installed"
     for package in packages:
         entry = {"name": package.get("name"), "version": package.get("version")}
         try:
@@ -1127,10 +1133,10 @@ def run_job(job: dict[str, Any], agent: str, *, dry_run: bool) -> dict[str, Any]
             results.append({**entry, "status": "failed", "message": str(exc)})
             continue
         ok, message = _run_logged(command, log_lines, INSTALL_TIMEOUT)
-        results.append({**entry, "status": "installed" if ok else "failed", "message": message})
+        results.append({**entry, "status": done if ok else "failed", "message": message})
     policy = job.get("reboot_policy") or "manual_approval"
     log_lines.append(f"reboot policy {policy}: the agent does not restart the machine itself")
-    ok = bool(results) and all(r["status"] == "installed" for r in results)
+    ok = bool(results) and all(r["status"] == done for r in results)
     return finish("succeeded" if ok else "failed")
 
 
@@ -1177,9 +1183,12 @@ def command_jobs(args: argparse.Namespace) -> int:
         log(f"job {job_id}: {result['status']}")
         if result["status"] != "succeeded":
             failures += 1
-        if not args.dry_run and any(p["status"] == "installed" for p in result["packages"]):
+        if not args.dry_run and any(
+            p["status"] in ("installed", "rolled_back") for p in result["packages"]
+        ):
             changed = True
     if changed:
+        # The next inventory is what proves a fix installed (or gone again after a rollback).
         push(collect(state_dir), base, token, args.timeout)
         log("fresh inventory pushed for verification")
     return EXIT_OK if failures == 0 else EXIT_REMOTE

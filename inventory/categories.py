@@ -69,6 +69,6 @@ def _categorise(kind: str, name: str, vendor: str) -> str:
     for category, pattern in _RULES:
         if pattern.search(text):
             return category
-    if kind in (SoftwareKind.DEB, SoftwareKind.RPM):
+    if kind in (SoftwareKind.DEB, SoftwareKind.RPM, SoftwareKind.APK):
         return SoftwareCategory.OS_PACKAGE
     return SoftwareCategory.OTHER

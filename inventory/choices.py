@@ -66,6 +66,7 @@ class SoftwareKind(models.TextChoices):
     HOTFIX = "hotfix", "Windows hotfix (KB)"
     DEB = "deb", "Debian package"
     RPM = "rpm", "RPM package"
+    APK = "apk", "Alpine package"
     APP = "app", "macOS app"
     HOMEBREW = "homebrew", "Homebrew package"
     OTHER = "other", "Other"

@@ -100,6 +100,9 @@ class Asset(models.Model):
     os_name = models.CharField(max_length=200, blank=True)
     os_version = models.CharField(max_length=100, blank=True)
     os_build = models.CharField(max_length=100, blank=True)
+    os_arch = models.CharField(
+        max_length=30, blank=True, help_text="CPU architecture the OS runs on (x86_64, arm64, x86)"
+    )
     role = models.CharField(max_length=20, choices=AssetRole.choices, default=AssetRole.OTHER)
     asset_class = models.ForeignKey(AssetClass, on_delete=models.PROTECT, related_name="assets")
     site = models.ForeignKey(

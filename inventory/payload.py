@@ -40,6 +40,7 @@ SOFTWARE_TABLES: dict[str, str] = {
     "patches": SoftwareKind.HOTFIX,
     "deb_packages": SoftwareKind.DEB,
     "rpm_packages": SoftwareKind.RPM,
+    "apk_packages": SoftwareKind.APK,
     "apps": SoftwareKind.APP,
     "homebrew_packages": SoftwareKind.HOMEBREW,
 }

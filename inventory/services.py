@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from evidence.services import actor_label, record_event
 
+from . import hooks
 from .categories import _categorise
 from .choices import (
     AssetRole,
@@ -158,6 +159,7 @@ def _os_fields(device: Device) -> dict[str, Any]:
         "os_name": os_info.get("name", "")[:200],
         "os_version": version[:100],
         "os_build": os_info.get("build", "")[:100],
+        "os_arch": os_info.get("arch", "")[:30],
     }
 
 
@@ -266,6 +268,7 @@ _ASSET_UPDATE_FIELDS = [
     "os_name",
     "os_version",
     "os_build",
+    "os_arch",
     "role",
     "asset_class",
     "site",
@@ -730,6 +733,7 @@ def ingest_payloads(
             done += len(chunk)
             if progress:
                 progress(done, len(devices))
+        hooks.assets_recorded(asset_ids=touched, at=now)  # new managed devices get their ring
         if findings:
             # Findings follow the inventory in the same transaction (advisory matches,
             # pending updates, verification of fixes now installed).
@@ -1013,6 +1017,7 @@ def adopt_unknown_device(
             decided_by=actor_label(actor)[:200],
             decided_at=now,
         )
+        hooks.assets_recorded(asset_ids=[asset.pk], at=now)
         record_event(
             kind="unknown_device.adopted",
             subject_type="unknown_device",

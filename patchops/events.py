@@ -85,6 +85,21 @@ declare(
     ),
 )
 declare(
+    "finding.superseded",
+    subject="finding",
+    subject_is_finding=True,
+    label="Superseded by a later update",
+    fields={
+        "patch": STR,
+        "from_patch": STR,
+        "from_tier": STR,
+        "tier": STR,
+        "kev_cves": list_of(STR),
+        "due_at": DATETIME,
+    },
+    summary=lambda p: f"{p['from_patch']} replaced by {p['patch']} ({p['tier']})",
+)
+declare(
     "finding.verified",
     subject="finding",
     subject_is_finding=True,

@@ -12,6 +12,10 @@ re-matches a whole client after the catalogue changed. For each asset:
 * **Application packages** (Maven, PyPI, npm, NuGet, RubyGems, crates.io, Packagist, Go): an
   installed program, app or package whose name is a catalogue package name (for Maven also the
   artifact id, ``log4j-core`` for ``org.apache.logging.log4j:log4j-core``).
+* **Third-party applications** (Windows programs, macOS apps, Homebrew packages): normalised to
+  a CPE vendor and product (``catalogue.applications``: a curated mapping of the applications
+  MSPs patch most, else an NVD product the publisher confirms) and compared with the NVD CPE
+  version ranges ``import_nvd`` keeps → ``missing_application_fixes``;
 * the asset's own **pending updates** (``findings_from_pending_updates``).
 
 Each match becomes a ``MissingPatch`` and ``sync_findings_for_asset`` opens, re-tiers and verifies.
@@ -30,14 +34,18 @@ from datetime import datetime
 
 from catalogue.choices import Ecosystem
 from catalogue.matching import (
+    ApplicationMatch,
     MatchResult,
+    missing_application_fixes,
     missing_package_fixes,
     missing_windows_fixes,
+    release_filter,
     satisfied_windows_kbs,
     windows_fixes_for,
     windows_product_for,
 )
-from catalogue.models import AdvisoryFix
+from catalogue.models import AdvisoryFix, CpeMatch
+from catalogue.versions import normalise_ecosystem
 from inventory.choices import OsFamily, SoftwareKind
 from inventory.models import Asset, InstalledSoftware, PendingUpdate
 
@@ -101,9 +109,29 @@ class RefreshSummary:
         }
 
 
+_RPM_DISTROS = (
+    ("red hat", "Red Hat"),
+    ("rhel", "Red Hat"),
+    ("rocky", "Rocky Linux"),
+    ("almalinux", "AlmaLinux"),
+    ("alma linux", "AlmaLinux"),
+    ("centos", "CentOS"),
+    ("oracle linux", "Oracle Linux"),
+    ("fedora", "Fedora"),
+)
+PACKAGE_KINDS = {
+    Ecosystem.UBUNTU: SoftwareKind.DEB,
+    Ecosystem.DEBIAN: SoftwareKind.DEB,
+    Ecosystem.RPM: SoftwareKind.RPM,
+    Ecosystem.ALPINE: SoftwareKind.APK,
+}
+
+
 def linux_ecosystem_for(os_name: str, os_version: str) -> str | None:
     """OSV ecosystem of a Linux release: ``("Ubuntu", "22.04")`` → ``Ubuntu:22.04:LTS``,
-    ``("Debian GNU/Linux", "12")`` → ``Debian:12``; None when unknown."""
+    ``("Ubuntu", "14.04.6 LTS")`` → ``Ubuntu:14.04:LTS``, ``("Debian GNU/Linux", "12")`` →
+    ``Debian:12``, ``("Rocky Linux", "9.3")`` → ``Rocky Linux:9``, ``("Alpine Linux",
+    "3.18.4")`` → ``Alpine:v3.18``; None when unknown."""
     name = (os_name or "").lower()
     version = (os_version or "").strip()
     if "ubuntu" in name:
@@ -115,7 +143,49 @@ def linux_ecosystem_for(os_name: str, os_version: str) -> str | None:
     if "debian" in name:
         m = re.match(r"(\d+)", version) or re.search(r"\b(\d{1,2})\b", name)
         return f"Debian:{m.group(1)}" if m else None
+    if "alpine" in name:
+        m = re.match(r"v?(\d+)\.(\d+)", version)
+        return f"Alpine:v{m.group(1)}.{m.group(2)}" if m else None
+    for needle, family in _RPM_DISTROS:
+        if needle in name:
+            m = re.match(r"(\d+)", version) or re.search(r"\b(\d{1,2})(?:\.\d+)?\b", name)
+            return f"{family}:{m.group(1)}" if m else None
     return None
+
+
+THIRD_PARTY_KINDS = (
+    SoftwareKind.PROGRAM,
+    SoftwareKind.APP,
+    SoftwareKind.HOMEBREW,
+    SoftwareKind.DEB,  # third-party repositories: google-chrome-stable, zoom, teamviewer…
+    SoftwareKind.RPM,
+)
+_FAMILY = {OsFamily.WINDOWS: "windows", OsFamily.MACOS: "macos", OsFamily.LINUX: "linux"}
+
+
+def application_patch(match: ApplicationMatch) -> MissingPatch:
+    """A third-party program inside NVD CPE ranges as a missing patch: ``<program>@<version
+    leaving every range>``, verified once the inventory shows that version or a later one."""
+    return MissingPatch(
+        patch_identifier=match.patch_identifier[:200],
+        package_name=match.package_name,
+        installed_version=match.installed_version,
+        fixed_version=match.fixed_version,
+        advisory=None,
+        cves=tuple(match.cves),
+        vendor_severity=match.vendor_severity,
+        reboot_required=False,
+        origin=FindingOrigin.ADVISORY_MATCH,
+    )
+
+
+def host_build(asset: Asset) -> str:
+    """The asset's fullest build text: ``10.0.22631.2715`` when a source reported the revision
+    (UBR), else the build number alone."""
+    for text in (asset.os_build, asset.os_version):
+        if re.search(r"\d{4,5}\.\d+\s*$", text or ""):
+            return text
+    return asset.os_build or asset.os_version
 
 
 def to_missing_patch(match: MatchResult, *, package_name: str | None = None) -> MissingPatch:
@@ -137,6 +207,7 @@ def to_missing_patch(match: MatchResult, *, package_name: str | None = None) -> 
         vendor_severity=severity,
         reboot_required=match.reboot_required,
         origin=FindingOrigin.ADVISORY_MATCH,
+        replaces=tuple(match.rolls_up),
     )
 
 
@@ -157,7 +228,7 @@ def refresh_findings(*, asset_ids: Iterable[int], at: datetime) -> RefreshSummar
         return summary
     assets = list(
         Asset.objects.filter(pk__in=ids).only(
-            "pk", "os_family", "os_name", "os_version", "os_build", "asset_class_id"
+            "pk", "os_family", "os_name", "os_version", "os_build", "os_arch", "asset_class_id"
         )
     )
     with_pending = set(
@@ -172,13 +243,13 @@ def refresh_findings(*, asset_ids: Iterable[int], at: datetime) -> RefreshSummar
 
     # --- what each asset could match ------------------------------------------------------
     products: dict[int, str] = {}
-    product_cache: dict[tuple[str, str, str], str | None] = {}
+    product_cache: dict[tuple[str, str, str, str], str | None] = {}
     linux: dict[int, str] = {}
     for a in assets:
         if a.os_family == OsFamily.WINDOWS and has_windows_fixes:
-            key = (a.os_name, a.os_version, a.os_build)
+            key = (a.os_name, a.os_version, a.os_build, a.os_arch)
             if key not in product_cache:
-                product_cache[key] = windows_product_for(*key, None)
+                product_cache[key] = windows_product_for(*key)
             if product_cache[key]:
                 products[a.pk] = product_cache[key]
         elif a.os_family == OsFamily.LINUX:
@@ -203,16 +274,23 @@ def refresh_findings(*, asset_ids: Iterable[int], at: datetime) -> RefreshSummar
     wanted_kinds = set()
     if fixes_by_product:
         wanted_kinds.add(SoftwareKind.HOTFIX)
-    if any(linux_names.values()):
-        wanted_kinds.add(SoftwareKind.DEB)
+    for eco, names in linux_names.items():
+        if names:
+            wanted_kinds.add(PACKAGE_KINDS.get(normalise_ecosystem(eco), SoftwareKind.DEB))
     if app_names:
         wanted_kinds.update(APP_KINDS)
+    has_cpe = CpeMatch.objects.filter(part="a").exists()
+    if has_cpe:
+        wanted_kinds.update(THIRD_PARTY_KINDS)
     software: dict[int, list[tuple[str, str, str]]] = defaultdict(list)
+    programs: dict[int, list[tuple[str, str, str, str]]] = defaultdict(list)
     if wanted_kinds:
-        for asset_id, kind, name, version in InstalledSoftware.objects.filter(
+        for asset_id, kind, name, version, vendor in InstalledSoftware.objects.filter(
             asset_id__in=ids, kind__in=wanted_kinds
-        ).values_list("asset_id", "kind", "name", "version"):
+        ).values_list("asset_id", "kind", "name", "version", "vendor"):
             software[asset_id].append((kind, name, version))
+            if has_cpe and kind in THIRD_PARTY_KINDS and version:
+                programs[asset_id].append((kind, name, version, vendor))
 
     # --- per asset ----------------------------------------------------------------------------
     pending = pending_patches_by_asset(sorted(with_pending)) if with_pending else {}
@@ -225,23 +303,31 @@ def refresh_findings(*, asset_ids: Iterable[int], at: datetime) -> RefreshSummar
         if product in fixes_by_product:
             kbs = {name.strip().upper() for kind, name, _ in rows if kind == SoftwareKind.HOTFIX}
             fixes = fixes_by_product[product]
+            build = host_build(a)
             matches += [
-                to_missing_patch(m)
-                for m in missing_windows_fixes(product, kbs, a.os_build, fixes=fixes)
+                to_missing_patch(m) for m in missing_windows_fixes(product, kbs, build, fixes=fixes)
             ]
-            satisfied = satisfied_windows_kbs(product, kbs, a.os_build, fixes=fixes)
+            satisfied = satisfied_windows_kbs(product, kbs, build, fixes=fixes)
         eco = linux.get(a.pk)
         if eco and linux_names.get(eco):
             names = linux_names[eco]
+            wanted = PACKAGE_KINDS.get(normalise_ecosystem(eco), SoftwareKind.DEB)
             packages = [
                 (name, version)
                 for kind, name, version in rows
-                if kind == SoftwareKind.DEB and _ARCH.sub("", name) in names
+                if kind == wanted and _ARCH.sub("", name) in names
             ]
             if packages:
                 matches += [to_missing_patch(m) for m in missing_package_fixes(eco, packages)]
         if app_names:
             matches += _app_matches(rows, app_names)
+        if programs.get(a.pk):
+            taken = {m.patch_identifier for m in matches}
+            matches += [
+                application_patch(m)
+                for m in missing_application_fixes(programs[a.pk], _FAMILY.get(a.os_family, ""))
+                if m.patch_identifier not in taken
+            ]
         matches += pending.get(a.pk, [])
         if matches or a.pk in with_outstanding:
             items.append(AssetMatches(asset=a, matches=matches, satisfied_kbs=satisfied))
@@ -264,13 +350,12 @@ def refresh_findings(*, asset_ids: Iterable[int], at: datetime) -> RefreshSummar
 
 def _linux_package_names(ecosystem: str) -> set[str]:
     """Package and binary names the catalogue has fixes for in one Linux release (one query)."""
-    from catalogue.matching import _release_filter
-    from catalogue.versions import normalise_ecosystem
-
-    qs = AdvisoryFix.objects.filter(ecosystem=normalise_ecosystem(ecosystem))
-    release = _release_filter(ecosystem)
-    if release is not None:
-        qs = qs.filter(release=release)
+    qs = AdvisoryFix.objects.filter(
+        ecosystem=normalise_ecosystem(ecosystem), advisory__withdrawn_at__isnull=True
+    )
+    releases = release_filter(ecosystem)
+    if releases is not None:
+        qs = qs.filter(release__in=releases)
     names: set[str] = set()
     for name, binaries in qs.values_list("package_name", "binaries"):
         names.add(name)
@@ -298,3 +383,51 @@ def _app_matches(
 def client_asset_ids() -> list[int]:
     """Every asset of the current client."""
     return list(Asset.objects.order_by("pk").values_list("pk", flat=True))
+
+
+def explain_finding(finding: Finding) -> dict | None:
+    """Why the catalogue proposes this finding's patch, recomputed from the catalogue and the
+    asset's inventory: for a Windows update the product, the build it brings, what it
+    supersedes and rolls up and the newest update installed; for a third-party program the
+    CPE it was matched to, by which rule, and the version ranges. None for other findings."""
+    asset = finding.asset
+    if asset.os_family == OsFamily.WINDOWS and finding.advisory_id:
+        product = windows_product_for(
+            asset.os_name, asset.os_version, asset.os_build, asset.os_arch
+        )
+        if not product:
+            return None
+        fixes = windows_fixes_for(product)
+        kbs = {
+            n.strip().upper()
+            for n in InstalledSoftware.objects.filter(
+                asset=asset, kind=SoftwareKind.HOTFIX
+            ).values_list("name", flat=True)
+        }
+        for match in missing_windows_fixes(product, kbs, host_build(asset), fixes=fixes):
+            if match.advisory.identifier == finding.patch_identifier:
+                return match.reason
+        fix = next((f for f in fixes if f.advisory_id == finding.advisory_id), None)
+        if fix is None:
+            return None
+        return {
+            "kind": "windows",
+            "product": product,
+            "subtype": fix.subtype,
+            "fixed_build": fix.fixed_version,
+            "supersedes": sorted(fix.supersedes),
+            "rolls_up": [],
+            "host_build": host_build(asset),
+            "no_longer_offered": True,
+        }
+    if finding.advisory_id is None and finding.package_name:
+        rows = [
+            (kind, name, version, vendor)
+            for kind, name, version, vendor in InstalledSoftware.objects.filter(
+                asset=asset, kind__in=THIRD_PARTY_KINDS, name=finding.package_name
+            ).values_list("kind", "name", "version", "vendor")
+            if version
+        ]
+        for match in missing_application_fixes(rows, _FAMILY.get(asset.os_family, "")):
+            return match.reason
+    return None

@@ -52,7 +52,7 @@ def is_kev(cves: Iterable[str]) -> set[str]:
     wanted = {c.strip().upper() for c in cves if c}
     if not wanted:
         return set()
-    return set(KevEntry.objects.filter(cve_id__in=wanted).values_list("cve_id", flat=True))
+    return set(KevEntry.objects.listed().filter(cve_id__in=wanted).values_list("cve_id", flat=True))
 
 
 def tier_for(vendor_severity: str | None, kev_cves: Iterable[str] = ()) -> str:

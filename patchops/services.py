@@ -25,7 +25,7 @@ change never erases a breach. Shortening a window can make a finding overdue at 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -34,7 +34,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, Q
 
-from catalogue.models import Advisory
+from catalogue.models import Advisory, Vulnerability
 from evidence.services import actor_label, record_event, record_events
 from inventory.choices import SoftwareKind
 from inventory.models import Asset, AssetClass, InstalledSoftware, PendingUpdate
@@ -75,6 +75,7 @@ class MissingPatch:
     vendor_severity: str = SeverityTier.UNKNOWN
     reboot_required: bool = False
     origin: str = FindingOrigin.ADVISORY_MATCH
+    replaces: tuple[str, ...] = ()  # older patches this one rolls up (superseded KBs)
 
 
 @dataclass
@@ -247,6 +248,32 @@ def sync_findings_for_asset(
     return sync_findings_for_assets(items=[item], at=at)[asset.pk]
 
 
+def _without_rejected_cves(items: list[AssetMatches]) -> list[AssetMatches]:
+    """Drop CVEs their CNA or NVD rejected; a match left with no CVE raises no finding."""
+    named = {c.upper() for item in items for m in item.matches for c in m.cves}
+    rejected = (
+        set(
+            Vulnerability.objects.filter(cve_id__in=named, is_rejected=True).values_list(
+                "cve_id", flat=True
+            )
+        )
+        if named
+        else set()
+    )
+    if not rejected:
+        return items
+    out = []
+    for item in items:
+        kept = []
+        for m in item.matches:
+            cves = tuple(c for c in m.cves if c.upper() not in rejected)
+            if m.cves and not cves:
+                continue
+            kept.append(replace(m, cves=cves) if len(cves) != len(m.cves) else m)
+        out.append(AssetMatches(asset=item.asset, matches=kept, satisfied_kbs=item.satisfied_kbs))
+    return out
+
+
 def _windows_by_class(class_ids: set[int]) -> dict[int, dict[str, int]]:
     out = {pk: dict(sla.FALLBACK_WINDOW_HOURS) for pk in class_ids}
     for class_id, tier, hours in SlaRule.objects.filter(asset_class_id__in=class_ids).values_list(
@@ -263,6 +290,7 @@ def sync_findings_for_assets(*, items: list[AssetMatches], at: datetime) -> dict
     results = {item.asset.pk: SyncResult() for item in items}
     if not items:
         return results
+    items = _without_rejected_cves(items)
     with transaction.atomic():
         ids = sorted(results)
         assets = {
@@ -293,6 +321,15 @@ def sync_findings_for_assets(*, items: list[AssetMatches], at: datetime) -> dict
                 tier, score, kev_cves = _assess(match, asset, kev, scores)
                 cves = _ordered_cves(match.cves, scores)
                 finding = existing.get((asset.pk, match.patch_identifier))
+                older = _superseded_open_finding(existing, asset.pk, match)
+                if finding is None and older is not None:
+                    events.append(
+                        _supersede(older, match, tier, score, kev_cves, cves, window[tier], at)
+                    )
+                    existing.pop((asset.pk, older.patch_identifier), None)
+                    existing[(asset.pk, match.patch_identifier)] = older
+                    result.updated += 1
+                    continue
                 if finding is None:
                     finding = Finding(
                         asset=asset,
@@ -407,6 +444,70 @@ def sync_findings_for_assets(*, items: list[AssetMatches], at: datetime) -> dict
     return results
 
 
+def _superseded_open_finding(
+    existing: dict[tuple[int, str], Finding], asset_id: int, match: MissingPatch
+) -> Finding | None:
+    """The open finding of an update ``match`` supersedes (rolls up), earliest detected first.
+
+    Only an ``open`` finding moves to the newer update: one in a rollout, deployed, failed or
+    under an exception keeps its KB and is verified once the newer update is installed."""
+    older = [existing.get((asset_id, patch)) for patch in match.replaces]
+    candidates = [
+        f for f in older if f is not None and f.pk is not None and f.state == FindingState.OPEN
+    ]
+    return min(candidates, key=lambda f: (f.detected_at, f.pk), default=None)
+
+
+def _supersede(
+    finding: Finding,
+    match: MissingPatch,
+    tier: str,
+    score: Decimal,
+    kev_cves: list[str],
+    cves: list[str],
+    window_hours: int,
+    at: datetime,
+) -> dict[str, Any]:
+    """Move an open finding onto the newer update that replaces its own, keeping its clock
+    (``detected_at``; ``due_at`` is recomputed only when the tier changes). Returns the event."""
+    previous = finding.patch_identifier
+    due_at = (
+        finding.due_at
+        if tier == finding.tier
+        else sla.due_at_for(finding.detected_at, window_hours)
+    )
+    Finding.objects.filter(pk=finding.pk, state=FindingState.OPEN).update(
+        patch_identifier=match.patch_identifier,
+        advisory=match.advisory,
+        package_name=match.package_name,
+        installed_version=match.installed_version,
+        fixed_version=match.fixed_version,
+        cves=cves,
+        tier=tier,
+        risk_score=score,
+        is_kev=bool(kev_cves),
+        due_at=due_at,
+    )
+    event = {
+        "kind": "finding.superseded",
+        "subject_type": "finding",
+        "subject_id": finding.uuid,
+        "actor": "system",
+        "occurred_at": at,
+        "payload": {
+            "patch": match.patch_identifier,
+            "from_patch": previous,
+            "from_tier": finding.tier,
+            "tier": tier,
+            "kev_cves": kev_cves,
+            "due_at": due_at.isoformat(),
+        },
+    }
+    finding.patch_identifier = match.patch_identifier
+    finding.tier, finding.due_at, finding.cves = tier, due_at, cves
+    return event
+
+
 def _finding_payload(f: Finding) -> dict[str, Any]:
     return {
         "asset": str(f.asset.uuid),
@@ -470,7 +571,10 @@ def _inventories_of(asset_ids: list[int], names: set[str] | None = None) -> dict
     for asset_id, kind, name, version in rows.values_list("asset_id", "kind", "name", "version"):
         hotfixes, software = out[asset_id]
         if kind == SoftwareKind.HOTFIX:
-            hotfixes.add(name.strip().upper())
+            hotfix = name.strip().upper()
+            hotfixes.add(hotfix)
+            # A re-released update (KB2536276-v2) is that KB.
+            hotfixes.add(re.sub(r"-V\d+$", "", hotfix))
         else:
             software.setdefault(name.lower(), []).append((kind, version))
     return out

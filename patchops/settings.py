@@ -279,6 +279,11 @@ LOGGING = {
 # {"kev": "https://…/known_exploited_vulnerabilities.json"}; file imports always work offline.
 CATALOGUE_FEED_URLS = env.json("CATALOGUE_FEED_URLS", default={})
 CATALOGUE_FEED_TIMEOUT = env.float("CATALOGUE_FEED_TIMEOUT", default=60.0)
+# Age (days) past which a KEV or MSRC catalogue shows as stale on the dashboard.
+CATALOGUE_MAX_AGE_DAYS = {
+    "kev": env.int("CATALOGUE_KEV_MAX_AGE_DAYS", default=7),
+    "msrc": env.int("CATALOGUE_MSRC_MAX_AGE_DAYS", default=35),
+}
 
 # --- PatchOps ------------------------------------------------------------------------------
 PATCHOPS_DEMO_PASSWORD = env("PATCHOPS_DEMO_PASSWORD", default="patchops-demo-2026")

@@ -5,6 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from catalogue.views import CatalogueFreshnessPage
 from tenants.views import HomeView, health
 
 api_v1 = [
@@ -19,6 +20,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("health/", health, name="health"),
     path("scorecards/", include("scorecards.urls")),
+    path("catalogues/", CatalogueFreshnessPage.as_view(), name="catalogue-freshness"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path(

@@ -2,19 +2,27 @@
 
 When ``catalogue.versions`` exists (the catalogue's matcher), its ``compare`` is used so findings
 and advisory matching agree; otherwise this module's own mapping applies:
-deb → Debian (epochs, tildes), rpm → RPM (epoch:version-release), everything else (Windows
-programs, macOS apps, Homebrew) → univers' generic dotted-version rules.
+deb → Debian (epochs, tildes), rpm → RPM (epoch:version-release), apk → Alpine, everything
+else (Windows programs, macOS apps, Homebrew) → numeric dotted fields, as NVD's CPE ranges
+compare them (``catalogue.cpe.CpeVersion``: ``10.0`` is newer than ``9.9``).
 """
 
 from __future__ import annotations
 
 import importlib
+import re
 
-from univers.versions import DebianVersion, GenericVersion, InvalidVersion, RpmVersion
+from univers.versions import (
+    AlpineLinuxVersion,
+    DebianVersion,
+    GenericVersion,
+    InvalidVersion,
+    RpmVersion,
+)
 
 __all__ = ["compare", "is_at_least"]
 
-_BY_KIND = {"deb": DebianVersion, "rpm": RpmVersion}
+_BY_KIND = {"deb": DebianVersion, "rpm": RpmVersion, "apk": AlpineLinuxVersion}
 
 
 def _catalogue_compare():
@@ -36,6 +44,13 @@ def compare(a: str, b: str, *, kind: str) -> int:
             return int(external(a, b, kind=kind))
         except TypeError:
             pass
+    if kind not in _BY_KIND:
+        from catalogue.cpe import CpeVersion
+
+        if not re.search(r"\d", a or "") or not re.search(r"\d", b or ""):
+            raise ValueError(f"cannot compare {a!r} and {b!r} as {kind} versions")
+        va, vb = CpeVersion(a), CpeVersion(b)
+        return (va > vb) - (va < vb)
     cls = _BY_KIND.get(kind, GenericVersion)
     try:
         va, vb = cls(a.strip()), cls(b.strip())

@@ -4,6 +4,7 @@ __all__ = [
     "RingAssignment",
     "ApproverRole",
     "MembershipSource",
+    "PlacementTrigger",
     "WindowScope",
     "WindowRecurrence",
     "RolloutState",
@@ -12,6 +13,7 @@ __all__ = [
     "DeploymentStatus",
     "RestartMode",
     "RollbackOutcome",
+    "RollbackTargetStatus",
 ]
 
 
@@ -25,14 +27,28 @@ class RingAssignment(models.TextChoices):
 
 
 class ApproverRole(models.TextChoices):
+    """Who approves promotion into a ring. ``none``: the ring promotes on its own once the
+    previous ring's soak, the failure threshold and the runbook checks allow it."""
+
     MSP_ADMIN = "msp_admin", "MSP admin"
     ENGINEER = "engineer", "Engineer"
     CLIENT_OWNER = "client_owner", "Client owner"
+    NONE = "none", "No one (promotes on its own)"
 
 
 class MembershipSource(models.TextChoices):
     AUTOMATIC = "automatic", "Automatic"
     PINNED = "pinned", "Pinned by hand"
+
+
+class PlacementTrigger(models.TextChoices):
+    """What placed an asset in its ring (and what started a placement run)."""
+
+    FIRST_SEEN = "first_seen", "Placed when first seen"
+    SCHEDULE = "schedule", "Scheduled re-balance"
+    REQUEST = "request", "Assignment run by a person"
+    RING_REMOVED = "ring_removed", "Its ring was deleted"
+    PIN = "pin", "Pinned by hand"
 
 
 class WindowScope(models.TextChoices):
@@ -49,13 +65,22 @@ class WindowRecurrence(models.TextChoices):
 
 
 class RolloutState(models.TextChoices):
+    """active → completed, or halted (and resumed), or ended with nothing deployed: a rollout
+    whose every wave was skipped or deployed nothing is never a success."""
+
     ACTIVE = "active", "Active"
     HALTED = "halted", "Halted"
     COMPLETED = "completed", "Completed"
+    NOTHING_DEPLOYED = "nothing_deployed", "Ended: nothing deployed"
 
     @property
     def color(self) -> str:
-        return {"active": "blue", "halted": "red", "completed": "green"}[self.value]
+        return {
+            "active": "blue",
+            "halted": "red",
+            "completed": "green",
+            "nothing_deployed": "orange",
+        }[self.value]
 
 
 class RolloutSelection(models.TextChoices):
@@ -66,7 +91,8 @@ class RolloutSelection(models.TextChoices):
 
 class WaveState(models.TextChoices):
     """pending → awaiting → prechecks → deploying → deployed → verifying → soaking → passed,
-    or halted."""
+    or halted; or skipped when the ring holds no device needing the rollout's patches (a
+    skipped wave tested nothing: it is never passed)."""
 
     PENDING = "pending", "Pending"
     AWAITING = "awaiting", "Awaiting approval / window"
@@ -77,6 +103,7 @@ class WaveState(models.TextChoices):
     SOAKING = "soaking", "Soaking"
     PASSED = "passed", "Passed"
     HALTED = "halted", "Halted"
+    SKIPPED = "skipped", "Skipped"
 
     @property
     def color(self) -> str:
@@ -92,7 +119,11 @@ WAVE_COLORS = {
     "soaking": "blue",
     "passed": "green",
     "halted": "red",
+    "skipped": "gray",
 }
+
+# Waves that are over for their rollout: the next ring may go.
+WAVE_DONE_STATES = ("passed", "skipped")
 
 
 class DeploymentStatus(models.TextChoices):
@@ -109,6 +140,21 @@ class RestartMode(models.TextChoices):
 
 
 class RollbackOutcome(models.TextChoices):
+    PENDING = "pending", "In progress"
     SUCCEEDED = "succeeded", "Succeeded"
     PARTIAL = "partial", "Partially succeeded"
+    FAILED = "failed", "Failed"
+
+    @property
+    def color(self) -> str:
+        return {"pending": "blue", "succeeded": "green", "partial": "orange", "failed": "red"}[
+            self.value
+        ]
+
+
+class RollbackTargetStatus(models.TextChoices):
+    """One asset of a rollback: queued to its agent or the RMM, then rolled back or failed."""
+
+    PENDING = "pending", "Queued"
+    ROLLED_BACK = "rolled_back", "Rolled back"
     FAILED = "failed", "Failed"

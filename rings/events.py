@@ -106,8 +106,9 @@ declare(
     "rollback.recorded",
     subject="rollout",
     stage=Stage.ROLLBACK,
-    label="Rolled back",
+    label="Rolled back by hand",
     fields={
+        "rollback": UUID,
         "what": STR,
         "outcome": STR,
         "wave": nullable(UUID),
@@ -117,6 +118,61 @@ declare(
     findings_field="findings",
     legacy_findings=_legacy_rollback,
     summary=_rolled_back,
+)
+_ROLLBACK_AT = {
+    "rollback": UUID,
+    "rollout": UUID,
+    "wave": nullable(UUID),
+    "ring": nullable(STR),
+    "message": STR,
+    "findings": list_of(UUID),
+}
+declare(
+    "rollback.requested",
+    subject="rollout",
+    label="Rollback requested",
+    fields={
+        "rollback": UUID,
+        "wave": nullable(UUID),
+        "ring": nullable(STR),
+        "reason": STR,
+        "connector": STR,
+        "assets": list_of(UUID),
+        "findings": list_of(UUID),
+    },
+    findings_field="findings",
+    summary=lambda p: f"Rollback sent through {p['connector']}: {p['reason']}",
+)
+declare(
+    "rollback.succeeded",
+    subject="asset",
+    stage=Stage.ROLLBACK,
+    label="Rolled back",
+    fields=_ROLLBACK_AT,
+    findings_field="findings",
+    summary=lambda p: (
+        "The agent reported the update removed" + (f" (ring {p['ring']})" if p.get("ring") else "")
+    ),
+)
+declare(
+    "rollback.failed",
+    subject="asset",
+    label="Rollback failed",
+    fields=_ROLLBACK_AT,
+    findings_field="findings",
+    summary=lambda p: "The rollback failed" + (f": {p['message']}" if p.get("message") else ""),
+)
+declare(
+    "rollback.completed",
+    subject="rollout",
+    label="Rollback completed",
+    fields={
+        "rollback": UUID,
+        "outcome": STR,
+        "rolled_back": INT,
+        "failed": INT,
+        "findings": list_of(UUID),
+    },
 )
 declare(
     "snapshot.confirmed",
@@ -131,8 +187,27 @@ declare(
     "ring.membership_assigned",
     subject="ring",
     label="Ring membership assigned",
-    fields={"assets": INT, "pinned": INT, "created": INT, "moved": INT},
+    fields={
+        "trigger": optional(STR),
+        "assets": INT,
+        "pinned": INT,
+        "held": optional(INT),
+        "created": INT,
+        "moved": INT,
+    },
     extra=INT,  # one count per ring key
+)
+declare(
+    "ring.members_placed",
+    subject="ring",
+    label="New devices placed in rings",
+    fields={
+        "trigger": STR,
+        "placed": INT,
+        "assets": list_of(UUID),
+        "hostnames": list_of(STR),
+        "rings": list_of(STR),
+    },
 )
 declare(
     "ring.member_pinned",
@@ -171,7 +246,12 @@ declare(
     # The changed settings as text, whichever were given.
     fields={name: optional(STR) for name in _RING_FIELDS},
 )
-declare("ring.deleted", subject="ring", label="Ring deleted", fields={"key": STR})
+declare(
+    "ring.deleted",
+    subject="ring",
+    label="Ring deleted",
+    fields={"key": STR, "members": optional(INT)},
+)
 declare(
     "window.created",
     subject="maintenance_window",
@@ -212,11 +292,46 @@ declare(
         "name": STR,
         "selection": STR,
         "patches": list_of(STR),
-        "findings": INT,
+        "findings": list_of(UUID),
         "rings": list_of(STR),
+        "expedited": BOOL,
+        "expedite_reason": STR,
     },
 )
-declare("rollout.completed", subject="rollout", label="Rollout completed", fields={})
+_ENDED = {
+    "deployed": INT,
+    "verified": INT,
+    "failed": INT,
+    "rolled_back": INT,
+    "waves": INT,
+    "skipped_waves": INT,
+    "expedited": BOOL,
+    "reason": optional(STR),
+}
+declare("rollout.completed", subject="rollout", label="Rollout completed", fields=_ENDED)
+declare(
+    "rollout.nothing_deployed",
+    subject="rollout",
+    label="Rollout ended: nothing deployed",
+    fields=_ENDED,
+)
+declare(
+    "rollout.resumed",
+    subject="rollout",
+    label="Rollout resumed",
+    fields={
+        "reason": STR,
+        "halt_reason": STR,
+        "wave": nullable(UUID),
+        "ring": nullable(STR),
+        "state": nullable(STR),
+        "accepted_failed": INT,
+        "requeued": INT,
+        "findings": list_of(UUID),
+    },
+    findings_field="findings",
+    summary=lambda p: f"Resumed after a halt: {p['reason']}",
+)
 declare(
     "rollout.halted",
     subject="rollout",
@@ -230,7 +345,13 @@ declare(
     "wave.approved",
     subject="wave",
     label="Wave approved",
-    fields={**_WAVE, "role": STR},
+    fields={**_WAVE, "role": STR, "expedited": optional(BOOL)},
+)
+declare(
+    "wave.skipped",
+    subject="wave",
+    label="Wave skipped (nothing to test)",
+    fields={**_WAVE, "members": INT, "reason": STR},
 )
 declare(
     "wave.passed",
@@ -242,7 +363,12 @@ declare(
     "wave.awaiting",
     subject="wave",
     label="Wave awaiting approval and window",
-    fields={**_WAVE, "assets": INT, "window_start": nullable(DATETIME)},
+    fields={
+        **_WAVE,
+        "assets": INT,
+        "window_start": nullable(DATETIME),
+        "findings": optional(list_of(UUID)),
+    },
 )
 declare(
     "wave.promoted",
@@ -250,8 +376,10 @@ declare(
     label="Wave promoted",
     fields={
         **_WAVE,
-        "approved_by": STR,
+        "approved_by": nullable(STR),
         "approver_role": STR,
+        "automatic": optional(BOOL),
+        "expedited": optional(BOOL),
         "window_start": DATETIME,
         "window_end": DATETIME,
     },
@@ -265,6 +393,7 @@ declare(
         "window_start": optional(DATETIME),
         "missed_end": optional(DATETIME),
         "assets": optional(list_of(STR)),
+        "findings": optional(list_of(UUID)),
     },
 )
 declare(
@@ -288,7 +417,13 @@ declare(
     "wave.deploying",
     subject="wave",
     label="Wave deploying",
-    fields={**_WAVE, "connector": STR, "assets": INT, "without_window": INT},
+    fields={
+        **_WAVE,
+        "connector": STR,
+        "assets": INT,
+        "without_window": INT,
+        "findings": optional(list_of(UUID)),
+    },
 )
 declare("wave.deployed", subject="wave", label="Wave deployed", fields={**_WAVE, **_COUNTS})
 declare("wave.verifying", subject="wave", label="Wave verifying", fields=_WAVE)
@@ -296,7 +431,7 @@ declare(
     "wave.soaking",
     subject="wave",
     label="Wave soaking",
-    fields={**_WAVE, "soak_ends_at": DATETIME, "unverified": INT},
+    fields={**_WAVE, "soak_ends_at": DATETIME, "soak_hours": optional(INT), "unverified": INT},
 )
 declare("wave.halted", subject="wave", label="Wave halted", fields={**_WAVE, "reason": STR})
 declare(

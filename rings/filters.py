@@ -6,8 +6,8 @@ from inventory.choices import AssetRole, OsFamily
 from inventory.models import Asset
 from patchops.filtering import IsoDateTimeFilter
 
-from .choices import RolloutState, WindowRecurrence, WindowScope
-from .models import MaintenanceWindow, Rollout
+from .choices import PlacementTrigger, RolloutState, WindowRecurrence, WindowScope
+from .models import MaintenanceWindow, PlacementRun, Rollout
 
 
 class RolloutFilterSet(filters.FilterSet):
@@ -40,3 +40,11 @@ class RingMemberFilterSet(filters.FilterSet):
 
     def filter_pinned(self, queryset, name, value):
         return queryset.filter(ring_membership__source="pinned" if value else "automatic")
+
+
+class PlacementRunFilterSet(filters.FilterSet):
+    trigger = filters.ChoiceFilter(choices=PlacementTrigger.choices)
+
+    class Meta:
+        model = PlacementRun
+        fields = ["trigger"]

@@ -61,6 +61,28 @@ class RolloutCreateForm(forms.Form):
         required=False, help_text="Comma-separated: KB5034441, USN-6591-1 …"
     )
     os_family = forms.ChoiceField(choices=[("", "—"), *OsFamily.choices], required=False)
+    expedite = forms.BooleanField(
+        required=False,
+        label="Expedite (emergency lane)",
+        help_text="Critical and KEV findings due before the rings' combined soak ends: shortened "
+        "soak, every wave approved by a person, deploys without waiting for a window.",
+    )
+    expedite_reason = forms.CharField(
+        required=False, max_length=2000, label="Why expedite", widget=forms.TextInput
+    )
+    soak_hours = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=720,
+        label="Expedited soak (hours per ring)",
+        help_text="Leave empty for a share that fits before the earliest due time.",
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("expedite") and not (data.get("expedite_reason") or "").strip():
+            self.add_error("expedite_reason", "Say why this rollout is expedited.")
+        return data
 
     def identifiers(self) -> list[str]:
         raw = self.cleaned_data.get("patch_identifiers") or ""
@@ -72,9 +94,25 @@ class HaltForm(forms.Form):
 
 
 class RollbackForm(forms.Form):
+    """Empty ``outcome``: queue rollback jobs; an outcome records a rollback done by hand."""
+
     wave = forms.UUIDField(required=False)
     what = forms.CharField(max_length=2000)
-    outcome = forms.ChoiceField(choices=RollbackOutcome.choices)
+    outcome = forms.ChoiceField(
+        required=False,
+        choices=[
+            ("", "Queue rollback jobs (agents or RMM)"),
+            *[
+                (v, f"Done by hand: {label.lower()}")
+                for v, label in RollbackOutcome.choices
+                if v != RollbackOutcome.PENDING
+            ],
+        ],
+    )
+
+
+class ResumeForm(forms.Form):
+    reason = forms.CharField(max_length=2000)
 
 
 class WaveForm(forms.Form):

@@ -19,9 +19,11 @@ from .choices import (
     ApproverRole,
     DeploymentStatus,
     MembershipSource,
+    PlacementTrigger,
     RestartMode,
     RingAssignment,
     RollbackOutcome,
+    RollbackTargetStatus,
     RolloutSelection,
     RolloutState,
     WaveState,
@@ -32,6 +34,7 @@ from .choices import (
 __all__ = [
     "Ring",
     "RingMembership",
+    "PlacementRun",
     "MaintenanceWindow",
     "Rollout",
     "Wave",
@@ -40,6 +43,7 @@ __all__ = [
     "RunbookCheck",
     "RunbookCheckResult",
     "RollbackEvent",
+    "RollbackTarget",
 ]
 
 
@@ -119,6 +123,12 @@ class RingMembership(models.Model):
     )
     assigned_at = models.DateTimeField()
     assigned_by = models.CharField(max_length=200, blank=True)
+    placed_by = models.CharField(
+        max_length=12,
+        choices=PlacementTrigger.choices,
+        default=PlacementTrigger.REQUEST,
+        help_text="What put the asset in its current ring.",
+    )
 
     class Meta:
         ordering = ["ring__order", "asset__hostname"]
@@ -129,6 +139,31 @@ class RingMembership(models.Model):
     @property
     def is_pinned(self) -> bool:
         return self.source == MembershipSource.PINNED
+
+
+class PlacementRun(models.Model):
+    """One run of the automatic placement: new devices placed when first seen, a scheduled
+    re-balance, or an assignment a person asked for. The rings page reads the latest ones."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    trigger = models.CharField(max_length=12, choices=PlacementTrigger.choices)
+    ran_at = models.DateTimeField()
+    actor = models.CharField(max_length=200)
+    assets = models.PositiveIntegerField(default=0, help_text="Managed assets in the fleet.")
+    placed = models.PositiveIntegerField(default=0, help_text="Assets given their first ring.")
+    moved = models.PositiveIntegerField(default=0)
+    held = models.PositiveIntegerField(
+        default=0, help_text="Left in place because an unfinished rollout carries them."
+    )
+    pinned = models.PositiveIntegerField(default=0)
+    rings = models.JSONField(default=dict, blank=True, help_text="{ring key: members after}")
+
+    class Meta:
+        ordering = ["-ran_at", "-pk"]
+        indexes = [models.Index(fields=["trigger", "ran_at"], name="rings_placement_trigger")]
+
+    def __str__(self) -> str:
+        return f"{self.get_trigger_display()} at {self.ran_at:%Y-%m-%d %H:%M}"
 
 
 class MaintenanceWindow(models.Model):
@@ -262,13 +297,26 @@ class Rollout(models.Model):
     patch_identifiers = ArrayField(models.CharField(max_length=200), default=list, blank=True)
     findings = models.ManyToManyField("patchops.Finding", related_name="rollouts", blank=True)
     state = models.CharField(
-        max_length=10, choices=RolloutState.choices, default=RolloutState.ACTIVE
+        max_length=20, choices=RolloutState.choices, default=RolloutState.ACTIVE
     )
     created_by = models.CharField(max_length=200)
     created_at = models.DateTimeField()
     halted_at = models.DateTimeField(null=True, blank=True)
     halt_reason = models.TextField(blank=True)
+    resumed_at = models.DateTimeField(null=True, blank=True)
+    resumed_by = models.CharField(max_length=200, blank=True)
+    resume_reason = models.TextField(blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    is_expedited = models.BooleanField(
+        default=False,
+        help_text="Emergency lane: shortened soak, every wave approved by a person, deploys "
+        "as soon as it is promoted instead of waiting for a maintenance window.",
+    )
+    expedite_reason = models.TextField(blank=True)
+    expedite_due_at = models.DateTimeField(
+        null=True, blank=True, help_text="The earliest due time the emergency lane races."
+    )
+    expedite_soak_hours = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -277,7 +325,13 @@ class Rollout(models.Model):
                 condition=~models.Q(state=RolloutState.HALTED) | models.Q(halted_at__isnull=False),
                 name="%(app_label)s_%(class)s_halted_has_time",
                 violation_error_message="A halted rollout needs its halt time.",
-            )
+            ),
+            models.CheckConstraint(
+                condition=models.Q(is_expedited=False)
+                | models.Q(expedite_soak_hours__isnull=False),
+                name="%(app_label)s_%(class)s_expedited_has_soak",
+                violation_error_message="An expedited rollout needs its shortened soak.",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -286,6 +340,10 @@ class Rollout(models.Model):
     @property
     def state_color(self) -> str:
         return RolloutState(self.state).color
+
+    @property
+    def is_over(self) -> bool:
+        return self.state in (RolloutState.COMPLETED, RolloutState.NOTHING_DEPLOYED)
 
 
 class Wave(models.Model):
@@ -296,6 +354,9 @@ class Wave(models.Model):
     ring = models.ForeignKey(Ring, on_delete=models.PROTECT, related_name="waves")
     order = models.PositiveSmallIntegerField()
     state = models.CharField(max_length=10, choices=WaveState.choices, default=WaveState.PENDING)
+    soak_hours = models.PositiveIntegerField(
+        null=True, blank=True, help_text="This wave's own soak (expedited); else the ring's."
+    )
     window_start = models.DateTimeField(null=True, blank=True)
     window_end = models.DateTimeField(null=True, blank=True)
     window_confirmed_at = models.DateTimeField(null=True, blank=True)
@@ -309,8 +370,17 @@ class Wave(models.Model):
     soak_started_at = models.DateTimeField(null=True, blank=True)
     soak_ends_at = models.DateTimeField(null=True, blank=True)
     passed_at = models.DateTimeField(null=True, blank=True)
+    skipped_at = models.DateTimeField(null=True, blank=True)
     halted_at = models.DateTimeField(null=True, blank=True)
     halt_reason = models.TextField(blank=True)
+    halted_from = models.CharField(
+        max_length=10, choices=WaveState.choices, blank=True, help_text="State before the halt."
+    )
+    resumed_at = models.DateTimeField(null=True, blank=True)
+    accepted_failed = models.PositiveIntegerField(
+        default=0, help_text="Failed results a person accepted when resuming after a halt."
+    )
+    accepted_attempted = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["rollout", "order"]
@@ -362,6 +432,24 @@ class Wave(models.Model):
     @property
     def state_color(self) -> str:
         return WaveState(self.state).color
+
+    @property
+    def soak(self) -> timedelta:
+        return timedelta(hours=self.soak_hours) if self.soak_hours is not None else self.ring.soak
+
+    @property
+    def effective_soak_hours(self) -> int:
+        return self.soak_hours if self.soak_hours is not None else self.ring.soak_hours
+
+    def breach_rate(self, counts: dict[str, int] | None = None) -> Decimal | None:
+        """The failure rate the ring's threshold is held against: results a person accepted
+        when resuming after a halt are left out (the reported failure rate keeps them)."""
+        counts = counts or self.counts()
+        attempted = counts["attempted"] - self.accepted_attempted
+        if attempted <= 0:
+            return None
+        failed = max(counts[DeploymentStatus.FAILED] - self.accepted_failed, 0)
+        return (Decimal(failed) * 100 / attempted).quantize(Decimal("0.01"))
 
 
 class Approval(models.Model):
@@ -464,7 +552,11 @@ class RunbookCheckResult(models.Model):
 
 
 class RollbackEvent(models.Model):
-    """A rollback: who, when, what and with which outcome."""
+    """A rollback: who, when, what and with which outcome.
+
+    Requested through PatchOps it queues one rollback job per asset (agent or RMM) and stays
+    ``pending`` until every target reported; a rollback done by hand elsewhere is recorded with
+    its outcome at once (``is_manual``)."""
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     rollout = models.ForeignKey(Rollout, on_delete=models.CASCADE, related_name="rollbacks")
@@ -476,9 +568,43 @@ class RollbackEvent(models.Model):
     occurred_at = models.DateTimeField()
     what = models.TextField()
     outcome = models.CharField(max_length=10, choices=RollbackOutcome.choices)
+    is_manual = models.BooleanField(default=False)
+    connector = models.CharField(max_length=20, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-occurred_at"]
 
     def __str__(self) -> str:
         return f"Rollback {self.what[:40]} ({self.outcome})"
+
+    @property
+    def outcome_color(self) -> str:
+        return RollbackOutcome(self.outcome).color
+
+
+class RollbackTarget(models.Model):
+    """One asset of a requested rollback, with the result its agent or the RMM reported."""
+
+    rollback = models.ForeignKey(RollbackEvent, on_delete=models.CASCADE, related_name="targets")
+    asset = models.ForeignKey("inventory.Asset", on_delete=models.CASCADE, related_name="+")
+    result = models.ForeignKey(
+        DeploymentResult, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    packages = models.JSONField(default=list, blank=True, help_text="[{name, version, advisory}]")
+    status = models.CharField(
+        max_length=12, choices=RollbackTargetStatus.choices, default=RollbackTargetStatus.PENDING
+    )
+    finished_at = models.DateTimeField(null=True, blank=True)
+    message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["rollback", "asset__hostname"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["rollback", "asset"], name="%(app_label)s_%(class)s_one_per_asset"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.asset_id} in rollback {self.rollback_id}: {self.status}"

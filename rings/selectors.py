@@ -8,17 +8,21 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, Max, Prefetch, Q, QuerySet
 
+from evidence.models import EvidenceEvent
 from inventory.models import Asset
 from patchops.models import Finding
 
-from .choices import DeploymentStatus
+from .choices import DeploymentStatus, MembershipSource, PlacementTrigger, WaveState
 from .models import (
     DeploymentResult,
     MaintenanceWindow,
+    PlacementRun,
     Ring,
     RingMembership,
+    RollbackEvent,
+    RollbackTarget,
     Rollout,
     RunbookCheck,
     Wave,
@@ -27,6 +31,13 @@ from .models import (
 __all__ = [
     "visible_rings",
     "ring_members",
+    "visible_placements",
+    "last_placement",
+    "placement_summary",
+    "unplaced_assets",
+    "rollbacks_of",
+    "rollout_rows",
+    "rollout_history",
     "visible_rollouts",
     "visible_windows",
     "visible_runbook_checks",
@@ -47,7 +58,17 @@ ATTEMPTED = (
 # Within a client schema every role that may see the client sees its rings and rollouts; the
 # permission layer has already answered 404/403 for principals that may not.
 def visible_rings(principal: Any = None) -> QuerySet[Ring]:
-    return Ring.objects.annotate(member_count=Count("memberships")).order_by("order")
+    automatic = Q(memberships__source=MembershipSource.AUTOMATIC)
+    return Ring.objects.annotate(
+        member_count=Count("memberships"),
+        automatic_count=Count("memberships", filter=automatic),
+        pinned_count=Count("memberships", filter=Q(memberships__source=MembershipSource.PINNED)),
+        first_seen_count=Count(
+            "memberships",
+            filter=automatic & Q(memberships__placed_by=PlacementTrigger.FIRST_SEEN),
+        ),
+        last_placed_at=Max("memberships__assigned_at", filter=automatic),
+    ).order_by("order")
 
 
 def ring_members(ring: Ring) -> QuerySet[Asset]:
@@ -56,6 +77,43 @@ def ring_members(ring: Ring) -> QuerySet[Asset]:
         .select_related("asset_class", "site", "ring_membership")
         .order_by("hostname")
     )
+
+
+def visible_placements(principal: Any = None) -> QuerySet[PlacementRun]:
+    return PlacementRun.objects.order_by("-ran_at", "-pk")
+
+
+def last_placement(trigger: str | None = None) -> PlacementRun | None:
+    runs = PlacementRun.objects.order_by("-ran_at", "-pk")
+    if trigger:
+        runs = runs.filter(trigger=trigger)
+    return runs.first()
+
+
+def unplaced_assets() -> QuerySet[Asset]:
+    """Managed assets outside every ring (there should be none: the placement runs as devices
+    are recorded; this is what the rings page warns about if a ring was removed by hand)."""
+    return Asset.objects.filter(is_managed=True, ring_membership__isnull=True).order_by("hostname")
+
+
+def placement_summary() -> dict[str, Any]:
+    """How many members the automatic placement placed and when: for the rings page and API."""
+    memberships = RingMembership.objects.filter(source=MembershipSource.AUTOMATIC)
+    agg = memberships.aggregate(
+        automatic=Count("id"),
+        first_seen=Count("id", filter=Q(placed_by=PlacementTrigger.FIRST_SEEN)),
+        last_at=Max("assigned_at"),
+        last_first_seen_at=Max("assigned_at", filter=Q(placed_by=PlacementTrigger.FIRST_SEEN)),
+    )
+    return {
+        "automatic": agg["automatic"],
+        "pinned": RingMembership.objects.filter(source=MembershipSource.PINNED).count(),
+        "placed_when_first_seen": agg["first_seen"],
+        "last_automatic_at": agg["last_at"],
+        "last_first_seen_at": agg["last_first_seen_at"],
+        "last_rebalance": last_placement(PlacementTrigger.SCHEDULE),
+        "unplaced": unplaced_assets().count(),
+    }
 
 
 def visible_rollouts(principal: Any = None) -> QuerySet[Rollout]:
@@ -70,9 +128,72 @@ def visible_rollouts(principal: Any = None) -> QuerySet[Rollout]:
         .order_by("order")
     )
     findings = Finding.objects.only("id", "uuid")
+    targets = RollbackTarget.objects.select_related("asset").order_by("asset__hostname")
+    rollbacks = (
+        RollbackEvent.objects.select_related("wave__ring")
+        .prefetch_related(Prefetch("targets", queryset=targets))
+        .order_by("-occurred_at")
+    )
     return Rollout.objects.prefetch_related(
-        Prefetch("waves", queryset=waves), Prefetch("findings", queryset=findings)
+        Prefetch("waves", queryset=waves),
+        Prefetch("findings", queryset=findings),
+        Prefetch("rollbacks", queryset=rollbacks),
     ).order_by("-created_at")
+
+
+def rollbacks_of(rollout: Rollout) -> QuerySet[RollbackEvent]:
+    targets = RollbackTarget.objects.select_related("asset").order_by("asset__hostname")
+    return (
+        rollout.rollbacks.select_related("wave__ring")
+        .prefetch_related(Prefetch("targets", queryset=targets))
+        .order_by("-occurred_at")
+    )
+
+
+def rollout_rows(period_start: datetime, period_end: datetime) -> list[dict[str, Any]]:
+    """Rollouts created or finished in [period_start, period_end), oldest first, for reports:
+    ``{"id", "name", "state", "expedited", "expedite_reason", "patches", "created_at",
+    "completed_at", "waves": [{"ring", "state", "skipped", "deployed", "failed"}]}``. Skipped
+    waves carry ``skipped: True`` (never passed); ``expedited`` marks the emergency lane."""
+    rollouts = (
+        visible_rollouts()
+        .filter(
+            Q(created_at__gte=period_start, created_at__lt=period_end)
+            | Q(completed_at__gte=period_start, completed_at__lt=period_end)
+        )
+        .order_by("created_at")
+    )
+    rows = []
+    for rollout in rollouts:
+        waves = []
+        for wave in rollout.waves.all():
+            counts = wave.counts()
+            waves.append(
+                {
+                    "ring": wave.ring.key,
+                    "ring_name": wave.ring.name,
+                    "state": wave.state,
+                    "skipped": wave.state == WaveState.SKIPPED,
+                    "deployed": counts[DeploymentStatus.DEPLOYED]
+                    + counts[DeploymentStatus.VERIFIED],
+                    "failed": counts[DeploymentStatus.FAILED],
+                    "soak_hours": wave.effective_soak_hours,
+                }
+            )
+        rows.append(
+            {
+                "id": str(rollout.uuid),
+                "name": rollout.name,
+                "state": rollout.state,
+                "expedited": rollout.is_expedited,
+                "expedite_reason": rollout.expedite_reason,
+                "patches": list(rollout.patch_identifiers),
+                "created_at": rollout.created_at,
+                "completed_at": rollout.completed_at,
+                "waves": waves,
+            }
+        )
+    return rows
 
 
 def visible_windows(principal: Any = None) -> QuerySet[MaintenanceWindow]:
@@ -168,3 +289,88 @@ def failure_rates_by_ring(period_start: datetime, period_end: datetime) -> list[
             }
         )
     return rates
+
+
+def _history_text(event: EvidenceEvent) -> str:
+    """One readable line per event of a rollout's history (never a raw payload)."""
+    p = event.payload or {}
+    ring = p.get("ring") or ""
+    where = f" in {ring}" if ring else ""
+    texts = {
+        "rollout.created": lambda: (
+            "Created"
+            + (
+                f" in the emergency lane ({p.get('soak_hours')} h soak): "
+                if p.get("expedited")
+                else ""
+            )
+            + (p.get("expedite_reason") or "")
+        ),
+        "wave.approved": lambda: (
+            f"Promotion{where} approved ({str(p.get('role', '')).replace('_', ' ')})"
+        ),
+        "wave.promoted": lambda: (
+            f"Promoted{where} on its own" if p.get("automatic") else f"Promoted{where}"
+        ),
+        "wave.skipped": lambda: f"Skipped{where}: {p.get('reason', '')}",
+        "wave.halted": lambda: f"Halted{where}: {p.get('reason', '')}",
+        "rollout.halted": lambda: f"Rollout halted: {p.get('reason', '')}",
+        "rollout.resumed": lambda: f"Resumed{where}: {p.get('reason', '')}",
+        "rollback.requested": lambda: (
+            f"Rollback requested on {len(p.get('assets') or [])} device(s) through "
+            f"{p.get('connector', '')}: {p.get('reason', '')}"
+        ),
+        "rollback.succeeded": lambda: f"Rolled back{where}",
+        "rollback.failed": lambda: f"Rollback failed{where}: {p.get('message', '')}",
+        "rollback.completed": lambda: (
+            f"Rollback {p.get('outcome', '')}: {p.get('rolled_back', 0)} rolled back, "
+            f"{p.get('failed', 0)} failed"
+        ),
+        "rollback.recorded": lambda: (
+            f"Rollback done by hand ({p.get('outcome', '')}): {p.get('what', '')}"
+        ),
+        "deployment.succeeded": lambda: f"Deployed{where}",
+        "deployment.failed": lambda: f"Deployment failed{where}: {p.get('message', '')}",
+        "deployment.verified": lambda: (
+            f"{p.get('assets', 0)} device(s) verified by inventory{where}"
+        ),
+        "wave.passed": lambda: f"Passed{where}",
+        "wave.soaking": lambda: f"Soaking{where} until {p.get('soak_ends_at', '')}",
+        "rollout.completed": lambda: f"Completed: {p.get('deployed', 0)} device(s) deployed",
+        "rollout.nothing_deployed": lambda: (
+            f"Ended without deploying anything: {p.get('reason', '')}"
+        ),
+    }
+    make = texts.get(event.kind)
+    return make() if make else event.kind.replace(".", " ").replace("_", " ").capitalize() + where
+
+
+# One event per device that went well: the wave's counts say it; the history keeps the rest.
+PER_DEVICE_SUCCESS_KINDS = ("deployment.succeeded", "rollback.succeeded")
+
+
+def rollout_history(rollout: Rollout, limit: int = 300) -> list[dict[str, Any]]:
+    """The rollout's evidence events in chain order: its own, its waves' and the deployment and
+    rollback failures that name it, each with its sequence number, time, actor and hash."""
+    rollout_id = str(rollout.uuid)
+    wave_ids = [str(u) for u in rollout.waves.values_list("uuid", flat=True)]
+    events = (
+        EvidenceEvent.objects.filter(
+            Q(subject_type="rollout", subject_id=rollout_id)
+            | Q(subject_type="wave", subject_id__in=wave_ids)
+            | Q(payload__rollout=rollout_id)
+        )
+        .exclude(kind__in=PER_DEVICE_SUCCESS_KINDS)
+        .order_by("sequence")[:limit]
+    )
+    return [
+        {
+            "sequence": e.sequence,
+            "occurred_at": e.occurred_at,
+            "kind": e.kind,
+            "actor": e.actor,
+            "hash": e.hash,
+            "text": _history_text(e),
+        }
+        for e in events
+    ]

@@ -5,7 +5,14 @@ from __future__ import annotations
 from celery import shared_task
 from django.core.cache import cache
 from django.db import connection
+from django.utils import timezone
 from django_tenants.utils import tenant_context
+
+from tenants.models import Client
+
+from . import selectors, services
+from .choices import PlacementTrigger
+from .schedule import rebalance_due
 
 LOCK_SECONDS = 240
 
@@ -13,8 +20,6 @@ LOCK_SECONDS = 240
 @shared_task(name="rings.dispatch_rollout_evaluation")
 def dispatch_rollout_evaluation() -> dict:
     """Beat entry: send one evaluation per client (each runs in that client's schema)."""
-    from tenants.models import Client
-
     sent = 0
     for client in Client.objects.exclude(schema_name="public").order_by("pk"):
         with tenant_context(client):
@@ -29,12 +34,37 @@ def dispatch_rollout_evaluation() -> dict:
 def evaluate_client_rollouts() -> dict:
     """Advance every active rollout of the current client; a per-client lock avoids pile-ups
     (correctness does not depend on it: every transition is a conditional update)."""
-    from rings.services import evaluate_active_rollouts
-
     key = "rings:evaluate"  # make_key prefixes the schema: one lock per client
     if not cache.add(key, "1", LOCK_SECONDS):
         return {"schema": connection.schema_name, "skipped": "locked"}
     try:
-        return {"schema": connection.schema_name, **evaluate_active_rollouts()}
+        return {"schema": connection.schema_name, **services.evaluate_active_rollouts()}
     finally:
         cache.delete(key)
+
+
+@shared_task(name="rings.dispatch_rebalance")
+def dispatch_rebalance() -> dict:
+    """Beat entry: send ``rebalance_client_rings`` to every client whose daily slot passed."""
+    sent = []
+    for client in Client.objects.exclude(schema_name="public").order_by("pk"):
+        with tenant_context(client):
+            last = selectors.last_placement(PlacementTrigger.SCHEDULE)
+            last_run = last.ran_at if last else None
+            if rebalance_due(now=timezone.now(), tz=client.tz, last_run=last_run):
+                rebalance_client_rings.apply_async()
+                sent.append(client.slug)
+    return {"sent": sent}
+
+
+@shared_task(name="rings.rebalance_client_rings", acks_late=True, soft_time_limit=300)
+def rebalance_client_rings() -> dict:
+    """Re-balance the current client's ring membership (pinned and in-flight members stay)."""
+    key = "rings:rebalance"  # per client through make_key
+    if not cache.add(key, "1", LOCK_SECONDS):
+        return {"schema": connection.schema_name, "skipped": "locked"}
+    try:
+        summary = services.assign_rings(trigger=PlacementTrigger.SCHEDULE)
+    finally:
+        cache.delete(key)
+    return {"schema": connection.schema_name, **summary}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib import messages
@@ -12,6 +12,7 @@ from django.db import transaction
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from django.utils.html import escape
 from django.views import View
 from django.views.generic import TemplateView
 
@@ -19,11 +20,12 @@ from evidence.services import record_event
 from tenants.permissions import Capability, ClientPageMixin, has_capability
 
 from . import selectors, services
-from .choices import RolloutState, WaveState
+from .choices import WAVE_DONE_STATES, ApproverRole, DeploymentStatus, RolloutState, WaveState
 from .filters import RolloutFilterSet
 from .forms import (
     HaltForm,
     MaintenanceWindowForm,
+    ResumeForm,
     RingForm,
     RollbackForm,
     RolloutCreateForm,
@@ -39,8 +41,92 @@ def _errors(exc: ValidationError) -> str:
     return " ".join(exc.messages)
 
 
+def _wave_rows(
+    rollout: Rollout, *, now: datetime, role: str | None, can_operate: bool
+) -> list[dict[str, Any]]:
+    """What the board shows for each wave of a rollout, and which actions the viewer has."""
+    waves = list(rollout.waves.all())
+    current = next((w for w in waves if w.state not in WAVE_DONE_STATES), None)
+    rows = []
+    for wave in waves:
+        approval = getattr(wave, "approval", None)
+        soak_left = (
+            wave.soak_ends_at - now
+            if wave.state == WaveState.SOAKING and wave.soak_ends_at > now
+            else None
+        )
+        counts = wave.counts()
+        needed = services.required_approver(wave)
+        rows.append(
+            {
+                "wave": wave,
+                "counts": counts,
+                "rate": wave.failure_rate(counts),
+                "approval": approval,
+                "needed": needed,
+                "needed_label": ApproverRole(needed).label.lower() if needed else "",
+                "soak_left": soak_left,
+                "is_current": current is not None and wave.pk == current.pk,
+                "can_approve": (
+                    rollout.state == RolloutState.ACTIVE
+                    and approval is None
+                    and wave.state in (WaveState.PENDING, WaveState.AWAITING)
+                    and services.may_approve(role, wave)
+                ),
+                "can_record": can_operate
+                and rollout.state == RolloutState.ACTIVE
+                and wave.state
+                in (
+                    WaveState.DEPLOYING,
+                    WaveState.DEPLOYED,
+                    WaveState.VERIFYING,
+                    WaveState.SOAKING,
+                ),
+                "can_roll_back": can_operate
+                and counts["attempted"] - counts[DeploymentStatus.ROLLED_BACK] > 0,
+            }
+        )
+    return rows
+
+
+def _board(rollout: Rollout, *, now: datetime, role: str | None, can_operate: bool) -> dict:
+    return {
+        "rollout": rollout,
+        "waves": _wave_rows(rollout, now=now, role=role, can_operate=can_operate),
+        "rollbacks": list(rollout.rollbacks.all()),
+        "can_resume": can_operate and rollout.state == RolloutState.HALTED,
+        "can_halt": can_operate and rollout.state == RolloutState.ACTIVE,
+    }
+
+
+def _preview(form: RolloutCreateForm) -> dict[str, Any]:
+    """The preview of a filled-in rollout form: per ring what it would patch, or the errors."""
+    if not form.is_valid():
+        return {"errors": form.errors}
+    data = form.cleaned_data
+    try:
+        findings = services.select_findings(
+            selection=data["selection"],
+            patch_identifiers=form.identifiers(),
+            os_family=data["os_family"],
+        )
+    except ValidationError as exc:
+        return {"error": _errors(exc)}
+    check = services.expedite_check(findings=findings)
+    soak = (data.get("soak_hours") or check.suggested_soak_hours) if data["expedite"] else None
+    rings = services.preview_rollout(findings=findings, soak_hours=soak)
+    return {
+        "findings": len(findings),
+        "devices": sum(r.devices for r in rings),
+        "rings": rings,
+        "check": check,
+        "expedite": data["expedite"],
+    }
+
+
 class RolloutBoardView(ClientPageMixin, TemplateView):
-    """Every rollout of the client with its waves, counts, failure rate and soak countdown."""
+    """Every rollout of the client with its waves, counts, failure rate and soak countdown; the
+    form for a new rollout previews what each ring would patch before it starts."""
 
     template_name = "rings/rollout_board.html"
     capability = Capability.VIEW
@@ -52,55 +138,55 @@ class RolloutBoardView(ClientPageMixin, TemplateView):
         )
         rollouts = list(filterset.qs[:50]) if filterset.is_valid() else []
         now = timezone.now()
-        role = self.role
         can_operate = has_capability(self.request.user, self.client, Capability.OPERATE)
-        boards = []
-        for rollout in rollouts:
-            waves = []
-            current = next((w for w in rollout.waves.all() if w.state != WaveState.PASSED), None)
-            for wave in rollout.waves.all():
-                approval = getattr(wave, "approval", None)
-                soak_left = (
-                    wave.soak_ends_at - now
-                    if wave.state == WaveState.SOAKING and wave.soak_ends_at > now
-                    else None
-                )
-                counts = wave.counts()
-                waves.append(
-                    {
-                        "wave": wave,
-                        "counts": counts,
-                        "rate": wave.failure_rate(counts),
-                        "approval": approval,
-                        "soak_left": soak_left,
-                        "is_current": current is not None and wave.pk == current.pk,
-                        "can_approve": (
-                            rollout.state == RolloutState.ACTIVE
-                            and approval is None
-                            and wave.state in (WaveState.PENDING, WaveState.AWAITING)
-                            and services._role_may_approve(role, wave.ring.approver_role)
-                        ),
-                        "can_record": can_operate
-                        and rollout.state == RolloutState.ACTIVE
-                        and wave.state
-                        in (
-                            WaveState.DEPLOYING,
-                            WaveState.DEPLOYED,
-                            WaveState.VERIFYING,
-                            WaveState.SOAKING,
-                        ),
-                    }
-                )
-            boards.append({"rollout": rollout, "waves": waves})
+        boards = [_board(r, now=now, role=self.role, can_operate=can_operate) for r in rollouts]
+        create_form = kwargs.get("create_form") or RolloutCreateForm()
         context.update(
             boards=boards,
             filterset=filterset,
             can_operate=can_operate,
-            create_form=RolloutCreateForm(),
-            halt_form=HaltForm(),
+            create_form=create_form,
+            preview=kwargs.get("preview"),
             rollback_form=RollbackForm(),
             runbook_checks=list(RunbookCheck.objects.filter(is_active=True)),
             failure_rates=selectors.failure_rates_by_ring(now - timedelta(days=30), now),
+        )
+        return context
+
+
+class PreviewRolloutView(RolloutBoardView):
+    """The rollout form posted for a preview: the board again, with what each ring would patch
+    under the form (nothing is created)."""
+
+    capability = Capability.OPERATE
+
+    def post(self, request, **kwargs):
+        form = RolloutCreateForm(request.POST)
+        preview = _preview(form)
+        context = self.get_context_data(create_form=form, preview=preview, **kwargs)
+        status = 400 if preview.get("errors") or preview.get("error") else 200
+        return self.render_to_response(context, status=status)
+
+
+class RolloutDetailView(ClientPageMixin, TemplateView):
+    """One rollout: its waves, rollbacks with each device's result, and its evidence history
+    (approvals, halts, resumes, rollbacks) in chain order."""
+
+    template_name = "rings/rollout_detail.html"
+    capability = Capability.VIEW
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        rollout = get_object_or_404(selectors.visible_rollouts(), uuid=kwargs["pk"])
+        can_operate = has_capability(self.request.user, self.client, Capability.OPERATE)
+        context.update(
+            board=_board(rollout, now=timezone.now(), role=self.role, can_operate=can_operate),
+            rollout=rollout,
+            can_operate=can_operate,
+            rollback_form=RollbackForm(),
+            runbook_checks=list(RunbookCheck.objects.filter(is_active=True)),
+            history=selectors.rollout_history(rollout),
+            detail=True,
         )
         return context
 
@@ -113,7 +199,10 @@ class _RolloutAction(ClientPageMixin, View):
     def post(self, request, slug: str | None = None, pk: str | None = None, **kwargs):
         rollout = get_object_or_404(Rollout, uuid=pk)
         form = self.form_class(request.POST)
-        back = HttpResponseRedirect(f"/clients/{self.client.slug}/rollouts/")
+        base = f"/clients/{self.client.slug}/rollouts/"
+        back = HttpResponseRedirect(
+            f"{base}{rollout.uuid}/" if request.POST.get("back") == "detail" else base
+        )
         if not form.is_valid():
             messages.error(request, "Check the form: " + form.errors.as_text())
             return back
@@ -122,10 +211,10 @@ class _RolloutAction(ClientPageMixin, View):
         except ValidationError as exc:
             messages.error(request, _errors(exc))
             return back
-        except services.ApprovalRefused as exc:
-            messages.error(request, str(exc))
+        except (services.ApprovalRefused, services.ResumeRefused) as exc:
             return HttpResponse(
-                f"<p>{exc}</p><p><a href='/clients/{self.client.slug}/rollouts/'>Back</a></p>",
+                f"<p>{escape(str(exc))}</p>"
+                f"<p><a href='/clients/{self.client.slug}/rollouts/'>Back</a></p>",
                 status=403,
             )
         messages.success(request, self.success)
@@ -159,22 +248,38 @@ class HaltRolloutView(_RolloutAction):
         services.halt_rollout(rollout=rollout, actor=self.request.user, reason=data["reason"])
 
 
+class ResumeRolloutView(_RolloutAction):
+    """Engineers and MSP admins resume a halted rollout with a reason (403 for other roles)."""
+
+    form_class = ResumeForm
+    success = "Rollout resumed."
+
+    def act(self, rollout, data):
+        services.resume_rollout(rollout=rollout, user=self.request.user, reason=data["reason"])
+
+
 class RollbackView(_RolloutAction):
     form_class = RollbackForm
-    success = "Rollback recorded."
+    success = "Rollback queued: each device reports its result."
 
     def act(self, rollout, data):
         wave = self.wave(rollout, data["wave"]) if data.get("wave") else None
-        assets = []
-        if wave is not None:
-            assets = [r.asset for r in wave.results.select_related("asset")]
-        services.record_rollback(
-            rollout=rollout,
-            wave=wave,
-            actor=self.request.user,
-            what=data["what"],
-            outcome=data["outcome"],
-            assets=assets,
+        if data.get("outcome"):
+            assets = []
+            if wave is not None:
+                assets = [r.asset for r in wave.results.select_related("asset")]
+            services.record_rollback(
+                rollout=rollout,
+                wave=wave,
+                actor=self.request.user,
+                what=data["what"],
+                outcome=data["outcome"],
+                assets=assets,
+            )
+            self.success = "Rollback recorded."
+            return
+        services.request_rollback(
+            rollout=rollout, wave=wave, actor=self.request.user, reason=data["what"]
         )
 
 
@@ -202,18 +307,32 @@ class CreateRolloutView(ClientPageMixin, View):
         if not form.is_valid():
             messages.error(request, "Check the form: " + form.errors.as_text())
             return back
+        data = form.cleaned_data
         try:
-            services.create_rollout(
-                name=form.cleaned_data["name"],
+            rollout = services.create_rollout(
+                name=data["name"],
                 actor=request.user,
-                selection=form.cleaned_data["selection"],
+                selection=data["selection"],
                 patch_identifiers=form.identifiers(),
-                os_family=form.cleaned_data["os_family"],
+                os_family=data["os_family"],
+                expedite=data["expedite"],
+                expedite_reason=data["expedite_reason"],
+                soak_hours=data["soak_hours"] if data["expedite"] else None,
             )
         except ValidationError as exc:
             messages.error(request, _errors(exc))
             return back
-        messages.success(request, "Rollout created; its canary wave waits for approval.")
+        first = rollout.waves.select_related("ring").order_by("order").first()
+        if rollout.is_expedited:
+            text = (
+                f"Expedited rollout created: {rollout.expedite_soak_hours} h soak per ring; "
+                "every wave waits for a person's approval, then deploys at once."
+            )
+        elif first and services.required_approver(first) is None:
+            text = f"Rollout created; {first.ring.name} promotes on its own in its window."
+        else:
+            text = "Rollout created; its first wave waits for approval."
+        messages.success(request, text)
         return back
 
 
@@ -239,6 +358,8 @@ class RingEditorView(ClientPageMixin, TemplateView):
             rings=[(r, forms_by_ring.get(r.pk)) for r in rings],
             selected=ring,
             members=members,
+            placement=selectors.placement_summary(),
+            placements=list(selectors.visible_placements()[:10]),
             can_administer=has_capability(self.request.user, self.client, Capability.ADMINISTER),
         )
         return context
@@ -246,11 +367,16 @@ class RingEditorView(ClientPageMixin, TemplateView):
     def post(self, request, **kwargs):
         back = HttpResponseRedirect(f"/clients/{self.client.slug}/rings/")
         if "assign" in request.POST:
-            summary = services.assign_rings(actor=request.user)
+            try:
+                summary = services.assign_rings(actor=request.user)
+            except ValidationError as exc:
+                messages.error(request, _errors(exc))
+                return back
             messages.success(
                 request,
                 f"Assigned {summary['assets']} assets ({summary['moved']} moved, "
-                f"{summary['pinned']} pinned left in place).",
+                f"{summary['pinned']} pinned and {summary['held']} in unfinished rollouts "
+                "left in place).",
             )
             return back
         key = request.POST.get("ring", "")
@@ -343,8 +469,11 @@ def _uuid_or_404(value: str) -> uuid.UUID:
 
 __all__ = [
     "RolloutBoardView",
+    "RolloutDetailView",
+    "PreviewRolloutView",
     "ApproveWaveView",
     "HaltRolloutView",
+    "ResumeRolloutView",
     "RollbackView",
     "RunbookCheckView",
     "CreateRolloutView",

@@ -17,6 +17,7 @@ from django.shortcuts import redirect
 from django.utils import timezone
 from django.views.generic import TemplateView
 
+from catalogue.freshness import stale_catalogues
 from evidence.models import StoredReport
 from exceptions_register.selectors import awaiting_signature
 from inventory.choices import OsFamily
@@ -57,6 +58,7 @@ class HomeView(LoginRequiredMixin, TemplateView):
             ]
         rows.sort(key=HOME_SORTS[sort][1])
         context.update(
+            stale_catalogues=stale_catalogues(),
             clients=self.clients,
             rows=rows,
             q=query,

@@ -36,6 +36,11 @@ settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 settings.STORAGES["staticfiles"]["BACKEND"] = (
     "django.contrib.staticfiles.storage.StaticFilesStorage"
 )
+# Parallel runs (pytest -n): each xdist worker has its own test database (pytest-django adds the
+# worker id to its name); its cache keys get their own prefix so locks never collide.
+_XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _XDIST_WORKER:
+    settings.CACHES["default"]["KEY_PREFIX"] += f"-test-{_XDIST_WORKER}"
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,11 @@ GARBAGE = [
     "00000000-0000-0000-0000-000000000000",
 ]
 SLA_RULE = "core_server.critical."
+ROLLOUT_FIELDS = ["name", "selection", "patch_identifiers", "os_family"] + [
+    "expedite",
+    "expedite_reason",
+    "soak_hours",
+]
 
 
 @pytest.fixture
@@ -94,7 +99,9 @@ def _forms(objects) -> list[tuple[str, str, list[str]]]:
             + ["nth", "weekday", "offset_days", "start_time", "duration_minutes", "is_active"],
         ),
         ("engineer", "maintenance-windows/", ["delete"]),
-        ("engineer", "rollouts/new/", ["name", "selection", "patch_identifiers", "os_family"]),
+        ("engineer", "rollouts/new/", ROLLOUT_FIELDS),
+        ("engineer", "rollouts/preview/", ROLLOUT_FIELDS),
+        ("engineer", f"rollouts/{rollout}/resume/", ["reason"]),
         ("engineer", f"rollouts/{rollout}/approve/", ["wave"]),
         ("engineer", f"rollouts/{rollout}/halt/", ["reason"]),
         ("engineer", f"rollouts/{rollout}/rollback/", ["wave", "what", "outcome"]),

@@ -32,7 +32,12 @@ class VulnerabilitySerializer(BriefMixin, serializers.ModelSerializer):
             "cvss3_score",
             "cvss4_vector",
             "cvss4_score",
+            "cvss2_vector",
+            "cvss2_score",
             "cvss_severity",
+            "severity_score",
+            "scores",
+            "is_rejected",
             "vendor_severity",
             "cwes",
             "ssvc_exploitation",
@@ -115,6 +120,22 @@ class KevEntrySerializer(BriefMixin, serializers.ModelSerializer):
             "notes",
             "cwes",
             "is_overdue_on_add",
+            "removed_on",
         ]
         read_only_fields = fields
-        brief_fields = ["id", "date_added", "due_date"]
+        brief_fields = ["id", "date_added", "due_date", "removed_on"]
+
+
+class CatalogueFreshnessSerializer(serializers.Serializer):
+    kind = serializers.CharField(help_text="kev, epss, nvd, cve5, msrc, osv or debian")
+    label = serializers.CharField()
+    as_of = serializers.DateTimeField(
+        allow_null=True, help_text="When the imported data was current"
+    )
+    age_days = serializers.IntegerField(allow_null=True)
+    imported_at = serializers.DateTimeField(allow_null=True)
+    version = serializers.CharField(help_text="KEV catalogVersion, MSRC document, EPSS model")
+    file_name = serializers.CharField()
+    imports = serializers.IntegerField()
+    max_age_days = serializers.IntegerField(allow_null=True)
+    is_stale = serializers.BooleanField()

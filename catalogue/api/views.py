@@ -4,12 +4,22 @@ Any signed-in principal may read it except agent tokens (``ClientAccess`` refuse
 client); nothing here writes: catalogue rows come from the importers.
 """
 
+from drf_spectacular.utils import extend_schema
 from rest_framework import viewsets
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from catalogue import selectors
 from catalogue.filters import AdvisoryFilterSet, KevEntryFilterSet, VulnerabilityFilterSet
+from catalogue.freshness import catalogue_freshness
 
-from .serializers import AdvisorySerializer, KevEntrySerializer, VulnerabilitySerializer
+from .serializers import (
+    AdvisorySerializer,
+    CatalogueFreshnessSerializer,
+    KevEntrySerializer,
+    VulnerabilitySerializer,
+)
 
 CVE_LOOKUP = r"CVE-\d{4}-\d{4,}"
 
@@ -56,3 +66,12 @@ class KevEntryViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):
         return selectors.kev_entries()
+
+
+class CatalogueFreshnessView(APIView):
+    """Each catalogue's as-of date, age and staleness (``catalogue.freshness``)."""
+
+    @extend_schema(responses=CatalogueFreshnessSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        states = [s.as_dict() for s in catalogue_freshness()]
+        return Response(CatalogueFreshnessSerializer(states, many=True).data)

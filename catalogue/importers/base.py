@@ -7,6 +7,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,14 @@ class Counts:
     """created / updated / unchanged per catalogue table."""
 
     tables: dict[str, dict[str, int]] = field(default_factory=dict)
+    as_of: datetime | None = None  # when the imported data was current
+    version: str = ""  # the feed's own version (KEV catalogVersion, MSRC document id…)
+    notes: dict[str, Any] = field(default_factory=dict)  # kept in CatalogueImport.details
+
+    def newer(self, moment: datetime | None) -> None:
+        """Raise ``as_of`` to ``moment`` when that is later."""
+        if moment is not None and (self.as_of is None or moment > self.as_of):
+            self.as_of = moment
 
     def add(self, table: str, *, created: int = 0, updated: int = 0, unchanged: int = 0) -> None:
         row = self.tables.setdefault(table, {"created": 0, "updated": 0, "unchanged": 0})

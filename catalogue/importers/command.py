@@ -35,14 +35,20 @@ class ImportCommand(BaseCommand):
                 sys.stderr.flush()
 
         try:
-            record = run_import(kind=self.kind, path=path, progress=progress)
+            record = run_import(
+                kind=self.kind, path=path, progress=progress, force=options.get("force", False)
+            )
         except ImportFileError as exc:
             raise CommandError(f"{exc} (nothing was imported)") from exc
         for table, row in record.details.items():
+            if table == "notes":
+                continue
             self.stdout.write(
                 f"{table}: {row['created']} created, {row['updated']} updated, "
                 f"{row['unchanged']} unchanged"
             )
+        for note in (record.details.get("notes") or {}).get("messages", []):
+            self.stdout.write(note)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Imported {path.name}: {record.created} created, {record.updated} updated, "

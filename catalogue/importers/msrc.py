@@ -17,6 +17,7 @@ from typing import Any
 
 from ..choices import AdvisorySource, Ecosystem, SeverityTier
 from ..models import Advisory, AdvisoryFix, Vulnerability
+from ..scoring import CNA, score_entry
 from .base import (
     Counts,
     ImportFileError,
@@ -26,6 +27,7 @@ from .base import (
     severity_from_text,
     upsert,
 )
+from .nvd import _when, with_merged_scores
 
 NS = {
     "cvrf": "http://www.icasi.org/CVRF/schema/cvrf/1.1",
@@ -73,6 +75,7 @@ def parse_document(data: bytes, name: str) -> dict[str, Any]:
         raise ImportFileError(f"{name}: not an MSRC CVRF 1.1 document (root is {root.tag})")
     doc_id = _text(root, "cvrf:DocumentTracking/cvrf:Identification/cvrf:ID")
     released = _text(root, "cvrf:DocumentTracking/cvrf:InitialReleaseDate")[:10]
+    current = _text(root, "cvrf:DocumentTracking/cvrf:CurrentReleaseDate") or released
     products = {
         p.get("ProductID"): (p.text or "").strip()
         for p in root.iter(f"{{{NS['prod']}}}FullProductName")
@@ -84,6 +87,7 @@ def parse_document(data: bytes, name: str) -> dict[str, Any]:
         "id": doc_id,
         "title": _text(root, "cvrf:DocumentTitle"),
         "release_date": date.fromisoformat(released) if released else None,
+        "current_release": _when(current),
         "products": products,
         "vulnerabilities": vulns,
     }
@@ -93,6 +97,7 @@ def import_msrc(path: Path, *, progress: Progress | None = None) -> Counts:
     doc = parse_document(read_bytes(path), path.name)
     products: dict[str, str] = doc["products"]
     vuln_rows: list[dict[str, Any]] = []
+    msrc_scores: dict[str, list[dict[str, Any]]] = {}
     fixes: dict[tuple[str, str], dict[str, Any]] = {}
     for v in doc["vulnerabilities"]:
         cve = _text(v, "vuln:CVE")
@@ -117,10 +122,19 @@ def import_msrc(path: Path, *, progress: Progress | None = None) -> Counts:
             "description": _text(v, "vuln:Title"),
             "vendor_severity": worst(*severity_by_product.values()),
         }
-        if best:
-            row.update(
-                cvss3_vector=best[0], cvss3_score=best[1], cvss3_source="secure@microsoft.com"
+        entry = (
+            score_entry(
+                version="3.1" if best[0].startswith("CVSS:3.1") else "3.0",
+                vector=best[0],
+                base_score=best[1],
+                provider=CNA,
+                source="secure@microsoft.com",
+                via="msrc",
             )
+            if best
+            else None
+        )
+        msrc_scores[cve] = [entry] if entry else []
         vuln_rows.append(row)
         for rem in v.findall("vuln:Remediations/vuln:Remediation", NS):
             if rem.get("Type") != "Vendor Fix":
@@ -181,14 +195,18 @@ def import_msrc(path: Path, *, progress: Progress | None = None) -> Counts:
     if not per_kb:
         raise ImportFileError(f"{path.name}: no KB remediations in the document")
 
-    counts = Counts()
+    counts = Counts(version=doc["id"])
+    counts.newer(doc["current_release"])
+    unique = {r["cve_id"]: r for r in vuln_rows}
+    vuln_rows = list(unique.values())
+    with_merged_scores(vuln_rows, msrc_scores, via="msrc")
     upsert(
         Vulnerability,
         vuln_rows,
         key=("cve_id",),
         counts=counts,
         table="vulnerabilities",
-        fill_only=("description", "cvss3_vector", "cvss3_score", "cvss3_source"),
+        fill_only=("description",),
     )
     adv_rows = []
     for identifier, agg in per_kb.items():
@@ -209,6 +227,25 @@ def import_msrc(path: Path, *, progress: Progress | None = None) -> Counts:
                 "url": f"https://support.microsoft.com/help/{identifier[2:]}",
             }
         )
+    # A KB's release is the *first* document that names it: a later month's document may list
+    # the previous month's update as the fix for some of its CVEs, and documents can be imported
+    # in any order.
+    stored = {
+        a["identifier"]: a
+        for a in Advisory.objects.filter(
+            source=AdvisorySource.MSRC, identifier__in=[r["identifier"] for r in adv_rows]
+        ).values("identifier", "release_date", "document", "title")
+    }
+    for row in adv_rows:
+        old = stored.get(row["identifier"])
+        if (
+            old
+            and old["release_date"]
+            and (row["release_date"] is None or old["release_date"] <= row["release_date"])
+        ):
+            row.update(
+                release_date=old["release_date"], document=old["document"], title=old["title"]
+            )
     adv_ids = upsert(
         Advisory,
         adv_rows,
@@ -218,9 +255,8 @@ def import_msrc(path: Path, *, progress: Progress | None = None) -> Counts:
         existing=lambda rows: Advisory.objects.filter(
             source=AdvisorySource.MSRC, identifier__in=[r["identifier"] for r in rows]
         ),
-        # A KB revised in a later month's document keeps what the first one said.
+        # A KB named by several monthly documents keeps the CVEs of all of them.
         merge_arrays=("cves", "exploited_cves"),
-        fill_only=("release_date", "document", "title"),
     )
     fix_rows = []
     for (identifier, pid), fix in fixes.items():

@@ -26,6 +26,7 @@ from .base import (
     upsert,
 )
 from .msrc import worst
+from .nvd import _when
 
 CVE_RE = re.compile(r"CVE-\d{4}-\d{4,}")
 _SOURCES = (
@@ -36,8 +37,17 @@ _SOURCES = (
     ("DLA-", AdvisorySource.DEBIAN),
     ("DEBIAN-", AdvisorySource.DEBIAN),
     ("RHSA-", AdvisorySource.REDHAT),
+    ("RHBA-", AdvisorySource.REDHAT),
+    ("RHEA-", AdvisorySource.REDHAT),
 )
-_OS = {"ubuntu": "linux", "debian": "linux", "rpm": "linux", "windows": "windows", "macos": "macos"}
+_OS = {
+    "ubuntu": "linux",
+    "debian": "linux",
+    "rpm": "linux",
+    "alpine": "linux",
+    "windows": "windows",
+    "macos": "macos",
+}
 
 
 def source_of(identifier: str) -> str:
@@ -45,12 +55,48 @@ def source_of(identifier: str) -> str:
 
 
 def release_of(osv_ecosystem: str) -> str:
-    """``Ubuntu:22.04:LTS`` → ``22.04``; ``Ubuntu:Pro:16.04:LTS`` → ``pro/16.04``."""
-    parts = osv_ecosystem.split(":")[1:]
-    pro = any(p.lower() == "pro" for p in parts)
-    rest = [p for p in parts if p.lower() not in {"pro", "lts"}]
-    release = rest[0] if rest else ""
-    return f"pro/{release}" if pro and release else release
+    """The distribution release an OSV ecosystem names, as ``AdvisoryFix.release`` keeps it.
+
+    ``Ubuntu:22.04:LTS`` → ``22.04``; ``Ubuntu:Pro:16.04:LTS`` → ``pro/16.04`` (Ubuntu Pro /
+    ESM); ``Ubuntu:Pro:FIPS:20.04:LTS`` → ``fips/20.04``; ``Debian:12`` → ``12``;
+    ``Alpine:v3.18`` → ``3.18``; ``Red Hat:enterprise_linux:9::appstream`` → ``rhel:9``;
+    ``AlmaLinux:9`` → ``almalinux:9``; ``Rocky Linux:8`` → ``rocky:8``; ecosystems without a
+    release (``Maven``, ``PyPI``) → empty.
+    """
+    head, _, rest = (osv_ecosystem or "").partition(":")
+    family = head.strip().lower()
+    parts = [p for p in rest.split(":") if p]
+    if family == "ubuntu":
+        release = next((p for p in parts if re.fullmatch(r"\d{2}\.\d{2}", p)), "")
+        flags = {p.lower() for p in parts}
+        if not release:
+            return ""
+        if any(f.startswith("fips") for f in flags):
+            return f"fips/{release}"
+        return f"pro/{release}" if "pro" in flags else release
+    if family == "alpine":
+        m = re.search(r"(\d+\.\d+)", rest)
+        return m.group(1) if m else ""
+    if family in _RPM_FAMILIES:
+        m = re.search(r"(\d+)", rest)
+        return f"{_RPM_FAMILIES[family]}:{m.group(1)}" if m else ""
+    return parts[0] if parts else ""
+
+
+_RPM_FAMILIES = {
+    "red hat": "rhel",
+    "redhat": "rhel",
+    "rhel": "rhel",
+    "almalinux": "almalinux",
+    "rocky linux": "rocky",
+    "rocky": "rocky",
+    "centos": "centos",
+    "oracle linux": "oracle",
+    "fedora": "fedora",
+    "opensuse": "opensuse",
+    "opensuse leap": "opensuse",
+    "suse": "suse",
+}
 
 
 def _severity(record: dict[str, Any], affected: dict[str, Any] | None = None) -> str:
@@ -106,6 +152,45 @@ def _date(value: str | None) -> date | None:
         return None
 
 
+def alpine_secdb_records(doc: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    """Alpine's secdb (``secdb.alpinelinux.org/v3.18/main.json``) as OSV records, one per CVE
+    like osv.dev's ``ALPINE-CVE-…``: ``packages[].pkg.secfixes`` maps a fixed version to the
+    CVEs it fixes (version ``0`` means the package was never affected and is skipped)."""
+    release = str(doc.get("distroversion") or "")
+    if not re.fullmatch(r"v?\d+\.\d+", release):
+        raise ImportFileError(f"{name}: not an Alpine secdb file (distroversion {release!r})")
+    by_cve: dict[str, list[dict[str, Any]]] = {}
+    for entry in doc.get("packages") or []:
+        pkg = (entry or {}).get("pkg") or {}
+        package = str(pkg.get("name") or "")
+        for fixed, ids in (pkg.get("secfixes") or {}).items():
+            if not package or str(fixed).strip() in {"0", ""}:
+                continue
+            for item in ids or []:
+                for cve in CVE_RE.findall(str(item)):
+                    by_cve.setdefault(cve, []).append(
+                        {
+                            "package": {"ecosystem": f"Alpine:{release}", "name": package},
+                            "ranges": [
+                                {
+                                    "type": "ECOSYSTEM",
+                                    "events": [{"introduced": "0"}, {"fixed": str(fixed)}],
+                                }
+                            ],
+                        }
+                    )
+    return [
+        {
+            "id": f"ALPINE-{cve}",
+            "modified": "",
+            "aliases": [cve],
+            "summary": f"{cve} fixed in Alpine {release}",
+            "affected": affected,
+        }
+        for cve, affected in sorted(by_cve.items())
+    ]
+
+
 def records_from(path: Path) -> list[tuple[str, dict[str, Any]]]:
     files = sorted(path.glob("**/*.json")) if path.is_dir() else [path]
     if not files:
@@ -113,6 +198,9 @@ def records_from(path: Path) -> list[tuple[str, dict[str, Any]]]:
     out = []
     for f in files:
         doc = read_json(f)
+        if isinstance(doc, dict) and "distroversion" in doc and "packages" in doc:
+            out.extend((f.name, d) for d in alpine_secdb_records(doc, f.name))
+            continue
         docs = doc if isinstance(doc, list) else [doc]
         for d in docs:
             if (
@@ -192,6 +280,7 @@ def import_osv(path: Path, *, progress: Progress | None = None) -> Counts:
                     source, ""
                 ),
                 "release_date": _date(rec.get("published") or rec.get("modified")),
+                "withdrawn_at": _when(rec.get("withdrawn")),
                 "vendor_severity": _severity(rec, None)
                 if source == AdvisorySource.GHSA
                 else worst(*[f["severity"] for f in fix_specs if f["key"] == (source, rec["id"])]),
@@ -212,6 +301,8 @@ def import_osv(path: Path, *, progress: Progress | None = None) -> Counts:
             }
         )
     counts = Counts()
+    for _name, rec in records:
+        counts.newer(_when(rec.get("modified")))
     ids = _upsert_advisories(adv_rows, counts)
     rows = []
     for spec in _merge_same_package(fix_specs):

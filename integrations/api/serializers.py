@@ -30,7 +30,10 @@ class PackageResultSerializer(serializers.Serializer):
     version = serializers.CharField(
         max_length=200, required=False, allow_blank=True, allow_null=True, default=""
     )
-    status = serializers.ChoiceField(choices=["installed", "failed", "skipped"])
+    status = serializers.ChoiceField(
+        choices=["installed", "rolled_back", "failed", "skipped"],
+        help_text="installed (install job), rolled_back (rollback job), failed or skipped.",
+    )
     message = serializers.CharField(
         required=False, allow_blank=True, allow_null=True, default="", trim_whitespace=False
     )

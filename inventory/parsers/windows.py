@@ -5,7 +5,9 @@ UTF-16 (with or without a byte-order mark), UTF-8 or a legacy code page (cp850, 
 cp1251…). ``decode_text`` finds the encoding; the parsers then read the text:
 
 * ``systeminfo`` in its LIST form (``Host Name:   DESKTOP-1``) or CSV form (``/FO CSV``), in
-  English, French, German, Spanish, Italian, Portuguese, Dutch, Polish, Russian or Ukrainian.
+  English, French, German, Spanish, Italian, Portuguese, Dutch, Polish, Russian, Ukrainian,
+  Chinese (Simplified and Traditional), Japanese or Korean, including the East Asian console
+  code pages (GBK/CP936, Big5/CP950, Shift-JIS/CP932, EUC-KR/CP949).
   Where a heading is not recognised the fixed field order of ``systeminfo`` is used instead
   (host name, OS name and OS version are always the first three fields, and the hotfix field is
   the one listing ``[nn]: KBnnnnnnn``).
@@ -51,6 +53,12 @@ LEGACY_ENCODINGS = (
     "cp1253",
     "cp857",
     "cp1254",
+    # East Asian console code pages (double-byte): Simplified Chinese (GBK), Traditional
+    # Chinese (Big5), Japanese (Shift-JIS), Korean (EUC-KR / Unified Hangul).
+    "cp936",
+    "cp950",
+    "cp932",
+    "cp949",
 )
 
 # systeminfo headings per language, normalised by ``_norm_label``. Keys are the fields we use.
@@ -67,6 +75,10 @@ SYSTEMINFO_LABELS: dict[str, tuple[str, ...]] = {
         "имя узла",
         "ім'я вузла",
         "ім'я хоста",
+        "主机名",
+        "主機名稱",
+        "ホスト名",
+        "호스트 이름",
     ),
     "os_name": (
         "os name",
@@ -79,6 +91,10 @@ SYSTEMINFO_LABELS: dict[str, tuple[str, ...]] = {
         "nazwa systemu operacyjnego",
         "название ос",
         "назва ос",
+        "os 名称",
+        "作業系統名稱",
+        "os 名",
+        "os 이름",
     ),
     "os_version": (
         "os version",
@@ -91,6 +107,10 @@ SYSTEMINFO_LABELS: dict[str, tuple[str, ...]] = {
         "wersja systemu operacyjnego",
         "версия ос",
         "версія ос",
+        "os 版本",
+        "作業系統版本",
+        "os バージョン",
+        "os 버전",
     ),
     "system_manufacturer": (
         "system manufacturer",
@@ -103,6 +123,10 @@ SYSTEMINFO_LABELS: dict[str, tuple[str, ...]] = {
         "producent systemu",
         "изготовитель системы",
         "виробник системи",
+        "系统制造商",
+        "系統製造商",
+        "システム製造元",
+        "시스템 제조업체",
     ),
     "system_model": (
         "system model",
@@ -116,6 +140,10 @@ SYSTEMINFO_LABELS: dict[str, tuple[str, ...]] = {
         "model systemu",
         "модель системы",
         "модель системи",
+        "系统型号",
+        "系統型號",
+        "システム モデル",
+        "시스템 모델",
     ),
     "system_type": (
         "system type",
@@ -127,6 +155,10 @@ SYSTEMINFO_LABELS: dict[str, tuple[str, ...]] = {
         "typ systemu",
         "тип системы",
         "тип системи",
+        "系统类型",
+        "系統類型",
+        "システムの種類",
+        "시스템 종류",
     ),
     "processors": (
         "processor(s)",
@@ -138,6 +170,10 @@ SYSTEMINFO_LABELS: dict[str, tuple[str, ...]] = {
         "procesory",
         "процессор(ы)",
         "процесор(и)",
+        "处理器",
+        "處理器",
+        "プロセッサ",
+        "프로세서",
     ),
     "domain": (
         "domain",
@@ -148,6 +184,10 @@ SYSTEMINFO_LABELS: dict[str, tuple[str, ...]] = {
         "domein",
         "domena",
         "домен",
+        "域",
+        "網域",
+        "ドメイン",
+        "도메인",
     ),
     "hotfixes": (
         "hotfix(s)",
@@ -158,6 +198,10 @@ SYSTEMINFO_LABELS: dict[str, tuple[str, ...]] = {
         "poprawki",
         "исправление(я)",
         "виправлення",
+        "修补程序",
+        "hotfix",
+        "ホットフィックス",
+        "핫픽스",
     ),
 }
 _LABEL_TO_KEY = {label: key for key, labels in SYSTEMINFO_LABELS.items() for label in labels}
@@ -165,7 +209,8 @@ _LABEL_TO_KEY = {label: key for key, labels in SYSTEMINFO_LABELS.items() for lab
 # The order systeminfo prints its first fields in, whatever the language.
 _STRUCTURAL_ORDER = ("hostname", "os_name", "os_version")
 
-_KB_RE = re.compile(r"\bKB\s?(\d{4,8})\b", re.IGNORECASE)
+# A hotfix id, with the revision suffix Microsoft gives re-released updates (KB2536276-v2).
+_KB_RE = re.compile(r"\bKB\s?(\d{4,8})(-v\d+)?\b", re.IGNORECASE)
 _HOTFIX_LINE_RE = re.compile(r"^\s*\[\d+\]\s*:\s*(.*?)\s*$")
 _VERSION_RE = re.compile(r"(\d+)\.(\d+)\.(\d+)")
 _WINDOWS_NAME_RE = re.compile(r"windows", re.IGNORECASE)
@@ -257,12 +302,14 @@ def _plausibility(text: str) -> int:
 
 
 def _norm_label(label: str) -> str:
-    label = label.replace("\u2019", "'").replace("\u00a0", " ").strip().rstrip(":").strip()
+    label = label.replace("\u2019", "'").replace("\u00a0", " ").replace("\u3000", " ")
+    label = label.replace("\uff1a", ":").strip().rstrip(":").strip()
     return re.sub(r"\s+", " ", label).casefold()
 
 
 def _lines(text: str) -> list[str]:
-    return [line.rstrip("\r\n\x00").rstrip() for line in text.replace("\x00", "").splitlines()]
+    text = text.replace("\x00", "").replace("\uff1a", ":")  # full-width colons (CJK consoles)
+    return [line.rstrip("\r\n\x00").rstrip() for line in text.splitlines()]
 
 
 # --------------------------------------------------------------------------- systeminfo
@@ -411,10 +458,15 @@ def _kb_list(lines: list[str]) -> list[str]:
         entry = match.group(1) if match else line
         kb = _KB_RE.search(entry)
         if kb:
-            hotfix_id = f"KB{kb.group(1)}"
+            hotfix_id = _hotfix_id(kb)
             if hotfix_id not in kbs:
                 kbs.append(hotfix_id)
     return kbs
+
+
+def _hotfix_id(match: re.Match[str]) -> str:
+    """``KB2536276`` or, for a re-released update, ``KB2536276-v2`` (the suffix is kept)."""
+    return f"KB{match.group(1)}{(match.group(2) or '').lower()}"
 
 
 def _os_version(name: str, version_text: str, system_type: str | None) -> dict[str, Any]:
@@ -499,7 +551,7 @@ _US_DATE_RE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})\b")
 _ISO_DATE_RE = re.compile(r"^(\d{4})-?(\d{2})-?(\d{2})\b")
 _DOTTED_DATE_RE = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})\b")
 _FILETIME_RE = re.compile(r"^[0-9a-fA-F]{16}$")
-_KB_TOKEN_RE = re.compile(r"^KB\d{4,8}$", re.IGNORECASE)
+_KB_TOKEN_RE = re.compile(r"^KB\d{4,8}(-v\d+)?$", re.IGNORECASE)
 
 
 def looks_like_qfe(data: bytes) -> bool:
@@ -537,7 +589,7 @@ def parse_qfe(data: bytes, hostname: str | None = None) -> list[dict[str, Any]]:
             continue
         host = next((row[c] for c in _HOST_COLUMNS if row.get(c)), None) or hostname
         patches = by_host.setdefault(host, [])
-        hotfix_id = f"KB{match.group(1)}"
+        hotfix_id = _hotfix_id(match)
         if any(p["hotfix_id"] == hotfix_id for p in patches):
             continue
         patches.append(

@@ -6,7 +6,17 @@ from rest_framework import serializers
 
 from inventory.models import Asset, AssetClass, Site
 from rings.choices import RollbackOutcome, RolloutSelection
-from rings.models import MaintenanceWindow, Ring, Rollout, RunbookCheck, Wave
+from rings.models import (
+    MaintenanceWindow,
+    PlacementRun,
+    Ring,
+    RollbackEvent,
+    RollbackTarget,
+    Rollout,
+    RunbookCheck,
+    Wave,
+)
+from rings.services import required_approver
 from tenants.api.serializers import BriefMixin
 
 
@@ -23,8 +33,24 @@ class ValidatedModelSerializer(serializers.ModelSerializer):
 
 
 class RingSerializer(BriefMixin, ValidatedModelSerializer):
+    """``approver_role: "none"``: promotion into the ring needs no person, only the previous
+    ring's soak, failure threshold and runbook checks."""
+
     id = serializers.UUIDField(source="uuid", read_only=True)
     member_count = serializers.IntegerField(read_only=True, default=0)
+    automatic_count = serializers.IntegerField(
+        read_only=True, default=0, help_text="Members placed by the automatic placement."
+    )
+    pinned_count = serializers.IntegerField(read_only=True, default=0)
+    first_seen_count = serializers.IntegerField(
+        read_only=True, default=0, help_text="Members placed automatically when first seen."
+    )
+    last_placed_at = serializers.DateTimeField(
+        read_only=True,
+        default=None,
+        allow_null=True,
+        help_text="Latest automatic placement into this ring.",
+    )
 
     class Meta:
         model = Ring
@@ -41,6 +67,10 @@ class RingSerializer(BriefMixin, ValidatedModelSerializer):
             "canary_size",
             "verify_timeout_hours",
             "member_count",
+            "automatic_count",
+            "pinned_count",
+            "first_seen_count",
+            "last_placed_at",
         ]
         brief_fields = ["id", "key", "name", "order"]
 
@@ -57,14 +87,50 @@ class RingMemberSerializer(BriefMixin, serializers.ModelSerializer):
     id = serializers.UUIDField(source="uuid", read_only=True)
     asset_class = serializers.SlugRelatedField(slug_field="key", read_only=True)
     pinned = serializers.SerializerMethodField()
+    placed_by = serializers.CharField(
+        source="ring_membership.placed_by",
+        read_only=True,
+        help_text="first_seen, schedule, request, ring_removed or pin.",
+    )
+    assigned_at = serializers.DateTimeField(source="ring_membership.assigned_at", read_only=True)
 
     class Meta:
         model = Asset
-        fields = ["id", "hostname", "os_family", "role", "asset_class", "pinned"]
+        fields = [
+            "id",
+            "hostname",
+            "os_family",
+            "role",
+            "asset_class",
+            "pinned",
+            "placed_by",
+            "assigned_at",
+        ]
         brief_fields = ["id", "hostname"]
 
     def get_pinned(self, obj: Asset) -> bool:
         return obj.ring_membership.is_pinned
+
+
+class PlacementRunSerializer(BriefMixin, serializers.ModelSerializer):
+    id = serializers.UUIDField(source="uuid", read_only=True)
+
+    class Meta:
+        model = PlacementRun
+        fields = [
+            "id",
+            "trigger",
+            "ran_at",
+            "actor",
+            "assets",
+            "placed",
+            "moved",
+            "held",
+            "pinned",
+            "rings",
+        ]
+        read_only_fields = fields
+        brief_fields = ["id", "trigger", "ran_at", "placed"]
 
 
 class PinSerializer(serializers.Serializer):
@@ -73,8 +139,10 @@ class PinSerializer(serializers.Serializer):
 
 
 class AssignmentSummarySerializer(serializers.Serializer):
+    trigger = serializers.CharField()
     assets = serializers.IntegerField()
     pinned = serializers.IntegerField()
+    held = serializers.IntegerField(help_text="Left in place: an unfinished rollout carries them.")
     created = serializers.IntegerField()
     moved = serializers.IntegerField()
 
@@ -87,9 +155,16 @@ class ApprovalSerializer(serializers.Serializer):
 
 
 class WaveSerializer(serializers.ModelSerializer):
+    """``state`` is one of pending, awaiting, prechecks, deploying, deployed, verifying, soaking,
+    passed, halted or skipped (the ring held no device needing the patches: never passed)."""
+
     id = serializers.UUIDField(source="uuid", read_only=True)
     ring = RingBriefSerializer(read_only=True)
     approval = serializers.SerializerMethodField()
+    required_approver = serializers.SerializerMethodField(
+        help_text="Role whose approval promotion needs; null when the ring promotes on its own."
+    )
+    soak_hours = serializers.IntegerField(source="effective_soak_hours", read_only=True)
     counts = serializers.SerializerMethodField()
     failure_rate = serializers.SerializerMethodField()
 
@@ -101,6 +176,8 @@ class WaveSerializer(serializers.ModelSerializer):
             "order",
             "state",
             "approval",
+            "required_approver",
+            "soak_hours",
             "window_start",
             "window_end",
             "window_confirmed_at",
@@ -113,12 +190,18 @@ class WaveSerializer(serializers.ModelSerializer):
             "soak_started_at",
             "soak_ends_at",
             "passed_at",
+            "skipped_at",
             "halted_at",
             "halt_reason",
+            "resumed_at",
+            "accepted_failed",
             "counts",
             "failure_rate",
         ]
         read_only_fields = fields
+
+    def get_required_approver(self, obj: Wave) -> str | None:
+        return required_approver(obj)
 
     def get_approval(self, obj: Wave) -> dict | None:
         approval = getattr(obj, "approval", None)
@@ -132,12 +215,51 @@ class WaveSerializer(serializers.ModelSerializer):
         return str(rate) if rate is not None else None
 
 
+class RollbackTargetSerializer(serializers.ModelSerializer):
+    asset = serializers.UUIDField(source="asset.uuid", read_only=True)
+    hostname = serializers.CharField(source="asset.hostname", read_only=True)
+
+    class Meta:
+        model = RollbackTarget
+        fields = ["asset", "hostname", "status", "finished_at", "message", "packages"]
+        read_only_fields = fields
+
+
+class RollbackEventSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="uuid", read_only=True)
+    wave = serializers.UUIDField(source="wave.uuid", read_only=True, default=None, allow_null=True)
+    reason = serializers.CharField(source="what", read_only=True)
+    targets = RollbackTargetSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = RollbackEvent
+        fields = [
+            "id",
+            "wave",
+            "actor",
+            "occurred_at",
+            "reason",
+            "outcome",
+            "is_manual",
+            "connector",
+            "completed_at",
+            "targets",
+        ]
+        read_only_fields = fields
+
+
 class RolloutSerializer(BriefMixin, serializers.ModelSerializer):
+    """``expedited`` marks the emergency lane (shortened soak, every wave approved by a person,
+    deploys without waiting for a maintenance window). ``state`` ``nothing_deployed``: every
+    wave was skipped or left nothing deployed; such a rollout is never a success."""
+
     id = serializers.UUIDField(source="uuid", read_only=True)
     waves = WaveSerializer(many=True, read_only=True)
     findings = serializers.SlugRelatedField(
         slug_field="uuid", many=True, read_only=True, help_text="Finding ids in the rollout."
     )
+    expedited = serializers.BooleanField(source="is_expedited", read_only=True)
+    rollbacks = RollbackEventSerializer(many=True, read_only=True)
 
     class Meta:
         model = Rollout
@@ -153,11 +275,19 @@ class RolloutSerializer(BriefMixin, serializers.ModelSerializer):
             "created_at",
             "halted_at",
             "halt_reason",
+            "resumed_at",
+            "resumed_by",
+            "resume_reason",
             "completed_at",
+            "expedited",
+            "expedite_reason",
+            "expedite_due_at",
+            "expedite_soak_hours",
             "waves",
+            "rollbacks",
         ]
         read_only_fields = fields
-        brief_fields = ["id", "name", "state"]
+        brief_fields = ["id", "name", "state", "expedited"]
 
 
 class RolloutCreateSerializer(serializers.Serializer):
@@ -168,6 +298,52 @@ class RolloutCreateSerializer(serializers.Serializer):
         child=serializers.CharField(max_length=200), required=False, default=list
     )
     os_family = serializers.CharField(required=False, allow_blank=True, default="")
+    expedite = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Emergency lane for critical and KEV findings due before the rings' combined "
+        "soak ends (a person only, with ``expedite_reason``).",
+    )
+    expedite_reason = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=2000
+    )
+    soak_hours = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        min_value=1,
+        max_value=720,
+        help_text="Expedited only: the shortened soak per ring (default: a share that fits).",
+    )
+
+
+class RingPreviewSerializer(serializers.Serializer):
+    ring = serializers.CharField()
+    name = serializers.CharField()
+    members = serializers.IntegerField()
+    devices = serializers.IntegerField(help_text="Members that would be patched.")
+    findings = serializers.IntegerField()
+    soak_hours = serializers.IntegerField()
+    will_skip = serializers.BooleanField()
+
+
+class ExpediteCheckSerializer(serializers.Serializer):
+    eligible = serializers.BooleanField()
+    reason = serializers.CharField()
+    earliest_due = serializers.DateTimeField(allow_null=True)
+    combined_soak_hours = serializers.IntegerField()
+    suggested_soak_hours = serializers.IntegerField(allow_null=True)
+
+
+class RolloutPreviewSerializer(serializers.Serializer):
+    findings = serializers.IntegerField()
+    devices = serializers.IntegerField()
+    rings = RingPreviewSerializer(many=True)
+    expedite = ExpediteCheckSerializer()
+
+
+class ResumeSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000)
 
 
 class WaveActionSerializer(serializers.Serializer):
@@ -176,14 +352,36 @@ class WaveActionSerializer(serializers.Serializer):
 
 
 class HaltSerializer(serializers.Serializer):
-    reason = serializers.CharField()
+    reason = serializers.CharField(max_length=2000)
 
 
 class RollbackSerializer(serializers.Serializer):
+    """Without ``outcome``: queue rollback jobs (agents, or the RMM when one is configured) for
+    the given assets, else for every asset the wave (or the rollout) deployed to. With
+    ``outcome``: record a rollback done by hand outside PatchOps."""
+
     wave = serializers.UUIDField(required=False, allow_null=True, default=None)
     assets = serializers.ListField(child=serializers.UUIDField(), required=False, default=list)
-    what = serializers.CharField()
-    outcome = serializers.ChoiceField(choices=RollbackOutcome.choices)
+    what = serializers.CharField(max_length=2000, help_text="What is rolled back, and why.")
+    outcome = serializers.ChoiceField(
+        choices=[c for c in RollbackOutcome.choices if c[0] != RollbackOutcome.PENDING],
+        required=False,
+        allow_null=True,
+        default=None,
+    )
+
+
+class RollbackOutcomeSerializer(serializers.Serializer):
+    asset = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=["rolled_back", "failed"])
+    message = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class RollbackResultsSerializer(serializers.Serializer):
+    """Outcomes of a rollback an RMM executed (the webhook connector's way back)."""
+
+    rollback = serializers.UUIDField()
+    results = RollbackOutcomeSerializer(many=True, allow_empty=False)
 
 
 class RunbookRecordSerializer(serializers.Serializer):

@@ -21,18 +21,28 @@ from rings.api.serializers import (
     HaltSerializer,
     MaintenanceWindowSerializer,
     PinSerializer,
+    PlacementRunSerializer,
+    ResumeSerializer,
     RingMemberSerializer,
     RingSerializer,
+    RollbackResultsSerializer,
     RollbackSerializer,
     RolloutCreateSerializer,
+    RolloutPreviewSerializer,
     RolloutSerializer,
     RunbookCheckSerializer,
     RunbookRecordSerializer,
     WaveActionSerializer,
     WaveResultsSerializer,
 )
-from rings.filters import MaintenanceWindowFilterSet, RingMemberFilterSet, RolloutFilterSet
-from rings.models import RunbookCheck, Wave
+from rings.choices import PlacementTrigger
+from rings.filters import (
+    MaintenanceWindowFilterSet,
+    PlacementRunFilterSet,
+    RingMemberFilterSet,
+    RolloutFilterSet,
+)
+from rings.models import RollbackEvent, RollbackTarget, RunbookCheck, Wave
 from tenants.permissions import Capability
 
 
@@ -81,15 +91,28 @@ class RingViewSet(viewsets.ModelViewSet):
             )
 
     def perform_destroy(self, instance):
-        with transaction.atomic():
-            record_event(
-                kind="ring.deleted",
-                subject_type="ring",
-                subject_id=instance.uuid,
-                actor=self.request.user,
-                payload={"key": instance.key},
-            )
-            instance.delete()
+        services.delete_ring(ring=instance, actor=self.request.user)
+
+    @extend_schema(
+        responses=PlacementRunSerializer(many=True),
+        parameters=[
+            OpenApiParameter("trigger", str, enum=PlacementTrigger.values),
+            OpenApiParameter("limit", int),
+            OpenApiParameter("offset", int),
+        ],
+    )
+    @action(detail=False, methods=["get"])
+    def placements(self, request):
+        """Runs of the automatic placement, newest first: new devices placed when first seen,
+        scheduled re-balances and assignments a person asked for (how many placed, moved,
+        held in place by an unfinished rollout)."""
+        filterset = PlacementRunFilterSet(
+            request.query_params, queryset=selectors.visible_placements(request.user)
+        )
+        if not filterset.is_valid():
+            raise ValidationError(filterset.errors)
+        page = self.paginate_queryset(filterset.qs)
+        return self.get_paginated_response(PlacementRunSerializer(page, many=True).data)
 
     @extend_schema(
         responses=RingMemberSerializer(many=True),
@@ -166,6 +189,8 @@ class RolloutViewSet(
         "POST": Capability.OPERATE,
         # Approval is decided per ring (engineer, MSP admin or client owner) by the service.
         "approve": Capability.VIEW,
+        # Reading what a rollout would do changes nothing.
+        "preview": Capability.VIEW,
     }
 
     def get_queryset(self):
@@ -188,12 +213,49 @@ class RolloutViewSet(
             finding_ids=data["findings"],
             patch_identifiers=data["patch_identifiers"],
             os_family=data["os_family"],
+            expedite=data["expedite"],
+            expedite_reason=data["expedite_reason"],
+            soak_hours=data["soak_hours"],
         )
         rollout = self.get_queryset().get(pk=rollout.pk)
         return Response(
             RolloutSerializer(rollout, context={"request": request}).data,
             status=status.HTTP_201_CREATED,
         )
+
+    @extend_schema(request=RolloutCreateSerializer, responses=RolloutPreviewSerializer)
+    @action(detail=False, methods=["post"])
+    def preview(self, request):
+        """What a rollout of this selection would do, before it starts: per ring its members,
+        how many devices it would patch (0: the wave would be skipped) and the soak; and
+        whether the findings qualify for the emergency lane. Creates nothing."""
+        if not isinstance(request.data, dict):
+            raise ValidationError({"detail": "Send the rollout's selection as a JSON object."})
+        serializer = RolloutCreateSerializer(data={"name": "preview", **request.data})
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        findings = services.select_findings(
+            selection=data["selection"],
+            finding_ids=data["findings"],
+            patch_identifiers=data["patch_identifiers"],
+            os_family=data["os_family"],
+        )
+        check = services.expedite_check(findings=findings)
+        soak = (data["soak_hours"] or check.suggested_soak_hours) if data["expedite"] else None
+        rings = services.preview_rollout(findings=findings, soak_hours=soak)
+        body = {
+            "findings": len(findings),
+            "devices": sum(r.devices for r in rings),
+            "rings": [r.as_dict() for r in rings],
+            "expedite": {
+                "eligible": check.eligible,
+                "reason": check.reason,
+                "earliest_due": check.earliest_due,
+                "combined_soak_hours": check.combined_soak_hours,
+                "suggested_soak_hours": check.suggested_soak_hours,
+            },
+        }
+        return Response(RolloutPreviewSerializer(body).data)
 
     def _fresh(self, rollout, request) -> Response:
         rollout = self.get_queryset().get(pk=rollout.pk)
@@ -222,10 +284,25 @@ class RolloutViewSet(
         )
         return self._fresh(rollout, request)
 
+    @extend_schema(request=ResumeSerializer, responses=RolloutSerializer)
+    @action(detail=True, methods=["post"])
+    def resume(self, request, id=None):
+        """Resume a halted rollout (a person allowed to operate, with a reason; else 403): the
+        halted wave continues from the state it was halted in."""
+        rollout = self.get_object()
+        serializer = ResumeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.resume_rollout(
+            rollout=rollout, user=request.user, reason=serializer.validated_data["reason"]
+        )
+        return self._fresh(rollout, request)
+
     @extend_schema(request=RollbackSerializer, responses=RolloutSerializer)
     @action(detail=True, methods=["post"])
     def rollback(self, request, id=None):
-        """Record a rollback: what was rolled back, on which assets, with which outcome."""
+        """Roll back: queue rollback jobs to the agents (or the RMM webhook when one is
+        configured) for the given assets, or every asset the wave or rollout deployed to. With
+        ``outcome``, record a rollback done by hand instead."""
         rollout = self.get_object()
         serializer = RollbackSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -234,14 +311,49 @@ class RolloutViewSet(
         assets = list(Asset.objects.filter(uuid__in=data["assets"]))
         if len(assets) != len(set(data["assets"])):
             raise ValidationError({"assets": "Unknown asset id."})
-        services.record_rollback(
-            rollout=rollout,
-            wave=wave,
-            actor=request.user,
-            what=data["what"],
-            outcome=data["outcome"],
-            assets=assets,
+        if data["outcome"]:
+            services.record_rollback(
+                rollout=rollout,
+                wave=wave,
+                actor=request.user,
+                what=data["what"],
+                outcome=data["outcome"],
+                assets=assets,
+            )
+        else:
+            services.request_rollback(
+                rollout=rollout, wave=wave, actor=request.user, reason=data["what"], assets=assets
+            )
+        return self._fresh(rollout, request)
+
+    @extend_schema(request=RollbackResultsSerializer, responses=RolloutSerializer)
+    @action(detail=True, methods=["post"], url_path="rollback-results")
+    def rollback_results(self, request, id=None):
+        """Rollback outcomes per asset from an RMM that executed a rollback."""
+        rollout = self.get_object()
+        serializer = RollbackResultsSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        rollback = get_object_or_404(
+            RollbackEvent, rollout=rollout, uuid=serializer.validated_data["rollback"]
         )
+        targets = {
+            str(t.asset.uuid): t
+            for t in RollbackTarget.objects.filter(rollback=rollback).select_related("asset")
+        }
+        outcomes = serializer.validated_data["results"]
+        unknown = [str(o["asset"]) for o in outcomes if str(o["asset"]) not in targets]
+        if unknown:
+            raise ValidationError({"results": f"Not in this rollback: {', '.join(unknown)}."})
+        now = timezone.now()
+        with transaction.atomic():
+            for outcome in outcomes:
+                services.record_rollback_outcome(
+                    target=targets[str(outcome["asset"])],
+                    succeeded=outcome["status"] == "rolled_back",
+                    at=now,
+                    message=outcome["message"],
+                    actor=request.user,
+                )
         return self._fresh(rollout, request)
 
     @extend_schema(request=RunbookRecordSerializer, responses=RolloutSerializer)

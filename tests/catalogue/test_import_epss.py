@@ -84,3 +84,58 @@ def test_epss_corrupt_gzip_is_refused(db, tmp_path):
     bad.write_bytes(b"\x1f\x8b" + b"garbage")
     with pytest.raises(CommandError, match="corrupt gzip"):
         call_command("import_epss", str(bad))
+
+
+def _body(realdata) -> list[str]:
+    """The real excerpt's column line and rows, without its ``#model_version`` comment."""
+    lines = (realdata / "epss/epss_scores-current.excerpt.csv").read_text().splitlines()
+    assert lines[0].startswith("#model_version")
+    return lines[1:]
+
+
+@pytest.mark.parametrize("gzipped", [False, True], ids=["plain", "gzip"])
+def test_epss_without_comment_line_takes_the_date_from_the_file_name(
+    realdata, tmp_path, load, gzipped
+):
+    body = ("\n".join(_body(realdata)) + "\n").encode()
+    name = "epss_scores-2026-09-29.csv" + (".gz" if gzipped else "")
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(body) if gzipped else body)
+    record = load("epss", path)
+    assert record.created == len(_body(realdata)) - 1 == 239
+    row = EpssScore.objects.get(cve_id="CVE-2023-36025")
+    assert (row.score, row.percentile) == (Decimal("0.88085"), Decimal("0.99762"))
+    assert row.score_date == date(2026, 9, 29) and row.model_version == ""
+    assert record.as_of.date() == date(2026, 9, 29)
+
+
+def test_epss_with_comment_line_gzipped_keeps_the_model_version(realdata, tmp_path, load):
+    path = tmp_path / "epss.csv.gz"
+    path.write_bytes(
+        gzip.compress((realdata / "epss/epss_scores-current.excerpt.csv").read_bytes())
+    )
+    record = load("epss", path)
+    assert record.version == "v2026.06.15" and record.as_of.date() == date(2026, 9, 29)
+    again = load("epss", path)
+    assert (again.created, again.updated) == (0, 0)
+
+
+def test_epss_api_csv_with_date_column_and_no_percentile(realdata, tmp_path, load):
+    """The EPSS API's CSV carries a ``date`` column; the earliest daily files had no
+    percentile, which is then the share of the file's CVEs scoring at most as high."""
+    rows = [line.split(",") for line in _body(realdata)[1:]]
+    text = "cve,epss,date\n" + "".join(f"{c},{e},2026-09-29\n" for c, e, _p in rows)
+    path = tmp_path / "epss-api.csv"
+    path.write_text(text)
+    load("epss", path)
+    top = max(rows, key=lambda r: Decimal(r[1]))
+    assert EpssScore.objects.get(cve_id=top[0]).percentile == Decimal("1.00000")
+    assert EpssScore.objects.get(cve_id=top[0]).score_date == date(2026, 9, 29)
+
+
+def test_epss_without_any_date_is_refused(realdata, tmp_path, db):
+    path = tmp_path / "scores.csv"
+    path.write_text("\n".join(_body(realdata)) + "\n")
+    with pytest.raises(CommandError, match="no score date"):
+        call_command("import_epss", str(path))
+    assert not EpssScore.objects.exists()

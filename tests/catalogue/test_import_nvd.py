@@ -11,7 +11,7 @@ pytestmark = pytest.mark.realdata
 
 def test_nvd_page_imports_every_record(realdata, load):
     record = load("nvd", realdata / "nvd-api-2.0/full-page.json")
-    assert record.created == 38
+    assert record.details["vulnerabilities"]["created"] == 38
     assert Vulnerability.objects.filter(nvd_status="Analyzed").count() == 25
     assert Vulnerability.objects.filter(nvd_status="Awaiting Analysis").count() == 13
     assert Vulnerability.objects.exclude(cvss3_vector="").count() == 35
@@ -23,17 +23,19 @@ def test_nvd_page_imports_every_record(realdata, load):
 def test_nvd_primary_score_wins_over_the_cna_score(realdata, load):
     load("nvd", realdata / "nvd-api-2.0/full-page.json")
     v = Vulnerability.objects.get(cve_id="CVE-2023-45109")  # Primary 8.8, Secondary 5.4
-    assert (v.cvss3_score, v.cvss3_source) == (Decimal("8.8"), "nvd@nist.gov")
-    assert v.cvss_severity == "high"
+    assert (v.cvss3_score, v.cvss3_source) == (Decimal("8.8"), "NVD nvd@nist.gov")
+    assert v.cvss_severity == "high" and v.severity_score == "CVSS 3.1 8.8 (NVD)"
+    # Both scores are kept, each saying whose it is.
+    assert {(s["provider"], s["score"]) for s in v.scores} == {("NVD", "8.8"), ("CNA", "5.4")}
     assert v.cvss3_vector.startswith("CVSS:3.1/")
 
 
-def test_nvd_awaiting_analysis_is_kept_with_unknown_severity(realdata, load):
+def test_nvd_awaiting_analysis_takes_its_severity_from_the_cna_score(realdata, load):
     load("nvd", realdata / "nvd-api-2.0/full-page.json")
     v = Vulnerability.objects.get(cve_id="CVE-2023-5642")  # CNA-only 9.8
     assert v.nvd_status == "Awaiting Analysis"
-    assert v.cvss_severity == "unknown"
-    assert v.cvss3_score == Decimal("9.8")  # the CNA's score is still kept for ordering
+    assert v.cvss_severity == "critical" and v.severity_score == "CVSS 3.1 9.8 (CNA)"
+    assert v.cvss3_score == Decimal("9.8")
 
 
 def test_nvd_bare_cve_object_with_cvss_v4_beside_v31(realdata, load):
@@ -50,7 +52,8 @@ def test_nvd_single_entry_and_second_run_idempotent(realdata, load):
     assert Vulnerability.objects.get(cve_id="CVE-2022-1576").cvss3_score is not None
     load("nvd", realdata / "nvd-api-2.0/full-page.json")
     again = load("nvd", realdata / "nvd-api-2.0/full-page.json")
-    assert (again.created, again.updated, again.unchanged) == (0, 0, 38)
+    assert (again.created, again.updated) == (0, 0)
+    assert again.details["vulnerabilities"]["unchanged"] == 38
 
 
 def test_nvd_wrong_file_is_refused(realdata, db):
@@ -72,9 +75,10 @@ def test_nvd_record_without_metrics_keeps_a_score_from_msrc(realdata, load, tmp_
     path.write_text(json.dumps(bare))
     load("nvd", path)
     v = Vulnerability.objects.get(cve_id="CVE-2023-36033")
-    assert v.cvss3_score == Decimal("7.8") and v.cvss3_source == "secure@microsoft.com"
-    assert v.cvss_severity == "unknown" and v.vendor_severity == "high"
-    # NVD's own analysis then replaces the vendor's score.
+    assert v.cvss3_score == Decimal("7.8") and v.cvss3_source == "CNA secure@microsoft.com"
+    assert v.cvss_severity == "high" and v.vendor_severity == "high"
+    # NVD's own analysis then wins over the vendor's score; the vendor's is kept beside it.
     load("nvd", realdata / "nvd-cve-2.0/CVE-2023-36033.json")
     v.refresh_from_db()
-    assert v.cvss3_source == "nvd@nist.gov"
+    assert v.cvss3_source == "NVD nvd@nist.gov"
+    assert {s["provider"] for s in v.scores} >= {"NVD", "CNA"}

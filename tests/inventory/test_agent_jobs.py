@@ -241,3 +241,38 @@ def test_jobs_real_install_of_current_version_reports_and_pushes_fresh_inventory
         r.path for r in stub.requests
     ].index(f"{JOBS}{job_id}/result/")
     json.dumps(body)  # the pushed inventory is plain JSON
+
+
+def test_jobs_rollback_simulates_the_downgrade_and_reports_rolled_back(tmp_path, stub):
+    """A rollback job returns each package to the version it names (apt --allow-downgrades);
+    one without a version to return to is refused rather than reported as undone."""
+    bash = _installed_version("bash")
+    back_id = "88888888-8888-4888-8888-888888888888"
+    blind_id = "99999999-9999-4999-8999-999999999999"
+    jobs = [
+        _job(
+            back_id,
+            [{"name": "bash", "version": bash, "advisory": "USN-0000-1"}],
+            action="rollback",
+        ),
+        _job(blind_id, [{"name": "bash", "version": "", "advisory": None}], action="rollback"),
+    ]
+    stub.route("GET", JOBS, 200, {"results": jobs})
+    for job in jobs:
+        stub.route("POST", f"{JOBS}{job['id']}/result/", 201, {})
+
+    done = run_jobs(stub, tmp_path, "--dry-run")
+
+    assert done.returncode == 1, done.stderr  # the second one failed
+    results = _results(stub)
+    back = results[back_id]
+    assert back["status"] == "succeeded"
+    assert [p["status"] for p in back["packages"]] == ["rolled_back"]
+    assert (
+        f"$ apt-get -s install --no-install-recommends --allow-downgrades bash={bash}"
+        in back["log"]
+    )
+    blind = results[blind_id]
+    assert blind["status"] == "failed"
+    assert "needs the version to return to" in blind["packages"][0]["message"]
+    assert not any(r.path.endswith("/discovery/") for r in stub.requests)  # a dry run

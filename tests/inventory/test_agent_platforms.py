@@ -402,3 +402,18 @@ def test_job_command_refuses_option_or_shell_injection(package):
 def test_macos_rollback_is_refused():
     with pytest.raises(ValueError, match="cannot be rolled back"):
         agent.job_command("softwareupdate", "rollback", {"name": "Safari", "version": None}, False)
+
+
+def test_job_command_takes_an_empty_version_as_none(monkeypatch):
+    """The server sends ``version: ""`` when a finding knows no version (Windows KBs)."""
+    monkeypatch.setattr(agent.shutil, "which", lambda name: None)
+    package = {"name": "Security update KB5039212", "version": "", "advisory": "KB5039212"}
+    assert agent.job_command("windows", "rollback", package, False) == [
+        "wusa.exe",
+        "/uninstall",
+        "/kb:5039212",
+        "/quiet",
+        "/norestart",
+    ]
+    with pytest.raises(ValueError, match="needs the version to return to"):
+        agent.job_command("apt", "rollback", {"name": "openssl", "version": ""}, False)

@@ -89,24 +89,49 @@ def test_pipeline_reingest_creates_no_duplicate_finding(realdata, tenant_a):
         assert Asset.objects.filter(hostname__iexact="DESKTOP-JNEKK9U").count() == 1
 
 
-def test_pipeline_later_cumulative_update_verifies_the_earlier_finding(
-    realdata, tenant_a, tmp_path
-):
+def test_pipeline_later_cumulative_update_supersedes_the_open_finding(realdata, tenant_a, tmp_path):
+    """November is missing; December's document arrives: the open finding moves onto December's
+    cumulative update (one finding, clock kept, November's CVEs rolled up), and installing it
+    verifies the finding."""
     _import_windows_catalogue(realdata, "Nov")
     _ingest(realdata / SYSTEMINFO_23H2, "systeminfo")
+    [november] = _findings(tenant_a, "DESKTOP-JNEKK9U")
     call_command("import_msrc", str(realdata / "msrc-cvrf/cvrfDocument-2023-Dec.xml"))
-    _ingest(realdata / SYSTEMINFO_23H2, "systeminfo")  # the December update is now missing too
+    _ingest(realdata / SYSTEMINFO_23H2, "systeminfo")
+    [finding] = _findings(tenant_a, "DESKTOP-JNEKK9U")
+    assert finding.pk == november.pk and finding.detected_at == november.detected_at
+    assert finding.patch_identifier == "KB5033375"  # December's, superseding KB5032190
+    assert finding.fixed_version == "10.0.22631.2861"
+    assert set(finding.cves) >= set(november.cves) | EXPLOITED
+    assert finding.is_kev and finding.tier == SeverityTier.CRITICAL
+    with tenant_context(tenant_a):
+        from evidence.models import EvidenceEvent
+
+        [moved] = EvidenceEvent.objects.filter(kind="finding.superseded")
+    assert moved.payload["from_patch"] == "KB5032190" and moved.payload["patch"] == "KB5033375"
+
+    _ingest(_with_hotfix(realdata, tmp_path, "KB5033375"), "systeminfo")
+    [after] = _findings(tenant_a, "DESKTOP-JNEKK9U")
+    assert after.state == FindingState.VERIFIED and after.verified_at is not None
+    _ingest(_with_hotfix(realdata, tmp_path, "KB5033375"), "systeminfo")
+    assert len(_findings(tenant_a, "DESKTOP-JNEKK9U")) == 1  # still no duplicates
+
+
+def test_pipeline_older_update_installed_verifies_superseded_finding(realdata, tenant_a, tmp_path):
+    """A finding in a rollout keeps its KB; it verifies once a later update replacing it is
+    installed, and the later update is the only one offered beside it."""
+    _import_windows_catalogue(realdata, "Nov")
+    _ingest(realdata / SYSTEMINFO_23H2, "systeminfo")
+    with tenant_context(tenant_a):
+        Finding.objects.update(state=FindingState.SCHEDULED)
+    call_command("import_msrc", str(realdata / "msrc-cvrf/cvrfDocument-2023-Dec.xml"))
+    _ingest(realdata / SYSTEMINFO_23H2, "systeminfo")
     by_kb = {f.patch_identifier: f for f in _findings(tenant_a, "DESKTOP-JNEKK9U")}
-    december = [kb for kb in by_kb if kb != "KB5032190"]
-    assert len(december) == 1 and by_kb["KB5032190"].state == FindingState.OPEN
-    assert set(by_kb[december[0]].cves) >= EXPLOITED  # the newer KB rolls the older CVEs up
-
-    _ingest(_with_hotfix(realdata, tmp_path, december[0]), "systeminfo")
-
+    assert set(by_kb) == {"KB5032190", "KB5033375"}
+    assert set(by_kb["KB5033375"].cves) >= EXPLOITED  # the newer KB rolls the older CVEs up
+    _ingest(_with_hotfix(realdata, tmp_path, "KB5033375"), "systeminfo")
     after = {f.patch_identifier: f for f in _findings(tenant_a, "DESKTOP-JNEKK9U")}
-    assert set(after) == set(by_kb)  # verified, not deleted; nothing new
     assert all(f.state == FindingState.VERIFIED for f in after.values())
-    assert after["KB5032190"].verified_at is not None
     with tenant_context(tenant_a):
         from evidence.models import EvidenceEvent
 
@@ -116,9 +141,6 @@ def test_pipeline_later_cumulative_update_verifies_the_earlier_finding(
             if e.payload["patch"] == "KB5032190"
         ]
     assert proofs and "replaced by a later installed update" in proofs[0]
-
-    _ingest(_with_hotfix(realdata, tmp_path, december[0]), "systeminfo")
-    assert len(_findings(tenant_a, "DESKTOP-JNEKK9U")) == 2  # still no duplicates
 
 
 def _log4j_host(tmp_path, version: str, hostname: str):
@@ -183,5 +205,39 @@ def test_pipeline_ubuntu_jammy_manifest_matches_ubuntu_osv(realdata, tenant_a, t
 
 
 def test_pipeline_empty_catalogue_leaves_only_reported_updates(realdata, tenant_a):
+    _ingest(realdata / SYSTEMINFO_23H2, "systeminfo")
+    assert _findings(tenant_a, "DESKTOP-JNEKK9U") == []
+
+
+def test_finding_page_says_why_this_update(realdata, tenant_a, personas, login):
+    _import_windows_catalogue(realdata, "Dec", "Nov")  # either order: December's KB is offered
+    _ingest(realdata / SYSTEMINFO_23H2, "systeminfo")
+    [finding] = _findings(tenant_a, "DESKTOP-JNEKK9U")
+    assert finding.patch_identifier == "KB5033375"
+    from patchops.pipeline import explain_finding
+
+    with tenant_context(tenant_a):
+        why = explain_finding(Finding.objects.select_related("asset").get(pk=finding.pk))
+    assert why["fixed_build"] == "10.0.22631.2861" and why["supersedes"] == ["KB5032190"]
+    assert why["rolls_up"] == ["KB5032190"] and why["product"].startswith("Windows 11 Version 23H2")
+    body = login(personas.engineer).get(f"/clients/tenant-a/findings/{finding.uuid}/").content
+    text = body.decode()
+    assert 'data-testid="why-this-update"' in text
+    assert "10.0.22631.2861" in text and "KB5032190" in text
+
+
+def test_rejected_cve_raises_no_finding(realdata, tenant_a, tmp_path):
+    """A Windows update whose every CVE was rejected opens nothing (CVE 5 state REJECTED)."""
+    _import_windows_catalogue(realdata, "Nov")
+    from catalogue.models import AdvisoryFix, Vulnerability
+
+    cves = {
+        c
+        for row in AdvisoryFix.objects.filter(advisory__identifier="KB5032190").values_list(
+            "cves", flat=True
+        )
+        for c in row
+    }
+    Vulnerability.objects.filter(cve_id__in=cves).update(is_rejected=True)
     _ingest(realdata / SYSTEMINFO_23H2, "systeminfo")
     assert _findings(tenant_a, "DESKTOP-JNEKK9U") == []

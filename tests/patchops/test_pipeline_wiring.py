@@ -54,7 +54,8 @@ def test_linux_ecosystem_for_releases():
     assert linux_ecosystem_for("Ubuntu", "22.04") == "Ubuntu:22.04:LTS"
     assert linux_ecosystem_for("Ubuntu 23.10", "") == "Ubuntu:23.10"
     assert linux_ecosystem_for("Debian GNU/Linux", "12") == "Debian:12"
-    assert linux_ecosystem_for("Fedora Linux", "40") is None
+    assert linux_ecosystem_for("Fedora Linux", "40") == "Fedora:40"  # RPM family
+    assert linux_ecosystem_for("Arch Linux", "rolling") is None
 
 
 def _kb_advisory() -> Advisory:

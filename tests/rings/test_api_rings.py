@@ -55,7 +55,17 @@ def test_ring_members_with_os_family_and_role(login, personas, fleet):
     body = http.get(f"{BASE}rings/{canary['id']}/members/").json()
     assert body["count"] == canary["member_count"]
     member = body["results"][0]
-    assert set(member) == {"id", "hostname", "os_family", "role", "asset_class", "pinned"}
+    assert set(member) == {
+        "id",
+        "hostname",
+        "os_family",
+        "role",
+        "asset_class",
+        "pinned",
+        "placed_by",
+        "assigned_at",
+    }
+    assert member["placed_by"] == "request"
     assert all(m["asset_class"] != "do_not_disrupt" for m in body["results"])
     linux = http.get(f"{BASE}rings/{canary['id']}/members/?os_family=linux").json()
     assert linux["count"] >= 1 and {m["os_family"] for m in linux["results"]} == {"linux"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,12 @@ class Command(BaseCommand):
         parser.add_argument("--format", choices=sorted(PARSERS), help="Format of the file")
         parser.add_argument(
             "--hostname",
-            help="Host the file belongs to, when the file does not name it (dpkg lists)",
+            help=(
+                "Host the file belongs to: names a host the file does not name (dpkg lists), "
+                "and replaces the host name of a one-host file (a placeholder such as "
+                "localhost or a sanitised export); in a file of several hosts it replaces "
+                "only missing or placeholder names"
+            ),
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -63,8 +69,9 @@ class Command(BaseCommand):
             looks = [f for f in detect_formats(data) if f != fmt]
             hint = f" The content looks like {' or '.join(looks)}." if looks else ""
             raise CommandError(f"{path} is not a readable {fmt} file: {exc}{hint}") from exc
-        if not records:
+        if not records and spec.produces != "hosts":
             raise CommandError(f"{path} holds nothing to ingest as {fmt}.")
+        # A scan in which no host answered is still a scan: it is recorded as an empty run.
         with tenant_context(client):
             if spec.produces == "hosts":
                 run, summary = run_reconcile(
@@ -72,11 +79,7 @@ class Command(BaseCommand):
                 )
             else:
                 if hostname:
-                    for record in records:
-                        if isinstance(record, dict):
-                            system = record.setdefault("system_info", {})
-                            if isinstance(system, dict) and not system.get("hostname"):
-                                system["hostname"] = hostname
+                    _apply_hostname(records, hostname)
                 try:
                     run, summary = run_ingest(
                         data=records,
@@ -112,6 +115,47 @@ class Command(BaseCommand):
     def _progress(self, done: int, total: int) -> None:
         sys.stderr.write(f"ingested {done}/{total} devices\n")
         sys.stderr.flush()
+
+
+PLACEHOLDER_HOSTNAMES = {
+    "",
+    "localhost",
+    "localhost.localdomain",
+    "unknown",
+    "hostname",
+    "host",
+    "computer",
+    "computername",
+    "none",
+    "n/a",
+    "redacted",
+    "xxx",
+}
+
+
+def is_placeholder_hostname(name: str | None) -> bool:
+    """Whether a host name in a file stands for no particular host."""
+    text = (name or "").strip().lower()
+    return text in PLACEHOLDER_HOSTNAMES or bool(re.fullmatch(r"[x*#?_-]+|<.*>|%.*%", text))
+
+
+def _apply_hostname(records: list[Any], hostname: str) -> None:
+    """``--hostname``: the host of a one-host file, or of the placeholder hosts of a larger one.
+
+    A parser's agent id built from the placeholder (``systeminfo:localhost``) follows the new
+    name, so two hosts exported as "localhost" never merge."""
+    devices = [r for r in records if isinstance(r, dict)]
+    for record in devices:
+        system = record.setdefault("system_info", {})
+        if not isinstance(system, dict):
+            continue
+        old = system.get("hostname")
+        if len(devices) > 1 and not is_placeholder_hostname(old):
+            continue
+        system["hostname"] = hostname
+        agent = record.get("agent_id")
+        if isinstance(agent, str) and old and agent.lower().endswith(f":{str(old).lower()}"):
+            record["agent_id"] = f"{agent.split(':', 1)[0]}:{hostname.lower()}"
 
 
 _SOURCES = {

@@ -1,78 +1,86 @@
-"""Write side of the rings app: membership, approvals, the wave state machine, promotion,
-halts, rollbacks and runbook checks.
+"""Rollouts: creation (and its preview), approvals, the wave state machine, promotion, halts,
+deployment results and runbook checks.
 
 Every state change is a conditional update (``filter(pk=…, state=old).update(…)`` with a row-count
 check), so two workers or two beat ticks evaluating the same rollout never promote twice or skip a
-ring, and every change records an evidence event in the same transaction.
+ring, and every change records an evidence event in the same transaction. Deployment events name
+the findings they act on (``findings``: finding UUIDs).
 """
 
 from __future__ import annotations
 
-import hashlib
-import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Count, Exists, F, OuterRef
 from django.utils import timezone
 
 from evidence.services import actor_label, record_event
+from integrations.choices import JobAction, JobStatus, TicketCategory, TicketPriority
+from integrations.connectors import get_connector
+from integrations.models import AgentJob
+from integrations.services import open_ticket
 from inventory.models import Asset, AssetClass
 from patchops.choices import FindingState, RebootPolicy, SeverityTier
-from patchops.models import Finding
+from patchops.models import Finding, SlaRule
+from tenants.models import User
+from tenants.permissions import role_in
 
-from .choices import (
+from ..choices import (
+    WAVE_DONE_STATES,
     ApproverRole,
     DeploymentStatus,
-    MembershipSource,
     RestartMode,
-    RingAssignment,
-    RollbackOutcome,
     RolloutSelection,
     RolloutState,
     WaveState,
 )
-from .models import (
+from ..models import (
     Approval,
     DeploymentResult,
     MaintenanceWindow,
     Ring,
-    RingMembership,
-    RollbackEvent,
     Rollout,
     RunbookCheck,
     RunbookCheckResult,
     Wave,
 )
+from .membership import SYSTEM
 
 __all__ = [
     "ApprovalRefused",
     "DEFAULT_REBOOT_POLICY",
+    "ROLLABLE_STATES",
+    "EXPEDITED_WINDOW",
     "reboot_policy_for",
     "restart_mode_for",
-    "assign_rings",
-    "pin_asset",
-    "unpin_asset",
     "applicable_windows",
     "asset_window",
+    "select_findings",
+    "RingPreview",
+    "preview_rollout",
+    "expedite_check",
     "create_rollout",
+    "required_approver",
+    "may_approve",
     "approve_wave",
+    "needing_assets",
     "evaluate_rollout",
     "evaluate_active_rollouts",
     "promote_wave",
     "halt_rollout",
     "record_deployment_outcome",
     "confirm_snapshot",
-    "record_rollback",
     "record_runbook_check",
+    "verify_results_for_assets",
 ]
-
-SYSTEM = "system:rings"
 
 
 class ApprovalRefused(PermissionDenied):
@@ -89,6 +97,18 @@ DEFAULT_REBOOT_POLICY = {
 # Open findings a rollout may carry (verified, excepted and not-applicable ones are done).
 ROLLABLE_STATES = (FindingState.OPEN, FindingState.SCHEDULED, FindingState.FAILED)
 
+# An expedited wave does not wait for a maintenance window: once approved and promoted its jobs
+# may run during this long (and an offline device gets another such window when it misses it).
+EXPEDITED_WINDOW = timedelta(hours=4)
+
+# Waves still in the rings' patching states: a breach there halts the rollout.
+IN_FLIGHT_STATES = (WaveState.DEPLOYING, WaveState.DEPLOYED, WaveState.VERIFYING, WaveState.SOAKING)
+
+
+def _finding_uuids(findings: Iterable[Finding]) -> list[str]:
+    """Finding UUIDs as strings, sorted: the ``findings`` field of deployment events."""
+    return sorted(str(f.uuid) for f in findings)
+
 
 # --------------------------------------------------------------------------- reboot policy
 
@@ -96,20 +116,16 @@ ROLLABLE_STATES = (FindingState.OPEN, FindingState.SCHEDULED, FindingState.FAILE
 def reboot_policy_for(asset: Asset, tier: str | None = None) -> str:
     """The reboot policy of the client's SLA policy for the asset's class (and tier).
 
-    Reads ``patchops.SlaRule.reboot_policy`` when that model exists; otherwise falls back to
+    Reads ``patchops.SlaRule.reboot_policy``; without a rule falls back to
     core server → scheduled, workstation → user prompted, do-not-disrupt → manual approval (and
     manual approval for any other class, the safe choice).
     """
-    from patchops import models as patch_models
-
-    rule_model = getattr(patch_models, "SlaRule", None)
-    if rule_model is not None:
-        rules = rule_model.objects.filter(asset_class_id=asset.asset_class_id)
-        if tier:
-            rules = rules.filter(tier=tier)
-        value = rules.order_by("pk").values_list("reboot_policy", flat=True).first()
-        if value:
-            return value
+    rules = SlaRule.objects.filter(asset_class_id=asset.asset_class_id)
+    if tier:
+        rules = rules.filter(tier=tier)
+    value = rules.order_by("pk").values_list("reboot_policy", flat=True).first()
+    if value:
+        return value
     key = asset.asset_class.key
     if asset.asset_class.is_do_not_disrupt:
         return RebootPolicy.MANUAL_APPROVAL
@@ -119,191 +135,6 @@ def reboot_policy_for(asset: Asset, tier: str | None = None) -> str:
 def restart_mode_for(policy: str) -> str:
     """A scheduled reboot restarts automatically; prompted and approved reboots are manual."""
     return RestartMode.AUTOMATED if policy == RebootPolicy.SCHEDULED else RestartMode.MANUAL
-
-
-# --------------------------------------------------------------------------- membership
-
-
-def _spread_key(asset: Asset) -> str:
-    # Deterministic but not alphabetical, so samples do not cluster on hostname prefixes.
-    return hashlib.sha256(f"{asset.hostname}|{asset.uuid}".encode()).hexdigest()
-
-
-def _pick_canary(candidates: list[Asset], fleet: list[Asset], size: int) -> list[Asset]:
-    safe = [a for a in candidates if not a.asset_class.is_do_not_disrupt]
-    non_critical = [a for a in safe if not a.asset_class.is_critical]
-    chosen: list[Asset] = []
-
-    def cover(attr: str) -> None:
-        for value in sorted({getattr(a, attr) for a in fleet}):
-            if any(getattr(a, attr) == value for a in chosen):
-                continue
-            # Prefer non-critical assets; a critical (never do-not-disrupt) one only when the
-            # OS family or role has nothing else. Its snapshot pre-check still applies.
-            pool = [a for a in non_critical if getattr(a, attr) == value] or [
-                a for a in safe if getattr(a, attr) == value
-            ]
-            pool = [a for a in pool if a not in chosen]
-            if pool:
-                chosen.append(pool[0])
-
-    cover("os_family")
-    cover("role")
-    for asset in non_critical:
-        if len(chosen) >= size:
-            break
-        if asset not in chosen:
-            chosen.append(asset)
-    return chosen
-
-
-def _pick_spread(candidates: list[Asset], target: int) -> list[Asset]:
-    """``target`` assets spread proportionally over (OS family, role) strata."""
-    if target <= 0 or not candidates:
-        return []
-    strata: dict[tuple[str, str], list[Asset]] = defaultdict(list)
-    for asset in candidates:
-        strata[(asset.os_family, asset.role)].append(asset)
-    total = len(candidates)
-    target = min(target, total)
-    quotas = {key: target * len(items) / total for key, items in strata.items()}
-    counts = {key: math.floor(q) for key, q in quotas.items()}
-    rest = target - sum(counts.values())
-    for key in sorted(quotas, key=lambda k: (-(quotas[k] - counts[k]), k))[:rest]:
-        counts[key] += 1
-    # Every stratum is represented when the target allows it.
-    empty = sorted(k for k, n in counts.items() if n == 0)
-    for key in empty:
-        donor = max(counts, key=lambda k: (counts[k], k))
-        if counts[donor] <= 1:
-            break
-        counts[donor] -= 1
-        counts[key] += 1
-    picked: list[Asset] = []
-    for key in sorted(strata):
-        picked.extend(strata[key][: counts[key]])
-    return picked
-
-
-def assign_rings(*, actor: Any = SYSTEM, at: datetime | None = None) -> dict[str, int]:
-    """Place every managed asset that is not pinned into canary, pilot or production.
-
-    Deterministic: the same fleet gives the same rings. Pinned members never move. Canary: a small
-    sample of non-critical assets that covers every OS family and role present (at least one per
-    OS family even in small fleets); never a do-not-disrupt asset. Pilot: the ring's
-    ``fleet_percent`` (10–20 %) of the fleet, spread across OS families and roles. Production: the
-    rest.
-    """
-    at = at or timezone.now()
-    rings = {r.assignment: r for r in Ring.objects.order_by("-order")}
-    canary = rings.get(RingAssignment.CANARY)
-    pilot = rings.get(RingAssignment.PILOT)
-    production = rings.get(RingAssignment.PRODUCTION)
-    if production is None:
-        raise ValidationError("Define a production ring before assigning members automatically.")
-    with transaction.atomic():
-        fleet = sorted(
-            Asset.objects.filter(is_managed=True).select_related("asset_class"), key=_spread_key
-        )
-        pinned = dict(
-            RingMembership.objects.filter(source=MembershipSource.PINNED).values_list(
-                "asset_id", "ring_id"
-            )
-        )
-        free = [a for a in fleet if a.pk not in pinned]
-        target: dict[int, Ring] = {}
-        if canary is not None:
-            size = canary.canary_size - sum(1 for r in pinned.values() if r == canary.pk)
-            for asset in _pick_canary(free, fleet, max(size, 0)):
-                target[asset.pk] = canary
-        if pilot is not None:
-            wanted = math.ceil(len(fleet) * pilot.fleet_percent / 100)
-            wanted -= sum(1 for r in pinned.values() if r == pilot.pk)
-            rest = [a for a in free if a.pk not in target]
-            for asset in _pick_spread(rest, wanted):
-                target[asset.pk] = pilot
-        for asset in free:
-            target.setdefault(asset.pk, production)
-        existing = {
-            m.asset_id: m for m in RingMembership.objects.filter(source=MembershipSource.AUTOMATIC)
-        }
-        moved = created = 0
-        for asset_id, ring in target.items():
-            membership = existing.get(asset_id)
-            if membership is None:
-                RingMembership.objects.create(
-                    ring=ring, asset_id=asset_id, assigned_at=at, assigned_by=actor_label(actor)
-                )
-                created += 1
-            elif membership.ring_id != ring.pk:
-                RingMembership.objects.filter(pk=membership.pk).update(
-                    ring=ring, assigned_at=at, assigned_by=actor_label(actor)
-                )
-                moved += 1
-        summary = {
-            "assets": len(fleet),
-            "pinned": len(pinned),
-            "created": created,
-            "moved": moved,
-            **{
-                r.key: sum(1 for ring in target.values() if ring.pk == r.pk)
-                + sum(1 for rid in pinned.values() if rid == r.pk)
-                for r in rings.values()
-            },
-        }
-        record_event(
-            kind="ring.membership_assigned",
-            subject_type="ring",
-            subject_id="all",
-            actor=actor,
-            payload=summary,
-            occurred_at=at,
-        )
-    return summary
-
-
-def pin_asset(
-    *, asset: Asset, ring: Ring, actor: Any, at: datetime | None = None
-) -> RingMembership:
-    """Pin an asset into a ring by hand; the automatic assignment never moves it."""
-    at = at or timezone.now()
-    with transaction.atomic():
-        membership, _ = RingMembership.objects.update_or_create(
-            asset=asset,
-            defaults={
-                "ring": ring,
-                "source": MembershipSource.PINNED,
-                "assigned_at": at,
-                "assigned_by": actor_label(actor),
-            },
-        )
-        record_event(
-            kind="ring.member_pinned",
-            subject_type="asset",
-            subject_id=asset.uuid,
-            actor=actor,
-            payload={"ring": ring.key, "hostname": asset.hostname},
-            occurred_at=at,
-        )
-    return membership
-
-
-def unpin_asset(*, asset: Asset, actor: Any, at: datetime | None = None) -> None:
-    """Release a pin: the next automatic assignment may move the asset."""
-    at = at or timezone.now()
-    with transaction.atomic():
-        updated = RingMembership.objects.filter(asset=asset, source=MembershipSource.PINNED).update(
-            source=MembershipSource.AUTOMATIC, assigned_by=actor_label(actor)
-        )
-        if updated:
-            record_event(
-                kind="ring.member_unpinned",
-                subject_type="asset",
-                subject_id=asset.uuid,
-                actor=actor,
-                payload={"hostname": asset.hostname},
-                occurred_at=at,
-            )
 
 
 # --------------------------------------------------------------------------- windows
@@ -346,14 +177,155 @@ def _next_asset_window(
     return best
 
 
-def _tz():
-    from zoneinfo import ZoneInfo
-
+def _tz() -> ZoneInfo:
     tenant = getattr(connection, "tenant", None)
     return getattr(tenant, "tz", None) or ZoneInfo("UTC")
 
 
 # --------------------------------------------------------------------------- rollouts
+
+
+def select_findings(
+    *,
+    selection: str,
+    finding_ids: Sequence[Any] = (),
+    patch_identifiers: Sequence[str] = (),
+    os_family: str = "",
+) -> list[Finding]:
+    """The open findings a rollout of this selection would carry (raises on a bad selection)."""
+    open_findings = Finding.objects.filter(state__in=ROLLABLE_STATES)
+    if selection == RolloutSelection.FINDINGS:
+        if not finding_ids:
+            raise ValidationError({"findings": "Choose at least one finding."})
+        findings = open_findings.filter(uuid__in=list(finding_ids))
+    elif selection == RolloutSelection.PATCH_IDENTIFIERS:
+        if not patch_identifiers:
+            raise ValidationError({"patch_identifiers": "Name at least one patch identifier."})
+        findings = open_findings.filter(patch_identifier__in=list(patch_identifiers))
+    elif selection == RolloutSelection.CRITICAL_FOR_OS:
+        if not os_family:
+            raise ValidationError({"os_family": "Choose the OS family."})
+        findings = open_findings.filter(tier=SeverityTier.CRITICAL, asset__os_family=os_family)
+    else:
+        raise ValidationError({"selection": f"Unknown selection “{selection}”."})
+    findings = list(findings.select_related("asset").order_by("due_at", "pk"))
+    if not findings:
+        raise ValidationError({"findings": "No open finding matches this selection."})
+    return findings
+
+
+@dataclass(frozen=True)
+class RingPreview:
+    """What one ring's wave would do: its members and how many of them need the patches."""
+
+    ring: Ring
+    members: int
+    devices: int
+    findings: int
+    soak_hours: int
+
+    @property
+    def will_skip(self) -> bool:
+        return self.devices == 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ring": self.ring.key,
+            "name": self.ring.name,
+            "members": self.members,
+            "devices": self.devices,
+            "findings": self.findings,
+            "soak_hours": self.soak_hours,
+            "will_skip": self.will_skip,
+        }
+
+
+def preview_rollout(
+    *, findings: Sequence[Finding], soak_hours: int | None = None
+) -> list[RingPreview]:
+    """Per ring, in order: members, devices that would be patched (members carrying at least one
+    of the findings) and findings. A ring with no such device would be skipped."""
+    by_asset: dict[int, int] = defaultdict(int)
+    for finding in findings:
+        by_asset[finding.asset_id] += 1
+    ring_of = dict(
+        Asset.objects.filter(pk__in=list(by_asset), ring_membership__isnull=False).values_list(
+            "pk", "ring_membership__ring_id"
+        )
+    )
+    members: dict[int, int] = defaultdict(int)
+    for ring_id in Asset.objects.filter(is_managed=True, ring_membership__isnull=False).values_list(
+        "ring_membership__ring_id", flat=True
+    ):
+        members[ring_id] += 1
+    out = []
+    for ring in Ring.objects.order_by("order"):
+        assets = [a for a, r in ring_of.items() if r == ring.pk]
+        out.append(
+            RingPreview(
+                ring=ring,
+                members=members.get(ring.pk, 0),
+                devices=len(assets),
+                findings=sum(by_asset[a] for a in assets),
+                soak_hours=min(ring.soak_hours, soak_hours)
+                if soak_hours is not None
+                else ring.soak_hours,
+            )
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class ExpediteCheck:
+    """Whether findings qualify for the emergency lane, and the soak that fits their due time."""
+
+    eligible: bool
+    reason: str
+    earliest_due: datetime | None
+    combined_soak_hours: int
+    suggested_soak_hours: int | None
+
+
+def expedite_check(*, findings: Sequence[Finding], at: datetime | None = None) -> ExpediteCheck:
+    """The emergency lane is for critical and KEV findings whose due time comes before the
+    rings' combined soak would end. The suggested soak gives each ring an equal share of half
+    the time left (at least one hour, never more than the ring's own soak)."""
+    at = at or timezone.now()
+    rings = list(Ring.objects.order_by("order"))
+    combined = sum(r.soak_hours for r in rings)
+    earliest = min((f.due_at for f in findings), default=None)
+    routine = [f for f in findings if f.tier != SeverityTier.CRITICAL and not f.is_kev]
+    if not findings or not rings:
+        return ExpediteCheck(False, "Nothing to expedite.", earliest, combined, None)
+    if routine:
+        return ExpediteCheck(
+            False,
+            f"{len(routine)} of the {len(findings)} findings are neither critical nor KEV: "
+            "the emergency lane is for critical and KEV findings only.",
+            earliest,
+            combined,
+            None,
+        )
+    left = earliest - at
+    if left >= timedelta(hours=combined):
+        return ExpediteCheck(
+            False,
+            f"The rings' combined soak ({combined} h) ends before the earliest due time: "
+            "a normal rollout meets it.",
+            earliest,
+            combined,
+            None,
+        )
+    share = int(left.total_seconds() // 3600) // (2 * len(rings))
+    suggested = max(1, min(share, min(r.soak_hours for r in rings)))
+    hours_left = max(int(left.total_seconds() // 3600), 0)
+    return ExpediteCheck(
+        True,
+        f"The earliest finding is due in {hours_left} h; the rings' combined soak is {combined} h.",
+        earliest,
+        combined,
+        suggested,
+    )
 
 
 def create_rollout(
@@ -365,33 +337,58 @@ def create_rollout(
     patch_identifiers: Sequence[str] = (),
     os_family: str = "",
     at: datetime | None = None,
+    expedite: bool = False,
+    expedite_reason: str = "",
+    soak_hours: int | None = None,
 ) -> Rollout:
     """A rollout of chosen findings, chosen patch identifiers, or every open critical finding of
-    one OS family, with one pending wave per ring."""
+    one OS family, with one pending wave per ring.
+
+    ``expedite`` starts it in the emergency lane (``expedite_check``): a person gives the reason,
+    every wave gets the shortened soak (``soak_hours``, or the suggested one) and needs an
+    explicit approval even in a ring that would promote on its own, and promoted waves deploy at
+    once instead of waiting for a maintenance window.
+    """
     at = at or timezone.now()
-    open_findings = Finding.objects.filter(state__in=ROLLABLE_STATES)
-    if selection == RolloutSelection.FINDINGS:
-        findings = open_findings.filter(uuid__in=list(finding_ids))
-        if not finding_ids:
-            raise ValidationError({"findings": "Choose at least one finding."})
-    elif selection == RolloutSelection.PATCH_IDENTIFIERS:
-        if not patch_identifiers:
-            raise ValidationError({"patch_identifiers": "Name at least one patch identifier."})
-        findings = open_findings.filter(patch_identifier__in=list(patch_identifiers))
-    elif selection == RolloutSelection.CRITICAL_FOR_OS:
-        if not os_family:
-            raise ValidationError({"os_family": "Choose the OS family."})
-        findings = open_findings.filter(tier=SeverityTier.CRITICAL, asset__os_family=os_family)
-    else:
-        raise ValidationError({"selection": f"Unknown selection “{selection}”."})
     if not name.strip():
         raise ValidationError({"name": "A rollout needs a name."})
-    findings = list(findings)
-    if not findings:
-        raise ValidationError({"findings": "No open finding matches this selection."})
+    findings = select_findings(
+        selection=selection,
+        finding_ids=finding_ids,
+        patch_identifiers=patch_identifiers,
+        os_family=os_family,
+    )
     rings = list(Ring.objects.order_by("order"))
     if not rings:
         raise ValidationError("This client has no rings.")
+    expedite_soak = None
+    check = None
+    if expedite:
+        if not isinstance(actor, User):
+            raise ApprovalRefused("An expedited rollout is started by a person, not an API token.")
+        if not expedite_reason.strip():
+            raise ValidationError({"expedite_reason": "Say why this rollout is expedited."})
+        check = expedite_check(findings=findings, at=at)
+        if not check.eligible:
+            raise ValidationError({"expedite": check.reason})
+        expedite_soak = soak_hours if soak_hours is not None else check.suggested_soak_hours
+        if expedite_soak < 1:
+            raise ValidationError({"soak_hours": "An expedited soak lasts at least 1 hour."})
+        longest = max(r.soak_hours for r in rings)
+        if expedite_soak >= longest:
+            raise ValidationError(
+                {"soak_hours": f"An expedited soak is shorter than the rings' ({longest} h)."}
+            )
+        total = sum(min(r.soak_hours, expedite_soak) for r in rings)
+        if check.earliest_due > at and at + timedelta(hours=total) >= check.earliest_due:
+            raise ValidationError(
+                {
+                    "soak_hours": f"{len(rings)} soaks of {expedite_soak} h end after the "
+                    "earliest due time; choose a shorter soak."
+                }
+            )
+    elif soak_hours is not None:
+        raise ValidationError({"soak_hours": "Only an expedited rollout shortens the soak."})
     with transaction.atomic():
         rollout = Rollout.objects.create(
             name=name.strip(),
@@ -400,10 +397,20 @@ def create_rollout(
             patch_identifiers=sorted({f.patch_identifier for f in findings}),
             created_by=actor_label(actor),
             created_at=at,
+            is_expedited=bool(expedite),
+            expedite_reason=expedite_reason.strip() if expedite else "",
+            expedite_due_at=check.earliest_due if check else None,
+            expedite_soak_hours=expedite_soak,
         )
         rollout.findings.set(findings)
         Wave.objects.bulk_create(
-            Wave(rollout=rollout, ring=ring, order=index) for index, ring in enumerate(rings)
+            Wave(
+                rollout=rollout,
+                ring=ring,
+                order=index,
+                soak_hours=min(ring.soak_hours, expedite_soak) if expedite else None,
+            )
+            for index, ring in enumerate(rings)
         )
         record_event(
             kind="rollout.created",
@@ -414,33 +421,54 @@ def create_rollout(
                 "name": rollout.name,
                 "selection": selection,
                 "patches": rollout.patch_identifiers,
-                "findings": len(findings),
+                "findings": _finding_uuids(findings),
                 "rings": [r.key for r in rings],
+                "expedited": rollout.is_expedited,
+                "expedite_reason": rollout.expedite_reason,
+                "soak_hours": expedite_soak,
+                "due_at": check.earliest_due.isoformat() if check else None,
             },
             occurred_at=at,
         )
     return rollout
 
 
-def _role_may_approve(role: str | None, approver_role: str) -> bool:
+def required_approver(wave: Wave) -> str | None:
+    """The role whose approval promotion into the wave needs; None when the ring promotes on its
+    own. An expedited rollout always needs a person: a ring without an approver then takes an
+    engineer's (or an MSP admin's) approval."""
+    role = wave.ring.approver_role
+    if role == ApproverRole.NONE:
+        return ApproverRole.ENGINEER if wave.rollout.is_expedited else None
+    return role
+
+
+def _role_may_approve(role: str | None, approver_role: str | None) -> bool:
     # An MSP admin may also approve what an engineer may; a client owner's approval is theirs alone.
+    if approver_role is None:
+        return False
     if role == approver_role:
         return True
     return approver_role == ApproverRole.ENGINEER and role == ApproverRole.MSP_ADMIN
 
 
+def may_approve(role: str | None, wave: Wave) -> bool:
+    """Whether a person holding ``role`` may approve promotion into this wave."""
+    return _role_may_approve(role, required_approver(wave))
+
+
 def approve_wave(*, wave: Wave, user: Any, at: datetime | None = None, note: str = "") -> Approval:
     """Approve promotion into the wave's ring. Only a user holding the ring's approver role may."""
-    from tenants.models import User
-    from tenants.permissions import role_in
-
     at = at or timezone.now()
     ring = wave.ring
     if not isinstance(user, User):
         raise ApprovalRefused("Approvals are given by people, not by API tokens.")
+    needed = required_approver(wave)
+    if needed is None:
+        raise ValidationError({"wave": f"{ring.name} promotes on its own: it needs no approval."})
     role = role_in(user, getattr(connection, "tenant", None))
-    if not _role_may_approve(role, ring.approver_role):
-        label = ApproverRole(ring.approver_role).label.lower()
+    if not _role_may_approve(role, needed):
+        label = ApproverRole(needed).label.lower()
         article = "an" if label[0] in "aeiou" else "a"
         raise ApprovalRefused(
             f"Promotion into {ring.name} must be approved by {article} {label}; "
@@ -462,7 +490,12 @@ def approve_wave(*, wave: Wave, user: Any, at: datetime | None = None, note: str
                 subject_type="wave",
                 subject_id=wave.uuid,
                 actor=user,
-                payload={"ring": ring.key, "role": role, "rollout": str(wave.rollout.uuid)},
+                payload={
+                    "ring": ring.key,
+                    "role": role,
+                    "rollout": str(wave.rollout.uuid),
+                    "expedited": wave.rollout.is_expedited,
+                },
                 occurred_at=at,
             )
     except IntegrityError as exc:
@@ -508,30 +541,73 @@ def _rollout_assets(rollout: Rollout) -> dict[int, list[Finding]]:
     return by_asset
 
 
+def needing_assets(wave: Wave) -> dict[int, list[Finding]]:
+    """Members of the wave's ring that need the rollout's patches: the rollout carries an open,
+    scheduled or failed finding on them and no other wave of the rollout holds them."""
+    elsewhere = DeploymentResult.objects.filter(
+        wave__rollout_id=wave.rollout_id, asset=OuterRef("asset")
+    ).exclude(wave_id=wave.pk)
+    by_asset: dict[int, list[Finding]] = defaultdict(list)
+    for finding in (
+        wave.rollout.findings.filter(
+            state__in=ROLLABLE_STATES, asset__ring_membership__ring_id=wave.ring_id
+        )
+        .filter(~Exists(elsewhere))
+        .order_by("patch_identifier")
+    ):
+        by_asset[finding.asset_id].append(finding)
+    return by_asset
+
+
+def _wave_findings(wave: Wave, asset_ids: Iterable[int] | None = None) -> list[str]:
+    """UUIDs of the rollout's findings on the wave's assets (or on the given ones)."""
+    assets = list(asset_ids) if asset_ids is not None else wave.results.values("asset_id")
+    return _finding_uuids(wave.rollout.findings.filter(asset__in=assets).only("uuid"))
+
+
+def _emergency_slot(at: datetime) -> tuple[datetime, datetime]:
+    return at, at + EXPEDITED_WINDOW
+
+
 def _enter_awaiting(wave: Wave, at: datetime, windows: list[MaintenanceWindow]) -> str | None:
-    by_asset = _rollout_assets(wave.rollout)
-    members = (
-        Asset.objects.filter(ring_membership__ring=wave.ring, pk__in=list(by_asset))
+    by_asset = needing_assets(wave)
+    members = list(
+        Asset.objects.filter(pk__in=list(by_asset))
         .select_related("asset_class")
         .order_by("hostname")
     )
-    members = list(members)
     if not members:
+        size = Asset.objects.filter(ring_membership__ring_id=wave.ring_id).count()
+        note = (
+            f"None of the {size} member(s) of {wave.ring.name} needs these patches: "
+            "nothing to test, so the wave is skipped (never passed)."
+            if size
+            else f"{wave.ring.name} has no members: nothing to test, so the wave is skipped."
+        )
         if _transition(
-            wave,
-            WaveState.PENDING,
-            WaveState.PASSED,
-            awaiting_at=at,
-            passed_at=at,
-            notes=_note(wave, at, "No asset of this ring needs these patches."),
+            wave, WaveState.PENDING, WaveState.SKIPPED, skipped_at=at, notes=_note(wave, at, note)
         ):
-            _event("wave.passed", wave, at, reason="no assets in ring")
-            return "wave.passed"
+            _event("wave.skipped", wave, at, members=size, reason=note)
+            return "wave.skipped"
         return None
-    slots = {a.pk: asset_window(a, windows, at) for a in members}
-    starts = [s for s in slots.values() if s]
-    first = min(starts) if starts else None
-    note = [] if first else [{"at": at.isoformat(), "note": "No maintenance window applies yet."}]
+    expedited = wave.rollout.is_expedited
+    if expedited:
+        slots: dict[int, tuple[datetime, datetime] | None] = {a.pk: None for a in members}
+        first = None
+        note = [
+            {
+                "at": at.isoformat(),
+                "note": "Expedited: deploys as soon as it is approved and promoted, without "
+                "waiting for a maintenance window.",
+            }
+        ]
+    else:
+        slots = {a.pk: asset_window(a, windows, at) for a in members}
+        starts = [s for s in slots.values() if s]
+        first = min(starts) if starts else None
+        note = (
+            [] if first else [{"at": at.isoformat(), "note": "No maintenance window applies yet."}]
+        )
     if not _transition(
         wave,
         WaveState.PENDING,
@@ -564,6 +640,7 @@ def _enter_awaiting(wave: Wave, at: datetime, windows: list[MaintenanceWindow]) 
         at,
         assets=len(results),
         window_start=first[0].isoformat() if first else None,
+        findings=_finding_uuids(f for fs in by_asset.values() for f in fs),
     )
     return "wave.awaiting"
 
@@ -579,8 +656,10 @@ def _worst_tier(findings: list[Finding]) -> str | None:
 def promote_wave(*, wave: Wave, at: datetime | None = None, actor: Any = SYSTEM) -> bool:
     """Promote the rollout into the wave's ring (awaiting → pre-checks).
 
-    Only when the previous wave passed (its soak ended and its failure rate stayed within its
-    threshold), the approval for this ring exists and a maintenance window of the wave is open.
+    Only when the previous wave is over (passed: its soak ended, its failure rate stayed within
+    its threshold and its runbook checks passed; or skipped), the approval for this ring exists
+    (none is needed in a ring whose approver is ``none``, except in an expedited rollout) and a
+    maintenance window of the wave is open (an expedited wave opens its own at once).
     Returns False when another worker promoted first or a condition does not hold yet.
     """
     at = at or timezone.now()
@@ -588,18 +667,27 @@ def promote_wave(*, wave: Wave, at: datetime | None = None, actor: Any = SYSTEM)
         wave = Wave.objects.select_related("rollout", "ring").get(pk=wave.pk)
         if wave.state != WaveState.AWAITING or wave.rollout.state != RolloutState.ACTIVE:
             return False
-        previous = wave.rollout.waves.filter(order__lt=wave.order).exclude(state=WaveState.PASSED)
+        previous = wave.rollout.waves.filter(order__lt=wave.order).exclude(
+            state__in=WAVE_DONE_STATES
+        )
         if previous.exists():
             raise ValidationError({"wave": "The previous ring has not passed yet."})
-        if not Approval.objects.filter(wave=wave).exists():
+        needed = required_approver(wave)
+        approval = Approval.objects.filter(wave=wave).select_related("approved_by").first()
+        if needed is not None and approval is None:
             return False
-        windows = list(MaintenanceWindow.objects.filter(is_active=True))
         results = list(wave.results.select_related("asset"))
-        open_slots = []
-        for result in results:
-            slot = asset_window(result.asset, windows, at)
-            if slot and slot[0] <= at < slot[1]:
-                open_slots.append(slot)
+        if wave.rollout.is_expedited:
+            slot = _emergency_slot(at)
+            slots = {r.pk: slot for r in results}
+        else:
+            windows = list(MaintenanceWindow.objects.filter(is_active=True))
+            slots = {}
+            for result in results:
+                found = asset_window(result.asset, windows, at)
+                if found:
+                    slots[result.pk] = found
+        open_slots = [s for s in slots.values() if s[0] <= at < s[1]]
         if not open_slots:
             return False
         if not _transition(
@@ -613,19 +701,20 @@ def promote_wave(*, wave: Wave, at: datetime | None = None, actor: Any = SYSTEM)
         ):
             return False
         for result in results:
-            slot = asset_window(result.asset, windows, at)
+            slot = slots.get(result.pk)
             if slot:
                 DeploymentResult.objects.filter(pk=result.pk).update(
                     window_start=slot[0], window_end=slot[1]
                 )
-        approval = wave.approval
         _event(
             "wave.promoted",
             wave,
             at,
             actor=actor,
-            approved_by=approval.approved_by.email,
-            approver_role=approval.role,
+            approved_by=approval.approved_by.email if approval else None,
+            approver_role=approval.role if approval else ApproverRole.NONE,
+            automatic=approval is None,
+            expedited=wave.rollout.is_expedited,
             window_start=wave.window_start.isoformat(),
             window_end=wave.window_end.isoformat(),
         )
@@ -644,7 +733,7 @@ def _catch_up_awaiting(wave: Wave, at: datetime, windows: list[MaintenanceWindow
         return None
     start, end = min(slots)
     old_end = wave.window_end
-    approved = Approval.objects.filter(wave=wave).exists()
+    approved = required_approver(wave) is None or Approval.objects.filter(wave=wave).exists()
     fields: dict[str, Any] = {"window_start": start, "window_end": end}
     if approved:
         # Approved but the window passed unused (no evaluation ran in it): say so.
@@ -676,8 +765,6 @@ def _catch_up_awaiting(wave: Wave, at: datetime, windows: list[MaintenanceWindow
 
 
 def _prechecks(wave: Wave, at: datetime) -> str | None:
-    from integrations.connectors import get_connector
-
     connector = get_connector()
     results = list(wave.results.select_related("asset", "asset__asset_class"))
     waiting = [r for r in results if r.needs_snapshot and r.snapshot_confirmed_at is None]
@@ -707,8 +794,12 @@ def _prechecks(wave: Wave, at: datetime) -> str | None:
         },
     }
     _event("wave.prechecks_passed", wave, at, **prechecks)
-    # Only assets with a maintenance window of their own are sent; the others wait (and are
-    # sent as soon as a window applies to them, see _deploying).
+    _send(wave, results, at, connector)
+    return "wave.deploying"
+
+
+def _send(wave: Wave, results: list[DeploymentResult], at: datetime, connector: Any) -> int:
+    """Send the wave's patches to the assets that have a window; the others wait for one."""
     assets = [r.asset for r in results if r.window_end is not None]
     waiting = [r for r in results if r.window_end is None]
     if waiting:
@@ -716,7 +807,8 @@ def _prechecks(wave: Wave, at: datetime) -> str | None:
             message="No maintenance window applies to this asset; it waits for one."
         )
         text = f"{len(waiting)} asset(s) have no maintenance window and wait for one."
-        Wave.objects.filter(pk=wave.pk).update(notes=_note(wave, at, text))
+        wave.notes = _note(wave, at, text)
+        Wave.objects.filter(pk=wave.pk).update(notes=wave.notes)
     _mark_findings(wave, assets, FindingState.SCHEDULED, at, from_states=(FindingState.OPEN,))
     connector.deploy(wave, assets)
     _event(
@@ -726,8 +818,9 @@ def _prechecks(wave: Wave, at: datetime) -> str | None:
         connector=connector.name,
         assets=len(assets),
         without_window=len(waiting),
+        findings=_wave_findings(wave, [a.pk for a in assets]),
     )
-    return "wave.deploying"
+    return len(assets)
 
 
 def _mark_findings(
@@ -747,22 +840,22 @@ def _mark_findings(
 
 
 def _breached(wave: Wave) -> Decimal | None:
-    rate = wave.failure_rate()
+    rate = wave.breach_rate()
     if rate is not None and rate > wave.ring.failure_threshold_pct:
         return rate
     return None
 
 
 def _deploying(wave: Wave, at: datetime, windows: list[MaintenanceWindow]) -> str | None:
-    from integrations.connectors import get_connector
-
     pending = list(wave.results.filter(status=DeploymentStatus.PENDING).select_related("asset"))
     missed = [r for r in pending if r.window_end is None or r.window_end <= at]
     if missed:
         connector = get_connector()
         moved = []
         for result in missed:
-            if result.window_end is None:
+            if wave.rollout.is_expedited:
+                slot = _emergency_slot(at)  # the device was offline: another emergency window
+            elif result.window_end is None:
                 slot = asset_window(result.asset, windows, at)  # a window was added since
             else:
                 slot = _next_asset_window(result.asset, windows, at)
@@ -782,7 +875,13 @@ def _deploying(wave: Wave, at: datetime, windows: list[MaintenanceWindow]) -> st
             connector.deploy(wave, moved, catch_up=True)
             text = f"{len(moved)} asset(s) missed the window; they catch up in their next window."
             Wave.objects.filter(pk=wave.pk).update(caught_up=True, notes=_note(wave, at, text))
-            _event("wave.caught_up", wave, at, assets=[a.hostname for a in moved])
+            _event(
+                "wave.caught_up",
+                wave,
+                at,
+                assets=[a.hostname for a in moved],
+                findings=_wave_findings(wave, [a.pk for a in moved]),
+            )
             return "wave.caught_up"
     if pending:
         return None
@@ -801,27 +900,31 @@ def _counts_payload(wave: Wave) -> dict[str, Any]:
 def _refresh_verification(wave: Wave, at: datetime) -> int:
     """Results whose findings a later inventory verified become verified (with that time)."""
     verified = 0
-    named: list[str] = []
     by_asset = _rollout_assets(wave.rollout)
+    done: list[Finding] = []
     for result in wave.results.filter(status=DeploymentStatus.DEPLOYED):
         findings = by_asset.get(result.asset_id, [])
         if findings and all(f.state == FindingState.VERIFIED for f in findings):
             when = max(f.verified_at for f in findings)
-            done = DeploymentResult.objects.filter(
+            updated = DeploymentResult.objects.filter(
                 pk=result.pk, status=DeploymentStatus.DEPLOYED
             ).update(status=DeploymentStatus.VERIFIED, verified_at=when)
-            verified += done
-            if done:
-                named += [str(f.uuid) for f in findings]
+            if updated:
+                verified += updated
+                done.extend(findings)
     if verified:
-        _event("deployment.verified", wave, at, assets=verified, findings=sorted(named))
+        _event("deployment.verified", wave, at, assets=verified, findings=_finding_uuids(done))
     return verified
 
 
 def _verifying(wave: Wave, at: datetime) -> str | None:
     _refresh_verification(wave, at)
     waiting = wave.results.filter(status=DeploymentStatus.DEPLOYED).count()
-    timed_out = at >= wave.verifying_at + timedelta(hours=wave.ring.verify_timeout_hours)
+    timeout = timedelta(hours=wave.ring.verify_timeout_hours)
+    if wave.rollout.is_expedited:
+        # The emergency lane cannot wait days for an inventory: the soak starts after one soak.
+        timeout = min(timeout, wave.soak)
+    timed_out = at >= wave.verifying_at + timeout
     if waiting and not timed_out:
         return None
     notes = wave.notes
@@ -832,11 +935,16 @@ def _verifying(wave: Wave, at: datetime) -> str | None:
         WaveState.VERIFYING,
         WaveState.SOAKING,
         soak_started_at=at,
-        soak_ends_at=at + wave.ring.soak,
+        soak_ends_at=at + wave.soak,
         notes=notes,
     ):
         _event(
-            "wave.soaking", wave, at, soak_ends_at=wave.soak_ends_at.isoformat(), unverified=waiting
+            "wave.soaking",
+            wave,
+            at,
+            soak_ends_at=wave.soak_ends_at.isoformat(),
+            soak_hours=wave.effective_soak_hours,
+            unverified=waiting,
         )
         return "wave.soaking"
     return None
@@ -847,8 +955,10 @@ def _soaking(wave: Wave, at: datetime) -> str | None:
     if at < wave.soak_ends_at:
         return None
     checks = set(RunbookCheck.objects.filter(is_active=True).values_list("pk", flat=True))
-    recorded = set(wave.runbook_results.values_list("runbook_check_id", flat=True))
-    if checks - recorded:
+    passed = set(
+        wave.runbook_results.filter(passed=True).values_list("runbook_check_id", flat=True)
+    )
+    if checks - passed:
         return None
     if _transition(wave, WaveState.SOAKING, WaveState.PASSED, passed_at=at):
         _event("wave.passed", wave, at, **_counts_payload(wave))
@@ -856,33 +966,59 @@ def _soaking(wave: Wave, at: datetime) -> str | None:
     return None
 
 
+def _finish(rollout: Rollout, waves: list[Wave], at: datetime) -> str | None:
+    """Every wave is over. A rollout that left no deployed (or verified) result anywhere did
+    not patch anything: it ends as ``nothing_deployed``, never as a success."""
+    counts = {
+        row["status"]: row["n"]
+        for row in DeploymentResult.objects.filter(wave__rollout=rollout)
+        .values("status")
+        .annotate(n=Count("id"))
+    }
+    deployed = counts.get(DeploymentStatus.DEPLOYED, 0) + counts.get(DeploymentStatus.VERIFIED, 0)
+    skipped = sum(1 for w in waves if w.state == WaveState.SKIPPED)
+    state = RolloutState.COMPLETED if deployed else RolloutState.NOTHING_DEPLOYED
+    updated = Rollout.objects.filter(pk=rollout.pk, state=RolloutState.ACTIVE).update(
+        state=state, completed_at=at
+    )
+    if not updated:
+        return None
+    payload = {
+        "deployed": deployed,
+        "verified": counts.get(DeploymentStatus.VERIFIED, 0),
+        "failed": counts.get(DeploymentStatus.FAILED, 0),
+        "rolled_back": counts.get(DeploymentStatus.ROLLED_BACK, 0),
+        "waves": len(waves),
+        "skipped_waves": skipped,
+        "expedited": rollout.is_expedited,
+    }
+    kind = "rollout.completed" if deployed else "rollout.nothing_deployed"
+    if not deployed:
+        payload["reason"] = (
+            "Every wave was skipped: no ring held a device needing these patches."
+            if skipped == len(waves)
+            else "No wave left a deployed result."
+        )
+    record_event(
+        kind=kind,
+        subject_type="rollout",
+        subject_id=rollout.uuid,
+        actor=SYSTEM,
+        payload=payload,
+        occurred_at=at,
+    )
+    return kind
+
+
 def _step(rollout: Rollout, at: datetime) -> str | None:
     rollout.refresh_from_db()
     if rollout.state != RolloutState.ACTIVE:
         return None
     waves = list(rollout.waves.select_related("ring", "rollout").order_by("order"))
-    current = next((w for w in waves if w.state != WaveState.PASSED), None)
+    current = next((w for w in waves if w.state not in WAVE_DONE_STATES), None)
     if current is None:
-        updated = Rollout.objects.filter(pk=rollout.pk, state=RolloutState.ACTIVE).update(
-            state=RolloutState.COMPLETED, completed_at=at
-        )
-        if updated:
-            record_event(
-                kind="rollout.completed",
-                subject_type="rollout",
-                subject_id=rollout.uuid,
-                actor=SYSTEM,
-                payload={},
-                occurred_at=at,
-            )
-            return "rollout.completed"
-        return None
-    if current.state in (
-        WaveState.DEPLOYING,
-        WaveState.DEPLOYED,
-        WaveState.VERIFYING,
-        WaveState.SOAKING,
-    ):
+        return _finish(rollout, waves, at)
+    if current.state in IN_FLIGHT_STATES:
         rate = _breached(current)
         if rate is not None:
             _halt(
@@ -902,7 +1038,7 @@ def _step(rollout: Rollout, at: datetime) -> str | None:
     if state == WaveState.AWAITING:
         if promote_wave(wave=current, at=at):
             return "wave.promoted"
-        if current.window_end and current.window_end <= at:
+        if not rollout.is_expedited and current.window_end and current.window_end <= at:
             return _catch_up_awaiting(current, at, windows)
         return None
     if state == WaveState.PRECHECKS:
@@ -963,22 +1099,22 @@ def _halt(
     breach_rate: Decimal | None = None,
     ticket_category: str | None = None,
 ) -> bool:
-    from integrations.choices import JobStatus, TicketCategory, TicketPriority
-    from integrations.models import AgentJob
-    from integrations.services import open_ticket
-
     updated = Rollout.objects.filter(pk=rollout.pk, state=RolloutState.ACTIVE).update(
         state=RolloutState.HALTED, halted_at=at, halt_reason=reason
     )
     if not updated:
         return False
     if wave is not None:
-        Wave.objects.filter(pk=wave.pk).exclude(state=WaveState.PASSED).update(
-            state=WaveState.HALTED, halted_at=at, halt_reason=reason
+        # ``halted_from`` keeps the state the wave was in, so a resume can continue from it.
+        Wave.objects.filter(pk=wave.pk).exclude(state__in=WAVE_DONE_STATES).update(
+            state=WaveState.HALTED, halted_from=F("state"), halted_at=at, halt_reason=reason
         )
         _event("wave.halted", wave, at, actor=actor, reason=reason)
-    cancelled = AgentJob.objects.filter(wave__rollout=rollout, status=JobStatus.QUEUED).update(
-        status=JobStatus.CANCELLED
+    # Queued install and snapshot jobs stop; rollback jobs go on (they undo, not deploy).
+    cancelled = (
+        AgentJob.objects.filter(wave__rollout=rollout, status=JobStatus.QUEUED)
+        .exclude(action=JobAction.ROLLBACK)
+        .update(status=JobStatus.CANCELLED)
     )
     record_event(
         kind="rollout.halted",
@@ -1025,7 +1161,7 @@ def halt_rollout(*, rollout: Rollout, actor: Any, reason: str, at: datetime | No
     if not reason.strip():
         raise ValidationError({"reason": "Say why the rollout is halted."})
     with transaction.atomic():
-        wave = rollout.waves.exclude(state=WaveState.PASSED).order_by("order").first()
+        wave = rollout.waves.exclude(state__in=WAVE_DONE_STATES).order_by("order").first()
         if not _halt(rollout, wave, at, actor, reason.strip()):
             raise ValidationError({"rollout": "Only an active rollout can be halted."})
     return True
@@ -1050,13 +1186,6 @@ def record_deployment_outcome(
         if not updated:
             return False
         wave = result.wave
-        # The findings this attempt acts on: the rollout's open findings on the asset.
-        acted_on = sorted(
-            str(u)
-            for u in wave.rollout.findings.filter(
-                asset=result.asset, state__in=ROLLABLE_STATES
-            ).values_list("uuid", flat=True)
-        )
         _mark_findings(
             wave, [result.asset], FindingState.DEPLOYED if succeeded else FindingState.FAILED, at
         )
@@ -1066,11 +1195,11 @@ def record_deployment_outcome(
             subject_id=result.asset.uuid,
             actor=actor,
             payload={
+                "rollout": str(wave.rollout.uuid),
                 "wave": str(wave.uuid),
                 "ring": wave.ring.key,
                 "message": message[:500],
-                "rollout": str(wave.rollout.uuid),
-                "findings": acted_on,
+                "findings": _wave_findings(wave, [result.asset_id]),
             },
             occurred_at=at,
         )
@@ -1094,69 +1223,6 @@ def confirm_snapshot(*, result: DeploymentResult, at: datetime, actor: Any) -> b
     return bool(updated)
 
 
-def record_rollback(
-    *,
-    rollout: Rollout,
-    actor: Any,
-    what: str,
-    outcome: str,
-    wave: Wave | None = None,
-    assets: Sequence[Asset] = (),
-    at: datetime | None = None,
-) -> RollbackEvent:
-    """Record a rollback (who, when, what, outcome); rolled-back assets leave the counts."""
-    at = at or timezone.now()
-    if not what.strip():
-        raise ValidationError({"what": "Describe what was rolled back."})
-    if outcome not in RollbackOutcome.values:
-        raise ValidationError({"outcome": f"Choose one of {', '.join(RollbackOutcome.values)}."})
-    if wave is not None and wave.rollout_id != rollout.pk:
-        raise ValidationError({"wave": "This wave belongs to another rollout."})
-    with transaction.atomic():
-        event = RollbackEvent.objects.create(
-            rollout=rollout,
-            wave=wave,
-            actor=actor_label(actor),
-            occurred_at=at,
-            what=what.strip(),
-            outcome=outcome,
-        )
-        event.assets.set(assets)
-        rolled_back = sorted(
-            str(u)
-            for u in rollout.findings.filter(asset__in=[a.pk for a in assets])
-            .exclude(state=FindingState.VERIFIED)
-            .values_list("uuid", flat=True)
-        )
-        if outcome != RollbackOutcome.FAILED and assets:
-            results = DeploymentResult.objects.filter(
-                wave__rollout=rollout, asset__in=[a.pk for a in assets]
-            )
-            if wave is not None:
-                results = results.filter(wave=wave)
-            results.exclude(status=DeploymentStatus.PENDING).update(
-                status=DeploymentStatus.ROLLED_BACK, rolled_back_at=at
-            )
-            rollout.findings.filter(asset__in=[a.pk for a in assets]).exclude(
-                state=FindingState.VERIFIED
-            ).update(state=FindingState.OPEN, deployed_at=None, updated_at=at)
-        record_event(
-            kind="rollback.recorded",
-            subject_type="rollout",
-            subject_id=rollout.uuid,
-            actor=actor,
-            payload={
-                "what": event.what,
-                "outcome": outcome,
-                "wave": str(wave.uuid) if wave else None,
-                "assets": [a.hostname for a in assets],
-                "findings": rolled_back,
-            },
-            occurred_at=at,
-        )
-    return event
-
-
 def record_runbook_check(
     *,
     wave: Wave,
@@ -1166,22 +1232,33 @@ def record_runbook_check(
     note: str = "",
     at: datetime | None = None,
 ) -> RunbookCheckResult:
-    """Record one spot-check for a wave; a failed check flagged ``halts_on_failure`` halts."""
-    from integrations.choices import TicketCategory
+    """Record one spot-check for a wave; a failed check flagged ``halts_on_failure`` halts.
 
+    A check that failed may be recorded again (after the fix and a resume); a passed one stands.
+    The evidence chain keeps every recording."""
     at = at or timezone.now()
-    if wave.state in (WaveState.PENDING, WaveState.AWAITING, WaveState.PRECHECKS):
+    if wave.state in (
+        WaveState.PENDING,
+        WaveState.AWAITING,
+        WaveState.PRECHECKS,
+        WaveState.SKIPPED,
+    ):
         raise ValidationError({"wave": "Runbook checks are recorded after patching starts."})
     try:
         with transaction.atomic():
-            result = RunbookCheckResult.objects.create(
-                wave=wave,
-                runbook_check=check,
-                passed=passed,
-                recorded_by=actor_label(actor),
-                recorded_at=at,
-                note=note,
-            )
+            fields = {
+                "passed": passed,
+                "recorded_by": actor_label(actor),
+                "recorded_at": at,
+                "note": note,
+            }
+            again = RunbookCheckResult.objects.filter(
+                wave=wave, runbook_check=check, passed=False
+            ).update(**fields)
+            if again:
+                result = RunbookCheckResult.objects.get(wave=wave, runbook_check=check)
+            else:
+                result = RunbookCheckResult.objects.create(wave=wave, runbook_check=check, **fields)
             _event(
                 "runbook.check_recorded",
                 wave,
@@ -1233,14 +1310,11 @@ def verify_results_for_assets(*, asset_ids: list[int], at: datetime) -> int:
         per_wave[r.wave_id].append(r)
     for results in per_wave.values():
         wave = results[0].wave
-        named = Finding.objects.filter(
-            rollouts=wave.rollout, asset_id__in=[r.asset_id for r in results]
-        ).values_list("uuid", flat=True)
         _event(
             "deployment.verified",
             wave,
             at,
             assets=len(results),
-            findings=sorted(str(u) for u in named),
+            findings=_wave_findings(wave, [r.asset_id for r in results]),
         )
     return updated

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('inventory', '0005_asset_hostname_index'),
+        ('inventory', '0006_asset_os_arch_apk_packages'),
     ]
 
     operations = [

@@ -1,0 +1,99 @@
+"""Write side of the rings app, one module per concern:
+
+* ``membership``: the automatic placement (new devices when first seen, the scheduled
+  re-balance, an assignment a person asks for) and manual pins;
+* ``rollouts``: creating rollouts (and previewing them), approvals, the wave state machine,
+  promotion, halts, deployment results, verification and runbook checks;
+* ``recovery``: rollbacks (jobs to agents or the RMM, and their results) and resuming a halted
+  rollout.
+
+Callers import from ``rings.services``.
+"""
+
+from .membership import (
+    SYSTEM,
+    assign_rings,
+    delete_ring,
+    held_asset_ids,
+    pin_asset,
+    place_new_assets,
+    unpin_asset,
+)
+from .recovery import (
+    ROLLBACK_SOURCE_STATES,
+    ResumeRefused,
+    record_rollback,
+    record_rollback_outcome,
+    request_rollback,
+    resume_rollout,
+)
+from .rollouts import (
+    DEFAULT_REBOOT_POLICY,
+    EXPEDITED_WINDOW,
+    ROLLABLE_STATES,
+    ApprovalRefused,
+    ExpediteCheck,
+    RingPreview,
+    applicable_windows,
+    approve_wave,
+    asset_window,
+    confirm_snapshot,
+    create_rollout,
+    evaluate_active_rollouts,
+    evaluate_rollout,
+    expedite_check,
+    halt_rollout,
+    may_approve,
+    needing_assets,
+    preview_rollout,
+    promote_wave,
+    reboot_policy_for,
+    record_deployment_outcome,
+    record_runbook_check,
+    required_approver,
+    restart_mode_for,
+    select_findings,
+    verify_results_for_assets,
+)
+
+__all__ = [
+    "SYSTEM",
+    "assign_rings",
+    "delete_ring",
+    "held_asset_ids",
+    "pin_asset",
+    "place_new_assets",
+    "unpin_asset",
+    "ROLLBACK_SOURCE_STATES",
+    "ResumeRefused",
+    "record_rollback",
+    "record_rollback_outcome",
+    "request_rollback",
+    "resume_rollout",
+    "DEFAULT_REBOOT_POLICY",
+    "EXPEDITED_WINDOW",
+    "ROLLABLE_STATES",
+    "ApprovalRefused",
+    "ExpediteCheck",
+    "RingPreview",
+    "applicable_windows",
+    "approve_wave",
+    "asset_window",
+    "confirm_snapshot",
+    "create_rollout",
+    "evaluate_active_rollouts",
+    "evaluate_rollout",
+    "expedite_check",
+    "halt_rollout",
+    "may_approve",
+    "needing_assets",
+    "preview_rollout",
+    "promote_wave",
+    "reboot_policy_for",
+    "record_deployment_outcome",
+    "record_runbook_check",
+    "required_approver",
+    "restart_mode_for",
+    "select_findings",
+    "verify_results_for_assets",
+]
