@@ -237,7 +237,16 @@ declare(
     "ring.created",
     subject="ring",
     label="Ring created",
-    fields={"id": UUID, **_RING_FIELDS, "member_count": INT},
+    # The ring as the API answers it.
+    fields={
+        "id": UUID,
+        **_RING_FIELDS,
+        "member_count": INT,
+        "automatic_count": optional(INT),
+        "pinned_count": optional(INT),
+        "first_seen_count": optional(INT),
+        "last_placed_at": optional(nullable(DATETIME)),
+    },
 )
 declare(
     "ring.updated",
@@ -296,6 +305,8 @@ declare(
         "rings": list_of(STR),
         "expedited": BOOL,
         "expedite_reason": STR,
+        "soak_hours": nullable(INT),
+        "due_at": nullable(DATETIME),
     },
 )
 _ENDED = {

@@ -91,7 +91,10 @@ def test_the_chain_stages_are_declared_by_their_producers():
     assert contract.kinds_with_stage(contract.Stage.VERIFICATION) == ["finding.verified"]
     assert contract.kinds_with_stage(contract.Stage.DEPLOYMENT) == ["deployment.succeeded"]
     assert contract.kinds_with_stage(contract.Stage.DEPLOYMENT_FAILED) == ["deployment.failed"]
-    assert contract.kinds_with_stage(contract.Stage.ROLLBACK) == ["rollback.recorded"]
+    assert contract.kinds_with_stage(contract.Stage.ROLLBACK) == [
+        "rollback.recorded",
+        "rollback.succeeded",
+    ]
     assert contract.get("deployment.succeeded").findings_fields == ("findings",)
 
 

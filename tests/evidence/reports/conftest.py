@@ -22,21 +22,31 @@ def october_clinic(django_db_setup, django_db_blocker, tmp_path_factory):
     from .scenario import CVSS, EPSS, KEV, SLUG, build
 
     cves = sorted(set(CVSS) | set(EPSS) | set(KEV))
+
+    def clean_up() -> None:
+        connection.set_schema_to_public()
+        KevEntry.objects.filter(cve_id__in=cves).delete()
+        Vulnerability.objects.filter(cve_id__in=cves).delete()
+        EpssScore.objects.filter(cve_id__in=cves).delete()
+        CatalogueImport.objects.filter(pk__gt=last_import or 0).delete()
+        # The owner stays (users hold rows in every client schema); its membership goes.
+        client.delete(force_drop=True)
+
     with django_db_blocker.unblock():
         last_import = CatalogueImport.objects.order_by("-pk").values_list("pk", flat=True).first()
         client = create_client(
             slug=SLUG, name="Riverbend Clinic", timezone_name="America/Chicago", is_hipaa=True
         )
-        owner = User.objects.filter(email="owner@october.test").first() or (
-            User.objects.create_user(email="owner@october.test", password=PASSWORD)
-        )
-        add_membership(user=owner, client=client, role=MembershipRole.CLIENT_OWNER)
-        token = issue_api_token(name="october-agents", scope=TokenScope.AGENT, client=client)
-        engineer = User.objects.get(email="engineer@msp.test")
-        admin = User.objects.get(email="admin@msp.test")
         # The committed catalogue import must not queue a re-match of every client.
         catalogue_changed.disconnect(dispatch_uid="patchops.refresh_findings")
         try:
+            owner = User.objects.filter(email="owner@october.test").first() or (
+                User.objects.create_user(email="owner@october.test", password=PASSWORD)
+            )
+            add_membership(user=owner, client=client, role=MembershipRole.CLIENT_OWNER)
+            token = issue_api_token(name="october-agents", scope=TokenScope.AGENT, client=client)
+            engineer = User.objects.get(email="engineer@msp.test")
+            admin = User.objects.get(email="admin@msp.test")
             data = build(
                 client=client,
                 owner=owner,
@@ -45,6 +55,9 @@ def october_clinic(django_db_setup, django_db_blocker, tmp_path_factory):
                 agent_token=token.plaintext,
                 folder=tmp_path_factory.mktemp("october-catalogue"),
             )
+        except BaseException:
+            clean_up()  # a failed build leaves nothing behind for the other tests
+            raise
         finally:
             catalogue_changed.connect(
                 on_catalogue_changed, dispatch_uid="patchops.refresh_findings"
@@ -52,10 +65,4 @@ def october_clinic(django_db_setup, django_db_blocker, tmp_path_factory):
             connection.set_schema_to_public()
     yield {"client": client, "owner": owner, "engineer": engineer, **data}
     with django_db_blocker.unblock():
-        connection.set_schema_to_public()
-        KevEntry.objects.filter(cve_id__in=cves).delete()
-        Vulnerability.objects.filter(cve_id__in=cves).delete()
-        EpssScore.objects.filter(cve_id__in=cves).delete()
-        CatalogueImport.objects.filter(pk__gt=last_import or 0).delete()
-        # The owner stays (users hold rows in every client schema); its membership goes.
-        client.delete(force_drop=True)
+        clean_up()
