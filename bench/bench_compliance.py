@@ -62,7 +62,7 @@ def _load(schema: str, n_assets: int, rng: random.Random, now) -> None:
                 f"{'t' if rng.random() < 0.2 else 'f'},t,{stale},agent,{now.isoformat()},"
                 f"{now.isoformat()},{now.isoformat()},{now.isoformat()},{{}},{{}},{{}},"
                 ""
-                f'"","","","","{rng.choice(ROLES)}","",""\n'
+                f'"","","","","{rng.choice(ROLES)}","","",{{deb}},t\n'
             )
         _copy(
             cursor,
@@ -70,9 +70,19 @@ def _load(schema: str, n_assets: int, rng: random.Random, now) -> None:
             ["id", "uuid", "hostname", "os_family", "asset_class_id", "is_ephi", "is_managed",
              "is_stale", "source", "first_seen", "last_seen", "created_at", "updated_at",
              "mac_addresses", "ip_addresses", "data_flows", "hardware_serial", "os_name",
-             "os_version", "os_build", "role", "owner", "location"],
+             "os_version", "os_build", "role", "owner", "location", "software_tables",
+             "has_reported_updates"],
             assets,
         )  # fmt: skip
+        # Each asset's last patch list: most within the 14-day staleness window, some older
+        # (not reporting), 2 % never (outside patch scope).
+        reports = io.StringIO()
+        for i in range(1, n_assets + 1):
+            if rng.random() < 0.02:
+                continue
+            reported = now - timedelta(hours=rng.randint(1, 24 * 18))
+            reports.write(f"{i},{reported.isoformat()}\n")
+        _copy(cursor, "inventory_patchreport", ["asset_id", "reported_at"], reports)
         findings = io.StringIO()
         fid = 0
         for asset in range(1, n_assets + 1):
@@ -102,6 +112,7 @@ def _load(schema: str, n_assets: int, rng: random.Random, now) -> None:
             findings,
         )  # fmt: skip
         cursor.execute("ANALYZE inventory_asset")
+        cursor.execute("ANALYZE inventory_patchreport")
         cursor.execute("ANALYZE patchops_finding")
         cursor.execute("SET search_path = public")
 
@@ -131,18 +142,26 @@ def _uuid(rng: random.Random) -> str:
 
 
 def _raw_aggregate(schemas: list[str], at) -> list[tuple]:
+    """The client compliance % as one plain statement per schema: in scope = managed with a
+    patch report by ``at``; compliant = a report within 14 days and no overdue finding (the
+    engine's definition without exceptions, none of which the benchmark creates)."""
+    window = at - timedelta(days=compliance.DEFAULT_STALE_AFTER_DAYS)
     parts = []
     params: list = []
     for schema in schemas:
         parts.append(
             f"SELECT '{schema}' AS schema, count(*) AS in_scope,"
-            " count(*) FILTER (WHERE NOT EXISTS ("
+            " count(*) FILTER (WHERE EXISTS ("
+            f' SELECT 1 FROM "{schema}".inventory_patchreport r WHERE r.asset_id = a.id'
+            " AND r.reported_at <= %s AND r.reported_at > %s) AND NOT EXISTS ("
             f' SELECT 1 FROM "{schema}".patchops_finding f WHERE f.asset_id = a.id'
             " AND f.detected_at <= %s AND (f.verified_at IS NULL OR f.verified_at > %s)"
             " AND f.state <> 'not_applicable' AND f.due_at < %s)) AS compliant"
-            f' FROM "{schema}".inventory_asset a WHERE a.is_managed AND NOT a.is_stale'
+            f' FROM "{schema}".inventory_asset a WHERE a.is_managed AND EXISTS ('
+            f' SELECT 1 FROM "{schema}".inventory_patchreport p WHERE p.asset_id = a.id'
+            " AND p.reported_at <= %s)"
         )
-        params += [at, at, at]
+        params += [at, window, at, at, at, at]
     with connection.cursor() as cursor:
         cursor.execute(" UNION ALL ".join(parts), params)
         return cursor.fetchall()

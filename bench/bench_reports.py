@@ -39,7 +39,7 @@ def _seed(assets: int, ephi_ratio: float, findings: int) -> Any:
 
     from evidence.models import GENESIS_HASH, EvidenceEvent
     from inventory.choices import AssetRole, AssetSource, OsFamily
-    from inventory.models import Asset, AssetClass
+    from inventory.models import Asset, AssetClass, PatchReport
     from patchops.choices import FindingOrigin, FindingState, SeverityTier
     from patchops.models import Finding
     from tenants.models import Client
@@ -83,6 +83,9 @@ def _seed(assets: int, ephi_ratio: float, findings: int) -> Any:
                     )
                 )
             created = Asset.objects.bulk_create(rows, batch_size=1000)
+            PatchReport.objects.bulk_create(
+                [PatchReport(asset=a, reported_at=a.last_seen) for a in created], batch_size=1000
+            )
             detected = datetime(2026, 10, 3, 9, tzinfo=UTC)
             finding_rows = [
                 Finding(
@@ -107,7 +110,12 @@ def _seed(assets: int, ephi_ratio: float, findings: int) -> Any:
             ):
                 for f in made:
                     seq += 1
-                    subject = ("finding", str(f.uuid)) if step != 1 else ("deployment", f"d-{f.pk}")
+                    # The shapes the producers write (evidence.contract): detection and
+                    # verification name the finding as subject, a deployment names it in
+                    # its payload.
+                    subject = (
+                        ("finding", str(f.uuid)) if step != 1 else ("asset", str(f.asset.uuid))
+                    )
                     event = EvidenceEvent(
                         sequence=seq,
                         occurred_at=detected + timedelta(days=step * 1.5, minutes=seq % 600),
@@ -115,7 +123,7 @@ def _seed(assets: int, ephi_ratio: float, findings: int) -> Any:
                         actor="system:bench",
                         subject_type=subject[0],
                         subject_id=subject[1],
-                        payload={"finding_id": str(f.uuid)} if step == 1 else {},
+                        payload={"findings": [str(f.uuid)]} if step == 1 else {},
                         prev_hash=prev,
                     )
                     event.hash = event.compute_hash()

@@ -34,10 +34,16 @@ from patchops import compliance
 from patchops.choices import SeverityTier
 from patchops.models import Finding
 from patchops.risk import TIER_RANK
-from patchops.selectors import TIER_ORDER, explain_positions
+from patchops.selectors import (
+    PRIORITY_ORDER,
+    TIER_ORDER,
+    explain_positions,
+    with_exception_cover,
+)
 
 from . import charts
 from .models import ReportKind
+from .periods import format_period
 from .reports import (
     ReportNotAvailable,
     base_context,
@@ -49,6 +55,9 @@ from .selectors import period_bounds, verify_chain
 
 __all__ = [
     "as_of",
+    "quarter_bounds",
+    "trend_instants",
+    "quarter_trend",
     "PRIORITIZATION_LIMIT",
     "RatioRow",
     "compliance_rows",
@@ -65,7 +74,8 @@ __all__ = [
 # The printed prioritization log lists at most this many findings (the CSV has all of them).
 PRIORITIZATION_LIMIT = 1000
 TOP_RISKS = 10
-QBR_TREND_DAYS = 90
+# Reports list at most this many not-reporting assets (oldest report first); the count is exact.
+NOT_REPORTING_LIMIT = 200
 
 
 def as_of(client: Any, period: date) -> tuple[datetime, datetime, datetime]:
@@ -74,13 +84,29 @@ def as_of(client: Any, period: date) -> tuple[datetime, datetime, datetime]:
     return start, end, min(end, timezone.now())
 
 
-def _period_context(client: Any, period: date, title: str) -> dict[str, Any]:
-    start, end, at = as_of(client, period)
+def quarter_bounds(client: Any, period: date) -> tuple[datetime, datetime, datetime]:
+    """(start, end, at) of the QBR quarter: the three calendar months ending with ``period``
+    (a calendar quarter when ``period`` is March, June, September or December)."""
+    first = date(period.year - (period.month <= 2), (period.month - 3) % 12 + 1, 1)
+    start, _ = period_bounds(first, client.tz)
+    _, end = period_bounds(period, client.tz)
+    return start, end, min(end, timezone.now())
+
+
+def _period_context(
+    client: Any,
+    period: date,
+    title: str,
+    *,
+    bounds: tuple[datetime, datetime, datetime] | None = None,
+) -> dict[str, Any]:
+    start, end, at = bounds or as_of(client, period)
     context = base_context(client, period, title)
+    local_at = at.astimezone(client.tz)
     context |= {
         "as_of": at,
-        # Preformatted: the template |date filter would convert back to the active zone (UTC).
-        "as_of_label": f"{at.astimezone(client.tz):%Y-%m-%d %H:%M} {client.timezone}",
+        # Preformatted: the instant in the client's zone, named.
+        "as_of_label": f"{local_at:%Y-%m-%d %H:%M} {client.timezone}",
         "period_complete": at == end,
         "window_start": start,
     }
@@ -94,11 +120,13 @@ class RatioRow:
     numerator: int
     denominator: int
     pct: Decimal | None
+    not_reporting: int = 0
 
 
 def _rows(ratios: dict[str, compliance.Ratio], labels: dict[str, str]) -> list[RatioRow]:
     return [
-        RatioRow(k, labels.get(k, k), r.numerator, r.denominator, r.pct) for k, r in ratios.items()
+        RatioRow(k, labels.get(k, k), r.numerator, r.denominator, r.pct, r.not_reporting)
+        for k, r in ratios.items()
     ]
 
 
@@ -109,7 +137,8 @@ def compliance_rows(breakdown: compliance.ComplianceBreakdown) -> dict[str, Any]
     """The engine's breakdown as printable rows: by tier, by OS family, by asset class."""
     tiers = {t: breakdown.by_tier[t] for t in compliance.REPORTED_TIERS}
     unknown = breakdown.by_tier.get(SeverityTier.UNKNOWN)
-    if unknown is not None and unknown.numerator != unknown.denominator:
+    # Findings without a vendor severity only get a row when one of them counts against.
+    if unknown is not None and unknown.numerator != unknown.denominator - unknown.not_reporting:
         tiers[SeverityTier.UNKNOWN] = unknown
     class_names = dict(AssetClass.objects.values_list("key", "name"))
     by_os = _rows(breakdown.by_os_family, dict(OsFamily.choices))
@@ -126,6 +155,9 @@ def compliance_rows(breakdown: compliance.ComplianceBreakdown) -> dict[str, Any]
 
     return {
         "compliance_client": breakdown.client,
+        "not_reporting_count": breakdown.not_reporting,
+        "outside_patch_scope": breakdown.outside_patch_scope,
+        "staleness_days": breakdown.staleness_window.days,
         "compliance_by_tier": by_tier,
         "compliance_by_os": by_os,
         "compliance_by_class": by_class,
@@ -194,18 +226,46 @@ def _exceptions_qs() -> QuerySet[RiskException]:
     )
 
 
-def _failure_context(start: datetime, at: datetime) -> dict[str, Any]:
-    failed, attempted = compliance.deployment_counts(start, at)
+def _failure_context(figures: compliance.ComplianceFigures) -> dict[str, Any]:
     ring_rows = [
         {"ring": row["name"], "failed": row["failed"], "attempted": row["attempted"],
          "pct": row["pct"]}
-        for row in compliance.failure_rates_by_ring(start, at)
+        for row in figures.failure_rate_by_ring
     ]  # fmt: skip
     return {
-        "deployments_failed": failed,
-        "deployments_attempted": attempted,
-        "failure_rate": compliance.pct(failed, attempted),
+        "deployments_failed": figures.deployments_failed,
+        "deployments_attempted": figures.deployments_attempted,
+        "failure_rate": figures.patch_failure_rate,
         "failure_by_ring": ring_rows,
+    }
+
+
+def _report_figures(client: Any, start: datetime, at: datetime) -> compliance.ComplianceFigures:
+    """THE engine call of a report: every figure it prints comes from this one result."""
+    return compliance.compute(
+        client=client, at=at, start=start, not_reporting_limit=NOT_REPORTING_LIMIT
+    )
+
+
+def _ttr_rows(figures: compliance.ComplianceFigures) -> list[dict[str, Any]]:
+    return [
+        {
+            "tier": TIER_LABELS.get(t, t),
+            "count": v["count"],
+            "median": v["median"],
+            "p90": v["p90"],
+            "median_hours": _hours(v["median"]),
+            "p90_hours": _hours(v["p90"]),
+        }
+        for t, v in _tier_sorted(figures.time_to_remediate)
+    ]
+
+
+def _reporting_context(figures: compliance.ComplianceFigures) -> dict[str, Any]:
+    return {
+        "not_reporting_assets": figures.not_reporting_assets,
+        "not_reporting_count": figures.not_reporting,
+        "not_reporting_truncated": figures.not_reporting > len(figures.not_reporting_assets),
     }
 
 
@@ -216,24 +276,20 @@ def _failure_context(start: datetime, at: datetime) -> dict[str, Any]:
 def monthly_compliance(client: Any, period: date) -> tuple[str, dict[str, Any]]:
     context = _period_context(client, period, "Monthly compliance report")
     start, at = context["window_start"], context["as_of"]
-    sla, sla_by_tier, ttr = compliance.period_figures(start, at)
+    figures = _report_figures(client, start, at)
     active = _exceptions_qs().filter(pk__in=active_exceptions_at(at).values("pk"))
     top = list(remediated_in_period(start, at)[:TOP_RISKS])
-    context |= compliance_rows(compliance.compliance_at(at))
-    context |= _failure_context(start, at)
+    context |= compliance_rows(figures.compliance)
+    context |= _failure_context(figures)
+    context |= _reporting_context(figures)
     context |= {
-        "sla": sla,
-        "sla_by_tier": [(TIER_LABELS.get(t, t), r) for t, r in _tier_sorted(sla_by_tier)],
-        "ttr_rows": [
-            {
-                "tier": TIER_LABELS.get(t, t),
-                "count": v["count"],
-                "median_hours": _hours(v["median"]),
-                "p90_hours": _hours(v["p90"]),
-            }
-            for t, v in _tier_sorted(ttr)
+        "figures": figures,
+        "sla": figures.sla_attainment,
+        "sla_by_tier": [
+            (TIER_LABELS.get(t, t), r) for t, r in _tier_sorted(figures.sla_attainment_by_tier)
         ],
-        "exception_figures": compliance.exception_figures(at),
+        "ttr_rows": _ttr_rows(figures),
+        "exception_figures": figures.exceptions,
         "active_exception_rows": exception_rows(active.order_by("expires_at", "pk"), at),
         "top_remediated": top,
         "remediated_count": remediated_in_period(start, at).count(),
@@ -246,12 +302,13 @@ def monthly_compliance(client: Any, period: date) -> tuple[str, dict[str, Any]]:
 
 def prioritization_log_context(at: datetime, *, limit: int = PRIORITIZATION_LIMIT) -> dict:
     """The risk-based prioritization log as it stood at ``at``: findings outstanding then, in
-    the order of the portal's log (tier, risk score, due time) with the reason for each."""
+    the order of the portal's log (uncovered work first and excepted findings after it; each
+    by tier, risk score, due time) with the reason for each."""
     qs = (
-        compliance.outstanding_at(at)
+        with_exception_cover(compliance.outstanding_at(at), at)
         .select_related("asset", "asset__asset_class")
         .annotate(tier_rank=TIER_ORDER)
-        .order_by("tier_rank", "-risk_score", "due_at", "pk")
+        .order_by(*PRIORITY_ORDER)
     )
     total = qs.count()
     entries = explain_positions(list(qs[:limit]), at=at)
@@ -290,14 +347,17 @@ def hipaa_evidence_pack(client: Any, period: date) -> tuple[str, dict[str, Any]]
         )
     context = _period_context(client, period, "HIPAA-aligned evidence pack")
     start, end, at = as_of(client, period)
+    figures = _report_figures(client, start, at)
     context |= ephi_inventory_context()
     context |= prioritization_log_context(at)
-    context |= evidence_chain_context(client, period)
+    context |= evidence_chain_context(client, period, at=at)
     context |= controls_register_context(start, end, at)
     status = verify_chain()
     context |= {
+        "figures": figures,
         "chain_status": status,
-        "in_scope_assets": compliance.in_scope_assets().count(),
+        "in_scope_assets": figures.in_scope,
+        "not_reporting_count": figures.not_reporting,
     }
     return "evidence/pdf/hipaa.html", context
 
@@ -305,13 +365,29 @@ def hipaa_evidence_pack(client: Any, period: date) -> tuple[str, dict[str, Any]]
 # --- QBR executive summary ------------------------------------------------------------------
 
 
-def _trend_points(rows: list[Any]) -> list[tuple[str, float]]:
-    """One point per ISO week (its last row), so 90 days print as ~13 labelled points."""
-    by_week: dict[tuple[int, int], Any] = {}
-    for row in rows:
-        if row.compliance_pct is not None:
-            by_week[row.date.isocalendar()[:2]] = row
-    return [(f"{r.date:%d %b}", float(r.compliance_pct)) for r in by_week.values()]
+def trend_instants(start: datetime, at: datetime, tz: Any) -> list[datetime]:
+    """The QBR trend's instants: the end of each week (Sunday 24:00 in the client's zone)
+    inside the quarter, then ``at`` itself (the headline's instant)."""
+    local = start.astimezone(tz)
+    days_to_monday = (7 - local.weekday()) % 7 or 7
+    point = datetime.combine(
+        (local + timedelta(days=days_to_monday)).date(), datetime.min.time(), tzinfo=tz
+    )
+    out: list[datetime] = []
+    while point < at:
+        out.append(point)
+        point = datetime.combine((point + timedelta(days=7)).date(), datetime.min.time(), tzinfo=tz)
+    return [*out, at]
+
+
+def quarter_trend(
+    client: Any, start: datetime, at: datetime, headline: compliance.ComplianceBreakdown
+) -> list[tuple[datetime, compliance.Ratio]]:
+    """Compliance % at each trend instant, from the engine; the last point IS the headline."""
+    instants = trend_instants(start, at, client.tz)
+    window = headline.staleness_window
+    points = [(t, compliance.compliance_at(t, window=window).client) for t in instants[:-1]]
+    return [*points, (at, headline.client)]
 
 
 def _plain_risks(start: datetime, end: datetime) -> list[dict[str, Any]]:
@@ -349,46 +425,55 @@ def _plain_risks(start: datetime, end: datetime) -> list[dict[str, Any]]:
 
 @register(ReportKind.QBR)
 def qbr_summary(client: Any, period: date) -> tuple[str, dict[str, Any]]:
-    from scorecards.models import ScorecardRow
-
-    context = _period_context(client, period, "QBR executive summary")
+    """The quarter of three months ending with ``period``: score and its weekly trend over the
+    quarter, SLA attainment and risks reduced over the quarter, exceptions at its end."""
+    bounds = quarter_bounds(client, period)
+    context = _period_context(client, period, "QBR executive summary", bounds=bounds)
     start, at = context["window_start"], context["as_of"]
-    last_day = (at - timedelta(microseconds=1)).astimezone(client.tz).date()
-    trend = list(
-        ScorecardRow.objects.filter(
-            client=client,
-            date__gt=last_day - timedelta(days=QBR_TREND_DAYS),
-            date__lte=last_day,
-        ).order_by("date")
-    )
-    # Point-in-time counts (open critical, overdue, KEV) and the breakdown at ``at``; the SLA
-    # attainment of the calendar month comes from the same engine over [start, at).
-    figures = compliance.compute(client=client, at=at, period_days=max(1, (at - start).days))
+    figures = _report_figures(client, start, at)
     breakdown = figures.compliance
-    sla, _, _ = compliance.period_figures(start, at)
-    points = _trend_points(trend)
-    first = next((r for r in trend if r.compliance_pct is not None), None)
+    trend = quarter_trend(client, start, at, breakdown)
+    known = [(t, r) for t, r in trend if r.pct is not None]
+    first = known[0] if known else None
     change = (
-        breakdown.client.pct - first.compliance_pct
-        if first is not None and breakdown.client.pct is not None
+        breakdown.client.pct - first[1].pct
+        if first is not None and breakdown.client.pct is not None and len(known) > 1
         else None
     )
     active = _exceptions_qs().filter(pk__in=active_exceptions_at(at).values("pk"))
+    first_month = start.astimezone(client.tz).date()
+    # A calendar quarter has its name; three other consecutive months are named by their months.
+    quarter_label = f"Q{(period.month - 1) // 3 + 1} {period.year}" if period.month % 3 == 0 else ""
     context |= compliance_rows(breakdown)
+    context |= _reporting_context(figures)
     context |= {
+        "period_label": f"{format_period(first_month)} – {format_period(period)}",
+        "period_start": start,
+        "quarter_label": quarter_label,
+        "quarter_months": f"{first_month:%B} – {period:%B %Y}",
+        "figures": figures,
         "score": breakdown.client,
-        "sla": sla,
-        "trend_rows": trend,
+        "sla": figures.sla_attainment,
+        "ttr_rows": _ttr_rows(figures),
+        "trend_points": trend,
         "trend_first": first,
+        "trend_first_day": (
+            (first[0] - timedelta(microseconds=1)).astimezone(client.tz).date() if first else None
+        ),
         "trend_change": change,
         "trend_change_abs": abs(change) if change is not None else None,
         "trend_chart": charts.line_chart(
-            points, title="Compliance % over the last 90 days", max_value=100, unit=" %"
-        ),
+            [
+                (f"{t.astimezone(client.tz) - timedelta(microseconds=1):%d %b}", float(r.pct))
+                for t, r in known
+            ],
+            title="Compliance % over the quarter",
+            max_value=100,
+            unit=" %",
+        ),  # fmt: skip
         "active_exception_rows": exception_rows(active.order_by("expires_at", "pk"), at),
         "risk_lines": _plain_risks(start, at),
         "remediated_count": remediated_in_period(start, at).count(),
-        "figures": figures,
     }
     return "evidence/pdf/qbr.html", context
 

@@ -7,8 +7,10 @@ import json
 import uuid
 from typing import Any
 
+from django.contrib.postgres.indexes import GinIndex
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+from django.db.models.fields.json import KeyTransform
 
 __all__ = [
     "EvidenceEvent",
@@ -49,6 +51,8 @@ class EvidenceEvent(models.Model):
             models.Index(fields=["subject_type", "subject_id"], name="evidence_event_subject"),
             models.Index(fields=["kind"], name="evidence_event_kind"),
             models.Index(fields=["occurred_at"], name="evidence_event_occurred"),
+            # Events naming findings in their payload (evidence.contract findings fields).
+            GinIndex(KeyTransform("findings", "payload"), name="evidence_event_findings"),
         ]
 
     def __str__(self) -> str:

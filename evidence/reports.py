@@ -39,7 +39,7 @@ from typing import Any
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
-from django.db.models import Count, Max, Q
+from django.db.models import Count, Max
 from django.utils import timezone
 
 from catalogue.freshness import catalogue_freshness
@@ -47,7 +47,7 @@ from inventory.choices import OsFamily, SoftwareCategory
 from inventory.models import Asset, InstalledSoftware
 
 from . import charts
-from .models import EvidenceEvent, ReportKind, StoredReport, report_upload_to
+from .models import ReportKind, StoredReport, report_upload_to
 from .pdf import render_pdf
 from .periods import format_period
 from .selectors import chain_head, period_bounds
@@ -191,58 +191,19 @@ def ephi_inventory_context() -> dict[str, Any]:
     }
 
 
-STAGE_DETECTED = "detected"
-STAGE_DEPLOYED = "deployed"
-STAGE_VERIFIED = "verified"
-
-
-def stage_of(kind: str) -> str | None:
-    """Which step of detection → deployment → verification an event kind documents."""
-    if kind == "finding.detected":
-        return STAGE_DETECTED
-    if kind == "finding.verified" or kind.endswith(".verified"):
-        return STAGE_VERIFIED
-    if "deploy" in kind:
-        return STAGE_DEPLOYED
-    return None
-
-
-def evidence_chain_context(client: Any, period: date, *, batch: int = 1000) -> dict[str, Any]:
-    """Context of ``_evidence_chain.html``: per finding active in the period, its evidence events.
-
-    A finding's events are those whose subject is the finding (``subject_type="finding"``,
-    ``subject_id=<finding uuid>``) or whose payload names it (``payload.finding_id``); deployment
-    events recorded against a deployment carry ``finding_id`` in their payload.
+def evidence_chain_context(client: Any, period: date, *, at: datetime | None = None) -> dict:
+    """Context of ``_evidence_chain.html``: each finding with chain evidence in the period
+    (``evidence.chain.findings_with_evidence``) and its detection → deployment → verification,
+    read through the event contract, with every event up to the end of the period (or ``at``).
     """
     from patchops.models import Finding
 
+    from .chain import finding_chains, findings_with_evidence
+
     start, end = period_bounds(period, client.tz)
-    touched = set(
-        EvidenceEvent.objects.filter(
-            subject_type="finding", occurred_at__gte=start, occurred_at__lt=end
-        ).values_list("subject_id", flat=True)
-    ) | {
-        str(v)
-        for v in EvidenceEvent.objects.filter(
-            occurred_at__gte=start, occurred_at__lt=end, payload__has_key="finding_id"
-        ).values_list("payload__finding_id", flat=True)
-    }
-    ids = sorted(touched)
-    events_by_finding: dict[str, list[EvidenceEvent]] = {i: [] for i in ids}
-    for i in range(0, len(ids), batch):
-        chunk = ids[i : i + batch]
-        qs = EvidenceEvent.objects.filter(
-            Q(subject_type="finding", subject_id__in=chunk) | Q(payload__finding_id__in=chunk),
-            occurred_at__lt=end,
-        ).order_by("sequence")
-        for event in qs:
-            key = (
-                event.subject_id
-                if event.subject_type == "finding"
-                else str(event.payload.get("finding_id"))
-            )
-            if key in events_by_finding:
-                events_by_finding[key].append(event)
+    until = min(end, at) if at is not None else end
+    ids = sorted(findings_with_evidence(start, until))
+    chains = finding_chains(ids, before=until)
     findings = {
         str(f.uuid): f
         for f in Finding.objects.filter(uuid__in=[i for i in ids if _is_uuid(i)]).select_related(
@@ -251,12 +212,7 @@ def evidence_chain_context(client: Any, period: date, *, batch: int = 1000) -> d
     }
     rows = []
     for fid in ids:
-        events = events_by_finding[fid]
-        stages: dict[str, EvidenceEvent] = {}
-        for event in events:
-            stage = stage_of(event.kind)
-            if stage and stage not in stages:
-                stages[stage] = event
+        chain = chains[fid]
         finding = findings.get(fid)
         rows.append(
             {
@@ -265,13 +221,14 @@ def evidence_chain_context(client: Any, period: date, *, batch: int = 1000) -> d
                 "asset": finding.asset.hostname if finding else "",
                 "patch": finding.patch_identifier if finding else "",
                 "tier": finding.get_tier_display() if finding else "",
-                "detected": stages.get(STAGE_DETECTED),
-                "deployed": stages.get(STAGE_DEPLOYED),
-                "verified": stages.get(STAGE_VERIFIED),
-                "complete": all(
-                    s in stages for s in (STAGE_DETECTED, STAGE_DEPLOYED, STAGE_VERIFIED)
-                ),
-                "events": events,
+                "detected": chain.detection,
+                "deployed": chain.deployment,
+                "failed_attempt": next((a.event for a in chain.attempts if not a.succeeded), None),
+                "attempts": len(chain.attempts),
+                "failed_attempts": sum(1 for a in chain.attempts if not a.succeeded),
+                "verified": chain.verification,
+                "complete": chain.complete,
+                "events": chain.events,
             }
         )
     rows.sort(key=lambda r: (r["detected"].sequence if r["detected"] else 0, r["finding_id"]))
@@ -434,9 +391,12 @@ def _actor(actor: Any) -> str:
 
 
 def render_report(client: Any, kind: str, period: date) -> bytes:
+    """Build and render one report in the client's time zone: every time it prints is the
+    client's local time with the zone named."""
     check_kind(kind, client)
-    template_name, context = REPORT_BUILDERS[kind](client, period)
-    return render_pdf(template_name, context)
+    with timezone.override(client.tz):
+        template_name, context = REPORT_BUILDERS[kind](client, period)
+        return render_pdf(template_name, context)
 
 
 def generate_report(*, client: Any, kind: str, period: date, actor: Any = None) -> StoredReport:

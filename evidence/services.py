@@ -1,16 +1,24 @@
-"""Write side of the evidence log. Every app records its state changes through ``record_event``."""
+"""Write side of the evidence log. Every app records its state changes through ``record_event``.
+
+Only declared kinds are recorded (``evidence.contract``): an undeclared kind, another subject
+type or a payload that does not fit its declaration raises ``EventContractError`` and nothing is
+written.
+"""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
 
-from .models import GENESIS_HASH, EvidenceEvent
+from . import contract
+from .contract import EventContractError
+from .models import GENESIS_HASH, EvidenceEvent, canonical_json
 
-__all__ = ["record_event", "record_events", "actor_label"]
+__all__ = ["record_event", "record_events", "actor_label", "EventContractError"]
 
 # One advisory lock key per schema serialises appends, so the chain never forks.
 _LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':evidence'))"
@@ -31,6 +39,15 @@ def actor_label(actor: Any) -> str:
     return str(actor)
 
 
+def _checked_payload(kind: str, subject_type: str, payload: dict[str, Any] | None) -> dict:
+    """The payload as it will be stored, after checking it against the kind's declaration."""
+    if payload is not None and not isinstance(payload, dict):
+        raise EventContractError(f"{kind}: a payload is an object.")
+    stored = json.loads(canonical_json(payload or {}))
+    contract.validate(kind=kind, subject_type=subject_type, payload=stored)
+    return stored
+
+
 def record_event(
     *,
     kind: str,
@@ -43,7 +60,9 @@ def record_event(
     """Append one event to the current client's chain (call inside the client's schema).
 
     Runs in the caller's transaction: the event exists exactly when the change it records does.
+    Raises ``EventContractError`` (nothing recorded) when the event does not fit the contract.
     """
+    stored = _checked_payload(kind, subject_type, payload)
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(_LOCK_SQL)
@@ -55,7 +74,7 @@ def record_event(
             actor=actor_label(actor),
             subject_type=subject_type,
             subject_id=str(subject_id),
-            payload=payload or {},
+            payload=stored,
             prev_hash=last.hash if last else GENESIS_HASH,
         )
         event.hash = event.compute_hash()
@@ -70,6 +89,7 @@ def record_events(events: list[dict[str, Any]]) -> list[EvidenceEvent]:
     """
     if not events:
         return []
+    payloads = [_checked_payload(e["kind"], e["subject_type"], e.get("payload")) for e in events]
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(_LOCK_SQL)
@@ -78,7 +98,7 @@ def record_events(events: list[dict[str, Any]]) -> list[EvidenceEvent]:
         prev_hash = last.hash if last else GENESIS_HASH
         rows: list[EvidenceEvent] = []
         now = timezone.now()
-        for e in events:
+        for e, stored in zip(events, payloads, strict=True):
             sequence += 1
             event = EvidenceEvent(
                 sequence=sequence,
@@ -87,7 +107,7 @@ def record_events(events: list[dict[str, Any]]) -> list[EvidenceEvent]:
                 actor=actor_label(e.get("actor")),
                 subject_type=e["subject_type"],
                 subject_id=str(e["subject_id"]),
-                payload=e.get("payload") or {},
+                payload=stored,
                 prev_hash=prev_hash,
             )
             event.hash = event.compute_hash()

@@ -19,7 +19,13 @@ from tenants.models import Client, User
 
 from .choices import ControlKind, ExceptionKind, ExceptionState, SignatureDecision
 from .models import CompensatingControl, RiskException, Signature
-from .services import ControlInput, ExceptionInput, _except_findings, request_exception
+from .services import (
+    ControlInput,
+    ExceptionInput,
+    _except_findings,
+    _payload,
+    request_exception,
+)
 
 
 def _requester() -> User | None:
@@ -40,8 +46,10 @@ def _historic(
     assets: list[Asset],
     findings: list[Finding],
     controls: list[tuple[str, str]],
+    except_findings: bool = True,
 ) -> RiskException:
-    """An exception requested and signed in the past (the register's history)."""
+    """An exception requested and signed in the past (the register's history), recorded with
+    the payloads the register's services write."""
     exception = RiskException.objects.create(
         kind=kind,
         reason=reason,
@@ -76,15 +84,29 @@ def _historic(
         text_sha256=digest,
     )
     exception.refresh_from_db()
-    for kind_, at in (("exception.requested", created_at), ("exception.signed", signed_at)):
-        record_event(
-            kind=kind_,
-            subject_type="exception",
-            subject_id=exception.uuid,
-            actor=requester if kind_ == "exception.requested" else owner,
-            payload={"uuid": str(exception.uuid), "ticket_reference": ticket, "demo": True},
-            occurred_at=at,
-        )
+    record_event(
+        kind="exception.requested",
+        subject_type="exception",
+        subject_id=exception.uuid,
+        actor=requester or "system",
+        payload=_payload(exception, supersedes=None, approver=owner.email),
+        occurred_at=created_at,
+    )
+    record_event(
+        kind="exception.signed",
+        subject_type="exception",
+        subject_id=exception.uuid,
+        actor=owner,
+        payload=_payload(
+            exception,
+            starts_at=signed_at.isoformat(),
+            text_sha256=digest,
+            ip_address="203.0.113.24",
+            user_agent="Mozilla/5.0 (Windows NT 10.0; Win64; x64) Edge/126.0",
+            findings_excepted=_except_findings(exception) if except_findings else [],
+        ),
+        occurred_at=signed_at,
+    )
     return exception
 
 
@@ -105,7 +127,7 @@ def seed_client(client: Client) -> None:
         findings = list(Finding.objects.filter(asset__in=assets).order_by("due_at")[:6])
         deferral_findings = findings[:2]
         deferral_assets = [] if deferral_findings else assets[:1]
-        active = _historic(
+        _historic(
             client=client,
             owner=owner,
             requester=requester,
@@ -126,11 +148,10 @@ def seed_client(client: Client) -> None:
                 (ControlKind.RESTRICTED_ACCESS, "RDP limited to the MSP jump host."),
             ],
         )
-        _except_findings(active)
 
         special = [a for a in assets if a.asset_class.key == AssetClass.DO_NOT_DISRUPT]
         lane_asset = special[0] if special else assets[-1]
-        lane = _historic(
+        _historic(
             client=client,
             owner=owner,
             requester=requester,
@@ -154,7 +175,6 @@ def seed_client(client: Client) -> None:
                 (ControlKind.EXTRA_MONITORING, "Syslog to the SIEM with alerting on new logins."),
             ],
         )
-        _except_findings(lane)
 
         expired = _historic(
             client=client,
@@ -169,6 +189,7 @@ def seed_client(client: Client) -> None:
             assets=assets[1:2] or assets[:1],
             findings=[],
             controls=[],
+            except_findings=False,
         )
         RiskException.objects.filter(pk=expired.pk).update(
             state=ExceptionState.EXPIRED,
@@ -181,7 +202,12 @@ def seed_client(client: Client) -> None:
             subject_type="exception",
             subject_id=expired.uuid,
             actor="system",
-            payload={"uuid": str(expired.uuid), "demo": True},
+            payload=_payload(
+                expired,
+                previous_state=ExceptionState.ACTIVE,
+                reason="Reached its hard expiry.",
+                findings_reopened=[],
+            ),
             occurred_at=expired.expires_at,
         )
 

@@ -47,6 +47,8 @@ class ExceptionForm(forms.Form):
     def __init__(self, *args: Any, client: Client, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.client = client
+        # Entered and shown in the client's time zone (the page runs in it).
+        self.fields["expires_at"].label = f"Hard expiry ({client.timezone} time)"
         self.fields["approver"].queryset = User.objects.filter(
             memberships__client=client, is_active=True
         ).order_by("email")

@@ -219,6 +219,7 @@ class RiskException(models.Model):
             f"Approver: {self.approver.email}",
             f"Requested at: {ts(self.created_at)}",
             f"Hard expiry: {ts(self.expires_at)}",
+            *_local_expiry(self.expires_at),
             "Reason:",
             *[f"  {line}" for line in self.reason.strip().splitlines()],
             "Assets:",
@@ -338,3 +339,14 @@ class ExceptionReminder(models.Model):
 
     def __str__(self) -> str:
         return f"{self.days_before}-day reminder for {self.exception_id}"
+
+
+def _local_expiry(expires_at: datetime) -> list[str]:
+    """The hard expiry in the client's own time zone, as the owner entered and reads it."""
+    from django.db import connection
+
+    tz = getattr(getattr(connection, "tenant", None), "tz", None)
+    if tz is None or getattr(connection, "schema_name", "public") == "public":
+        return []
+    local = expires_at.astimezone(tz)
+    return [f"Hard expiry, local time: {local:%Y-%m-%d %H:%M} {local.tzname()} ({tz.key})"]

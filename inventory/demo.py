@@ -50,25 +50,25 @@ WIN_PENDING = {
     "11": (
         "2024-06 Cumulative Update for Windows 11 Version 23H2 for x64 (KB5039212)",
         "KB5039212",
-        ["CVE-2024-30080", "CVE-2024-30078"],
+        ["CVE-2024-30080", "CVE-2024-30078", "CVE-2024-30088"],
         "critical",
     ),
     "10": (
         "2024-06 Cumulative Update for Windows 10 Version 22H2 for x64 (KB5039211)",
         "KB5039211",
-        ["CVE-2024-30080", "CVE-2024-30082"],
+        ["CVE-2024-30080", "CVE-2024-30082", "CVE-2024-30088"],
         "critical",
     ),
     "2022": (
         "2024-06 Cumulative Update for Microsoft server operating system version 21H2 (KB5039227)",
         "KB5039227",
-        ["CVE-2024-30080", "CVE-2024-30077"],
+        ["CVE-2024-30080", "CVE-2024-30077", "CVE-2024-30088"],
         "critical",
     ),
     "2019": (
         "2024-06 Cumulative Update for Windows Server 2019 (KB5039217)",
         "KB5039217",
-        ["CVE-2024-30080", "CVE-2024-30070"],
+        ["CVE-2024-30080", "CVE-2024-30070", "CVE-2024-30088"],
         "critical",
     ),
 }

@@ -40,6 +40,7 @@ __all__ = [
     "SoftwarePolicy",
     "SoftwarePolicyReview",
     "InventorySnapshot",
+    "PatchReport",
 ]
 
 
@@ -435,3 +436,24 @@ class InventorySnapshot(models.Model):
         if self.pk is not None:
             raise ValidationError("Inventory snapshots are immutable.")
         super().save(*args, **kwargs)
+
+
+class PatchReport(models.Model):
+    """One patch or package list an asset reported (a software table or its pending updates),
+    written by ingest. The history behind "reporting": an asset in patch scope is reporting at
+    an instant when one of these arrived within the client's staleness window before it."""
+
+    asset = models.ForeignKey(Asset, on_delete=models.CASCADE, related_name="patch_reports")
+    reported_at = models.DateTimeField(help_text="When the device collected the list.")
+    run = models.ForeignKey(
+        DiscoveryRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-reported_at"]
+        indexes = [
+            models.Index(fields=["asset", "reported_at"], name="inventory_patchreport_asset_at")
+        ]
+
+    def __str__(self) -> str:
+        return f"patch report of {self.asset_id} at {self.reported_at:%Y-%m-%d %H:%M}"

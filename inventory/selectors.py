@@ -94,7 +94,8 @@ def asset_history(asset: Asset, *, limit: int = 200) -> QuerySet[SoftwareChange]
 
 
 def assets_without_patch_source(assets: QuerySet[Asset] | None = None) -> QuerySet[Asset]:
-    """Managed assets that never reported pending updates nor any software table."""
+    """Managed assets that never reported pending updates nor any software table: outside
+    patch scope (``patchops.compliance.outside_patch_scope``), never counted compliant."""
     qs = Asset.objects.all() if assets is None else assets
     return qs.filter(is_managed=True, has_reported_updates=False, software_tables=[])
 
@@ -214,7 +215,15 @@ def scope_report(*, today: date | None = None, product_limit: int = 200) -> Scop
     missing = assets_without_patch_source()
     report.without_patch_source_count = missing.count()
     report.without_patch_source = [
-        {"id": str(a.uuid), "hostname": a.hostname, "os_family": a.os_family, "source": a.source}
+        {
+            "id": str(a.uuid),
+            "hostname": a.hostname,
+            "os_family": a.os_family,
+            "os_family_label": a.get_os_family_display(),
+            "role_label": a.get_role_display(),
+            "source": a.source,
+            "source_label": a.get_source_display(),
+        }
         for a in missing.order_by("hostname")[:product_limit]
     ]
     for policy in policies:

@@ -47,6 +47,7 @@ from .models import (
     DiscoverySchedule,
     InstalledSoftware,
     InventorySnapshot,
+    PatchReport,
     PendingUpdate,
     Site,
     SoftwareChange,
@@ -726,6 +727,7 @@ def ingest_payloads(
                 chunk, assets, prior, is_new, now=now, run=run, summary=summary
             )
             _sync_pending_updates(chunk, assets, now=now, summary=summary)
+            _record_patch_reports(chunk, assets, now=now, run=run)
             if record_events:
                 _record_chunk_events(assets, is_new, changes, source=source, actor=actor, run=run)
             done += len(chunk)
@@ -741,6 +743,24 @@ def ingest_payloads(
             summary.findings_opened = refreshed.opened + refreshed.reopened
             summary.findings_verified = refreshed.verified
     return summary
+
+
+def _record_patch_reports(
+    chunk: list[Device], assets: list[Asset], *, now: datetime, run: DiscoveryRun | None
+) -> None:
+    """One ``PatchReport`` per device that reported a software table or its pending updates
+    (a device reporting only its system info is seen, not reporting)."""
+    rows = [
+        PatchReport(
+            asset=asset,
+            reported_at=min(device.collected_at or now, now + _FUTURE_SLACK),
+            run=run,
+        )
+        for device, asset in zip(chunk, assets, strict=True)
+        if device.software or device.pending_updates is not None
+    ]
+    if rows:
+        PatchReport.objects.bulk_create(rows)
 
 
 def _record_chunk_events(

@@ -180,6 +180,7 @@ class AssetDetailView(ClientPageMixin, TemplateView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         from patchops.models import Finding
+        from patchops.selectors import work_order
 
         context = super().get_context_data(**kwargs)
         asset = kwargs.get("asset") or self.get_asset()
@@ -197,7 +198,7 @@ class AssetDetailView(ClientPageMixin, TemplateView):
             ),
             pending=asset.pending_updates.all(),
             history=selectors.asset_history(asset, limit=100),
-            findings=Finding.objects.filter(asset=asset).order_by("due_at")[:100],
+            findings=work_order(Finding.objects.filter(asset=asset), timezone.now())[:100],
             tag_form=kwargs.get("tag_form")
             or TagForm(
                 initial={

@@ -5,17 +5,24 @@ its size; nothing loops over assets or findings in Python. Run inside the client
 
 Terms used below (all evaluated at the instant ``at``):
 
-* **In scope**: a managed asset (``is_managed``) that is not stale (``is_stale`` false). Unknown
-  devices from scans and assets no longer seen are out of scope.
+* **In (patch) scope at t**: a managed asset (``is_managed``) that a patch source covers: it
+  had reported a patch or package list (``inventory.PatchReport``, written by ingest) at or
+  before t. Managed assets no patch source covers (printers, switches adopted from a scan) are
+  **outside patch scope**: listed, never counted compliant. Unknown devices are out of scope.
+* **Reporting at t**: an in-scope asset whose last patch or package list arrived within the
+  client's staleness window (``Client.stale_after_days``) before t; otherwise it is **not
+  reporting** (its patch state is unknown) and counts against compliance.
 * **Outstanding at t**: detected at or before t, not verified by t (``verified_at`` null or
   after t) and not "not applicable". (So past instants are recomputed exactly.)
 * **Overdue at t**: outstanding and ``due_at < t`` (at ``due_at`` itself a finding is on time).
 * **Excepted at t**: covered by an active exception, ``starts_at <= t < expires_at``
   (``exceptions_register.selectors.covered_findings_at``): coverage ends at the expiry instant.
-* **Compliance % (point in time)** of a group = in-scope assets of the group with no overdue,
-  un-excepted finding ÷ in-scope assets of the group. Groups: the client, each OS family, each
-  asset class, and each tier (for a tier the denominator is every in-scope asset and the numerator
-  those with no overdue, un-excepted finding *of that tier*). ``None`` when the group is empty.
+* **Compliance % (point in time)** of a group = reporting in-scope assets of the group with no
+  overdue, un-excepted finding ÷ all in-scope assets of the group (a not-reporting asset counts
+  against); each ``Ratio`` carries its not-reporting count. Groups: the client, each OS family,
+  each asset class, and each tier (for a tier the denominator is every in-scope asset and the
+  numerator the reporting ones with no overdue, un-excepted finding *of that tier*). ``None``
+  when the group is empty.
 * **SLA attainment % (period)** = findings due in ``[start, end)`` and verified at or before their
   ``due_at`` ÷ findings due in ``[start, end)`` (not-applicable findings excluded).
 * **Time to remediate** by tier = median and 90th percentile (``percentile_cont``) of
@@ -39,6 +46,7 @@ from django.db import connection
 from django.db.models import (
     Aggregate,
     Count,
+    DateTimeField,
     DurationField,
     Exists,
     ExpressionWrapper,
@@ -47,7 +55,11 @@ from django.db.models import (
     OuterRef,
     Q,
     QuerySet,
+    Subquery,
+    Value,
 )
+from django.db.models.functions import Greatest
+from django.utils import timezone
 
 from exceptions_register.choices import ExceptionKind
 from exceptions_register.models import RiskException
@@ -55,7 +67,7 @@ from exceptions_register.selectors import active_exceptions_at
 from integrations.choices import TicketCategory
 from integrations.models import PsaTicket
 from inventory.choices import OsFamily
-from inventory.models import Asset, AssetClass
+from inventory.models import Asset, AssetClass, PatchReport
 from rings import selectors as ring_selectors
 from rings.choices import DeploymentStatus
 from rings.models import DeploymentResult, Ring
@@ -68,9 +80,15 @@ __all__ = [
     "REPORTED_TIERS",
     "Ratio",
     "ComplianceFigures",
+    "staleness_window",
     "in_scope_assets",
+    "outside_patch_scope",
+    "reporting_q",
+    "last_report_at",
+    "not_reporting_assets",
     "outstanding_at",
     "overdue_unexcepted_at",
+    "excepted_until",
     "compliance_at",
     "period_figures",
     "sla_attainment",
@@ -102,18 +120,25 @@ def pct(numerator: int, denominator: int) -> Decimal | None:
 class Ratio:
     numerator: int
     denominator: int
+    # Compliance ratios: the in-scope assets of the group that are not reporting.
+    not_reporting: int = 0
 
     @property
     def pct(self) -> Decimal | None:
         return pct(self.numerator, self.denominator)
 
-    def as_dict(self, num: str = "compliant", den: str = "in_scope") -> dict[str, Any]:
+    def as_dict(
+        self, num: str = "compliant", den: str = "in_scope", *, reporting: bool = False
+    ) -> dict[str, Any]:
         value = self.pct
-        return {
+        out: dict[str, Any] = {
             num: self.numerator,
             den: self.denominator,
             "pct": float(value) if value is not None else None,
         }
+        if reporting:
+            out["not_reporting"] = self.not_reporting
+        return out
 
 
 class PercentileCont(Aggregate):
@@ -128,9 +153,66 @@ class PercentileCont(Aggregate):
 # --- building blocks --------------------------------------------------------------------------
 
 
-def in_scope_assets() -> QuerySet[Asset]:
-    """Managed, not stale."""
-    return Asset.objects.filter(is_managed=True, is_stale=False)
+DEFAULT_STALE_AFTER_DAYS = 14
+
+
+def staleness_window(client: Client | None = None) -> timedelta:
+    """The client's staleness window (``stale_after_days``; the current schema's client)."""
+    client = client if client is not None else getattr(connection, "tenant", None)
+    days = getattr(client, "stale_after_days", None) or DEFAULT_STALE_AFTER_DAYS
+    return timedelta(days=days)
+
+
+def _reported(at: datetime, since: datetime | None = None) -> Exists:
+    reports = PatchReport.objects.filter(asset=OuterRef("pk"), reported_at__lte=at)
+    if since is not None:
+        reports = reports.filter(reported_at__gt=since)
+    return Exists(reports)
+
+
+def in_scope_assets(at: datetime | None = None) -> QuerySet[Asset]:
+    """Managed assets a patch source covers at ``at``: they had reported a patch or package
+    list by then (reporting or not)."""
+    at = at or timezone.now()
+    return Asset.objects.filter(_reported(at), is_managed=True)
+
+
+def outside_patch_scope(at: datetime | None = None) -> QuerySet[Asset]:
+    """Managed assets seen by ``at`` that no patch source covers (never reported a patch or
+    package list): printers, switches adopted from a scan. Listed, never counted compliant."""
+    at = at or timezone.now()
+    return Asset.objects.filter(~_reported(at), is_managed=True, first_seen__lte=at)
+
+
+def reporting_q(at: datetime, window: timedelta) -> Exists:
+    """An asset that reported a patch or package list in (at − window, at]."""
+    return _reported(at, since=at - window)
+
+
+def last_report_at(at: datetime) -> Subquery:
+    """Annotation: the time of the asset's last patch or package list at or before ``at``."""
+    return Subquery(
+        PatchReport.objects.filter(asset=OuterRef("pk"), reported_at__lte=at)
+        .order_by("-reported_at")
+        .values("reported_at")[:1],
+        output_field=DateTimeField(),
+    )
+
+
+def not_reporting_assets(
+    at: datetime | None = None, *, window: timedelta | None = None
+) -> QuerySet[Asset]:
+    """In-scope assets that are not reporting at ``at``, oldest report first, each annotated
+    with ``last_report_at``."""
+    at = at or timezone.now()
+    window = window if window is not None else staleness_window()
+    return (
+        in_scope_assets(at)
+        .exclude(reporting_q(at, window))
+        .annotate(last_report_at=last_report_at(at))
+        .select_related("asset_class")
+        .order_by("last_report_at", "hostname", "pk")
+    )
 
 
 def outstanding_at(at: datetime) -> QuerySet[Finding]:
@@ -168,64 +250,111 @@ def excepted_q(at: datetime) -> Q:
     return Q(Exists(named)) | Q(Exists(on_asset))
 
 
+def excepted_until(at: datetime) -> Any:
+    """An annotation for findings: the hard expiry of the active exception covering the finding
+    at ``at`` (the latest one when several do), ``NULL`` when none covers it. The same coverage
+    rule as ``excepted_q``: a finding an active exception names, or any finding on an asset an
+    active deferral or isolated lane names."""
+    active = list(active_exceptions_at(at).values_list("pk", "kind"))
+    if not active:
+        return Value(None, output_field=DateTimeField())
+    ids = [pk for pk, _ in active]
+    asset_kinds = (ExceptionKind.DEFERRAL, ExceptionKind.ISOLATED_LANE)
+    asset_ids = [pk for pk, kind in active if kind in asset_kinds] or [0]
+    named = (
+        RiskException.findings.through.objects.filter(
+            finding_id=OuterRef("pk"), riskexception_id__in=ids
+        )
+        .order_by("-riskexception__expires_at")
+        .values("riskexception__expires_at")[:1]
+    )
+    on_asset = (
+        RiskException.assets.through.objects.filter(
+            asset_id=OuterRef("asset_id"), riskexception_id__in=asset_ids
+        )
+        .order_by("-riskexception__expires_at")
+        .values("riskexception__expires_at")[:1]
+    )
+    return Greatest(
+        Subquery(named, output_field=DateTimeField()),
+        Subquery(on_asset, output_field=DateTimeField()),
+    )
+
+
 @dataclass
 class ComplianceBreakdown:
     client: Ratio
     by_tier: dict[str, Ratio]
     by_os_family: dict[str, Ratio]
     by_asset_class: dict[str, Ratio]
+    outside_patch_scope: int = 0
+    staleness_window: timedelta = timedelta(days=DEFAULT_STALE_AFTER_DAYS)
+
+    @property
+    def not_reporting(self) -> int:
+        return self.client.not_reporting
 
 
 ALL_TIERS = [*REPORTED_TIERS, SeverityTier.UNKNOWN]
 
 
-def compliance_at(at: datetime) -> ComplianceBreakdown:
+def compliance_at(at: datetime, *, window: timedelta | None = None) -> ComplianceBreakdown:
     """Compliance % by client, tier, OS family and asset class in ONE grouped statement.
 
     The overdue, un-excepted findings (the ORM queryset ``overdue_unexcepted_at``, compiled to
-    SQL) are folded per asset into one flag per tier, left-joined to the in-scope assets and
-    grouped by (OS family, asset class) — a handful of rows, never one per asset — which are
-    summed into the client, OS, class and tier figures.
+    SQL) are folded per asset into one flag per tier, left-joined to the in-scope assets (each
+    with its reporting flag for the staleness ``window``) and grouped by (OS family, asset
+    class) — a handful of rows, never one per asset — which are summed into the client, OS,
+    class and tier figures. A not-reporting asset counts in the denominator only. One more
+    count gives the managed assets outside patch scope.
     """
+    window = window if window is not None else staleness_window()
     overdue = (
         overdue_unexcepted_at(at, excepted=excepted_q(at)).order_by().values("asset_id", "tier")
     )
     bad_sql, bad_params = overdue.query.sql_with_params()
     tier_flags = ", ".join(f"bool_or(b.tier = %s) AS bad_{i}" for i in range(len(ALL_TIERS)))
-    tier_counts = ", ".join(f"count(*) FILTER (WHERE bad.bad_{i})" for i in range(len(ALL_TIERS)))
+    tier_counts = ", ".join(
+        f"count(*) FILTER (WHERE scope.reporting AND bad.bad_{i} IS NOT TRUE)"
+        for i in range(len(ALL_TIERS))
+    )
     scope_sql, scope_params = (
-        in_scope_assets()
+        in_scope_assets(at)
+        .annotate(reporting=reporting_q(at, window))
         .order_by()
-        .values("pk", "os_family", "asset_class__key")
+        .values("pk", "os_family", "asset_class__key", "reporting")
         .query.sql_with_params()
     )
     sql = (
         f"WITH bad AS (SELECT b.asset_id, {tier_flags}"
         f" FROM ({bad_sql}) b (asset_id, tier) GROUP BY b.asset_id),"
-        f" scope (id, os_family, class_key) AS ({scope_sql})"
+        f" scope (id, os_family, class_key, reporting) AS ({scope_sql})"
         " SELECT scope.os_family, scope.class_key, count(*),"
-        f" count(*) FILTER (WHERE bad.asset_id IS NULL), {tier_counts}"
+        " count(*) FILTER (WHERE scope.reporting AND bad.asset_id IS NULL),"
+        f" count(*) FILTER (WHERE NOT scope.reporting), {tier_counts}"
         " FROM scope LEFT JOIN bad ON bad.asset_id = scope.id GROUP BY 1, 2"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [*ALL_TIERS, *bad_params, *scope_params])
         rows = cursor.fetchall()
-    total = ok = 0
+    total = ok = silent = 0
     by_os: dict[str, list[int]] = {}
     by_class: dict[str, list[int]] = {}
-    bad_by_tier = dict.fromkeys(ALL_TIERS, 0)
-    for os_family, class_key, n, n_ok, *n_bad in rows:  # one row per (OS, class) pair
+    ok_by_tier = dict.fromkeys(ALL_TIERS, 0)
+    for os_family, class_key, n, n_ok, n_silent, *n_tier_ok in rows:  # one per (OS, class)
         total += n
         ok += n_ok
-        for tier, count in zip(ALL_TIERS, n_bad, strict=True):
-            bad_by_tier[tier] += count
+        silent += n_silent
+        for tier, count in zip(ALL_TIERS, n_tier_ok, strict=True):
+            ok_by_tier[tier] += count
         for bucket, key in ((by_os, os_family), (by_class, class_key)):
-            cell = bucket.setdefault(key, [0, 0])
+            cell = bucket.setdefault(key, [0, 0, 0])
             cell[0] += n_ok
             cell[1] += n
+            cell[2] += n_silent
     return ComplianceBreakdown(
-        client=Ratio(ok, total),
-        by_tier={t: Ratio(total - bad_by_tier[t], total) for t in ALL_TIERS},
+        client=Ratio(ok, total, silent),
+        by_tier={t: Ratio(ok_by_tier[t], total, silent) for t in ALL_TIERS},
         by_os_family={
             k: Ratio(*by_os[k])
             for k in sorted(
@@ -233,6 +362,8 @@ def compliance_at(at: datetime) -> ComplianceBreakdown:
             )
         },
         by_asset_class={k: Ratio(*by_class[k]) for k in sorted(by_class)},
+        outside_patch_scope=outside_patch_scope(at).count(),
+        staleness_window=window,
     )
 
 
@@ -381,7 +512,16 @@ class ComplianceFigures:
     ephi_assets: int = 0
     do_not_disrupt_assets: int = 0
     failure_rate_by_ring: list[dict[str, Any]] = field(default_factory=list)
+    not_reporting_assets: list[Asset] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def in_scope(self) -> int:
+        return self.compliance.client.denominator
+
+    @property
+    def not_reporting(self) -> int:
+        return self.compliance.not_reporting
 
     @property
     def patch_failure_rate(self) -> Decimal | None:
@@ -390,6 +530,9 @@ class ComplianceFigures:
     def as_dict(self) -> dict[str, Any]:
         def ratios(d: dict[str, Ratio], num: str = "compliant", den: str = "in_scope") -> dict:
             return {k: v.as_dict(num, den) for k, v in d.items()}
+
+        def compliance_ratios(d: dict[str, Ratio]) -> dict:
+            return {k: v.as_dict(reporting=True) for k, v in d.items()}
 
         ttr = {
             tier: {
@@ -403,10 +546,12 @@ class ComplianceFigures:
         return {
             "at": self.at.isoformat(),
             "period_start": self.period_start.isoformat(),
-            "compliance": self.compliance.client.as_dict(),
-            "by_tier": ratios(self.compliance.by_tier),
-            "by_os_family": ratios(self.compliance.by_os_family),
-            "by_asset_class": ratios(self.compliance.by_asset_class),
+            "compliance": self.compliance.client.as_dict(reporting=True),
+            "outside_patch_scope": self.compliance.outside_patch_scope,
+            "staleness_window_days": self.compliance.staleness_window.days,
+            "by_tier": compliance_ratios(self.compliance.by_tier),
+            "by_os_family": compliance_ratios(self.compliance.by_os_family),
+            "by_asset_class": compliance_ratios(self.compliance.by_asset_class),
             "sla_attainment": self.sla_attainment.as_dict("verified_in_time", "due"),
             "sla_attainment_by_tier": ratios(
                 self.sla_attainment_by_tier, "verified_in_time", "due"
@@ -435,17 +580,29 @@ def _hours(value: timedelta | None) -> float | None:
     return round(value.total_seconds() / 3600, 2) if value is not None else None
 
 
-def compute(*, client: Client, at: datetime, period_days: int = 30) -> ComplianceFigures:
-    """All figures for the current client's schema at ``at`` over the last ``period_days``.
+def compute(
+    *,
+    client: Client,
+    at: datetime,
+    period_days: int = 30,
+    start: datetime | None = None,
+    not_reporting_limit: int = 0,
+) -> ComplianceFigures:
+    """All figures for the current client's schema at ``at``: point-in-time figures at ``at``,
+    period figures over ``[start, at)`` (``start`` defaults to ``period_days`` before ``at``).
+    With ``not_reporting_limit`` it also lists that many not-reporting assets (oldest first),
+    from the same instant and window as the counts.
 
-    A fixed number of queries (about ten) whatever the size of the client.
+    A fixed number of queries (about ten) whatever the size of the client. Every report takes
+    all of its figures from ONE call, so a headline and its chart never disagree.
     """
-    start = at - timedelta(days=period_days)
+    start = start if start is not None else at - timedelta(days=period_days)
     attainment, attainment_by_tier, ttr = period_figures(start, at)
     failed, attempted = deployment_counts(start, at)
+    scope = in_scope_assets(at)
     counts = (
         outstanding_at(at)
-        .filter(asset__in=in_scope_assets())
+        .filter(asset__in=scope)
         .aggregate(
             open=Count("pk"),
             critical=Count("pk", filter=Q(tier=SeverityTier.CRITICAL)),
@@ -453,14 +610,22 @@ def compute(*, client: Client, at: datetime, period_days: int = 30) -> Complianc
             overdue=Count("pk", filter=Q(due_at__lt=at)),
         )
     )
-    assets = in_scope_assets().aggregate(
+    assets = scope.aggregate(
         ephi=Count("pk", filter=Q(is_ephi=True)),
         dnd=Count("pk", filter=Q(asset_class__key=AssetClass.DO_NOT_DISRUPT)),
+    )
+    window = staleness_window(client)
+    breakdown = compliance_at(at, window=window)
+    silent = (
+        list(not_reporting_assets(at, window=window)[:not_reporting_limit])
+        if not_reporting_limit and breakdown.not_reporting
+        else []
     )
     return ComplianceFigures(
         at=at,
         period_start=start,
-        compliance=compliance_at(at),
+        compliance=breakdown,
+        not_reporting_assets=silent,
         sla_attainment=attainment,
         sla_attainment_by_tier=attainment_by_tier,
         time_to_remediate=ttr,
@@ -479,17 +644,23 @@ def compute(*, client: Client, at: datetime, period_days: int = 30) -> Complianc
 
 
 def raw_compliance_sql() -> str:
-    """One plain SQL aggregate of the client compliance % (the benchmark's reference)."""
+    """One plain SQL aggregate of the client compliance % (the benchmark's reference): in-scope
+    assets (a patch report by ``at``), of which the compliant ones reported within the window
+    and have no overdue finding. Parameters: at (×6), window start."""
     return (
-        "SELECT count(*), count(*) FILTER (WHERE NOT EXISTS ("
+        "SELECT count(*), count(*) FILTER (WHERE EXISTS ("
+        " SELECT 1 FROM inventory_patchreport r WHERE r.asset_id = a.id AND r.reported_at <= %s"
+        " AND r.reported_at > %s) AND NOT EXISTS ("
         " SELECT 1 FROM patchops_finding f WHERE f.asset_id = a.id AND f.detected_at <= %s"
         " AND (f.verified_at IS NULL OR f.verified_at > %s) AND f.state <> 'not_applicable'"
-        " AND f.due_at < %s)) FROM inventory_asset a WHERE a.is_managed AND NOT a.is_stale"
+        " AND f.due_at < %s)) FROM inventory_asset a WHERE a.is_managed AND EXISTS ("
+        " SELECT 1 FROM inventory_patchreport p WHERE p.asset_id = a.id AND p.reported_at <= %s)"
     )
 
 
-def run_raw_compliance(at: datetime) -> tuple[int, int]:
+def run_raw_compliance(at: datetime, window: timedelta | None = None) -> tuple[int, int]:
+    window = window if window is not None else staleness_window()
     with connection.cursor() as cursor:
-        cursor.execute(raw_compliance_sql(), [at, at, at])
+        cursor.execute(raw_compliance_sql(), [at, at - window, at, at, at, at])
         total, ok = cursor.fetchone()
     return ok, total

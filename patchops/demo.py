@@ -4,14 +4,17 @@ realistic spread (some verified last month, some overdue, some due soon), and sc
 Runs inside the client's schema after the inventory demo created its assets. Findings go through
 the same services as production: they are opened by ``sync_findings_for_asset`` at a detection
 time in the past, and the ones shown as fixed are verified by ``verify_findings_for_asset`` after
-the fix appears in the installed software (as a later inventory would show). KEV marks come from
-the catalogue's KEV entries when those are imported.
+the fix appears in the installed software (as a later inventory would show). CVSS, EPSS and KEV
+signals come from the catalogue: ``seed_catalogue`` imports the small documents in
+``patchops/demo_catalogue/`` through the catalogue's own importers first, so the demo's tiers,
+KEV marks and risk scores are computed as production computes them.
 """
 
 from __future__ import annotations
 
 import random
 from datetime import timedelta
+from pathlib import Path
 
 from django.utils import timezone
 
@@ -29,10 +32,38 @@ from .services import (
 )
 
 TREND_DAYS = 30
+DEMO_CATALOGUE = Path(__file__).resolve().parent / "demo_catalogue"
+DEMO_DOCUMENTS = (("kev", "kev.json"), ("nvd", "nvd.json"), ("epss", "epss.csv"))
+
+
+def seed_catalogue() -> int:
+    """Import the demo catalogue documents (public schema) through ``run_import``; a document
+    already imported unchanged is skipped. Returns how many were imported."""
+    from django_tenants.utils import schema_context
+
+    from catalogue.choices import ImportStatus
+    from catalogue.importers.base import sha256_of
+    from catalogue.models import CatalogueImport
+    from catalogue.services import run_import
+
+    imported = 0
+    with schema_context("public"):
+        for kind, name in DEMO_DOCUMENTS:
+            path = DEMO_CATALOGUE / name
+            done = CatalogueImport.objects.filter(
+                kind=kind, sha256=sha256_of(path), status=ImportStatus.SUCCEEDED
+            )
+            if not done.exists():
+                run_import(kind=kind, path=path)
+                imported += 1
+    return imported
+
+
 _KIND_BY_SOURCE = {"apt": SoftwareKind.DEB, "dnf": SoftwareKind.RPM}
 
 
 def seed_client(client: Client) -> None:
+    seed_catalogue()
     rng = random.Random(f"patchops-demo-{client.slug}")
     now = timezone.now()
     assets = Asset.objects.filter(is_managed=True).select_related("asset_class").order_by("pk")

@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
+from django.utils import timezone
 
 __all__ = ["send_templated"]
 
@@ -21,9 +23,12 @@ def send_templated(*, template: str, to: list[str], context: dict[str, Any]) -> 
     recipients = sorted({address for address in to if address})
     if not recipients:
         return 0
-    subject = " ".join(render_to_string(f"{template}-subject.txt", context).split())
-    text = render_to_string(f"{template}-body.txt", context)
-    html = render_to_string(f"{template}-body.html", context)
+    # Times in a client's mail are the client's local times (``context["client"]``).
+    tz = getattr(context.get("client"), "tz", None)
+    with timezone.override(tz) if tz is not None else nullcontext():
+        subject = " ".join(render_to_string(f"{template}-subject.txt", context).split())
+        text = render_to_string(f"{template}-body.txt", context)
+        html = render_to_string(f"{template}-body.html", context)
     message = EmailMultiAlternatives(
         subject=subject, body=text, from_email=settings.DEFAULT_FROM_EMAIL, to=recipients
     )

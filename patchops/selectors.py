@@ -7,8 +7,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
+from django.utils import timezone
 
-from evidence.models import EvidenceEvent
+from evidence import chain
+from evidence.chain import ChainEvent, FindingChain
 
 from . import risk
 from .choices import FindingState
@@ -19,8 +21,13 @@ __all__ = [
     "visible_findings",
     "outstanding_findings",
     "prioritized_findings",
+    "with_exception_cover",
+    "work_order",
+    "covering_exceptions",
+    "excepted_label",
     "PrioritizedFinding",
     "explain_positions",
+    "finding_chain",
     "finding_timeline",
     "sla_rules",
     "sla_changes",
@@ -44,14 +51,66 @@ def outstanding_findings() -> QuerySet[Finding]:
     return Finding.objects.exclude(state__in=[FindingState.VERIFIED, FindingState.NOT_APPLICABLE])
 
 
-def prioritized_findings(principal: Any) -> QuerySet[Finding]:
-    """Open findings in prioritization order: tier, then risk score, then due time."""
-    return (
-        visible_findings(principal)
-        .exclude(state__in=[FindingState.VERIFIED, FindingState.NOT_APPLICABLE])
-        .annotate(tier_rank=TIER_ORDER)
-        .order_by("tier_rank", "-risk_score", "due_at", "pk")
+def with_exception_cover(qs: QuerySet[Finding], at: datetime) -> QuerySet[Finding]:
+    """Annotate ``excepted_until`` (the expiry of the active exception covering the finding at
+    ``at``, or None) and ``is_excepted`` (0 uncovered, 1 excepted: excepted work ranks last)."""
+    from .compliance import excepted_until
+
+    return qs.annotate(excepted_until=excepted_until(at)).annotate(
+        is_excepted=Case(
+            When(excepted_until__isnull=False, then=Value(1)),
+            default=Value(0),
+            output_field=IntegerField(),
+        )
     )
+
+
+def work_order(qs: QuerySet[Finding], at: datetime) -> QuerySet[Finding]:
+    """Any finding list in working order: outstanding uncovered work first, then excepted
+    findings, then closed ones (verified, not applicable); by due time within each."""
+    closed = Case(
+        When(state__in=[FindingState.VERIFIED, FindingState.NOT_APPLICABLE], then=Value(1)),
+        default=Value(0),
+        output_field=IntegerField(),
+    )
+    return (
+        with_exception_cover(qs, at)
+        .annotate(is_closed=closed)
+        .order_by("is_closed", "is_excepted", "due_at", "pk")
+    )
+
+
+PRIORITY_ORDER = ("is_excepted", "tier_rank", "-risk_score", "due_at", "pk")
+
+
+def prioritized_findings(principal: Any, *, at: datetime | None = None) -> QuerySet[Finding]:
+    """Outstanding findings in prioritization order: uncovered work first, then findings an
+    active exception covers; within each, tier, then risk score, then due time."""
+    at = at or timezone.now()
+    qs = visible_findings(principal).exclude(
+        state__in=[FindingState.VERIFIED, FindingState.NOT_APPLICABLE]
+    )
+    return with_exception_cover(qs, at).annotate(tier_rank=TIER_ORDER).order_by(*PRIORITY_ORDER)
+
+
+def covering_exceptions(findings: list[Finding], *, at: datetime) -> dict[int, Any]:
+    """The active exception covering each finding at ``at`` (the one expiring last), by pk."""
+    from exceptions_register.choices import ExceptionKind
+    from exceptions_register.selectors import active_exceptions_at
+
+    out: dict[int, Any] = {}
+    active = list(active_exceptions_at(at).prefetch_related("findings", "assets"))
+    for exception in sorted(active, key=lambda e: e.expires_at):
+        named = {f.pk for f in exception.findings.all()}
+        on_assets = (
+            {a.pk for a in exception.assets.all()}
+            if exception.kind in (ExceptionKind.DEFERRAL, ExceptionKind.ISOLATED_LANE)
+            else set()
+        )
+        for finding in findings:
+            if finding.pk in named or finding.asset_id in on_assets:
+                out[finding.pk] = exception
+    return out
 
 
 @dataclass
@@ -79,8 +138,21 @@ def explain_positions(
         )
         reason = risk.explain(inputs, tier=f.tier, kev_cves=f.cves if f.is_kev else ())
         reason += f"; risk score {f.risk_score}; " + _due_phrase(f.due_at, at)
+        until = getattr(f, "excepted_until", None)
+        if until is not None:
+            reason += f"; {excepted_label(until)}, ranked after uncovered work"
         out.append(PrioritizedFinding(position=start + i, finding=f, reason=reason))
     return out
+
+
+def excepted_label(until: datetime) -> str:
+    """The words "excepted until 2026-11-30 09:00 CST", in the client's time zone whoever reads
+    them (a page, the API, a CSV or a PDF)."""
+    from django.db import connection
+
+    tz = getattr(getattr(connection, "tenant", None), "tz", None)
+    local = until.astimezone(tz) if tz is not None else timezone.localtime(until)
+    return f"excepted until {local:%Y-%m-%d %H:%M} {local.tzname()}"
 
 
 def _due_phrase(due_at: datetime, at: datetime) -> str:
@@ -95,10 +167,15 @@ def _span(delta: timedelta) -> str:
     return f"{hours // 24} d {hours % 24} h" if hours >= 24 else f"{hours} h"
 
 
-def finding_timeline(finding: Finding) -> QuerySet[EvidenceEvent]:
-    return EvidenceEvent.objects.filter(
-        subject_type="finding", subject_id=str(finding.uuid)
-    ).order_by("sequence")
+def finding_chain(finding: Finding) -> FindingChain:
+    """The finding's evidence chain (detection, deployment attempts, verification) and every
+    event naming it, read through the event contract."""
+    return chain.finding_chain(finding)
+
+
+def finding_timeline(finding: Finding) -> list[ChainEvent]:
+    """Every evidence event naming the finding, in chain order."""
+    return finding_chain(finding).events
 
 
 def sla_rules() -> QuerySet[SlaRule]:

@@ -61,6 +61,7 @@ INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_
 
 MIDDLEWARE = [
     "tenants.middleware.ClientSubfolderMiddleware",
+    "tenants.middleware.ClientTimezoneMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -232,6 +233,7 @@ SPECTACULAR_SETTINGS = {
         "ImportKindEnum": "catalogue.choices.ImportKind",
         "SeverityTierEnum": "catalogue.choices.SeverityTier",
         "AdvisorySourceEnum": "catalogue.choices.AdvisorySource",
+        "FindingStateEnum": "patchops.choices.FindingState",
     },
 }
 

@@ -19,12 +19,13 @@ from tenants.permissions import Capability, ClientPageMixin
 
 from . import compliance, selectors, services
 from .api.views import REDATING_RULE, prioritization_csv
-from .choices import RebootPolicy, SeverityTier
+from .choices import FindingState, RebootPolicy, SeverityTier
 from .filters import FindingFilterSet
 from .models import Finding
 from .risk import TIER_RANK
 
 PAGE_SIZE = 50
+NOT_REPORTING_LIMIT = 200
 WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 
 
@@ -43,17 +44,28 @@ class FindingListView(ClientPageMixin, TemplateView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        filterset = FindingFilterSet(
-            self.request.GET or None,
-            queryset=selectors.visible_findings(self.request.user).order_by("due_at", "pk"),
-        )
+        now = timezone.now()
+        base = selectors.visible_findings(self.request.user)
+        # The list opens on open work: without a state filter (or ?state=all) it shows the
+        # outstanding findings, uncovered work first and excepted findings after it.
+        params = self.request.GET.copy()
+        show_all = params.get("state") == "all"
+        if show_all:
+            params.pop("state")
+        outstanding_only = not show_all and "state" not in params
+        if outstanding_only:
+            base = base.exclude(state__in=[FindingState.VERIFIED, FindingState.NOT_APPLICABLE])
+        qs = selectors.with_exception_cover(base, now).order_by("is_excepted", "due_at", "pk")
+        filterset = FindingFilterSet(params or None, queryset=qs)
         valid = not filterset.is_bound or filterset.is_valid()
         qs = filterset.qs if valid else Finding.objects.none()
         context.update(
+            outstanding_only=outstanding_only,
+            show_all=show_all,
             filterset=filterset,
             page_obj=_page(self.request, qs),
             querystring=_querystring_without_page(self.request),
-            now=timezone.now(),
+            now=now,
             tiers=SeverityTier.choices,
             os_families=OsFamily.choices,
             asset_classes=AssetClass.objects.order_by("name"),
@@ -69,10 +81,12 @@ class FindingDetailView(ClientPageMixin, TemplateView):
         finding = selectors.visible_findings(self.request.user).filter(uuid=kwargs["uuid"]).first()
         if finding is None:
             raise Http404("No such finding.")
+        now = timezone.now()
         context["finding"] = finding
-        context["timeline"] = selectors.finding_timeline(finding)
-        context["now"] = timezone.now()
+        context["chain"] = selectors.finding_chain(finding)
+        context["now"] = now
         context["exceptions"] = finding.exceptions.all()
+        context["covering"] = selectors.covering_exceptions([finding], at=now).get(finding.pk)
         return context
 
 
@@ -81,8 +95,14 @@ class ComplianceView(ClientPageMixin, TemplateView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        figures = compliance.compute(client=self.client, at=timezone.now(), period_days=30)
+        now = timezone.now()
+        figures = compliance.compute(client=self.client, at=now, period_days=30)
         context["figures"] = figures
+        context["not_reporting"] = list(
+            compliance.not_reporting_assets(now, window=figures.compliance.staleness_window)[
+                :NOT_REPORTING_LIMIT
+            ]
+        )
         context["ttr_rows"] = sorted(
             figures.time_to_remediate.items(), key=lambda kv: TIER_RANK.get(kv[0], 9)
         )

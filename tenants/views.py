@@ -126,6 +126,7 @@ HOME_SORTS: dict[str, tuple[str, Callable[[ClientRow], Any]]] = {
 
 OVERVIEW_ROLLOUTS = 5
 OVERVIEW_REPORTS = 5
+OVERVIEW_NOT_REPORTING = 10
 
 
 class ClientHomeView(ClientPageMixin, TemplateView):
@@ -169,6 +170,11 @@ class ClientHomeView(ClientPageMixin, TemplateView):
         ]
         context["findings_total"] = counts["total"]
         context["compliance"] = breakdown
+        context["not_reporting"] = list(
+            compliance.not_reporting_assets(now, window=breakdown.staleness_window)[
+                :OVERVIEW_NOT_REPORTING
+            ]
+        )
         context["os_rows"] = [
             (OsFamily(key).label if key in OsFamily.values else key or "Unknown", ratio)
             for key, ratio in breakdown.by_os_family.items()

@@ -37,6 +37,9 @@ class FindingSerializer(BriefMixin, serializers.ModelSerializer):
     advisory = AdvisoryBriefSerializer(read_only=True, allow_null=True)
     kev = serializers.BooleanField(source="is_kev", read_only=True)
     is_overdue = serializers.SerializerMethodField()
+    excepted_until = serializers.SerializerMethodField(
+        help_text="Hard expiry of the active exception covering the finding, or null."
+    )
 
     class Meta:
         model = Finding
@@ -59,9 +62,15 @@ class FindingSerializer(BriefMixin, serializers.ModelSerializer):
             "deployed_at",
             "verified_at",
             "is_overdue",
+            "excepted_until",
         ]
         read_only_fields = fields
         brief_fields = ["id", "patch_identifier", "tier", "state", "due_at"]
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_excepted_until(self, obj: Finding) -> str | None:
+        value = getattr(obj, "excepted_until", None)
+        return serializers.DateTimeField().to_representation(value) if value else None
 
     def get_is_overdue(self, obj: Finding) -> bool:
         return (
@@ -162,3 +171,54 @@ class ComplianceSerializer(serializers.Serializer):
     overdue_findings = serializers.IntegerField()
     kev_open = serializers.IntegerField()
     ephi_assets = serializers.IntegerField()
+
+
+class ChainEventSerializer(serializers.Serializer):
+    """One evidence event of a finding's chain: where it sits in the hash chain and who acted."""
+
+    id = serializers.UUIDField(source="event.uuid")
+    sequence = serializers.IntegerField()
+    occurred_at = serializers.DateTimeField()
+    kind = serializers.CharField()
+    stage = serializers.CharField(allow_null=True)
+    label = serializers.CharField()
+    summary = serializers.CharField()
+    actor = serializers.CharField()
+    hash = serializers.CharField()
+    prev_hash = serializers.CharField(source="event.prev_hash")
+
+
+class ChainAttemptSerializer(serializers.Serializer):
+    outcome = serializers.SerializerMethodField()
+    ring = serializers.CharField()
+    rollout = serializers.UUIDField(allow_null=True)
+    event = ChainEventSerializer()
+    verification = ChainEventSerializer(allow_null=True)
+    rolled_back = ChainEventSerializer(allow_null=True)
+
+    def get_outcome(self, obj: Any) -> str:
+        if obj.rolled_back is not None:
+            return "rolled_back"
+        return "succeeded" if obj.succeeded else "failed"
+
+
+class FindingBriefSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="uuid", read_only=True)
+    hostname = serializers.CharField(source="asset.hostname", read_only=True)
+
+    class Meta:
+        model = Finding
+        fields = ["id", "hostname", "patch_identifier", "tier", "state", "due_at"]
+        read_only_fields = fields
+
+
+class FindingChainSerializer(serializers.Serializer):
+    """Detection, each deployment attempt with its verification, and every event naming the
+    finding, read through the event contract."""
+
+    finding = FindingBriefSerializer()
+    complete = serializers.BooleanField()
+    detection = ChainEventSerializer(allow_null=True)
+    deployments = ChainAttemptSerializer(source="attempts", many=True)
+    verification = ChainEventSerializer(allow_null=True)
+    events = ChainEventSerializer(many=True)

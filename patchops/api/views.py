@@ -8,16 +8,20 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, renderers, viewsets
+from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from patchops import compliance, selectors, services
+from patchops.api import UUID_PATTERN
 from patchops.filters import FindingFilterSet
+from patchops.models import Finding
 from tenants.permissions import Capability, current_client
 
 from .serializers import (
     ComplianceSerializer,
+    FindingChainSerializer,
     FindingSerializer,
     PrioritizedFindingSerializer,
     SlaPolicySerializer,
@@ -36,11 +40,35 @@ class FindingViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = FindingSerializer
     lookup_field = "uuid"
     lookup_url_kwarg = "id"
+    lookup_value_regex = UUID_PATTERN
     filterset_class = FindingFilterSet
     ordering_fields = ["due_at", "detected_at", "risk_score", "tier", "verified_at"]
 
     def get_queryset(self):
-        return selectors.visible_findings(self.request.user).order_by("due_at", "pk")
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no database
+            return Finding.objects.none()
+        # Uncovered work first; findings an active exception covers rank after it.
+        return selectors.with_exception_cover(
+            selectors.visible_findings(self.request.user), timezone.now()
+        ).order_by("is_excepted", "due_at", "pk")
+
+    @extend_schema(responses=FindingChainSerializer, filters=False)
+    @action(detail=True, methods=["get"], url_path="chain", filterset_class=None)
+    def chain(self, request, *args, **kwargs):
+        """The finding's evidence chain: its detection, each deployment attempt with its
+        verification, and every event naming it, each with its sequence number, time, actor
+        and hash in the client's hash-chained evidence log."""
+        finding = self.get_object()
+        chain = selectors.finding_chain(finding)
+        data = {
+            "finding": finding,
+            "complete": chain.complete,
+            "detection": chain.detection,
+            "attempts": chain.attempts,
+            "verification": chain.verification,
+            "events": chain.events,
+        }
+        return Response(FindingChainSerializer(data, context={"request": request}).data)
 
 
 class CsvRenderer(renderers.BaseRenderer):
@@ -67,10 +95,16 @@ PRIORITIZATION_COLUMNS = [
     "risk_score",
     "cves",
     "state",
+    "excepted_until",
     "detected_at",
     "due_at",
     "reason",
 ]
+
+
+def _local_iso(value: Any) -> str:
+    """ISO 8601 in the active (client) time zone, with its offset; empty when missing."""
+    return timezone.localtime(value).isoformat() if value is not None else ""
 
 
 def prioritization_csv(entries: list[selectors.PrioritizedFinding]) -> str:
@@ -93,8 +127,9 @@ def prioritization_csv(entries: list[selectors.PrioritizedFinding]) -> str:
                 f.risk_score,
                 " ".join(f.cves),
                 f.state,
-                f.detected_at.isoformat(),
-                f.due_at.isoformat(),
+                _local_iso(getattr(f, "excepted_until", None)),
+                _local_iso(f.detected_at),
+                _local_iso(f.due_at),
                 e.reason,
             ]
         )

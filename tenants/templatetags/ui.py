@@ -6,6 +6,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django import template
+from django.utils import dateformat, timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
@@ -111,3 +112,27 @@ def duration(value: Any) -> str:
     if hours:
         return f"{hours} h {minutes} min" if minutes else f"{hours} h"
     return f"{minutes} min"
+
+
+@register.filter
+def when(value: Any, fmt: str = "Y-m-d H:i") -> str:
+    """An instant in the active time zone (the client's on client pages and in reports) with
+    the zone named: "2026-12-28 18:00 CST". "—" when missing."""
+    if value is None or value == "":
+        return "—"
+    if not hasattr(value, "tzinfo") or timezone.is_naive(value):
+        return dateformat.format(value, fmt)
+    local = timezone.localtime(value)
+    return f"{dateformat.format(local, fmt)} {local.tzname()}"
+
+
+@register.filter
+def days_hours(value: Any) -> str:
+    """A duration given as a timedelta or as hours (a number) in days and hours, like
+    ``duration``: "2 d 4 h", "20 h", "35 min"; "—" when missing."""
+    if hasattr(value, "total_seconds"):
+        return duration(value)
+    number = _number(value)
+    if number is None:
+        return "—"
+    return duration(round(number * 3600))

@@ -3,10 +3,17 @@ from django.db import IntegrityError, connection, transaction
 from django_tenants.utils import tenant_context
 
 from evidence.models import EvidenceEvent
-from evidence.services import record_event
+from inventory.models import DiscoverySchedule
+from inventory.services import update_discovery_schedule
 from tenants.services import create_client
 
 pytestmark = pytest.mark.django_db
+
+
+def _event() -> EvidenceEvent:
+    """One event from its producer (the discovery hour changed by the scheduler)."""
+    update_discovery_schedule(schedule=DiscoverySchedule.current(), actor=None, local_hour=5)
+    return EvidenceEvent.objects.order_by("-sequence").first()
 
 
 def _refused(sql: str, params=()) -> str:
@@ -16,7 +23,7 @@ def _refused(sql: str, params=()) -> str:
 
 
 def test_update_delete_truncate_are_refused_by_the_database(in_tenant_a):
-    event = record_event(kind="finding.detected", subject_type="finding", subject_id="f1")
+    event = _event()
     table = "evidence_evidenceevent"
     assert "UPDATE" in _refused(f"UPDATE {table} SET kind = 'x' WHERE id = %s", [event.pk])
     assert "DELETE" in _refused(f"DELETE FROM {table} WHERE id = %s", [event.pk])
@@ -26,13 +33,13 @@ def test_update_delete_truncate_are_refused_by_the_database(in_tenant_a):
     with pytest.raises(IntegrityError), transaction.atomic():
         event.delete()
     event.refresh_from_db()
-    assert event.kind == "finding.detected" and event.actor == "system"
+    assert event.kind == "discovery.schedule_changed" and event.actor == "system"
 
 
 def test_a_new_client_cloned_from_the_template_carries_the_guard(db):
     client = create_client(slug="guard-check", name="Guard Check", timezone_name="Pacific/Auckland")
     with tenant_context(client):
-        event = record_event(kind="x.created", subject_type="t", subject_id=1)
+        event = _event()
         assert "refused" in _refused(
             "UPDATE evidence_evidenceevent SET payload = '{}' WHERE id = %s", [event.pk]
         )

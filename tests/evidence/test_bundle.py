@@ -7,43 +7,42 @@ import zipfile
 from datetime import UTC, date, datetime
 
 import pytest
+import time_machine
 
 from evidence import verify_bundle
 from evidence.models import EvidenceEvent, ReportKind
 from evidence.reports import generate_report, store_report
 from evidence.selectors import chain_head
-from evidence.services import record_event
-from tests.evidence.factories import seed_chain, seed_inventory
+from tests.producers import Device, push
 
 pytestmark = pytest.mark.django_db
 OCTOBER = date(2026, 10, 1)
 
 
+OCT_START = datetime(2026, 10, 1, 5, tzinfo=UTC)  # October in America/Chicago
+OCT_END = datetime(2026, 11, 1, 5, tzinfo=UTC)
+
+
 @pytest.fixture
-def bundle(in_tenant_a):
-    inv = seed_inventory()
-    record_event(
-        kind="asset.created",
-        subject_type="asset",
-        subject_id="before",
-        occurred_at=datetime(2026, 9, 30, 12, tzinfo=UTC),
-    )
-    seed_chain(inv["windows"])
-    # 1 Nov 03:00 UTC is still 31 Oct in Chicago: inside the period.
-    record_event(
-        kind="exception.signed",
-        subject_type="exception",
-        subject_id="=1+2",
-        actor="owner@a.test",
-        payload={"note": "=cmd|' /C calc'!A0", "days": 30},
-        occurred_at=datetime(2026, 11, 1, 3, tzinfo=UTC),
-    )
-    record_event(
-        kind="asset.created",
-        subject_type="asset",
-        subject_id="after",
-        occurred_at=datetime(2026, 11, 2, 12, tzinfo=UTC),
-    )
+def bundle(in_tenant_a, personas):
+    """A September sighting, October detections (one from a device whose agent reports a
+    formula as its host name), a review on 31 Oct at 22:00 in Chicago (1 Nov 03:00Z, still
+    October there) and a schedule change on 2 November; then the October bundle."""
+    from inventory.models import DiscoverySchedule
+    from inventory.services import record_policy_review, update_discovery_schedule
+
+    ws = Device("ac-ws-00")
+    odd = Device("=1+2")
+    with time_machine.travel(datetime(2026, 9, 30, 12, tzinfo=UTC), tick=False):
+        push(ws)
+    with time_machine.travel(datetime(2026, 10, 10, 12, tzinfo=UTC), tick=False):
+        push([ws.missing_kb("KB5044284", severity="high"), odd.missing_kb("KB5044285")])
+    with time_machine.travel(datetime(2026, 11, 1, 3, tzinfo=UTC), tick=False):
+        record_policy_review(actor=personas.engineer, notes="=cmd|' /C calc'!A0")
+    with time_machine.travel(datetime(2026, 11, 2, 12, tzinfo=UTC), tick=False):
+        update_discovery_schedule(
+            schedule=DiscoverySchedule.current(), actor=personas.msp_admin, local_hour=3
+        )
     # The bundle takes stored PDFs as they are; a small stand-in keeps this test fast.
     pdf = store_report(
         client=in_tenant_a, kind=ReportKind.INVENTORY, period=OCTOBER, content=b"%PDF-1.7\n" * 500
@@ -94,28 +93,31 @@ def test_bundle_holds_pdfs_exports_events_manifest_and_verifier(bundle, in_tenan
         assert entry["size"] == len(members[name])
     assert manifest["client"]["slug"] == "tenant-a" and manifest["period"] == "2026-10"
     lines = [json.loads(line) for line in members["evidence/events.jsonl"].decode().splitlines()]
-    kinds = [e["kind"] for e in lines]
-    # Period is October in America/Chicago: September and 2 Nov events are outside; the inventory
-    # report.generated event (now) is outside too.
-    assert kinds == [
-        "finding.detected",
-        "finding.detected",
-        "deployment.succeeded",
-        "finding.verified",
-        "exception.signed",
-    ]
-    assert manifest["events"]["first_sequence"] == 2 and manifest["events"]["last_sequence"] == 6
-    assert manifest["events"]["count"] == 5
+    # Exactly the events that occurred in October in Chicago, in chain order: the September
+    # sighting, the 2 November change and the stand-in report's report.generated are outside.
+    october = list(
+        EvidenceEvent.objects.filter(occurred_at__gte=OCT_START, occurred_at__lt=OCT_END)
+        .order_by("sequence")
+        .values_list("sequence", "kind")
+    )
+    assert [(e["sequence"], e["kind"]) for e in lines] == october
+    kinds = [kind for _, kind in october]
+    assert kinds.count("finding.detected") == 2 and kinds[-1] == "software_policy.reviewed"
+    assert "discovery.schedule_changed" not in kinds and "report.generated" not in kinds
+    assert manifest["events"]["first_sequence"] == october[0][0]
+    assert manifest["events"]["last_sequence"] == october[-1][0]
+    assert manifest["events"]["count"] == len(october)
     head = chain_head()
     assert manifest["chain_head"] == {
         "sequence": head.sequence - 1,
         "hash": EvidenceEvent.objects.get(sequence=head.sequence - 1).hash,
     }
     assert manifest["chain_verified_at_generation"] is True
-    csv_text = members["evidence/events.csv"].decode()
-    assert ",'=1+2," in csv_text  # spreadsheet formula neutralised in the CSV export only
-    assert '"subject_id":"=1+2"' in members["evidence/events.jsonl"].decode()
-    assert "KB5044284" in members["exports/findings.csv"].decode()
+    findings_csv = members["exports/findings.csv"].decode()
+    assert "KB5044284" in findings_csv and "ac-ws-00" in findings_csv
+    # A host name the agent reported as a formula is neutralised in the CSV exports only.
+    assert ",'=1+2," in findings_csv
+    assert '"notes":"=cmd|\' /C calc\'!A0"' in members["evidence/events.jsonl"].decode()
 
 
 def test_offline_verifier_and_server_agree(bundle, tmp_path):

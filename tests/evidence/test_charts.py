@@ -20,7 +20,7 @@ def test_bar_chart_draws_one_bar_per_value_scaled_to_the_largest():
     bars = root.findall(f"{NS}rect")
     assert len(bars) == 3
     widths = [float(b.get("width")) for b in bars]
-    assert widths[0] == pytest.approx(4 * widths[1]) and widths[2] == 0
+    assert widths[0] == pytest.approx(4 * widths[1], abs=0.3) and widths[2] == 0
     texts = [t.text for t in root.iter(f"{NS}text")]
     assert "Windows" in texts and "40" in texts and root.find(f"{NS}title").text == "OS"
 
@@ -64,3 +64,58 @@ def test_any_labels_and_values_give_well_formed_svg(data):
     parse(line_chart(data))
     labels = [label for label, _ in data]
     parse(stacked_bar_chart(labels, [("a", [v for _, v in data])]))
+
+
+def _text_boxes(root: ET.Element) -> list[tuple[float, float, float, float, str]]:
+    """(left, right, top, bottom) of every text element, from the chart's own width estimate."""
+    from evidence.charts import FONT_SIZE, text_width
+
+    boxes = []
+    for t in root.iter(f"{NS}text"):
+        x, y, w = float(t.get("x")), float(t.get("y")), text_width(t.text or "")
+        anchor = t.get("text-anchor")
+        left = x - w / 2 if anchor == "middle" else (x - w if anchor == "end" else x)
+        boxes.append((left, left + w, y - FONT_SIZE, y + 2, t.text or ""))
+    return boxes
+
+
+def _assert_nothing_clipped(svg: str) -> ET.Element:
+    root = parse(svg)
+    width, height = float(root.get("width")), float(root.get("height"))
+    for left, right, top, bottom, text in _text_boxes(root):
+        assert left >= 0 and right <= width, f"{text!r} clipped horizontally ({left}, {right})"
+        assert top >= 0 and bottom <= height, f"{text!r} clipped vertically ({top}, {bottom})"
+    for rect in root.iter(f"{NS}rect"):
+        assert float(rect.get("x")) + float(rect.get("width")) <= width + 0.1
+    return root
+
+
+def test_long_bar_labels_wrap_inside_the_drawing_and_keep_every_word():
+    label = "Do not disrupt (imaging consoles and lab analysers)"
+    root = _assert_nothing_clipped(
+        bar_chart([(label, 100.0), ("Workstation", 66.7)], max_value=100, unit=" %")
+    )
+    texts = " ".join(t.text for t in root.iter(f"{NS}text"))
+    assert all(word in texts for word in label.split()) and "100 %" in texts
+
+
+def test_a_long_unbroken_label_is_cut_into_pieces_not_clipped():
+    root = _assert_nothing_clipped(bar_chart([("x" * 120, 5)]))
+    assert "".join(t.text for t in root.iter(f"{NS}text") if set(t.text) == {"x"}) == "x" * 120
+
+
+def test_trend_labels_fit_and_thin_out_instead_of_overlapping():
+    points = [(f"{d:02d} Sep", 70 + d / 2) for d in range(1, 31)]
+    root = _assert_nothing_clipped(line_chart(points, max_value=100, unit=" %"))
+    boxes = sorted(b for b in _text_boxes(root) if "Sep" in b[4])
+    assert boxes[-1][4] == "30 Sep"  # the last point is always labelled
+    for a, b in zip(boxes, boxes[1:], strict=False):
+        assert a[1] <= b[0], f"{a[4]!r} overlaps {b[4]!r}"
+    # a value at the very top of the scale still has room for its label above the dot
+    top = _assert_nothing_clipped(line_chart([("Week 1", 100), ("Week 2", 100)], max_value=100))
+    assert "100" in [t.text for t in top.iter(f"{NS}text")]
+
+
+def test_stacked_legend_wraps_inside_the_width():
+    series = [(f"Series with a long name {i}", [1.0, 2.0]) for i in range(6)]
+    _assert_nothing_clipped(stacked_bar_chart(["Critical", "High"], series))

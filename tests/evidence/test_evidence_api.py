@@ -1,42 +1,40 @@
 from datetime import UTC, datetime
 
 import pytest
+import time_machine
 from django.db import connection
 from django_tenants.utils import tenant_context
 
-from evidence.services import record_event
+from evidence.models import EvidenceEvent
 from tenants.choices import TokenScope
+from tests.producers import all_day_window
 
 pytestmark = pytest.mark.django_db
 API = "/clients/tenant-a/api/v1/evidence/"
 
 
 @pytest.fixture
-def events(tenant_a, tenant_b):
+def events(tenant_a, tenant_b, personas, login):
+    """Three events from their producers: a discovery schedule change (1 Oct), the software
+    list review (5 Oct) and a maintenance window added through the API (2 Nov)."""
+    from inventory.models import DiscoverySchedule
+    from inventory.services import record_policy_review, update_discovery_schedule
+
     with tenant_context(tenant_a):
-        made = [
-            record_event(
-                kind="finding.detected",
-                subject_type="finding",
-                subject_id="f1",
-                occurred_at=datetime(2026, 10, 1, 12, tzinfo=UTC),
-            ),
-            record_event(
-                kind="finding.verified",
-                subject_type="finding",
-                subject_id="f1",
-                occurred_at=datetime(2026, 10, 5, 12, tzinfo=UTC),
-            ),
-            record_event(
-                kind="rollout.promoted",
-                subject_type="rollout",
-                subject_id="r1",
-                occurred_at=datetime(2026, 11, 2, 12, tzinfo=UTC),
-            ),
-        ]
+        with time_machine.travel(datetime(2026, 10, 1, 12, tzinfo=UTC), tick=False):
+            update_discovery_schedule(
+                schedule=DiscoverySchedule.current(), actor=personas.msp_admin, local_hour=3
+            )
+        with time_machine.travel(datetime(2026, 10, 5, 12, tzinfo=UTC), tick=False):
+            record_policy_review(actor=personas.engineer, notes="Quarterly review.")
+    with time_machine.travel(datetime(2026, 11, 2, 12, tzinfo=UTC), tick=False):
+        all_day_window(login(personas.msp_admin))
     with tenant_context(tenant_b):
-        record_event(kind="finding.detected", subject_type="finding", subject_id="b1")
-    return made
+        update_discovery_schedule(
+            schedule=DiscoverySchedule.current(), actor=personas.msp_admin, local_hour=4
+        )
+    with tenant_context(tenant_a):
+        return list(EvidenceEvent.objects.order_by("sequence"))
 
 
 def test_anonymous_is_401(http, events):
@@ -65,7 +63,7 @@ def test_list_detail_and_pagination(login, personas, events):
         and first["hash"] == events[0].hash
     )
     detail = client.get(f"{API}{events[1].uuid}/").json()
-    assert detail["kind"] == "finding.verified" and detail["prev_hash"] == events[0].hash
+    assert detail["kind"] == "software_policy.reviewed" and detail["prev_hash"] == events[0].hash
     assert client.get(f"{API}00000000-0000-0000-0000-000000000000/").status_code == 404
     assert set(client.get(API, {"brief": "true"}).json()["results"][0]) == {
         "id",
@@ -78,15 +76,15 @@ def test_list_detail_and_pagination(login, personas, events):
 @pytest.mark.parametrize(
     ("params", "expected"),
     [
-        ({"kind": "finding.detected"}, [1]),
-        ({"subject_type": "finding"}, [1, 2]),
-        ({"subject_type": "finding", "subject_id": "f1", "kind": "finding.verified"}, [2]),
+        ({"kind": "discovery.schedule_changed"}, [1]),
+        ({"subject_type": "software_policy"}, [2]),
+        ({"subject_type": "maintenance_window", "kind": "window.created"}, [3]),
         ({"occurred_after": "2026-10-02T00:00:00Z"}, [2, 3]),
         (
             {"occurred_after": "2026-10-01T00:00:00Z", "occurred_before": "2026-11-01T00:00:00Z"},
             [1, 2],
         ),
-        ({"kind_prefix": "rollout."}, [3]),
+        ({"kind_prefix": "window."}, [3]),
     ],
 )
 def test_filters(login, personas, events, params, expected):
@@ -116,11 +114,12 @@ def test_verify_reports_the_chain_status(login, personas, events, tenant_a):
 def test_evidence_page_lists_events_filters_and_head(login, personas, events):
     client = login(personas.viewer_a)
     html = client.get("/clients/tenant-a/evidence/").content.decode()
-    assert events[-1].hash in html and "rollout.promoted" in html and "finding.verified" in html
+    assert events[-1].hash in html and "window.created" in html
+    assert "software_policy.reviewed" in html
     filtered = client.get(
-        "/clients/tenant-a/evidence/", {"kind": "rollout.promoted"}
+        "/clients/tenant-a/evidence/", {"kind": "window.created"}
     ).content.decode()
-    assert "rollout.promoted" in filtered and "finding.verified</span>" not in filtered
+    assert "window.created" in filtered and "software_policy.reviewed</span>" not in filtered
 
 
 def test_evidence_page_empty_state(login, personas):

@@ -1,21 +1,22 @@
 import pytest
+import time_machine
 from django.core.management import CommandError, call_command
 from django.db import connection
 
 from evidence.models import EvidenceEvent
 from evidence.selectors import verify_chain
-from evidence.services import record_event
+from inventory.models import DiscoverySchedule
+from inventory.services import update_discovery_schedule
 
 pytestmark = pytest.mark.django_db
 
 
 def _seed(n: int = 5) -> list[EvidenceEvent]:
-    return [
-        record_event(
-            kind="finding.detected", subject_type="finding", subject_id=i, payload={"n": i}
-        )
-        for i in range(n)
-    ]
+    """``n`` events from a real producer: the discovery hour changed ``n`` times."""
+    schedule = DiscoverySchedule.current()
+    for i in range(n):
+        update_discovery_schedule(schedule=schedule, actor="admin@msp.test", local_hour=i + 3)
+    return list(EvidenceEvent.objects.order_by("sequence"))
 
 
 def _bypass(sql: str, params=()) -> None:
@@ -39,7 +40,10 @@ def test_empty_chain_verifies(in_tenant_a, capsys):
 
 def test_tampered_payload_fails_at_exactly_that_event(in_tenant_a):
     events = _seed(6)
-    _bypass("UPDATE evidence_evidenceevent SET payload = '{\"n\": 99}' WHERE sequence = 3")
+    _bypass(
+        'UPDATE evidence_evidenceevent SET payload = \'{"after": {"local_hour": 23}}\' '
+        "WHERE sequence = 3"
+    )
     with pytest.raises(CommandError) as exc:
         call_command("verify_evidence", "tenant-a", "--batch-size", "2")
     message = str(exc.value)
@@ -79,7 +83,8 @@ def test_events_recorded_with_a_local_time_still_verify_after_a_round_trip(in_te
     from zoneinfo import ZoneInfo
 
     local = datetime(2026, 10, 31, 23, 30, tzinfo=ZoneInfo("America/Chicago"))
-    event = record_event(kind="x.y", subject_type="t", subject_id=1, occurred_at=local)
+    with time_machine.travel(local, tick=False):
+        event = _seed(1)[0]
     stored = EvidenceEvent.objects.get(pk=event.pk)
     assert stored.occurred_at == local and stored.compute_hash() == stored.hash
     assert verify_chain().ok

@@ -1,33 +1,46 @@
-"""Findings, compliance and prioritization pages under /clients/<slug>/."""
+"""Findings, compliance and prioritization pages under /clients/<slug>/, fed by agent reports."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.utils import timezone
+import time_machine
 from django_tenants.utils import tenant_context
 
-from evidence.services import record_event
-from tests.inventory.factories import AssetFactory
-from tests.patchops.factories import FindingFactory
+from patchops.models import Finding
+from tests.exceptions_register.factories import make_active
+from tests.producers import Device, push
 
 BASE = "/clients/tenant-a/"
+NOW = datetime(2026, 6, 10, 15, 0, tzinfo=UTC)
+D = timedelta(days=1)
 
 
 @pytest.fixture
-def two_findings(tenant_a):
+def findings(tenant_a, personas):
+    """front-desk-01 misses a critical update for 3 days (overdue), db-01 a low one (not due),
+    lab-01 had one that a later report verified, srv-01's overdue high is deferred."""
     with tenant_context(tenant_a):
-        now = timezone.now()
-        kev = FindingFactory(
-            asset=AssetFactory(hostname="front-desk-01"), tier="critical", is_kev=True,
-            patch_identifier="KB5032190", detected_at=now - timedelta(days=3),
-            due_at=now - timedelta(days=1),
-        )  # fmt: skip
-        other = FindingFactory(asset=AssetFactory(hostname="db-01", linux=True), tier="low")
-        record_event(kind="finding.detected", subject_type="finding", subject_id=kev.uuid,
-                     payload={"patch": "KB5032190"})  # fmt: skip
-        return kev, other
+        with time_machine.travel(NOW - 3 * D, tick=False):
+            push(
+                [
+                    Device("front-desk-01").missing_kb("KB5032190", severity="critical"),
+                    Device("lab-01").missing_kb("KB5032191", severity="high"),
+                    Device("srv-01", os="windows_server").missing_kb("KB5032192"),
+                ]
+            )
+        with time_machine.travel(NOW - D, tick=False):
+            db = Device("db-01", os="ubuntu", packages={"sudo": "1.9.9-1ubuntu2.3"})
+            push([db.missing_package("sudo", "1.9.9-1ubuntu2.4", severity="low"),
+                  Device("lab-01").install_kb("KB5032191")])  # fmt: skip
+            make_active(
+                client=tenant_a,
+                approver=personas.owner_a,
+                assets=[Device("srv-01").asset],
+                expires_at=datetime(2026, 6, 28, 23, 0, tzinfo=UTC),
+            )
+        return {f.asset.hostname: f for f in Finding.objects.select_related("asset")}
 
 
 @pytest.mark.django_db
@@ -39,48 +52,58 @@ def test_pages_need_login_and_hide_other_clients(http, login, personas, path):
 
 
 @pytest.mark.django_db
-def test_finding_list_filters(login, personas, two_findings):
+def test_finding_list_opens_on_open_work_and_filters(login, personas, findings):
     client = login(personas.engineer)
-    page = client.get(BASE + "findings/?kev=true").content.decode()
-    assert "front-desk-01" in page and "db-01" not in page
-    page = client.get(BASE + "findings/?os_family=linux").content.decode()
-    assert "db-01" in page and "front-desk-01" not in page
-    page = client.get(BASE + "findings/?overdue=true").content.decode()
-    assert "front-desk-01" in page and "db-01" not in page
+    with time_machine.travel(NOW, tick=False):
+        page = client.get(BASE + "findings/").content.decode()
+        everything = client.get(BASE + "findings/?state=all").content.decode()
+        verified = client.get(BASE + "findings/?state=verified").content.decode()
+        overdue = client.get(BASE + "findings/?overdue=true").content.decode()
+        linux = client.get(BASE + "findings/?os_family=linux").content.decode()
+    listing = page.split('data-testid="finding-list"')[1]
+    # Open work only, uncovered first (by due time), the deferred server last.
+    assert "KB5032191" not in listing and "3 findings outstanding" in page
+    assert listing.index("front-desk-01") < listing.index("db-01") < listing.index("srv-01")
+    assert "excepted until 2026-06-28 18:00 CDT" in listing.split("srv-01")[1]
+    assert "KB5032191" in everything and "verified included" in everything
+    assert "KB5032191" in verified and "front-desk-01" not in verified.split("finding-list")[1]
+    assert "front-desk-01" in overdue and "db-01" not in overdue.split("finding-list")[1]
+    assert "db-01" in linux and "front-desk-01" not in linux.split("finding-list")[1]
+    # Times are the client's, with the zone named: detected 7 Jun 15:00Z = 10:00 CDT.
+    assert "2026-06-07 10:00 CDT" in listing
 
 
 @pytest.mark.django_db
-def test_finding_detail_shows_timeline(login, personas, two_findings):
-    kev, _ = two_findings
-    page = login(personas.viewer_a).get(f"{BASE}findings/{kev.uuid}/")
-    assert page.status_code == 200
-    assert b"finding.detected" in page.content
-    assert (
-        login(personas.viewer_a)
-        .get(f"{BASE}findings/{kev.uuid.hex[:8]}-0000-0000-0000-000000000000/")
-        .status_code
-        == 404
-    )  # noqa: E501
-
-
-@pytest.mark.django_db
-def test_compliance_page_has_tier_os_and_class_tables(login, personas, two_findings):
-    page = login(personas.viewer_a).get(BASE + "compliance/").content.decode()
+def test_compliance_page_has_tier_os_class_tables_and_the_silent_assets(
+    login, personas, tenant_a, findings
+):
+    with tenant_context(tenant_a), time_machine.travel(NOW - 20 * D, tick=False):
+        push(Device("kiosk-07"))  # reports once, then falls silent
+    with time_machine.travel(NOW, tick=False):
+        page = login(personas.viewer_a).get(BASE + "compliance/").content.decode()
     for testid in ("by-tier", "by-os-family", "by-asset-class", "compliance-pct"):
         assert f'data-testid="{testid}"' in page
-    assert "50.00 %" in page  # front-desk-01 overdue, db-01 fine
+    # In scope 5: front-desk-01 overdue, kiosk-07 silent; db-01, lab-01, srv-01 (excepted) fine.
+    assert "60.00 %" in page and "3 of 5 assets in scope" in page
+    silent = page.split('data-testid="not-reporting-list"')[1]
+    assert "kiosk-07" in silent and "2026-05-21 10:00 CDT" in silent
+    assert 'data-testid="not-reporting">1<' in page
 
 
 @pytest.mark.django_db
-def test_prioritization_page_and_csv(login, personas, two_findings):
+def test_prioritization_page_and_csv_rank_excepted_work_last(login, personas, findings):
     client = login(personas.account_manager)
-    page = client.get(BASE + "prioritization-log/").content.decode()
-    assert page.index("KB5032190") < page.index(two_findings[1].patch_identifier)
-    response = client.get(BASE + "prioritization-log/?format=csv")
+    with time_machine.travel(NOW, tick=False):
+        page = client.get(BASE + "prioritization-log/").content.decode()
+        response = client.get(BASE + "prioritization-log/?format=csv")
+    log = page.split('data-testid="prioritization-log"')[1]
+    assert log.index("KB5032190") < log.index("sudo@") < log.index("KB5032192")
+    assert "excepted until 2026-06-28 18:00 CDT" in log
     assert response["Content-Type"] == "text/csv"
     assert "attachment" in response["Content-Disposition"]
     lines = response.content.decode().splitlines()
-    assert lines[0].startswith("position,hostname") and len(lines) == 3
+    assert lines[0].startswith("position,hostname") and len(lines) == 4
+    assert lines[-1].split(",")[5] == "KB5032192"
 
 
 @pytest.mark.django_db
@@ -92,11 +115,16 @@ def test_page_query_count_independent_of_client_size(
     from django.test.utils import CaptureQueriesContext
 
     client = login(personas.engineer)
+    grown = [0]
 
     def grow(n):
         with tenant_context(tenant_a):
-            for _ in range(n):
-                FindingFactory(asset=AssetFactory(), cves=["CVE-2024-0001"])
+            fleet = [
+                Device(f"grow-{grown[0] + i:03d}").missing_kb("KB5000009", cves=["CVE-2024-0001"])
+                for i in range(n)
+            ]
+            push(fleet)
+        grown[0] += n
 
     grow(5)
     with CaptureQueriesContext(connection) as small:

@@ -6,6 +6,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
@@ -14,19 +15,19 @@ from scorecards.models import ScorecardRow
 from scorecards.selectors import clients_by_risk, risk_index
 from scorecards.services import record_scorecard
 from tenants.choices import TokenScope
-from tests.inventory.factories import AssetFactory
-from tests.patchops.factories import FindingFactory
+from tests.producers import Device, push
 
 
 @pytest.mark.django_db
 def test_record_scorecard_writes_one_row_per_client_day(tenant_a):
+    """An ePHI workstation reports a critical update three days ago (48 h window: overdue now)
+    and a second workstation reports nothing missing."""
+    now = timezone.now()
     with tenant_context(tenant_a):
-        now = timezone.now()
-        FindingFactory(
-            asset=AssetFactory(is_ephi=True), tier="critical",
-            detected_at=now - timedelta(days=3), due_at=now - timedelta(days=1),
-        )  # fmt: skip
-        AssetFactory()
+        with time_machine.travel(now - timedelta(days=3), tick=False):
+            push(Device("ws-ephi", ephi=True).missing_kb("KB5000001", severity="critical"))
+        with time_machine.travel(now - timedelta(hours=1), tick=False):
+            push(Device("ws-fine"))
     row = record_scorecard(client=tenant_a, at=now)
     again = record_scorecard(client=tenant_a, at=now)
     assert row.pk == again.pk
@@ -37,6 +38,7 @@ def test_record_scorecard_writes_one_row_per_client_day(tenant_a):
     assert again.open_critical == 1 and again.ephi_assets == 1 and again.is_regulated
     assert again.by_tier["critical"]["pct"] == 50.0
     assert again.by_os_family["windows"]["in_scope"] == 2
+    assert again.by_os_family["windows"]["not_reporting"] == 0
 
 
 @pytest.mark.django_db

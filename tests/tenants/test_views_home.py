@@ -150,3 +150,41 @@ def test_engineer_home_shows_clients_without_scorecards(personas, login, tenant_
     body = login(personas.msp_admin).get("/").content.decode()
     assert 'data-testid="client-list"' in body
     assert "No scorecard yet" in body
+
+
+def test_client_home_counts_silent_devices_against_compliance_and_lists_them(
+    personas, login, tenant_a
+):
+    """Four agents report; one falls silent after 10 May; a printer adopted from a scan never
+    reports a patch list. As of 1 June (staleness window 14 days)."""
+    from datetime import UTC, datetime
+
+    import time_machine
+
+    from tests.producers import Device, adopt, push, scan
+
+    june = datetime(2026, 6, 1, 15, tzinfo=UTC)
+    with tenant_context(tenant_a):
+        with time_machine.travel(datetime(2026, 5, 10, 15, tzinfo=UTC), tick=False):
+            push(Device("reception-pc"))
+            scan([{"status": "up", "ip": "10.3.0.40", "mac": "AA:BB:CC:03:00:40"}])
+            adopt("10.3.0.40", actor=personas.engineer, hostname="printer-lobby")
+        with time_machine.travel(june, tick=False):
+            push([Device("ws-1"), Device("ws-2"), Device("srv-1", os="windows_server")])
+    with time_machine.travel(june, tick=False):
+        http = login(personas.engineer)
+        page = http.get(BASE).content.decode()
+        scope = http.get(BASE + "scope/").content.decode()
+    compliance = page.split('data-testid="overview-compliance"')[1].split("</section>")[0]
+    # 3 of the 4 in scope comply; the silent one counts against; the printer is outside scope.
+    assert "75.00 %" in compliance and "3 of 4 assets in scope" in compliance
+    assert 'data-testid="overview-not-reporting">1 not reporting' in compliance
+    assert "1 outside patch scope" in compliance
+    # The headline stands beside the per-OS figures, which show the silent device too.
+    by_os = compliance.split('data-testid="overview-by-os"')[1]
+    assert "Windows" in by_os and ">1</td>" in by_os
+    silent = compliance.split('data-testid="overview-not-reporting-list"')[1]
+    assert "reception-pc" in silent and "2026-05-10 10:00 CDT" in silent
+    assert "ws-1" not in silent
+    outside = scope.split('data-testid="no-patch-source"')[1].split("</ul>")[0]
+    assert "printer-lobby" in outside and "outside patch scope" in outside

@@ -5,42 +5,35 @@ from unittest import mock
 
 import pytest
 import time_machine
+from django_tenants.utils import tenant_context
 
 from evidence.models import ReportKind
-from evidence.reports import generate_report
 from exceptions_register.selectors import register_counts
-from tests.evidence.factories import OCT_END, seed_report_client
-from tests.evidence.pdftext import assert_running_header, pdf_pages
+from tests.evidence.pdftext import assert_running_header, report_pages
+from tests.evidence.reports.scenario import OCT_END
 
 pytestmark = pytest.mark.django_db
 QUEUE = "evidence.tasks.generate_report_task.apply_async"
 
 
-def test_register_pdf_has_counts_aging_durations_and_controls(in_tenant_a, personas):
-    seed_report_client(client=in_tenant_a, owner=personas.owner_a)
-    report = generate_report(
-        client=in_tenant_a, kind=ReportKind.EXCEPTIONS, period=date(2026, 10, 1)
-    )
-    with report.file.open("rb") as fh:
-        pages = pdf_pages(fh.read())
-    assert_running_header(pages, "Alpha Clinic", "2026-10")
+def test_register_pdf_has_counts_aging_durations_and_controls(october_clinic):
+    client = october_clinic["client"]
+    pages = report_pages(client, ReportKind.EXCEPTIONS, date(2026, 10, 1))
+    assert_running_header(pages, "Riverbend Clinic", "2026-10")
     text = " ".join(pages)
-    counts = register_counts(OCT_END)
+    with tenant_context(client):
+        counts = register_counts(OCT_END)
     assert (counts["active"], counts["active_deferrals"], counts["covered_findings"]) == (1, 1, 1)
     assert "1 Active exceptions 1 Active deferrals 0 Active isolated lanes" in text
     assert "PSA-4711 v1 Deferral Active" in text
     assert "Extra monitoring: EDR alerts reviewed daily." in text
-    # Aging 11 days (signed 20 Oct 15:00Z), 29 days to expiry, 41 days in all.
-    assert "owner@a.test 2026-10-20 15:00 UTC 11 29 41 2026-11-30 15:00 UTC" in text
+    # Signed 20 Oct 15:00Z (10:00 CDT): aging 11 days, 29 days to expiry, 41 days in all; the
+    # hard expiry 30 Nov 15:00Z is 09:00 CST for the owner in Chicago.
+    assert "owner@october.test 2026-10-20 10:00 CDT 11 29 41 2026-11-30 09:00 CST" in text
 
 
-def test_register_pdf_of_an_earlier_month_shows_the_exception_not_yet_there(in_tenant_a, personas):
-    seed_report_client(client=in_tenant_a, owner=personas.owner_a)
-    report = generate_report(
-        client=in_tenant_a, kind=ReportKind.EXCEPTIONS, period=date(2026, 9, 1)
-    )
-    with report.file.open("rb") as fh:
-        text = " ".join(pdf_pages(fh.read()))
+def test_register_pdf_of_an_earlier_month_shows_the_exception_not_yet_there(october_clinic):
+    text = " ".join(report_pages(october_clinic["client"], ReportKind.EXCEPTIONS, date(2026, 9, 1)))
     assert "The register is empty." in text and "PSA-4711" not in text
 
 

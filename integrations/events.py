@@ -1,0 +1,40 @@
+"""Event kinds of the integrations: PSA tickets and agent jobs (see ``evidence.contract``)."""
+
+from __future__ import annotations
+
+from evidence.contract import BOOL, DATETIME, OBJECT, STR, declare, list_of, nullable
+
+declare(
+    "ticket.queued",
+    subject="psa_ticket",
+    label="PSA ticket queued",
+    fields={
+        "category": STR,
+        "summary": STR,
+        "priority": STR,
+        "after_hours": BOOL,
+        "related": OBJECT,
+    },
+)
+declare(
+    "agent_job.dry_run",
+    subject="agent_job",
+    label="Agent job dry run",
+    fields={"status": STR, "packages": list_of(OBJECT)},
+)
+declare(
+    "agent_job.expired",
+    subject="agent_job",
+    label="Agent job expired (window missed)",
+    fields={"not_after": nullable(DATETIME)},
+)
+for _kind, _label in (
+    ("agent_job.succeeded", "Agent job succeeded"),
+    ("agent_job.failed", "Agent job failed"),
+):
+    declare(
+        _kind,
+        subject="agent_job",
+        label=_label,
+        fields={"action": STR, "packages": list_of(OBJECT)},
+    )

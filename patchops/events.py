@@ -1,0 +1,123 @@
+"""Event kinds of the patch core: a finding's detection, re-tiering, re-opening, verification,
+and SLA policy changes (see ``evidence.contract``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from evidence.contract import (
+    BOOL,
+    DATETIME,
+    DECIMAL,
+    INT,
+    OBJECT,
+    STR,
+    UUID,
+    Stage,
+    declare,
+    list_of,
+    nullable,
+)
+
+
+def _detected(p: dict[str, Any]) -> str:
+    text = f"{p['patch']} missing on {p['hostname']}: {p['tier']}"
+    if p.get("kev"):
+        text += ", in CISA KEV"
+    if p.get("cves"):
+        text += f" ({', '.join(p['cves'][:3])}{'…' if len(p['cves']) > 3 else ''})"
+    return text + f", risk score {p['risk_score']}"
+
+
+def _verified(p: dict[str, Any]) -> str:
+    on_time = "within its SLA" if p.get("within_sla") else "after its due time"
+    return f"Fix proven by inventory: {p['proof']} ({on_time})"
+
+
+declare(
+    "finding.detected",
+    subject="finding",
+    subject_is_finding=True,
+    stage=Stage.DETECTION,
+    label="Detected",
+    fields={
+        "asset": UUID,
+        "hostname": STR,
+        "patch": STR,
+        "package": STR,
+        "installed_version": STR,
+        "fixed_version": STR,
+        "advisory": nullable(STR),
+        "cves": list_of(STR),
+        "kev": BOOL,
+        "tier": STR,
+        "risk_score": DECIMAL,
+        "origin": STR,
+        "detected_at": DATETIME,
+        "due_at": DATETIME,
+    },
+    summary=_detected,
+)
+declare(
+    "finding.reopened",
+    subject="finding",
+    subject_is_finding=True,
+    stage=Stage.REOPENED,
+    label="Re-opened",
+    fields={"patch": STR, "tier": STR},
+    summary=lambda p: f"{p['patch']} reported missing again ({p['tier']})",
+)
+declare(
+    "finding.retiered",
+    subject="finding",
+    subject_is_finding=True,
+    label="Tier changed",
+    fields={
+        "patch": STR,
+        "from": STR,
+        "to": STR,
+        "kev_cves": list_of(STR),
+        "due_at": DATETIME,
+    },
+    summary=lambda p: (
+        f"Tier {p['from']} → {p['to']}"
+        + (f" (CISA KEV: {', '.join(p['kev_cves'])})" if p["kev_cves"] else "")
+    ),
+)
+declare(
+    "finding.superseded",
+    subject="finding",
+    subject_is_finding=True,
+    label="Superseded by a later update",
+    fields={
+        "patch": STR,
+        "from_patch": STR,
+        "from_tier": STR,
+        "tier": STR,
+        "kev_cves": list_of(STR),
+        "due_at": DATETIME,
+    },
+    summary=lambda p: f"{p['from_patch']} replaced by {p['patch']} ({p['tier']})",
+)
+declare(
+    "finding.verified",
+    subject="finding",
+    subject_is_finding=True,
+    stage=Stage.VERIFICATION,
+    label="Verified",
+    fields={
+        "patch": STR,
+        "hostname": STR,
+        "from_state": STR,
+        "proof": STR,
+        "verified_at": DATETIME,
+        "within_sla": BOOL,
+    },
+    summary=_verified,
+)
+declare(
+    "sla_policy.changed",
+    subject="sla_policy",
+    label="SLA policy changed",
+    fields={"changed_rules": list_of(OBJECT), "redated_findings": INT, "change": INT},
+)
