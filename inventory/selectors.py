@@ -7,21 +7,22 @@ principal may view the client; pages and the API both start here.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from tenants.models import Client
 from tenants.permissions import Capability, has_capability
 
-from .choices import OsFamily, SoftwareCategory, UnknownDeviceState
+from .choices import AssetRole, OsFamily, SoftwareCategory, UnknownDeviceState
 from .models import (
     Asset,
     DiscoveryRun,
     InstalledSoftware,
     InventorySnapshot,
+    PatchReport,
     SoftwareChange,
     SoftwarePolicy,
     SoftwarePolicyReview,
@@ -36,7 +37,11 @@ __all__ = [
     "visible_snapshots",
     "visible_software_policies",
     "asset_history",
+    "PATCHABLE_DEVICE",
     "assets_without_patch_source",
+    "in_patch_scope",
+    "outside_patch_scope",
+    "reported_by",
     "unknown_device_summary",
     "ScopeReport",
     "scope_report",
@@ -93,9 +98,45 @@ def asset_history(asset: Asset, *, limit: int = 200) -> QuerySet[SoftwareChange]
     return SoftwareChange.objects.filter(asset=asset).select_related("run")[:limit]
 
 
+# Devices a patch source is expected to cover: computers (Windows, macOS, Linux) that are not
+# network gear. A managed device of this kind that never reported a patch list is not reporting
+# (it counts against compliance); any other device that never reported one (a printer or switch
+# adopted from a scan) is outside patch scope.
+PATCHABLE_DEVICE = Q(os_family__in=[OsFamily.WINDOWS, OsFamily.MACOS, OsFamily.LINUX]) & ~Q(
+    role=AssetRole.NETWORK
+)
+
+
+def reported_by(at: datetime, since: datetime | None = None) -> Exists:
+    """The asset reported a patch or package list at or before ``at`` (after ``since``)."""
+    reports = PatchReport.objects.filter(asset=OuterRef("pk"), reported_at__lte=at)
+    if since is not None:
+        reports = reports.filter(reported_at__gt=since)
+    return Exists(reports)
+
+
+def in_patch_scope(at: datetime | None = None) -> QuerySet[Asset]:
+    """Managed assets seen by ``at`` that a patch source covers or is expected to cover: those
+    that reported a patch or package list by then, and every computer (``PATCHABLE_DEVICE``)
+    whether it reported one or not (one that never did is not reporting)."""
+    at = at or timezone.now()
+    return Asset.objects.filter(
+        Q(reported_by(at)) | PATCHABLE_DEVICE, is_managed=True, first_seen__lte=at
+    )
+
+
+def outside_patch_scope(at: datetime | None = None) -> QuerySet[Asset]:
+    """Managed assets seen by ``at`` that no patch source covers: not computers and never a
+    patch or package list (printers, switches adopted from a scan). Listed, never counted
+    compliant."""
+    at = at or timezone.now()
+    return Asset.objects.filter(is_managed=True, first_seen__lte=at).exclude(
+        Q(reported_by(at)) | PATCHABLE_DEVICE
+    )
+
+
 def assets_without_patch_source(assets: QuerySet[Asset] | None = None) -> QuerySet[Asset]:
-    """Managed assets that never reported pending updates nor any software table: outside
-    patch scope (``patchops.compliance.outside_patch_scope``), never counted compliant."""
+    """Managed assets that never reported pending updates nor any software table."""
     qs = Asset.objects.all() if assets is None else assets
     return qs.filter(is_managed=True, has_reported_updates=False, software_tables=[])
 
@@ -212,7 +253,7 @@ def scope_report(*, today: date | None = None, product_limit: int = 200) -> Scop
                 "listed_pct": _pct(listed, total),
             }
         )
-    missing = assets_without_patch_source()
+    missing = outside_patch_scope().order_by("hostname", "pk")
     report.without_patch_source_count = missing.count()
     report.without_patch_source = [
         {

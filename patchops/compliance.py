@@ -5,9 +5,11 @@ its size; nothing loops over assets or findings in Python. Run inside the client
 
 Terms used below (all evaluated at the instant ``at``):
 
-* **In (patch) scope at t**: a managed asset (``is_managed``) that a patch source covers: it
-  had reported a patch or package list (``inventory.PatchReport``, written by ingest) at or
-  before t. Managed assets no patch source covers (printers, switches adopted from a scan) are
+* **In (patch) scope at t**: a managed asset (``is_managed``) seen by t that a patch source
+  covers or is expected to cover: it had reported a patch or package list
+  (``inventory.PatchReport``, written by ingest) at or before t, or it is a computer (Windows,
+  macOS, Linux, not network gear) — a computer that never reported one is simply not reporting.
+  Other managed devices that never reported one (printers, switches adopted from a scan) are
   **outside patch scope**: listed, never counted compliant. Unknown devices are out of scope.
 * **Reporting at t**: an in-scope asset whose last patch or package list arrived within the
   client's staleness window (``Client.stale_after_days``) before t; otherwise it is **not
@@ -66,6 +68,7 @@ from exceptions_register.models import RiskException
 from exceptions_register.selectors import active_exceptions_at
 from integrations.choices import TicketCategory
 from integrations.models import PsaTicket
+from inventory import selectors as inventory_selectors
 from inventory.choices import OsFamily
 from inventory.models import Asset, AssetClass, PatchReport
 from rings import selectors as ring_selectors
@@ -163,30 +166,20 @@ def staleness_window(client: Client | None = None) -> timedelta:
     return timedelta(days=days)
 
 
-def _reported(at: datetime, since: datetime | None = None) -> Exists:
-    reports = PatchReport.objects.filter(asset=OuterRef("pk"), reported_at__lte=at)
-    if since is not None:
-        reports = reports.filter(reported_at__gt=since)
-    return Exists(reports)
-
-
 def in_scope_assets(at: datetime | None = None) -> QuerySet[Asset]:
-    """Managed assets a patch source covers at ``at``: they had reported a patch or package
-    list by then (reporting or not)."""
-    at = at or timezone.now()
-    return Asset.objects.filter(_reported(at), is_managed=True)
+    """Managed assets in patch scope at ``at`` (``inventory.selectors.in_patch_scope``):
+    reporting or not."""
+    return inventory_selectors.in_patch_scope(at)
 
 
 def outside_patch_scope(at: datetime | None = None) -> QuerySet[Asset]:
-    """Managed assets seen by ``at`` that no patch source covers (never reported a patch or
-    package list): printers, switches adopted from a scan. Listed, never counted compliant."""
-    at = at or timezone.now()
-    return Asset.objects.filter(~_reported(at), is_managed=True, first_seen__lte=at)
+    """Managed devices no patch source covers (``inventory.selectors.outside_patch_scope``)."""
+    return inventory_selectors.outside_patch_scope(at)
 
 
 def reporting_q(at: datetime, window: timedelta) -> Exists:
     """An asset that reported a patch or package list in (at − window, at]."""
-    return _reported(at, since=at - window)
+    return inventory_selectors.reported_by(at, since=at - window)
 
 
 def last_report_at(at: datetime) -> Subquery:

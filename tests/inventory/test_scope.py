@@ -21,6 +21,7 @@ def fleet(in_tenant_a):
     lnx = AssetFactory(linux=True, hostname="srv-1", software_tables=["deb"])
     AssetFactory(macos=True, hostname="mac-1")
     AssetFactory(unknown=True, hostname="10.0.0.9")  # unknown devices are not in scope
+    AssetFactory(hostname="printer-1", os_family="other", role="network")  # adopted gear
     InstalledSoftwareFactory(asset=win, name="Google Chrome", category="browser")
     InstalledSoftwareFactory(asset=win, name="TeamViewer", category="remote_access")
     InstalledSoftwareFactory(asset=lnx, name="firefox", kind="deb", category="browser")
@@ -36,7 +37,7 @@ def test_scope_coverage_by_os_family(fleet):
     assert rows["windows"]["coverage_pct"] == pytest.approx(66.7)
     assert rows["linux"]["coverage_pct"] == 100.0
     assert rows["macos"]["without_patch_source"] == 1
-    assert rows["other"]["assets"] == 0 and rows["other"]["coverage_pct"] is None
+    assert rows["other"]["assets"] == 1 and rows["other"]["coverage_pct"] == 0.0
 
 
 def test_scope_categories_and_software_list(fleet):
@@ -53,8 +54,12 @@ def test_scope_categories_and_software_list(fleet):
 
 def test_scope_assets_without_patch_source(fleet):
     names = sorted(assets_without_patch_source().values_list("hostname", flat=True))
-    assert names == ["mac-1", "pc-3"]
-    assert scope_report().without_patch_source_count == 2
+    assert names == ["mac-1", "pc-3", "printer-1"]
+    # Computers that never reported a patch list are not reporting (they count against
+    # compliance); only the device no patch source covers is outside patch scope.
+    report = scope_report()
+    assert report.without_patch_source_count == 1
+    assert [a["hostname"] for a in report.without_patch_source] == ["printer-1"]
 
 
 def test_software_list_review_is_overdue_after_a_quarter(fleet):
@@ -68,7 +73,7 @@ def test_software_list_review_is_overdue_after_a_quarter(fleet):
 def test_api_scope_and_policies(login, personas, http, tenant_a):
     url = "/clients/tenant-a/api/v1/scope/"
     with tenant_context(tenant_a):
-        AssetFactory(hostname="pc-3")
+        AssetFactory(hostname="switch-1", os_family="other", role="network")
     assert http.get(url).status_code == 401
     assert login(personas.owner_b).get(url).status_code == 404
     body = login(personas.viewer_a).get(url).json()

@@ -23,6 +23,7 @@ def estate(tenant_a):
         InstalledSoftwareFactory(asset=ws, name="Adobe Acrobat Reader DC", category="pdf_tool")
         InstalledSoftwareFactory(asset=ws, name="AnyDesk", category="remote_access")
         AssetFactory(hostname="mac-02", macos=True)  # no patch source reported
+        AssetFactory(hostname="printer-03", os_family="other", role="network")
         policy = SoftwarePolicy.objects.create(name_pattern="adobe acrobat*", is_supported=True)
         SoftwarePolicy.objects.create(name_pattern="anydesk*", is_supported=False)
         return policy
@@ -39,7 +40,10 @@ def test_scope_renders_for_view_roles(login, personas, estate, persona):
     assert "<td>1</td><td>1</td><td>0</td>" in windows and "100.0 %" in windows
     macos = text.split('data-testid="os-row-macos"')[1].split("</tr>")[0]
     assert "0.0 %" in macos
-    assert "mac-02" in text.split('data-testid="no-patch-source"')[1]
+    outside = text.split('data-testid="no-patch-source"')[1].split("</ul>")[0]
+    # A computer without a patch list is not reporting (it counts against compliance); only
+    # the device no patch source covers is outside patch scope.
+    assert "printer-03" in outside and "mac-02" not in outside
     assert "Unsupported" in text and "adobe acrobat*" in text
     assert ("review-form" in text) is (persona == "msp_admin")
 

@@ -195,3 +195,30 @@ def test_engine_exception_rule_matches_the_register_hook(in_tenant_a, personas, 
     hook = set(covered_findings_at(T).values_list("pk", flat=True))
     assert engine == hook == {on_lane.pk, named_finding.pk}
     assert compliance_at(T).client.numerator == 2  # 3 assets, only the uncovered one is overdue
+
+
+@pytest.mark.django_db
+def test_a_computer_known_only_from_a_csv_inventory_counts_against_compliance(
+    in_tenant_a, tmp_path
+):
+    """No silent compliance: a laptop an operator imported from a spreadsheet, whose agent
+    never sent a patch list, is not reporting (in the denominator, never compliant); a switch
+    from the same file is outside patch scope."""
+    from django.core.management import call_command
+
+    sheet = tmp_path / "assets.csv"
+    sheet.write_text(
+        "hostname,os_family,os_name,role,serial\n"
+        "lap-07,windows,Microsoft Windows 11 Pro,workstation,SN-7\n"
+        "core-sw-1,other,,network,SN-8\n",
+        encoding="utf-8",
+    )
+    push(Device("w-ok"))  # a reporting Windows device with nothing missing
+    call_command("ingest", in_tenant_a.slug, str(sheet), "--format", "csv", verbosity=0)
+    at = datetime.now(UTC)
+    c = compliance_at(at)
+    assert (c.client.numerator, c.client.denominator) == (1, 2)
+    assert c.not_reporting == 1 and c.outside_patch_scope == 1
+    assert [a.hostname for a in not_reporting_assets(at)] == ["lap-07"]
+    win = c.by_os_family[OsFamily.WINDOWS]
+    assert (win.numerator, win.denominator, win.not_reporting) == (1, 2, 1)
