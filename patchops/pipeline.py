@@ -660,7 +660,7 @@ def _explain_package(finding: Finding) -> dict[str, Any] | None:
         "release": fix.release,
         "package": fix.package_name,
         "binary": name if name != fix.package_name else "",
-        "ranges": fix.affected_ranges or [],
+        "affected_ranges": fix.affected_ranges or [],
         "withdrawn": finding.advisory.withdrawn_at is not None,
         "remediation": (
             f"Upgrade {finding.package_name} to {finding.fixed_version} or later "

@@ -23,6 +23,7 @@ from catalogue.applications import curated_applications, identify, normalise_nam
 from catalogue.matching import missing_application_fixes
 from catalogue.models import CpeMatch
 from patchops.models import Finding
+from tests.match_schema import conforms
 
 # --- normalisation: properties ------------------------------------------------------------
 
@@ -295,7 +296,9 @@ def _device(hostname, os_version, **tables):
     }
 
 
-def test_third_party_findings_through_ingest_on_each_os_family(nvd_apps, tenant_a, tmp_path):
+def test_third_party_findings_through_ingest_on_each_os_family(
+    nvd_apps, tenant_a, tmp_path, personas, login
+):
     devices = [
         _device(
             "win-1",
@@ -335,6 +338,30 @@ def test_third_party_findings_through_ingest_on_each_os_family(nvd_apps, tenant_
         ("mac-1", "google-chrome@120.0.6099.129", "high", ["CVE-2023-7024"]),
         ("win-1", "Google Chrome@120.0.6099.129", "high", ["CVE-2023-7024"]),
     ]
+    # The API and the page name the match: the program, the CPE and the NVD range it lies in.
+    ranges = {
+        r.cve_id: {"cve": r.cve_id, "range": r.range_text(), "criteria": r.criteria}
+        for r in CpeMatch.objects.filter(part="a")
+    }
+    kinds = {"win-1": "program", "mac-1": {"app", "homebrew"}, "linux-1": "deb"}
+    engineer = login(personas.engineer)
+    with tenant_context(tenant_a):
+        findings = list(Finding.objects.select_related("asset"))
+    for finding in findings:
+        body = engineer.get(f"/clients/tenant-a/api/v1/findings/{finding.uuid}/").json()
+        match = conforms(body["match"])
+        assert (match["source"], match["kind"], match["detailed"]) == ("nvd", "application", True)
+        assert match["program"] == finding.package_name
+        assert match["inventory_kind"] in kinds[finding.asset.hostname]
+        [cve] = finding.cves
+        assert match["ranges"] == [ranges[cve]]
+        assert ranges[cve]["criteria"].startswith(match["cpe"] + ":")
+        assert match["fixed_version"] == finding.fixed_version and not match["no_fixed_version"]
+        assert match["remediation"] == (
+            f"Update {match['application']} to {finding.fixed_version} or later."
+        )
+        page = engineer.get(f"/clients/tenant-a/findings/{finding.uuid}/").content.decode()
+        assert match["cpe"] in page and ranges[cve]["range"] in page.replace("&lt;", "<")
     # The updated program verifies its finding.
     devices[0]["programs"][0]["version"] = "120.0.6099.130"
     path.write_text(json.dumps(devices[:1]))

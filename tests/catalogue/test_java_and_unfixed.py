@@ -28,6 +28,7 @@ from catalogue.cpe import parse_cpe
 from catalogue.matching import missing_application_fixes
 from patchops.models import Finding
 from tenants.choices import TokenScope
+from tests.match_schema import conforms
 
 PAGE = Path(__file__).parent / "fixtures" / "nvd" / "java8-notepadpp-page.json"
 
@@ -206,12 +207,12 @@ def test_unfixed_findings_through_the_agent_api_and_their_verification(
 
     engineer = login(personas.engineer)
     body = engineer.get(f"/clients/tenant-a/api/v1/findings/{java.uuid}/").json()
-    match = body["match"]
+    match = conforms(body["match"])
     assert (match["source"], match["kind"], match["detailed"]) == ("nvd", "application", True)
     assert match["no_fixed_version"] and match["remediation"].startswith("No fixed version")
     assert match["cpe"] == "cpe:2.3:a:oracle:jre" and match["ranges"][0]["cve"] == JAVA
     listed = engineer.get("/clients/tenant-a/api/v1/findings/").json()["results"]
-    brief = next(r for r in listed if r["id"] == str(java.uuid))["match"]
+    brief = conforms(next(r for r in listed if r["id"] == str(java.uuid))["match"])
     assert brief["no_fixed_version"] and "no fixed version published" in brief["summary"]
     page = engineer.get(f"/clients/tenant-a/findings/{java.uuid}/").content.decode()
     assert "no fixed version published" in page and "cpe:2.3:a:oracle:jre" in page
