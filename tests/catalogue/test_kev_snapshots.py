@@ -274,3 +274,20 @@ def test_csv_snapshot_after_json_of_same_day_is_accepted(realdata, real, db, loa
     with pytest.raises(ImportFileError, match="older than the one already imported"):
         load("kev", target)
     assert KevEntry.objects.listed().count() == len(real["vulnerabilities"])
+
+
+@pytest.mark.parametrize("dropped", ["catalogVersion", None], ids=["release-date", "version"])
+def test_older_snapshot_is_refused_by_whichever_date_it_carries(real, cut, tmp_path, db, dropped):
+    """Without a catalogVersion the release date decides; with both, the version does."""
+    later = _snapshot(real, _released(real) + timedelta(days=1))
+    earlier = _snapshot(real, cut)
+    if dropped:
+        later.pop(dropped)
+        earlier.pop(dropped)
+    _import(_write_json(tmp_path, "later.json", later, real["vulnerabilities"]))
+    # The same entries (the same newest dateAdded): only the document's own date says it is older.
+    older = _write_json(tmp_path, "earlier.json", earlier, real["vulnerabilities"])
+    with pytest.raises(CommandError, match="older than the one already imported"):
+        _import(older)
+    _import(older, "--force")  # forced: nothing unseen, nothing changes
+    assert not KevEntry.objects.filter(removed_on__isnull=False).exists()
