@@ -773,9 +773,7 @@ def _row_contains(row: CpeMatch, version: str, update: str) -> bool:
     )
 
 
-def _fixed_version_for(
-    hits: list[CpeMatch], rows: list[CpeMatch], version: str, update: str, os_family: str
-) -> str:
+def _fixed_version_for(hits: list[CpeMatch], rows: list[CpeMatch], os_family: str) -> str:
     """The first version NVD names that leaves every range containing the host's version
     (``hits``) and falls in no other range of the product (``rows``), or "" when none is
     published: a range closed only by ``versionEndIncluding`` (the last affected version),
@@ -894,7 +892,7 @@ def missing_application_fixes(
         if not hits or name in seen:
             continue
         seen.add(name)
-        fixed = _fixed_version_for(hits, rows, ident.version, ident.update, os_family)
+        fixed = _fixed_version_for(hits, rows, os_family)
         cves = order_by_epss({r.cve_id for r in hits})
         compared = " ".join(p for p in (ident.version, ident.update) if p)
         unfixed = sorted({r.cve_id for r in hits if not r.version_end_excluding})

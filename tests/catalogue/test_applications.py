@@ -143,7 +143,12 @@ def test_macos_app_and_homebrew_names():
 # --- matching against CPE ranges ---------------------------------------------------------
 
 
-def _nvd(cve: str, criteria: str, end_excluding: str, *, on_windows: bool = False) -> dict:
+def _nvd(
+    cve: str, criteria: str, end_excluding: str, *, on_windows: bool = False, start: str = ""
+) -> dict:
+    bounds = {"versionEndExcluding": end_excluding}
+    if start:
+        bounds["versionStartIncluding"] = start
     config = {
         "nodes": [
             {
@@ -153,7 +158,7 @@ def _nvd(cve: str, criteria: str, end_excluding: str, *, on_windows: bool = Fals
                     {
                         "vulnerable": True,
                         "criteria": criteria,
-                        "versionEndExcluding": end_excluding,
+                        **bounds,
                         "matchCriteriaId": "00000000-0000-0000-0000-000000000000",
                     }
                 ],
@@ -368,3 +373,36 @@ def test_third_party_findings_through_ingest_on_each_os_family(
     call_command("ingest", "tenant-a", str(path), "--format", "osquery", verbosity=0)
     with tenant_context(tenant_a):
         assert Finding.objects.get(asset__hostname="win-1").state == "verified"
+
+
+def test_fixed_version_skips_a_version_inside_another_range(nvd_apps, tmp_path):
+    """The first bound past the host's ranges may itself be affected (a regression NVD records
+    as a later range starting there): the fix offered is the first bound outside every range."""
+    seven = CpeMatch.objects.get(cve_id="CVE-2023-31102")
+    first_fix = seven.version_end_excluding
+    page = {
+        "format": "NVD_CVE",
+        "version": "2.0",
+        "vulnerabilities": [
+            {
+                "cve": _nvd(
+                    "CVE-2099-0001",  # a record in NVD's shape: the regression in the first fix
+                    seven.criteria,
+                    f"{first_fix}.1",
+                    start=first_fix,
+                    on_windows=True,
+                )
+            }
+        ],
+    }
+    path = tmp_path / "regression.json"
+    path.write_text(json.dumps(page))
+    call_command("import_nvd", str(path), verbosity=0)
+    [match] = missing_application_fixes(
+        [("program", "7-Zip 22.01 (x64)", "22.01", "Igor Pavlov")], "windows"
+    )
+    assert match.cves == ["CVE-2023-31102"] and match.fixed_version == f"{first_fix}.1"
+    [again] = missing_application_fixes(
+        [("program", "7-Zip 23.00 (x64)", first_fix, "Igor Pavlov")], "windows"
+    )
+    assert again.cves == ["CVE-2099-0001"] and again.fixed_version == f"{first_fix}.1"
