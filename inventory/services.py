@@ -9,7 +9,6 @@ transaction, after the whole input was validated: a bad payload writes nothing.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import ipaddress
@@ -26,6 +25,7 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from common.csvexport import csv_writer
 from evidence.services import actor_label, record_event
 
 from . import hooks
@@ -1227,7 +1227,7 @@ def _snapshot_content(taken_on: date) -> tuple[bytes, bytes, int, int]:
     ):
         software.setdefault(row[0], []).append(row[1:])
     text = io.StringIO()
-    writer = csv.writer(text, lineterminator="\n")
+    writer = csv_writer(text, lineterminator="\n")
     writer.writerow(SNAPSHOT_COLUMNS)
     devices = []
     count = 0

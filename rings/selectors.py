@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from datetime import datetime
 from decimal import Decimal
@@ -10,6 +9,7 @@ from typing import Any
 
 from django.db.models import Count, Max, Prefetch, Q, QuerySet
 
+from common.csvexport import csv_writer
 from evidence.models import EvidenceEvent
 from inventory.models import Asset
 from patchops.models import Finding
@@ -326,7 +326,7 @@ def visible_runbook_checks(principal: Any = None) -> QuerySet[RunbookCheck]:
 def membership_csv(ring: Ring | None = None) -> str:
     """Ring membership as CSV: ring, hostname, asset id, OS family, role, class, pinned."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = csv_writer(buffer)
     writer.writerow(
         [
             "ring",
