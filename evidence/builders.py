@@ -40,6 +40,7 @@ from patchops.selectors import (
     explain_positions,
     with_exception_cover,
 )
+from rings.selectors import rollout_rows
 
 from . import charts
 from .models import ReportKind
@@ -65,6 +66,7 @@ __all__ = [
     "exception_rows",
     "prioritization_log_context",
     "controls_register_context",
+    "rollouts_context",
     "monthly_compliance",
     "hipaa_evidence_pack",
     "qbr_summary",
@@ -226,6 +228,16 @@ def _exceptions_qs() -> QuerySet[RiskException]:
     )
 
 
+def rollouts_context(start: datetime, end: datetime, at: datetime) -> dict[str, Any]:
+    """The rollouts under way in [start, end) as they stood at ``at``: waves (skipped ones
+    shown as skipped), rollbacks, resumes and the emergency-lane mark."""
+    rows = rollout_rows(start, end, at=at)
+    return {
+        "rollout_rows": rows,
+        "rollouts_expedited": sum(1 for r in rows if r["expedited"]),
+    }
+
+
 def _failure_context(figures: compliance.ComplianceFigures) -> dict[str, Any]:
     ring_rows = [
         {"ring": row["name"], "failed": row["failed"], "attempted": row["attempted"],
@@ -282,6 +294,7 @@ def monthly_compliance(client: Any, period: date) -> tuple[str, dict[str, Any]]:
     context |= compliance_rows(figures.compliance)
     context |= _failure_context(figures)
     context |= _reporting_context(figures)
+    context |= rollouts_context(start, at, at)
     context |= {
         "figures": figures,
         "sla": figures.sla_attainment,
@@ -352,6 +365,7 @@ def hipaa_evidence_pack(client: Any, period: date) -> tuple[str, dict[str, Any]]
     context |= prioritization_log_context(at)
     context |= evidence_chain_context(client, period, at=at)
     context |= controls_register_context(start, end, at)
+    context |= rollouts_context(start, end, at)
     status = verify_chain()
     context |= {
         "figures": figures,
@@ -446,6 +460,7 @@ def qbr_summary(client: Any, period: date) -> tuple[str, dict[str, Any]]:
     quarter_label = f"Q{(period.month - 1) // 3 + 1} {period.year}" if period.month % 3 == 0 else ""
     context |= compliance_rows(breakdown)
     context |= _reporting_context(figures)
+    context |= rollouts_context(start, at, at)
     context |= {
         "period_label": f"{format_period(first_month)} – {format_period(period)}",
         "period_start": start,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import json
@@ -13,7 +12,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from patchops.exports import spreadsheet_safe
+from common.csvexport import csv_writer
 
 from .models import GENESIS_HASH, ReportKind, canonical_json
 from .periods import format_period
@@ -62,12 +61,12 @@ _FIXED_TIME = (2000, 1, 1, 0, 0, 0)
 
 
 def _csv_cell(value: Any) -> str:
-    return spreadsheet_safe("" if value is None else str(value))
+    return "" if value is None else str(value)
 
 
 def _csv(rows: list[list[Any]], header: list[str]) -> bytes:
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv_writer(out, lineterminator="\n")
     writer.writerow(header)
     for row in rows:
         writer.writerow([_csv_cell(v) for v in row])

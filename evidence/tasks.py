@@ -8,8 +8,8 @@ from celery import shared_task
 from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
-from django_tenants.utils import tenant_context
 
+from tenants.dispatch import dispatch_per_client
 from tenants.models import Client
 
 from .periods import format_period, parse_period
@@ -57,16 +57,17 @@ def dispatch_monthly_reports() -> dict[str, Any]:
     """Hourly: queue last month's reports for each client whose local date is the 1st."""
     from .models import StoredReport
 
-    clients = Client.objects.exclude(schema_name="public").order_by("slug")
-    queued = []
-    for client, period in due_for_monthly(timezone.now(), clients):
-        with tenant_context(client):
-            missing = [
-                k
-                for k in monthly_kinds(client)
-                if not StoredReport.objects.filter(kind=k, period=period).exists()
-            ]
-            if missing:
-                generate_monthly_reports.apply_async(kwargs={"period": format_period(period)})
-                queued.append(client.slug)
-    return {"queued": queued}
+    now = timezone.now()
+
+    def missing_reports(client: Client) -> dict[str, str] | None:
+        [due] = due_for_monthly(now, [client]) or [None]
+        if due is None:
+            return None
+        period = due[1]
+        kinds = monthly_kinds(client)
+        stored = StoredReport.objects.filter(kind__in=kinds, period=period)
+        if stored.values("kind").distinct().count() >= len(kinds):
+            return None
+        return {"period": format_period(period)}
+
+    return {"queued": dispatch_per_client(generate_monthly_reports, select=missing_reports)}

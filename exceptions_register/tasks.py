@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from celery import shared_task
 from django.db import connection
-from django_tenants.utils import tenant_context
 
+from tenants.dispatch import dispatch_per_client
 from tenants.models import Client
 
 from . import services
@@ -14,13 +14,9 @@ from . import services
 @shared_task(name="exceptions_register.dispatch_expiry")
 def dispatch_expiry() -> dict:
     """Beat entry: expire due exceptions and send reminders in every client."""
-    clients = list(Client.objects.exclude(schema_name="public").values_list("pk", flat=True))
-    for pk in clients:
-        client = Client.objects.get(pk=pk)
-        with tenant_context(client):
-            expire_exceptions.apply_async()
-            send_reminders.apply_async()
-    return {"clients": len(clients)}
+    expired = dispatch_per_client(expire_exceptions)
+    dispatch_per_client(send_reminders)
+    return {"clients": len(expired)}
 
 
 @shared_task(name="exceptions_register.expire_exceptions")

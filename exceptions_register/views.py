@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from typing import Any
 
 from django.contrib import messages
@@ -14,8 +13,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.generic import TemplateView
 
+from common.csvexport import csv_writer
 from evidence.permissions import may_generate
-from patchops.exports import spreadsheet_safe
 from tenants.permissions import ROLE_CAPABILITIES, Capability, ClientPageMixin, current_client
 
 from . import services
@@ -113,7 +112,7 @@ class ExceptionExportView(ClientPageMixin, TemplateView):
             .order_by("created_at")
         )
         now = timezone.now()
-        writer = csv.writer(_Echo())
+        writer = csv_writer(_Echo())
 
         def rows():
             yield writer.writerow(self.columns)
@@ -121,8 +120,7 @@ class ExceptionExportView(ClientPageMixin, TemplateView):
                 signature = getattr(e, "signature", None)
                 active = e.state == ExceptionState.ACTIVE
                 yield writer.writerow(
-                    spreadsheet_safe(value)
-                    for value in [
+                    [
                         e.uuid,
                         e.version,
                         e.kind,

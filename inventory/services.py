@@ -9,7 +9,6 @@ transaction, after the whole input was validated: a bad payload writes nothing.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import ipaddress
@@ -26,6 +25,7 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from common.csvexport import csv_writer
 from evidence.services import actor_label, record_event
 
 from . import hooks
@@ -879,6 +879,23 @@ def _list(value: Any) -> list:
     return value if isinstance(value, list) else []
 
 
+def _text(value: Any, limit: int) -> str:
+    """A scanned text field as stored: text only (anything else is empty), NUL removed (no
+    PostgreSQL text or JSON value may hold it), at most ``limit`` characters."""
+    return value.replace("\x00", "")[:limit] if isinstance(value, str) else ""
+
+
+def _clean_json(value: Any) -> Any:
+    """A scanned JSON value without NUL characters in any string, key or nested value."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, list):
+        return [_clean_json(v) for v in value]
+    if isinstance(value, dict):
+        return {_clean_json(str(k)): _clean_json(v) for k, v in value.items()}
+    return value
+
+
 def reconcile_scan(
     hosts: list[dict[str, Any]], *, source_name: str, actor: Any = None
 ) -> ReconcileSummary:
@@ -928,13 +945,16 @@ def reconcile_scan(
                 summary.matched_assets += 1
                 seen_assets.add(asset_pk)
                 continue
-            hostnames = [str(h)[:255] for h in _list(host.get("hostnames")) if h][:20]
+            hostnames = [_text(h, 255) for h in _list(host.get("hostnames")) if _text(h, 255)][:20]
             guesses = [
-                {"name": str(g.get("name", ""))[:200], "accuracy": _int(g.get("accuracy"))}
+                {"name": _text(g.get("name", ""), 200), "accuracy": _int(g.get("accuracy"))}
                 for g in _list(host.get("os_guesses"))
                 if isinstance(g, dict)
             ][:10]
-            ports = [p for p in _list(host.get("open_ports")) if isinstance(p, dict)][:200]
+            ports = [_clean_json(p) for p in _list(host.get("open_ports")) if isinstance(p, dict)][
+                :200
+            ]
+            vendor = _text(host.get("mac_vendor"), 200)
             device = existing_by_mac.get(mac) if mac else existing_by_ip.get(ip or "")
             if device is None and mac and ip:
                 device = existing_by_ip.get(ip)  # an earlier scan saw it without a MAC
@@ -942,7 +962,7 @@ def reconcile_scan(
                 device = UnknownDevice.objects.create(
                     ip=ip,
                     mac=mac,
-                    mac_vendor=str(host.get("mac_vendor") or "")[:200],
+                    mac_vendor=vendor,
                     hostnames=hostnames,
                     os_guesses=guesses,
                     open_ports=ports,
@@ -961,7 +981,7 @@ def reconcile_scan(
             else:
                 device.ip = ip or device.ip
                 device.mac = mac or device.mac
-                device.mac_vendor = str(host.get("mac_vendor") or device.mac_vendor)[:200]
+                device.mac_vendor = vendor or device.mac_vendor
                 device.hostnames = hostnames or device.hostnames
                 device.os_guesses = guesses or device.os_guesses
                 device.open_ports = ports or device.open_ports
@@ -1227,7 +1247,7 @@ def _snapshot_content(taken_on: date) -> tuple[bytes, bytes, int, int]:
     ):
         software.setdefault(row[0], []).append(row[1:])
     text = io.StringIO()
-    writer = csv.writer(text, lineterminator="\n")
+    writer = csv_writer(text, lineterminator="\n")
     writer.writerow(SNAPSHOT_COLUMNS)
     devices = []
     count = 0

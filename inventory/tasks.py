@@ -6,8 +6,8 @@ from celery import shared_task
 from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
-from django_tenants.utils import tenant_context
 
+from tenants.dispatch import dispatch_per_client
 from tenants.models import Client
 
 LOCK_TTL = 60 * 60
@@ -22,12 +22,10 @@ def dispatch_discovery() -> dict:
     """Send ``run_discovery`` for every client whose scheduled slot has passed."""
     from .selectors import is_discovery_due
 
-    sent = []
-    for client in Client.objects.exclude(schema_name="public"):
-        with tenant_context(client):
-            if is_discovery_due(client=client, now=timezone.now()):
-                run_discovery.apply_async()
-                sent.append(client.slug)
+    now = timezone.now()
+    sent = dispatch_per_client(
+        run_discovery, select=lambda client: is_discovery_due(client=client, now=now)
+    )
     return {"sent": sent}
 
 
@@ -59,14 +57,13 @@ def dispatch_snapshots() -> dict:
     from .models import InventorySnapshot
     from .schedule import snapshot_month
 
-    sent = []
-    for client in Client.objects.exclude(schema_name="public"):
-        with tenant_context(client):
-            month = snapshot_month(now=timezone.now(), tz=client.tz)
-            if not InventorySnapshot.objects.filter(month=month, is_scheduled=True).exists():
-                create_monthly_snapshot.apply_async()
-                sent.append(client.slug)
-    return {"sent": sent}
+    now = timezone.now()
+
+    def missing_this_month(client: Client) -> bool:
+        month = snapshot_month(now=now, tz=client.tz)
+        return not InventorySnapshot.objects.filter(month=month, is_scheduled=True).exists()
+
+    return {"sent": dispatch_per_client(create_monthly_snapshot, select=missing_this_month)}
 
 
 @shared_task(name="inventory.create_monthly_snapshot", acks_late=True)

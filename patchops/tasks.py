@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from celery import shared_task
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from scorecards.services import record_scorecard
+from tenants.dispatch import dispatch_per_client
 from tenants.models import Client
 
 from .pipeline import client_asset_ids, refresh_findings
@@ -28,13 +29,8 @@ def record_scorecard_task(client_id: int) -> dict:
 @shared_task(name="patchops.dispatch_scorecards")
 def dispatch_scorecards() -> dict:
     """Send one ``patchops.record_scorecard`` per client (daily, from beat)."""
-    connection.set_schema_to_public()
-    sent = 0
-    for client in Client.objects.exclude(schema_name="public").order_by("pk"):
-        with tenant_context(client):
-            record_scorecard_task.apply_async(args=[client.pk])
-        sent += 1
-    return {"dispatched": sent}
+    sent = dispatch_per_client(record_scorecard_task, select=lambda c: {"client_id": c.pk})
+    return {"dispatched": len(sent)}
 
 
 @shared_task(
@@ -51,13 +47,8 @@ def refresh_client_findings(client_id: int) -> dict:
 @shared_task(name="patchops.dispatch_refresh_findings")
 def dispatch_refresh_findings() -> dict:
     """Send one ``patchops.refresh_client_findings`` per client (after a catalogue change)."""
-    connection.set_schema_to_public()
-    sent = 0
-    for client in Client.objects.exclude(schema_name="public").order_by("pk"):
-        with tenant_context(client):
-            refresh_client_findings.apply_async(args=[client.pk])
-        sent += 1
-    return {"dispatched": sent}
+    sent = dispatch_per_client(refresh_client_findings, select=lambda c: {"client_id": c.pk})
+    return {"dispatched": len(sent)}
 
 
 def on_catalogue_changed(sender: object, record: object = None, **kwargs: object) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from datetime import datetime
 from decimal import Decimal
@@ -10,11 +9,19 @@ from typing import Any
 
 from django.db.models import Count, Max, Prefetch, Q, QuerySet
 
+from common.csvexport import csv_writer
 from evidence.models import EvidenceEvent
 from inventory.models import Asset
 from patchops.models import Finding
 
-from .choices import DeploymentStatus, MembershipSource, PlacementTrigger, WaveState
+from .choices import (
+    DeploymentStatus,
+    MembershipSource,
+    PlacementTrigger,
+    RollbackOutcome,
+    RolloutState,
+    WaveState,
+)
 from .models import (
     DeploymentResult,
     MaintenanceWindow,
@@ -37,6 +44,8 @@ __all__ = [
     "unplaced_assets",
     "rollbacks_of",
     "rollout_rows",
+    "rollout_state_at",
+    "wave_state_at",
     "rollout_history",
     "visible_rollouts",
     "visible_windows",
@@ -47,6 +56,7 @@ __all__ = [
     "failure_rates_by_ring",
 ]
 
+OVER = (RolloutState.COMPLETED, RolloutState.NOTHING_DEPLOYED)
 ATTEMPTED = (
     DeploymentStatus.DEPLOYED,
     DeploymentStatus.FAILED,
@@ -150,47 +160,156 @@ def rollbacks_of(rollout: Rollout) -> QuerySet[RollbackEvent]:
     )
 
 
-def rollout_rows(period_start: datetime, period_end: datetime) -> list[dict[str, Any]]:
-    """Rollouts created or finished in [period_start, period_end), oldest first, for reports:
-    ``{"id", "name", "state", "expedited", "expedite_reason", "patches", "created_at",
-    "completed_at", "waves": [{"ring", "state", "skipped", "deployed", "failed"}]}``. Skipped
-    waves carry ``skipped: True`` (never passed); ``expedited`` marks the emergency lane."""
-    rollouts = (
-        visible_rollouts()
-        .filter(
-            Q(created_at__gte=period_start, created_at__lt=period_end)
-            | Q(completed_at__gte=period_start, completed_at__lt=period_end)
-        )
-        .order_by("created_at")
+# A wave's state at an instant, read off the time it entered each state (latest first wins).
+_WAVE_STEPS = (
+    ("awaiting_at", WaveState.AWAITING),
+    ("promoted_at", WaveState.PRECHECKS),
+    ("deploying_at", WaveState.DEPLOYING),
+    ("deployed_at", WaveState.DEPLOYED),
+    ("verifying_at", WaveState.VERIFYING),
+    ("soak_started_at", WaveState.SOAKING),
+    ("passed_at", WaveState.PASSED),
+    ("skipped_at", WaveState.SKIPPED),
+)
+
+
+def wave_state_at(wave: Wave, at: datetime) -> str:
+    """The state ``wave`` was in at ``at``: the last state it entered by then. A wave resumed
+    after a halt went back to the state it was halted from."""
+    # (instant, rank, state): of states entered at one instant the later step wins; a resume
+    # ranks before the steps it led to, a halt after every step it interrupted.
+    entered = [
+        (getattr(wave, field), rank, state)
+        for rank, (field, state) in enumerate(_WAVE_STEPS)
+        if getattr(wave, field) is not None and getattr(wave, field) <= at
+    ]
+    if wave.halted_at is not None and wave.halted_at <= at:
+        before = [entry for entry in entered if entry[0] <= wave.halted_at]
+        resumed = wave.resumed_at is not None and wave.halted_at <= wave.resumed_at <= at
+        if resumed:
+            back = _latest(before) if before else WaveState.PENDING
+            entered.append((wave.resumed_at, -1, back))
+        else:
+            entered = [*before, (wave.halted_at, len(_WAVE_STEPS), WaveState.HALTED)]
+    return _latest(entered) if entered else WaveState.PENDING
+
+
+def _latest(entered: list[tuple[datetime, int, str]]) -> str:
+    return max(entered, key=lambda entry: (entry[0], entry[1]))[2]
+
+
+def rollout_state_at(rollout: Rollout, at: datetime) -> str:
+    """The state ``rollout`` was in at ``at``."""
+    if rollout.completed_at is not None and rollout.completed_at <= at:
+        return rollout.state
+    halted = rollout.halted_at is not None and rollout.halted_at <= at
+    resumed = (
+        rollout.resumed_at is not None
+        and rollout.resumed_at <= at
+        and halted
+        and rollout.resumed_at >= rollout.halted_at
     )
+    return RolloutState.HALTED if halted and not resumed else RolloutState.ACTIVE
+
+
+def rollout_rows(
+    period_start: datetime, period_end: datetime, *, at: datetime | None = None
+) -> list[dict[str, Any]]:
+    """The rollouts under way at some instant of [period_start, period_end) - created before
+    its end and not over before its start - oldest first, as they stood at ``at`` (default: the
+    period end), for reports:
+
+    ``{"id", "name", "state", "state_label", "expedited", "expedite_reason", "patches",
+    "created_at", "completed_at", "halted_at", "halt_reason", "resumed_at", "resumed_by",
+    "resume_reason", "deployed", "failed", "waves": [{"ring", "ring_name", "state",
+    "state_label", "skipped", "deployed", "failed", "soak_hours"}], "rollbacks": [{"occurred_at",
+    "actor", "what", "outcome", "outcome_label", "targets", "is_manual"}]}``.
+
+    Skipped waves carry ``skipped: True`` (never passed); ``expedited`` marks the emergency lane.
+    Deployment counts are the results attempted before ``at``: deployed (whatever happened to
+    them later: verified or rolled back) and failed.
+    """
+    at = period_end if at is None else at
+    rollouts = list(
+        Rollout.objects.filter(created_at__lt=min(period_end, at))
+        .exclude(completed_at__lt=period_start)
+        .prefetch_related(
+            Prefetch("waves", queryset=Wave.objects.select_related("ring").order_by("order")),
+            Prefetch(
+                "rollbacks",
+                queryset=RollbackEvent.objects.filter(occurred_at__lt=at)
+                .annotate(target_count=Count("targets"))
+                .order_by("occurred_at", "pk"),
+            ),
+        )
+        .order_by("created_at", "pk")
+    )
+    tallies: dict[int, dict[str, int]] = {}
+    results = (
+        DeploymentResult.objects.filter(
+            wave__rollout__in=rollouts, status__in=ATTEMPTED, attempted_at__lt=at
+        )
+        .values("wave_id")
+        .annotate(
+            failed=Count("id", filter=Q(status=DeploymentStatus.FAILED)),
+            deployed=Count("id", filter=~Q(status=DeploymentStatus.FAILED)),
+        )
+        .order_by()
+    )
+    for row in results:
+        tallies[row["wave_id"]] = {"deployed": row["deployed"], "failed": row["failed"]}
     rows = []
     for rollout in rollouts:
         waves = []
         for wave in rollout.waves.all():
-            counts = wave.counts()
+            state = wave_state_at(wave, at)
+            tally = tallies.get(wave.pk, {"deployed": 0, "failed": 0})
             waves.append(
                 {
                     "ring": wave.ring.key,
                     "ring_name": wave.ring.name,
-                    "state": wave.state,
-                    "skipped": wave.state == WaveState.SKIPPED,
-                    "deployed": counts[DeploymentStatus.DEPLOYED]
-                    + counts[DeploymentStatus.VERIFIED],
-                    "failed": counts[DeploymentStatus.FAILED],
+                    "state": state,
+                    "state_label": WaveState(state).label,
+                    "skipped": state == WaveState.SKIPPED,
+                    "deployed": tally["deployed"],
+                    "failed": tally["failed"],
                     "soak_hours": wave.effective_soak_hours,
                 }
             )
+        state = rollout_state_at(rollout, at)
+        resumed = rollout.resumed_at is not None and rollout.resumed_at <= at
+        halted = rollout.halted_at is not None and rollout.halted_at <= at
         rows.append(
             {
                 "id": str(rollout.uuid),
                 "name": rollout.name,
-                "state": rollout.state,
+                "state": state,
+                "state_label": RolloutState(state).label,
                 "expedited": rollout.is_expedited,
                 "expedite_reason": rollout.expedite_reason,
                 "patches": list(rollout.patch_identifiers),
                 "created_at": rollout.created_at,
-                "completed_at": rollout.completed_at,
+                "completed_at": rollout.completed_at if state in OVER else None,
+                "halted_at": rollout.halted_at if halted else None,
+                "halt_reason": rollout.halt_reason if halted else "",
+                "resumed_at": rollout.resumed_at if resumed else None,
+                "resumed_by": rollout.resumed_by if resumed else "",
+                "resume_reason": rollout.resume_reason if resumed else "",
+                "deployed": sum(w["deployed"] for w in waves),
+                "failed": sum(w["failed"] for w in waves),
                 "waves": waves,
+                "rollbacks": [
+                    {
+                        "occurred_at": rb.occurred_at,
+                        "actor": rb.actor,
+                        "what": rb.what,
+                        "outcome": rb.outcome,
+                        "outcome_label": RollbackOutcome(rb.outcome).label,
+                        "targets": rb.target_count,
+                        "is_manual": rb.is_manual,
+                    }
+                    for rb in rollout.rollbacks.all()
+                ],
             }
         )
     return rows
@@ -207,7 +326,7 @@ def visible_runbook_checks(principal: Any = None) -> QuerySet[RunbookCheck]:
 def membership_csv(ring: Ring | None = None) -> str:
     """Ring membership as CSV: ring, hostname, asset id, OS family, role, class, pinned."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = csv_writer(buffer)
     writer.writerow(
         [
             "ring",

@@ -6,8 +6,8 @@ from celery import shared_task
 from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
-from django_tenants.utils import tenant_context
 
+from tenants.dispatch import dispatch_per_client
 from tenants.models import Client
 
 from . import selectors, services
@@ -20,12 +20,7 @@ LOCK_SECONDS = 240
 @shared_task(name="rings.dispatch_rollout_evaluation")
 def dispatch_rollout_evaluation() -> dict:
     """Beat entry: send one evaluation per client (each runs in that client's schema)."""
-    sent = 0
-    for client in Client.objects.exclude(schema_name="public").order_by("pk"):
-        with tenant_context(client):
-            evaluate_client_rollouts.apply_async()
-        sent += 1
-    return {"clients": sent}
+    return {"clients": len(dispatch_per_client(evaluate_client_rollouts))}
 
 
 @shared_task(
@@ -46,15 +41,13 @@ def evaluate_client_rollouts() -> dict:
 @shared_task(name="rings.dispatch_rebalance")
 def dispatch_rebalance() -> dict:
     """Beat entry: send ``rebalance_client_rings`` to every client whose daily slot passed."""
-    sent = []
-    for client in Client.objects.exclude(schema_name="public").order_by("pk"):
-        with tenant_context(client):
-            last = selectors.last_placement(PlacementTrigger.SCHEDULE)
-            last_run = last.ran_at if last else None
-            if rebalance_due(now=timezone.now(), tz=client.tz, last_run=last_run):
-                rebalance_client_rings.apply_async()
-                sent.append(client.slug)
-    return {"sent": sent}
+    now = timezone.now()
+
+    def due(client: Client) -> bool:
+        last = selectors.last_placement(PlacementTrigger.SCHEDULE)
+        return rebalance_due(now=now, tz=client.tz, last_run=last.ran_at if last else None)
+
+    return {"sent": dispatch_per_client(rebalance_client_rings, select=due)}
 
 
 @shared_task(name="rings.rebalance_client_rings", acks_late=True, soft_time_limit=300)

@@ -18,6 +18,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from common.safexml import UnsafeOrInvalidXml, parse_xml
+
 from ..choices import AdvisorySource, Ecosystem, SeverityTier
 from ..models import Advisory, AdvisoryFix, Vulnerability
 from ..scoring import CNA, score_entry
@@ -71,9 +73,9 @@ def kb_ids(text: str) -> list[str]:
 
 def parse_document(data: bytes, name: str) -> dict[str, Any]:
     try:
-        root = ET.fromstring(data)
-    except ET.ParseError as exc:
-        raise ImportFileError(f"{name}: not well-formed XML ({exc})") from exc
+        root = parse_xml(data)
+    except UnsafeOrInvalidXml as exc:
+        raise ImportFileError(f"{name}: {exc}") from None
     if root.tag != f"{{{NS['cvrf']}}}cvrfdoc":
         raise ImportFileError(f"{name}: not an MSRC CVRF 1.1 document (root is {root.tag})")
     doc_id = _text(root, "cvrf:DocumentTracking/cvrf:Identification/cvrf:ID")

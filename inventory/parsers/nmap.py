@@ -1,59 +1,28 @@
 """Nmap XML (``-oX``) from nmap 5 to 7: the hosts a subnet scan found.
 
-The XML is read with expat directly and any DTD entity declaration is refused, so an entity
-expansion bomb or an external entity in an uploaded file is an error, never expanded or
-fetched (the protection ``defusedxml`` gives, without the dependency).
+The XML is read with ``defusedxml`` (``common.safexml``): any DTD entity declaration or external
+reference is refused, so an entity expansion bomb or an external entity in an uploaded file is
+an error, never expanded or fetched.
 """
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from typing import Any
-from xml.parsers import expat
+
+from common.safexml import UnsafeOrInvalidXml, parse_xml
 
 from .errors import ParseError
 
 __all__ = ["looks_like_nmap", "parse_nmap"]
 
-_MAX_BYTES = 64 * 1024 * 1024
-
-
-class _ForbiddenEntity(Exception):
-    pass
-
-
-def _forbid(*_args: Any) -> None:
-    raise _ForbiddenEntity
-
 
 def safe_xml_root(data: bytes) -> ET.Element:
     """Parse XML bytes into an ElementTree root, refusing DTD entities and external references."""
-    if not isinstance(data, bytes | bytearray):
-        raise ParseError("expected the file's bytes")
-    if len(data) > _MAX_BYTES:
-        raise ParseError(f"the XML file is larger than {_MAX_BYTES // (1024 * 1024)} MB")
-    builder = ET.TreeBuilder()
-    parser = expat.ParserCreate()
-    parser.StartElementHandler = builder.start
-    parser.EndElementHandler = builder.end
-    parser.CharacterDataHandler = builder.data
-    parser.EntityDeclHandler = _forbid
-    parser.UnparsedEntityDeclHandler = _forbid
-    parser.ExternalEntityRefHandler = _forbid
-    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
     try:
-        parser.Parse(bytes(data), True)
-        return builder.close()
-    except _ForbiddenEntity:
-        raise ParseError("the XML declares entities, which are refused for safety") from None
-    except expat.ExpatError as exc:
-        raise ParseError(
-            f"not well-formed XML: {expat.ErrorString(exc.code)} "
-            f"at line {exc.lineno}, column {exc.offset}"
-        ) from None
-    except (AssertionError, IndexError):
-        # TreeBuilder.close() asserts a single closed root.
-        raise ParseError("not well-formed XML: no complete root element") from None
+        return parse_xml(data)
+    except UnsafeOrInvalidXml as exc:
+        raise ParseError(str(exc)) from None
 
 
 def looks_like_nmap(data: bytes) -> bool:

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import csv
 import io
 from typing import Any
 
@@ -13,6 +12,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from common.csvexport import csv_writer
 from patchops import compliance, selectors, services
 from patchops.api import UUID_PATTERN
 from patchops.filters import FindingFilterSet
@@ -113,7 +113,7 @@ def _local_iso(value: Any) -> str:
 
 def prioritization_csv(entries: list[selectors.PrioritizedFinding]) -> str:
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = csv_writer(out)
     writer.writerow(PRIORITIZATION_COLUMNS)
     for e in entries:
         f = e.finding

@@ -80,3 +80,23 @@ def test_msrc_wrong_or_corrupt_file_is_refused(realdata, db, tmp_path):
     with pytest.raises(CommandError, match="not well-formed XML"):
         call_command("import_msrc", str(truncated))
     assert not Advisory.objects.exists() and not Vulnerability.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "declaration",
+    [
+        '<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">',  # expansion bomb
+        '<!ENTITY e SYSTEM "file:///etc/passwd">',  # external entity
+    ],
+)
+def test_msrc_file_declaring_entities_is_refused_unexpanded(db, tmp_path, declaration):
+    hostile = tmp_path / "hostile.xml"
+    hostile.write_text(
+        f'<?xml version="1.0"?><!DOCTYPE cvrfdoc [{declaration}]>'
+        '<cvrfdoc xmlns="http://www.icasi.org/CVRF/schema/cvrf/1.1">&b;</cvrfdoc>'.replace(
+            "&b;", "&b;" if "ENTITY b" in declaration else "&e;"
+        )
+    )
+    with pytest.raises(CommandError, match="refused for safety"):
+        call_command("import_msrc", str(hostile))
+    assert not Advisory.objects.exists() and not Vulnerability.objects.exists()

@@ -204,3 +204,25 @@ def test_reconcile_never_crashes_on_arbitrary_hosts(in_tenant_a):
         assert summary.hosts_up + summary.ignored == len(scan)
 
     run()
+
+
+def test_nul_characters_in_a_scan_are_dropped_not_a_crash(in_tenant_a):
+    """No PostgreSQL text or JSON value may hold NUL: a scan that carries one is stored clean."""
+    scan = [
+        {
+            "status": "up",
+            "ip": "10.1.1.77",
+            "hostnames": ["prn\x00-01", "\x00"],
+            "mac_vendor": "HP\x00",
+            "os_guesses": [{"name": "Linux\x00 3.x", "accuracy": 90}],
+            "open_ports": [{"port": 9100, "service": "jet\x00direct", "k\x00": ["\x00x"]}],
+        },
+        {"status": "up", "ip": "10.1.1.78", "mac_vendor": ["not", "text"]},
+    ]
+    summary = reconcile_scan(scan, source_name="scan.xml")
+    assert summary.unknown_new == 2
+    device = UnknownDevice.objects.get(ip="10.1.1.77")
+    assert device.hostnames == ["prn-01"] and device.mac_vendor == "HP"
+    assert device.os_guesses == [{"name": "Linux 3.x", "accuracy": 90}]
+    assert device.open_ports == [{"port": 9100, "service": "jetdirect", "k": ["x"]}]
+    assert UnknownDevice.objects.get(ip="10.1.1.78").mac_vendor == ""

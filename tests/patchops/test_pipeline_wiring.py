@@ -105,7 +105,7 @@ def test_catalogue_import_dispatches_a_refresh_for_every_client(
     assert dispatch.call_count == 1
     with mock.patch.object(tasks.refresh_client_findings, "apply_async") as send:
         assert tasks.dispatch_refresh_findings.run()["dispatched"] >= 2
-    sent = sorted(call.kwargs["args"][0] for call in send.call_args_list)
+    sent = sorted(call.kwargs["kwargs"]["client_id"] for call in send.call_args_list)
     assert tenant_a.pk in sent and tenant_b.pk in sent
 
 

@@ -2,7 +2,7 @@
 144 h; an engineer starts an expedited rollout (shortened soak, a person approves every wave,
 no waiting for a maintenance window) and the finding is verified before it is due."""
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 import time_machine
@@ -11,9 +11,11 @@ from django.test import Client as HttpClient
 from django_tenants.utils import tenant_context
 
 from evidence.models import EvidenceEvent
+from evidence.reports import render_report
 from patchops.models import Finding
 from rings.selectors import rollout_rows
 from tenants.choices import TokenScope
+from tests.evidence.pdftext import pdf_pages
 from tests.rings.conftest import MONDAY
 from tests.rings.producers import BASE, advance, pass_runbook, person, rollout_body, wave_of
 
@@ -132,6 +134,12 @@ def test_expedited_rollout_meets_the_24_hour_core_server_due_time(
         assert all(e.payload["automatic"] is False for e in promoted)
         [row] = rollout_rows(MONDAY, MONDAY + timedelta(days=2))
         assert row["expedited"] is True and row["expedite_reason"].startswith("KEV")
+        # Every report marks the emergency lane (June 2026 in the client's zone).
+        for kind in ("monthly", "hipaa", "qbr"):
+            text = " ".join(pdf_pages(render_report(tenant_a, kind, date(2026, 6, 1))))
+            assert "1 rollout was under way in the period, 1 of it expedited" in text, kind
+            assert "Expedited" in text and "Emergency lane: KEV on the file server" in text, kind
+            assert "Completed" in text, kind
     page = engineer.get("/clients/tenant-a/rollouts/").content.decode()
     assert 'data-testid="expedited"' in page and "Emergency lane: KEV on the file server" in page
     detail = engineer.get(f"/clients/tenant-a/rollouts/{rid}/").content.decode()

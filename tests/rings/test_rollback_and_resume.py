@@ -8,7 +8,7 @@ import hashlib
 import hmac
 import json
 import threading
-from datetime import timedelta
+from datetime import date, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
@@ -17,11 +17,14 @@ from django.test import Client as HttpClient
 from django_tenants.utils import tenant_context
 
 from evidence.models import EvidenceEvent
+from evidence.reports import render_report
 from integrations.connectors import SIGNATURE_HEADER
 from integrations.models import AgentJob, RmmWebhook
 from patchops.models import Finding
 from rings.models import DeploymentResult, RollbackTarget
+from rings.selectors import rollout_rows
 from tenants.choices import TokenScope
+from tests.evidence.pdftext import pdf_pages
 from tests.rings.conftest import MONDAY
 from tests.rings.producers import (
     BASE,
@@ -140,6 +143,12 @@ def test_rollback_queues_agent_jobs_and_records_their_results(office, engineer, 
         )
         completed = EvidenceEvent.objects.get(kind="rollback.completed")
         assert completed.payload["outcome"] == "partial"
+        # The month's report lists the rollback with its outcome and its devices.
+        text = " ".join(pdf_pages(render_report(tenant_a, "monthly", date(2026, 6, 1))))
+        assert (
+            "by engineer@msp.test: EHR client crashes after the update — Partially succeeded, "
+            f"{len(hosts)} devices"
+        ) in text
         assert completed.payload["rolled_back"] == len(hosts) - 1
         # Deployment events name the findings they acted on too.
         deployed = EvidenceEvent.objects.filter(kind="deployment.succeeded")
@@ -307,6 +316,18 @@ def test_resume_after_a_halt_needs_an_allowed_person_and_a_reason(
         assert halted.sequence < event.sequence
     page = engineer.get(f"/clients/tenant-a/rollouts/{rollout}/").content.decode()
     assert f"Resumed in canary: {reason['reason']}" in page
+    with tenant_context(tenant_a):
+        # Reports show each rollout as it stood at their instant: halted before the resume,
+        # active with the resume's reason after it.
+        month = (NIGHT - timedelta(days=1), NIGHT + timedelta(days=1))
+        [before] = rollout_rows(*month, at=NIGHT + timedelta(minutes=30))
+        assert before["state"] == "halted" and before["resumed_at"] is None
+        assert before["waves"][0]["state"] == "halted"
+        [after] = rollout_rows(*month, at=NIGHT + timedelta(hours=3))
+        assert after["state"] == "active" and after["resume_reason"] == reason["reason"]
+        assert after["waves"][0]["state"] == "soaking" and after["waves"][0]["failed"] == 1
+        text = " ".join(pdf_pages(render_report(tenant_a, "monthly", date(2026, 6, 1))))
+    assert f"by engineer@msp.test: {reason['reason']}" in text
 
 
 def test_resume_and_rollback_actions_on_the_page_follow_the_role(

@@ -2,16 +2,18 @@
 success; a ring whose approver is ``none`` promotes on its own, still gated by the soak, the
 failure threshold and the runbook checks. Everything through discovery, the API and agent jobs."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 import time_machine
 from django_tenants.utils import tenant_context
 
 from evidence.models import EvidenceEvent
+from evidence.reports import render_report
 from patchops.choices import FindingState
 from rings.models import Approval, Wave
 from rings.selectors import rollout_rows
+from tests.evidence.pdftext import pdf_pages
 from tests.rings.conftest import MONDAY
 from tests.rings.producers import (
     BASE,
@@ -102,6 +104,10 @@ def test_canary_without_a_device_needing_the_patch_is_skipped_and_pilot_deploys(
         row = next(r for r in rollout_rows(MONDAY, MONDAY + timedelta(days=2)))
         assert [w["skipped"] for w in row["waves"]] == [True, False, False]
         assert row["waves"][1]["deployed"] == len(pilot)
+        # The report shows the canary as skipped, not passed, beside the pilot that deployed.
+        text = " ".join(pdf_pages(render_report(tenant_a, "monthly", date(2026, 6, 1))))
+        assert "Canary: skipped (nothing to test)" in text
+        assert f"Pilot: soaking, {len(pilot)} / 0" in text
     page = engineer.get("/clients/tenant-a/rollouts/").content.decode()
     assert 'data-testid="wave-canary" data-state="skipped"' in page
     assert "nothing to test, so the wave is skipped" in page

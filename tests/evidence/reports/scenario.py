@@ -237,3 +237,25 @@ def build(*, client: Any, owner: Any, engineer: Any, admin: Any, agent_token: st
         "exception": made["exception"],
         "printer": made["printer"],
     }
+
+
+# The scenario's three rollouts, each of one finding pinned into the canary (times: Chicago).
+# F1 and F2 installed and are verifying in the canary; F3's install failed, 1 of 1 is over the
+# canary's 10 % threshold, so that rollout halted at once. Pilot and production never started.
+ROLLOUT_LINES = [
+    "Rollout of KB5044273 Created 2026-10-02 13:00 CDT · KB5044273 Active "
+    "Canary: verifying, 1 / 0 Pilot: pending, 0 / 0 Production: pending, 0 / 0 1 0",
+    "Rollout of KB5044274 Created 2026-10-07 17:00 CDT · KB5044274 Active "
+    "Canary: verifying, 1 / 0 Pilot: pending, 0 / 0 Production: pending, 0 / 0 1 0",
+    "Rollout of KB5044275 Created 2026-10-12 13:00 CDT · KB5044275 Halted Halted "
+    "2026-10-12 13:00 CDT: Failure rate 100.00 % in Canary is over its 10.00 % threshold. "
+    "Canary: halted, 0 / 1 Pilot: pending, 0 / 0 Production: pending, 0 / 0 0 1",
+]
+
+
+def assert_rollouts_section(text: str) -> None:
+    assert "3 rollouts were under way in the period." in text
+    assert "expedited (emergency lane)" not in text  # none took the emergency lane
+    section = text.split("3 rollouts were under way in the period.", 1)[1]
+    positions = [section.index(line) for line in ROLLOUT_LINES]
+    assert positions == sorted(positions)  # oldest first

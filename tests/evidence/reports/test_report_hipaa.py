@@ -13,7 +13,7 @@ from evidence.models import EvidenceEvent, ReportKind, StoredReport
 from evidence.reports import ReportNotAvailable, generate_report
 from evidence.selectors import chain_head
 from tests.evidence.pdftext import assert_running_header, report_pages
-from tests.evidence.reports.scenario import OCT_END, OCT_START, at
+from tests.evidence.reports.scenario import OCT_END, OCT_START, assert_rollouts_section, at
 
 pytestmark = pytest.mark.django_db
 OCTOBER = date(2026, 10, 1)
@@ -159,3 +159,9 @@ def test_hipaa_pack_refuses_a_client_that_is_not_hipaa_regulated(tenant_b):
     )
     with pytest.raises(CommandError, match="only produced for HIPAA-regulated clients"):
         call_command("generate_report", "tenant-b", "--kind", "hipaa", "--period", "2026-10")
+
+
+def test_hipaa_pack_lists_the_period_rollouts(pack):
+    _, text = pack
+    assert "Rollouts in the period" in text
+    assert_rollouts_section(text)

@@ -9,6 +9,7 @@ from django_tenants.utils import tenant_context
 from evidence.models import ReportKind, StoredReport
 from evidence.reports import generate_report
 from tests.evidence.pdftext import assert_running_header, pdf_pages, report_pages
+from tests.evidence.reports.scenario import assert_rollouts_section
 
 pytestmark = pytest.mark.django_db
 OCTOBER = date(2026, 10, 1)
@@ -106,6 +107,11 @@ def test_exceptions_failures_and_top_risks(monthly):
     assert "KB5044275" not in top  # still open
 
 
+def test_monthly_lists_the_period_rollouts_with_their_waves(monthly):
+    _, text = monthly
+    assert_rollouts_section(text)
+
+
 def test_a_generated_monthly_report_never_changes(october_clinic):
     client = october_clinic["client"]
     with tenant_context(client):
@@ -129,3 +135,4 @@ def test_monthly_of_an_empty_client_renders_empty_states(tenant_b):
     assert "No finding was due in the period." in text and "No exception was active." in text
     assert "No assets in scope." in text
     assert "0 assets in scope sent no patch or package list" in text
+    assert "No rollout was under way in the period." in text

@@ -9,7 +9,7 @@ from django_tenants.utils import tenant_context
 from evidence.builders import quarter_bounds, trend_instants
 from evidence.models import ReportKind
 from tests.evidence.pdftext import assert_running_header, report_pages
-from tests.evidence.reports.scenario import at
+from tests.evidence.reports.scenario import assert_rollouts_section, at
 
 pytestmark = pytest.mark.django_db
 OCTOBER = date(2026, 10, 1)
@@ -85,3 +85,9 @@ def test_qbr_speaks_plainly_about_risks_reduced_and_exceptions(qbr):
     assert "PSA-4711 rc-win-srv Extra monitoring, Network segmentation 11" in text
     assert "30 November 2026 09:00 CST (29 days left)" in text
     assert "rc-win-05 Windows Workstation 2026-09-19 19:00 CDT" in text
+
+
+def test_qbr_lists_the_quarter_rollouts(qbr):
+    _, text = qbr
+    assert "Update rollouts this quarter" in text
+    assert_rollouts_section(text)
