@@ -190,3 +190,26 @@ def test_agents_get_one_finding_per_host_and_the_api_names_the_prerequisite(
     _push(agent, [_payload(server, os_name, build, [*ssu, kb])])
     with tenant_context(tenant_a):
         assert Finding.objects.get(pk=got[server].pk).state == "verified"
+
+
+def test_servicing_stack_update_that_fixes_a_cve_is_offered_on_its_own(db, tmp_path):
+    """The same document with the servicing-stack remediation under a CVE of its own (as MSRC
+    publishes a vulnerability in the servicing stack): then it is a fix to offer, beside the
+    cumulative update, never folded into it."""
+    text = DOC.read_text(encoding="utf-8")
+    cve = "CVE-2021-1700"  # a CVE id in place of the advisory id; the rest is the document's
+    path = tmp_path / "cvrf-ssu-cve.xml"
+    path.write_text(text.replace("<vuln:CVE>ADV990001</vuln:CVE>", f"<vuln:CVE>{cve}</vuln:CVE>"))
+    call_command("import_msrc", str(path), verbosity=0)
+    truth = _document()
+    product = next(p for p, e in truth.items() if e["ssu"])
+    [ssu] = truth[product]["ssu"]
+    newest = max(truth[product]["updates"])[1]
+    found = {m.advisory.identifier: m for m in missing_windows_fixes(product, set(), None)}
+    assert set(found) == {newest, ssu}
+    assert found[ssu].cves == [cve] and cve not in found[newest].cves
+    assert update_line(found[ssu].fix) == "ssu"
+    assert found[newest].reason["prerequisite"] is None  # a finding of its own instead
+    # Installed, the servicing stack is no longer offered; the cumulative update still is.
+    left = missing_windows_fixes(product, {ssu}, None)
+    assert [m.advisory.identifier for m in left] == [newest]
