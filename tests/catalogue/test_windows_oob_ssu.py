@@ -197,7 +197,7 @@ def test_servicing_stack_update_that_fixes_a_cve_is_offered_on_its_own(db, tmp_p
     publishes a vulnerability in the servicing stack): then it is a fix to offer, beside the
     cumulative update, never folded into it."""
     text = DOC.read_text(encoding="utf-8")
-    cve = "CVE-2021-1700"  # a CVE id in place of the advisory id; the rest is the document's
+    cve = "CVE-2099-0002"  # a placeholder CVE id in place of the advisory id; the rest is the file
     path = tmp_path / "cvrf-ssu-cve.xml"
     path.write_text(text.replace("<vuln:CVE>ADV990001</vuln:CVE>", f"<vuln:CVE>{cve}</vuln:CVE>"))
     call_command("import_msrc", str(path), verbosity=0)
