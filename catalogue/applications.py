@@ -154,19 +154,48 @@ def kind_is_package(version: str) -> bool:
     return bool(re.match(r"^(\d+:)?\d[\w.+~]*-[\w.+~]+$", version or ""))
 
 
+JAVA_KEYS = ("oracle-java", "oracle-jdk")
+_JAVA_NAMED = re.compile(r"\b([5-8]) update (\d{1,3})\b")
+_JAVA_UNDERSCORE = re.compile(r"^(?:1\.)?([5-8])\.0_(\d{1,3})(?:\b|-)")  # java -version
+_JAVA_DISPLAY = re.compile(r"^([5-8])\.0\.(\d{1,4})(?:\.\d+)?$")  # registry DisplayVersion
+_JAVA_BUNDLE = re.compile(r"^1\.([5-8])\.(\d{2,3})\.\d+$")  # macOS plug-in CFBundleVersion
+
+
+def java_update(version: str, name: str = "") -> tuple[str, str] | None:
+    """Oracle Java 5–8 as NVD's CPEs write it: version ``1.8.0``, update ``update381``.
+
+    Java 8 Update 381 shows up as the program name ``Java 8 Update 381 (64-bit)`` (or
+    ``Java SE Development Kit 8 Update 381``), as ``java -version``'s ``1.8.0_381``, as the
+    registry DisplayVersion ``8.0.3810.9`` (the update times ten, then the build: update 51 is
+    ``8.0.510.16``) and as the macOS plug-in's bundle version ``1.8.381.09``. None for any other
+    version (Java 9 and later are plain ``17.0.9``)."""
+    named = _JAVA_NAMED.search(_MARKS.sub(" ", name or "").casefold())
+    if named:
+        return f"1.{named.group(1)}.0", f"update{int(named.group(2))}"
+    text = (version or "").strip()
+    m = _JAVA_UNDERSCORE.match(text)
+    if m:
+        return f"1.{m.group(1)}.0", f"update{int(m.group(2))}"
+    m = _JAVA_DISPLAY.match(text)
+    if m:
+        field = m.group(2)
+        update = int(field) // 10 if len(field) > 1 and field.endswith("0") else int(field)
+        return f"1.{m.group(1)}.0", f"update{update}"
+    m = _JAVA_BUNDLE.match(text)
+    if m:
+        return f"1.{m.group(1)}.0", f"update{int(m.group(2))}"
+    return None
+
+
 def normalise_version(app_key: str, version: str, name: str = "") -> tuple[str, str]:
     """(version, update) as NVD's CPEs for the product write them."""
     version = (version or "").strip()
     if kind_is_package(version):
         version = re.sub(r"^\d+:", "", version).rsplit("-", 1)[0]
-    if app_key == "oracle-java":
-        # Registry DisplayVersion 8.0.3910.13 / name "Java 8 Update 391" → 1.8.0 update 391.
-        m = re.match(r"^(?:1\.)?([5-8])\.0[._](\d{1,3})(\d)?\b", version)
-        named = re.search(r"java(?:\(tm\))? (\d+) update (\d+)", name.casefold())
-        if named:
-            return f"1.{named.group(1)}.0", f"update{named.group(2)}"
-        if m:
-            return f"1.{m.group(1)}.0", f"update{int(m.group(2))}"
+    if app_key in JAVA_KEYS:
+        java = java_update(version, name)
+        if java is not None:
+            return java
     if app_key == "7-zip":
         m = re.match(r"^(\d+)\.(\d+)", version)
         if m:

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.db.models import Q
 
@@ -29,6 +30,9 @@ from .versions import (
     is_affected,
     normalise_ecosystem,
 )
+
+if TYPE_CHECKING:
+    from .applications import Identified
 
 __all__ = [
     "MatchResult",
@@ -42,6 +46,7 @@ __all__ = [
     "order_by_epss",
     "ApplicationMatch",
     "missing_application_fixes",
+    "verified_application_fixes",
     "release_filter",
 ]
 
@@ -211,8 +216,10 @@ def windows_product_for(
 #   out-of-band releases, which are cumulative updates with a higher FixedBuild), plus the
 #   legacy "Security Only" updates (not cumulative: they satisfy their own month only);
 # * ``ie``: Internet Explorer's cumulative update (legacy Windows) beside the OS line;
-# * ``ssu``: servicing-stack updates (a prerequisite of the cumulative update, never folded into
-#   it and never hiding it);
+# * ``ssu``: servicing-stack updates (MSRC's ADV990001 lists them). A prerequisite of the
+#   cumulative update: never folded into it, never hiding it, and never satisfied by it. An SSU
+#   that fixes no CVE of its own is not a finding: the cumulative update's finding names it as
+#   the update to install first. One that fixes CVEs is offered on its own line;
 # * ``hotpatch``: hotpatch releases. Never offered (the cumulative update is); an installed
 #   hotpatch satisfies the cumulative update of its own month.
 #
@@ -422,7 +429,8 @@ def missing_windows_fixes(
         if line != "hotpatch":
             by_line[line].append(fix)
     results: list[MatchResult] = []
-    for line in ("os", "ie", "ssu"):
+    prerequisite: AdvisoryFix | None = None
+    for line in ("ssu", "os", "ie"):
         rows = by_line.get(line)
         if not rows:
             continue
@@ -430,6 +438,9 @@ def missing_windows_fixes(
         newest = max(offerable, key=newness)
         lacking = [f for f in rows if not coverage.satisfied(f) and _comparable(newest, f)]
         if not lacking:
+            continue
+        if line == "ssu" and not any(_is_cve(c) for f in lacking for c in f.cves):
+            prerequisite = newest  # fixes no CVE: installed first, named by the OS update
             continue
         rolled = sorted(
             {f.advisory.identifier for f in lacking} - {newest.advisory.identifier},
@@ -447,10 +458,23 @@ def missing_windows_fixes(
                 reboot_required=bool(newest.reboot_required),
                 exploited_cves=[c for c in ordered if c in exploited],
                 rolls_up=rolled,
-                reason=_windows_reason(product, newest, rolled, coverage, os_build),
+                reason=_windows_reason(
+                    product,
+                    newest,
+                    rolled,
+                    coverage,
+                    os_build,
+                    prerequisite=prerequisite if line == "os" else None,
+                ),
             )
         )
-    return results
+    order = {"os": 0, "ie": 1, "ssu": 2}
+    return sorted(results, key=lambda m: order[update_line(m.fix)])
+
+
+def _is_cve(identifier: str) -> bool:
+    """A CVE id, not one of MSRC's advisories (``ADV990001``, the servicing-stack list)."""
+    return (identifier or "").upper().startswith("CVE-")
 
 
 def _windows_reason(
@@ -459,24 +483,36 @@ def _windows_reason(
     rolled: list[str],
     coverage: _Coverage,
     os_build: str | None,
+    *,
+    prerequisite: AdvisoryFix | None = None,
 ) -> dict:
     installed = coverage.best.get(update_line(fix))
+    first = None
+    if prerequisite is not None:
+        first = {
+            "kb": prerequisite.advisory.identifier,
+            "subtype": prerequisite.subtype,
+            "release_date": _iso(prerequisite.advisory.release_date),
+        }
     return {
         "kind": "windows",
         "product": product,
         "line": update_line(fix),
         "subtype": fix.subtype,
         "fixed_build": fix.fixed_version,
-        "release_date": fix.advisory.release_date.isoformat()
-        if fix.advisory.release_date
-        else None,
+        "release_date": _iso(fix.advisory.release_date),
         "document": fix.advisory.document,
         "supersedes": sorted(fix.supersedes, key=_kb_number),
         "rolls_up": rolled,
         "host_build": os_build or "",
         "latest_installed": installed.advisory.identifier if installed else None,
         "latest_installed_build": installed.fixed_version if installed else None,
+        "prerequisite": first,
     }
+
+
+def _iso(value: date | None) -> str | None:
+    return value.isoformat() if value else None
 
 
 # --- package fixes -----------------------------------------------------------------------------
@@ -737,27 +773,49 @@ def _row_contains(row: CpeMatch, version: str, update: str) -> bool:
     )
 
 
-def _next_after(version: str) -> str:
-    """The smallest version beyond an inclusive NVD bound: ``1.2.3`` → ``1.2.3.1``."""
-    return f"{version}.1" if re.fullmatch(r"[\d.]+", version or "") else ""
-
-
-def missing_application_fixes(
-    programs: list[tuple[str, str, str, str]], os_family: str
-) -> list[ApplicationMatch]:
-    """Third-party programs of one host inside NVD CPE version ranges.
-
-    ``programs``: (inventory kind, name, version, publisher) of Windows programs, macOS apps and
-    Homebrew packages. Each is identified (``catalogue.applications.identify``: the curated
-    mapping, else an NVD product its publisher confirms), then compared with every vulnerable
-    ``CpeMatch`` of its vendor and product whose platform fits ``os_family``. One match per
-    program carries all its CVEs and the first version outside every range that contains it.
-    """
-    from .applications import cpe_product_candidates, identify, normalise_name
+def _fixed_version_for(hits: list[CpeMatch], rows: list[CpeMatch], os_family: str) -> str:
+    """The first version NVD names that leaves every range containing the host's version
+    (``hits``) and falls in no other range of the product (``rows``), or "" when none is
+    published: a range closed only by ``versionEndIncluding`` (the last affected version),
+    a range without an upper bound, or an exact affected version all say what is affected,
+    never what fixes it."""
     from .cpe import CpeVersion
 
-    if not programs or not CpeMatch.objects.filter(part="a").exists():
-        return []
+    if not hits or any(not r.version_end_excluding for r in hits):
+        return ""
+    floor = max((CpeVersion(r.version_end_excluding) for r in hits), default=None)
+    candidates = sorted(
+        {r.version_end_excluding for r in rows if r.version_end_excluding}, key=CpeVersion
+    )
+    for candidate in candidates:
+        if CpeVersion(candidate) < floor:
+            continue
+        if not any(_runs_on(r, os_family) and _row_contains(r, candidate, "") for r in rows):
+            return candidate
+    return ""
+
+
+def _last_affected(hits: list[CpeMatch]) -> str:
+    """What NVD says is affected when it names no fix: ``<= 8.5.6``, ``= 1.8.0 update381``."""
+    out = []
+    for r in hits:
+        if r.version_end_excluding:
+            continue
+        if r.version_end_including:
+            out.append(f"<= {r.version_end_including}")
+        elif r.version not in ("", "*", "-"):
+            out.append(" ".join(p for p in (f"= {r.version}", r.update) if p not in ("*", "-")))
+        else:
+            out.append(r.range_text() + " (no upper bound)")
+    return ", ".join(sorted(set(out)))
+
+
+def _identified(
+    programs: list[tuple[str, str, str, str]],
+) -> list[tuple[str, str, str, Identified]]:
+    """(kind, name, version, identification) of each program the catalogue can name."""
+    from .applications import cpe_product_candidates, identify, normalise_name
+
     candidates = {
         c
         for kind, name, _v, _p in programs
@@ -776,16 +834,46 @@ def missing_application_fixes(
         ident = identify(kind, name, version, publisher, nvd_products=nvd_products)
         if ident is not None:
             found.append((kind, name, version, ident))
+    return found
+
+
+def _rows_by_product(
+    pairs: set[tuple[str, str]], cves: set[str] | None = None
+) -> dict[tuple[str, str], list[CpeMatch]]:
+    rows_by_pair: dict[tuple[str, str], list[CpeMatch]] = defaultdict(list)
+    if not pairs:
+        return rows_by_pair
+    qs = CpeMatch.objects.filter(
+        part="a", vendor__in={v for v, _ in pairs}, product__in={p for _, p in pairs}
+    )
+    if cves is not None:
+        qs = qs.filter(cve_id__in=cves)
+    for row in qs.order_by("cve_id", "pk"):
+        if (row.vendor, row.product) in pairs:
+            rows_by_pair[(row.vendor, row.product)].append(row)
+    return rows_by_pair
+
+
+def missing_application_fixes(
+    programs: list[tuple[str, str, str, str]], os_family: str
+) -> list[ApplicationMatch]:
+    """Third-party programs of one host inside NVD CPE version ranges.
+
+    ``programs``: (inventory kind, name, version, publisher) of Windows programs, macOS apps and
+    Homebrew packages. Each is identified (``catalogue.applications.identify``: the curated
+    mapping, else an NVD product its publisher confirms), then compared with every vulnerable
+    ``CpeMatch`` of its vendor and product whose platform fits ``os_family``. One match per
+    program carries all its CVEs and the first version NVD names outside every range that
+    contains it; when NVD names none (ranges closed by ``versionEndIncluding``, open-ended, or
+    exact affected versions such as Oracle Java's ``1.8.0 update381``) the match says that no
+    fixed version is published (``fixed_version`` is empty).
+    """
+    if not programs or not CpeMatch.objects.filter(part="a").exists():
+        return []
+    found = _identified(programs)
     if not found:
         return []
-    pairs = {(i.vendor, i.product) for *_rest, i in found}
-    rows_by_pair: dict[tuple[str, str], list[CpeMatch]] = defaultdict(list)
-    for row in CpeMatch.objects.filter(
-        part="a",
-        vendor__in={v for v, _ in pairs},
-        product__in={p for _, p in pairs},
-    ).order_by("cve_id", "pk"):
-        rows_by_pair[(row.vendor, row.product)].append(row)
+    rows_by_pair = _rows_by_product({(i.vendor, i.product) for *_rest, i in found})
     rejected = set(
         Vulnerability.objects.filter(
             cve_id__in={r.cve_id for rows in rows_by_pair.values() for r in rows},
@@ -795,27 +883,35 @@ def missing_application_fixes(
     results = []
     seen: set[str] = set()
     for kind, name, version, ident in found:
-        hits = [
-            row
-            for row in rows_by_pair.get((ident.vendor, ident.product), [])
-            if row.cve_id not in rejected
-            and _runs_on(row, os_family)
-            and _row_contains(row, ident.version, ident.update)
+        rows = [
+            r
+            for r in rows_by_pair.get((ident.vendor, ident.product), [])
+            if r.cve_id not in rejected and _runs_on(r, os_family)
         ]
+        hits = [r for r in rows if _row_contains(r, ident.version, ident.update)]
         if not hits or name in seen:
             continue
         seen.add(name)
-        targets = [r.version_end_excluding for r in hits if r.version_end_excluding]
-        targets += [_next_after(r.version_end_including) for r in hits if r.version_end_including]
-        targets = [t for t in targets if t]
-        fixed = max(targets, key=CpeVersion) if targets else ""
-        fixed_for_host = fixed
+        fixed = _fixed_version_for(hits, rows, os_family)
         cves = order_by_epss({r.cve_id for r in hits})
+        compared = " ".join(p for p in (ident.version, ident.update) if p)
+        unfixed = sorted({r.cve_id for r in hits if not r.version_end_excluding})
+        if fixed:
+            remediation = f"Update {ident.application} to {fixed} or later."
+        else:
+            remediation = (
+                f"No fixed version published: NVD lists {ident.application} {compared} as "
+                f"affected ({_last_affected(hits) or 'see ranges'})"
+                " and names no version that fixes "
+                + (", ".join(unfixed) if unfixed else "every CVE")
+                + ". Update to the vendor's newest release once it leaves these ranges, or "
+                "remove the program or record an exception with compensating controls."
+            )
         results.append(
             ApplicationMatch(
                 package_name=name,
                 installed_version=version,
-                fixed_version=fixed_for_host,
+                fixed_version=fixed,
                 cves=cves,
                 vendor_severity=SeverityTier(severity_tier(cves)),
                 reason={
@@ -826,13 +922,55 @@ def missing_application_fixes(
                     "cpe": f"cpe:2.3:a:{ident.vendor}:{ident.product}",
                     "rule": ident.reason,
                     "curated": ident.curated,
-                    "compared_version": " ".join(p for p in (ident.version, ident.update) if p),
+                    "compared_version": compared,
                     "ranges": [
                         {"cve": r.cve_id, "range": r.range_text(), "criteria": r.criteria}
                         for r in hits[:25]
                     ],
-                    "fixed_version": fixed_for_host,
+                    "fixed_version": fixed,
+                    "no_fixed_version": not fixed,
+                    "unfixed_cves": unfixed,
+                    "remediation": remediation,
                 },
             )
         )
     return results
+
+
+def verified_application_fixes(
+    programs: list[tuple[str, str, str, str]],
+    os_family: str,
+    findings: list[tuple[str, list[str]]],
+) -> dict[str, str]:
+    """Which third-party findings the host's programs now prove fixed: ``{patch identifier:
+    proof}``.
+
+    ``findings`` are (patch identifier, CVEs) of outstanding findings from NVD CPE ranges. One
+    is fixed when the host has a program of the finding's CPE product and every such program is
+    outside every range of the finding's CVEs: Java 8 Update 381 replaced by Update 391 (a new
+    program name), or a program whose ranges named no fix, updated past them. A finding whose
+    product is no longer installed at all is not proven fixed (a missing row is not a fix)."""
+    if not programs or not findings:
+        return {}
+    cves = {c for _pid, cs in findings for c in cs}
+    rows = [r for r in CpeMatch.objects.filter(part="a", cve_id__in=cves) if _runs_on(r, os_family)]
+    if not rows:
+        return {}
+    found = _identified(programs)
+    proofs: dict[str, str] = {}
+    for patch, finding_cves in findings:
+        mine = [r for r in rows if r.cve_id in set(finding_cves)]
+        products = {(r.vendor, r.product) for r in mine}
+        current = [(n, v, i) for _k, n, v, i in found if (i.vendor, i.product) in products]
+        if not current:
+            continue
+        if any(
+            _row_contains(r, i.version, i.update)
+            for _n, _v, i in current
+            for r in mine
+            if (r.vendor, r.product) == (i.vendor, i.product)
+        ):
+            continue
+        shown = ", ".join(f"{n} {v}" for n, v, _i in current)
+        proofs[patch] = f"{shown} outside every NVD range of {', '.join(sorted(set(finding_cves)))}"
+    return proofs

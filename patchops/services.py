@@ -228,6 +228,11 @@ class AssetMatches:
     asset: Asset
     matches: list[MissingPatch]
     satisfied_kbs: set[str] | None = None
+    # Patch identifier → proof, for fixes the catalogue proves from the inventory although no
+    # row of the finding's own name shows them (a program renamed by its update, such as
+    # "Java 8 Update 391" replacing "Java 8 Update 381", or one updated past ranges that named
+    # no fixed version).
+    proven: dict[str, str] | None = None
 
 
 def sync_findings_for_asset(
@@ -270,7 +275,7 @@ def _without_rejected_cves(items: list[AssetMatches]) -> list[AssetMatches]:
             if m.cves and not cves:
                 continue
             kept.append(replace(m, cves=cves) if len(cves) != len(m.cves) else m)
-        out.append(AssetMatches(asset=item.asset, matches=kept, satisfied_kbs=item.satisfied_kbs))
+        out.append(replace(item, matches=kept))
     return out
 
 
@@ -353,7 +358,7 @@ def sync_findings_for_assets(*, items: list[AssetMatches], at: datetime) -> dict
                     if inventories is None:
                         inventories = _inventories_of(ids)
                     inv = inventories[asset.pk]
-                    if _fix_evidence(finding, *inv, item.satisfied_kbs) is not None:
+                    if _fix_evidence(finding, *inv, item.satisfied_kbs, item.proven) is not None:
                         continue  # stale report; the fix is installed
                     reopened = Finding.objects.filter(
                         pk=finding.pk, state=FindingState.VERIFIED
@@ -438,6 +443,7 @@ def sync_findings_for_assets(*, items: list[AssetMatches], at: datetime) -> dict
             assets=assets,
             at=at,
             satisfied={item.asset.pk: item.satisfied_kbs for item in items},
+            proofs={item.asset.pk: item.proven for item in items if item.proven},
         )
         for pk, n in verified.items():
             results[pk].verified = n
@@ -542,8 +548,11 @@ def _fix_evidence(
     hotfixes: set[str],
     software: dict[str, list[tuple[str, str]]],
     satisfied_kbs: set[str] | None = None,
+    proven: dict[str, str] | None = None,
 ) -> str | None:
     """What proves the fix is installed, or None."""
+    if proven and finding.patch_identifier in proven:
+        return proven[finding.patch_identifier]
     kb = _kb_of(finding)
     if kb is not None:
         if kb in hotfixes:
@@ -609,6 +618,7 @@ def _verify_many(
     assets: dict[int, Asset],
     at: datetime,
     satisfied: dict[int, set[str] | None],
+    proofs: dict[int, dict[str, str]] | None = None,
 ) -> dict[int, int]:
     """Verify outstanding findings of the given assets (caller's transaction); count per asset.
 
@@ -631,7 +641,10 @@ def _verify_many(
     proven: list[tuple[Finding, str]] = []
     for finding in outstanding:
         proof = _fix_evidence(
-            finding, *inventories[finding.asset_id], satisfied.get(finding.asset_id)
+            finding,
+            *inventories[finding.asset_id],
+            satisfied.get(finding.asset_id),
+            (proofs or {}).get(finding.asset_id),
         )
         if proof is not None:
             proven.append((finding, proof))

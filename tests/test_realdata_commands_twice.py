@@ -97,22 +97,50 @@ def test_catalogue_files_import_twice_with_their_own_counts(realdata):
     )
     assert packages and packages <= set(tracker)
 
+    dsa = realdata / "debian-security-tracker/DSA"
+    entries = re.findall(r"^\[[^\]]+\] (DSA-[\d-]+) ", dsa.read_text(), re.M)
+    _twice("import_debian", dsa)
+    assert Advisory.objects.filter(source="debian", identifier__in=entries).count() == len(
+        set(entries)
+    )
+
 
 def _ingest(path, *args) -> None:
     call_command("ingest", "tenant-a", str(path), *args, verbosity=0)
 
 
+def _decoded(path) -> str:
+    text = path.read_bytes()
+    if text[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return text.decode("utf-16")
+    return text.decode("utf-8", errors="replace")
+
+
+def _state(tenant) -> tuple:
+    """What an ingest writes: assets, software rows, unknown devices (ids and versions)."""
+    from inventory.models import UnknownDevice
+
+    with tenant_context(tenant):
+        return (
+            sorted(Asset.objects.values_list("pk", "hostname")),
+            sorted(InstalledSoftware.objects.values_list("pk", "name", "version")),
+            sorted(UnknownDevice.objects.values_list("pk", "ip", "mac", "open_ports")),
+        )
+
+
+def _ingest_twice(tenant, path, *args) -> None:
+    """The second run of the same file changes nothing (rows, ids, versions)."""
+    _ingest(path, *args)
+    first = _state(tenant)
+    _ingest(path, *args)
+    assert _state(tenant) == first, f"{path.name}: second ingest changed rows"
+
+
 def test_inventory_files_ingest_twice(realdata, tenant_a):
     hotfix = realdata / "windows-hotfix"
     for path in sorted(hotfix.glob("*systeminfo*.txt")):
-        text = path.read_bytes()
-        for _ in range(2):
-            _ingest(path, "--format", "systeminfo")
-        decoded = (
-            text.decode("utf-16")
-            if text[:2] in (b"\xff\xfe", b"\xfe\xff")
-            else text.decode("utf-8", errors="replace")
-        )
+        _ingest_twice(tenant_a, path, "--format", "systeminfo")
+        decoded = _decoded(path)
         host = re.search(r"^[^\r\n:]+:\s+(\S+)", decoded.lstrip("\ufeff\r\n"), re.M).group(1)
         kbs = set(re.findall(r"\[\d+\]: (KB\d+)", decoded))
         with tenant_context(tenant_a):
@@ -124,18 +152,24 @@ def test_inventory_files_ingest_twice(realdata, tenant_a):
             )
         assert stored == kbs, path.name
     for path in sorted(hotfix.glob("*qfe*.txt")):
-        for _ in range(2):
-            _ingest(path, "--format", "qfe", "--hostname", f"qfe-{path.stem[:20]}")
+        host = f"qfe-{path.stem[:20]}"
+        _ingest_twice(tenant_a, path, "--format", "qfe", "--hostname", host)
+        kbs = set(re.findall(r"\bKB\d{6,7}\b", _decoded(path)))
+        with tenant_context(tenant_a):
+            stored = set(
+                InstalledSoftware.objects.filter(asset__hostname=host, kind="hotfix").values_list(
+                    "name", flat=True
+                )
+            )
+        assert stored == kbs, path.name
     manifest = realdata / "package-inventory/ubuntu-jammy-oci-amd64-root.manifest"
     lines = [ln for ln in manifest.read_text().splitlines() if ln.strip()]
-    for _ in range(2):
-        _ingest(manifest, "--format", "dpkg", "--hostname", "jammy-1")
+    _ingest_twice(tenant_a, manifest, "--format", "dpkg", "--hostname", "jammy-1")
     with tenant_context(tenant_a):
         assert InstalledSoftware.objects.filter(asset__hostname="jammy-1").count() == len(lines)
         assets = Asset.objects.count()
     for path in sorted((realdata / "nmap").glob("*.xml")):
-        for _ in range(2):
-            _ingest(path, "--format", "nmap")
+        _ingest_twice(tenant_a, path, "--format", "nmap")
     with tenant_context(tenant_a):
         assert Asset.objects.filter(is_managed=True).count() == assets
         runs = DiscoveryRun.objects.filter(format="nmap").count()

@@ -4,6 +4,9 @@ Each numeric "Vendor Fix" remediation is a KB: one ``Advisory`` per KB and one `
 KB × product, with the FixedBuild, the KBs it supersedes, whether it needs a reboot, its SubType
 (hotpatches are flagged) and the CVEs it fixes for that product, with MSRC's "Exploited:Yes"
 flags. Non-KB remediations (release notes, Click-to-Run channels, CBL-Mariner packages) are skipped.
+Servicing-stack updates (MSRC's advisory ADV990001, SubType "Servicing Stack Update") are kept
+as fixes like any KB, with the advisory id in place of a CVE; the advisory itself is no CVE
+record.
 """
 
 from __future__ import annotations
@@ -136,8 +139,11 @@ def import_msrc(path: Path, *, progress: Progress | None = None) -> Counts:
             if best
             else None
         )
-        msrc_scores[cve] = [entry] if entry else []
-        vuln_rows.append(row)
+        if cve.upper().startswith("CVE-"):
+            # MSRC advisories (ADV990001, the servicing-stack list) are no CVE records; their
+            # id stays on the KBs they name.
+            msrc_scores[cve] = [entry] if entry else []
+            vuln_rows.append(row)
         for rem in v.findall("vuln:Remediations/vuln:Remediation", NS):
             if rem.get("Type") != "Vendor Fix":
                 continue

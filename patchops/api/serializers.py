@@ -31,6 +31,86 @@ class AdvisoryBriefSerializer(serializers.ModelSerializer):
         fields = ["id", "source", "identifier", "title", "vendor_severity"]
 
 
+class MatchRangeSerializer(serializers.Serializer):
+    cve = serializers.CharField()
+    range = serializers.CharField(help_text="Affected versions: `>= 1.0, < 2.3`, `= 4.1`")
+    criteria = serializers.CharField(help_text="The NVD CPE 2.3 criteria")
+
+
+class MatchPrerequisiteSerializer(serializers.Serializer):
+    kb = serializers.CharField()
+    subtype = serializers.CharField()
+    release_date = serializers.DateField(allow_null=True)
+
+
+class FindingMatchSerializer(serializers.Serializer):
+    """What the finding was matched by and why (``patchops.pipeline.explain_finding``).
+
+    The list carries the fields every match has, from the finding itself (``detailed`` false);
+    the detail recomputes the match from the catalogue and the inventory and adds the fields of
+    its ``kind``: ``windows`` (product, build brought, supersedes, rolls up, prerequisite
+    servicing stack), ``application`` (program, CPE, rule, ranges, fixed or no fixed version
+    published), ``package`` (ecosystem, release, ranges), ``pending_update`` (what the device
+    reported)."""
+
+    source = serializers.CharField(
+        help_text="msrc, ubuntu, debian, osv, ghsa, redhat, vendor, nvd (CPE ranges) or device"
+    )
+    source_label = serializers.CharField()
+    kind = serializers.ChoiceField(choices=["windows", "application", "package", "pending_update"])
+    advisory = serializers.CharField(allow_null=True)
+    matched = serializers.CharField(help_text="The program, package or OS that was matched")
+    installed_version = serializers.CharField()
+    fixed_version = serializers.CharField()
+    no_fixed_version = serializers.BooleanField(
+        help_text="True when NVD's ranges name no version that fixes the program"
+    )
+    summary = serializers.CharField(help_text="Why, in one sentence")
+    remediation = serializers.CharField(required=False, help_text="What to do (detail only)")
+    detailed = serializers.BooleanField(
+        help_text="True when recomputed from the current catalogue and inventory"
+    )
+    # windows
+    product = serializers.CharField(required=False, help_text="MSRC product or OSV product")
+    line = serializers.CharField(required=False, help_text="os, ie or ssu")
+    subtype = serializers.CharField(required=False)
+    fixed_build = serializers.CharField(required=False)
+    release_date = serializers.DateField(required=False, allow_null=True)
+    document = serializers.CharField(required=False)
+    supersedes = serializers.ListField(child=serializers.CharField(), required=False)
+    rolls_up = serializers.ListField(child=serializers.CharField(), required=False)
+    host_build = serializers.CharField(required=False)
+    latest_installed = serializers.CharField(required=False, allow_null=True)
+    latest_installed_build = serializers.CharField(required=False, allow_null=True)
+    prerequisite = MatchPrerequisiteSerializer(
+        required=False, allow_null=True, help_text="Servicing stack update to install first"
+    )
+    no_longer_offered = serializers.BooleanField(required=False)
+    # application
+    program = serializers.CharField(required=False)
+    inventory_kind = serializers.CharField(required=False)
+    application = serializers.CharField(required=False)
+    cpe = serializers.CharField(required=False)
+    rule = serializers.CharField(required=False)
+    curated = serializers.BooleanField(required=False)
+    compared_version = serializers.CharField(required=False)
+    ranges = MatchRangeSerializer(many=True, required=False)
+    unfixed_cves = serializers.ListField(child=serializers.CharField(), required=False)
+    no_longer_matched = serializers.BooleanField(required=False)
+    # package
+    ecosystem = serializers.CharField(required=False)
+    release = serializers.CharField(required=False)
+    package = serializers.CharField(required=False)
+    binary = serializers.CharField(required=False)
+    affected_ranges = serializers.ListField(child=serializers.DictField(), required=False)
+    withdrawn = serializers.BooleanField(required=False)
+    # pending_update
+    reported_source = serializers.CharField(required=False)
+    reported_advisory = serializers.CharField(required=False)
+    reported_at = serializers.DateTimeField(required=False)
+    reboot_required = serializers.BooleanField(required=False)
+
+
 class FindingSerializer(BriefMixin, serializers.ModelSerializer):
     id = serializers.UUIDField(source="uuid", read_only=True)
     asset = FindingAssetSerializer(read_only=True)
@@ -39,6 +119,9 @@ class FindingSerializer(BriefMixin, serializers.ModelSerializer):
     is_overdue = serializers.SerializerMethodField()
     excepted_until = serializers.SerializerMethodField(
         help_text="Hard expiry of the active exception covering the finding, or null."
+    )
+    match = serializers.SerializerMethodField(
+        help_text="What matched and why: brief in lists, recomputed in full on the detail."
     )
 
     class Meta:
@@ -63,9 +146,18 @@ class FindingSerializer(BriefMixin, serializers.ModelSerializer):
             "verified_at",
             "is_overdue",
             "excepted_until",
+            "match",
         ]
         read_only_fields = fields
         brief_fields = ["id", "patch_identifier", "tier", "state", "due_at"]
+
+    @extend_schema_field(FindingMatchSerializer)
+    def get_match(self, obj: Finding) -> dict[str, Any]:
+        from patchops.pipeline import explain_finding, match_brief
+
+        if self.context.get("explain_match"):
+            return explain_finding(obj)
+        return match_brief(obj)
 
     @extend_schema_field(serializers.DateTimeField(allow_null=True))
     def get_excepted_until(self, obj: Finding) -> str | None:

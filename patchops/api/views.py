@@ -52,6 +52,10 @@ class FindingViewSet(viewsets.ReadOnlyModelViewSet):
             selectors.visible_findings(self.request.user), timezone.now()
         ).order_by("is_excepted", "due_at", "pk")
 
+    def get_serializer_context(self) -> dict[str, Any]:
+        # The detail recomputes the finding's match from the catalogue; lists stay brief.
+        return {**super().get_serializer_context(), "explain_match": self.action == "retrieve"}
+
     @extend_schema(responses=FindingChainSerializer, filters=False)
     @action(detail=True, methods=["get"], url_path="chain", filterset_class=None)
     def chain(self, request, *args, **kwargs):

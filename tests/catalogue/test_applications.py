@@ -23,6 +23,7 @@ from catalogue.applications import curated_applications, identify, normalise_nam
 from catalogue.matching import missing_application_fixes
 from catalogue.models import CpeMatch
 from patchops.models import Finding
+from tests.match_schema import conforms
 
 # --- normalisation: properties ------------------------------------------------------------
 
@@ -142,7 +143,12 @@ def test_macos_app_and_homebrew_names():
 # --- matching against CPE ranges ---------------------------------------------------------
 
 
-def _nvd(cve: str, criteria: str, end_excluding: str, *, on_windows: bool = False) -> dict:
+def _nvd(
+    cve: str, criteria: str, end_excluding: str, *, on_windows: bool = False, start: str = ""
+) -> dict:
+    bounds = {"versionEndExcluding": end_excluding}
+    if start:
+        bounds["versionStartIncluding"] = start
     config = {
         "nodes": [
             {
@@ -152,7 +158,7 @@ def _nvd(cve: str, criteria: str, end_excluding: str, *, on_windows: bool = Fals
                     {
                         "vulnerable": True,
                         "criteria": criteria,
-                        "versionEndExcluding": end_excluding,
+                        **bounds,
                         "matchCriteriaId": "00000000-0000-0000-0000-000000000000",
                     }
                 ],
@@ -295,7 +301,9 @@ def _device(hostname, os_version, **tables):
     }
 
 
-def test_third_party_findings_through_ingest_on_each_os_family(nvd_apps, tenant_a, tmp_path):
+def test_third_party_findings_through_ingest_on_each_os_family(
+    nvd_apps, tenant_a, tmp_path, personas, login
+):
     devices = [
         _device(
             "win-1",
@@ -335,9 +343,66 @@ def test_third_party_findings_through_ingest_on_each_os_family(nvd_apps, tenant_
         ("mac-1", "google-chrome@120.0.6099.129", "high", ["CVE-2023-7024"]),
         ("win-1", "Google Chrome@120.0.6099.129", "high", ["CVE-2023-7024"]),
     ]
+    # The API and the page name the match: the program, the CPE and the NVD range it lies in.
+    ranges = {
+        r.cve_id: {"cve": r.cve_id, "range": r.range_text(), "criteria": r.criteria}
+        for r in CpeMatch.objects.filter(part="a")
+    }
+    kinds = {"win-1": "program", "mac-1": {"app", "homebrew"}, "linux-1": "deb"}
+    engineer = login(personas.engineer)
+    with tenant_context(tenant_a):
+        findings = list(Finding.objects.select_related("asset"))
+    for finding in findings:
+        body = engineer.get(f"/clients/tenant-a/api/v1/findings/{finding.uuid}/").json()
+        match = conforms(body["match"])
+        assert (match["source"], match["kind"], match["detailed"]) == ("nvd", "application", True)
+        assert match["program"] == finding.package_name
+        assert match["inventory_kind"] in kinds[finding.asset.hostname]
+        [cve] = finding.cves
+        assert match["ranges"] == [ranges[cve]]
+        assert ranges[cve]["criteria"].startswith(match["cpe"] + ":")
+        assert match["fixed_version"] == finding.fixed_version and not match["no_fixed_version"]
+        assert match["remediation"] == (
+            f"Update {match['application']} to {finding.fixed_version} or later."
+        )
+        page = engineer.get(f"/clients/tenant-a/findings/{finding.uuid}/").content.decode()
+        assert match["cpe"] in page and ranges[cve]["range"] in page.replace("&lt;", "<")
     # The updated program verifies its finding.
     devices[0]["programs"][0]["version"] = "120.0.6099.130"
     path.write_text(json.dumps(devices[:1]))
     call_command("ingest", "tenant-a", str(path), "--format", "osquery", verbosity=0)
     with tenant_context(tenant_a):
         assert Finding.objects.get(asset__hostname="win-1").state == "verified"
+
+
+def test_fixed_version_skips_a_version_inside_another_range(nvd_apps, tmp_path):
+    """The first bound past the host's ranges may itself be affected (a regression NVD records
+    as a later range starting there): the fix offered is the first bound outside every range."""
+    seven = CpeMatch.objects.get(cve_id="CVE-2023-31102")
+    first_fix = seven.version_end_excluding
+    page = {
+        "format": "NVD_CVE",
+        "version": "2.0",
+        "vulnerabilities": [
+            {
+                "cve": _nvd(
+                    "CVE-2099-0001",  # a record in NVD's shape: the regression in the first fix
+                    seven.criteria,
+                    f"{first_fix}.1",
+                    start=first_fix,
+                    on_windows=True,
+                )
+            }
+        ],
+    }
+    path = tmp_path / "regression.json"
+    path.write_text(json.dumps(page))
+    call_command("import_nvd", str(path), verbosity=0)
+    [match] = missing_application_fixes(
+        [("program", "7-Zip 22.01 (x64)", "22.01", "Igor Pavlov")], "windows"
+    )
+    assert match.cves == ["CVE-2023-31102"] and match.fixed_version == f"{first_fix}.1"
+    [again] = missing_application_fixes(
+        [("program", "7-Zip 23.00 (x64)", first_fix, "Igor Pavlov")], "windows"
+    )
+    assert again.cves == ["CVE-2099-0001"] and again.fixed_version == f"{first_fix}.1"

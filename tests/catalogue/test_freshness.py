@@ -68,3 +68,21 @@ def test_report_footnote_states_each_catalogue(imported, tenant_a):
 
     html = render_to_string("evidence/pdf/base.html", context)
     assert "Vulnerability data as of:" in html and "CISA KEV 2025-08-25" in html
+
+
+def test_the_warning_age_is_configurable(imported, personas, login, settings):
+    """``CATALOGUE_MAX_AGE_DAYS`` moves the line: an age beyond the catalogue's silences its
+    warning, an age of zero days raises one as soon as the snapshot is a day old."""
+    from catalogue.freshness import catalogue_freshness
+
+    states = {s.kind: s for s in catalogue_freshness()}
+    settings.CATALOGUE_MAX_AGE_DAYS = {"msrc": states["msrc"].age_days + 1, "kev": 0}
+    body = login(personas.msp_admin).get("/").content.decode()
+    assert "MSRC CVRF catalogue is" not in body
+    assert 'data-testid="stale-catalogue"' in body and "CISA KEV catalogue is" in body
+    settings.CATALOGUE_MAX_AGE_DAYS = {
+        "msrc": states["msrc"].age_days + 1,
+        "kev": states["kev"].age_days + 1,
+    }
+    body = login(personas.msp_admin).get("/").content.decode()
+    assert 'data-testid="stale-catalogue"' not in body

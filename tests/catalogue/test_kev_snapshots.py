@@ -1,11 +1,12 @@
 """KEV as a living catalogue: snapshots in either order, removals, and every column layout.
 
-The snapshots are cut from the real 2025-08-25 catalogue in ``shared/realdata/cisa-kev``: an
-"older" snapshot keeps the entries added up to a date, with the catalogVersion and dateReleased
-CISA would have published that day; a "newer" one is the real file less two entries (CISA
-removes entries now and then, e.g. when a CVE is rejected). CSV layouts are the ones CISA has
-published since the 2021 launch: the eight launch columns, then ``notes``, then
-``knownRansomwareCampaignUse``, then ``cwes``.
+The snapshots are cut from the real catalogue in ``shared/realdata/cisa-kev``, whatever day it
+is from: an "older" snapshot keeps the entries added up to a day some months before its newest
+entry, with the catalogVersion and dateReleased CISA would have published that day; a "newer"
+one is the real file a day later, less two entries CISA has since removed (it removes entries
+now and then, e.g. when a CVE is rejected). CSV layouts are the ones CISA has published since the
+2021 launch: the eight launch columns, then ``notes``, then ``knownRansomwareCampaignUse``, then
+``cwes``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from django.core.management import call_command
@@ -27,7 +28,6 @@ from patchops import risk
 
 pytestmark = pytest.mark.realdata
 
-REMOVED = ("CVE-2021-44228", "CVE-2024-3400")
 LAUNCH = [
     "cveID",
     "vendorProject",
@@ -45,6 +45,34 @@ def real(realdata) -> dict:
     return json.loads((realdata / "cisa-kev/known_exploited_vulnerabilities.json").read_text())
 
 
+def _released(doc: dict) -> date:
+    return date.fromisoformat(doc["dateReleased"][:10])
+
+
+def _snapshot(doc: dict, day: date) -> dict:
+    """The document as CISA would have published it on ``day``."""
+    return dict(doc, catalogVersion=f"{day:%Y.%m.%d}", dateReleased=f"{day}T17:00:00.000Z")
+
+
+@pytest.fixture
+def cut(real) -> date:
+    """A day some months before the file's newest entry, with entries after it."""
+    newest = max(date.fromisoformat(v["dateAdded"]) for v in real["vulnerabilities"])
+    day = newest - timedelta(days=56)
+    assert any(date.fromisoformat(v["dateAdded"]) > day for v in real["vulnerabilities"])
+    return day
+
+
+@pytest.fixture
+def removed(real, cut) -> tuple[str, ...]:
+    """Two CVEs the older snapshot lists and the newer one no longer does."""
+    early = sorted(
+        (v for v in real["vulnerabilities"] if date.fromisoformat(v["dateAdded"]) <= cut),
+        key=lambda v: (v["dateAdded"], v["cveID"]),
+    )
+    return (early[0]["cveID"], early[len(early) // 2]["cveID"])
+
+
 def _write_json(tmp_path, name: str, doc: dict, items: list[dict]):
     body = dict(doc, vulnerabilities=items, count=len(items))
     path = tmp_path / name
@@ -53,39 +81,39 @@ def _write_json(tmp_path, name: str, doc: dict, items: list[dict]):
 
 
 @pytest.fixture
-def older(real, tmp_path):
-    items = [v for v in real["vulnerabilities"] if v["dateAdded"] <= "2025-06-30"]
-    doc = dict(real, catalogVersion="2025.06.30", dateReleased="2025-06-30T16:00:00.000Z")
-    return _write_json(tmp_path, "kev-2025-06-30.json", doc, items), items
+def older(real, cut, tmp_path):
+    items = [v for v in real["vulnerabilities"] if date.fromisoformat(v["dateAdded"]) <= cut]
+    return _write_json(tmp_path, f"kev-{cut}.json", _snapshot(real, cut), items), items
 
 
 @pytest.fixture
-def newer(real, tmp_path):
-    items = [v for v in real["vulnerabilities"] if v["cveID"] not in REMOVED]
-    doc = dict(real, catalogVersion="2025.08.26", dateReleased="2025-08-26T17:00:00.000Z")
-    return _write_json(tmp_path, "kev-2025-08-26.json", doc, items), items
+def newer(real, removed, tmp_path):
+    day = _released(real) + timedelta(days=1)
+    items = [v for v in real["vulnerabilities"] if v["cveID"] not in removed]
+    return _write_json(tmp_path, f"kev-{day}.json", _snapshot(real, day), items), items
 
 
 def _import(path, *args) -> None:
     call_command("import_kev", str(path), *args, "--no-progress", verbosity=0)
 
 
-def test_oldest_then_newest_adds_and_marks_removed(realdata, older, newer, db):
+def test_oldest_then_newest_adds_and_marks_removed(realdata, real, older, newer, removed, db):
     old_path, old_items = older
     _import(old_path)
     assert KevEntry.objects.count() == len(old_items)
     _import(realdata / "cisa-kev/known_exploited_vulnerabilities.json")
-    assert KevEntry.objects.listed().count() == 1404
+    everything = len(real["vulnerabilities"])
+    assert KevEntry.objects.listed().count() == everything
     new_path, new_items = newer
     _import(new_path)
-    assert KevEntry.objects.count() == 1404  # kept
-    assert KevEntry.objects.listed().count() == len(new_items) == 1402
-    removed = KevEntry.objects.filter(removed_on__isnull=False)
-    assert set(removed.values_list("cve_id", flat=True)) == set(REMOVED)
-    assert set(removed.values_list("removed_on", flat=True)) == {date(2025, 8, 26)}
+    assert KevEntry.objects.count() == everything  # kept
+    assert KevEntry.objects.listed().count() == len(new_items) == everything - len(removed)
+    gone = KevEntry.objects.filter(removed_on__isnull=False)
+    assert set(gone.values_list("cve_id", flat=True)) == set(removed)
+    assert set(gone.values_list("removed_on", flat=True)) == {_released(real) + timedelta(days=1)}
     # A removed entry no longer raises a tier or counts as KEV.
-    assert risk.is_kev(REMOVED) == set()
-    assert severity_tier(list(REMOVED)) == SeverityTier.UNKNOWN  # listed, it would be critical
+    assert risk.is_kev(removed) == set()
+    assert severity_tier(list(removed)) == SeverityTier.UNKNOWN  # listed, it would be critical
     # Re-importing the same newest snapshot changes nothing.
     before = list(KevEntry.objects.order_by("cve_id").values_list("cve_id", "removed_on"))
     _import(new_path)
@@ -106,36 +134,61 @@ def test_newest_then_oldest_is_refused_and_changes_nothing(older, newer, db):
     assert not KevEntry.objects.filter(removed_on__isnull=False).exists()
 
 
-def test_forced_older_snapshot_only_adds_unseen_cves(real, older, newer, tmp_path, db):
+def test_forced_older_snapshot_only_adds_unseen_cves(real, older, newer, removed, tmp_path, db):
     new_path, new_items = newer
     _import(new_path)
-    # An older snapshot that still lists one of the removed CVEs and an edited due date.
+    # An older snapshot that still lists the removed CVEs and has an edited due date.
     old_path, old_items = older
     edited = [dict(v) for v in old_items]
-    edited[0]["dueDate"] = "2099-01-01"
+    edited[-1]["dueDate"] = "2099-01-01"
     doc = json.loads(old_path.read_text())
     forced = _write_json(tmp_path, "kev-old-edited.json", doc, edited)
     _import(forced, "--force")
-    target = KevEntry.objects.get(cve_id=edited[0]["cveID"])
+    target = KevEntry.objects.get(cve_id=edited[-1]["cveID"])
     assert target.due_date.isoformat() != "2099-01-01"  # newer fact kept
-    # Log4Shell was never in the newer snapshot's catalogue here: it is unseen, so it is added…
-    assert KevEntry.objects.filter(cve_id="CVE-2021-44228").exists()
-    assert KevEntry.objects.count() == len(new_items) + sum(
-        1 for v in old_items if v["cveID"] in REMOVED
+    # The removed CVEs were never in the newer snapshot's catalogue here: they are unseen, so
+    # they are added…
+    assert set(KevEntry.objects.filter(cve_id__in=removed).values_list("cve_id", flat=True)) == set(
+        removed
     )
+    assert KevEntry.objects.count() == len(new_items) + len(removed)
     # …and nothing is marked removed by an old snapshot.
     assert not KevEntry.objects.filter(removed_on__isnull=False).exists()
 
 
-def test_relisted_entry_loses_its_removal(realdata, newer, tmp_path, real, db):
+def test_relisted_entry_loses_its_removal(realdata, newer, removed, tmp_path, real, db):
     new_path, _ = newer
     _import(realdata / "cisa-kev/known_exploited_vulnerabilities.json")
     _import(new_path)
-    assert KevEntry.objects.get(cve_id=REMOVED[0]).removed_on is not None
-    doc = dict(real, catalogVersion="2025.08.27", dateReleased="2025-08-27T17:00:00.000Z")
-    later = _write_json(tmp_path, "kev-2025-08-27.json", doc, real["vulnerabilities"])
+    assert KevEntry.objects.get(cve_id=removed[0]).removed_on is not None
+    day = _released(real) + timedelta(days=2)
+    later = _write_json(tmp_path, f"kev-{day}.json", _snapshot(real, day), real["vulnerabilities"])
     _import(later)
-    assert KevEntry.objects.get(cve_id=REMOVED[0]).removed_on is None
+    assert KevEntry.objects.get(cve_id=removed[0]).removed_on is None
+
+
+def test_removed_entries_are_visible_in_the_api(
+    realdata, newer, removed, real, settings, personas, login
+):
+    """Kept with the date of the snapshot that dropped them; the filter lists them."""
+    from django.urls import clear_url_caches
+
+    settings.PUBLIC_SCHEMA_URLCONF = "tests.catalogue.urls_catalogue_api"
+    clear_url_caches()
+    try:
+        _import(realdata / "cisa-kev/known_exploited_vulnerabilities.json")
+        _import(newer[0])
+        client = login(personas.engineer)
+        body = client.get("/api/v1/kev-entries/?removed=true").json()
+        assert body["count"] == len(removed)
+        day = (_released(real) + timedelta(days=1)).isoformat()
+        assert {(r["id"], r["removed_on"]) for r in body["results"]} == {(c, day) for c in removed}
+        detail = client.get(f"/api/v1/kev-entries/{removed[0]}/").json()
+        assert detail["removed_on"] == day
+        listed = client.get("/api/v1/kev-entries/?removed=false").json()
+        assert listed["count"] == len(real["vulnerabilities"]) - len(removed)
+    finally:
+        clear_url_caches()
 
 
 def _csv(rows: list[dict], columns: list[str], headings: list[str] | None = None) -> str:
@@ -204,19 +257,37 @@ def test_csv_without_required_columns_is_refused_clearly(tmp_path, db):
     assert not KevEntry.objects.exists()
 
 
-def test_csv_snapshot_after_json_of_same_day_is_accepted(realdata, db, load, tmp_path):
+def test_csv_snapshot_after_json_of_same_day_is_accepted(realdata, real, db, load, tmp_path):
     load("kev", realdata / "cisa-kev/known_exploited_vulnerabilities.json")
     again = load("kev", realdata / "cisa-kev/known_exploited_vulnerabilities.csv")
     assert (again.created, again.updated) == (0, 0)
-    assert again.as_of.date() == date(2025, 8, 25)
+    assert again.as_of.date() == _released(real)
     # A CSV cut a week earlier (no version in a CSV: its newest dateAdded decides) is older.
     with (realdata / "cisa-kev/known_exploited_vulnerabilities.csv").open(newline="") as fh:
         rows = list(csv.reader(fh))
-    kept = [rows[0]] + [r for r in rows[1:] if r[4] < "2025-08-18"]
+    week_before = (_released(real) - timedelta(days=7)).isoformat()
+    kept = [rows[0]] + [r for r in rows[1:] if r[4] < week_before]
     out = io.StringIO()
     csv.writer(out).writerows(kept)
     target = tmp_path / "kev-older.csv"
     target.write_text(out.getvalue())
     with pytest.raises(ImportFileError, match="older than the one already imported"):
         load("kev", target)
-    assert KevEntry.objects.listed().count() == 1404
+    assert KevEntry.objects.listed().count() == len(real["vulnerabilities"])
+
+
+@pytest.mark.parametrize("dropped", ["catalogVersion", None], ids=["release-date", "version"])
+def test_older_snapshot_is_refused_by_whichever_date_it_carries(real, cut, tmp_path, db, dropped):
+    """Without a catalogVersion the release date decides; with both, the version does."""
+    later = _snapshot(real, _released(real) + timedelta(days=1))
+    earlier = _snapshot(real, cut)
+    if dropped:
+        later.pop(dropped)
+        earlier.pop(dropped)
+    _import(_write_json(tmp_path, "later.json", later, real["vulnerabilities"]))
+    # The same entries (the same newest dateAdded): only the document's own date says it is older.
+    older = _write_json(tmp_path, "earlier.json", earlier, real["vulnerabilities"])
+    with pytest.raises(CommandError, match="older than the one already imported"):
+        _import(older)
+    _import(older, "--force")  # forced: nothing unseen, nothing changes
+    assert not KevEntry.objects.filter(removed_on__isnull=False).exists()

@@ -94,3 +94,84 @@ def test_each_release_line_gets_the_newest_cumulative_update(realdata, load, ord
         assert ("ARM64" in product) == (arch == "arm64"), line
         assert ("32-bit" in product) == (arch == "x86"), line
         assert ("Server" in product) == ("Server" in os_name), line
+
+
+# osquery's os_version.arch as Windows agents report it.
+OSQUERY_ARCH = {"x86_64": "64-bit", "x86": "32-bit", "arm64": "ARM 64-bit Processor"}
+
+
+def _device(line: str, hotfixes: list[str]) -> dict:
+    os_name, build, arch = HOSTS[line]
+    host = "host-" + line.lower().replace(" ", "-")
+    return {
+        "agent_id": f"agent-{host}",
+        "collected_at": "2023-12-20T08:00:00Z",
+        "system_info": {"hostname": host, "hardware_serial": f"SN-{host}"},
+        "os_version": {
+            "name": os_name,
+            "version": f"10.0.{build}",
+            "build": build,
+            "platform": "windows",
+            "arch": OSQUERY_ARCH[arch],
+        },
+        "patches": [{"hotfix_id": kb, "description": "Security Update"} for kb in hotfixes],
+        "programs": [],
+    }
+
+
+@pytest.mark.parametrize("order", [MONTHS, MONTHS[::-1]], ids=["nov-then-dec", "dec-then-nov"])
+def test_agents_of_every_release_line_get_the_newest_update_through_ingest(
+    realdata, tenant_a, make_token, personas, login, order
+):
+    """The same, end to end: the documents through ``import_msrc``, one agent per release line
+    through the discovery API, the findings and their match read back from the findings API."""
+    import json
+
+    from django.core.management import call_command
+    from django.test import Client as HttpClient
+    from django_tenants.utils import tenant_context
+
+    from patchops.models import Finding
+    from tenants.choices import TokenScope
+
+    for name in order:
+        call_command("import_msrc", str(realdata / "msrc-cvrf" / name), verbosity=0)
+    truth = expected_updates(realdata)
+    _, plaintext = make_token(TokenScope.AGENT, tenant_a)
+    agent = HttpClient(HTTP_AUTHORIZATION=f"Bearer {plaintext}")
+
+    def push(devices: list[dict]) -> None:
+        response = agent.post(
+            "/clients/tenant-a/api/v1/discovery/",
+            json.dumps(devices),
+            content_type="application/json",
+        )
+        assert response.status_code == 201, response.content
+
+    push([_device(line, []) for line in HOSTS])
+    engineer = login(personas.engineer)
+    by_host: dict[str, list] = {}
+    with tenant_context(tenant_a):
+        for f in Finding.objects.select_related("asset"):
+            by_host.setdefault(f.asset.hostname, []).append(f)
+    newest_kbs = {}
+    for line, (os_name, build, arch) in HOSTS.items():
+        host = _device(line, [])["system_info"]["hostname"]
+        product = windows_product_for(os_name, f"10.0.{build}", build, arch)
+        if product not in truth:
+            assert host not in by_host, line
+            continue
+        newest = max(truth[product])
+        older = sorted({kb for _b, kb, _d in truth[product]} - {newest[1]})
+        [finding] = by_host[host]
+        assert finding.patch_identifier == newest[1], line
+        match = engineer.get(f"/clients/tenant-a/api/v1/findings/{finding.uuid}/").json()["match"]
+        assert match["product"] == product and match["rolls_up"] == older, line
+        assert match["fixed_build"].rsplit(".", 1)[1] == str(newest[0][-1]), line
+        newest_kbs[line] = newest[1]
+    # Each host installs its newest update: every finding is verified, none reopens.
+    push([_device(line, [newest_kbs[line]] if line in newest_kbs else []) for line in HOSTS])
+    with tenant_context(tenant_a):
+        states = set(Finding.objects.values_list("state", flat=True))
+        assert states == {"verified"}
+        assert Finding.objects.count() == len(newest_kbs)

@@ -104,14 +104,22 @@ def _translated(realdata, labels, na, installed) -> str:
     return text.replace("Microsoft Windows 11 Enterprise", "Microsoft Windows 11 企业版")
 
 
+# The same editions written with the standard codecs the Windows code pages extend.
+STANDARD_CODECS = {"cp936": "gbk", "cp950": "big5", "cp932": "shift_jis", "cp949": "euc_kr"}
+
+
 @pytest.mark.realdata
-@pytest.mark.parametrize("edition", list(EDITIONS))
-def test_systeminfo_in_east_asian_code_pages(realdata, edition):
+@pytest.mark.parametrize(
+    ("edition", "codec"),
+    [(e, EDITIONS[e][0]) for e in EDITIONS]
+    + [(e, STANDARD_CODECS[EDITIONS[e][0]]) for e in EDITIONS],
+)
+def test_systeminfo_in_east_asian_code_pages(realdata, edition, codec):
     encoding, labels, na, installed = EDITIONS[edition]
     text = _translated(realdata, labels, na, installed)
     if encoding != "cp936":
         text = text.replace("企业版", "Enterprise")
-    data = text.encode(encoding)
+    data = text.encode(codec)
     with pytest.raises(UnicodeDecodeError):
         data.decode("utf-8")  # really a legacy code page
     assert detect_format(data) == "systeminfo"

@@ -16,7 +16,7 @@ URL = "/clients/tenant-a/api/v1/findings/"
 FIELDS = {
     "id", "asset", "advisory", "patch_identifier", "package_name", "installed_version",
     "fixed_version", "cves", "kev", "tier", "risk_score", "origin", "state", "detected_at",
-    "due_at", "deployed_at", "verified_at", "is_overdue", "excepted_until",
+    "due_at", "deployed_at", "verified_at", "is_overdue", "excepted_until", "match",
 }  # fmt: skip
 
 

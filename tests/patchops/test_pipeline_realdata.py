@@ -226,18 +226,45 @@ def test_finding_page_says_why_this_update(realdata, tenant_a, personas, login):
     assert "10.0.22631.2861" in text and "KB5032190" in text
 
 
+def _reject(realdata, folder, cves) -> None:
+    """The CNA rejects ``cves``: their CVE 5 records in state REJECTED, through import_cve5."""
+    folder.mkdir(exist_ok=True)
+    template = json.loads((realdata / "cve-json5/CVE-2024-3094.json").read_text())
+    for cve in cves:
+        record = json.loads(json.dumps(template))
+        record["cveMetadata"].update(
+            cveId=cve, state="REJECTED", dateRejected="2024-01-01T00:00:00"
+        )
+        record["containers"] = {
+            "cna": {
+                "providerMetadata": template["containers"]["cna"]["providerMetadata"],
+                "rejectedReasons": [{"lang": "en", "value": "Rejected by its CNA."}],
+            }
+        }
+        (folder / f"{cve}.json").write_text(json.dumps(record))
+    call_command("import_cve5", str(folder), verbosity=0)
+
+
+def _kb_cves(kb: str) -> list[str]:
+    from catalogue.models import AdvisoryFix
+
+    [fix] = AdvisoryFix.objects.filter(advisory__identifier=kb, product__icontains="23H2 for x64")
+    return sorted(fix.cves)
+
+
 def test_rejected_cve_raises_no_finding(realdata, tenant_a, tmp_path):
     """A Windows update whose every CVE was rejected opens nothing (CVE 5 state REJECTED)."""
     _import_windows_catalogue(realdata, "Nov")
-    from catalogue.models import AdvisoryFix, Vulnerability
-
-    cves = {
-        c
-        for row in AdvisoryFix.objects.filter(advisory__identifier="KB5032190").values_list(
-            "cves", flat=True
-        )
-        for c in row
-    }
-    Vulnerability.objects.filter(cve_id__in=cves).update(is_rejected=True)
+    _reject(realdata, tmp_path / "cve5", _kb_cves("KB5032190"))
     _ingest(realdata / SYSTEMINFO_23H2, "systeminfo")
     assert _findings(tenant_a, "DESKTOP-JNEKK9U") == []
+
+
+def test_rejected_cves_are_dropped_from_the_finding(realdata, tenant_a, tmp_path):
+    _import_windows_catalogue(realdata, "Nov")
+    cves = _kb_cves("KB5032190")
+    kept = sorted(EXPLOITED)[0]
+    _reject(realdata, tmp_path / "cve5", [c for c in cves if c != kept])
+    _ingest(realdata / SYSTEMINFO_23H2, "systeminfo")
+    [finding] = _findings(tenant_a, "DESKTOP-JNEKK9U")
+    assert finding.cves == [kept] and finding.is_kev
