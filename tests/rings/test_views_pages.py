@@ -43,6 +43,20 @@ def test_board_shows_waves_and_buttons_by_role(login, personas, rollout):
     assert "approve-" not in page and 'data-testid="halt"' not in page
 
 
+def test_board_links_and_forms_point_at_this_client(login, personas, rollout):
+    page = login(personas.engineer).get(PAGE + "rollouts/").content.decode()
+    detail = f"{PAGE}rollouts/{rollout.uuid}/"
+    assert f'href="{detail}"' in page
+    assert f'action="{detail}approve/"' in page and f'action="{detail}halt/"' in page
+    assert f'action="{PAGE}rollouts/new/"' in page
+    assert f'formaction="{PAGE}rollouts/preview/#new-rollout"' in page
+    assert f'href="{PAGE}rings/"' in page and f'href="{PAGE}maintenance-windows/"' in page
+    for target in (detail, f"{PAGE}rings/", f"{PAGE}maintenance-windows/"):
+        assert login(personas.engineer).get(target).status_code == 200, target
+    detail_page = login(personas.engineer).get(detail).content.decode()
+    assert f'href="{PAGE}rollouts/"' in detail_page
+
+
 def test_board_empty_state_and_access(login, personas, http):
     page = login(personas.engineer).get(PAGE + "rollouts/").content.decode()
     assert "No rollouts yet" in page
