@@ -228,10 +228,10 @@ def _exceptions_qs() -> QuerySet[RiskException]:
     )
 
 
-def rollouts_context(start: datetime, end: datetime, at: datetime) -> dict[str, Any]:
-    """The rollouts under way in [start, end) as they stood at ``at``: waves (skipped ones
+def rollouts_context(start: datetime, at: datetime) -> dict[str, Any]:
+    """The rollouts under way in [start, at) as they stood at ``at``: waves (skipped ones
     shown as skipped), rollbacks, resumes and the emergency-lane mark."""
-    rows = rollout_rows(start, end, at=at)
+    rows = rollout_rows(start, at)
     return {
         "rollout_rows": rows,
         "rollouts_expedited": sum(1 for r in rows if r["expedited"]),
@@ -294,7 +294,7 @@ def monthly_compliance(client: Any, period: date) -> tuple[str, dict[str, Any]]:
     context |= compliance_rows(figures.compliance)
     context |= _failure_context(figures)
     context |= _reporting_context(figures)
-    context |= rollouts_context(start, at, at)
+    context |= rollouts_context(start, at)
     context |= {
         "figures": figures,
         "sla": figures.sla_attainment,
@@ -365,7 +365,7 @@ def hipaa_evidence_pack(client: Any, period: date) -> tuple[str, dict[str, Any]]
     context |= prioritization_log_context(at)
     context |= evidence_chain_context(client, period, at=at)
     context |= controls_register_context(start, end, at)
-    context |= rollouts_context(start, end, at)
+    context |= rollouts_context(start, at)
     status = verify_chain()
     context |= {
         "figures": figures,
@@ -460,7 +460,7 @@ def qbr_summary(client: Any, period: date) -> tuple[str, dict[str, Any]]:
     quarter_label = f"Q{(period.month - 1) // 3 + 1} {period.year}" if period.month % 3 == 0 else ""
     context |= compliance_rows(breakdown)
     context |= _reporting_context(figures)
-    context |= rollouts_context(start, at, at)
+    context |= rollouts_context(start, at)
     context |= {
         "period_label": f"{format_period(first_month)} – {format_period(period)}",
         "period_start": start,

@@ -60,10 +60,10 @@ def dispatch_monthly_reports() -> dict[str, Any]:
     now = timezone.now()
 
     def missing_reports(client: Client) -> dict[str, str] | None:
-        [due] = due_for_monthly(now, [client]) or [None]
-        if due is None:
+        due = due_for_monthly(now, [client])
+        if not due:
             return None
-        period = due[1]
+        [(_, period)] = due
         kinds = monthly_kinds(client)
         stored = StoredReport.objects.filter(kind__in=kinds, period=period)
         if stored.values("kind").distinct().count() >= len(kinds):

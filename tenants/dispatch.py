@@ -17,12 +17,12 @@ from django_tenants.utils import tenant_context
 
 from .models import Client
 
-__all__ = ["client_schemas", "dispatch_per_client"]
+__all__ = ["all_clients", "dispatch_per_client"]
 
 Selection = bool | dict[str, Any] | None
 
 
-def client_schemas() -> list[Client]:
+def all_clients() -> list[Client]:
     """Every client (not the public schema), in a stable order."""
     return list(Client.objects.exclude(schema_name="public").order_by("pk"))
 
@@ -33,7 +33,7 @@ def dispatch_per_client(
     """Queue ``task`` in each client's schema where ``select`` says the client is due; return
     the slugs of the clients it was queued for."""
     sent: list[str] = []
-    for client in client_schemas():
+    for client in all_clients():
         with tenant_context(client):
             decision = True if select is None else select(client)
             if not decision:

