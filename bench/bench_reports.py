@@ -194,7 +194,10 @@ def _seed_pack_extras(client: Any, open_findings: int, exceptions: int) -> None:
         )
         through = RiskException.assets.through
         through.objects.bulk_create(
-            [through(riskexception_id=e.pk, asset_id=assets[i * 13].pk) for i, e in enumerate(made)]
+            [
+                through(riskexception_id=e.pk, asset_id=assets[i * 13 % len(assets)].pk)
+                for i, e in enumerate(made)
+            ]
         )
         CompensatingControl.objects.bulk_create(
             [
