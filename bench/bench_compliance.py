@@ -3,7 +3,7 @@ clients and assets, e.g. ``BENCH_SCALE=0.1`` → 10 × 100 × 20).
 
 Builds throwaway client schemas cloned from the template schema, loads the rows with COPY, then
 in the same run times (a) the engine's full compliance recompute of every client
-(``patchops.compliance.compute``: compliance by client/tier/OS/class, SLA attainment, time to
+(``compliance.engine.compute``: compliance by client/tier/OS/class, SLA attainment, time to
 remediate, exceptions, failure rate, after-hours tickets, counters) and its compliance part alone
 (``compliance_at``), beside (b) one raw SQL aggregate of the compliance % over the same rows
 (one ``UNION ALL`` statement across the schemas). Prints the ratio (target: within 2×) and drops
@@ -24,7 +24,7 @@ from django.db import connection
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from patchops import compliance
+from compliance import engine
 from tenants.models import Client
 
 PREFIX = "bench_cmp_"
@@ -145,7 +145,7 @@ def _raw_aggregate(schemas: list[str], at) -> list[tuple]:
     """The client compliance % as one plain statement per schema: in scope = managed with a
     patch report by ``at``; compliant = a report within 14 days and no overdue finding (the
     engine's definition without exceptions, none of which the benchmark creates)."""
-    window = at - timedelta(days=compliance.DEFAULT_STALE_AFTER_DAYS)
+    window = at - timedelta(days=engine.DEFAULT_STALE_AFTER_DAYS)
     parts = []
     params: list = []
     for schema in schemas:
@@ -190,13 +190,13 @@ def run() -> dict:
         engine_pct = {}
         for client in clients:
             with tenant_context(client):
-                engine_pct[client.schema_name] = compliance.compliance_at(now).client
+                engine_pct[client.schema_name] = engine.compliance_at(now).client
         engine_compliance = time.perf_counter() - t0
 
         t0 = time.perf_counter()
         for client in clients:
             with tenant_context(client):
-                compliance.compute(client=client, at=now, period_days=30)
+                engine.compute(client=client, at=now, period_days=30)
         engine_full = time.perf_counter() - t0
 
         t0 = time.perf_counter()

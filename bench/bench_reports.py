@@ -38,10 +38,10 @@ def _seed(assets: int, ephi_ratio: float, findings: int) -> Any:
     from django_tenants.utils import tenant_context
 
     from evidence.models import GENESIS_HASH, EvidenceEvent
+    from findings.choices import FindingOrigin, FindingState, SeverityTier
+    from findings.models import Finding
     from inventory.choices import AssetRole, AssetSource, OsFamily
     from inventory.models import Asset, AssetClass, PatchReport
-    from patchops.choices import FindingOrigin, FindingState, SeverityTier
-    from patchops.models import Finding
     from tenants.models import Client
     from tenants.services import create_client
 
@@ -143,9 +143,9 @@ def _seed_pack_extras(client: Any, open_findings: int, exceptions: int) -> None:
 
     from exceptions_register.choices import ControlKind, ExceptionKind, ExceptionState
     from exceptions_register.models import CompensatingControl, RiskException, Signature
+    from findings.choices import FindingOrigin, FindingState, SeverityTier
+    from findings.models import Finding
     from inventory.models import Asset
-    from patchops.choices import FindingOrigin, FindingState, SeverityTier
-    from patchops.models import Finding
     from tenants.models import User
 
     owner = User.objects.filter(email="owner@bench-reports.test").first()

@@ -1,6 +1,6 @@
 """The report builders: monthly compliance, HIPAA evidence pack, QBR summary, exception register.
 
-Every figure comes from the compliance engine (``patchops.compliance``) or the selectors the
+Every figure comes from the compliance engine (``compliance.engine``) or the selectors the
 pages use; a builder only picks the instant and the period and arranges the result for print.
 
 * **Period** = the calendar month in the client's time zone (``period_bounds``).
@@ -25,21 +25,21 @@ from typing import Any
 from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 
+from compliance import engine
 from exceptions_register.choices import ExceptionState
 from exceptions_register.models import RiskException
 from exceptions_register.selectors import active_exceptions_at, register_counts
-from inventory.choices import OsFamily
-from inventory.models import AssetClass
-from patchops import compliance
-from patchops.choices import SeverityTier
-from patchops.models import Finding
-from patchops.risk import TIER_RANK
-from patchops.selectors import (
+from findings.choices import SeverityTier
+from findings.models import Finding
+from findings.risk import TIER_RANK
+from findings.selectors import (
     PRIORITY_ORDER,
     TIER_ORDER,
     explain_positions,
     with_exception_cover,
 )
+from inventory.choices import OsFamily
+from inventory.models import AssetClass
 from rings.selectors import rollout_rows
 
 from . import charts
@@ -125,7 +125,7 @@ class RatioRow:
     not_reporting: int = 0
 
 
-def _rows(ratios: dict[str, compliance.Ratio], labels: dict[str, str]) -> list[RatioRow]:
+def _rows(ratios: dict[str, engine.Ratio], labels: dict[str, str]) -> list[RatioRow]:
     return [
         RatioRow(k, labels.get(k, k), r.numerator, r.denominator, r.pct, r.not_reporting)
         for k, r in ratios.items()
@@ -135,9 +135,9 @@ def _rows(ratios: dict[str, compliance.Ratio], labels: dict[str, str]) -> list[R
 TIER_LABELS = dict(SeverityTier.choices)
 
 
-def compliance_rows(breakdown: compliance.ComplianceBreakdown) -> dict[str, Any]:
+def compliance_rows(breakdown: engine.ComplianceBreakdown) -> dict[str, Any]:
     """The engine's breakdown as printable rows: by tier, by OS family, by asset class."""
-    tiers = {t: breakdown.by_tier[t] for t in compliance.REPORTED_TIERS}
+    tiers = {t: breakdown.by_tier[t] for t in engine.REPORTED_TIERS}
     unknown = breakdown.by_tier.get(SeverityTier.UNKNOWN)
     # Findings without a vendor severity only get a row when one of them counts against.
     if unknown is not None and unknown.numerator != unknown.denominator - unknown.not_reporting:
@@ -238,7 +238,7 @@ def rollouts_context(start: datetime, at: datetime) -> dict[str, Any]:
     }
 
 
-def _failure_context(figures: compliance.ComplianceFigures) -> dict[str, Any]:
+def _failure_context(figures: engine.ComplianceFigures) -> dict[str, Any]:
     ring_rows = [
         {"ring": row["name"], "failed": row["failed"], "attempted": row["attempted"],
          "pct": row["pct"]}
@@ -252,14 +252,14 @@ def _failure_context(figures: compliance.ComplianceFigures) -> dict[str, Any]:
     }
 
 
-def _report_figures(client: Any, start: datetime, at: datetime) -> compliance.ComplianceFigures:
+def _report_figures(client: Any, start: datetime, at: datetime) -> engine.ComplianceFigures:
     """THE engine call of a report: every figure it prints comes from this one result."""
-    return compliance.compute(
+    return engine.compute(
         client=client, at=at, start=start, not_reporting_limit=NOT_REPORTING_LIMIT
     )
 
 
-def _ttr_rows(figures: compliance.ComplianceFigures) -> list[dict[str, Any]]:
+def _ttr_rows(figures: engine.ComplianceFigures) -> list[dict[str, Any]]:
     return [
         {
             "tier": TIER_LABELS.get(t, t),
@@ -273,7 +273,7 @@ def _ttr_rows(figures: compliance.ComplianceFigures) -> list[dict[str, Any]]:
     ]
 
 
-def _reporting_context(figures: compliance.ComplianceFigures) -> dict[str, Any]:
+def _reporting_context(figures: engine.ComplianceFigures) -> dict[str, Any]:
     return {
         "not_reporting_assets": figures.not_reporting_assets,
         "not_reporting_count": figures.not_reporting,
@@ -318,7 +318,7 @@ def prioritization_log_context(at: datetime, *, limit: int = PRIORITIZATION_LIMI
     the order of the portal's log (uncovered work first and excepted findings after it; each
     by tier, risk score, due time) with the reason for each."""
     qs = (
-        with_exception_cover(compliance.outstanding_at(at), at)
+        with_exception_cover(engine.outstanding_at(at), at)
         .select_related("asset", "asset__asset_class")
         .annotate(tier_rank=TIER_ORDER)
         .order_by(*PRIORITY_ORDER)
@@ -395,12 +395,12 @@ def trend_instants(start: datetime, at: datetime, tz: Any) -> list[datetime]:
 
 
 def quarter_trend(
-    client: Any, start: datetime, at: datetime, headline: compliance.ComplianceBreakdown
-) -> list[tuple[datetime, compliance.Ratio]]:
+    client: Any, start: datetime, at: datetime, headline: engine.ComplianceBreakdown
+) -> list[tuple[datetime, engine.Ratio]]:
     """Compliance % at each trend instant, from the engine; the last point IS the headline."""
     instants = trend_instants(start, at, client.tz)
     window = headline.staleness_window
-    points = [(t, compliance.compliance_at(t, window=window).client) for t in instants[:-1]]
+    points = [(t, engine.compliance_at(t, window=window).client) for t in instants[:-1]]
     return [*points, (at, headline.client)]
 
 

@@ -86,7 +86,7 @@ def _events(period: date, tz) -> tuple[list[dict[str, Any]], bytes, bytes]:
 
 
 def _findings_csv(period: date, tz) -> bytes | None:
-    from patchops.models import Finding
+    from findings.models import Finding
 
     _, end = period_bounds(period, tz)
     qs = (

@@ -198,7 +198,7 @@ def _resolve_legacy(events: list[EvidenceEvent]) -> dict[int, list[str]]:
 
 
 def _asset_ids_of(finding_ids: list[str]) -> list[str]:
-    from patchops.models import Finding
+    from findings.models import Finding
 
     valid = [i for i in finding_ids if _is_uuid(i)]
     return [

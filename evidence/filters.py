@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django_filters import rest_framework as filters
 
-from patchops.filtering import IsoDateTimeFilter
+from common.filtering import IsoDateTimeFilter
 
 from .models import EvidenceEvent, ReportKind, StoredReport
 

@@ -196,7 +196,7 @@ def evidence_chain_context(client: Any, period: date, *, at: datetime | None = N
     (``evidence.chain.findings_with_evidence``) and its detection → deployment → verification,
     read through the event contract, with every event up to the end of the period (or ``at``).
     """
-    from patchops.models import Finding
+    from findings.models import Finding
 
     from .chain import finding_chains, findings_with_evidence
 

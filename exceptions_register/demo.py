@@ -12,8 +12,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from evidence.services import record_event
+from findings.models import Finding
 from inventory.models import Asset, AssetClass
-from patchops.models import Finding
 from tenants.choices import MembershipRole, StaffRole
 from tenants.models import Client, User
 

@@ -8,7 +8,7 @@ import django_filters as filters
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from patchops.filtering import IsoDateTimeFilter
+from common.filtering import IsoDateTimeFilter
 
 from .choices import ExceptionKind, ExceptionState
 from .models import RiskException

@@ -8,8 +8,8 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
+from findings.models import Finding
 from inventory.models import Asset
-from patchops.models import Finding
 from tenants.models import Client, User
 
 from .choices import ControlKind, ExceptionKind

@@ -64,7 +64,7 @@ class RiskException(models.Model):
     reason = models.TextField()
     ticket_reference = models.CharField(max_length=100)
     assets = models.ManyToManyField("inventory.Asset", blank=True, related_name="exceptions")
-    findings = models.ManyToManyField("patchops.Finding", blank=True, related_name="exceptions")
+    findings = models.ManyToManyField("findings.Finding", blank=True, related_name="exceptions")
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,

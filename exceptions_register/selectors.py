@@ -8,7 +8,7 @@ from typing import Any
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from patchops.models import Finding
+from findings.models import Finding
 
 from .choices import ExceptionKind, ExceptionState
 from .models import RiskException

@@ -16,11 +16,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from common.emails import send_templated
 from evidence.services import actor_label, record_event
+from findings.choices import FindingState
+from findings.models import Finding
 from inventory.models import Asset
-from patchops.choices import FindingState
-from patchops.emails import send_templated
-from patchops.models import Finding
 from tenants.choices import MembershipRole
 from tenants.models import Client, Membership, User
 

@@ -2,7 +2,7 @@
 
 from django_filters import rest_framework as filters
 
-from patchops.filtering import IsoDateTimeFilter
+from common.filtering import IsoDateTimeFilter
 
 from .choices import TicketCategory, TicketStatus
 from .models import PsaTicket

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 from django_filters import rest_framework as filters
 
-from patchops.filtering import IsoDateTimeFilter
+from common.filtering import IsoDateTimeFilter
 
 from .choices import (
     AssetRole,

@@ -710,7 +710,7 @@ def ingest_payloads(
     """Upsert validated devices into the current client's schema (one transaction).
 
     With ``findings`` (the default), the touched assets' findings follow in the same
-    transaction (``patchops.pipeline.refresh_findings``): opened, re-tiered, verified."""
+    transaction (``findings.pipeline.refresh_findings``): opened, re-tiered, verified."""
     now = timezone.now()
     summary = IngestSummary(devices=len(devices))
     with transaction.atomic():
@@ -737,7 +737,7 @@ def ingest_payloads(
         if findings:
             # Findings follow the inventory in the same transaction (advisory matches,
             # pending updates, verification of fixes now installed).
-            from patchops.pipeline import refresh_findings
+            from findings.pipeline import refresh_findings
 
             refreshed = refresh_findings(asset_ids=touched, at=now)
             summary.findings_opened = refreshed.opened + refreshed.reopened

@@ -179,8 +179,8 @@ class AssetDetailView(ClientPageMixin, TemplateView):
         )
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        from patchops.models import Finding
-        from patchops.selectors import work_order
+        from findings.models import Finding
+        from findings.selectors import work_order
 
         context = super().get_context_data(**kwargs)
         asset = kwargs.get("asset") or self.get_asset()

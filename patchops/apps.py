@@ -2,12 +2,8 @@ from django.apps import AppConfig
 
 
 class PatchopsConfig(AppConfig):
+    """The project package. It holds no models: its migrations keep the history of the findings
+    and SLA models up to their move to the ``findings`` app (same tables)."""
+
     name = "patchops"
-    verbose_name = "Patch core"
-
-    def ready(self) -> None:
-        from catalogue.signals import catalogue_changed
-
-        from .tasks import on_catalogue_changed
-
-        catalogue_changed.connect(on_catalogue_changed, dispatch_uid="patchops.refresh_findings")
+    verbose_name = "PatchOps"

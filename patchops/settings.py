@@ -51,7 +51,11 @@ SHARED_APPS = [
 ]
 TENANT_APPS = [
     "inventory",
+    # The project package: no models of its own, only the migrations that created the findings
+    # tables before they moved to ``findings``.
     "patchops",
+    "findings",
+    "compliance",
     "rings",
     "exceptions_register",
     "evidence",
@@ -195,7 +199,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["tenants.permissions.ClientAccess"],
-    "DEFAULT_PAGINATION_CLASS": "patchops.api.Pagination",
+    "DEFAULT_PAGINATION_CLASS": "common.api.Pagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
@@ -204,7 +208,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_VERSIONING_CLASS": None,
-    "EXCEPTION_HANDLER": "patchops.api.exception_handler",
+    "EXCEPTION_HANDLER": "common.api.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -233,7 +237,7 @@ SPECTACULAR_SETTINGS = {
         "ImportKindEnum": "catalogue.choices.ImportKind",
         "SeverityTierEnum": "catalogue.choices.SeverityTier",
         "AdvisorySourceEnum": "catalogue.choices.AdvisorySource",
-        "FindingStateEnum": "patchops.choices.FindingState",
+        "FindingStateEnum": "findings.choices.FindingState",
     },
 }
 

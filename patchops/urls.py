@@ -4,8 +4,16 @@ from django.urls import include, path
 
 from tenants.views import ClientHomeView
 
-CLIENT_APPS = ["inventory", "patchops", "rings", "exceptions_register", "evidence", "integrations"]
-PAGE_URLCONFS = {app: f"{app}.urls" for app in CLIENT_APPS} | {"patchops": "patchops.core_urls"}
+CLIENT_APPS = [
+    "inventory",
+    "findings",
+    "compliance",
+    "rings",
+    "exceptions_register",
+    "evidence",
+    "integrations",
+]
+PAGE_URLCONFS = {app: f"{app}.urls" for app in CLIENT_APPS}
 
 api_v1: list = [path("", include("tenants.api.client_urls"))] + [
     path("", include(f"{app}.api.urls")) for app in CLIENT_APPS

@@ -16,13 +16,13 @@ from typing import Any
 from django.db import connection
 from django.utils import timezone
 
+from findings.choices import FindingOrigin, FindingState, SeverityTier
+from findings.models import Finding
 from integrations.choices import JobAction, JobStatus
 from integrations.models import AgentJob
 from integrations.services import record_job_result
 from inventory.choices import AssetRole, AssetSource, OsFamily
 from inventory.models import Asset, AssetClass
-from patchops.choices import FindingOrigin, FindingState, SeverityTier
-from patchops.models import Finding
 from tenants.models import User
 
 from . import windows

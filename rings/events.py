@@ -29,7 +29,7 @@ from evidence.contract import (
 def _legacy_deployment(events: list[Any]) -> dict[int, list[str]]:
     """Old deployment events (subject: the asset; payload: the wave): the rollout's findings on
     that asset."""
-    from patchops.models import Finding
+    from findings.models import Finding
 
     waves = {str(e.payload.get("wave")) for e in events if e.payload.get("wave")}
     assets = {str(e.subject_id) for e in events}
@@ -48,7 +48,7 @@ def _legacy_deployment(events: list[Any]) -> dict[int, list[str]]:
 def _legacy_rollback(events: list[Any]) -> dict[int, list[str]]:
     """Old rollback events (subject: the rollout; payload: host names): the rollout's findings
     on those hosts."""
-    from patchops.models import Finding
+    from findings.models import Finding
 
     out: dict[int, list[str]] = {}
     for e in events:

@@ -2,9 +2,9 @@
 
 from django_filters import rest_framework as filters
 
+from common.filtering import IsoDateTimeFilter
 from inventory.choices import AssetRole, OsFamily
 from inventory.models import Asset
-from patchops.filtering import IsoDateTimeFilter
 
 from .choices import PlacementTrigger, RolloutState, WindowRecurrence, WindowScope
 from .models import MaintenanceWindow, PlacementRun, Rollout

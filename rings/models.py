@@ -295,7 +295,7 @@ class Rollout(models.Model):
     selection = models.CharField(max_length=20, choices=RolloutSelection.choices)
     os_family = models.CharField(max_length=10, blank=True)
     patch_identifiers = ArrayField(models.CharField(max_length=200), default=list, blank=True)
-    findings = models.ManyToManyField("patchops.Finding", related_name="rollouts", blank=True)
+    findings = models.ManyToManyField("findings.Finding", related_name="rollouts", blank=True)
     state = models.CharField(
         max_length=20, choices=RolloutState.choices, default=RolloutState.ACTIVE
     )

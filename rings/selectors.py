@@ -11,8 +11,8 @@ from django.db.models import Count, Max, Prefetch, Q, QuerySet
 
 from common.csvexport import csv_writer
 from evidence.models import EvidenceEvent
+from findings.models import Finding
 from inventory.models import Asset
-from patchops.models import Finding
 
 from .choices import (
     DeploymentStatus,

@@ -1,7 +1,7 @@
 """Cross-client rollup (public schema): one scorecard row per client per day.
 
 A per-client Celery task computes the row inside the client's schema with the compliance engine
-(``patchops.compliance``) and writes it here, so the cross-client pages and API read only these
+(``compliance.engine``) and writes it here, so the cross-client pages and API read only these
 rows and never loop over schemas in a request.
 """
 

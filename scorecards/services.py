@@ -7,7 +7,7 @@ from datetime import datetime
 from django.db import transaction
 from django_tenants.utils import tenant_context
 
-from patchops import compliance
+from compliance import engine
 from tenants.models import Client
 
 from .models import ScorecardRow
@@ -23,7 +23,7 @@ def record_scorecard(*, client: Client, at: datetime) -> ScorecardRow:
     Idempotent: running it again the same day replaces that day's figures.
     """
     with tenant_context(client), transaction.atomic():
-        figures = compliance.compute(client=client, at=at, period_days=SLA_PERIOD_DAYS)
+        figures = engine.compute(client=client, at=at, period_days=SLA_PERIOD_DAYS)
         data = figures.as_dict()
         row, _ = ScorecardRow.objects.update_or_create(
             client=client,

@@ -31,7 +31,7 @@ DEMO_STAFF = [
 ]
 DEMO_EXTENSION_APPS = [
     "inventory",
-    "patchops",
+    "findings",
     "rings",
     "exceptions_register",
     "evidence",

@@ -18,12 +18,12 @@ from django.utils import timezone
 from django.views.generic import TemplateView
 
 from catalogue.freshness import stale_catalogues
+from compliance import engine
 from evidence.models import StoredReport
 from exceptions_register.selectors import awaiting_signature
+from findings.choices import FindingState, SeverityTier
+from findings.models import OPEN_STATES, Finding
 from inventory.choices import OsFamily
-from patchops import compliance
-from patchops.choices import FindingState, SeverityTier
-from patchops.models import OPEN_STATES, Finding
 from rings.choices import RolloutState, WaveState
 from rings.models import Rollout, Wave
 from scorecards.models import ScorecardRow
@@ -142,7 +142,7 @@ class ClientHomeView(ClientPageMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         capabilities = context["client_capabilities"]
         now = timezone.now()
-        breakdown = compliance.compliance_at(now)
+        breakdown = engine.compliance_at(now)
         open_q = Q(state__in=OPEN_STATES)
         counts = Finding.objects.aggregate(
             open=Count("pk", filter=open_q),
@@ -171,7 +171,7 @@ class ClientHomeView(ClientPageMixin, TemplateView):
         context["findings_total"] = counts["total"]
         context["compliance"] = breakdown
         context["not_reporting"] = list(
-            compliance.not_reporting_assets(now, window=breakdown.staleness_window)[
+            engine.not_reporting_assets(now, window=breakdown.staleness_window)[
                 :OVERVIEW_NOT_REPORTING
             ]
         )

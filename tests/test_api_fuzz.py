@@ -102,13 +102,13 @@ def _seed(tenant, personas) -> dict[str, str]:
     from django_tenants.utils import tenant_context
 
     from evidence.models import EvidenceEvent
+    from findings.models import Finding
     from inventory.models import InstalledSoftware
-    from patchops.models import Finding
     from rings.models import Ring, RunbookCheck
     from rings.services import assign_rings, create_rollout, evaluate_rollout
     from tests.exceptions_register.factories import make_exception
+    from tests.findings.factories import FindingFactory
     from tests.inventory.factories import AssetFactory
-    from tests.patchops.factories import FindingFactory
     from tests.rings.factories import MaintenanceWindowFactory
 
     with tenant_context(tenant):

@@ -11,6 +11,6 @@ register = template.Library()
 
 @register.inclusion_tag("catalogue/partials/_why_this_update.html")
 def why_this_update(finding: Any) -> dict[str, Any]:
-    from patchops.pipeline import explain_finding
+    from findings.pipeline import explain_finding
 
     return {"why": explain_finding(finding), "finding": finding}

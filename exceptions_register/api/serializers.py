@@ -8,8 +8,8 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from findings.models import Finding
 from inventory.models import Asset
-from patchops.models import Finding
 from tenants.api.serializers import BriefMixin
 from tenants.models import User
 from tenants.permissions import current_client

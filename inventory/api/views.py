@@ -22,7 +22,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from patchops.api import UUID_PATTERN
+from common.api import UUID_PATTERN
 from tenants.permissions import Capability, current_client
 
 from .. import selectors, services

@@ -12,9 +12,9 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from common.api import UUID_PATTERN
 from evidence.services import record_event
 from inventory.models import Asset
-from patchops.api import UUID_PATTERN
 from rings import selectors, services
 from rings.api.serializers import (
     AssignmentSummarySerializer,

@@ -23,8 +23,8 @@ from django.db.models import Count
 from django.utils import timezone
 
 from evidence.services import actor_label, record_event
+from findings.models import Finding
 from inventory.models import Asset
-from patchops.models import Finding
 
 from ..choices import MembershipSource, PlacementTrigger, RingAssignment, RolloutState
 from ..models import PlacementRun, Ring, RingMembership

@@ -19,11 +19,11 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from evidence.services import actor_label, record_event
+from findings.choices import FindingState
 from integrations.choices import JobAction, JobStatus
 from integrations.connectors import get_connector, rollback_packages_for
 from integrations.models import AgentJob
 from inventory.models import Asset
-from patchops.choices import FindingState
 from tenants.models import User
 from tenants.permissions import Capability, has_capability
 

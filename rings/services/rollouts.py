@@ -23,13 +23,13 @@ from django.db.models import Count, Exists, F, OuterRef
 from django.utils import timezone
 
 from evidence.services import actor_label, record_event
+from findings.choices import FindingState, RebootPolicy, SeverityTier
+from findings.models import Finding, SlaRule
 from integrations.choices import JobAction, JobStatus, TicketCategory, TicketPriority
 from integrations.connectors import get_connector
 from integrations.models import AgentJob
 from integrations.services import open_ticket
 from inventory.models import Asset, AssetClass
-from patchops.choices import FindingState, RebootPolicy, SeverityTier
-from patchops.models import Finding, SlaRule
 from tenants.models import User
 from tenants.permissions import role_in
 

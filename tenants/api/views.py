@@ -1,7 +1,7 @@
 from django_filters import rest_framework as filters
 from rest_framework import generics, viewsets
 
-from patchops.filtering import IsoDateTimeFilter
+from common.filtering import IsoDateTimeFilter
 from tenants.api.serializers import ClientSerializer
 from tenants.models import Client
 from tenants.permissions import current_client, visible_clients

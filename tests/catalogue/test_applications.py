@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from catalogue.applications import curated_applications, identify, normalise_name
 from catalogue.matching import missing_application_fixes
 from catalogue.models import CpeMatch
-from patchops.models import Finding
+from findings.models import Finding
 from tests.match_schema import conforms
 
 # --- normalisation: properties ------------------------------------------------------------

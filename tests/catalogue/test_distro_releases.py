@@ -17,8 +17,8 @@ from django_tenants.utils import tenant_context
 
 from catalogue.matching import missing_package_fixes, release_filter
 from catalogue.models import Advisory
-from patchops.models import Finding
-from patchops.pipeline import linux_ecosystem_for
+from findings.models import Finding
+from findings.pipeline import linux_ecosystem_for
 
 
 @pytest.mark.parametrize(

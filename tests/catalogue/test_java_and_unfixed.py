@@ -26,7 +26,7 @@ from django_tenants.utils import tenant_context
 from catalogue.applications import identify, java_update
 from catalogue.cpe import parse_cpe
 from catalogue.matching import missing_application_fixes
-from patchops.models import Finding
+from findings.models import Finding
 from tenants.choices import TokenScope
 from tests.match_schema import conforms
 

@@ -24,7 +24,7 @@ from catalogue.choices import SeverityTier
 from catalogue.importers import ImportFileError
 from catalogue.matching import severity_tier
 from catalogue.models import CatalogueImport, KevEntry
-from patchops import risk
+from findings import risk
 
 pytestmark = pytest.mark.realdata
 

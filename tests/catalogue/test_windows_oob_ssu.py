@@ -26,7 +26,7 @@ from django_tenants.utils import tenant_context
 
 from catalogue.matching import missing_windows_fixes, update_line, windows_product_for
 from catalogue.models import AdvisoryFix, Vulnerability
-from patchops.models import Finding
+from findings.models import Finding
 from tenants.choices import TokenScope
 from tests.match_schema import conforms
 

@@ -131,7 +131,7 @@ def test_agents_of_every_release_line_get_the_newest_update_through_ingest(
     from django.test import Client as HttpClient
     from django_tenants.utils import tenant_context
 
-    from patchops.models import Finding
+    from findings.models import Finding
     from tenants.choices import TokenScope
 
     for name in order:

@@ -19,7 +19,7 @@ APPS = [
     "exceptions_register",
     "integrations",
     "inventory",
-    "patchops",
+    "findings",
     "rings",
     "scorecards",
     "tenants",

@@ -10,8 +10,8 @@ from exceptions_register.choices import ExceptionState
 from exceptions_register.models import RiskException
 from tenants.choices import TokenScope
 from tests.exceptions_register.factories import make_active, make_exception
+from tests.findings.factories import FindingFactory
 from tests.inventory.factories import AssetFactory
-from tests.patchops.factories import FindingFactory
 
 pytestmark = pytest.mark.django_db
 URL = "/clients/tenant-a/api/v1/exceptions/"

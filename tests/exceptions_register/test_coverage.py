@@ -13,8 +13,8 @@ from exceptions_register.selectors import (
     register_counts,
 )
 from tests.exceptions_register.factories import make_active, make_exception
+from tests.findings.factories import FindingFactory
 from tests.inventory.factories import AssetFactory
-from tests.patchops.factories import FindingFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -7,8 +7,8 @@ from exceptions_register import demo
 from exceptions_register.choices import ExceptionKind, ExceptionState
 from exceptions_register.models import RiskException
 from exceptions_register.selectors import covered_findings_at
+from tests.findings.factories import FindingFactory
 from tests.inventory.factories import AssetFactory
-from tests.patchops.factories import FindingFactory
 
 pytestmark = pytest.mark.django_db
 

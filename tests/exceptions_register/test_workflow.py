@@ -10,7 +10,7 @@ from evidence.models import EvidenceEvent
 from exceptions_register import services
 from exceptions_register.choices import ExceptionState, SignatureDecision
 from exceptions_register.models import RiskException
-from patchops.choices import FindingState
+from findings.choices import FindingState
 from tests.conftest import PASSWORD
 from tests.exceptions_register.factories import (
     exception_input,
@@ -18,7 +18,7 @@ from tests.exceptions_register.factories import (
     make_exception,
     sign,
 )
-from tests.patchops.factories import FindingFactory
+from tests.findings.factories import FindingFactory
 
 pytestmark = pytest.mark.django_db
 

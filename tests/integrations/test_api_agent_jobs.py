@@ -7,8 +7,8 @@ import time_machine
 from django_tenants.utils import tenant_context
 
 from evidence.models import EvidenceEvent
+from findings.choices import FindingState
 from integrations.models import AgentJob
-from patchops.choices import FindingState
 from rings.choices import DeploymentStatus, RolloutSelection, WaveState
 from rings.models import Wave
 from rings.selectors import deployment_counts, failure_rate

@@ -158,7 +158,7 @@ def test_ingested_suffixed_hotfix_is_kept_and_counts_as_its_kb(realdata, tenant_
     with tenant_context(tenant_a):
         names = set(InstalledSoftware.objects.filter(kind="hotfix").values_list("name", flat=True))
     assert "KB5031592-V2" in {n.upper() for n in names}
-    from patchops.services import _inventories_of
+    from findings.services import _inventories_of
 
     with tenant_context(tenant_a):
         asset = Asset.objects.get()

@@ -10,13 +10,13 @@ from django_tenants.utils import tenant_context
 from evidence.models import EvidenceEvent
 from inventory.choices import SoftwareCategory, SoftwareKind
 from inventory.models import Asset
+from tests.findings.factories import FindingFactory
 from tests.inventory.factories import (
     AssetFactory,
     InstalledSoftwareFactory,
     PendingUpdateFactory,
     SiteFactory,
 )
-from tests.patchops.factories import FindingFactory
 
 pytestmark = pytest.mark.django_db
 BASE = "/clients/tenant-a/assets/"

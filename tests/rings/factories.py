@@ -9,8 +9,8 @@ import factory
 from inventory.choices import AssetRole
 from rings.choices import WindowRecurrence, WindowScope
 from rings.models import MaintenanceWindow, Ring
+from tests.findings.factories import FindingFactory
 from tests.inventory.factories import AssetFactory
-from tests.patchops.factories import FindingFactory
 
 
 class MaintenanceWindowFactory(factory.django.DjangoModelFactory):

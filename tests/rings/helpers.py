@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from django.utils import timezone
 
+from findings.choices import FindingState
 from integrations.choices import JobAction, JobStatus
 from integrations.models import AgentJob
 from integrations.services import record_job_result
-from patchops.choices import FindingState
 from rings.models import RunbookCheck, Wave
 from rings.services import record_runbook_check
 

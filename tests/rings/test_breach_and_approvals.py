@@ -7,8 +7,8 @@ import time_machine
 from django.core.exceptions import ValidationError
 
 from evidence.models import EvidenceEvent
+from findings.choices import FindingState
 from integrations.models import AgentJob, PsaTicket
-from patchops.choices import FindingState
 from rings.choices import DeploymentStatus, RolloutSelection, RolloutState, WaveState
 from rings.models import RollbackEvent, RunbookCheck, Wave
 from rings.services import (

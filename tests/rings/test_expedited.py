@@ -12,7 +12,7 @@ from django_tenants.utils import tenant_context
 
 from evidence.models import EvidenceEvent
 from evidence.reports import render_report
-from patchops.models import Finding
+from findings.models import Finding
 from rings.selectors import rollout_rows
 from tenants.choices import TokenScope
 from tests.evidence.pdftext import pdf_pages

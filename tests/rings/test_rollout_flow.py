@@ -6,8 +6,8 @@ import pytest
 import time_machine
 
 from evidence.models import EvidenceEvent
+from findings.choices import FindingState
 from integrations.models import AgentJob
-from patchops.choices import FindingState
 from rings.choices import DeploymentStatus, RolloutSelection, RolloutState, WaveState
 from rings.models import Wave
 from rings.services import approve_wave, assign_rings, create_rollout, evaluate_rollout

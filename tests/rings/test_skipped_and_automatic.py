@@ -10,7 +10,7 @@ from django_tenants.utils import tenant_context
 
 from evidence.models import EvidenceEvent
 from evidence.reports import render_report
-from patchops.choices import FindingState
+from findings.choices import FindingState
 from rings.models import Approval, Wave
 from rings.selectors import rollout_rows
 from tests.evidence.pdftext import pdf_pages

@@ -10,10 +10,10 @@ import time_machine
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from patchops.tasks import dispatch_scorecards, record_scorecard_task
 from scorecards.models import ScorecardRow
 from scorecards.selectors import clients_by_risk, risk_index
 from scorecards.services import record_scorecard
+from scorecards.tasks import dispatch_scorecards, record_scorecard_task
 from tenants.choices import TokenScope
 from tests.producers import Device, push
 

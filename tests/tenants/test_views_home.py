@@ -13,8 +13,8 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from scorecards.models import ScorecardRow
+from tests.findings.factories import FindingFactory
 from tests.inventory.factories import AssetFactory
-from tests.patchops.factories import FindingFactory
 
 pytestmark = pytest.mark.django_db
 

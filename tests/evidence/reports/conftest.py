@@ -13,7 +13,7 @@ def october_clinic(django_db_setup, django_db_blocker, tmp_path_factory):
 
     from catalogue.models import CatalogueImport, EpssScore, KevEntry, Vulnerability
     from catalogue.signals import catalogue_changed
-    from patchops.tasks import on_catalogue_changed
+    from findings.tasks import on_catalogue_changed
     from tenants.choices import MembershipRole, TokenScope
     from tenants.models import User
     from tenants.services import add_membership, create_client, issue_api_token

@@ -88,7 +88,7 @@ def at(month: int, day: int, hour: int = 0) -> datetime:
 def build(*, client: Any, owner: Any, engineer: Any, admin: Any, agent_token: str, folder: Path):
     """Drive the client through September and October 2026 (see the module docstring)."""
     from exceptions_register.services import ControlInput
-    from patchops.models import Finding
+    from findings.models import Finding
     from tests.exceptions_register.factories import make_active
 
     agents = HttpClient(HTTP_AUTHORIZATION=f"Bearer {agent_token}")

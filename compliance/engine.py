@@ -1,0 +1,658 @@
+"""The compliance engine: the numbers of DESIGN "Definitions", computed set-based in SQL.
+
+Every figure is a fixed number of aggregate queries over the current client's schema, whatever
+its size; nothing loops over assets or findings in Python. Run inside the client's schema.
+
+Terms used below (all evaluated at the instant ``at``):
+
+* **In (patch) scope at t**: a managed asset (``is_managed``) seen by t that a patch source
+  covers or is expected to cover: it had reported a patch or package list
+  (``inventory.PatchReport``, written by ingest) at or before t, or it is a computer (Windows,
+  macOS, Linux, not network gear) — a computer that never reported one is simply not reporting.
+  Other managed devices that never reported one (printers, switches adopted from a scan) are
+  **outside patch scope**: listed, never counted compliant. Unknown devices are out of scope.
+* **Reporting at t**: an in-scope asset whose last patch or package list arrived within the
+  client's staleness window (``Client.stale_after_days``) before t; otherwise it is **not
+  reporting** (its patch state is unknown) and counts against compliance.
+* **Outstanding at t**: detected at or before t, not verified by t (``verified_at`` null or
+  after t) and not "not applicable". (So past instants are recomputed exactly.)
+* **Overdue at t**: outstanding and ``due_at < t`` (at ``due_at`` itself a finding is on time).
+* **Excepted at t**: covered by an active exception, ``starts_at <= t < expires_at``
+  (``exceptions_register.selectors.covered_findings_at``): coverage ends at the expiry instant.
+* **Compliance % (point in time)** of a group = reporting in-scope assets of the group with no
+  overdue, un-excepted finding ÷ all in-scope assets of the group (a not-reporting asset counts
+  against); each ``Ratio`` carries its not-reporting count. Groups: the client, each OS family,
+  each asset class, and each tier (for a tier the denominator is every in-scope asset and the
+  numerator the reporting ones with no overdue, un-excepted finding *of that tier*). ``None``
+  when the group is empty.
+* **SLA attainment % (period)** = findings due in ``[start, end)`` and verified at or before their
+  ``due_at`` ÷ findings due in ``[start, end)`` (not-applicable findings excluded).
+* **Time to remediate** by tier = median and 90th percentile (``percentile_cont``) of
+  ``verified_at − detected_at`` over findings verified in the period.
+* **Exception aging**: per active exception, days since ``starts_at`` and days left to
+  ``expires_at``; the engine reports the count, the oldest aging and the soonest expiry.
+* **Patch failure rate** = failed deployment results ÷ attempted in the period
+  (``deployment_counts``; zero attempts → ``None``).
+* **After-hours patch tickets**: PSA tickets about patching created in the period outside the
+  client's business hours in its time zone; weekends (Saturday, Sunday) count as outside.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from django.db import connection
+from django.db.models import (
+    Aggregate,
+    Count,
+    DateTimeField,
+    DurationField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
+from django.db.models.functions import Greatest
+from django.utils import timezone
+
+from exceptions_register.choices import ExceptionKind
+from exceptions_register.models import RiskException
+from exceptions_register.selectors import active_exceptions_at
+from findings.choices import FindingState, SeverityTier
+from findings.models import Finding
+from integrations.choices import TicketCategory
+from integrations.models import PsaTicket
+from inventory import selectors as inventory_selectors
+from inventory.choices import OsFamily
+from inventory.models import Asset, AssetClass, PatchReport
+from rings import selectors as ring_selectors
+from rings.choices import DeploymentStatus
+from rings.models import DeploymentResult, Ring
+from tenants.models import Client
+
+__all__ = [
+    "REPORTED_TIERS",
+    "Ratio",
+    "ComplianceFigures",
+    "staleness_window",
+    "in_scope_assets",
+    "outside_patch_scope",
+    "reporting_q",
+    "last_report_at",
+    "not_reporting_assets",
+    "outstanding_at",
+    "overdue_unexcepted_at",
+    "excepted_until",
+    "compliance_at",
+    "period_figures",
+    "sla_attainment",
+    "time_to_remediate",
+    "exception_figures",
+    "deployment_counts",
+    "after_hours_tickets",
+    "compute",
+]
+
+REPORTED_TIERS = [
+    SeverityTier.CRITICAL,
+    SeverityTier.HIGH,
+    SeverityTier.MEDIUM,
+    SeverityTier.LOW,
+]
+_HUNDRED = Decimal(100)
+
+
+def pct(numerator: int, denominator: int) -> Decimal | None:
+    if not denominator:
+        return None
+    return (Decimal(numerator) * _HUNDRED / Decimal(denominator)).quantize(
+        Decimal("0.01"), rounding=ROUND_HALF_UP
+    )
+
+
+@dataclass(frozen=True)
+class Ratio:
+    numerator: int
+    denominator: int
+    # Compliance ratios: the in-scope assets of the group that are not reporting.
+    not_reporting: int = 0
+
+    @property
+    def pct(self) -> Decimal | None:
+        return pct(self.numerator, self.denominator)
+
+    def as_dict(
+        self, num: str = "compliant", den: str = "in_scope", *, reporting: bool = False
+    ) -> dict[str, Any]:
+        value = self.pct
+        out: dict[str, Any] = {
+            num: self.numerator,
+            den: self.denominator,
+            "pct": float(value) if value is not None else None,
+        }
+        if reporting:
+            out["not_reporting"] = self.not_reporting
+        return out
+
+
+class PercentileCont(Aggregate):
+    function = "percentile_cont"
+    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+    allow_distinct = False
+
+    def __init__(self, expression: Any, fraction: float, **extra: Any) -> None:
+        super().__init__(expression, fraction=float(fraction), **extra)
+
+
+# --- building blocks --------------------------------------------------------------------------
+
+
+DEFAULT_STALE_AFTER_DAYS = 14
+
+
+def staleness_window(client: Client | None = None) -> timedelta:
+    """The client's staleness window (``stale_after_days``; the current schema's client)."""
+    client = client if client is not None else getattr(connection, "tenant", None)
+    days = getattr(client, "stale_after_days", None) or DEFAULT_STALE_AFTER_DAYS
+    return timedelta(days=days)
+
+
+def in_scope_assets(at: datetime | None = None) -> QuerySet[Asset]:
+    """Managed assets in patch scope at ``at`` (``inventory.selectors.in_patch_scope``):
+    reporting or not."""
+    return inventory_selectors.in_patch_scope(at)
+
+
+def outside_patch_scope(at: datetime | None = None) -> QuerySet[Asset]:
+    """Managed devices no patch source covers (``inventory.selectors.outside_patch_scope``)."""
+    return inventory_selectors.outside_patch_scope(at)
+
+
+def reporting_q(at: datetime, window: timedelta) -> Exists:
+    """An asset that reported a patch or package list in (at − window, at]."""
+    return inventory_selectors.reported_by(at, since=at - window)
+
+
+def last_report_at(at: datetime) -> Subquery:
+    """Annotation: the time of the asset's last patch or package list at or before ``at``."""
+    return Subquery(
+        PatchReport.objects.filter(asset=OuterRef("pk"), reported_at__lte=at)
+        .order_by("-reported_at")
+        .values("reported_at")[:1],
+        output_field=DateTimeField(),
+    )
+
+
+def not_reporting_assets(
+    at: datetime | None = None, *, window: timedelta | None = None
+) -> QuerySet[Asset]:
+    """In-scope assets that are not reporting at ``at``, oldest report first, each annotated
+    with ``last_report_at``."""
+    at = at or timezone.now()
+    window = window if window is not None else staleness_window()
+    return (
+        in_scope_assets(at)
+        .exclude(reporting_q(at, window))
+        .annotate(last_report_at=last_report_at(at))
+        .select_related("asset_class")
+        .order_by("last_report_at", "hostname", "pk")
+    )
+
+
+def outstanding_at(at: datetime) -> QuerySet[Finding]:
+    return Finding.objects.filter(
+        Q(verified_at__isnull=True) | Q(verified_at__gt=at), detected_at__lte=at
+    ).exclude(state=FindingState.NOT_APPLICABLE)
+
+
+def overdue_unexcepted_at(at: datetime, *, excepted: Q | None = None) -> QuerySet[Finding]:
+    """Outstanding, past ``due_at`` and not covered by an active exception at ``at``."""
+    excepted = excepted_q(at) if excepted is None else excepted
+    return outstanding_at(at).filter(due_at__lt=at).exclude(excepted)
+
+
+def excepted_q(at: datetime) -> Q:
+    """Finding is covered by an exception at ``at`` — the same rule as
+    ``exceptions_register.selectors.covered_findings_at`` (a finding an active exception names,
+    or any finding on an asset an active deferral or isolated lane names), written as two
+    correlated ``EXISTS`` over the link tables so the planner probes an index per finding instead
+    of materialising every finding. The active exception ids come first (one small query); with
+    none active the condition is empty and costs nothing.
+    """
+    active = list(active_exceptions_at(at).values_list("pk", "kind"))
+    if not active:
+        return Q(pk__in=[])
+    ids = [pk for pk, _ in active]
+    asset_kinds = (ExceptionKind.DEFERRAL, ExceptionKind.ISOLATED_LANE)
+    asset_ids = [pk for pk, kind in active if kind in asset_kinds]
+    named = RiskException.findings.through.objects.filter(
+        finding_id=OuterRef("pk"), riskexception_id__in=ids
+    )
+    on_asset = RiskException.assets.through.objects.filter(
+        asset_id=OuterRef("asset_id"), riskexception_id__in=asset_ids
+    )
+    return Q(Exists(named)) | Q(Exists(on_asset))
+
+
+def excepted_until(at: datetime) -> Any:
+    """An annotation for findings: the hard expiry of the active exception covering the finding
+    at ``at`` (the latest one when several do), ``NULL`` when none covers it. The same coverage
+    rule as ``excepted_q``: a finding an active exception names, or any finding on an asset an
+    active deferral or isolated lane names."""
+    active = list(active_exceptions_at(at).values_list("pk", "kind"))
+    if not active:
+        return Value(None, output_field=DateTimeField())
+    ids = [pk for pk, _ in active]
+    asset_kinds = (ExceptionKind.DEFERRAL, ExceptionKind.ISOLATED_LANE)
+    asset_ids = [pk for pk, kind in active if kind in asset_kinds] or [0]
+    named = (
+        RiskException.findings.through.objects.filter(
+            finding_id=OuterRef("pk"), riskexception_id__in=ids
+        )
+        .order_by("-riskexception__expires_at")
+        .values("riskexception__expires_at")[:1]
+    )
+    on_asset = (
+        RiskException.assets.through.objects.filter(
+            asset_id=OuterRef("asset_id"), riskexception_id__in=asset_ids
+        )
+        .order_by("-riskexception__expires_at")
+        .values("riskexception__expires_at")[:1]
+    )
+    return Greatest(
+        Subquery(named, output_field=DateTimeField()),
+        Subquery(on_asset, output_field=DateTimeField()),
+    )
+
+
+@dataclass
+class ComplianceBreakdown:
+    client: Ratio
+    by_tier: dict[str, Ratio]
+    by_os_family: dict[str, Ratio]
+    by_asset_class: dict[str, Ratio]
+    outside_patch_scope: int = 0
+    staleness_window: timedelta = timedelta(days=DEFAULT_STALE_AFTER_DAYS)
+
+    @property
+    def not_reporting(self) -> int:
+        return self.client.not_reporting
+
+
+ALL_TIERS = [*REPORTED_TIERS, SeverityTier.UNKNOWN]
+
+
+def compliance_at(at: datetime, *, window: timedelta | None = None) -> ComplianceBreakdown:
+    """Compliance % by client, tier, OS family and asset class in ONE grouped statement.
+
+    The overdue, un-excepted findings (the ORM queryset ``overdue_unexcepted_at``, compiled to
+    SQL) are folded per asset into one flag per tier, left-joined to the in-scope assets (each
+    with its reporting flag for the staleness ``window``) and grouped by (OS family, asset
+    class) — a handful of rows, never one per asset — which are summed into the client, OS,
+    class and tier figures. A not-reporting asset counts in the denominator only. One more
+    count gives the managed assets outside patch scope.
+    """
+    window = window if window is not None else staleness_window()
+    overdue = (
+        overdue_unexcepted_at(at, excepted=excepted_q(at)).order_by().values("asset_id", "tier")
+    )
+    bad_sql, bad_params = overdue.query.sql_with_params()
+    tier_flags = ", ".join(f"bool_or(b.tier = %s) AS bad_{i}" for i in range(len(ALL_TIERS)))
+    tier_counts = ", ".join(
+        f"count(*) FILTER (WHERE scope.reporting AND bad.bad_{i} IS NOT TRUE)"
+        for i in range(len(ALL_TIERS))
+    )
+    scope_sql, scope_params = (
+        in_scope_assets(at)
+        .annotate(reporting=reporting_q(at, window))
+        .order_by()
+        .values("pk", "os_family", "asset_class__key", "reporting")
+        .query.sql_with_params()
+    )
+    sql = (
+        f"WITH bad AS (SELECT b.asset_id, {tier_flags}"
+        f" FROM ({bad_sql}) b (asset_id, tier) GROUP BY b.asset_id),"
+        f" scope (id, os_family, class_key, reporting) AS ({scope_sql})"
+        " SELECT scope.os_family, scope.class_key, count(*),"
+        " count(*) FILTER (WHERE scope.reporting AND bad.asset_id IS NULL),"
+        f" count(*) FILTER (WHERE NOT scope.reporting), {tier_counts}"
+        " FROM scope LEFT JOIN bad ON bad.asset_id = scope.id GROUP BY 1, 2"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*ALL_TIERS, *bad_params, *scope_params])
+        rows = cursor.fetchall()
+    total = ok = silent = 0
+    by_os: dict[str, list[int]] = {}
+    by_class: dict[str, list[int]] = {}
+    ok_by_tier = dict.fromkeys(ALL_TIERS, 0)
+    for os_family, class_key, n, n_ok, n_silent, *n_tier_ok in rows:  # one per (OS, class)
+        total += n
+        ok += n_ok
+        silent += n_silent
+        for tier, count in zip(ALL_TIERS, n_tier_ok, strict=True):
+            ok_by_tier[tier] += count
+        for bucket, key in ((by_os, os_family), (by_class, class_key)):
+            cell = bucket.setdefault(key, [0, 0, 0])
+            cell[0] += n_ok
+            cell[1] += n
+            cell[2] += n_silent
+    return ComplianceBreakdown(
+        client=Ratio(ok, total, silent),
+        by_tier={t: Ratio(ok_by_tier[t], total, silent) for t in ALL_TIERS},
+        by_os_family={
+            k: Ratio(*by_os[k])
+            for k in sorted(
+                by_os, key=lambda k: OsFamily.values.index(k) if k in OsFamily.values else 99
+            )
+        },
+        by_asset_class={k: Ratio(*by_class[k]) for k in sorted(by_class)},
+        outside_patch_scope=outside_patch_scope(at).count(),
+        staleness_window=window,
+    )
+
+
+def period_figures(
+    start: datetime, end: datetime
+) -> tuple[Ratio, dict[str, Ratio], dict[str, dict[str, Any]]]:
+    """SLA attainment and time to remediate for [start, end) in ONE pass over the findings.
+
+    * SLA attainment: findings due in the period (not "not applicable") verified at or before
+      their due time ÷ findings due in the period.
+    * Time to remediate: median and p90 (``percentile_cont``) of ``verified_at − detected_at``
+      over findings verified in the period, per tier.
+    """
+    due_q = Q(due_at__gte=start, due_at__lt=end) & ~Q(state=FindingState.NOT_APPLICABLE)
+    verified_q = Q(verified_at__gte=start, verified_at__lt=end)
+    duration = ExpressionWrapper(F("verified_at") - F("detected_at"), output_field=DurationField())
+    rows = (
+        Finding.objects.filter(Q(due_at__gte=start, due_at__lt=end) | verified_q)
+        .values("tier")
+        .annotate(
+            due=Count("pk", filter=due_q),
+            met=Count("pk", filter=due_q & Q(verified_at__lte=F("due_at"))),
+            n=Count("pk", filter=verified_q),
+            median=PercentileCont(duration, 0.5, filter=verified_q, output_field=DurationField()),
+            p90=PercentileCont(duration, 0.9, filter=verified_q, output_field=DurationField()),
+        )
+        .order_by()
+    )
+    by_tier: dict[str, Ratio] = {}
+    ttr: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        if r["due"]:
+            by_tier[r["tier"]] = Ratio(r["met"], r["due"])
+        if r["n"]:
+            ttr[r["tier"]] = {"count": r["n"], "median": r["median"], "p90": r["p90"]}
+    overall = Ratio(
+        sum(r.numerator for r in by_tier.values()), sum(r.denominator for r in by_tier.values())
+    )
+    return overall, by_tier, ttr
+
+
+def sla_attainment(start: datetime, end: datetime) -> tuple[Ratio, dict[str, Ratio]]:
+    """Findings due in [start, end) verified by their due time ÷ findings due in [start, end)."""
+    overall, by_tier, _ = period_figures(start, end)
+    return overall, by_tier
+
+
+def time_to_remediate(start: datetime, end: datetime) -> dict[str, dict[str, Any]]:
+    """Median and p90 of verified_at − detected_at per tier, for findings verified in the period."""
+    return period_figures(start, end)[2]
+
+
+@dataclass
+class ExceptionFigures:
+    active: int
+    covered_findings: int
+    max_aging_days: int | None
+    min_days_left: int | None
+
+
+def exception_figures(at: datetime) -> ExceptionFigures:
+    agg = active_exceptions_at(at).aggregate(
+        n=Count("pk"), oldest=Min("starts_at"), soonest=Min("expires_at")
+    )
+    covered = outstanding_at(at).filter(excepted_q(at)).count() if agg["n"] else 0
+    return ExceptionFigures(
+        active=agg["n"],
+        covered_findings=covered,
+        max_aging_days=(at - agg["oldest"]).days if agg["oldest"] else None,
+        min_days_left=(agg["soonest"] - at).days if agg["soonest"] else None,
+    )
+
+
+PATCH_TICKET_CATEGORIES = (
+    TicketCategory.PATCHING,
+    TicketCategory.BREACH,
+    TicketCategory.RUNBOOK,
+)
+
+
+def deployment_counts(start: datetime, end: datetime) -> tuple[int, int]:
+    """(failed, attempted) deployment results attempted in [start, end), all rings
+    (``rings.selectors.deployment_counts``: dry runs never count)."""
+    return ring_selectors.deployment_counts(start, end)
+
+
+def failure_rates_by_ring(start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """Patch failure rate per ring for [start, end), in ring order (one query):
+    ``[{"ring": key, "name", "failed", "attempted", "pct"}]``, ``pct`` None when none attempted."""
+    counts = {
+        row["wave__ring_id"]: row
+        for row in DeploymentResult.objects.filter(
+            status__in=ring_selectors.ATTEMPTED, attempted_at__gte=start, attempted_at__lt=end
+        )
+        .values("wave__ring_id")
+        .annotate(
+            attempted=Count("pk"), failed=Count("pk", filter=Q(status=DeploymentStatus.FAILED))
+        )
+    }
+    out = []
+    for ring in Ring.objects.order_by("order").only("pk", "key", "name"):
+        row = counts.get(ring.pk, {"failed": 0, "attempted": 0})
+        out.append(
+            {
+                "ring": ring.key,
+                "name": ring.name,
+                "failed": row["failed"],
+                "attempted": row["attempted"],
+                "pct": pct(row["failed"], row["attempted"]),
+            }
+        )
+    return out
+
+
+def after_hours_tickets(client: Client, start: datetime, end: datetime) -> int:
+    """PSA tickets about patching (patching, failure-rate breach, failed runbook check) created
+    in [start, end) outside the client's business hours: ``integrations.PsaTicket.is_after_hours``,
+    set in the client's time zone when the ticket was opened."""
+    return PsaTicket.objects.filter(
+        created_at__gte=start,
+        created_at__lt=end,
+        category__in=PATCH_TICKET_CATEGORIES,
+        is_after_hours=True,
+    ).count()
+
+
+# --- one client, all figures ----------------------------------------------------------------
+
+
+@dataclass
+class ComplianceFigures:
+    at: datetime
+    period_start: datetime
+    compliance: ComplianceBreakdown
+    sla_attainment: Ratio
+    sla_attainment_by_tier: dict[str, Ratio]
+    time_to_remediate: dict[str, dict[str, Any]]
+    exceptions: ExceptionFigures
+    deployments_failed: int
+    deployments_attempted: int
+    after_hours_tickets: int
+    open_findings: int = 0
+    open_critical: int = 0
+    overdue_findings: int = 0
+    kev_open: int = 0
+    ephi_assets: int = 0
+    do_not_disrupt_assets: int = 0
+    failure_rate_by_ring: list[dict[str, Any]] = field(default_factory=list)
+    not_reporting_assets: list[Asset] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def in_scope(self) -> int:
+        return self.compliance.client.denominator
+
+    @property
+    def not_reporting(self) -> int:
+        return self.compliance.not_reporting
+
+    @property
+    def patch_failure_rate(self) -> Decimal | None:
+        return pct(self.deployments_failed, self.deployments_attempted)
+
+    def as_dict(self) -> dict[str, Any]:
+        def ratios(d: dict[str, Ratio], num: str = "compliant", den: str = "in_scope") -> dict:
+            return {k: v.as_dict(num, den) for k, v in d.items()}
+
+        def compliance_ratios(d: dict[str, Ratio]) -> dict:
+            return {k: v.as_dict(reporting=True) for k, v in d.items()}
+
+        ttr = {
+            tier: {
+                "count": v["count"],
+                "median_hours": _hours(v["median"]),
+                "p90_hours": _hours(v["p90"]),
+            }
+            for tier, v in self.time_to_remediate.items()
+        }
+        rate = self.patch_failure_rate
+        return {
+            "at": self.at.isoformat(),
+            "period_start": self.period_start.isoformat(),
+            "compliance": self.compliance.client.as_dict(reporting=True),
+            "outside_patch_scope": self.compliance.outside_patch_scope,
+            "staleness_window_days": self.compliance.staleness_window.days,
+            "by_tier": compliance_ratios(self.compliance.by_tier),
+            "by_os_family": compliance_ratios(self.compliance.by_os_family),
+            "by_asset_class": compliance_ratios(self.compliance.by_asset_class),
+            "sla_attainment": self.sla_attainment.as_dict("verified_in_time", "due"),
+            "sla_attainment_by_tier": ratios(
+                self.sla_attainment_by_tier, "verified_in_time", "due"
+            ),
+            "time_to_remediate": ttr,
+            "exceptions": asdict(self.exceptions),
+            "patch_failure_rate": {
+                "failed": self.deployments_failed,
+                "attempted": self.deployments_attempted,
+                "pct": float(rate) if rate is not None else None,
+                "by_ring": [
+                    {**r, "pct": float(r["pct"]) if r["pct"] is not None else None}
+                    for r in self.failure_rate_by_ring
+                ],
+            },
+            "after_hours_tickets": self.after_hours_tickets,
+            "open_findings": self.open_findings,
+            "open_critical": self.open_critical,
+            "overdue_findings": self.overdue_findings,
+            "kev_open": self.kev_open,
+            "ephi_assets": self.ephi_assets,
+        }
+
+
+def _hours(value: timedelta | None) -> float | None:
+    return round(value.total_seconds() / 3600, 2) if value is not None else None
+
+
+def compute(
+    *,
+    client: Client,
+    at: datetime,
+    period_days: int = 30,
+    start: datetime | None = None,
+    not_reporting_limit: int = 0,
+) -> ComplianceFigures:
+    """All figures for the current client's schema at ``at``: point-in-time figures at ``at``,
+    period figures over ``[start, at)`` (``start`` defaults to ``period_days`` before ``at``).
+    With ``not_reporting_limit`` it also lists that many not-reporting assets (oldest first),
+    from the same instant and window as the counts.
+
+    A fixed number of queries (about ten) whatever the size of the client. Every report takes
+    all of its figures from ONE call, so a headline and its chart never disagree.
+    """
+    start = start if start is not None else at - timedelta(days=period_days)
+    attainment, attainment_by_tier, ttr = period_figures(start, at)
+    failed, attempted = deployment_counts(start, at)
+    scope = in_scope_assets(at)
+    counts = (
+        outstanding_at(at)
+        .filter(asset__in=scope)
+        .aggregate(
+            open=Count("pk"),
+            critical=Count("pk", filter=Q(tier=SeverityTier.CRITICAL)),
+            kev=Count("pk", filter=Q(is_kev=True)),
+            overdue=Count("pk", filter=Q(due_at__lt=at)),
+        )
+    )
+    assets = scope.aggregate(
+        ephi=Count("pk", filter=Q(is_ephi=True)),
+        dnd=Count("pk", filter=Q(asset_class__key=AssetClass.DO_NOT_DISRUPT)),
+    )
+    window = staleness_window(client)
+    breakdown = compliance_at(at, window=window)
+    silent = (
+        list(not_reporting_assets(at, window=window)[:not_reporting_limit])
+        if not_reporting_limit and breakdown.not_reporting
+        else []
+    )
+    return ComplianceFigures(
+        at=at,
+        period_start=start,
+        compliance=breakdown,
+        not_reporting_assets=silent,
+        sla_attainment=attainment,
+        sla_attainment_by_tier=attainment_by_tier,
+        time_to_remediate=ttr,
+        exceptions=exception_figures(at),
+        deployments_failed=failed,
+        deployments_attempted=attempted,
+        failure_rate_by_ring=failure_rates_by_ring(start, at),
+        after_hours_tickets=after_hours_tickets(client, start, at),
+        open_findings=counts["open"],
+        open_critical=counts["critical"],
+        overdue_findings=counts["overdue"],
+        kev_open=counts["kev"],
+        ephi_assets=assets["ephi"],
+        do_not_disrupt_assets=assets["dnd"],
+    )
+
+
+def raw_compliance_sql() -> str:
+    """One plain SQL aggregate of the client compliance % (the benchmark's reference): in-scope
+    assets (a patch report by ``at``), of which the compliant ones reported within the window
+    and have no overdue finding. Parameters: at (×6), window start."""
+    return (
+        "SELECT count(*), count(*) FILTER (WHERE EXISTS ("
+        " SELECT 1 FROM inventory_patchreport r WHERE r.asset_id = a.id AND r.reported_at <= %s"
+        " AND r.reported_at > %s) AND NOT EXISTS ("
+        " SELECT 1 FROM patchops_finding f WHERE f.asset_id = a.id AND f.detected_at <= %s"
+        " AND (f.verified_at IS NULL OR f.verified_at > %s) AND f.state <> 'not_applicable'"
+        " AND f.due_at < %s)) FROM inventory_asset a WHERE a.is_managed AND EXISTS ("
+        " SELECT 1 FROM inventory_patchreport p WHERE p.asset_id = a.id AND p.reported_at <= %s)"
+    )
+
+
+def run_raw_compliance(at: datetime, window: timedelta | None = None) -> tuple[int, int]:
+    window = window if window is not None else staleness_window()
+    with connection.cursor() as cursor:
+        cursor.execute(raw_compliance_sql(), [at, at - window, at, at, at, at])
+        total, ok = cursor.fetchone()
+    return ok, total

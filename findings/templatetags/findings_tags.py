@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django import template
+
+from findings.choices import FINDING_STATE_COLOR, TIER_COLOR
+
+register = template.Library()
+
+
+@register.filter
+def tier_color(tier: str) -> str:
+    return TIER_COLOR.get(tier, "gray")
+
+
+@register.filter
+def state_color(state: str) -> str:
+    return FINDING_STATE_COLOR.get(state, "gray")
+
+
+@register.filter
+def pct_color(value: Any) -> str:
+    """green ≥ 95 %, orange ≥ 80 %, red below; gray when there is nothing to measure."""
+    if value is None or value == "":
+        return "gray"
+    number = Decimal(str(value))
+    return "green" if number >= 95 else "orange" if number >= 80 else "red"
+
+
+@register.filter
+def pct(value: Any) -> str:
+    if value is None or value == "":
+        return "—"
+    return f"{Decimal(str(value)):.2f} %"
+
+
+@register.filter
+def get_item(mapping: dict, key: str) -> Any:
+    return (mapping or {}).get(key)

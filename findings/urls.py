@@ -1,0 +1,18 @@
+"""HTML pages of the findings app (findings, prioritization log, SLA policy), under
+/clients/<slug>/."""
+
+from django.urls import path
+
+from . import views
+
+app_name = "findings"
+urlpatterns = [
+    path("findings/", views.FindingListView.as_view(), name="finding_list"),
+    path("findings/<uuid:uuid>/", views.FindingDetailView.as_view(), name="finding_detail"),
+    path(
+        "prioritization-log/",
+        views.PrioritizationLogView.as_view(),
+        name="prioritization_log",
+    ),
+    path("sla-policy/", views.SlaPolicyView.as_view(), name="sla_policy"),
+]

@@ -1,0 +1,11 @@
+"""Celery beat entries of the scorecards app (merged into patchops.celery)."""
+
+from celery.schedules import crontab
+
+BEAT: dict = {
+    # Daily scorecard rows (public rollup) for every client, read by the cross-client pages.
+    "patchops-dispatch-scorecards": {
+        "task": "patchops.dispatch_scorecards",
+        "schedule": crontab(minute=17, hour=5),
+    },
+}
