@@ -324,9 +324,9 @@ def run(
     from django.db import connections
     from django_tenants.utils import tenant_context
 
-    from evidence.models import ReportKind
-    from evidence.pdf import html_to_pdf, render_pdf
-    from evidence.reports import REPORT_BUILDERS
+    from reports.models import ReportKind
+    from reports.pdf import html_to_pdf, render_pdf
+    from reports.services import REPORT_BUILDERS
 
     client = _seed(assets, ephi_ratio, findings)
     _seed_pack_extras(

@@ -10,5 +10,3 @@ class EvidenceConfig(AppConfig):
         # Every app declares its event kinds in <app>/events.py (evidence.contract); all of them
         # are loaded here, before anything can record an event.
         autodiscover_modules("events")
-        # Report builders register themselves on import.
-        from . import builders, reports  # noqa: F401

@@ -1,4 +1,4 @@
-"""FilterSets shared by the evidence pages and API."""
+"""FilterSet of the evidence log, shared by its page and its API."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from django_filters import rest_framework as filters
 
 from common.filtering import IsoDateTimeFilter
 
-from .models import EvidenceEvent, ReportKind, StoredReport
+from .models import EvidenceEvent
 
 
 class EvidenceEventFilterSet(filters.FilterSet):
@@ -29,20 +29,3 @@ class EvidenceEventFilterSet(filters.FilterSet):
             "occurred_after",
             "occurred_before",
         ]
-
-
-class StoredReportFilterSet(filters.FilterSet):
-    kind = filters.ChoiceFilter(choices=ReportKind.choices)
-    period = filters.CharFilter(method="filter_period", label="Period (YYYY-MM)")
-
-    class Meta:
-        model = StoredReport
-        fields = ["kind", "period"]
-
-    def filter_period(self, queryset, name, value):
-        from .periods import parse_period
-
-        try:
-            return queryset.filter(period=parse_period(value))
-        except ValueError:
-            return queryset.none()

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date
 from zoneinfo import ZoneInfo
 
 from django.db.models import QuerySet
 
-from .models import GENESIS_HASH, EvidenceEvent, StoredReport
+from common.periods import period_bounds
+
+from .models import GENESIS_HASH, EvidenceEvent
 
 __all__ = [
     "ChainBreak",
@@ -18,8 +20,6 @@ __all__ = [
     "chain_head",
     "iter_events",
     "events_in_period",
-    "period_bounds",
-    "latest_reports",
 ]
 
 VERIFY_BATCH = 2000
@@ -122,24 +122,8 @@ def chain_head() -> EvidenceEvent | None:
     return EvidenceEvent.objects.order_by("-sequence").first()
 
 
-def period_bounds(period: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
-    """[start, end) of the calendar month ``period`` in the client's time zone."""
-    start = datetime.combine(period.replace(day=1), time.min, tzinfo=tz)
-    nxt = date(period.year + (period.month == 12), period.month % 12 + 1, 1)
-    return start, datetime.combine(nxt, time.min, tzinfo=tz)
-
-
 def events_in_period(period: date, tz: ZoneInfo) -> QuerySet[EvidenceEvent]:
     start, end = period_bounds(period, tz)
     return EvidenceEvent.objects.filter(occurred_at__gte=start, occurred_at__lt=end).order_by(
         "sequence"
     )
-
-
-def latest_reports(period: date, *, exclude_kinds: tuple[str, ...] = ()) -> list[StoredReport]:
-    """The newest version of each report kind for ``period``."""
-    seen: dict[str, StoredReport] = {}
-    qs = StoredReport.objects.filter(period=period).exclude(kind__in=exclude_kinds)
-    for report in qs.order_by("kind", "-version"):
-        seen.setdefault(report.kind, report)
-    return list(seen.values())

@@ -2,11 +2,9 @@
 
 from django.urls import path
 
-from .views import EvidenceLogView, ReportDownloadView, ReportListView
+from .views import EvidenceLogView
 
 app_name = "evidence"
 urlpatterns = [
     path("evidence/", EvidenceLogView.as_view(), name="events"),
-    path("reports/", ReportListView.as_view(), name="reports"),
-    path("reports/<uuid:uuid>/download/", ReportDownloadView.as_view(), name="report-download"),
 ]

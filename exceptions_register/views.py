@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.views.generic import TemplateView
 
 from common.csvexport import csv_writer
-from evidence.permissions import may_generate
+from reports.permissions import may_generate
 from tenants.permissions import ROLE_CAPABILITIES, Capability, ClientPageMixin, current_client
 
 from . import services
@@ -166,11 +166,11 @@ class ExceptionPdfExportView(ClientPageMixin, TemplateView):
     http_method_names = ["post"]
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        from evidence.models import ReportKind
-        from evidence.periods import format_period
-        from evidence.reports import check_kind
+        from common.periods import format_period
         from evidence.services import actor_label
-        from evidence.tasks import generate_report_task
+        from reports.models import ReportKind
+        from reports.services import check_kind
+        from reports.tasks import generate_report_task
 
         if not may_generate(self.role):
             raise PermissionDenied("Only MSP staff may generate reports.")
@@ -184,7 +184,7 @@ class ExceptionPdfExportView(ClientPageMixin, TemplateView):
             request,
             "The exception register PDF is being generated; it will appear here when ready.",
         )
-        return redirect(f"{reverse('evidence:reports')}?kind={kind}&period={period}")
+        return redirect(f"{reverse('reports:reports')}?kind={kind}&period={period}")
 
 
 class ExceptionDetailView(ExceptionObjectMixin, ClientPageMixin, TemplateView):

@@ -9,10 +9,9 @@ from typing import Any
 from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 
-from evidence import chain
-from evidence.chain import ChainEvent, FindingChain
+from findings.chain import ChainEvent, FindingChain
 
-from . import risk
+from . import chain, risk
 from .choices import FindingState
 from .models import Finding, SlaPolicyChange, SlaRule
 

@@ -22,8 +22,8 @@ SCHEDULE_APPS = [
     "scorecards",
     "rings",
     "exceptions_register",
-    "evidence",
     "integrations",
+    "reports",
 ]
 app.conf.beat_schedule = {}
 for _app in SCHEDULE_APPS:

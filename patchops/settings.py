@@ -36,6 +36,7 @@ SHARED_APPS = [
     "tenants",
     "catalogue",
     "scorecards",
+    "dashboard",
     "django.contrib.contenttypes",
     "django.contrib.auth",
     "django.contrib.sessions",
@@ -60,6 +61,7 @@ TENANT_APPS = [
     "exceptions_register",
     "evidence",
     "integrations",
+    "reports",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -233,7 +235,7 @@ SPECTACULAR_SETTINGS = {
         "SoftwareChangeKindEnum": "inventory.choices.SoftwareChangeKind",
         "ExceptionKindEnum": "exceptions_register.choices.ExceptionKind",
         "ControlKindEnum": "exceptions_register.choices.ControlKind",
-        "ReportKindEnum": "evidence.models.ReportKind",
+        "ReportKindEnum": "reports.models.ReportKind",
         "ImportKindEnum": "catalogue.choices.ImportKind",
         "SeverityTierEnum": "catalogue.choices.SeverityTier",
         "AdvisorySourceEnum": "catalogue.choices.AdvisorySource",

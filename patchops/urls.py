@@ -2,7 +2,7 @@
 
 from django.urls import include, path
 
-from tenants.views import ClientHomeView
+from dashboard.views import ClientHomeView
 
 CLIENT_APPS = [
     "inventory",
@@ -12,6 +12,7 @@ CLIENT_APPS = [
     "exceptions_register",
     "evidence",
     "integrations",
+    "reports",
 ]
 PAGE_URLCONFS = {app: f"{app}.urls" for app in CLIENT_APPS}
 

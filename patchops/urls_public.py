@@ -6,7 +6,8 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from catalogue.views import CatalogueFreshnessPage
-from tenants.views import HomeView, health
+from dashboard.views import HomeView
+from tenants.views import health
 
 api_v1 = [
     path("", include("tenants.api.urls")),

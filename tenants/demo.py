@@ -34,8 +34,8 @@ DEMO_EXTENSION_APPS = [
     "findings",
     "rings",
     "exceptions_register",
-    "evidence",
     "integrations",
+    "reports",
 ]
 
 

@@ -11,10 +11,10 @@ import time_machine
 from django.core import mail
 from django_tenants.utils import tenant_context
 
-from evidence.models import ReportKind
-from evidence.reports import render_report
 from exceptions_register import services
 from exceptions_register.models import RiskException
+from reports.models import ReportKind
+from reports.services import render_report
 from tests.conftest import PASSWORD
 from tests.evidence.pdftext import pdf_pages
 from tests.producers import Device, push

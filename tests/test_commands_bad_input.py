@@ -28,6 +28,9 @@ PROJECT_APPS = (
     "exceptions_register",
     "integrations",
     "scorecards",
+    "reports",
+    "dashboard",
+    "demo",
 )
 PROJECT_COMMANDS = sorted(name for name, app in get_commands().items() if app in PROJECT_APPS)
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256))

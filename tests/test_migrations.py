@@ -19,6 +19,7 @@ MOVED_MODELS = {
     "findings.SlaPolicy": "patchops_slapolicy",
     "findings.SlaRule": "patchops_slarule",
     "findings.SlaPolicyChange": "patchops_slapolicychange",
+    "reports.StoredReport": "evidence_storedreport",
 }
 # migrations that only move models: they must not touch the database
 STATE_ONLY = [
@@ -26,6 +27,8 @@ STATE_ONLY = [
     ("patchops", "0004_models_moved_to_findings"),
     ("rings", "0004_rollout_findings_moved"),
     ("exceptions_register", "0004_riskexception_findings_moved"),
+    ("reports", "0001_initial"),
+    ("evidence", "0006_storedreport_moved_to_reports"),
 ]
 
 

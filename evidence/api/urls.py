@@ -2,10 +2,9 @@
 
 from rest_framework.routers import SimpleRouter
 
-from evidence.api.views import EvidenceEventViewSet, StoredReportViewSet
+from evidence.api.views import EvidenceEventViewSet
 
 app_name = "evidence-api"
 router = SimpleRouter()
 router.register("evidence", EvidenceEventViewSet, basename="evidenceevent")
-router.register("reports", StoredReportViewSet, basename="storedreport")
 urlpatterns = router.urls

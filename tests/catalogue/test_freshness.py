@@ -59,14 +59,14 @@ def test_dashboard_warns_about_an_old_msrc_catalogue(imported, personas, login):
 def test_report_footnote_states_each_catalogue(imported, tenant_a):
     from datetime import date
 
-    from evidence.reports import base_context
+    from reports.services import base_context
 
     context = base_context(tenant_a, date(2025, 8, 1), "Monthly compliance report")
     kinds = {s.kind for s in context["catalogues"]}
     assert kinds == {"kev", "msrc", "epss"}
     from django.template.loader import render_to_string
 
-    html = render_to_string("evidence/pdf/base.html", context)
+    html = render_to_string("reports/pdf/base.html", context)
     assert "Vulnerability data as of:" in html and "CISA KEV 2025-08-25" in html
 
 

@@ -28,7 +28,7 @@ def report_pages(client, kind: str, period) -> list[str]:
     """
     from django_tenants.utils import tenant_context
 
-    from evidence.reports import render_report
+    from reports.services import render_report
 
     key = (client.pk, kind, f"{period:%Y-%m}")
     if key not in _RENDERED:

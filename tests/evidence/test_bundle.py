@@ -9,10 +9,11 @@ from datetime import UTC, date, datetime
 import pytest
 import time_machine
 
-from evidence import verify_bundle
-from evidence.models import EvidenceEvent, ReportKind
-from evidence.reports import generate_report, store_report
+from evidence.models import EvidenceEvent
 from evidence.selectors import chain_head
+from reports import verify_bundle
+from reports.models import ReportKind
+from reports.services import generate_report, store_report
 from tests.producers import Device, push
 
 pytestmark = pytest.mark.django_db

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from evidence.charts import bar_chart, line_chart, stacked_bar_chart
+from reports.charts import bar_chart, line_chart, stacked_bar_chart
 
 NS = "{http://www.w3.org/2000/svg}"
 
@@ -68,7 +68,7 @@ def test_any_labels_and_values_give_well_formed_svg(data):
 
 def _text_boxes(root: ET.Element) -> list[tuple[float, float, float, float, str]]:
     """(left, right, top, bottom) of every text element, from the chart's own width estimate."""
-    from evidence.charts import FONT_SIZE, text_width
+    from reports.charts import FONT_SIZE, text_width
 
     boxes = []
     for t in root.iter(f"{NS}text"):

@@ -3,8 +3,8 @@ from datetime import UTC, date, datetime
 import pytest
 import time_machine
 
-from evidence.demo import seed_client
-from evidence.models import StoredReport
+from reports.demo import seed_client
+from reports.models import StoredReport
 
 pytestmark = pytest.mark.django_db
 

@@ -2,7 +2,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django_tenants.utils import tenant_context
 
-from evidence.models import StoredReport
+from reports.models import StoredReport
 
 pytestmark = pytest.mark.django_db
 
@@ -10,7 +10,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def _monthly_and_qbr_not_built(monkeypatch):
     """These tests exercise the "not available yet" path, whatever builders are installed."""
-    from evidence.reports import REPORT_BUILDERS
+    from reports.services import REPORT_BUILDERS
 
     monkeypatch.delitem(REPORT_BUILDERS, "monthly", raising=False)
     monkeypatch.delitem(REPORT_BUILDERS, "qbr", raising=False)
@@ -73,7 +73,7 @@ def test_unwritable_out_path_is_refused_before_anything_is_stored(tmp_path):
     from django.core.management import CommandError, call_command
     from django_tenants.utils import tenant_context
 
-    from evidence.models import StoredReport
+    from reports.models import StoredReport
     from tenants.models import Client
 
     client = Client.objects.get(slug="tenant-a")

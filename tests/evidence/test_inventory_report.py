@@ -4,8 +4,9 @@ from datetime import UTC, date, datetime
 import pytest
 import time_machine
 
-from evidence.models import EvidenceEvent, ReportKind
-from evidence.reports import generate_report
+from evidence.models import EvidenceEvent
+from reports.models import ReportKind
+from reports.services import generate_report
 from tests.evidence.pdftext import assert_running_header, pdf_pages
 from tests.producers import Device, push
 

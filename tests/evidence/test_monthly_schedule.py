@@ -5,11 +5,11 @@ import pytest
 import time_machine
 from django_tenants.utils import tenant_context
 
-from evidence.models import StoredReport
-from evidence.periods import previous_month
-from evidence.reports import due_for_monthly, monthly_kinds
-from evidence.schedule import BEAT
-from evidence.tasks import dispatch_monthly_reports, generate_monthly_reports
+from common.periods import previous_month
+from reports.models import StoredReport
+from reports.schedule import BEAT
+from reports.services import due_for_monthly, monthly_kinds
+from reports.tasks import dispatch_monthly_reports, generate_monthly_reports
 from tenants.models import Client
 
 pytestmark = pytest.mark.django_db
@@ -44,7 +44,7 @@ def test_dispatch_is_hourly_in_beat():
 
 
 def test_dispatcher_queues_only_clients_on_their_first(tenant_a, tenant_b):
-    with mock.patch("evidence.tasks.generate_monthly_reports.apply_async", autospec=True) as queue:
+    with mock.patch("reports.tasks.generate_monthly_reports.apply_async", autospec=True) as queue:
         # 30 Nov 23:30 UTC: 1 Dec in Berlin (tenant B), 30 Nov in Chicago (tenant A).
         with time_machine.travel(datetime(2026, 11, 30, 23, 30, tzinfo=UTC), tick=False):
             assert dispatch_monthly_reports() == {"queued": ["tenant-b"]}
@@ -74,7 +74,7 @@ def test_monthly_generation_is_idempotent_and_dispatch_skips_done_clients(tenant
         assert second["generated"] == []
         assert StoredReport.objects.filter(period=date(2026, 11, 1)).count() == 6
     with (
-        mock.patch("evidence.tasks.generate_monthly_reports.apply_async", autospec=True) as queue,
+        mock.patch("reports.tasks.generate_monthly_reports.apply_async", autospec=True) as queue,
         time_machine.travel(datetime(2026, 12, 1, 6, 30, tzinfo=UTC), tick=False),
     ):
         assert dispatch_monthly_reports() == {"queued": ["tenant-b"]}
@@ -82,7 +82,7 @@ def test_monthly_generation_is_idempotent_and_dispatch_skips_done_clients(tenant
 
 
 def test_hipaa_kind_is_only_scheduled_for_hipaa_clients(monkeypatch, tenant_a, tenant_b):
-    from evidence import reports
+    from reports import services as reports
 
     monkeypatch.setitem(reports.REPORT_BUILDERS, "hipaa", lambda client, period: ("x", {}))
     assert "hipaa" in monthly_kinds(tenant_a) and "hipaa" not in monthly_kinds(tenant_b)

@@ -3,7 +3,7 @@ from unittest import mock
 
 import pytest
 
-from evidence.pdf import BASE_URL, RestrictedUrlFetcher, html_to_pdf
+from reports.pdf import BASE_URL, RestrictedUrlFetcher, html_to_pdf
 
 PNG_1PX = (
     "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk"
@@ -13,7 +13,7 @@ PNG_1PX = (
 
 def test_only_data_uris_and_static_files_are_fetched():
     html = f"""<html><head>
-      <link rel="stylesheet" href="/static/evidence/print.css">
+      <link rel="stylesheet" href="/static/reports/print.css">
       <link rel="stylesheet" href="http://example.com/evil.css">
       </head><body>
       <img src="{PNG_1PX}">
@@ -27,7 +27,7 @@ def test_only_data_uris_and_static_files_are_fetched():
         pdf = html_to_pdf(html, fetcher=fetcher)
     assert pdf.startswith(b"%PDF")
     connect.assert_not_called()
-    assert f"{BASE_URL}static/evidence/print.css" in fetcher.fetched
+    assert f"{BASE_URL}static/reports/print.css" in fetcher.fetched
     assert any(u.startswith("data:image/png") for u in fetcher.fetched)
     assert "http://example.com/evil.css" in fetcher.refused
     assert "http://example.com/track.png" in fetcher.refused
@@ -40,11 +40,11 @@ def test_only_data_uris_and_static_files_are_fetched():
 @pytest.mark.parametrize(
     "url",
     [
-        "https://example.com/static/evidence/print.css",
-        f"{BASE_URL}static/evidence/print.css?x=1",
+        "https://example.com/static/reports/print.css",
+        f"{BASE_URL}static/reports/print.css?x=1",
         f"{BASE_URL}static/evidence/missing.css",
         f"{BASE_URL}static/%2e%2e/%2e%2e/etc/passwd",
-        "ftp://static.patchops.invalid/static/evidence/print.css",
+        "ftp://static.patchops.invalid/static/reports/print.css",
     ],
 )
 def test_refused_urls_raise_before_any_io(url):
@@ -64,7 +64,7 @@ def test_report_stylesheet_loads_with_the_production_manifest_storage(settings, 
     from django.core.files import storage
     from django.utils.functional import empty
 
-    from evidence.pdf import render_pdf
+    from reports.pdf import render_pdf
     from tenants.models import Client
 
     settings.STORAGES = {
@@ -77,9 +77,9 @@ def test_report_stylesheet_loads_with_the_production_manifest_storage(settings, 
         fetcher = RestrictedUrlFetcher()
         client = Client.objects.get(slug="tenant-a")
         context = {"client": client, "period": date(2026, 10, 1), "period_label": "2026-10"}
-        assert render_pdf("evidence/pdf/base.html", context, fetcher=fetcher).startswith(b"%PDF")
+        assert render_pdf("reports/pdf/base.html", context, fetcher=fetcher).startswith(b"%PDF")
     finally:
         storage.storages._storages = {}
         staticfiles_storage._wrapped = empty
-    assert fetcher.fetched == [f"{BASE_URL}static/evidence/print.css"]
+    assert fetcher.fetched == [f"{BASE_URL}static/reports/print.css"]
     assert fetcher.refused == []

@@ -4,7 +4,7 @@ from unittest import mock
 import pytest
 from django_tenants.utils import tenant_context
 
-from evidence.reports import store_report
+from reports.services import store_report
 from tenants.choices import TokenScope
 
 pytestmark = pytest.mark.django_db
@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def _monthly_and_qbr_not_built(monkeypatch):
     """These tests exercise the "not available yet" path, whatever builders are installed."""
-    from evidence.reports import REPORT_BUILDERS
+    from reports.services import REPORT_BUILDERS
 
     monkeypatch.delitem(REPORT_BUILDERS, "monthly", raising=False)
     monkeypatch.delitem(REPORT_BUILDERS, "qbr", raising=False)
@@ -95,7 +95,7 @@ def test_filters_kind_and_period(login, personas, reports):
 @pytest.mark.parametrize("persona", ["owner_a", "viewer_a"])
 def test_client_users_may_not_generate(login, personas, reports, persona):
     client = login(getattr(personas, persona))
-    with mock.patch("evidence.tasks.generate_report_task.apply_async", autospec=True) as queue:
+    with mock.patch("reports.tasks.generate_report_task.apply_async", autospec=True) as queue:
         assert client.post(API, {"kind": "inventory", "period": "2026-10"}).status_code == 403
         assert client.post(PAGES, {"kind": "inventory", "period": "2026-10"}).status_code == 403
     queue.assert_not_called()
@@ -105,8 +105,8 @@ def test_client_users_may_not_generate(login, personas, reports, persona):
 def test_staff_queue_a_generation_never_rendering_in_the_request(login, personas, reports, persona):
     client = login(getattr(personas, persona))
     with (
-        mock.patch("evidence.tasks.generate_report_task.apply_async", autospec=True) as queue,
-        mock.patch("evidence.reports.render_pdf", autospec=True) as render,
+        mock.patch("reports.tasks.generate_report_task.apply_async", autospec=True) as queue,
+        mock.patch("reports.services.render_pdf", autospec=True) as render,
     ):
         response = client.post(
             API, {"kind": "inventory", "period": "2026-10"}, content_type="application/json"
@@ -136,7 +136,7 @@ def test_staff_queue_a_generation_never_rendering_in_the_request(login, personas
 )
 def test_bad_generation_requests_are_400_json(login, personas, body, field, text):
     client = login(personas.engineer)
-    with mock.patch("evidence.tasks.generate_report_task.apply_async", autospec=True) as queue:
+    with mock.patch("reports.tasks.generate_report_task.apply_async", autospec=True) as queue:
         response = client.post(API, body, content_type="application/json")
     assert response.status_code == 400
     assert text in " ".join(response.json()[field])
@@ -146,7 +146,7 @@ def test_bad_generation_requests_are_400_json(login, personas, body, field, text
 def test_write_token_may_generate_read_token_may_not(api, make_token, tenant_a):
     _, read = make_token(TokenScope.READ, tenant_a, name="r")
     _, write = make_token(TokenScope.WRITE, tenant_a, name="w")
-    with mock.patch("evidence.tasks.generate_report_task.apply_async", autospec=True) as queue:
+    with mock.patch("reports.tasks.generate_report_task.apply_async", autospec=True) as queue:
         assert api(read).post(API, {"kind": "inventory", "period": "2026-10"}).status_code == 403
         assert api(write).post(API, {"kind": "inventory", "period": "2026-10"}).status_code == 202
     assert queue.call_args.kwargs["kwargs"]["actor"] == "token:w"

@@ -3,8 +3,8 @@ from datetime import date
 import pytest
 from django.db import IntegrityError, transaction
 
-from evidence.models import ImmutableReportError, ReportKind, StoredReport
-from evidence.reports import generate_report, store_report
+from reports.models import ImmutableReportError, ReportKind, StoredReport
+from reports.services import generate_report, store_report
 
 pytestmark = pytest.mark.django_db
 OCTOBER = date(2026, 10, 1)

@@ -145,9 +145,9 @@ def test_a_rollback_names_the_findings_it_reopens(tenant_a, personas, login, age
 def test_old_deployment_events_without_findings_still_read(tenant_a, personas, agents, detected):
     """Events recorded before deployment events named their findings keep their payload (the
     hash chain covers it): the chain finds the finding from the wave's rollout and the asset."""
-    from evidence.chain import finding_chain
-    from evidence.reports import evidence_chain_context
     from evidence.selectors import verify_chain
+    from findings.chain import finding_chain
+    from reports.services import evidence_chain_context
 
     _, finding = detected
     with tenant_context(tenant_a):

@@ -11,8 +11,8 @@ from django.test import Client as HttpClient
 from django_tenants.utils import tenant_context
 
 from evidence.models import EvidenceEvent
-from evidence.reports import render_report
 from findings.models import Finding
+from reports.services import render_report
 from rings.selectors import rollout_rows
 from tenants.choices import TokenScope
 from tests.evidence.pdftext import pdf_pages

@@ -17,10 +17,10 @@ from django.test import Client as HttpClient
 from django_tenants.utils import tenant_context
 
 from evidence.models import EvidenceEvent
-from evidence.reports import render_report
 from findings.models import Finding
 from integrations.connectors import SIGNATURE_HEADER
 from integrations.models import AgentJob, RmmWebhook
+from reports.services import render_report
 from rings.models import DeploymentResult, RollbackTarget
 from rings.selectors import rollout_rows
 from tenants.choices import TokenScope

@@ -9,8 +9,8 @@ import time_machine
 from django_tenants.utils import tenant_context
 
 from evidence.models import EvidenceEvent
-from evidence.reports import render_report
 from findings.choices import FindingState
+from reports.services import render_report
 from rings.models import Approval, Wave
 from rings.selectors import rollout_rows
 from tests.evidence.pdftext import pdf_pages

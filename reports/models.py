@@ -1,0 +1,76 @@
+"""Reports (tenant schema): the generated report files, each stored once with its SHA-256."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.db import models
+
+__all__ = ["ReportKind", "StoredReport", "ImmutableReportError", "report_upload_to"]
+
+
+class ReportKind(models.TextChoices):
+    MONTHLY = "monthly", "Monthly compliance report"
+    HIPAA = "hipaa", "HIPAA-aligned evidence pack"
+    QBR = "qbr", "QBR executive summary"
+    INVENTORY = "inventory", "Inventory snapshot"
+    EXCEPTIONS = "exceptions", "Exception register"
+    BUNDLE = "bundle", "Evidence bundle (ZIP)"
+
+
+def report_upload_to(instance: StoredReport, filename: str) -> str:
+    return f"reports/{instance.period:%Y-%m}/{filename}"
+
+
+class StoredReport(models.Model):
+    """A generated report file, written once: regenerating adds a version, never overwrites."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    kind = models.CharField(max_length=20, choices=ReportKind.choices)
+    period = models.DateField(help_text="First day of the reported month.")
+    version = models.PositiveIntegerField(default=1)
+    file = models.FileField(upload_to=report_upload_to, max_length=300)
+    content_type = models.CharField(max_length=100, default="application/pdf")
+    sha256 = models.CharField(max_length=64)
+    size = models.PositiveBigIntegerField()
+    generated_at = models.DateTimeField()
+    generated_by = models.CharField(max_length=200)
+
+    class Meta:
+        db_table = "evidence_storedreport"  # created by the evidence app before the move
+        ordering = ["-period", "kind", "-version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "period", "version"],
+                name="evidence_storedreport_unique_version",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(period__day=1),
+                name="evidence_storedreport_period_first_day",
+                violation_error_message="A report period is the first day of a month.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.period:%Y-%m} v{self.version}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None and not kwargs.get("force_insert"):
+            raise ImmutableReportError("A stored report never changes; generate a new version.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        raise ImmutableReportError("A stored report is kept; it cannot be deleted.")
+
+    @property
+    def period_label(self) -> str:
+        return f"{self.period:%Y-%m}"
+
+    @property
+    def filename(self) -> str:
+        return self.file.name.rsplit("/", 1)[-1] if self.file else ""
+
+
+class ImmutableReportError(Exception):
+    """Raised on any attempt to change or delete a stored report."""

@@ -1,0 +1,72 @@
+"""Celery tasks of the reports app: thin wrappers around reports.services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import shared_task
+from django.core.cache import cache
+from django.db import connection
+from django.utils import timezone
+
+from common.periods import format_period, parse_period
+from tenants.dispatch import dispatch_per_client
+from tenants.models import Client
+
+from .models import StoredReport
+from .services import due_for_monthly, generate_missing_reports, generate_report, monthly_kinds
+
+__all__ = ["generate_report_task", "generate_monthly_reports", "dispatch_monthly_reports"]
+
+MONTHLY_LOCK_SECONDS = 30 * 60
+
+
+def _current_client() -> Client:
+    tenant = getattr(connection, "tenant", None)
+    if tenant is None or getattr(tenant, "schema_name", "public") == "public":
+        raise RuntimeError("evidence tasks run inside a client schema")
+    return tenant
+
+
+@shared_task(name="evidence.generate_report")
+def generate_report_task(*, kind: str, period: str, actor: str | None = None) -> dict[str, Any]:
+    """Render and store one report in the current client's schema (on demand)."""
+    report = generate_report(
+        client=_current_client(), kind=kind, period=parse_period(period), actor=actor
+    )
+    return {"id": str(report.uuid), "kind": kind, "period": period, "sha256": report.sha256}
+
+
+@shared_task(name="evidence.generate_monthly_reports")
+def generate_monthly_reports(*, period: str) -> dict[str, Any]:
+    """Generate the month's reports that do not exist yet (idempotent) in the current schema."""
+    client = _current_client()
+    lock = f"evidence:monthly-reports:{period}"  # the cache key function makes it per client
+    if not cache.add(lock, "locked", timeout=MONTHLY_LOCK_SECONDS):
+        return {"client": client.slug, "period": period, "generated": [], "skipped": "running"}
+    try:
+        made = generate_missing_reports(
+            client=client, period=parse_period(period), actor="system:monthly-reports"
+        )
+    finally:
+        cache.delete(lock)
+    return {"client": client.slug, "period": period, "generated": [r.kind for r in made]}
+
+
+@shared_task(name="evidence.dispatch_monthly_reports")
+def dispatch_monthly_reports() -> dict[str, Any]:
+    """Hourly: queue last month's reports for each client whose local date is the 1st."""
+    now = timezone.now()
+
+    def missing_reports(client: Client) -> dict[str, str] | None:
+        due = due_for_monthly(now, [client])
+        if not due:
+            return None
+        [(_, period)] = due
+        kinds = monthly_kinds(client)
+        stored = StoredReport.objects.filter(kind__in=kinds, period=period)
+        if stored.values("kind").distinct().count() >= len(kinds):
+            return None
+        return {"period": format_period(period)}
+
+    return {"queued": dispatch_per_client(generate_monthly_reports, select=missing_reports)}

@@ -1,0 +1,107 @@
+"""HTML pages of the reports app: the stored reports, their generation and download."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.utils import timezone
+from django.views import View
+from django.views.generic import TemplateView
+
+from common.periods import format_period, parse_period, previous_month
+from evidence.services import actor_label
+from tenants.permissions import Capability, ClientPageMixin
+
+from .api.views import report_file_response
+from .filters import StoredReportFilterSet
+from .models import ReportKind, StoredReport
+from .permissions import may_generate
+from .services import (
+    HIPAA_ONLY_KINDS,
+    ReportNotAvailable,
+    available_kinds,
+    check_kind,
+    check_period,
+)
+from .tasks import generate_report_task
+
+PAGE_SIZE = 50
+
+
+def _page(request: HttpRequest, qs) -> Any:
+    return Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+
+
+def _query_without_page(request: HttpRequest) -> str:
+    params = request.GET.copy()
+    params.pop("page", None)
+    return params.urlencode()
+
+
+class ReportListView(ClientPageMixin, TemplateView):
+    template_name = "reports/reports.html"
+    capability = Capability.REPORTS
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        filterset = StoredReportFilterSet(
+            self.request.GET or None, queryset=StoredReport.objects.all()
+        )
+        qs = (
+            filterset.qs
+            if filterset.is_bound and filterset.is_valid()
+            else StoredReport.objects.all()
+        )
+        kinds = [k for k in available_kinds() if k not in HIPAA_ONLY_KINDS or self.client.is_hipaa]
+        context.update(
+            filter=filterset,
+            page_obj=_page(self.request, qs),
+            may_generate=may_generate(self.role),
+            kinds=[(k, ReportKind(k).label) for k in kinds],
+            default_period=format_period(previous_month(self.client_now())),
+            query=_query_without_page(self.request),
+        )
+        return context
+
+    def client_now(self):
+        return timezone.now().astimezone(self.client.tz)
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        """Queue a generation; rendering happens in a worker, never in this request."""
+        if not may_generate(self.role):
+            raise PermissionDenied("Only MSP staff may generate reports.")
+        kind = request.POST.get("kind", "")
+        period_text = request.POST.get("period", "")
+        try:
+            check_kind(kind, self.client)
+            check_period(self.client, parse_period(period_text))
+        except (ReportNotAvailable, ValueError) as exc:
+            messages.error(request, str(exc))
+            return redirect(request.path)
+        generate_report_task.apply_async(
+            kwargs={"kind": kind, "period": period_text, "actor": actor_label(request.user)}
+        )
+        messages.success(
+            request,
+            f"{ReportKind(kind).label} for {period_text} is being generated; "
+            "it will appear below when ready.",
+        )
+        return redirect(request.path)
+
+
+class ReportDownloadView(ClientPageMixin, View):
+    capability = Capability.REPORTS
+
+    def get(self, request: HttpRequest, uuid: Any) -> HttpResponse:
+        report = StoredReport.objects.filter(uuid=uuid).first()
+        if report is None:
+            raise Http404("No such report.")
+        try:
+            return report_file_response(report)
+        except Exception as exc:  # NotFound from the API helper: the file is gone
+            raise Http404("The stored file is missing.") from exc
