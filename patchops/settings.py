@@ -60,6 +60,7 @@ TENANT_APPS = [
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
 MIDDLEWARE = [
+    "common.middleware.RequestLimitsMiddleware",
     "tenants.middleware.ClientSubfolderMiddleware",
     "tenants.middleware.ClientTimezoneMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -195,6 +196,11 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["tenants.permissions.ClientAccess"],
+    "DEFAULT_PARSER_CLASSES": [
+        "common.apiparsers.StrictJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "patchops.api.Pagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
@@ -289,3 +295,7 @@ CATALOGUE_MAX_AGE_DAYS = {
 PATCHOPS_DEMO_PASSWORD = env("PATCHOPS_DEMO_PASSWORD", default="patchops-demo-2026")
 # Largest body accepted by the discovery push endpoint (checked before parsing; 413 above it).
 DISCOVERY_MAX_BYTES = env.int("DISCOVERY_MAX_BYTES", default=10 * 1024 * 1024)
+# Largest JSON body any other API endpoint accepts (413 JSON above it).
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=1024 * 1024)
+# No request body may exceed this, whatever it is for (checked before the body is read).
+REQUEST_MAX_BODY_BYTES = max(DISCOVERY_MAX_BYTES, API_MAX_BODY_BYTES, 2621440)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from common.apifields import BoundedSlugRelatedField
+from common.limits import TEXT_MAX_LENGTH
+from inventory.choices import OsFamily
 from inventory.models import Asset, AssetClass, Site
 from rings.choices import RollbackOutcome, RolloutSelection
 from rings.models import (
@@ -297,7 +300,9 @@ class RolloutCreateSerializer(serializers.Serializer):
     patch_identifiers = serializers.ListField(
         child=serializers.CharField(max_length=200), required=False, default=list
     )
-    os_family = serializers.CharField(required=False, allow_blank=True, default="")
+    os_family = serializers.ChoiceField(
+        choices=OsFamily.choices, required=False, allow_blank=True, default=""
+    )
     expedite = serializers.BooleanField(
         required=False,
         default=False,
@@ -305,7 +310,7 @@ class RolloutCreateSerializer(serializers.Serializer):
         "soak ends (a person only, with ``expedite_reason``).",
     )
     expedite_reason = serializers.CharField(
-        required=False, allow_blank=True, default="", max_length=2000
+        required=False, allow_blank=True, default="", max_length=TEXT_MAX_LENGTH
     )
     soak_hours = serializers.IntegerField(
         required=False,
@@ -348,7 +353,9 @@ class ResumeSerializer(serializers.Serializer):
 
 class WaveActionSerializer(serializers.Serializer):
     wave = serializers.UUIDField(help_text="The wave (ring) the action applies to.")
-    note = serializers.CharField(required=False, allow_blank=True, default="")
+    note = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=TEXT_MAX_LENGTH
+    )
 
 
 class HaltSerializer(serializers.Serializer):
@@ -388,7 +395,9 @@ class RunbookRecordSerializer(serializers.Serializer):
     wave = serializers.UUIDField()
     check = serializers.UUIDField()
     passed = serializers.BooleanField()
-    note = serializers.CharField(required=False, allow_blank=True, default="")
+    note = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=TEXT_MAX_LENGTH
+    )
 
 
 class MaintenanceWindowSerializer(BriefMixin, ValidatedModelSerializer):
@@ -396,8 +405,12 @@ class MaintenanceWindowSerializer(BriefMixin, ValidatedModelSerializer):
     site = serializers.SlugRelatedField(
         slug_field="uuid", queryset=Site.objects.all(), required=False, allow_null=True
     )
-    asset_class = serializers.SlugRelatedField(
-        slug_field="key", queryset=AssetClass.objects.all(), required=False, allow_null=True
+    asset_class = BoundedSlugRelatedField(
+        slug_field="key",
+        queryset=AssetClass.objects.all(),
+        required=False,
+        allow_null=True,
+        max_length=50,
     )
     next_opening = serializers.SerializerMethodField()
 
