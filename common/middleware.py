@@ -40,3 +40,22 @@ class RequestLimitsMiddleware:
         if is_api_path(request.path):
             return JsonResponse({"detail": detail}, status=status)
         return HttpResponse(detail, status=status, content_type="text/plain; charset=utf-8")
+
+
+class DependencyErrorMiddleware:
+    """A view that meets a lost database or broker answers 503 with ``Retry-After`` (JSON on
+    the API), in development too, where Django would otherwise show its debug page."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        from common.dependencies import DEPENDENCY_ERRORS, QueueUnavailable
+        from common.errors import unavailable
+
+        if isinstance(exception, DEPENDENCY_ERRORS + (QueueUnavailable,)):
+            return unavailable(request, exception)
+        return None

@@ -11,6 +11,7 @@ from django.shortcuts import redirect
 from django.views import View
 from django.views.generic import TemplateView
 
+from common.dependencies import QueueUnavailable, enqueue
 from tenants.permissions import Capability, ClientPageMixin
 
 from .filters import EvidenceEventFilterSet, StoredReportFilterSet
@@ -111,9 +112,16 @@ class ReportListView(ClientPageMixin, TemplateView):
         except (ReportNotAvailable, ValueError) as exc:
             messages.error(request, str(exc))
             return redirect(request.path)
-        generate_report_task.apply_async(
-            kwargs={"kind": kind, "period": period_text, "actor": actor_label(request.user)}
-        )
+        try:
+            enqueue(
+                generate_report_task,
+                kind=kind,
+                period=period_text,
+                actor=actor_label(request.user),
+            )
+        except QueueUnavailable as exc:
+            messages.error(request, str(exc))
+            return redirect(request.path)
         messages.success(
             request,
             f"{ReportKind(kind).label} for {period_text} is being generated; "

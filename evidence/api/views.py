@@ -9,6 +9,7 @@ from rest_framework import exceptions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from common.dependencies import enqueue
 from evidence.api.serializers import (
     ChainStatusSerializer,
     EvidenceEventSerializer,
@@ -93,9 +94,7 @@ class StoredReportViewSet(viewsets.ReadOnlyModelViewSet):
             raise exceptions.ValidationError({"kind": [str(exc)]}) from exc
         except ValueError as exc:
             raise exceptions.ValidationError({"period": [str(exc)]}) from exc
-        generate_report_task.apply_async(
-            kwargs={"kind": kind, "period": period, "actor": actor_label(request.user)}
-        )
+        enqueue(generate_report_task, kind=kind, period=period, actor=actor_label(request.user))
         return Response(
             {"status": "queued", "kind": kind, "period": period}, status=status.HTTP_202_ACCEPTED
         )

@@ -348,7 +348,7 @@ class RolloutPreviewSerializer(serializers.Serializer):
 
 
 class ResumeSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=2000)
+    reason = serializers.CharField(max_length=TEXT_MAX_LENGTH)
 
 
 class WaveActionSerializer(serializers.Serializer):
@@ -359,7 +359,7 @@ class WaveActionSerializer(serializers.Serializer):
 
 
 class HaltSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=2000)
+    reason = serializers.CharField(max_length=TEXT_MAX_LENGTH)
 
 
 class RollbackSerializer(serializers.Serializer):
@@ -369,7 +369,9 @@ class RollbackSerializer(serializers.Serializer):
 
     wave = serializers.UUIDField(required=False, allow_null=True, default=None)
     assets = serializers.ListField(child=serializers.UUIDField(), required=False, default=list)
-    what = serializers.CharField(max_length=2000, help_text="What is rolled back, and why.")
+    what = serializers.CharField(
+        max_length=TEXT_MAX_LENGTH, help_text="What is rolled back, and why."
+    )
     outcome = serializers.ChoiceField(
         choices=[c for c in RollbackOutcome.choices if c[0] != RollbackOutcome.PENDING],
         required=False,
@@ -381,7 +383,9 @@ class RollbackSerializer(serializers.Serializer):
 class RollbackOutcomeSerializer(serializers.Serializer):
     asset = serializers.UUIDField()
     status = serializers.ChoiceField(choices=["rolled_back", "failed"])
-    message = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    message = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=TEXT_MAX_LENGTH
+    )
 
 
 class RollbackResultsSerializer(serializers.Serializer):
