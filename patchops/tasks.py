@@ -34,7 +34,7 @@ def dispatch_scorecards() -> dict:
 
 
 @shared_task(
-    name="patchops.refresh_client_findings", acks_late=True, soft_time_limit=1800, time_limit=1900
+    name="patchops.refresh_client_findings", acks_late=True, soft_time_limit=900, time_limit=960
 )
 def refresh_client_findings(client_id: int) -> dict:
     """Re-match every asset of one client against the catalogue (runs in the client's schema)."""
