@@ -42,3 +42,15 @@ def unavailable_message(exc: BaseException | None) -> str:
     if isinstance(exc, REDIS_ERRORS):
         return "The cache is unavailable; try again shortly."
     return "The database is unavailable; try again shortly."
+
+
+# Options of every task that matters (reports, ingest, promotion, reminders): a lost database or
+# broker retries the task with exponential backoff (5 s doubling to 5 min, jittered), eight
+# times, instead of failing it for good. The tasks are idempotent, so a retry never doubles work.
+RETRY_ON_DEPENDENCY_ERRORS: dict[str, Any] = {
+    "autoretry_for": DEPENDENCY_ERRORS,
+    "retry_backoff": 5,
+    "retry_backoff_max": 300,
+    "retry_jitter": True,
+    "max_retries": 8,
+}

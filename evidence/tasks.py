@@ -8,6 +8,7 @@ from celery import shared_task
 from django.db import connection
 from django.utils import timezone
 
+from common.dependencies import RETRY_ON_DEPENDENCY_ERRORS
 from common.locks import held_lock
 from tenants.dispatch import dispatch_per_client
 from tenants.models import Client
@@ -25,7 +26,7 @@ def _current_client() -> Client:
     return tenant
 
 
-@shared_task(name="evidence.generate_report")
+@shared_task(name="evidence.generate_report", **RETRY_ON_DEPENDENCY_ERRORS)
 def generate_report_task(*, kind: str, period: str, actor: str | None = None) -> dict[str, Any]:
     """Render and store one report in the current client's schema (on demand)."""
     report = generate_report(
@@ -34,7 +35,7 @@ def generate_report_task(*, kind: str, period: str, actor: str | None = None) ->
     return {"id": str(report.uuid), "kind": kind, "period": period, "sha256": report.sha256}
 
 
-@shared_task(name="evidence.generate_monthly_reports")
+@shared_task(name="evidence.generate_monthly_reports", **RETRY_ON_DEPENDENCY_ERRORS)
 def generate_monthly_reports(*, period: str) -> dict[str, Any]:
     """Generate the month's reports that do not exist yet (idempotent) in the current schema."""
     client = _current_client()

@@ -6,6 +6,7 @@ from celery import shared_task
 from django.db import connection
 from django.utils import timezone
 
+from common.dependencies import RETRY_ON_DEPENDENCY_ERRORS
 from common.locks import held_lock
 from tenants.dispatch import dispatch_per_client
 from tenants.models import Client
@@ -27,7 +28,13 @@ def dispatch_discovery() -> dict:
     return {"sent": sent}
 
 
-@shared_task(name="inventory.run_discovery", acks_late=True, soft_time_limit=900, time_limit=960)
+@shared_task(
+    name="inventory.run_discovery",
+    acks_late=True,
+    soft_time_limit=900,
+    time_limit=960,
+    **RETRY_ON_DEPENDENCY_ERRORS,
+)
 def run_discovery() -> dict:
     """The scheduled discovery of the current client: pull sources and staleness."""
     from .services import run_scheduled_discovery
@@ -62,7 +69,7 @@ def dispatch_snapshots() -> dict:
     return {"sent": dispatch_per_client(create_monthly_snapshot, select=missing_this_month)}
 
 
-@shared_task(name="inventory.create_monthly_snapshot", acks_late=True)
+@shared_task(name="inventory.create_monthly_snapshot", acks_late=True, **RETRY_ON_DEPENDENCY_ERRORS)
 def create_monthly_snapshot() -> dict:
     from .services import create_snapshot
 

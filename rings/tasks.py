@@ -6,6 +6,7 @@ from celery import shared_task
 from django.db import connection
 from django.utils import timezone
 
+from common.dependencies import RETRY_ON_DEPENDENCY_ERRORS
 from common.locks import held_lock
 from tenants.dispatch import dispatch_per_client
 from tenants.models import Client
@@ -22,7 +23,11 @@ def dispatch_rollout_evaluation() -> dict:
 
 
 @shared_task(
-    name="rings.evaluate_client_rollouts", acks_late=True, soft_time_limit=120, time_limit=180
+    name="rings.evaluate_client_rollouts",
+    acks_late=True,
+    soft_time_limit=120,
+    time_limit=180,
+    **RETRY_ON_DEPENDENCY_ERRORS,
 )
 def evaluate_client_rollouts() -> dict:
     """Advance every active rollout of the current client; a per-client lock avoids pile-ups
@@ -45,7 +50,12 @@ def dispatch_rebalance() -> dict:
     return {"sent": dispatch_per_client(rebalance_client_rings, select=due)}
 
 
-@shared_task(name="rings.rebalance_client_rings", acks_late=True, soft_time_limit=300)
+@shared_task(
+    name="rings.rebalance_client_rings",
+    acks_late=True,
+    soft_time_limit=300,
+    **RETRY_ON_DEPENDENCY_ERRORS,
+)
 def rebalance_client_rings() -> dict:
     """Re-balance the current client's ring membership (pinned and in-flight members stay)."""
     with held_lock("rings:rebalance") as held:  # one lock per client
