@@ -18,7 +18,7 @@ from .models import GENESIS_HASH, ReportKind, canonical_json
 from .periods import format_period
 from .selectors import (
     chain_head,
-    events_in_period,
+    chain_span_for_period,
     iter_events,
     latest_reports,
     period_bounds,
@@ -75,7 +75,7 @@ def _csv(rows: list[list[Any]], header: list[str]) -> bytes:
 
 def _events(period: date, tz) -> tuple[list[dict[str, Any]], bytes, bytes]:
     records = []
-    for event in iter_events(events_in_period(period, tz)):
+    for event in iter_events(chain_span_for_period(period, tz)):
         records.append({**event.content(), "prev_hash": event.prev_hash, "hash": event.hash})
     jsonl = "".join(canonical_json(r) + "\n" for r in records).encode("utf-8")
     csv_rows = [

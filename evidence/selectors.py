@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
-from django.db.models import QuerySet
+from django.db.models import Max, Min, QuerySet
 
 from .models import GENESIS_HASH, EvidenceEvent, StoredReport
 
@@ -134,6 +134,19 @@ def events_in_period(period: date, tz: ZoneInfo) -> QuerySet[EvidenceEvent]:
     return EvidenceEvent.objects.filter(occurred_at__gte=start, occurred_at__lt=end).order_by(
         "sequence"
     )
+
+
+def chain_span_for_period(period: date, tz: ZoneInfo) -> QuerySet[EvidenceEvent]:
+    """The unbroken stretch of the chain that holds every event of the period: from its first
+    to its last event by sequence, with any event in between whose stated time lies outside
+    the period (an agent result reported late, a backdated detection), so the stretch always
+    recomputes on its own."""
+    span = events_in_period(period, tz).aggregate(first=Min("sequence"), last=Max("sequence"))
+    if span["first"] is None:
+        return EvidenceEvent.objects.none()
+    return EvidenceEvent.objects.filter(
+        sequence__gte=span["first"], sequence__lte=span["last"]
+    ).order_by("sequence")
 
 
 def latest_reports(period: date, *, exclude_kinds: tuple[str, ...] = ()) -> list[StoredReport]:
