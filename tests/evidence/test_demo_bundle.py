@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import zipfile
 from datetime import UTC, date, datetime
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,7 @@ def test_the_demo_bundle_verifies_offline(tenant_a, tmp_path: Path) -> None:
         times = list(
             EvidenceEvent.objects.order_by("sequence").values_list("occurred_at", flat=True)
         )
-        assert any(later < earlier for earlier, later in zip(times, times[1:])), (
+        assert any(later < earlier for earlier, later in pairwise(times)), (
             "the demo no longer records out-of-order times; this test would prove less"
         )
         bundle = StoredReport.objects.get(kind="bundle", period=date(2026, 10, 1))
