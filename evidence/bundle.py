@@ -159,6 +159,20 @@ def build_bundle(*, client: Any, period: date) -> bytes:
             "sequence": head.sequence if head else 0,
             "hash": head.hash if head else GENESIS_HASH,
         },
+        # Heads witnessed by earlier reports (kept in the public schema): the included events
+        # must agree with every one of them that falls inside their stretch.
+        "checkpoints": [
+            {
+                "sequence": c.sequence,
+                "hash": c.hash,
+                "source": c.source,
+                "recorded_at": c.recorded_at.isoformat(),
+            }
+            for c in client.checkpoints.filter(
+                sequence__gte=records[0]["sequence"] if records else 0,
+                sequence__lte=records[-1]["sequence"] if records else 0,
+            ).order_by("sequence")
+        ],
         "chain_verified_at_generation": status.ok,
         "hash_rule": "sha256(prev_hash + canonical_json(content)); canonical_json = sorted keys, "
         "separators (',', ':'), UTF-8 unescaped; "

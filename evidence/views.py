@@ -10,6 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.views import View
 from django.views.generic import TemplateView
+from rest_framework.exceptions import NotFound
 
 from common.dependencies import QueueUnavailable, enqueue
 from tenants.permissions import Capability, ClientPageMixin
@@ -134,12 +135,14 @@ class ReportDownloadView(ClientPageMixin, View):
     capability = Capability.REPORTS
 
     def get(self, request: HttpRequest, uuid: Any) -> HttpResponse:
-        from .api.views import report_file_response
+        from .api.views import ReportAltered, report_file_response
 
         report = StoredReport.objects.filter(uuid=uuid).first()
         if report is None:
             raise Http404("No such report.")
         try:
-            return report_file_response(report)
-        except Exception as exc:  # NotFound from the API helper: the file is gone
+            return report_file_response(report, actor=request.user)
+        except ReportAltered as exc:
+            return HttpResponse(str(exc.detail), status=409, content_type="text/plain")
+        except NotFound as exc:
             raise Http404("The stored file is missing.") from exc
