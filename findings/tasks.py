@@ -7,6 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
+from common.dependencies import RETRY_ON_DEPENDENCY_ERRORS
 from tenants.dispatch import dispatch_per_client
 from tenants.models import Client
 
@@ -14,7 +15,11 @@ from .pipeline import client_asset_ids, refresh_findings
 
 
 @shared_task(
-    name="patchops.refresh_client_findings", acks_late=True, soft_time_limit=1800, time_limit=1900
+    name="patchops.refresh_client_findings",
+    acks_late=True,
+    soft_time_limit=900,
+    time_limit=960,
+    **RETRY_ON_DEPENDENCY_ERRORS,
 )
 def refresh_client_findings(client_id: int) -> dict:
     """Re-match every asset of one client against the catalogue (runs in the client's schema)."""

@@ -7,13 +7,20 @@ from __future__ import annotations
 from celery import shared_task
 from django.utils import timezone
 
+from common.dependencies import RETRY_ON_DEPENDENCY_ERRORS
 from tenants.dispatch import dispatch_per_client
 from tenants.models import Client
 
 from .services import record_scorecard
 
 
-@shared_task(name="patchops.record_scorecard", acks_late=True, soft_time_limit=300, time_limit=360)
+@shared_task(
+    name="patchops.record_scorecard",
+    acks_late=True,
+    soft_time_limit=300,
+    time_limit=360,
+    **RETRY_ON_DEPENDENCY_ERRORS,
+)
 def record_scorecard_task(client_id: int) -> dict:
     """Write today's scorecard row of one client (runs in the client's schema)."""
     client = Client.objects.get(pk=client_id)
