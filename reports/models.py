@@ -7,7 +7,14 @@ from typing import Any
 
 from django.db import models
 
-__all__ = ["ReportKind", "StoredReport", "ImmutableReportError", "report_upload_to"]
+__all__ = [
+    "ReportKind",
+    "RequestState",
+    "ReportRequest",
+    "StoredReport",
+    "ImmutableReportError",
+    "report_upload_to",
+]
 
 
 class ReportKind(models.TextChoices):
@@ -74,3 +81,44 @@ class StoredReport(models.Model):
 
 class ImmutableReportError(Exception):
     """Raised on any attempt to change or delete a stored report."""
+
+
+class RequestState(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    FAILED = "failed", "Failed"
+    READY = "ready", "Ready"
+
+
+class ReportRequest(models.Model):
+    """One person's (or integration's) request for a report, from queueing to the stored file.
+
+    The state is what the reports page and API show: queued, running (with the attempt),
+    failed with the reason and a retry, or ready with the report. A re-delivered task finds
+    the request already ready and stores nothing more, so each request yields one report.
+    """
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    kind = models.CharField(max_length=20, choices=ReportKind.choices)
+    period = models.DateField()
+    state = models.CharField(max_length=10, choices=RequestState.choices, default="queued")
+    requested_by = models.CharField(max_length=200)
+    requested_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True, max_length=2000)
+    report = models.OneToOneField(
+        StoredReport, null=True, blank=True, on_delete=models.PROTECT, related_name="request"
+    )
+
+    class Meta:
+        ordering = ["-requested_at"]
+        indexes = [models.Index(fields=["state", "requested_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.period:%Y-%m} ({self.get_state_display()})"
+
+    @property
+    def period_label(self) -> str:
+        return f"{self.period:%Y-%m}"

@@ -8,4 +8,9 @@ BEAT: dict = {
         "task": "evidence.dispatch_monthly_reports",
         "schedule": crontab(minute=7),
     },
+    # A request whose worker and message were both lost is failed (with a retry) in time.
+    "reports-dispatch-stale-requests": {
+        "task": "reports.dispatch_stale_requests",
+        "schedule": crontab(minute="*/10"),
+    },
 }

@@ -334,8 +334,11 @@ def store_report(
     actor: Any = None,
     extension: str = "pdf",
     content_type: str = "application/pdf",
+    on_stored: Callable[[StoredReport], None] | None = None,
 ) -> StoredReport:
-    """Store ``content`` as the next version of (kind, period) and record ``report.generated``."""
+    """Store ``content`` as the next version of (kind, period) and record ``report.generated``;
+    ``on_stored`` runs in the same transaction (what it writes exists exactly when the report
+    does)."""
     digest = hashlib.sha256(content).hexdigest()
     saved_name = None
     try:
@@ -381,6 +384,8 @@ def store_report(
             witness_chain_head(
                 source=f"{kind} report {format_period(period)} v{version}", reference=report.uuid
             )
+            if on_stored is not None:
+                on_stored(report)
     except Exception:
         if saved_name:
             default_storage.delete(saved_name)
@@ -427,8 +432,16 @@ def render_report(client: Any, kind: str, period: date) -> bytes:
         return render_pdf(template_name, context)
 
 
-def generate_report(*, client: Any, kind: str, period: date, actor: Any = None) -> StoredReport:
-    """Render one report of ``kind`` for ``period`` in the current client schema and store it."""
+def generate_report(
+    *,
+    client: Any,
+    kind: str,
+    period: date,
+    actor: Any = None,
+    on_stored: Callable[[StoredReport], None] | None = None,
+) -> StoredReport:
+    """Render one report of ``kind`` for ``period`` in the current client schema and store it
+    (``on_stored`` as in :func:`store_report`)."""
     check_kind(kind, client)
     check_period(client, period)
     if kind == BUNDLE:
@@ -441,9 +454,12 @@ def generate_report(*, client: Any, kind: str, period: date, actor: Any = None) 
             actor=actor,
             extension="zip",
             content_type="application/zip",
+            on_stored=on_stored,
         )
     content = render_report(client, kind, period)
-    return store_report(client=client, kind=kind, period=period, content=content, actor=actor)
+    return store_report(
+        client=client, kind=kind, period=period, content=content, actor=actor, on_stored=on_stored
+    )
 
 
 def generate_missing_reports(

@@ -8,16 +8,23 @@ from celery import shared_task
 from django.db import connection
 from django.utils import timezone
 
-from common.dependencies import RETRY_ON_DEPENDENCY_ERRORS
+from common.dependencies import DEPENDENCY_ERRORS, RETRY_ON_DEPENDENCY_ERRORS
 from common.locks import held_lock
 from common.periods import format_period, parse_period
 from tenants.dispatch import dispatch_per_client
 from tenants.models import Client
 
-from .models import StoredReport
+from . import requests
+from .models import ReportRequest, StoredReport
 from .services import due_for_monthly, generate_missing_reports, generate_report, monthly_kinds
 
-__all__ = ["generate_report_task", "generate_monthly_reports", "dispatch_monthly_reports"]
+__all__ = [
+    "generate_report_task",
+    "generate_monthly_reports",
+    "dispatch_monthly_reports",
+    "dispatch_stale_requests",
+    "fail_stale_requests",
+]
 
 
 def _current_client() -> Client:
@@ -27,13 +34,48 @@ def _current_client() -> Client:
     return tenant
 
 
-@shared_task(name="evidence.generate_report", **RETRY_ON_DEPENDENCY_ERRORS)
-def generate_report_task(*, kind: str, period: str, actor: str | None = None) -> dict[str, Any]:
-    """Render and store one report in the current client's schema (on demand)."""
-    report = generate_report(
-        client=_current_client(), kind=kind, period=parse_period(period), actor=actor
-    )
-    return {"id": str(report.uuid), "kind": kind, "period": period, "sha256": report.sha256}
+@shared_task(name="evidence.generate_report", bind=True, **RETRY_ON_DEPENDENCY_ERRORS)
+def generate_report_task(
+    self: Any,
+    *,
+    request: str | None = None,
+    kind: str | None = None,
+    period: str | None = None,
+    actor: str | None = None,
+) -> dict[str, Any]:
+    """Render and store the report of one request in the current client's schema.
+
+    A lost database or broker retries (backoff); any other error fails the request with its
+    reason. Without ``request`` (a message queued before requests existed) it renders ``kind``
+    for ``period`` as it always did."""
+    client = _current_client()
+    if request is None:
+        report = generate_report(client=client, kind=kind, period=parse_period(period), actor=actor)
+        return {"id": str(report.uuid), "kind": kind, "period": period, "sha256": report.sha256}
+    try:
+        done = requests.run_request(client=client, uuid=request)
+    except ReportRequest.DoesNotExist:
+        # The request's transaction has not committed yet; it will in a moment.
+        raise self.retry(countdown=1, max_retries=30) from None
+    except DEPENDENCY_ERRORS:
+        if self.request.retries >= self.max_retries:
+            requests.fail_request(uuid=request, reason="The database or queue stayed unavailable.")
+        raise
+    except Exception as exc:
+        requests.fail_request(uuid=request, reason=f"{type(exc).__name__}: {exc}")
+        raise
+    return {"request": request, "state": done.state, "report": str(done.report.uuid)}
+
+
+@shared_task(name="reports.dispatch_stale_requests")
+def dispatch_stale_requests() -> dict[str, Any]:
+    """Every ten minutes: fail the requests of each client that stopped without a word."""
+    return {"sent": len(dispatch_per_client(fail_stale_requests))}
+
+
+@shared_task(name="reports.fail_stale_requests", **RETRY_ON_DEPENDENCY_ERRORS)
+def fail_stale_requests() -> dict[str, Any]:
+    return {"schema": connection.schema_name, "failed": requests.fail_stale_requests()}
 
 
 @shared_task(name="evidence.generate_monthly_reports", **RETRY_ON_DEPENDENCY_ERRORS)

@@ -2,10 +2,15 @@
 
 from django.urls import path
 
-from .views import ReportDownloadView, ReportListView
+from .views import ReportDownloadView, ReportListView, ReportRequestRetryView
 
 app_name = "reports"
 urlpatterns = [
     path("reports/", ReportListView.as_view(), name="reports"),
     path("reports/<uuid:uuid>/download/", ReportDownloadView.as_view(), name="report-download"),
+    path(
+        "reports/requests/<uuid:uuid>/retry/",
+        ReportRequestRetryView.as_view(),
+        name="report-request-retry",
+    ),
 ]

@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils import timezone
 from django.views import View
 from django.views.generic import TemplateView
@@ -16,19 +17,17 @@ from rest_framework.exceptions import NotFound
 
 from common.dependencies import QueueUnavailable, enqueue
 from common.periods import format_period, parse_period, previous_month
-from evidence.services import actor_label
 from tenants.permissions import Capability, ClientPageMixin
 
+from . import requests
 from .api.views import ReportAltered, report_file_response
 from .filters import StoredReportFilterSet
-from .models import ReportKind, StoredReport
+from .models import ReportKind, ReportRequest, StoredReport
 from .permissions import may_generate
 from .services import (
     HIPAA_ONLY_KINDS,
     ReportNotAvailable,
     available_kinds,
-    check_kind,
-    check_period,
 )
 from .tasks import generate_report_task
 
@@ -67,6 +66,7 @@ class ReportListView(ClientPageMixin, TemplateView):
             kinds=[(k, ReportKind(k).label) for k in kinds],
             default_period=format_period(previous_month(self.client_now())),
             query=_query_without_page(self.request),
+            report_requests=requests.recent_requests(),
         )
         return context
 
@@ -80,19 +80,14 @@ class ReportListView(ClientPageMixin, TemplateView):
         kind = request.POST.get("kind", "")
         period_text = request.POST.get("period", "")
         try:
-            check_kind(kind, self.client)
-            check_period(self.client, parse_period(period_text))
-        except (ReportNotAvailable, ValueError) as exc:
-            messages.error(request, str(exc))
-            return redirect(request.path)
-        try:
-            enqueue(
-                generate_report_task,
+            requests.request_report(
+                client=self.client,
                 kind=kind,
-                period=period_text,
-                actor=actor_label(request.user),
+                period=parse_period(period_text),
+                actor=request.user,
+                queue=queue_request,
             )
-        except QueueUnavailable as exc:
+        except (ReportNotAvailable, ValueError, QueueUnavailable) as exc:
             messages.error(request, str(exc))
             return redirect(request.path)
         messages.success(
@@ -101,6 +96,32 @@ class ReportListView(ClientPageMixin, TemplateView):
             "it will appear below when ready.",
         )
         return redirect(request.path)
+
+
+def queue_request(made: ReportRequest) -> None:
+    enqueue(generate_report_task, request=str(made.uuid))
+
+
+class ReportRequestRetryView(ClientPageMixin, View):
+    """POST: queue a failed request again."""
+
+    capability = Capability.REPORTS
+
+    def post(self, request: HttpRequest, uuid: Any) -> HttpResponse:
+        if not may_generate(self.role):
+            raise PermissionDenied("Only MSP staff may generate reports.")
+        made = ReportRequest.objects.filter(uuid=uuid).first()
+        if made is None:
+            raise Http404("No such report request.")
+        try:
+            requests.retry_request(request=made, queue=queue_request)
+        except (requests.RequestNotRetryable, QueueUnavailable) as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(
+                request, f"{made.get_kind_display()} {made.period_label} queued again."
+            )
+        return redirect(reverse("reports:reports"))
 
 
 class ReportDownloadView(ClientPageMixin, View):

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from reports.models import ReportKind, StoredReport
+from reports.models import ReportKind, ReportRequest, StoredReport
 from tenants.api.serializers import BriefMixin
 
 
@@ -47,7 +47,29 @@ class GenerateReportSerializer(serializers.Serializer):
     period = serializers.RegexField(r"^\d{4}-\d{2}$", max_length=7, help_text="YYYY-MM")
 
 
-class QueuedReportSerializer(serializers.Serializer):
-    status = serializers.CharField()
-    kind = serializers.CharField()
-    period = serializers.CharField()
+class ReportRequestSerializer(BriefMixin, serializers.ModelSerializer):
+    """A requested generation: queued, running, failed (with the reason) or ready."""
+
+    id = serializers.UUIDField(source="uuid", read_only=True)
+    period = serializers.CharField(source="period_label", read_only=True)
+    status = serializers.CharField(source="state", read_only=True, help_text="Same as state.")
+    report = serializers.UUIDField(source="report.uuid", read_only=True, allow_null=True)
+
+    class Meta:
+        model = ReportRequest
+        fields = [
+            "id",
+            "kind",
+            "period",
+            "state",
+            "status",
+            "requested_by",
+            "requested_at",
+            "started_at",
+            "finished_at",
+            "attempts",
+            "error",
+            "report",
+        ]
+        brief_fields = ["id", "kind", "period", "state"]
+        read_only_fields = fields

@@ -2,9 +2,10 @@
 
 from rest_framework.routers import SimpleRouter
 
-from reports.api.views import StoredReportViewSet
+from reports.api.views import ReportRequestViewSet, StoredReportViewSet
 
 app_name = "reports-api"
 router = SimpleRouter()
 router.register("reports", StoredReportViewSet, basename="storedreport")
+router.register("report-requests", ReportRequestViewSet, basename="reportrequest")
 urlpatterns = router.urls

@@ -13,19 +13,17 @@ from rest_framework.response import Response
 
 from common.dependencies import enqueue
 from common.periods import parse_period
-from evidence.services import actor_label
+from reports import requests
 from reports.api.serializers import (
     GenerateReportSerializer,
-    QueuedReportSerializer,
+    ReportRequestSerializer,
     StoredReportSerializer,
 )
 from reports.filters import StoredReportFilterSet
-from reports.models import StoredReport
+from reports.models import ReportRequest, StoredReport
 from reports.permissions import may_generate
 from reports.services import (
     ReportNotAvailable,
-    check_kind,
-    check_period,
     file_sha256,
     record_report_altered,
 )
@@ -35,6 +33,38 @@ from tenants.permissions import Capability, current_client, role_in
 
 def _content_disposition_name(report: StoredReport) -> str:
     return report.filename or f"report-{report.uuid}"
+
+
+def _queue(made: ReportRequest) -> None:
+    enqueue(generate_report_task, request=str(made.uuid))
+
+
+class ReportRequestViewSet(viewsets.ReadOnlyModelViewSet):
+    """Requested generations with their state; ``retry/`` queues a failed one again."""
+
+    queryset = ReportRequest.objects.select_related("report").all()
+    serializer_class = ReportRequestSerializer
+    lookup_field = "uuid"
+    lookup_value_regex = "[0-9a-fA-F-]{36}"
+    filterset_fields = ["state", "kind"]
+    ordering_fields = ["requested_at"]
+    capabilities = {
+        "GET": Capability.REPORTS,
+        "HEAD": Capability.REPORTS,
+        "retry": Capability.REPORTS,
+    }
+
+    @extend_schema(request=None, responses={202: ReportRequestSerializer})
+    @action(detail=True, methods=["post"])
+    def retry(self, request, *args, **kwargs):
+        """Queue a failed request again (409 when it is not failed)."""
+        if not may_generate(role_in(request.user, current_client(request))):
+            raise exceptions.PermissionDenied("Only MSP staff may generate reports.")
+        try:
+            made = requests.retry_request(request=self.get_object(), queue=_queue)
+        except requests.RequestNotRetryable as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return Response(ReportRequestSerializer(made).data, status=status.HTTP_202_ACCEPTED)
 
 
 class StoredReportViewSet(viewsets.ReadOnlyModelViewSet):
@@ -56,7 +86,7 @@ class StoredReportViewSet(viewsets.ReadOnlyModelViewSet):
 
     @extend_schema(
         request=GenerateReportSerializer,
-        responses={202: QueuedReportSerializer},
+        responses={202: ReportRequestSerializer},
     )
     def create(self, request, *args, **kwargs):
         """Queue the generation of one report; it appears in the list when rendered."""
@@ -66,16 +96,18 @@ class StoredReportViewSet(viewsets.ReadOnlyModelViewSet):
         serializer.is_valid(raise_exception=True)
         kind, period = serializer.validated_data["kind"], serializer.validated_data["period"]
         try:
-            check_kind(kind, current_client(request))
-            check_period(current_client(request), parse_period(period))
+            made = requests.request_report(
+                client=current_client(request),
+                kind=kind,
+                period=parse_period(period),
+                actor=request.user,
+                queue=_queue,
+            )
         except ReportNotAvailable as exc:
             raise exceptions.ValidationError({"kind": [str(exc)]}) from exc
         except ValueError as exc:
             raise exceptions.ValidationError({"period": [str(exc)]}) from exc
-        enqueue(generate_report_task, kind=kind, period=period, actor=actor_label(request.user))
-        return Response(
-            {"status": "queued", "kind": kind, "period": period}, status=status.HTTP_202_ACCEPTED
-        )
+        return Response(ReportRequestSerializer(made).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(
         responses={
@@ -125,4 +157,9 @@ def report_file_response(report: StoredReport, *, actor: Any = None) -> FileResp
     return response
 
 
-__all__ = ["ReportAltered", "StoredReportViewSet", "report_file_response"]
+__all__ = [
+    "ReportAltered",
+    "ReportRequestViewSet",
+    "StoredReportViewSet",
+    "report_file_response",
+]

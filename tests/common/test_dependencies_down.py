@@ -11,8 +11,10 @@ from collections.abc import Iterator
 
 import pytest
 from django.conf import settings
+from django_tenants.utils import tenant_context
 
 from patchops.celery import app as celery_app
+from reports.models import ReportRequest
 from tenants.choices import TokenScope
 
 pytestmark = pytest.mark.django_db
@@ -104,6 +106,8 @@ def test_api_answers_503_json_while_redis_is_down_and_recovers(
     assert down["Content-Type"] == "application/json"
     assert down["Retry-After"] == "30"
     assert "nothing was queued" in down.json()["detail"]
+    with tenant_context(tenant_a):
+        assert not ReportRequest.objects.exists()  # nothing recorded for a request not queued
 
     broker.start()
     back = http.post(REPORTS_API, LAST_MONTH, content_type="application/json")

@@ -4,6 +4,7 @@ from unittest import mock
 import pytest
 from django_tenants.utils import tenant_context
 
+from reports.models import ReportRequest
 from reports.services import store_report
 from tenants.choices import TokenScope
 
@@ -102,7 +103,9 @@ def test_client_users_may_not_generate(login, personas, reports, persona):
 
 
 @pytest.mark.parametrize("persona", ["account_manager", "engineer"])
-def test_staff_queue_a_generation_never_rendering_in_the_request(login, personas, reports, persona):
+def test_staff_queue_a_generation_never_rendering_in_the_request(
+    login, personas, reports, persona, tenant_a
+):
     client = login(getattr(personas, persona))
     with (
         mock.patch("reports.tasks.generate_report_task.apply_async", autospec=True) as queue,
@@ -117,11 +120,11 @@ def test_staff_queue_a_generation_never_rendering_in_the_request(login, personas
     render.assert_not_called()
     assert queue.call_count == 2
     kwargs = queue.call_args_list[0].kwargs["kwargs"]
-    assert kwargs == {
-        "kind": "inventory",
-        "period": "2026-10",
-        "actor": getattr(personas, persona).email,
-    }
+    assert kwargs == {"request": response.json()["id"]}
+    with tenant_context(tenant_a):
+        made = ReportRequest.objects.get(uuid=response.json()["id"])
+    assert (made.kind, made.period_label, made.state) == ("inventory", "2026-10", "queued")
+    assert made.requested_by == getattr(personas, persona).email
 
 
 @pytest.mark.parametrize(
@@ -149,7 +152,9 @@ def test_write_token_may_generate_read_token_may_not(api, make_token, tenant_a):
     with mock.patch("reports.tasks.generate_report_task.apply_async", autospec=True) as queue:
         assert api(read).post(API, {"kind": "inventory", "period": "2026-10"}).status_code == 403
         assert api(write).post(API, {"kind": "inventory", "period": "2026-10"}).status_code == 202
-    assert queue.call_args.kwargs["kwargs"]["actor"] == "token:w"
+    request_id = queue.call_args.kwargs["kwargs"]["request"]
+    with tenant_context(tenant_a):
+        assert ReportRequest.objects.get(uuid=request_id).requested_by == "token:w"
 
 
 def test_reports_page_lists_and_offers_generation_to_staff_only(login, personas, reports):
