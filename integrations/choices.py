@@ -8,7 +8,6 @@ __all__ = [
     "JobStatus",
     "DeliveryKind",
     "DeliveryState",
-    "DELIVERY_OPEN_STATES",
 ]
 
 
@@ -75,5 +74,3 @@ DELIVERY_STATE_COLORS = {
     "failed_retrying": "orange",
     "dead": "red",
 }
-# States in which a message still goes out by itself.
-DELIVERY_OPEN_STATES = ("pending", "delivering", "failed_retrying")

@@ -172,10 +172,11 @@ def enqueue(
 
 def queue_delivery(message: OutboxMessage) -> None:
     """Queue the delivery task once the current transaction commits (at once without one). The
-    task runs in the schema of the client the message belongs to."""
+    task runs in the schema of the client the message belongs to. A broker that cannot be
+    reached is logged, never raised into the committed change: the sweep queues it later."""
     schema = connection.schema_name
     pk = message.pk
-    transaction.on_commit(lambda: _send_task(pk, schema))
+    transaction.on_commit(lambda: _send_task(pk, schema), robust=True)
 
 
 def _send_task(pk: int, schema: str) -> None:

@@ -210,3 +210,16 @@ def test_a_dead_call_goes_to_the_corrected_url_when_sent_again(in_tenant_a, hook
     message.refresh_from_db()
     assert (message.state, message.target) == ("delivered", rmm.url)
     assert len(rmm.calls) == 1
+
+
+def test_an_unreachable_broker_does_not_undo_the_change(hook, django_capture_on_commit_callbacks):
+    with (
+        mock.patch.object(
+            outbox.current_app, "send_task", autospec=True, side_effect=ConnectionError("down")
+        ) as send,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        message = WebhookConnector(hook).enqueue("wave.deploy", {"wave": "w"}, key="i")
+    assert send.call_count == 1
+    message.refresh_from_db()
+    assert message.state == "pending"  # the sweep queues it once it is overdue

@@ -199,6 +199,9 @@ def test_a_rollback_call_given_up_fails_the_rollback(in_tenant_a, rmm, personas,
     assert rollback.outcome == RollbackOutcome.FAILED
     reasons = set(rollback.targets.values_list("message", flat=True))
     assert reasons == {"The RMM webhook was not delivered (HTTP 503); nothing was rolled back."}
+    page = http.get(f"/clients/tenant-a/rollouts/{canary.rollout.uuid}/").content.decode()
+    row = page[page.index(f'data-testid="rollback-{rollback.uuid}"') :]
+    assert 'data-testid="rollback-call">call dead (gave up)' in row[: row.index("</tr>")]
     # A failed rollback is not sent again: a new rollback is requested instead.
     refused = http.post(f"/clients/tenant-a/api/v1/outbox-messages/{message.uuid}/retry/")
     assert refused.status_code == 400
