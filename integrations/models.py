@@ -8,6 +8,8 @@ import uuid
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from common.limits import TEXT_MAX_LENGTH
+
 from .choices import (
     DeliveryKind,
     DeliveryState,
@@ -146,7 +148,7 @@ class OutboxMessage(models.Model):
     max_attempts = models.PositiveSmallIntegerField(
         default=8, validators=[MinValueValidator(1), MaxValueValidator(MAX_ATTEMPTS_LIMIT)]
     )
-    last_error = models.TextField(blank=True)
+    last_error = models.TextField(max_length=TEXT_MAX_LENGTH, blank=True)
     response_status = models.PositiveSmallIntegerField(null=True, blank=True)
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()

@@ -36,6 +36,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from common.limits import TEXT_MAX_LENGTH
 from evidence.services import record_event
 
 from .choices import DeliveryState
@@ -180,7 +181,9 @@ def queue_delivery(message: OutboxMessage) -> None:
 
 
 def _send_task(pk: int, schema: str) -> None:
-    options: dict[str, Any] = {"headers": {"_schema_name": schema}}
+    # No publish retries: with the broker down this fails at once (the sweep sends it later)
+    # instead of holding up the request that made the change.
+    options: dict[str, Any] = {"headers": {"_schema_name": schema}, "retry": False}
     if settings.OUTBOX_QUEUE:
         options["queue"] = settings.OUTBOX_QUEUE
     current_app.send_task(DELIVER_TASK, args=[pk], **options)
@@ -284,7 +287,7 @@ def deliver(*, message_id: int) -> dict[str, Any]:
             return {"message": message_id, "state": S.DEAD}
         OutboxMessage.objects.filter(pk=message.pk, state=S.DELIVERING).update(
             state=S.FAILED_RETRYING,
-            last_error=str(exc)[:4000],
+            last_error=str(exc)[:TEXT_MAX_LENGTH],
             response_status=exc.status,
             updated_at=timezone.now(),
         )
@@ -324,7 +327,7 @@ def _give_up(message: OutboxMessage, error: str, status: int | None) -> None:
         .exclude(state__in=[S.DELIVERED, S.DEAD])
         .update(
             state=S.DEAD,
-            last_error=error[:4000],
+            last_error=error[:TEXT_MAX_LENGTH],
             response_status=status,
             next_attempt_at=None,
             updated_at=at,
@@ -372,18 +375,18 @@ def requeue_stale(*, at: datetime | None = None) -> dict[str, int]:
     at = at or timezone.now()
     requeued = dead = 0
     for message in stale_messages(at=at).order_by("pk")[:500]:
-        if message.state == S.DELIVERING:
-            if message.attempts >= message.max_attempts:
-                _give_up(message, "The last attempt was interrupted.", message.response_status)
-                dead += 1
-                continue
-            claimed = OutboxMessage.objects.filter(pk=message.pk, state=S.DELIVERING).update(
-                state=S.FAILED_RETRYING, next_attempt_at=None, updated_at=at
-            )
-        else:
-            claimed = OutboxMessage.objects.filter(pk=message.pk, state=message.state).update(
-                next_attempt_at=None, updated_at=at
-            )
+        if message.state == S.DELIVERING and message.attempts >= message.max_attempts:
+            _give_up(message, "The last attempt was interrupted.", message.response_status)
+            dead += 1
+            continue
+        # Claimed only if nobody touched it since it was read (one sweep requeues it once).
+        claimed = OutboxMessage.objects.filter(
+            pk=message.pk, state=message.state, updated_at=message.updated_at
+        ).update(
+            state=S.FAILED_RETRYING if message.state == S.DELIVERING else message.state,
+            next_attempt_at=None,
+            updated_at=at,
+        )
         if claimed:
             _send_task(message.pk, connection.schema_name)
             requeued += 1

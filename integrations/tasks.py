@@ -9,6 +9,8 @@ from django.conf import settings
 from django.db import connection
 from tenant_schemas_celery.task import TenantTask
 
+from common.dependencies import DEPENDENCY_ERRORS, RETRY_ON_DEPENDENCY_ERRORS
+from common.locks import held_lock
 from tenants.dispatch import dispatch_per_client
 
 from . import outbox
@@ -39,7 +41,7 @@ class OutboxTask(TenantTask):
     base=OutboxTask,
     name=outbox.DELIVER_TASK,
     acks_late=True,
-    autoretry_for=(outbox.TransientDeliveryError,),
+    autoretry_for=(outbox.TransientDeliveryError, *DEPENDENCY_ERRORS),
     retry_backoff=settings.OUTBOX_RETRY_BACKOFF_SECONDS,
     retry_backoff_max=settings.OUTBOX_RETRY_BACKOFF_MAX_SECONDS,
     retry_jitter=True,
@@ -48,8 +50,9 @@ class OutboxTask(TenantTask):
     time_limit=180,
 )
 def deliver_outbox_message(self, message_id: int) -> dict[str, Any]:
-    """One attempt at one outbox message; a transient failure raises and Celery retries with
-    backoff. The message's own ``max_attempts`` decides when it is dead."""
+    """One attempt at one outbox message; a transient failure (the receiver's, or a lost
+    database or broker) raises and Celery retries with backoff. The message's own
+    ``max_attempts`` decides when it is dead."""
     return outbox.deliver(message_id=message_id)
 
 
@@ -63,7 +66,16 @@ def _has_stale() -> bool:
     return outbox.stale_messages().exists()
 
 
-@shared_task(name="integrations.sweep_outbox", acks_late=True, soft_time_limit=120)
+@shared_task(
+    name="integrations.sweep_outbox",
+    acks_late=True,
+    soft_time_limit=120,
+    time_limit=180,
+    **RETRY_ON_DEPENDENCY_ERRORS,
+)
 def sweep_outbox() -> dict:
     """Queue again the current client's messages whose delivery task was lost."""
-    return {"schema": connection.schema_name, **outbox.requeue_stale()}
+    with held_lock("integrations:sweep") as held:  # one lock per client
+        if not held:
+            return {"schema": connection.schema_name, "skipped": "locked"}
+        return {"schema": connection.schema_name, **outbox.requeue_stale()}
