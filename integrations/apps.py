@@ -4,3 +4,7 @@ from django.apps import AppConfig
 class IntegrationsConfig(AppConfig):
     name = "integrations"
     verbose_name = "PSA and RMM integrations"
+
+    def ready(self) -> None:
+        # Registers the outbox senders (every process that delivers needs them).
+        from . import connectors  # noqa: F401

@@ -6,7 +6,8 @@ __all__ = [
     "TicketStatus",
     "JobAction",
     "JobStatus",
-    "DeliveryStatus",
+    "DeliveryKind",
+    "DeliveryState",
 ]
 
 
@@ -46,6 +47,30 @@ class JobStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
-class DeliveryStatus(models.TextChoices):
+class DeliveryKind(models.TextChoices):
+    """What an outbox message is, which decides how it is sent."""
+
+    RMM_WEBHOOK = "rmm_webhook", "RMM webhook"
+
+
+class DeliveryState(models.TextChoices):
+    """Where an outbox message is on its way out (``color`` for its badge)."""
+
+    PENDING = "pending", "Pending"
+    DELIVERING = "delivering", "Delivering"
     DELIVERED = "delivered", "Delivered"
-    FAILED = "failed", "Failed"
+    FAILED_RETRYING = "failed_retrying", "Failed, retrying"
+    DEAD = "dead", "Dead (gave up)"
+
+    @property
+    def color(self) -> str:
+        return DELIVERY_STATE_COLORS.get(self.value, "gray")
+
+
+DELIVERY_STATE_COLORS = {
+    "pending": "gray",
+    "delivering": "blue",
+    "delivered": "green",
+    "failed_retrying": "orange",
+    "dead": "red",
+}

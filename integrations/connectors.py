@@ -3,7 +3,9 @@
 * ``AgentJobConnector`` (built in): jobs wait as ``AgentJob`` rows; the device's discovery agent
   polls ``agent-jobs/``, runs them with the platform's package tool and posts the result back.
 * ``WebhookConnector``: POSTs signed JSON to an RMM (``X-PatchOps-Signature: sha256=<hex>``,
-  HMAC-SHA256 of the raw body with the webhook's secret), with a timeout and recorded retries.
+  HMAC-SHA256 of the raw body with the webhook's secret) through the outbox: the call is written
+  in the caller's transaction and delivered by Celery after commit, with retries, an
+  ``Idempotency-Key`` header and a visible delivery state (``integrations.outbox``).
 """
 
 from __future__ import annotations
@@ -11,27 +13,31 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import time
-import urllib.error
-import urllib.request
+import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 
-from .choices import DeliveryStatus, JobAction, JobStatus
-from .models import AgentJob, RmmWebhook, WebhookDelivery
+from rings.choices import DeploymentStatus, RollbackTargetStatus
+from rings.models import DeploymentResult, RollbackTarget
+
+from . import outbox
+from .choices import DeliveryKind, JobAction, JobStatus
+from .models import AgentJob, OutboxMessage, RmmWebhook
 
 if TYPE_CHECKING:
     from inventory.models import Asset
-    from rings.models import RollbackEvent, RollbackTarget, Rollout, Wave
+    from rings.models import RollbackEvent, Rollout, Wave
 
 __all__ = [
     "Connector",
     "AgentJobConnector",
     "WebhookConnector",
+    "RmmWebhookSender",
     "get_connector",
     "packages_for",
     "rollback_packages_for",
@@ -195,54 +201,31 @@ class AgentJobConnector(Connector):
 
 
 class WebhookConnector(Connector):
+    """Every call is an outbox message: written in the caller's transaction, sent by Celery
+    after commit (``integrations.outbox``). Its outcome arrives later: a delivered snapshot
+    request confirms the snapshot, a dead rollback call fails the rollback's devices."""
+
     name = "webhook"
 
-    def __init__(self, webhook: RmmWebhook, *, backoff_seconds: float = 0.5) -> None:
+    def __init__(self, webhook: RmmWebhook) -> None:
         self.webhook = webhook
-        self.backoff_seconds = backoff_seconds
 
-    def send(self, event: str, payload: dict[str, Any]) -> WebhookDelivery:
-        """POST signed JSON; retries up to ``max_attempts`` times; every attempt is recorded."""
-        body = json.dumps({"event": event, **payload}, cls=DjangoJSONEncoder, sort_keys=True)
-        raw = body.encode()
-        headers = {
-            "Content-Type": "application/json",
-            SIGNATURE_HEADER: sign(self.webhook.secret, raw),
-            "X-PatchOps-Event": event,
-        }
-        errors: list[dict[str, Any]] = []
-        status_code = None
-        attempts = 0
-        delivered = False
-        for attempt in range(1, max(self.webhook.max_attempts, 1) + 1):
-            attempts = attempt
-            request = urllib.request.Request(
-                self.webhook.url, data=raw, headers=headers, method="POST"
-            )
-            try:
-                with urllib.request.urlopen(request, timeout=self.webhook.timeout_seconds) as resp:
-                    status_code = resp.status
-                delivered = 200 <= status_code < 300
-                if delivered:
-                    break
-                errors.append({"attempt": attempt, "error": f"HTTP {status_code}"})
-            except urllib.error.HTTPError as exc:
-                status_code = exc.code
-                errors.append({"attempt": attempt, "error": f"HTTP {exc.code}"})
-            except (urllib.error.URLError, TimeoutError, OSError) as exc:
-                errors.append({"attempt": attempt, "error": str(getattr(exc, "reason", exc))})
-            if attempt < self.webhook.max_attempts:
-                time.sleep(self.backoff_seconds * attempt)
-        return WebhookDelivery.objects.create(
-            webhook=self.webhook,
+    def enqueue(
+        self, event: str, payload: dict[str, Any], *, key: str, rollout: str | None = None
+    ) -> OutboxMessage:
+        """Queue the signed POST of ``{"event": event, **payload}`` (one row per ``key``)."""
+        message, _ = outbox.enqueue(
+            kind=DeliveryKind.RMM_WEBHOOK,
             event=event,
-            payload=json.loads(body),
-            status=DeliveryStatus.DELIVERED if delivered else DeliveryStatus.FAILED,
-            attempts=attempts,
-            response_status=status_code,
-            errors=errors,
-            created_at=timezone.now(),
+            target=self.webhook.url,
+            payload={"event": event, **payload},
+            idempotency_key=f"{event}:{_digest(str(self.webhook.uuid), key)}",
+            subject_type="rollout" if rollout else "",
+            subject_id=rollout or "",
+            max_attempts=self.webhook.max_attempts,
+            rmm_webhook=self.webhook,
         )
+        return message
 
     def _asset_payload(self, wave: Wave, asset: Asset) -> dict[str, Any]:
         result = wave.results.filter(asset=asset).first()
@@ -257,42 +240,55 @@ class WebhookConnector(Connector):
         }
 
     def deploy(self, wave: Wave, assets: Sequence[Asset], *, catch_up: bool = False) -> int:
-        delivery = self.send(
-            "wave.deploy",
-            {
-                "rollout": str(wave.rollout.uuid),
-                "wave": str(wave.uuid),
-                "ring": wave.ring.key,
-                "catch_up": catch_up,
-                "assets": [self._asset_payload(wave, a) for a in assets],
-            },
-        )
-        return len(assets) if delivery.status == DeliveryStatus.DELIVERED else 0
+        """Queue ``wave.deploy``; the RMM reports each asset through ``rollouts/<id>/results/``.
+        The same deployment queued again (same assets and windows) is the same message; a
+        resumed rollout sends again."""
+        payload = {
+            "rollout": str(wave.rollout.uuid),
+            "wave": str(wave.uuid),
+            "ring": wave.ring.key,
+            "catch_up": catch_up,
+            "assets": [self._asset_payload(wave, a) for a in assets],
+        }
+        resumed = wave.rollout.resumed_at.isoformat() if wave.rollout.resumed_at else ""
+        body = json.dumps(payload, cls=DjangoJSONEncoder, sort_keys=True)
+        self.enqueue("wave.deploy", payload, key=f"{body}|{resumed}", rollout=payload["rollout"])
+        return len(assets)
 
     def collect_results(self, wave: Wave) -> dict[str, int]:
+        """Delivery states of the wave's calls to the RMM."""
         counts: dict[str, int] = {}
-        for status in WebhookDelivery.objects.filter(payload__wave=str(wave.uuid)).values_list(
-            "status", flat=True
-        ):
-            counts[status] = counts.get(status, 0) + 1
+        for state in OutboxMessage.objects.filter(
+            kind=DeliveryKind.RMM_WEBHOOK, payload__wave=str(wave.uuid)
+        ).values_list("state", flat=True):
+            counts[state] = counts.get(state, 0) + 1
         return counts
 
     def take_snapshot(self, asset: Asset, *, wave: Wave | None = None) -> bool:
-        delivery = self.send(
+        """Queue ``asset.snapshot``; the snapshot is confirmed when the RMM accepts the call."""
+        requested = ""
+        if wave is not None:
+            result = wave.results.filter(asset=asset).only("snapshot_requested_at").first()
+            if result is not None and result.snapshot_requested_at:
+                requested = result.snapshot_requested_at.isoformat()
+        self.enqueue(
             "asset.snapshot",
             {
                 "asset": {"id": str(asset.uuid), "hostname": asset.hostname},
                 "wave": str(wave.uuid) if wave else None,
             },
+            key=f"{asset.uuid}|{wave.uuid if wave else uuid.uuid4()}|{requested}",
+            rollout=str(wave.rollout.uuid) if wave else None,
         )
-        return delivery.status == DeliveryStatus.DELIVERED
+        return False
 
     def rollback(
         self, rollback: RollbackEvent, targets: Sequence[RollbackTarget]
     ) -> dict[RollbackTarget, str]:
-        """POST ``rollout.rollback``; the RMM reports each asset back through
-        ``rollouts/<id>/rollback-results/``. An undelivered call fails every target."""
-        delivery = self.send(
+        """Queue ``rollout.rollback``; the RMM reports each asset back through
+        ``rollouts/<id>/rollback-results/``. A call that is given up (dead) fails every device
+        still pending."""
+        self.enqueue(
             "rollout.rollback",
             {
                 "rollout": str(rollback.rollout.uuid),
@@ -309,12 +305,102 @@ class WebhookConnector(Connector):
                     for t in targets
                 ],
             },
+            key=str(rollback.uuid),
+            rollout=str(rollback.rollout.uuid),
         )
-        if delivery.status == DeliveryStatus.DELIVERED:
-            return {}
-        error = delivery.errors[-1]["error"] if delivery.errors else "no answer"
-        message = f"The RMM webhook was not delivered ({error}); nothing was rolled back."
-        return {target: message for target in targets}
+        return {}
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+class RmmWebhookSender:
+    """Sends RMM webhook messages: signed JSON, ``Idempotency-Key``, the webhook's timeout."""
+
+    def request(self, message: OutboxMessage) -> outbox.OutboundRequest:
+        webhook = message.rmm_webhook
+        if webhook is None:
+            raise outbox.PermanentDeliveryError("The RMM webhook was removed.")
+        if webhook.url != message.target:  # corrected since: the call goes where it is now
+            OutboxMessage.objects.filter(pk=message.pk).update(target=webhook.url[:1000])
+            message.target = webhook.url
+        raw = json.dumps(message.payload, sort_keys=True).encode()
+        return outbox.OutboundRequest(
+            url=webhook.url,
+            body=raw,
+            headers={
+                "Content-Type": "application/json",
+                SIGNATURE_HEADER: sign(webhook.secret, raw),
+                "X-PatchOps-Event": message.event,
+                outbox.IDEMPOTENCY_HEADER: message.idempotency_key,
+            },
+            timeout=float(webhook.timeout_seconds),
+        )
+
+    def delivered(self, message: OutboxMessage, at: datetime) -> None:
+        if message.event != "asset.snapshot" or not message.payload.get("wave"):
+            return
+        from rings.services import confirm_snapshot
+
+        result = _result(message.payload["wave"], message.payload["asset"]["id"])
+        if result is not None:
+            confirm_snapshot(result=result, at=at, actor=f"connector:{WebhookConnector.name}")
+
+    def dead(self, message: OutboxMessage, at: datetime) -> None:
+        from rings.services import record_rollback_outcome
+
+        error = message.last_error or "no answer"
+        payload = message.payload
+        if message.event == "rollout.rollback":
+            text = f"The RMM webhook was not delivered ({error}); nothing was rolled back."
+            targets = RollbackTarget.objects.filter(
+                rollback__uuid=payload["rollback"], status=RollbackTargetStatus.PENDING
+            ).select_related("asset")
+            for target in targets:
+                record_rollback_outcome(
+                    target=target,
+                    succeeded=False,
+                    at=at,
+                    message=text,
+                    actor=f"connector:{WebhookConnector.name}",
+                )
+        elif message.event == "asset.snapshot" and payload.get("wave"):
+            DeploymentResult.objects.filter(
+                wave__uuid=payload["wave"],
+                asset__uuid=payload["asset"]["id"],
+                snapshot_confirmed_at__isnull=True,
+            ).update(
+                message=f"The snapshot request did not reach the RMM ({error}); "
+                "send it again from the integrations page."
+            )
+        elif message.event == "wave.deploy":
+            DeploymentResult.objects.filter(
+                wave__uuid=payload["wave"],
+                asset__uuid__in=[a["id"] for a in payload.get("assets", [])],
+                status=DeploymentStatus.PENDING,
+            ).update(
+                message=f"The deployment did not reach the RMM ({error}); send it again from "
+                "the integrations page, or it catches up after its window."
+            )
+
+    def refuse_retry(self, message: OutboxMessage) -> str | None:
+        if message.rmm_webhook is None:
+            return "The RMM webhook of this call was removed."
+        if message.event == "rollout.rollback":
+            return "This rollback failed when its call was given up; request a new rollback."
+        return None
+
+
+def _result(wave: str, asset: str) -> DeploymentResult | None:
+    return (
+        DeploymentResult.objects.select_related("asset", "wave")
+        .filter(wave__uuid=wave, asset__uuid=asset)
+        .first()
+    )
+
+
+outbox.register(DeliveryKind.RMM_WEBHOOK, RmmWebhookSender())
 
 
 def get_connector() -> Connector:

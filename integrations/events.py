@@ -1,4 +1,5 @@
-"""Event kinds of the integrations: PSA tickets and agent jobs (see ``evidence.contract``)."""
+"""Event kinds of the integrations: PSA tickets, agent jobs and outbox messages (see
+``evidence.contract``)."""
 
 from __future__ import annotations
 
@@ -38,3 +39,9 @@ for _kind, _label in (
         label=_label,
         fields={"action": STR, "packages": list_of(OBJECT)},
     )
+declare(
+    "delivery.retried",
+    subject="outbox_message",
+    label="Outbound call sent again",
+    fields={"event": STR, "target": STR, "idempotency_key": STR, "last_error": STR},
+)

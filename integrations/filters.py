@@ -1,11 +1,11 @@
-"""FilterSets of the integrations app."""
+"""FilterSets of the integrations app (pages and API)."""
 
 from django_filters import rest_framework as filters
 
 from common.filtering import IsoDateTimeFilter
 
-from .choices import TicketCategory, TicketStatus
-from .models import PsaTicket
+from .choices import DeliveryKind, DeliveryState, TicketCategory, TicketStatus
+from .models import OutboxMessage, PsaTicket
 
 
 class PsaTicketFilterSet(filters.FilterSet):
@@ -16,3 +16,20 @@ class PsaTicketFilterSet(filters.FilterSet):
     class Meta:
         model = PsaTicket
         fields = ["category", "status", "is_after_hours"]
+
+
+class OutboxMessageFilterSet(filters.FilterSet):
+    state = filters.ChoiceFilter(choices=DeliveryState.choices)
+    kind = filters.ChoiceFilter(choices=DeliveryKind.choices)
+    event = filters.CharFilter(max_length=60)
+    rollout = filters.UUIDFilter(
+        method="filter_rollout", label="Rollout", help_text="Calls made for this rollout."
+    )
+    created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+
+    class Meta:
+        model = OutboxMessage
+        fields = ["state", "kind", "event"]
+
+    def filter_rollout(self, queryset, name, value):
+        return queryset.filter(subject_type="rollout", subject_id=str(value))

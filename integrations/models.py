@@ -1,13 +1,18 @@
-"""Integrations (tenant schema): the PSA ticket outbox, agent jobs and RMM webhooks."""
+"""Integrations (tenant schema): PSA tickets, agent jobs, RMM webhooks and the outbox through
+which every outbound call leaves."""
 
 from __future__ import annotations
 
 import uuid
 
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from common.limits import TEXT_MAX_LENGTH
+
 from .choices import (
-    DeliveryStatus,
+    DeliveryKind,
+    DeliveryState,
     JobAction,
     JobStatus,
     TicketCategory,
@@ -15,7 +20,10 @@ from .choices import (
     TicketStatus,
 )
 
-__all__ = ["PsaTicket", "AgentJob", "RmmWebhook", "WebhookDelivery"]
+__all__ = ["PsaTicket", "AgentJob", "RmmWebhook", "OutboxMessage", "MAX_ATTEMPTS_LIMIT"]
+
+# The most attempts any outbox message may get (the delivery task's ``max_retries`` + 1).
+MAX_ATTEMPTS_LIMIT = 25
 
 
 class PsaTicket(models.Model):
@@ -93,35 +101,77 @@ class AgentJob(models.Model):
 
 
 class RmmWebhook(models.Model):
-    """An RMM that executes waves: PatchOps posts signed JSON to it."""
+    """An RMM that executes waves: PatchOps posts signed JSON to it (through the outbox)."""
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     name = models.CharField(max_length=120)
     url = models.URLField()
     secret = models.CharField(max_length=200, help_text="HMAC-SHA256 key for X-PatchOps-Signature")
     timeout_seconds = models.PositiveSmallIntegerField(default=10)
-    max_attempts = models.PositiveSmallIntegerField(default=3)
+    max_attempts = models.PositiveSmallIntegerField(
+        default=8,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_ATTEMPTS_LIMIT)],
+        help_text="Attempts per call before it is given up (dead); retries back off exponentially.",
+    )
     is_active = models.BooleanField(default=True)
 
     def __str__(self) -> str:
         return self.name
 
 
-class WebhookDelivery(models.Model):
-    """One outbound webhook call with its attempts (retries are recorded)."""
+class OutboxMessage(models.Model):
+    """One outbound call. It is written in the transaction of the change that causes it and sent
+    by a Celery task after that transaction commits, with retries; the same logical message
+    (same ``idempotency_key``) is one row, and the key travels as the ``Idempotency-Key`` header.
+    """
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    webhook = models.ForeignKey(RmmWebhook, on_delete=models.CASCADE, related_name="deliveries")
-    event = models.CharField(max_length=40)
-    payload = models.JSONField()
-    status = models.CharField(max_length=10, choices=DeliveryStatus.choices)
+    kind = models.CharField(max_length=20, choices=DeliveryKind.choices)
+    event = models.CharField(max_length=60, help_text="What the call says, e.g. wave.deploy.")
+    target = models.CharField(max_length=1000, help_text="Where it is sent (URL).")
+    rmm_webhook = models.ForeignKey(
+        RmmWebhook,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="messages",
+        help_text="The RMM webhook whose secret signs the call.",
+    )
+    payload = models.JSONField(help_text="The JSON body, as sent.")
+    idempotency_key = models.CharField(max_length=200, unique=True)
+    subject_type = models.CharField(max_length=40, blank=True)
+    subject_id = models.CharField(max_length=64, blank=True, help_text="Public id of the subject.")
+    state = models.CharField(
+        max_length=16, choices=DeliveryState.choices, default=DeliveryState.PENDING
+    )
     attempts = models.PositiveSmallIntegerField(default=0)
+    max_attempts = models.PositiveSmallIntegerField(
+        default=8, validators=[MinValueValidator(1), MaxValueValidator(MAX_ATTEMPTS_LIMIT)]
+    )
+    last_error = models.TextField(max_length=TEXT_MAX_LENGTH, blank=True)
     response_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    errors = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    retried_at = models.DateTimeField(null=True, blank=True)
+    retried_by = models.CharField(max_length=254, blank=True)
 
     class Meta:
-        ordering = ["-created_at"]
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["state", "next_attempt_at"], name="integrations_outbox_state"),
+            models.Index(fields=["subject_type", "subject_id"], name="integrations_outbox_subject"),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.event} ({self.status}, {self.attempts} attempts)"
+        return f"{self.event} → {self.target} ({self.state}, {self.attempts} attempts)"
+
+    @property
+    def state_color(self) -> str:
+        return DeliveryState(self.state).color
+
+    @property
+    def is_dead(self) -> bool:
+        return self.state == DeliveryState.DEAD

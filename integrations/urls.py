@@ -1,4 +1,15 @@
 """HTML pages of the integrations app, under /clients/<slug>/."""
 
+from django.urls import path
+
+from . import views
+
 app_name = "integrations"
-urlpatterns: list = []
+urlpatterns = [
+    path("integrations/outbox/", views.OutboxListView.as_view(), name="outboxmessage_list"),
+    path(
+        "integrations/outbox/<uuid:pk>/retry/",
+        views.OutboxRetryView.as_view(),
+        name="outboxmessage_retry",
+    ),
+]

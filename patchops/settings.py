@@ -308,6 +308,18 @@ CATALOGUE_MAX_AGE_DAYS = {
     "msrc": env.int("CATALOGUE_MSRC_MAX_AGE_DAYS", default=35),
 }
 
+# --- Outbox (every outbound call: RMM webhooks) -------------------------------------------
+# Calls are written in the transaction and delivered by Celery after it commits; a failed
+# attempt is retried after OUTBOX_RETRY_BACKOFF_SECONDS × 2^n seconds (random jitter, at most
+# OUTBOX_RETRY_BACKOFF_MAX_SECONDS) until the message's attempts are spent (then it is dead).
+OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=8)
+OUTBOX_RETRY_BACKOFF_SECONDS = env.int("OUTBOX_RETRY_BACKOFF_SECONDS", default=5)
+OUTBOX_RETRY_BACKOFF_MAX_SECONDS = env.int("OUTBOX_RETRY_BACKOFF_MAX_SECONDS", default=600)
+# A message pending (or overdue for its retry) this long had its task lost: the sweep requeues it.
+OUTBOX_STALE_AFTER_SECONDS = env.int("OUTBOX_STALE_AFTER_SECONDS", default=300)
+# Celery queue of the delivery task (empty: the default queue).
+OUTBOX_QUEUE = env("OUTBOX_QUEUE", default="")
+
 # --- PatchOps ------------------------------------------------------------------------------
 PATCHOPS_DEMO_PASSWORD = env("PATCHOPS_DEMO_PASSWORD", default="patchops-demo-2026")
 # Largest body accepted by the discovery push endpoint (checked before parsing; 413 above it).

@@ -23,6 +23,7 @@ SECTION_OF_SEGMENT = {
     "reports": "reports",
     "evidence": "evidence",
     "portal": "portal",
+    "integrations": "integrations",
 }
 
 

@@ -1,11 +1,12 @@
-"""Serializers of the integrations API: the agent job protocol and the PSA outbox."""
+"""Serializers of the integrations API: the agent job protocol, PSA tickets and the outbox."""
 
 from __future__ import annotations
 
 from rest_framework import serializers
 
 from common.limits import LOG_MAX_LENGTH
-from integrations.models import AgentJob, PsaTicket
+from integrations.models import AgentJob, OutboxMessage, PsaTicket
+from integrations.outbox import retry_refusal
 from tenants.api.serializers import BriefMixin
 
 
@@ -95,3 +96,46 @@ class PsaTicketSerializer(BriefMixin, serializers.ModelSerializer):
         ]
         read_only_fields = fields
         brief_fields = ["id", "category", "summary", "status"]
+
+
+class OutboxMessageSerializer(BriefMixin, serializers.ModelSerializer):
+    """One outbound call and its delivery state."""
+
+    id = serializers.UUIDField(source="uuid", read_only=True)
+    target_name = serializers.SerializerMethodField()
+    retryable = serializers.SerializerMethodField()
+
+    class Meta:
+        model = OutboxMessage
+        fields = [
+            "id",
+            "kind",
+            "event",
+            "target",
+            "target_name",
+            "idempotency_key",
+            "subject_type",
+            "subject_id",
+            "state",
+            "attempts",
+            "max_attempts",
+            "last_error",
+            "response_status",
+            "created_at",
+            "last_attempt_at",
+            "next_attempt_at",
+            "delivered_at",
+            "retried_at",
+            "retried_by",
+            "retryable",
+            "payload",
+        ]
+        read_only_fields = fields
+        brief_fields = ["id", "event", "state", "attempts", "next_attempt_at"]
+
+    def get_target_name(self, obj: OutboxMessage) -> str:
+        return obj.rmm_webhook.name if obj.rmm_webhook else ""
+
+    def get_retryable(self, obj: OutboxMessage) -> bool:
+        """A dead call that may be sent again (``POST …/retry/``)."""
+        return obj.is_dead and retry_refusal(obj) is None

@@ -2,10 +2,11 @@
 
 from rest_framework.routers import SimpleRouter
 
-from integrations.api.views import AgentJobViewSet, PsaTicketViewSet
+from integrations.api.views import AgentJobViewSet, OutboxMessageViewSet, PsaTicketViewSet
 
 app_name = "integrations-api"
 router = SimpleRouter()
 router.register("agent-jobs", AgentJobViewSet, basename="agent-job")
 router.register("psa-tickets", PsaTicketViewSet, basename="psa-ticket")
+router.register("outbox-messages", OutboxMessageViewSet, basename="outbox-message")
 urlpatterns = router.urls

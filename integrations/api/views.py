@@ -1,4 +1,5 @@
-"""Agent job channel and PSA outbox API, under /clients/<slug>/api/v1/."""
+"""Agent job channel, PSA tickets and the outbox of outbound calls, under
+/clients/<slug>/api/v1/."""
 
 from __future__ import annotations
 
@@ -15,11 +16,14 @@ from integrations.api.serializers import (
     AgentJobResultSerializer,
     AgentJobSerializer,
     AgentJobStatusSerializer,
+    OutboxMessageSerializer,
     PsaTicketSerializer,
 )
 from integrations.choices import JobStatus
-from integrations.filters import PsaTicketFilterSet
+from integrations.filters import OutboxMessageFilterSet, PsaTicketFilterSet
 from integrations.models import AgentJob, PsaTicket
+from integrations.outbox import retry_message
+from integrations.selectors import visible_outbox_messages
 from integrations.services import claim_agent_jobs, record_job_result
 from tenants.permissions import Capability
 
@@ -85,3 +89,28 @@ class PsaTicketViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):
         return PsaTicket.objects.order_by("-created_at")
+
+
+class OutboxMessageViewSet(viewsets.ReadOnlyModelViewSet):
+    """Outbound calls (RMM webhooks) with their delivery state: pending, delivering, delivered,
+    failed_retrying (with ``next_attempt_at``) or dead. Engineers and MSP admins (write tokens)."""
+
+    serializer_class = OutboxMessageSerializer
+    filterset_class = OutboxMessageFilterSet
+    lookup_field = "uuid"
+    lookup_url_kwarg = "id"
+    lookup_value_regex = r"[0-9a-fA-F-]{36}"
+    ordering_fields = ["created_at", "next_attempt_at", "attempts"]
+    search_fields = ["event", "target", "last_error"]
+    capabilities = {"GET": Capability.OPERATE, "retry": Capability.OPERATE}
+
+    def get_queryset(self):
+        return visible_outbox_messages()
+
+    @extend_schema(request=None, responses={200: OutboxMessageSerializer})
+    @action(detail=True, methods=["post"])
+    def retry(self, request, id=None):
+        """Send a dead call again with its full number of attempts (same idempotency key)."""
+        message = self.get_object()
+        message = retry_message(message=message, actor=request.user)
+        return Response(self.get_serializer(message).data, status=status.HTTP_200_OK)

@@ -25,6 +25,7 @@ from rings.models import DeploymentResult, RollbackTarget
 from rings.selectors import rollout_rows
 from tenants.choices import TokenScope
 from tests.evidence.pdftext import pdf_pages
+from tests.integrations.outbox_helpers import deliver_outbox
 from tests.rings.conftest import MONDAY
 from tests.rings.producers import (
     BASE,
@@ -200,9 +201,11 @@ def test_rollback_through_the_rmm_webhook(office, engineer, tenant_a, make_token
     rmm_api = HttpClient(HTTP_AUTHORIZATION=f"Bearer {token}")
     with time_machine.travel(NIGHT, tick=False):
         tick(tenant_a)
+        deliver_outbox(tenant_a)
         deploy = [json.loads(b) for _, b in RmmRecorder.received if b"wave.deploy" in b]
         while not deploy:  # snapshots of critical members first, confirmed by the RMM
             tick(tenant_a)
+            deliver_outbox(tenant_a)
             deploy = [json.loads(b) for _, b in RmmRecorder.received if b"wave.deploy" in b]
         wave_id = deploy[0]["wave"]
         response = rmm_api.post(
@@ -223,6 +226,8 @@ def test_rollback_through_the_rmm_webhook(office, engineer, tenant_a, make_token
         assert response.status_code == 200, response.content
         [rollback] = response.json()["rollbacks"]
         assert rollback["connector"] == "webhook" and rollback["outcome"] == "pending"
+        assert RmmRecorder.received == []  # sent after the request, by the delivery task
+        deliver_outbox(tenant_a)
     [(headers, raw)] = RmmRecorder.received
     expected = "sha256=" + hmac.new(b"rmm-secret", raw, hashlib.sha256).hexdigest()
     assert headers[SIGNATURE_HEADER.lower()] == expected
