@@ -31,15 +31,34 @@ def database_url() -> str:
 
 
 @contextmanager
-def celery_worker(**env: str) -> Iterator[str]:
-    """Start a worker consuming a fresh queue; yields the queue's name. ``env`` adds settings."""
+def celery_worker(*, pool: str = "solo", **env: str) -> Iterator[str]:
+    """Start a worker consuming a fresh queue; yields the queue's name. ``env`` adds settings;
+    ``pool="prefork"`` runs tasks in one child process (whose pid ``worker_children`` names)."""
     queue = f"test-{uuid.uuid4().hex[:8]}"
     # The worker's output goes to a file: an unread pipe would fill up and stall the worker.
     with tempfile.TemporaryFile() as log:
-        yield from _run(queue, log, env)
+        yield from _run(queue, log, env, pool)
 
 
-def _run(queue: str, log, env: dict[str, str]) -> Iterator[str]:
+def worker_children(queue: str) -> list[int]:
+    """The pool processes of the prefork worker consuming ``queue``."""
+    main = _WORKERS[queue].pid
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == main:  # the field after the state is the parent's pid
+            children.append(int(stat.parent.name))
+    return children
+
+
+_WORKERS: dict[str, subprocess.Popen] = {}
+
+
+def _run(queue: str, log, env: dict[str, str], pool: str) -> Iterator[str]:
+    pool_args = ["-P", "prefork", "-c", "1"] if pool == "prefork" else ["-P", "solo"]
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -48,8 +67,7 @@ def _run(queue: str, log, env: dict[str, str]) -> Iterator[str]:
             "-A",
             "patchops",
             "worker",
-            "-P",
-            "solo",
+            *pool_args,
             "-Q",
             queue,
             "--without-heartbeat",
@@ -63,9 +81,11 @@ def _run(queue: str, log, env: dict[str, str]) -> Iterator[str]:
         stdout=log,
         stderr=subprocess.STDOUT,
     )
+    _WORKERS[queue] = proc
     try:
         yield queue
     finally:
+        _WORKERS.pop(queue, None)
         proc.terminate()
         try:
             proc.wait(timeout=20)
