@@ -13,7 +13,7 @@ import pytest
 from integrations.connectors import SIGNATURE_HEADER, WebhookConnector, get_connector
 from integrations.models import RmmWebhook, WebhookDelivery
 from rings.services import assign_rings, create_rollout, evaluate_rollout
-from tests.rings.factories import build_fleet
+from tests.producers import maintenance_window, office
 
 pytestmark = pytest.mark.django_db
 
@@ -73,19 +73,18 @@ def test_webhook_gives_up_after_max_attempts(in_tenant_a):
 
 
 def test_wave_deploys_through_the_webhook_when_configured(in_tenant_a, server, personas):
-    from datetime import UTC, datetime, time
+    from datetime import UTC, datetime
 
     import time_machine
 
     from rings.models import Wave
     from rings.services import approve_wave
-    from tests.rings.factories import MaintenanceWindowFactory
 
     RmmWebhook.objects.create(name="RMM", url=server, secret="k", max_attempts=1)
     assert isinstance(get_connector(), WebhookConnector)
     with time_machine.travel(datetime(2026, 6, 3, 3, 30, tzinfo=UTC), tick=False):
-        build_fleet()
-        MaintenanceWindowFactory(start_time=time(22, 0))
+        office()
+        maintenance_window()
         assign_rings()
         rollout = create_rollout(
             name="Via RMM",
