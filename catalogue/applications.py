@@ -47,9 +47,12 @@ _TAG_WORDS = re.compile(
     rf"per machine|\s|,|-)+)$",
     re.IGNORECASE,
 )
-_VERSIONISH = re.compile(
-    r"(?<![\w+])v?\d+(?:[.,_]\d+)+[a-z]?\d*(?:\+[\w.]+)?(?!\w)|(?<![\w+])v\d+(?![\w+])"
-)
+_VERSION = r"(?<![\w+])v?\d+(?:[.,_]\d+)+[a-z]?\d*(?:\+[\w.]+)?(?!\w)|(?<![\w+])v\d+(?![\w+])"
+_VERSIONISH = re.compile(_VERSION)
+# "Program 4.2 build", "Tool 2024 release": the word after a version (or a bare number) that
+# follows the product's words. A name that is or ends in such a word keeps it ("build",
+# "putty release").
+_WORD_AFTER_VERSION = re.compile(rf"(?<=\S)(\s+(?:{_VERSION}|\d+))\s+(?:version|release|build)$")
 _TRAILING = re.compile(rf"(?:\s+(?:{_ARCH_WORDS}|{_LOCALE}))+$", re.IGNORECASE)
 _SPACES = re.compile(r"\s+")
 _DASH_SUFFIX = re.compile(
@@ -86,8 +89,8 @@ def _normalise_once(name: str) -> str:
     # Parenthesised tags: (x64 en-US), (64-bit), (remove only), [MUI]
     text = _PAREN.sub(_drop_tag, text)
     text = _DASH_SUFFIX.sub(" ", text)  # " - English", " - en-us", " - 64 bit"
+    text = _WORD_AFTER_VERSION.sub(r"\1", text.strip())
     text = _VERSIONISH.sub(" ", text)
-    text = re.sub(r"\b(?:version|release|build)\s*$", " ", text.strip())
     text = re.sub(r"(?<=[a-z+)])\s+\d{1,4}$", " ", text.strip())  # "teamviewer 15", "java 8"
     text = _SPACES.sub(" ", text).strip(" -_.,:;")
     text = _TRAILING.sub("", text)

@@ -32,7 +32,8 @@ Terms used below (all evaluated at the instant ``at``):
 * **Exception aging**: per active exception, days since ``starts_at`` and days left to
   ``expires_at``; the engine reports the count, the oldest aging and the soonest expiry.
 * **Patch failure rate** = failed deployment results ÷ attempted in the period
-  (``deployment_counts``; zero attempts → ``None``).
+  (``deployment_counts``; failed is ``rings.selectors.FAILED_INSTALL``, so a failed install
+  that was rolled back afterwards stays failed; zero attempts → ``None``).
 * **After-hours patch tickets**: PSA tickets about patching created in the period outside the
   client's business hours in its time zone; weekends (Saturday, Sunday) count as outside.
 """
@@ -74,7 +75,6 @@ from inventory import selectors as inventory_selectors
 from inventory.choices import OsFamily
 from inventory.models import Asset, AssetClass, PatchReport
 from rings import selectors as ring_selectors
-from rings.choices import DeploymentStatus
 from rings.models import DeploymentResult, Ring
 from tenants.models import Client
 
@@ -451,9 +451,7 @@ def failure_rates_by_ring(start: datetime, end: datetime) -> list[dict[str, Any]
             status__in=ring_selectors.ATTEMPTED, attempted_at__gte=start, attempted_at__lt=end
         )
         .values("wave__ring_id")
-        .annotate(
-            attempted=Count("pk"), failed=Count("pk", filter=Q(status=DeploymentStatus.FAILED))
-        )
+        .annotate(attempted=Count("pk"), failed=Count("pk", filter=ring_selectors.FAILED_INSTALL))
     }
     out = []
     for ring in Ring.objects.order_by("order").only("pk", "key", "name"):

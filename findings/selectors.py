@@ -122,8 +122,11 @@ class PrioritizedFinding:
 def explain_positions(
     findings: list[Finding], *, at: datetime, start: int = 1
 ) -> list[PrioritizedFinding]:
-    """The reason for each position (one catalogue query for the whole page)."""
-    scores = risk.cve_score_map({c for f in findings for c in f.cves})
+    """The reason for each position (two catalogue queries for the whole page). A finding
+    raised to critical by KEV names the CVEs of it that KEV lists, not every CVE it fixes."""
+    cves = {c for f in findings for c in f.cves}
+    scores = risk.cve_score_map(cves)
+    kev = risk.is_kev(cves)
     out = []
     for i, f in enumerate(findings):
         per = [scores[c] for c in f.cves if c in scores]
@@ -135,7 +138,8 @@ def explain_positions(
             asset_class_key=f.asset.asset_class.key,
             role=f.asset.role,
         )
-        reason = risk.explain(inputs, tier=f.tier, kev_cves=f.cves if f.is_kev else ())
+        listed = [c for c in f.cves if c.upper() in kev] if f.is_kev else []
+        reason = risk.explain(inputs, tier=f.tier, kev_cves=listed)
         reason += f"; risk score {f.risk_score}; " + _due_phrase(f.due_at, at)
         until = getattr(f, "excepted_until", None)
         if until is not None:

@@ -54,6 +54,8 @@ __all__ = [
     "deployment_counts",
     "failure_rate",
     "failure_rates_by_ring",
+    "ATTEMPTED",
+    "FAILED_INSTALL",
 ]
 
 OVER = (RolloutState.COMPLETED, RolloutState.NOTHING_DEPLOYED)
@@ -62,6 +64,12 @@ ATTEMPTED = (
     DeploymentStatus.FAILED,
     DeploymentStatus.VERIFIED,
     DeploymentStatus.ROLLED_BACK,
+)
+# A failed install: the agent reported the install failed. Rolling it back afterwards (a failed
+# install may leave part of an update behind) does not undo the failure, so a rolled-back result
+# that failed first still counts as failed in every count and rate.
+FAILED_INSTALL = Q(status=DeploymentStatus.FAILED) | Q(
+    status=DeploymentStatus.ROLLED_BACK, failed_at__isnull=False
 )
 
 
@@ -227,7 +235,7 @@ def rollout_rows(
 
     Skipped waves carry ``skipped: True`` (never passed); ``expedited`` marks the emergency lane.
     Deployment counts are the results attempted before ``at``: deployed (whatever happened to
-    them later: verified or rolled back) and failed.
+    them later: verified or rolled back) and failed (``FAILED_INSTALL``: rolled back or not).
     """
     at = period_end if at is None else at
     rollouts = list(
@@ -251,8 +259,8 @@ def rollout_rows(
         )
         .values("wave_id")
         .annotate(
-            failed=Count("id", filter=Q(status=DeploymentStatus.FAILED)),
-            deployed=Count("id", filter=~Q(status=DeploymentStatus.FAILED)),
+            failed=Count("id", filter=FAILED_INSTALL),
+            deployed=Count("id", filter=~FAILED_INSTALL),
         )
         .order_by()
     )
@@ -373,10 +381,10 @@ def deployment_counts(
     """(failed, attempted) deployment results attempted in [period_start, period_end).
 
     A result counts as attempted once a real (not dry-run) job reported it, whatever happened
-    after (verified and rolled-back results were attempted too).
+    after (verified and rolled-back results were attempted too); failed is ``FAILED_INSTALL``.
     """
     counts = _results(period_start, period_end, ring).aggregate(
-        attempted=Count("id"), failed=Count("id", filter=Q(status=DeploymentStatus.FAILED))
+        attempted=Count("id"), failed=Count("id", filter=FAILED_INSTALL)
     )
     return counts["failed"], counts["attempted"]
 

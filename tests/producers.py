@@ -16,6 +16,7 @@ them in the scenario's timeline.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -59,6 +60,7 @@ class Device:
     hotfixes: list[str] = field(default_factory=list)
     packages: dict[str, str] = field(default_factory=dict)
     pending: list[dict[str, Any]] = field(default_factory=list)
+    programs: dict[str, str] = field(default_factory=lambda: {"Google Chrome": "130.0.6723.59"})
     mac: str = ""
     ip: str = ""
 
@@ -116,6 +118,15 @@ class Device:
         self.pending = [p for p in self.pending if p.get("name") != name]
         return self
 
+    def fix(self, patch: str) -> Device:
+        """Whatever ``patch`` names is installed: the KB on Windows, the offered version of
+        the package elsewhere (its next inventory shows the fix)."""
+        if self.os.startswith("windows"):
+            return self.install_kb(patch)
+        for update in [p for p in self.pending if p.get("advisory") == patch]:
+            self.upgrade(update["name"], update.get("available_version", ""))
+        return self
+
     # --- the pushed document ----------------------------------------------------------------------
 
     def payload(self, *, collected_at: Any = None) -> dict[str, Any]:
@@ -134,7 +145,7 @@ class Device:
             body["patches"] = [
                 {"hotfix_id": kb, "description": "Security Update"} for kb in self.hotfixes
             ]
-            body["programs"] = [{"name": "Google Chrome", "version": "130.0.6723.59"}]
+            body["programs"] = [{"name": n, "version": v} for n, v in self.programs.items()]
         elif self.os == "ubuntu":
             body["deb_packages"] = [
                 {"name": n, "version": v, "arch": "amd64"} for n, v in self.packages.items()
@@ -185,6 +196,37 @@ def push(devices: Device | Iterable[Device], *, actor: Any = AGENT) -> Any:
     return summary
 
 
+_SEQUENCE = itertools.count(1)
+
+
+def reported_asset(hostname: str = "", **device: Any) -> Any:
+    """A device whose agent reported once, now, with nothing missing: its asset (``device``
+    takes ``Device``'s fields: ``os``, ``asset_class``, ``role``, ``ephi``...)."""
+    reporter = Device(hostname or f"pc-{next(_SEQUENCE):04d}", **device)
+    push(reporter)
+    return reporter.asset
+
+
+def reported_finding(
+    device: Device | None = None,
+    *,
+    kb: str = "",
+    severity: str = "high",
+    cves: Sequence[str] = (),
+) -> Any:
+    """``device`` (default: a new Windows PC) reports ``kb`` (default: a new KB) pending now;
+    ingest opens the finding, which is returned. Keep the ``Device`` to report more about the
+    same machine: each push is the machine's whole state."""
+    from findings.models import Finding
+
+    device = device or Device(f"pc-{next(_SEQUENCE):04d}")
+    kb = kb or f"KB59{next(_SEQUENCE):05d}"
+    push(device.missing_kb(kb, cves=cves, severity=severity))
+    return Finding.objects.select_related("asset").get(
+        asset__agent_id=device.agent_id, patch_identifier=kb
+    )
+
+
 def push_api(http: Any, devices: Device | Iterable[Device], *, slug: str = "tenant-a") -> Any:
     """Push through ``POST discovery/`` with the agent token ``http`` carries."""
     batch = [devices] if isinstance(devices, Device) else list(devices)
@@ -196,6 +238,132 @@ def push_api(http: Any, devices: Device | Iterable[Device], *, slug: str = "tena
     )
     assert response.status_code == 201, response.content
     return response.json()
+
+
+class Office:
+    """A fleet whose agents report through ingest; ``office()`` builds it."""
+
+    LINUX_PATCH = "USN-6854-1"
+    MAC_PATCH = "macOS-14.7.1"
+
+    def __init__(self, devices: Sequence[Device], patch: str) -> None:
+        self.devices = list(devices)
+        self.patch = patch
+
+    def device(self, asset: Any) -> Device:
+        return next(d for d in self.devices if d.agent_id == asset.agent_id)
+
+    @property
+    def assets(self) -> list[Any]:
+        from inventory.models import Asset
+
+        by_agent = {
+            a.agent_id: a
+            for a in Asset.objects.select_related("asset_class").filter(
+                agent_id__in=[d.agent_id for d in self.devices]
+            )
+        }
+        return [by_agent[d.agent_id] for d in self.devices]
+
+    @property
+    def findings(self) -> list[Any]:
+        """The findings every device's report opened, in the devices' order."""
+        from findings.models import Finding
+
+        order = {d.agent_id: i for i, d in enumerate(self.devices)}
+        found = Finding.objects.select_related("asset").filter(asset__agent_id__in=list(order))
+        return sorted(found, key=lambda f: order[f.asset.agent_id])
+
+    def fixed(
+        self, assets: Iterable[Any], patches: Iterable[str] = (), *, actor: Any = AGENT
+    ) -> Any:
+        """These devices installed ``patches`` (default: the office's patch on Windows, its
+        own update elsewhere); their agents push the inventory that shows it (what verifies a
+        deployment)."""
+        wanted = set(patches)
+        devices = []
+        for asset in assets:
+            device = self.device(asset)
+            offered = {p.get("advisory") for p in device.pending}
+            for patch in (wanted or offered) & offered:
+                device.fix(patch)
+            devices.append(device)
+        return push(devices, actor=actor) if devices else None
+
+    def verify_wave(self, wave: Any) -> Any:
+        """The next inventory of the wave's deployed devices shows the rollout's patches
+        installed."""
+        from rings.choices import DeploymentStatus
+
+        deployed = [r.asset for r in wave.results.filter(status=DeploymentStatus.DEPLOYED)]
+        return self.fixed(deployed, wave.rollout.patch_identifiers)
+
+
+def office(patch: str = "KB5030001", *, severity: str = "critical") -> Office:
+    """Twenty devices report their missing updates through ingest (which opens their findings
+    and places them in rings): twelve Windows workstations, a Windows file server (a core
+    server) and two do-not-disrupt Windows PCs miss ``patch``; three Ubuntu servers (core
+    servers) miss an OpenSSL update (``USN-6854-1``), two Macs a macOS update
+    (``macOS-14.7.1``), all of ``severity``."""
+    devices = (
+        [Device(f"ws-{i:02d}") for i in range(1, 13)]
+        + [Device(f"lnx-{i:02d}", os="ubuntu", role="server") for i in range(1, 4)]
+        + [Device(f"mac-{i:02d}", os="macos") for i in range(1, 3)]
+        + [Device("fs-01", os="windows_server")]
+        + [Device(f"dnd-{i:02d}", asset_class="do_not_disrupt") for i in range(1, 3)]
+    )
+    for device in devices:
+        if device.os.startswith("windows"):
+            device.missing_kb(patch, severity=severity)
+        elif device.os == "ubuntu":
+            device.packages["openssl"] = "3.0.2-0ubuntu1.15"
+            device.missing_package(
+                "openssl", "3.0.2-0ubuntu1.16", advisory=Office.LINUX_PATCH, severity=severity
+            )
+        else:
+            device.missing_package(
+                "macOS Sonoma 14.7.1",
+                "14.7.1",
+                advisory=Office.MAC_PATCH,
+                severity=severity,
+                source="softwareupdate",
+            )
+    push(devices)
+    return Office(devices, patch)
+
+
+def maintenance_window(
+    *, actor: str = "admin@msp.test", slug: str | None = None, **fields: Any
+) -> Any:
+    """An MSP admin adds a maintenance window through ``maintenance-windows/``; ``fields``
+    override an every-day 22:00 window of four hours (``start_time`` as "HH:MM")."""
+    from django.db import connection
+    from django.test import Client as HttpClient
+
+    from rings.models import MaintenanceWindow
+    from tenants.models import User
+
+    tenant = connection.tenant
+    body: dict[str, Any] = {
+        "name": f"Window {MaintenanceWindow.objects.count() + 1}",
+        "scope": "client",
+        "recurrence": "weekly",
+        "weekdays": [0, 1, 2, 3, 4, 5, 6],
+        "start_time": "22:00",
+        "duration_minutes": 240,
+        **fields,
+    }
+    http = HttpClient()
+    http.force_login(User.objects.get(email=actor))
+    response = http.post(
+        f"/clients/{slug or tenant.slug}/api/v1/maintenance-windows/",
+        json.dumps(body),
+        content_type="application/json",
+    )
+    if getattr(tenant, "schema_name", "public") != "public":
+        connection.set_tenant(tenant)
+    assert response.status_code == 201, response.content
+    return MaintenanceWindow.objects.get(uuid=response.json()["id"])
 
 
 # --- catalogue ------------------------------------------------------------------------------------

@@ -107,14 +107,15 @@ def _seed(tenant, personas) -> dict[str, str]:
     from rings.models import Ring, RunbookCheck
     from rings.services import assign_rings, create_rollout, evaluate_rollout
     from tests.exceptions_register.factories import make_exception
-    from tests.findings.factories import FindingFactory
-    from tests.inventory.factories import AssetFactory
-    from tests.rings.factories import MaintenanceWindowFactory
+    from tests.producers import Device, maintenance_window, push
 
     with tenant_context(tenant):
-        assets = AssetFactory.create_batch(3) + [AssetFactory(linux=True)]
-        for asset in assets:
-            FindingFactory(asset=asset, patch_identifier="KB5030001", tier="critical")
+        devices = [
+            Device(f"fuzz-{i}").missing_kb("KB5030001", severity="critical") for i in (1, 2, 3)
+        ]
+        linux = Device("fuzz-lnx", os="ubuntu", packages={"openssl": "3.0.2-0ubuntu1.15"})
+        linux.missing_package("openssl", "3.0.2-0ubuntu1.16", advisory="USN-6854-1")
+        push([*devices, linux])
         assign_rings()
         rollout = create_rollout(
             name="Fuzz KB",
@@ -125,16 +126,19 @@ def _seed(tenant, personas) -> dict[str, str]:
         evaluate_rollout(rollout=rollout)
         exception = make_exception(client=tenant, approver=personas.owner_a)
         found = {
-            "assets": assets[0].uuid,
+            "assets": devices[0].asset.uuid,
             "findings": Finding.objects.values_list("uuid", flat=True).first(),
             "rings": Ring.objects.values_list("uuid", flat=True).first(),
             "rollouts": rollout.uuid,
             "exceptions": exception.uuid,
-            "maintenance-windows": MaintenanceWindowFactory().uuid,
+            "maintenance-windows": maintenance_window().uuid,
             "runbook-checks": RunbookCheck.objects.values_list("uuid", flat=True).first(),
             "evidence": EvidenceEvent.objects.values_list("uuid", flat=True).first(),
             "software": InstalledSoftware.objects.values_list("uuid", flat=True).first(),
         }
+    # The test client that added the window connects Django's connection closers again.
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
     return {key: str(value) for key, value in found.items() if value}
 
 

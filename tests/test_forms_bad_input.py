@@ -10,7 +10,7 @@ from exceptions_register.models import RiskException
 from rings.models import MaintenanceWindow, Rollout
 from rings.services import assign_rings, create_rollout, evaluate_rollout
 from tests.exceptions_register.factories import make_exception
-from tests.rings.factories import build_fleet
+from tests.producers import office
 
 pytestmark = pytest.mark.django_db
 
@@ -44,7 +44,7 @@ ROLLOUT_FIELDS = ["name", "selection", "patch_identifiers", "os_family"] + [
 @pytest.fixture
 def objects(tenant_a, personas):
     with tenant_context(tenant_a):
-        build_fleet()
+        office()
         assign_rings()
         rollout = create_rollout(
             name="Garbage KB",

@@ -13,7 +13,7 @@ from tenants.models import Client, User
 from tests.browser.conftest import sign_in
 from tests.conftest import PASSWORD
 from tests.exceptions_register.factories import make_exception
-from tests.inventory.factories import AssetFactory
+from tests.producers import reported_asset
 
 pytestmark = pytest.mark.browser
 
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.browser
 def pending(fresh_client) -> Iterator[tuple[RiskException, Client, User]]:
     client, owner = fresh_client
     with tenant_context(client):
-        asset = AssetFactory(hostname="browser-sign-01")
+        asset = reported_asset("browser-sign-01")
         exception = make_exception(
             client=client,
             approver=owner,

@@ -16,7 +16,7 @@ import json
 import pytest
 from django.core.management import call_command
 from django_tenants.utils import tenant_context
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from catalogue.applications import curated_applications, identify, normalise_name
@@ -56,10 +56,29 @@ def test_versions_and_tags_never_change_the_product(name, version, tag):
 
 @settings(max_examples=200, deadline=None)
 @given(product_names, st.sampled_from(["®", "™", "(R)", "(TM)", "©"]))
+@example("build", "®")  # a name that is one of the words a version may carry after it
+@example("ab release", "™")
+@example("version", "(TM)")
 def test_case_and_trademark_signs_never_change_the_product(name, mark):
     words_ = name.split()
     marked = " ".join(w.upper() + mark if i == 0 else w.title() for i, w in enumerate(words_))
     assert normalise_name(marked) == normalise_name(name) == name
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("Build", "build"),
+        ("Release", "release"),
+        ("Nightly Build", "nightly build"),
+        ("Acme Imaging 4.2 Build", "acme imaging"),
+        ("Acme Imaging 4.2.1 (x64) Version", "acme imaging"),
+        ("Acme Tool 2024 Release", "acme tool"),
+        ("PuTTY release 0.79 (64-bit)", "putty release"),
+    ],
+)
+def test_version_words_go_only_after_a_version(name, expected):
+    assert normalise_name(name) == expected
 
 
 @pytest.mark.parametrize(

@@ -65,9 +65,14 @@ def test_report_footnote_states_each_catalogue(imported, tenant_a):
     kinds = {s.kind for s in context["catalogues"]}
     assert kinds == {"kev", "msrc", "epss"}
     from django.template.loader import render_to_string
+    from django.utils import timezone
 
-    html = render_to_string("reports/pdf/base.html", context)
+    # Reports render in the client's zone (Chicago); a catalogue's date is the one it states:
+    # EPSS scored on 2026-09-29 (UTC midnight) is not the 28th in Chicago.
+    with timezone.override(tenant_a.tz):
+        html = render_to_string("reports/pdf/base.html", context)
     assert "Vulnerability data as of:" in html and "CISA KEV 2025-08-25" in html
+    assert "FIRST EPSS 2026-09-29" in html
 
 
 def test_the_warning_age_is_configurable(imported, personas, login, settings):

@@ -12,7 +12,7 @@ from exceptions_register.choices import ControlKind, ExceptionKind
 from exceptions_register.models import RiskException
 from tenants.models import Client, User
 from tests.conftest import PASSWORD
-from tests.inventory.factories import AssetFactory
+from tests.producers import reported_asset
 
 
 def exception_input(*, approver: User | None, **overrides: Any) -> services.ExceptionInput:
@@ -32,7 +32,7 @@ def exception_input(*, approver: User | None, **overrides: Any) -> services.Exce
     }
     values.update(overrides)
     if not values["assets"] and not values["findings"] and "assets" not in overrides:
-        values["assets"] = [AssetFactory()]
+        values["assets"] = [reported_asset()]
     return services.ExceptionInput(**values)
 
 

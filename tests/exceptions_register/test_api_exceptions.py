@@ -10,8 +10,7 @@ from exceptions_register.choices import ExceptionState
 from exceptions_register.models import RiskException
 from tenants.choices import TokenScope
 from tests.exceptions_register.factories import make_active, make_exception
-from tests.findings.factories import FindingFactory
-from tests.inventory.factories import AssetFactory
+from tests.producers import reported_asset, reported_finding
 
 pytestmark = pytest.mark.django_db
 URL = "/clients/tenant-a/api/v1/exceptions/"
@@ -81,7 +80,7 @@ def test_other_clients_exception_is_404_here(tenant_a, tenant_b, personas, make_
 
 def test_list_and_detail_use_the_contract_field_names(tenant_a, personas, make_token, api):
     with tenant_context(tenant_a):
-        finding = FindingFactory()
+        finding = reported_finding()
         exception = make_active(
             client=tenant_a, approver=personas.owner_a, findings=[finding], assets=[]
         )
@@ -106,7 +105,7 @@ def test_list_and_detail_use_the_contract_field_names(tenant_a, personas, make_t
 
 def test_create_with_write_token_awaits_signature(tenant_a, personas, make_token, api):
     with tenant_context(tenant_a):
-        asset = AssetFactory(do_not_disrupt=True)
+        asset = reported_asset(asset_class="do_not_disrupt")
     http = _write_client(make_token, api, tenant_a)
     response = http.post(
         URL,
@@ -144,7 +143,7 @@ def test_create_with_write_token_awaits_signature(tenant_a, personas, make_token
 )
 def test_invalid_create_is_400_with_field_errors(tenant_a, make_token, api, override, field):
     with tenant_context(tenant_a):
-        asset = AssetFactory()
+        asset = reported_asset()
     http = _write_client(make_token, api, tenant_a)
     payload = _payload(**({"assets": [str(asset.uuid)]} | override))
     response = http.post(URL, payload, content_type="application/json")

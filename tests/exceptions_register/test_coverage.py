@@ -13,17 +13,16 @@ from exceptions_register.selectors import (
     register_counts,
 )
 from tests.exceptions_register.factories import make_active, make_exception
-from tests.findings.factories import FindingFactory
-from tests.inventory.factories import AssetFactory
+from tests.producers import Device, reported_asset, reported_finding
 
 pytestmark = pytest.mark.django_db
 
 
 def test_coverage_stops_exactly_at_expiry(in_tenant_a, personas):
     expiry = (timezone.now() + timedelta(days=10)).replace(microsecond=0)
-    named = FindingFactory()
-    lane_asset = AssetFactory(do_not_disrupt=True)
-    on_lane = FindingFactory(asset=lane_asset)
+    named = reported_finding()
+    lane_asset = reported_asset(asset_class="do_not_disrupt")
+    on_lane = reported_finding(Device(lane_asset.hostname, asset_class="do_not_disrupt"))
     deferral = make_active(
         client=in_tenant_a,
         approver=personas.owner_a,
@@ -54,13 +53,13 @@ def test_coverage_stops_exactly_at_expiry(in_tenant_a, personas):
 
 
 def test_nothing_is_covered_before_signature(in_tenant_a, personas):
-    finding = FindingFactory()
+    finding = reported_finding()
     make_exception(client=in_tenant_a, approver=personas.owner_a, findings=[finding], assets=[])
     assert covered_findings_at(timezone.now()).count() == 0
 
 
 def test_unrelated_findings_are_not_covered(in_tenant_a, personas):
-    covered = FindingFactory()
-    FindingFactory()
+    covered = reported_finding()
+    reported_finding()
     make_active(client=in_tenant_a, approver=personas.owner_a, findings=[covered], assets=[])
     assert list(covered_findings_at(timezone.now())) == [covered]

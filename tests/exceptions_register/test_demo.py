@@ -7,8 +7,7 @@ from exceptions_register import demo
 from exceptions_register.choices import ExceptionKind, ExceptionState
 from exceptions_register.models import RiskException
 from exceptions_register.selectors import covered_findings_at
-from tests.findings.factories import FindingFactory
-from tests.inventory.factories import AssetFactory
+from tests.producers import Device, push, reported_finding
 
 pytestmark = pytest.mark.django_db
 
@@ -19,9 +18,12 @@ def test_empty_fleet_seeds_nothing(in_tenant_a, personas):
 
 
 def test_demo_register_is_realistic(in_tenant_a, personas):
-    AssetFactory.create_batch(3)
-    imaging = AssetFactory(do_not_disrupt=True, hostname="xray-acq-01")
-    FindingFactory.create_batch(4)
+    push([Device(f"ws-{i:02d}") for i in (1, 2, 3)])
+    xray = Device("xray-acq-01", asset_class="do_not_disrupt")
+    push(xray)
+    imaging = xray.asset
+    for _ in range(4):
+        reported_finding()
     demo.seed_client(in_tenant_a)
     by_state = {e.state: e for e in RiskException.objects.all() if e.state != "active"}
     active = RiskException.objects.filter(state=ExceptionState.ACTIVE)

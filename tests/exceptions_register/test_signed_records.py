@@ -13,7 +13,7 @@ from exceptions_register.models import (
     SignedRecordError,
 )
 from tests.exceptions_register.factories import make_active, make_exception
-from tests.inventory.factories import AssetFactory
+from tests.producers import reported_asset
 
 pytestmark = pytest.mark.django_db
 
@@ -64,7 +64,7 @@ def test_database_refuses_queryset_update_and_delete_of_a_signed_exception(in_te
 def test_scope_and_controls_of_a_signed_exception_are_frozen(in_tenant_a, personas):
     exception = make_active(client=in_tenant_a, approver=personas.owner_a)
     with pytest.raises(IntegrityError), transaction.atomic():
-        exception.assets.add(AssetFactory())
+        exception.assets.add(reported_asset())
     with pytest.raises(SignedRecordError):
         CompensatingControl.objects.create(
             exception=exception, kind=ControlKind.OTHER, description="late addition"
@@ -108,7 +108,7 @@ def test_unsigned_exception_may_still_be_edited(in_tenant_a, personas):
     exception = make_exception(client=in_tenant_a, approver=personas.owner_a)
     exception.reason = "Clarified reason."
     exception.save()
-    exception.assets.add(AssetFactory())
+    exception.assets.add(reported_asset())
     assert RiskException.objects.get(pk=exception.pk).reason == "Clarified reason."
 
 

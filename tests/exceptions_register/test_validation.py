@@ -10,7 +10,7 @@ from exceptions_register import services
 from exceptions_register.choices import ExceptionKind, ExceptionState
 from exceptions_register.models import RiskException
 from tests.exceptions_register.factories import exception_input, make_exception
-from tests.inventory.factories import AssetFactory
+from tests.producers import reported_asset
 
 pytestmark = pytest.mark.django_db
 
@@ -86,7 +86,7 @@ def test_isolated_lane_without_compensating_controls_is_refused(in_tenant_a, per
     data = exception_input(
         approver=personas.owner_a,
         kind=ExceptionKind.ISOLATED_LANE,
-        assets=[AssetFactory(do_not_disrupt=True)],
+        assets=[reported_asset(asset_class="do_not_disrupt")],
         controls=[],
     )
     messages = _refused(in_tenant_a, data, "compensating_controls")
@@ -98,7 +98,7 @@ def test_isolated_lane_with_a_control_is_accepted(in_tenant_a, personas):
         client=in_tenant_a,
         approver=personas.owner_a,
         kind=ExceptionKind.ISOLATED_LANE,
-        assets=[AssetFactory(do_not_disrupt=True)],
+        assets=[reported_asset(asset_class="do_not_disrupt")],
     )
     assert exception.controls.count() == 1
 

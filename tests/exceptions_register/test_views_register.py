@@ -13,7 +13,7 @@ from django_tenants.utils import tenant_context
 from exceptions_register.choices import ExceptionState
 from exceptions_register.models import RiskException
 from tests.exceptions_register.factories import make_active, make_exception
-from tests.inventory.factories import AssetFactory
+from tests.producers import reported_asset
 
 pytestmark = pytest.mark.django_db
 BASE = "/clients/tenant-a/exceptions/"
@@ -63,7 +63,7 @@ def test_register_filters_by_state(in_tenant_a, personas, login):
 
 
 def test_engineer_creates_an_exception_pending_signoff(in_tenant_a, personas, login):
-    asset = AssetFactory()
+    asset = reported_asset()
     response = login(personas.engineer).post(BASE + "new/", _form(personas, asset))
     assert response.status_code == 302
     exception = RiskException.objects.get(ticket_reference="PSA-77")
@@ -86,7 +86,7 @@ def test_engineer_creates_an_exception_pending_signoff(in_tenant_a, personas, lo
     ],
 )
 def test_create_form_shows_clear_errors(in_tenant_a, personas, login, override, field, message):
-    asset = AssetFactory()
+    asset = reported_asset()
     response = login(personas.engineer).post(BASE + "new/", _form(personas, asset, **override))
     assert response.status_code == 400
     assert message in response.context["form"].errors[field][0]
@@ -94,7 +94,7 @@ def test_create_form_shows_clear_errors(in_tenant_a, personas, login, override, 
 
 
 def test_create_form_refuses_expiry_beyond_maximum_and_non_owner(in_tenant_a, personas, login):
-    asset = AssetFactory()
+    asset = reported_asset()
     far = (timezone.now() + timedelta(days=120)).strftime("%Y-%m-%dT%H:%M")
     response = login(personas.engineer).post(
         BASE + "new/", _form(personas, asset, expires_at=far, approver=personas.viewer_a.pk)
@@ -106,7 +106,7 @@ def test_create_form_refuses_expiry_beyond_maximum_and_non_owner(in_tenant_a, pe
 
 @pytest.mark.parametrize("who", ["account_manager", "owner_a", "viewer_a"])
 def test_only_operators_may_create(in_tenant_a, personas, login, who):
-    asset = AssetFactory()
+    asset = reported_asset()
     response = login(getattr(personas, who)).post(BASE + "new/", _form(personas, asset))
     assert response.status_code == 403
     assert RiskException.objects.count() == 0

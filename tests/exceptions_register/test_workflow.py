@@ -18,7 +18,7 @@ from tests.exceptions_register.factories import (
     make_exception,
     sign,
 )
-from tests.findings.factories import FindingFactory
+from tests.producers import reported_finding
 
 pytestmark = pytest.mark.django_db
 
@@ -32,7 +32,7 @@ def _kinds(exception):
 
 
 def test_signing_activates_and_records_who_when_where_and_what(in_tenant_a, personas):
-    finding = FindingFactory()
+    finding = reported_finding()
     exception = make_exception(
         client=in_tenant_a, approver=personas.owner_a, findings=[finding], assets=[]
     )
@@ -128,7 +128,7 @@ def test_rejection_needs_a_reason_and_ends_the_exception(in_tenant_a, personas):
 
 
 def test_revoking_reopens_the_covered_findings(in_tenant_a, personas):
-    finding = FindingFactory()
+    finding = reported_finding()
     exception = make_active(
         client=in_tenant_a, approver=personas.owner_a, findings=[finding], assets=[]
     )
@@ -166,7 +166,7 @@ def test_editing_a_signed_exception_creates_a_new_version_needing_a_signature(
 
 
 def test_renewal_keeps_findings_excepted_across_the_handover(in_tenant_a, personas):
-    finding = FindingFactory()
+    finding = reported_finding()
     original = make_active(
         client=in_tenant_a, approver=personas.owner_a, findings=[finding], assets=[]
     )
@@ -188,7 +188,7 @@ def test_renewal_keeps_findings_excepted_across_the_handover(in_tenant_a, person
 
 
 def test_expiry_task_service_ends_due_exceptions_once(in_tenant_a, personas):
-    finding = FindingFactory()
+    finding = reported_finding()
     exception = make_active(
         client=in_tenant_a, approver=personas.owner_a, findings=[finding], assets=[]
     )

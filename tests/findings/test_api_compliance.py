@@ -63,10 +63,10 @@ def test_compliance_bad_period_is_400(login, personas):
 @pytest.fixture
 def prioritized(tenant_a, personas, tmp_path):
     """Four outstanding findings and a verified one, from agent reports and the catalogue:
-    a critical KEV finding on an ePHI workstation (CVSS 10, EPSS 0.9: 50 + 22.5 + 10 + 5 =
-    87.50), a critical one without signals (0.00), a high one with CVSS 9.8 (49.00), and a
-    critical one on a server the client deferred (CVSS 9.8 + core server + server role = 59.00),
-    which therefore ranks last."""
+    a critical KEV finding on an ePHI workstation (two CVEs, one in KEV; CVSS 10, EPSS 0.9:
+    50 + 22.5 + 10 + 5 = 87.50), a critical one without signals (0.00), a high one with CVSS
+    9.8 (49.00), and a critical one on a server the client deferred (CVSS 9.8 + core server +
+    server role = 59.00), which therefore ranks last."""
     with tenant_context(tenant_a):
         load_catalogue(
             tmp_path,
@@ -81,7 +81,7 @@ def prioritized(tenant_a, personas, tmp_path):
             push(
                 [
                     Device("ephi-01", ephi=True).missing_kb(
-                        "KB5001001", cves=["CVE-2021-44228"], severity="high"
+                        "KB5001001", cves=["CVE-2021-44228", "CVE-2024-30080"], severity="high"
                     ),
                     Device("ws-02").missing_kb("KB5001002", severity="critical"),
                     Device("ws-03").missing_kb("KB5001003", cves=["CVE-2024-30080"]),
@@ -113,7 +113,9 @@ def test_prioritization_log_ranks_excepted_work_after_uncovered_work(login, pers
     assert order == ["KB5001001", "KB5001002", "KB5001003", "KB5001004"]
     assert body["count"] == 4  # the verified one is not listed
     first, last = body["results"][0], body["results"][-1]
-    assert "CVE-2021-44228 in CISA KEV" in first["reason"] and "ePHI system" in first["reason"]
+    # The reason names the CVE that KEV lists, not every CVE the update fixes.
+    assert "(raised: CVE-2021-44228 in CISA KEV)" in first["reason"]
+    assert "ePHI system" in first["reason"]
     assert first["finding"]["risk_score"] == "87.50" and first["finding"]["excepted_until"] is None
     assert last["finding"]["excepted_until"] == "2026-06-30T23:00:00Z"  # API: ISO 8601, UTC
     assert last["finding"]["risk_score"] == "59.00"

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
+from findings.models import Finding
 from tenants.choices import TokenScope
-from tests.findings.factories import FindingFactory
-from tests.inventory.factories import AssetFactory
+from tests.producers import Device, load_catalogue, push
 
 URL = "/clients/tenant-a/api/v1/findings/"
 FIELDS = {
@@ -21,21 +22,31 @@ FIELDS = {
 
 
 @pytest.fixture
-def findings(tenant_a):
+def findings(tenant_a, tmp_path):
+    """Reported through ingest, due by the default SLA policy:
+
+    overdue  win-1 (Windows workstation) KB5031001 critical, CVE-2023-36033 in KEV, reported
+             3 days ago: due after 48 h, a day ago
+    soon     lin-1 (Linux core server) USN-6000-1 high, reported 2 days ago: due after 72 h,
+             in a day
+    later    win-1 KB5031002 low, reported now: due in 30 days
+    """
+    now = timezone.now()
+    win = Device("win-1")
+    lin = Device("lin-1", os="ubuntu", role="server", packages={"libexpat1": "2.4.7-1ubuntu0.3"})
     with tenant_context(tenant_a):
-        now = timezone.now()
-        win = AssetFactory(hostname="win-1")
-        lin = AssetFactory(hostname="lin-1", linux=True, core_server=True)
-        overdue = FindingFactory(
-            asset=win, tier="critical", is_kev=True, cves=["CVE-2023-36033"],
-            detected_at=now - timedelta(days=3), due_at=now - timedelta(days=1),
-        )  # fmt: skip
-        soon = FindingFactory(
-            asset=lin, tier="high", detected_at=now - timedelta(days=1),
-            due_at=now + timedelta(hours=10), patch_identifier="USN-6000-1",
-        )  # fmt: skip
-        later = FindingFactory(asset=win, tier="low", due_at=now + timedelta(days=20))
-        return {"overdue": overdue, "soon": soon, "later": later}
+        load_catalogue(tmp_path, kev=["CVE-2023-36033"])
+        with time_machine.travel(now - timedelta(days=3), tick=False):
+            push(win.missing_kb("KB5031001", cves=["CVE-2023-36033"], severity="critical"))
+        with time_machine.travel(now - timedelta(days=2), tick=False):
+            push(lin.missing_package("libexpat1", "2.4.7-1ubuntu0.4", advisory="USN-6000-1",
+                                     severity="high"))  # fmt: skip
+        with time_machine.travel(now, tick=False):
+            push(win.missing_kb("KB5031002", severity="low"))
+        found = {f.patch_identifier: f for f in Finding.objects.all()}
+        assert len(found) == 3
+        return {"overdue": found["KB5031001"], "soon": found["USN-6000-1"],
+                "later": found["KB5031002"]}  # fmt: skip
 
 
 @pytest.mark.django_db
@@ -106,9 +117,10 @@ def test_findings_cannot_be_written(login, personas, findings):
 
 
 def _assets(tenant, n):
+    """``n`` more PCs report one missing update each."""
     with tenant_context(tenant):
-        for _ in range(n):
-            FindingFactory(asset=AssetFactory())
+        start = Finding.objects.count()
+        push([Device(f"pc-{start + i:03d}").missing_kb(f"KB51{start + i:05d}") for i in range(n)])
 
 
 @pytest.mark.django_db

@@ -2,7 +2,7 @@
 inventory push that shows the fix verifies them, and the compliance engine counts the outcome.
 Everything goes through the API an agent uses (agent jobs, discovery push)."""
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
@@ -16,7 +16,7 @@ from rings.choices import DeploymentStatus, RolloutSelection, WaveState
 from rings.models import Wave
 from rings.services import approve_wave, assign_rings, create_rollout, evaluate_rollout
 from tenants.choices import TokenScope
-from tests.rings.factories import MaintenanceWindowFactory, build_fleet
+from tests.producers import maintenance_window, office
 
 pytestmark = pytest.mark.django_db
 
@@ -58,8 +58,8 @@ def test_agent_result_then_inventory_verifies_and_feeds_failure_rate(
     tenant_a, personas, make_token, api
 ):
     with tenant_context(tenant_a), time_machine.travel(NIGHT, tick=False):
-        build_fleet()
-        MaintenanceWindowFactory(start_time=time(22, 0))
+        office()
+        maintenance_window()
         assign_rings()
         rollout = create_rollout(
             name="June",

@@ -117,13 +117,34 @@ def test_pipeline_later_cumulative_update_supersedes_the_open_finding(realdata, 
     assert len(_findings(tenant_a, "DESKTOP-JNEKK9U")) == 1  # still no duplicates
 
 
-def test_pipeline_older_update_installed_verifies_superseded_finding(realdata, tenant_a, tmp_path):
+def _scheduled_in_a_rollout(finding: Finding, personas, login) -> None:
+    """An engineer rolls ``finding`` out through the canary in an open window: once the wave
+    deploys, the finding is scheduled."""
+    from rings.models import Ring
+    from rings.services import approve_wave, create_rollout, evaluate_rollout, pin_asset
+    from tests.producers import all_day_window
+
+    all_day_window(login(personas.msp_admin))
+    pin_asset(asset=finding.asset, ring=Ring.objects.get(key="canary"), actor=personas.engineer)
+    rollout = create_rollout(
+        name="November", actor=personas.engineer, selection="findings", finding_ids=[finding.uuid]
+    )
+    evaluate_rollout(rollout=rollout)
+    approve_wave(wave=rollout.waves.get(ring__key="canary"), user=personas.engineer)
+    evaluate_rollout(rollout=rollout)
+    finding.refresh_from_db()
+    assert finding.state == FindingState.SCHEDULED
+
+
+def test_pipeline_older_update_installed_verifies_superseded_finding(
+    realdata, tenant_a, tmp_path, personas, login
+):
     """A finding in a rollout keeps its KB; it verifies once a later update replacing it is
     installed, and the later update is the only one offered beside it."""
     _import_windows_catalogue(realdata, "Nov")
     _ingest(realdata / SYSTEMINFO_23H2, "systeminfo")
     with tenant_context(tenant_a):
-        Finding.objects.update(state=FindingState.SCHEDULED)
+        _scheduled_in_a_rollout(Finding.objects.get(), personas, login)
     call_command("import_msrc", str(realdata / "msrc-cvrf/cvrfDocument-2023-Dec.xml"))
     _ingest(realdata / SYSTEMINFO_23H2, "systeminfo")
     by_kb = {f.patch_identifier: f for f in _findings(tenant_a, "DESKTOP-JNEKK9U")}

@@ -1,38 +1,31 @@
 """The patch core reads the real catalogue, rings and integrations models, and a catalogue
 change re-matches every client's inventory."""
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from unittest import mock
 
 import pytest
 from django_tenants.utils import tenant_context
 
-from catalogue.choices import AdvisorySource, Ecosystem
-from catalogue.models import Advisory, AdvisoryFix, EpssScore, KevEntry, Vulnerability
 from catalogue.services import run_import
-from compliance import engine
-from findings import risk, tasks
 from findings.choices import FindingOrigin
 from findings.models import Finding
 from findings.pipeline import linux_ecosystem_for, refresh_findings
 from integrations.choices import TicketCategory
 from integrations.services import open_ticket
-from tests.inventory.factories import AssetFactory, InstalledSoftwareFactory
+from patchops import compliance, risk, tasks
+from tests.producers import Device, load_catalogue, push
 
 pytestmark = pytest.mark.django_db
 
 
-def test_risk_reads_kev_and_epss_from_the_catalogue(db):
-    KevEntry.objects.create(
-        cve_id="CVE-2099-0001", date_added=date(2099, 1, 1), due_date=date(2099, 1, 15)
-    )
-    Vulnerability.objects.create(cve_id="CVE-2099-0001", cvss3_score=Decimal("9.8"))
-    EpssScore.objects.create(
-        cve_id="CVE-2099-0001",
-        score=Decimal("0.5"),
-        percentile=Decimal("0.9"),
-        score_date=date(2099, 1, 2),
+def test_risk_reads_kev_and_epss_from_the_catalogue(db, tmp_path):
+    load_catalogue(
+        tmp_path,
+        kev=["CVE-2099-0001"],
+        cvss={"CVE-2099-0001": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"},  # 9.8
+        epss={"CVE-2099-0001": "0.5"},
     )
     assert risk.is_kev(["cve-2099-0001", "CVE-2099-0002"]) == {"CVE-2099-0001"}
     scores = risk.cve_score_map(["CVE-2099-0001"])
@@ -48,7 +41,7 @@ def test_after_hours_tickets_count_patch_categories_flagged_at_creation(in_tenan
     open_ticket(category=TicketCategory.EXCEPTION, summary="exception", at=night)
     open_ticket(category=TicketCategory.PATCHING, summary="daytime", at=noon)
     start, end = datetime(2026, 6, 1, tzinfo=UTC), datetime(2026, 6, 30, tzinfo=UTC)
-    assert engine.after_hours_tickets(client, start, end) == 2
+    assert compliance.after_hours_tickets(client, start, end) == 2
 
 
 def test_linux_ecosystem_for_releases():
@@ -59,37 +52,21 @@ def test_linux_ecosystem_for_releases():
     assert linux_ecosystem_for("Arch Linux", "rolling") is None
 
 
-def _kb_advisory() -> Advisory:
-    advisory = Advisory.objects.create(
-        source=AdvisorySource.MSRC,
-        identifier="KB5099999",
-        vendor_severity="high",
-        release_date=date(2026, 6, 9),
-    )
-    AdvisoryFix.objects.create(
-        advisory=advisory,
-        product="Windows 11 Version 23H2 for x64-based Systems",
-        ecosystem=Ecosystem.WINDOWS,
-        fixed_version="10.0.22631.9999",
-        cves=["CVE-2099-0001"],
-        severity="high",
-    )
-    return advisory
-
-
-def test_refresh_findings_after_catalogue_change_opens_matches(tenant_a):
+def test_refresh_findings_after_catalogue_change_opens_matches(tenant_a, realdata):
+    """A Windows 11 23H2 PC reported before November's MSRC document was imported: the
+    refresh the import triggers finds the cumulative update it lacks."""
+    pc = Device("pc-01", hotfixes=["KB5031354"], programs={})
     with tenant_context(tenant_a):
-        asset = AssetFactory(
-            os_name="Microsoft Windows 11 Pro", os_version="10.0.22631", os_build="22631.3000"
-        )
-        InstalledSoftwareFactory(asset=asset, kind="hotfix", name="KB5031354", version="")
-    _kb_advisory()
+        push(pc)
+        asset = pc.asset
+        assert not Finding.objects.exists()
+    run_import(kind="msrc", path=realdata / "msrc-cvrf/cvrfDocument-2023-Nov.xml")
     result = tasks.refresh_client_findings.run(tenant_a.pk)
     assert result["client"] == "tenant-a" and result["opened"] == 1
     with tenant_context(tenant_a):
         finding = Finding.objects.get(asset=asset)
-        assert finding.patch_identifier == "KB5099999"
-        assert finding.origin == FindingOrigin.ADVISORY_MATCH and finding.tier == "high"
+        assert finding.patch_identifier == "KB5032190"  # November's for 23H2 x64
+        assert finding.origin == FindingOrigin.ADVISORY_MATCH and finding.tier == "critical"
         # Running it again changes nothing.
         again = refresh_findings(asset_ids=[asset.pk], at=datetime.now(UTC))
         assert again.opened == 0 and Finding.objects.count() == 1

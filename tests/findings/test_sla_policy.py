@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import time, timedelta
 
 import pytest
+import time_machine
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django_tenants.utils import tenant_context
@@ -13,8 +14,7 @@ from evidence.models import EvidenceEvent
 from findings.choices import RebootPolicy
 from findings.models import Finding, SlaPolicyChange, SlaRule
 from findings.services import update_sla_policy
-from tests.findings.factories import FindingFactory
-from tests.inventory.factories import AssetFactory
+from tests.producers import Device, push
 
 URL = "/clients/tenant-a/api/v1/sla-policy/"
 
@@ -37,15 +37,25 @@ def test_every_client_is_seeded_with_the_design_defaults(in_tenant_a):
 @pytest.mark.django_db
 def test_policy_change_redates_only_findings_not_yet_overdue(in_tenant_a, personas):
     now = timezone.now()
-    asset = AssetFactory()  # workstation, high = 168 h
-    on_time = FindingFactory(asset=asset, detected_at=now - timedelta(days=2),
-                             due_at=now + timedelta(days=5))  # fmt: skip
-    overdue = FindingFactory(asset=asset, detected_at=now - timedelta(days=9),
-                             due_at=now - timedelta(days=2))  # fmt: skip
-    verified = FindingFactory(asset=asset, verified=True, detected_at=now - timedelta(days=1),
-                              due_at=now + timedelta(days=6))  # fmt: skip
-    other_tier = FindingFactory(asset=asset, tier="low", detected_at=now - timedelta(days=1),
-                                due_at=now + timedelta(days=29))  # fmt: skip
+    pc = Device("pc-1")  # a workstation: high = 168 h, low = 30 days
+    script = [
+        (9, lambda: pc.missing_kb("KB5040001", severity="high")),  # due 2 days ago: overdue
+        (2, lambda: pc.missing_kb("KB5040002", severity="high")),  # due in 5 days
+        (
+            1,
+            lambda: pc.missing_kb("KB5040003", severity="high").missing_kb(
+                "KB5040004", severity="low"
+            ),
+        ),  # fmt: skip
+        (0.5, lambda: pc.install_kb("KB5040003")),  # verified by this inventory
+    ]
+    for days_ago, change in script:
+        with time_machine.travel(now - timedelta(days=days_ago), tick=False):
+            push(change())
+    found = {f.patch_identifier: f for f in Finding.objects.all()}
+    overdue, on_time, verified, other_tier = (found[f"KB504000{i}"] for i in (1, 2, 3, 4))
+    assert overdue.due_at == now - timedelta(days=2) and on_time.due_at == now + timedelta(days=5)
+    assert verified.state == "verified" and other_tier.tier == "low"
     change = update_sla_policy(
         rules=[{"asset_class": "workstation", "tier": "high", "window_hours": 72,
                 "reboot_policy": "user_prompted"}],

@@ -1,6 +1,6 @@
 """The agent job channel end to end through the API: poll, dry run, real run, failure rate."""
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
@@ -14,7 +14,7 @@ from rings.models import Wave
 from rings.selectors import deployment_counts, failure_rate
 from rings.services import approve_wave, assign_rings, create_rollout, evaluate_rollout
 from tenants.choices import TokenScope
-from tests.rings.factories import MaintenanceWindowFactory, build_fleet
+from tests.producers import maintenance_window, office
 
 pytestmark = pytest.mark.django_db
 
@@ -25,8 +25,8 @@ URL = "/clients/tenant-a/api/v1/agent-jobs/"
 @pytest.fixture
 def deploying(tenant_a, personas):
     with tenant_context(tenant_a), time_machine.travel(NIGHT, tick=False):
-        build_fleet()
-        MaintenanceWindowFactory(start_time=time(22, 0))
+        office()
+        maintenance_window()
         assign_rings()
         rollout = create_rollout(
             name="June",

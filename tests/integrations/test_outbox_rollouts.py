@@ -8,10 +8,10 @@ import hashlib
 import hmac
 import time
 from datetime import UTC, datetime
-from datetime import time as clock
 
 import pytest
 import time_machine
+from django.test import Client as HttpClient
 
 from evidence.models import EvidenceEvent
 from integrations.choices import DeliveryState
@@ -30,7 +30,8 @@ from rings.services import (
 from tests.integrations.outbox_helpers import deliver_outbox
 from tests.integrations.rmm_server import rmm_server
 from tests.inventory.factories import asset_class
-from tests.rings.factories import MaintenanceWindowFactory, build_fleet
+from tests.producers import Device, push
+from tests.rings.producers import nightly_window
 
 pytestmark = pytest.mark.django_db
 
@@ -43,11 +44,14 @@ def rmm():
         yield server
 
 
-def _fleet_with_a_critical_canary() -> Asset:
-    """The test fleet in its rings, one canary workstation made a core server (so a wave
+def _fleet_with_a_critical_canary(engineer) -> Asset:
+    """Twelve workstations whose agents report KB5030001 missing, a nightly window added by
+    the engineer, the fleet in its rings, one canary workstation made a core server (so a wave
     through the canary asks for its snapshot first); returns that asset."""
-    build_fleet()
-    MaintenanceWindowFactory(start_time=clock(22, 0))
+    push([Device(f"ws-{n:02d}").missing_kb("KB5030001", severity="critical") for n in range(12)])
+    http = HttpClient()
+    http.force_login(engineer)
+    nightly_window(http)
     assign_rings()
     member = (
         RingMembership.objects.filter(ring__key="canary", asset__os_family="windows")
@@ -63,7 +67,7 @@ def _canary_deploying(tenant, engineer, rmm, *, max_attempts: int = 3) -> Wave:
     """A fleet, a rollout of KB5030001 and its canary approved and deploying through the RMM
     (the critical member's snapshot request delivered first)."""
     RmmWebhook.objects.create(name="RMM", url=rmm.url, secret="k", max_attempts=max_attempts)
-    _fleet_with_a_critical_canary()
+    _fleet_with_a_critical_canary(engineer)
     rollout = create_rollout(
         name="Via RMM",
         actor=engineer,
@@ -212,7 +216,7 @@ def test_a_snapshot_request_given_up_waits_for_an_engineer(in_tenant_a, rmm, per
     RmmWebhook.objects.create(name="RMM", url=rmm.url, secret="k", max_attempts=1)
     rmm.default = 500
     with time_machine.travel(NIGHT, tick=False):
-        _fleet_with_a_critical_canary()
+        _fleet_with_a_critical_canary(personas.engineer)
         rollout = create_rollout(
             name="Via RMM",
             actor=personas.engineer,

@@ -158,8 +158,16 @@ def test_ingest_batch_with_same_device_twice_applies_in_order(in_tenant_a):
 
 
 def test_ingest_unseen_asset_turns_fresh_again(in_tenant_a):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from inventory.services import mark_stale_assets
+
     ingest(windows_payload())
-    Asset.objects.update(is_stale=True)
+    # Unseen for longer than the staleness window: the daily task marks it stale.
+    assert mark_stale_assets(stale_after_days=14, now=timezone.now() + timedelta(days=15)) == 1
+    assert Asset.objects.get().is_stale
     ingest(windows_payload())
     assert not Asset.objects.get().is_stale
 

@@ -8,15 +8,13 @@ import pytest
 from django_tenants.utils import tenant_context
 
 from evidence.models import EvidenceEvent
-from inventory.choices import SoftwareCategory, SoftwareKind
 from inventory.models import Asset
-from tests.findings.factories import FindingFactory
 from tests.inventory.factories import (
     AssetFactory,
     InstalledSoftwareFactory,
-    PendingUpdateFactory,
     SiteFactory,
 )
+from tests.producers import Device, push
 
 pytestmark = pytest.mark.django_db
 BASE = "/clients/tenant-a/assets/"
@@ -179,22 +177,26 @@ def test_tagging_needs_operate(login, personas, fleet, tenant_a, persona):
 def test_asset_detail_shows_software_kbs_updates_history_and_findings(
     login, personas, fleet, tenant_a
 ):
-    asset = fleet["ws"]
+    from datetime import timedelta
+
+    import time_machine
+    from django.utils import timezone
+
+    from findings.models import Finding
+
+    # Its agent reports Chrome 119 with one KB installed and the January update pending, then
+    # Chrome 120 the next day.
+    pc = Device("reception-02", programs={"Google Chrome": "119.0"}, hotfixes=["KB5034441"])
+    pc.missing_kb("KB5034123")
+    now = timezone.now()
     with tenant_context(tenant_a):
-        InstalledSoftwareFactory(
-            asset=asset, name="Google Chrome", category=SoftwareCategory.BROWSER
-        )
-        InstalledSoftwareFactory(asset=asset, name="KB5034441", kind=SoftwareKind.HOTFIX)
-        PendingUpdateFactory(asset=asset, name="2024-01 Cumulative Update", advisory="KB5034123")
-        finding = FindingFactory(asset=asset, patch_identifier="KB5032190")
-        from django.utils import timezone
-
-        from inventory.models import SoftwareChange
-
-        SoftwareChange.objects.create(
-            asset=asset, change="upgraded", kind="program", name="Google Chrome",
-            from_version="119.0", to_version="120.0", at=timezone.now(),
-        )  # fmt: skip
+        with time_machine.travel(now - timedelta(days=1), tick=False):
+            push(pc)
+        pc.programs["Google Chrome"] = "120.0"
+        with time_machine.travel(now, tick=False):
+            push(pc)
+        asset = pc.asset
+        finding = Finding.objects.get(asset=asset, patch_identifier="KB5034123")
     page = login(personas.viewer_a).get(f"{BASE}{asset.uuid}/").content.decode()
     software = page.split('data-testid="software"')[1].split("</table>")[0]
     hotfixes = page.split('data-testid="hotfixes"')[1].split("</table>")[0]

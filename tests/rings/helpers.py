@@ -1,10 +1,8 @@
-"""Drive waves in tests: agent results, inventory verification and runbook checks."""
+"""Drive waves in tests: agent results (the service the agent-job API calls) and runbook
+checks. Verification is the next inventory (``tests.producers.Office.verify_wave``)."""
 
 from __future__ import annotations
 
-from django.utils import timezone
-
-from findings.choices import FindingState
 from integrations.choices import JobAction, JobStatus
 from integrations.models import AgentJob
 from integrations.services import record_job_result
@@ -40,14 +38,6 @@ def report_jobs(wave: Wave, *, fail: int = 0, action: str = JobAction.INSTALL) -
             },
         )
     return len(jobs)
-
-
-def verify_by_inventory(wave: Wave) -> int:
-    """What the next inventory does for deployed findings: it proves them verified."""
-    now = timezone.now()
-    return wave.rollout.findings.filter(
-        asset__in=wave.results.values("asset"), state=FindingState.DEPLOYED
-    ).update(state=FindingState.VERIFIED, verified_at=now)
 
 
 def pass_runbook(wave: Wave, actor: str = "engineer@msp.test") -> None:

@@ -39,10 +39,10 @@ def test_token_of_another_client_is_404(make_token, api, tenant_b, resource):
 
 def test_api_token_cannot_approve(make_token, api, tenant_a, personas):
     from rings.services import assign_rings, create_rollout, evaluate_rollout
-    from tests.rings.factories import build_fleet
+    from tests.producers import office
 
     with tenant_context(tenant_a):
-        build_fleet()
+        office()
         assign_rings()
         rollout = create_rollout(
             name="x",

@@ -1,6 +1,6 @@
 """Breaches halt and open a PSA ticket; approvals need the ring's role; runbook and rollback."""
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
@@ -21,8 +21,9 @@ from rings.services import (
     record_rollback,
     record_runbook_check,
 )
-from tests.rings.factories import MaintenanceWindowFactory, build_fleet
+from tests.producers import maintenance_window, office
 from tests.rings.helpers import report_jobs
+from tests.rings.producers import person
 
 pytestmark = pytest.mark.django_db
 
@@ -33,8 +34,8 @@ NIGHT = datetime(2026, 6, 3, 3, 30, tzinfo=UTC)
 @pytest.fixture
 def rollout(in_tenant_a, personas):
     with time_machine.travel(NIGHT - timedelta(hours=1), tick=False):
-        build_fleet()
-        MaintenanceWindowFactory(start_time=time(22, 0))
+        office()
+        maintenance_window()
         assign_rings()
         rollout = create_rollout(
             name="June KB",
@@ -88,8 +89,12 @@ def test_breach_halts_the_rollout_and_queues_a_psa_ticket(rollout, personas):
 
 def test_wave_under_threshold_is_not_halted(rollout, personas):
     wave = deploying_canary(rollout, personas)
-    wave.ring.failure_threshold_pct = 50
-    wave.ring.save()
+    response = person(personas.msp_admin).patch(
+        f"/clients/tenant-a/api/v1/rings/{wave.ring.uuid}/",
+        {"failure_threshold_pct": "50"},
+        content_type="application/json",
+    )
+    assert response.status_code == 200, response.content
     with time_machine.travel(NIGHT + timedelta(minutes=20), tick=False):
         report_jobs(wave, fail=1)
         assert evaluate_rollout(rollout=rollout) == ["wave.deployed", "wave.verifying"]
@@ -150,8 +155,13 @@ def test_failed_runbook_check_halts_when_flagged(rollout, personas):
 def test_failed_runbook_check_without_flag_only_records(rollout, personas):
     wave = deploying_canary(rollout, personas)
     check = RunbookCheck.objects.get(name="Local file access")
-    check.halts_on_failure = False
-    check.save()
+    response = person(personas.msp_admin).patch(
+        f"/clients/tenant-a/api/v1/runbook-checks/{check.uuid}/",
+        {"halts_on_failure": False},
+        content_type="application/json",
+    )
+    assert response.status_code == 200, response.content
+    check.refresh_from_db()
     result = record_runbook_check(wave=wave, check=check, passed=False, actor=personas.engineer)
     assert result.recorded_by == "engineer@msp.test" and not result.passed
     rollout.refresh_from_db()

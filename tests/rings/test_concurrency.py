@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import threading
 import uuid
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from django.db import connection, connections
 from django_tenants.utils import tenant_context
 
@@ -21,8 +22,8 @@ from rings.models import Rollout, Wave
 from rings.services import approve_wave, assign_rings, create_rollout, evaluate_rollout
 from tenants.models import Client, Domain, User
 from tenants.services import create_client
-from tests.rings.factories import MaintenanceWindowFactory, build_fleet
-from tests.rings.helpers import pass_runbook, report_jobs, verify_by_inventory
+from tests.producers import maintenance_window, office
+from tests.rings.helpers import pass_runbook, report_jobs
 
 # Tuesday 2026-06-02 22:30 UTC: inside the nightly window.
 NIGHT = datetime(2026, 6, 2, 22, 30, tzinfo=UTC)
@@ -72,8 +73,9 @@ def _race(client: Client, rollout_id: int, at: datetime, workers: int = 2) -> li
 def test_two_promoters_never_promote_twice_or_skip_a_ring(race_client):
     engineer = User.objects.get(email="engineer@msp.test")
     with tenant_context(race_client):
-        build_fleet()
-        MaintenanceWindowFactory(start_time=time(22, 0), duration_minutes=600)
+        with time_machine.travel(NIGHT - timedelta(hours=1), tick=False):
+            fleet = office()
+            maintenance_window(duration_minutes=600)
         assign_rings()
         rollout = create_rollout(
             name="Race",
@@ -96,9 +98,11 @@ def test_two_promoters_never_promote_twice_or_skip_a_ring(race_client):
         assert EvidenceEvent.objects.filter(kind="wave.promoted").count() == 1
         jobs = AgentJob.objects.filter(wave=canary, action="install")
         assert jobs.count() == canary.results.count()  # one job per asset, not two
-        report_jobs(canary)
+        with time_machine.travel(NIGHT + timedelta(minutes=30), tick=False):
+            report_jobs(canary)
         evaluate_rollout(rollout=rollout, at=NIGHT + timedelta(hours=1))
-        verify_by_inventory(canary)
+        with time_machine.travel(NIGHT + timedelta(hours=1, minutes=30), tick=False):
+            fleet.verify_wave(canary)
         evaluate_rollout(rollout=rollout, at=NIGHT + timedelta(hours=2))
         canary.refresh_from_db()
         assert canary.state == WaveState.SOAKING

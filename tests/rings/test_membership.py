@@ -6,12 +6,15 @@ import pytest
 
 from inventory.choices import AssetRole, OsFamily
 from rings.choices import MembershipSource
-from rings.models import RingMembership
+from rings.models import Ring, RingMembership
 from rings.services import assign_rings, pin_asset
 from tests.inventory.factories import AssetFactory
-from tests.rings.factories import ring
 
 pytestmark = pytest.mark.django_db
+
+
+def ring(key: str) -> Ring:
+    return Ring.objects.get(key=key)
 
 
 def _rings() -> dict[str, str]:

@@ -362,3 +362,44 @@ def test_resume_and_rollback_actions_on_the_page_follow_the_role(
     assert response.status_code == 302
     with tenant_context(tenant_a):
         assert AgentJob.objects.filter(action="rollback").exists()
+
+
+def test_a_failed_install_rolled_back_still_counts_as_failed(office, engineer, tenant_a):
+    """One canary install fails (the rollout halts), then the wave is rolled back on every
+    device it touched: the failed device stays failed in the report's rollout row, in the
+    deployment counts and in the failure rate per ring; the others stay deployed."""
+    from compliance.engine import failure_rates_by_ring
+
+    from rings.selectors import deployment_counts
+
+    fleet = office["fleet"]
+    hosts = _canary_windows(office)
+    assert len(hosts) >= 2
+    failing = hosts[0]
+    rollout = _start(office, engineer, tenant_a, hosts)
+    with time_machine.travel(NIGHT, tick=False):
+        body = advance(tenant_a, fleet, engineer, rollout, "canary", ("halted",), fail={failing})
+    canary = wave_of(body, "canary")
+    assert body["state"] == "halted"
+    assert canary["counts"]["failed"] == 1
+    with time_machine.travel(NIGHT + timedelta(hours=1), tick=False):
+        response = engineer.post(
+            f"{BASE}rollouts/{rollout}/rollback/",
+            {"wave": canary["id"], "what": "Undo the half-installed update"},
+            content_type="application/json",
+        )
+        assert response.status_code == 200, response.content
+        ran = fleet.run_jobs()
+    assert ran == {"rollback": len(hosts)}
+    canary = wave_of(rollout_body(engineer, rollout), "canary")
+    assert canary["counts"]["rolled_back"] == len(hosts) and canary["counts"]["failed"] == 0
+    month = (NIGHT - timedelta(days=1), NIGHT + timedelta(days=1))
+    with tenant_context(tenant_a):
+        [row] = rollout_rows(*month, at=NIGHT + timedelta(hours=3))
+        assert (row["deployed"], row["failed"]) == (len(hosts) - 1, 1)
+        assert (row["waves"][0]["deployed"], row["waves"][0]["failed"]) == (len(hosts) - 1, 1)
+        assert deployment_counts(*month) == (1, len(hosts))
+        by_ring = {r["ring"]: r for r in failure_rates_by_ring(*month)}
+        assert (by_ring["canary"]["failed"], by_ring["canary"]["attempted"]) == (1, len(hosts))
+        expected = round(100 / len(hosts), 2)
+        assert float(by_ring["canary"]["pct"]) == pytest.approx(expected, abs=0.01)

@@ -1,6 +1,6 @@
 """A rollout through canary, pilot and production with the clock moved by time-machine."""
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
@@ -11,8 +11,8 @@ from integrations.models import AgentJob
 from rings.choices import DeploymentStatus, RolloutSelection, RolloutState, WaveState
 from rings.models import Wave
 from rings.services import approve_wave, assign_rings, create_rollout, evaluate_rollout
-from tests.rings.factories import MaintenanceWindowFactory, build_fleet
-from tests.rings.helpers import pass_runbook, report_jobs, verify_by_inventory
+from tests.producers import maintenance_window, office
+from tests.rings.helpers import pass_runbook, report_jobs
 
 pytestmark = pytest.mark.django_db
 
@@ -24,7 +24,7 @@ def wave(rollout, key) -> Wave:
     return Wave.objects.select_related("ring", "rollout").get(rollout=rollout, ring__key=key)
 
 
-def run_wave(traveller, rollout, key, approver) -> Wave:
+def run_wave(traveller, fleet, rollout, key, approver) -> Wave:
     """Approve, wait for the 22:00 window, deploy, verify, runbook, soak; returns the wave."""
     w = wave(rollout, key)
     evaluate_rollout(rollout=rollout)
@@ -59,7 +59,7 @@ def run_wave(traveller, rollout, key, approver) -> Wave:
     assert set(findings.values_list("state", flat=True)) == {FindingState.DEPLOYED}
     assert set(w.results.values_list("status", flat=True)) == {DeploymentStatus.DEPLOYED}
     traveller.shift(timedelta(hours=6))
-    verify_by_inventory(w)
+    fleet.verify_wave(w)
     evaluate_rollout(rollout=rollout)
     w.refresh_from_db()
     assert w.state == WaveState.SOAKING
@@ -84,8 +84,8 @@ def rollout_tz():
 
 def test_rollout_moves_through_three_rings(in_tenant_a, personas):
     with time_machine.travel(MONDAY, tick=False) as traveller:
-        fleet = build_fleet()
-        MaintenanceWindowFactory(weekdays=[0, 1, 2, 3, 4, 5, 6], start_time=time(22, 0))
+        fleet = office()
+        maintenance_window()
         assign_rings()
         rollout = create_rollout(
             name="March critical",
@@ -93,12 +93,12 @@ def test_rollout_moves_through_three_rings(in_tenant_a, personas):
             selection=RolloutSelection.CRITICAL_FOR_OS,
             os_family="windows",
         )
-        windows_assets = [a for a in fleet["assets"] if a.os_family == "windows"]
+        windows_assets = [a for a in fleet.assets if a.os_family == "windows"]
         assert rollout.findings.count() == len(windows_assets)
 
-        run_wave(traveller, rollout, "canary", personas.engineer)
+        run_wave(traveller, fleet, rollout, "canary", personas.engineer)
         assert wave(rollout, "pilot").state == WaveState.AWAITING
-        run_wave(traveller, rollout, "pilot", personas.engineer)
+        run_wave(traveller, fleet, rollout, "pilot", personas.engineer)
         # Production needs the client owner; the core server needs its snapshot first.
         prod = wave(rollout, "production")
         approve_wave(wave=prod, user=personas.owner_a)
@@ -118,7 +118,7 @@ def test_rollout_moves_through_three_rings(in_tenant_a, personas):
         report_jobs(prod)
         evaluate_rollout(rollout=rollout)
         traveller.shift(timedelta(hours=2))
-        verify_by_inventory(prod)
+        fleet.verify_wave(prod)
         evaluate_rollout(rollout=rollout)
         prod.refresh_from_db()
         assert prod.state == WaveState.SOAKING
@@ -144,8 +144,8 @@ def test_rollout_moves_through_three_rings(in_tenant_a, personas):
 
 def test_wave_that_missed_its_window_catches_up_in_the_next(in_tenant_a, personas):
     with time_machine.travel(MONDAY, tick=False) as traveller:
-        build_fleet()
-        MaintenanceWindowFactory(weekdays=[6], start_time=time(2, 0))  # Sundays 02:00–06:00
+        office()
+        maintenance_window(weekdays=[6], start_time="02:00")  # Sundays 02:00–06:00
         assign_rings()
         rollout = create_rollout(
             name="KB",
@@ -182,8 +182,8 @@ def test_wave_that_missed_its_window_catches_up_in_the_next(in_tenant_a, persona
 
 def test_offline_device_catches_up_in_the_next_window(in_tenant_a, personas):
     with time_machine.travel(MONDAY, tick=False) as traveller:
-        build_fleet()
-        MaintenanceWindowFactory(weekdays=[6], start_time=time(2, 0))
+        office()
+        maintenance_window(weekdays=[6], start_time="02:00")
         assign_rings()
         rollout = create_rollout(
             name="KB",
@@ -195,16 +195,17 @@ def test_offline_device_catches_up_in_the_next_window(in_tenant_a, personas):
         canary = wave(rollout, "canary")
         approve_wave(wave=canary, user=personas.engineer)
         traveller.move_to(canary.window_start + timedelta(minutes=5))
-        evaluate_rollout(rollout=rollout)
-        jobs = list(AgentJob.objects.filter(wave=canary).order_by("asset__hostname"))
+        assert "wave.deploying" in evaluate_rollout(rollout=rollout)
+        jobs = list(
+            AgentJob.objects.filter(wave=canary, action="install").order_by("asset__hostname")
+        )
+        assert len(jobs) >= 3
         offline = jobs[0]
-        for job in jobs[1:]:
-            job.status = "dispatched"
-            job.save()
-        # Everybody but the offline device reports.
-        from integrations.services import record_job_result
+        # Everybody but the offline device polls its job and reports.
+        from integrations.services import claim_agent_jobs, record_job_result
 
         for job in jobs[1:]:
+            assert claim_agent_jobs(agent_id=job.agent_id) == [job]
             record_job_result(
                 job=job,
                 actor="agent",
@@ -223,18 +224,14 @@ def test_offline_device_catches_up_in_the_next_window(in_tenant_a, personas):
 
 
 def test_asset_without_a_window_waits_and_is_sent_once_one_applies(in_tenant_a, personas):
-    from inventory.models import AssetClass
-    from rings.choices import WindowScope
     from rings.models import Ring
     from rings.services import pin_asset
-    from tests.rings.helpers import report_jobs
 
     with time_machine.travel(MONDAY, tick=False) as traveller:
-        fleet = build_fleet()
-        workstation = AssetClass.objects.get(key="workstation")
-        MaintenanceWindowFactory(scope=WindowScope.ASSET_CLASS, asset_class=workstation)
+        fleet = office()
+        maintenance_window(scope="asset_class", asset_class="workstation")
         assign_rings()
-        server = next(a for a in fleet["assets"] if a.asset_class.key == "core_server")
+        server = next(a for a in fleet.assets if a.hostname == "fs-01")
         pin_asset(asset=server, ring=Ring.objects.get(key="canary"), actor=personas.engineer)
         rollout = create_rollout(
             name="KB",
@@ -254,7 +251,7 @@ def test_asset_without_a_window_waits_and_is_sent_once_one_applies(in_tenant_a, 
         assert result.window_end is None and "no maintenance window" in result.message.lower()
         assert not AgentJob.objects.filter(wave=canary, asset=server, action="install").exists()
         assert "no maintenance window" in canary.notes[-1]["note"]
-        MaintenanceWindowFactory()  # a client-wide window now covers everybody
+        maintenance_window()  # a client-wide window now covers everybody
         assert "wave.caught_up" in evaluate_rollout(rollout=rollout)
         job = AgentJob.objects.get(wave=canary, asset=server, action="install")
         assert job.not_before is not None

@@ -9,7 +9,7 @@ from common.locks import held_lock
 from patchops.celery import app
 from rings import tasks
 from rings.services import assign_rings, create_rollout
-from tests.rings.factories import build_fleet
+from tests.producers import office
 
 pytestmark = pytest.mark.django_db
 
@@ -27,7 +27,7 @@ def test_dispatcher_sends_one_task_per_client(tenant_a, tenant_b):
 
 def test_evaluation_task_advances_rollouts_and_is_idempotent(tenant_a, personas):
     with tenant_context(tenant_a):
-        build_fleet()
+        office()
         assign_rings()
         create_rollout(
             name="KB",

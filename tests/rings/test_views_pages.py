@@ -8,7 +8,7 @@ from django_tenants.utils import tenant_context
 
 from rings.models import Approval, MaintenanceWindow, Ring, Rollout
 from rings.services import assign_rings, create_rollout, evaluate_rollout
-from tests.rings.factories import build_fleet
+from tests.producers import office
 
 pytestmark = pytest.mark.django_db
 
@@ -18,7 +18,7 @@ PAGE = "/clients/tenant-a/"
 @pytest.fixture
 def rollout(tenant_a, personas):
     with tenant_context(tenant_a):
-        build_fleet()
+        office()
         assign_rings()
         rollout = create_rollout(
             name="June KB",
@@ -97,7 +97,7 @@ def test_halt_through_the_page_needs_operate(login, personas, rollout, tenant_a)
 
 def test_create_rollout_through_the_page(login, personas, tenant_a):
     with tenant_context(tenant_a):
-        build_fleet(patch="KB5039999")
+        office(patch="KB5039999")
         assign_rings()
     http = login(personas.engineer)
     response = http.post(
@@ -116,7 +116,7 @@ def test_create_rollout_through_the_page(login, personas, tenant_a):
 
 def test_ring_editor_lists_edits_and_exports(login, personas, tenant_a):
     with tenant_context(tenant_a):
-        build_fleet()
+        office()
         assign_rings()
     page = login(personas.engineer).get(PAGE + "rings/").content.decode()
     assert 'data-testid="ring-canary"' in page and "Canary members" in page

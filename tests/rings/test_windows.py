@@ -171,9 +171,9 @@ def test_next_occurrence_is_open_and_not_before_after(
 
 @pytest.mark.django_db
 def test_model_methods_use_the_client_time_zone(in_tenant_a):
-    from tests.rings.factories import MaintenanceWindowFactory
+    from tests.producers import maintenance_window
 
-    window = MaintenanceWindowFactory(weekdays=[6], start_time=time(2, 0))
+    window = maintenance_window(weekdays=[6], start_time="02:00")
     start, end = window.next_occurrence(datetime(2026, 7, 1, tzinfo=UTC))
     assert start == datetime(2026, 7, 5, 7, 0, tzinfo=UTC)  # 02:00 CDT
     assert window.is_open(start) and not window.is_open(end)
@@ -183,9 +183,16 @@ def test_model_methods_use_the_client_time_zone(in_tenant_a):
 def test_window_without_weekdays_is_invalid(in_tenant_a):
     from django.core.exceptions import ValidationError
 
-    from tests.rings.factories import MaintenanceWindowFactory
+    from rings.models import MaintenanceWindow
 
-    window = MaintenanceWindowFactory.build(weekdays=[])
+    window = MaintenanceWindow(
+        name="Never",
+        scope="client",
+        recurrence="weekly",
+        weekdays=[],
+        start_time=time(22, 0),
+        duration_minutes=240,
+    )
     with pytest.raises(ValidationError) as exc:
         window.full_clean()
     assert "weekdays" in exc.value.message_dict

@@ -13,8 +13,7 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from scorecards.models import ScorecardRow
-from tests.findings.factories import FindingFactory
-from tests.inventory.factories import AssetFactory
+from tests.producers import Device, load_catalogue, push, reported_finding
 
 pytestmark = pytest.mark.django_db
 
@@ -39,7 +38,7 @@ def _row(client, day: date, *, pct: str = "90.00", critical: int = 0, regulated:
 @pytest.mark.parametrize("who", ["msp_admin", "engineer", "account_manager", "owner_a", "viewer_a"])
 def test_client_home_renders_for_every_role(who, personas, login, tenant_a):
     with tenant_context(tenant_a):
-        FindingFactory(asset=AssetFactory(), cves=["CVE-2024-0001"])
+        reported_finding(cves=["CVE-2024-0001"])
     response = login(getattr(personas, who)).get(BASE)
     assert response.status_code == 200
     body = response.content.decode()
@@ -62,11 +61,11 @@ def test_client_home_nav_highlights_overview_and_hides_portal_for_staff(personas
     assert f'href="{BASE}findings/" class="active"' in findings
 
 
-def test_client_home_counts_link_to_the_filtered_findings(personas, login, tenant_a):
+def test_client_home_counts_link_to_the_filtered_findings(personas, login, tenant_a, tmp_path):
     with tenant_context(tenant_a):
-        asset = AssetFactory()
-        FindingFactory(asset=asset, tier="critical", is_kev=True, cves=["CVE-2024-0001"])
-        FindingFactory.create(asset=asset, tier="low", cves=["CVE-2024-0002"])
+        load_catalogue(tmp_path, kev=["CVE-2024-0001"])  # KEV raises its finding to critical
+        pc = Device("pc-1").missing_kb("KB5050001", cves=["CVE-2024-0001"], severity="high")
+        push(pc.missing_kb("KB5050002", cves=["CVE-2024-0002"], severity="low"))
     body = login(personas.engineer).get(BASE).content.decode()
     assert "?overdue=true" in body and "kev=true" in body and "tier=critical" in body
     critical = body.split('data-testid="count-critical"')[1].split("</a>")[0]
@@ -85,13 +84,26 @@ def test_client_home_of_a_brand_new_client_shows_empty_states(personas, login):
         assert "No reports yet" in body
 
 
-def test_client_home_query_count_is_constant_with_5_or_50_assets(personas, login, tenant_a):
+def test_client_home_query_count_is_constant_with_5_or_50_assets(
+    personas, login, tenant_a, tmp_path
+):
     client = login(personas.owner_a)
+    with tenant_context(tenant_a):
+        load_catalogue(tmp_path, kev=["CVE-2024-0001"])
+    grown = [0]
 
     def grow(n: int) -> None:
+        """``n`` more PCs report one missing update each, every other one a KEV CVE."""
+        first, grown[0] = grown[0], grown[0] + n
         with tenant_context(tenant_a):
-            for i in range(n):
-                FindingFactory(asset=AssetFactory(), cves=["CVE-2024-0001"], is_kev=bool(i % 2))
+            push(
+                [
+                    Device(f"pc-{i:03d}").missing_kb(
+                        f"KB50{i:05d}", cves=["CVE-2024-0001" if i % 2 else "CVE-2024-0002"]
+                    )
+                    for i in range(first, first + n)
+                ]
+            )
 
     grow(5)
     client.get(BASE)  # warm per-process caches (content types, sessions)
