@@ -26,8 +26,9 @@ test: install
 bench: install
 	$(BIN)/python scripts/services.py exec -- $(BIN)/python -m bench $(BENCH_ARGS)
 
+# ruff, then the import contract (pyproject.toml [tool.importlinter]: the apps' layers).
 lint: install
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/lint-imports
 
 format: install
 	$(BIN)/ruff format . && $(BIN)/ruff check --fix .

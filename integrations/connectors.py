@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 
+from . import hooks
 from .choices import DeliveryStatus, JobAction, JobStatus
 from .models import AgentJob, RmmWebhook, WebhookDelivery
 
@@ -108,17 +109,14 @@ class AgentJobConnector(Connector):
         return result.reboot_policy if result else ""
 
     def deploy(self, wave: Wave, assets: Sequence[Asset], *, catch_up: bool = False) -> int:
-        from rings.services import record_deployment_outcome
-
         now = timezone.now()
         sent = 0
         for asset in assets:
             result = wave.results.filter(asset=asset).first()
             if not asset.agent_id:
                 if result is not None:
-                    record_deployment_outcome(
+                    hooks.undeliverable(
                         result=result,
-                        succeeded=False,
                         at=now,
                         message="No discovery agent on this asset; deploy it through an RMM.",
                     )

@@ -7,9 +7,10 @@ from typing import Any
 from django import forms
 from django.db import transaction
 
+from common.choices import OsFamily
 from evidence.services import record_event
 
-from .choices import AssetRole, DataFlow, OsFamily
+from .choices import AssetRole, DataFlow
 from .models import AssetClass, Site, SoftwarePolicy
 
 __all__ = [

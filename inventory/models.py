@@ -12,13 +12,14 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from common.choices import OsFamily
+
 from .choices import (
     AssetRole,
     AssetSource,
     DataFlow,
     DiscoveryRunSource,
     DiscoveryRunStatus,
-    OsFamily,
     ReportedSeverity,
     SoftwareCategory,
     SoftwareChangeKind,

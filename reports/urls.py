@@ -2,10 +2,12 @@
 
 from django.urls import path
 
-from .views import ReportDownloadView, ReportListView
+from .views import ExceptionRegisterPdfView, ReportDownloadView, ReportListView
 
 app_name = "reports"
 urlpatterns = [
     path("reports/", ReportListView.as_view(), name="reports"),
     path("reports/<uuid:uuid>/download/", ReportDownloadView.as_view(), name="report-download"),
+    # The exception register's "Export PDF" button: queues the register as a stored report.
+    path("exceptions/export.pdf", ExceptionRegisterPdfView.as_view(), name="exception_pdf"),
 ]

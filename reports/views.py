@@ -9,18 +9,18 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils import timezone
 from django.views import View
 from django.views.generic import TemplateView
 
 from common.periods import format_period, parse_period, previous_month
 from evidence.services import actor_label
-from tenants.permissions import Capability, ClientPageMixin
+from tenants.permissions import Capability, ClientPageMixin, may_generate
 
 from .api.views import report_file_response
 from .filters import StoredReportFilterSet
 from .models import ReportKind, StoredReport
-from .permissions import may_generate
 from .services import (
     HIPAA_ONLY_KINDS,
     ReportNotAvailable,
@@ -105,3 +105,30 @@ class ReportDownloadView(ClientPageMixin, View):
             return report_file_response(report)
         except Exception as exc:  # NotFound from the API helper: the file is gone
             raise Http404("The stored file is missing.") from exc
+
+
+class ExceptionRegisterPdfView(ClientPageMixin, View):
+    """Queue the register as a stored PDF report (kind ``exceptions``, the current month).
+
+    WeasyPrint never runs in a request: the worker renders and stores the report like every
+    other report (immutable, with its SHA-256 and a ``report.generated`` event), and the user
+    downloads it from the reports page, where this redirects.
+    """
+
+    capability = Capability.VIEW
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not may_generate(self.role):
+            raise PermissionDenied("Only MSP staff may generate reports.")
+        kind = ReportKind.EXCEPTIONS.value
+        check_kind(kind, self.client)
+        period = format_period(timezone.now().astimezone(self.client.tz).date().replace(day=1))
+        generate_report_task.apply_async(
+            kwargs={"kind": kind, "period": period, "actor": actor_label(request.user)}
+        )
+        messages.success(
+            request,
+            "The exception register PDF is being generated; it will appear here when ready.",
+        )
+        return redirect(f"{reverse('reports:reports')}?kind={kind}&period={period}")

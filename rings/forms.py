@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
-from inventory.choices import OsFamily
+from common.choices import OsFamily
 
 from .choices import RollbackOutcome, RolloutSelection
 from .models import MaintenanceWindow, Ring

@@ -6,9 +6,10 @@ from datetime import datetime
 
 from rest_framework import serializers
 
+from common.choices import OsFamily
 from tenants.api.serializers import BriefMixin
 
-from ..choices import AssetRole, DataFlow, OsFamily
+from ..choices import AssetRole, DataFlow
 from ..models import (
     Asset,
     AssetClass,

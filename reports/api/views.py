@@ -18,10 +18,9 @@ from reports.api.serializers import (
 )
 from reports.filters import StoredReportFilterSet
 from reports.models import StoredReport
-from reports.permissions import may_generate
 from reports.services import ReportNotAvailable, check_kind, check_period
 from reports.tasks import generate_report_task
-from tenants.permissions import Capability, current_client, role_in
+from tenants.permissions import Capability, current_client, may_generate, role_in
 
 
 def _content_disposition_name(report: StoredReport) -> str:

@@ -1,0 +1,48 @@
+"""What the rollouts do with the results the integrations receive, without the integrations
+importing them (the rings app sits above and drives the connectors).
+
+The rings app registers its handlers once, in its ``AppConfig.ready()``:
+
+* ``on_job_result``: an agent reported a job (install, snapshot, rollback) of a wave or a
+  rollback; the handler records the deployment, snapshot or rollback outcome.
+* ``on_undeliverable``: a connector could not deliver a wave's patches to an asset (no agent on
+  it); the handler records the failed deployment with the reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+__all__ = ["on_job_result", "job_result", "on_undeliverable", "undeliverable"]
+
+_job_result: list[Callable[..., None]] = []
+_undeliverable: list[Callable[..., None]] = []
+
+
+def on_job_result(handler: Callable[..., None]) -> Callable[..., None]:
+    """Register ``handler(job=, succeeded=, failed=, message=, actor=, at=)``."""
+    if handler not in _job_result:
+        _job_result.append(handler)
+    return handler
+
+
+def job_result(
+    *, job: Any, succeeded: bool, failed: list[dict], message: str, actor: Any, at: datetime
+) -> None:
+    """``succeeded``: the agent's overall status; ``failed``: the packages it reported failed."""
+    for handler in list(_job_result):
+        handler(job=job, succeeded=succeeded, failed=failed, message=message, actor=actor, at=at)
+
+
+def on_undeliverable(handler: Callable[..., None]) -> Callable[..., None]:
+    """Register ``handler(result=, message=, at=)`` (``result``: the wave's deployment result)."""
+    if handler not in _undeliverable:
+        _undeliverable.append(handler)
+    return handler
+
+
+def undeliverable(*, result: Any, message: str, at: datetime) -> None:
+    for handler in list(_undeliverable):
+        handler(result=result, message=message, at=at)
