@@ -6,7 +6,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # The suite runs on every core (pytest-xdist; each worker has its own test database).
 PYTEST_ARGS ?= -n auto
 
-.PHONY: install run test bench lint format clean
+.PHONY: install run test bench lint format clean agent
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -26,8 +26,13 @@ test: install
 bench: install
 	$(BIN)/python scripts/services.py exec -- $(BIN)/python -m bench $(BENCH_ARGS)
 
+# ruff, then the import contract (pyproject.toml [tool.importlinter]: the apps' layers).
+# The device agent as one file (standard library only): dist/patchops-agent.pyz.
+agent:
+	$(PY) -m patchops_agent.build dist/patchops-agent.pyz
+
 lint: install
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/lint-imports
 
 format: install
 	$(BIN)/ruff format . && $(BIN)/ruff check --fix .

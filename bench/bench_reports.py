@@ -37,10 +37,11 @@ def _seed(assets: int, ephi_ratio: float, findings: int) -> Any:
     from django.db import transaction
     from django_tenants.utils import tenant_context
 
+    from common.choices import OsFamily
     from evidence.models import GENESIS_HASH, EvidenceEvent
     from findings.choices import FindingOrigin, FindingState, SeverityTier
     from findings.models import Finding
-    from inventory.choices import AssetRole, AssetSource, OsFamily
+    from inventory.choices import AssetRole, AssetSource
     from inventory.models import Asset, AssetClass, PatchReport
     from tenants.models import Client
     from tenants.services import create_client

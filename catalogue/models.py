@@ -12,7 +12,7 @@ from datetime import date
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
-from inventory.choices import OsFamily
+from common.choices import OsFamily
 
 from .choices import (
     AdvisorySource,

@@ -16,7 +16,10 @@ from common.dependencies import (
     QueueUnavailable,
     unavailable_message,
 )
-from common.middleware import is_api_path
+
+
+def is_api_path(path: str) -> bool:
+    return "/api/" in path
 
 
 def _json(status: int, detail: str) -> JsonResponse:

@@ -9,10 +9,8 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from common.apiparsers import too_large_detail
-
-
-def is_api_path(path: str) -> bool:
-    return "/api/" in path
+from common.dependencies import DEPENDENCY_ERRORS, QueueUnavailable
+from common.errors import is_api_path, unavailable
 
 
 class RequestLimitsMiddleware:
@@ -53,9 +51,6 @@ class DependencyErrorMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        from common.dependencies import DEPENDENCY_ERRORS, QueueUnavailable
-        from common.errors import unavailable
-
         if isinstance(exception, DEPENDENCY_ERRORS + (QueueUnavailable,)):
             return unavailable(request, exception)
         return None

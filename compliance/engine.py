@@ -59,20 +59,16 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
-    Value,
 )
-from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from exceptions_register.choices import ExceptionKind
-from exceptions_register.models import RiskException
-from exceptions_register.selectors import active_exceptions_at
+from common.choices import OsFamily
+from exceptions_register.selectors import active_exceptions_at, excepted_q
 from findings.choices import FindingState, SeverityTier
 from findings.models import Finding
 from integrations.choices import TicketCategory
 from integrations.models import PsaTicket
 from inventory import selectors as inventory_selectors
-from inventory.choices import OsFamily
 from inventory.models import Asset, AssetClass, PatchReport
 from rings import selectors as ring_selectors
 from rings.models import DeploymentResult, Ring
@@ -90,7 +86,6 @@ __all__ = [
     "not_reporting_assets",
     "outstanding_at",
     "overdue_unexcepted_at",
-    "excepted_until",
     "compliance_at",
     "period_figures",
     "sla_attainment",
@@ -217,60 +212,6 @@ def overdue_unexcepted_at(at: datetime, *, excepted: Q | None = None) -> QuerySe
     """Outstanding, past ``due_at`` and not covered by an active exception at ``at``."""
     excepted = excepted_q(at) if excepted is None else excepted
     return outstanding_at(at).filter(due_at__lt=at).exclude(excepted)
-
-
-def excepted_q(at: datetime) -> Q:
-    """Finding is covered by an exception at ``at`` — the same rule as
-    ``exceptions_register.selectors.covered_findings_at`` (a finding an active exception names,
-    or any finding on an asset an active deferral or isolated lane names), written as two
-    correlated ``EXISTS`` over the link tables so the planner probes an index per finding instead
-    of materialising every finding. The active exception ids come first (one small query); with
-    none active the condition is empty and costs nothing.
-    """
-    active = list(active_exceptions_at(at).values_list("pk", "kind"))
-    if not active:
-        return Q(pk__in=[])
-    ids = [pk for pk, _ in active]
-    asset_kinds = (ExceptionKind.DEFERRAL, ExceptionKind.ISOLATED_LANE)
-    asset_ids = [pk for pk, kind in active if kind in asset_kinds]
-    named = RiskException.findings.through.objects.filter(
-        finding_id=OuterRef("pk"), riskexception_id__in=ids
-    )
-    on_asset = RiskException.assets.through.objects.filter(
-        asset_id=OuterRef("asset_id"), riskexception_id__in=asset_ids
-    )
-    return Q(Exists(named)) | Q(Exists(on_asset))
-
-
-def excepted_until(at: datetime) -> Any:
-    """An annotation for findings: the hard expiry of the active exception covering the finding
-    at ``at`` (the latest one when several do), ``NULL`` when none covers it. The same coverage
-    rule as ``excepted_q``: a finding an active exception names, or any finding on an asset an
-    active deferral or isolated lane names."""
-    active = list(active_exceptions_at(at).values_list("pk", "kind"))
-    if not active:
-        return Value(None, output_field=DateTimeField())
-    ids = [pk for pk, _ in active]
-    asset_kinds = (ExceptionKind.DEFERRAL, ExceptionKind.ISOLATED_LANE)
-    asset_ids = [pk for pk, kind in active if kind in asset_kinds] or [0]
-    named = (
-        RiskException.findings.through.objects.filter(
-            finding_id=OuterRef("pk"), riskexception_id__in=ids
-        )
-        .order_by("-riskexception__expires_at")
-        .values("riskexception__expires_at")[:1]
-    )
-    on_asset = (
-        RiskException.assets.through.objects.filter(
-            asset_id=OuterRef("asset_id"), riskexception_id__in=asset_ids
-        )
-        .order_by("-riskexception__expires_at")
-        .values("riskexception__expires_at")[:1]
-    )
-    return Greatest(
-        Subquery(named, output_field=DateTimeField()),
-        Subquery(on_asset, output_field=DateTimeField()),
-    )
 
 
 @dataclass

@@ -8,8 +8,8 @@ from typing import Any
 from django.utils import timezone
 from django.views.generic import TemplateView
 
+from common.choices import OsFamily
 from findings.risk import TIER_RANK
-from inventory.choices import OsFamily
 from inventory.models import AssetClass
 from tenants.permissions import ClientPageMixin
 

@@ -18,11 +18,11 @@ from django.utils import timezone
 from django.views.generic import TemplateView
 
 from catalogue.freshness import stale_catalogues
+from common.choices import OsFamily
 from compliance import engine
 from exceptions_register.selectors import awaiting_signature
 from findings.choices import FindingState, SeverityTier
 from findings.models import OPEN_STATES, Finding
-from inventory.choices import OsFamily
 from reports.models import StoredReport
 from rings.choices import RolloutState, WaveState
 from rings.models import Rollout, Wave

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, DateTimeField, Exists, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from findings.models import Finding
@@ -88,3 +89,77 @@ def register_counts(at: datetime | None = None) -> dict[str, int]:
         "expiring_soon": expiring_soon(at=at).count(),
         "covered_findings": covered_findings_at(at).count(),
     }
+
+
+# --- Exception cover of findings (the findings app reads it through findings.coverage) -------
+
+
+def excepted_q(at: datetime) -> Q:
+    """Finding is covered by an exception at ``at`` — the same rule as
+    ``exceptions_register.selectors.covered_findings_at`` (a finding an active exception names,
+    or any finding on an asset an active deferral or isolated lane names), written as two
+    correlated ``EXISTS`` over the link tables so the planner probes an index per finding instead
+    of materialising every finding. The active exception ids come first (one small query); with
+    none active the condition is empty and costs nothing.
+    """
+    active = list(active_exceptions_at(at).values_list("pk", "kind"))
+    if not active:
+        return Q(pk__in=[])
+    ids = [pk for pk, _ in active]
+    asset_kinds = (ExceptionKind.DEFERRAL, ExceptionKind.ISOLATED_LANE)
+    asset_ids = [pk for pk, kind in active if kind in asset_kinds]
+    named = RiskException.findings.through.objects.filter(
+        finding_id=OuterRef("pk"), riskexception_id__in=ids
+    )
+    on_asset = RiskException.assets.through.objects.filter(
+        asset_id=OuterRef("asset_id"), riskexception_id__in=asset_ids
+    )
+    return Q(Exists(named)) | Q(Exists(on_asset))
+
+
+def excepted_until(at: datetime) -> Any:
+    """An annotation for findings: the hard expiry of the active exception covering the finding
+    at ``at`` (the latest one when several do), ``NULL`` when none covers it. The same coverage
+    rule as ``excepted_q``: a finding an active exception names, or any finding on an asset an
+    active deferral or isolated lane names."""
+    active = list(active_exceptions_at(at).values_list("pk", "kind"))
+    if not active:
+        return Value(None, output_field=DateTimeField())
+    ids = [pk for pk, _ in active]
+    asset_kinds = (ExceptionKind.DEFERRAL, ExceptionKind.ISOLATED_LANE)
+    asset_ids = [pk for pk, kind in active if kind in asset_kinds] or [0]
+    named = (
+        RiskException.findings.through.objects.filter(
+            finding_id=OuterRef("pk"), riskexception_id__in=ids
+        )
+        .order_by("-riskexception__expires_at")
+        .values("riskexception__expires_at")[:1]
+    )
+    on_asset = (
+        RiskException.assets.through.objects.filter(
+            asset_id=OuterRef("asset_id"), riskexception_id__in=asset_ids
+        )
+        .order_by("-riskexception__expires_at")
+        .values("riskexception__expires_at")[:1]
+    )
+    return Greatest(
+        Subquery(named, output_field=DateTimeField()),
+        Subquery(on_asset, output_field=DateTimeField()),
+    )
+
+
+def covering_exceptions(findings: list[Finding], *, at: datetime) -> dict[int, Any]:
+    """The active exception covering each finding at ``at`` (the one expiring last), by pk."""
+    out: dict[int, Any] = {}
+    active = list(active_exceptions_at(at).prefetch_related("findings", "assets"))
+    for exception in sorted(active, key=lambda e: e.expires_at):
+        named = {f.pk for f in exception.findings.all()}
+        on_assets = (
+            {a.pk for a in exception.assets.all()}
+            if exception.kind in (ExceptionKind.DEFERRAL, ExceptionKind.ISOLATED_LANE)
+            else set()
+        )
+        for finding in findings:
+            if finding.pk in named or finding.asset_id in on_assets:
+                out[finding.pk] = exception
+    return out

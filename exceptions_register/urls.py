@@ -8,7 +8,6 @@ app_name = "exceptions_register"
 urlpatterns = [
     path("exceptions/", views.ExceptionListView.as_view(), name="exception_list"),
     path("exceptions/export.csv", views.ExceptionExportView.as_view(), name="exception_export"),
-    path("exceptions/export.pdf", views.ExceptionPdfExportView.as_view(), name="exception_pdf"),
     path("exceptions/new/", views.ExceptionFormView.as_view(mode="create"), name="exception_add"),
     path("exceptions/<uuid:uuid>/", views.ExceptionDetailView.as_view(), name="exception_detail"),
     path(

@@ -14,9 +14,13 @@ from django.utils import timezone
 from django.views.generic import TemplateView
 
 from common.csvexport import csv_writer
-from common.dependencies import QueueUnavailable, enqueue
-from reports.permissions import may_generate
-from tenants.permissions import ROLE_CAPABILITIES, Capability, ClientPageMixin, current_client
+from tenants.permissions import (
+    ROLE_CAPABILITIES,
+    Capability,
+    ClientPageMixin,
+    current_client,
+    may_generate,
+)
 
 from . import services
 from .choices import OPEN_FOR_CHANGE, ExceptionState
@@ -153,41 +157,6 @@ class ExceptionExportView(ClientPageMixin, TemplateView):
             f'attachment; filename="exceptions-{self.client.slug}-{stamp}.csv"'
         )
         return response
-
-
-class ExceptionPdfExportView(ClientPageMixin, TemplateView):
-    """Queue the register as a stored PDF report (kind ``exceptions``, the current month).
-
-    WeasyPrint never runs in a request: the worker renders and stores the report like every
-    other report (immutable, with its SHA-256 and a ``report.generated`` event), and the user
-    downloads it from the reports page, where this redirects.
-    """
-
-    capability = Capability.VIEW
-    http_method_names = ["post"]
-
-    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        from common.periods import format_period
-        from evidence.services import actor_label
-        from reports.models import ReportKind
-        from reports.services import check_kind
-        from reports.tasks import generate_report_task
-
-        if not may_generate(self.role):
-            raise PermissionDenied("Only MSP staff may generate reports.")
-        kind = ReportKind.EXCEPTIONS.value
-        check_kind(kind, self.client)
-        period = format_period(timezone.now().astimezone(self.client.tz).date().replace(day=1))
-        try:
-            enqueue(generate_report_task, kind=kind, period=period, actor=actor_label(request.user))
-        except QueueUnavailable as exc:
-            messages.error(request, str(exc))
-            return redirect(request.path)
-        messages.success(
-            request,
-            "The exception register PDF is being generated; it will appear here when ready.",
-        )
-        return redirect(f"{reverse('reports:reports')}?kind={kind}&period={period}")
 
 
 class ExceptionDetailView(ExceptionObjectMixin, ClientPageMixin, TemplateView):

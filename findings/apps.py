@@ -7,7 +7,13 @@ class FindingsConfig(AppConfig):
 
     def ready(self) -> None:
         from catalogue.signals import catalogue_changed
+        from inventory.hooks import on_asset_page, on_inventory_synced
 
+        from .pipeline import refresh_after_ingest
+        from .selectors import asset_page_context
         from .tasks import on_catalogue_changed
 
         catalogue_changed.connect(on_catalogue_changed, dispatch_uid="patchops.refresh_findings")
+        # Every ingest re-matches the devices it recorded, in its transaction.
+        on_inventory_synced(refresh_after_ingest)
+        on_asset_page(asset_page_context)

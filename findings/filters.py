@@ -8,7 +8,7 @@ import django_filters as filters
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from inventory.choices import OsFamily
+from common.choices import OsFamily
 
 from .choices import FindingState, SeverityTier
 from .models import Finding

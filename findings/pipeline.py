@@ -49,9 +49,11 @@ from catalogue.matching import (
 )
 from catalogue.models import AdvisoryFix, CpeMatch
 from catalogue.versions import normalise_ecosystem
-from inventory.choices import OsFamily, SoftwareKind
+from common.choices import OsFamily
+from inventory.choices import SoftwareKind
 from inventory.models import Asset, InstalledSoftware, PendingUpdate
 
+from . import hooks
 from .choices import FindingOrigin, SeverityTier
 from .models import Finding
 from .services import (
@@ -376,12 +378,21 @@ def refresh_findings(*, asset_ids: Iterable[int], at: datetime) -> RefreshSummar
         summary.by_asset[pk] = result.as_dict()
     summary.matched = sum(len(i.matches) for i in items)
     if summary.verified:
-        from rings.services import verify_results_for_assets
-
-        summary.deployments_verified = verify_results_for_assets(
+        # The deployments behind them (rings, through findings.hooks).
+        summary.deployments_verified = hooks.findings_verified(
             asset_ids=[pk for pk, r in summary.by_asset.items() if r["verified"]], at=at
         )
     return summary
+
+
+def refresh_after_ingest(*, asset_ids: Iterable[int], at: datetime) -> dict[str, int]:
+    """``inventory.hooks.on_inventory_synced``: re-match what an ingest recorded; the counts
+    its summary reports."""
+    refreshed = refresh_findings(asset_ids=asset_ids, at=at)
+    return {
+        "findings_opened": refreshed.opened + refreshed.reopened,
+        "findings_verified": refreshed.verified,
+    }
 
 
 def _linux_package_names(ecosystem: str) -> set[str]:

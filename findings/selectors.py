@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from findings.chain import ChainEvent, FindingChain
 
-from . import chain, risk
+from . import chain, coverage, risk
 from .choices import FindingState
 from .models import Finding, SlaPolicyChange, SlaRule
 
@@ -22,7 +22,6 @@ __all__ = [
     "prioritized_findings",
     "with_exception_cover",
     "work_order",
-    "covering_exceptions",
     "excepted_label",
     "PrioritizedFinding",
     "explain_positions",
@@ -53,9 +52,7 @@ def outstanding_findings() -> QuerySet[Finding]:
 def with_exception_cover(qs: QuerySet[Finding], at: datetime) -> QuerySet[Finding]:
     """Annotate ``excepted_until`` (the expiry of the active exception covering the finding at
     ``at``, or None) and ``is_excepted`` (0 uncovered, 1 excepted: excepted work ranks last)."""
-    from compliance.engine import excepted_until
-
-    return qs.annotate(excepted_until=excepted_until(at)).annotate(
+    return qs.annotate(excepted_until=coverage.excepted_until(at)).annotate(
         is_excepted=Case(
             When(excepted_until__isnull=False, then=Value(1)),
             default=Value(0),
@@ -79,6 +76,14 @@ def work_order(qs: QuerySet[Finding], at: datetime) -> QuerySet[Finding]:
     )
 
 
+ASSET_PAGE_FINDINGS = 100
+
+
+def asset_page_context(*, asset: Any, at: datetime) -> dict[str, Any]:
+    """``inventory.hooks.on_asset_page``: the asset's findings in working order."""
+    return {"findings": work_order(Finding.objects.filter(asset=asset), at)[:ASSET_PAGE_FINDINGS]}
+
+
 PRIORITY_ORDER = ("is_excepted", "tier_rank", "-risk_score", "due_at", "pk")
 
 
@@ -90,26 +95,6 @@ def prioritized_findings(principal: Any, *, at: datetime | None = None) -> Query
         state__in=[FindingState.VERIFIED, FindingState.NOT_APPLICABLE]
     )
     return with_exception_cover(qs, at).annotate(tier_rank=TIER_ORDER).order_by(*PRIORITY_ORDER)
-
-
-def covering_exceptions(findings: list[Finding], *, at: datetime) -> dict[int, Any]:
-    """The active exception covering each finding at ``at`` (the one expiring last), by pk."""
-    from exceptions_register.choices import ExceptionKind
-    from exceptions_register.selectors import active_exceptions_at
-
-    out: dict[int, Any] = {}
-    active = list(active_exceptions_at(at).prefetch_related("findings", "assets"))
-    for exception in sorted(active, key=lambda e: e.expires_at):
-        named = {f.pk for f in exception.findings.all()}
-        on_assets = (
-            {a.pk for a in exception.assets.all()}
-            if exception.kind in (ExceptionKind.DEFERRAL, ExceptionKind.ISOLATED_LANE)
-            else set()
-        )
-        for finding in findings:
-            if finding.pk in named or finding.asset_id in on_assets:
-                out[finding.pk] = exception
-    return out
 
 
 @dataclass

@@ -13,11 +13,11 @@ from django.shortcuts import redirect
 from django.utils import timezone
 from django.views.generic import TemplateView
 
-from inventory.choices import OsFamily
+from common.choices import OsFamily
 from inventory.models import AssetClass
 from tenants.permissions import Capability, ClientPageMixin
 
-from . import selectors, services
+from . import coverage, selectors, services
 from .api.views import REDATING_RULE, prioritization_csv
 from .choices import FindingState, RebootPolicy, SeverityTier
 from .filters import FindingFilterSet
@@ -86,7 +86,7 @@ class FindingDetailView(ClientPageMixin, TemplateView):
         context["chain"] = selectors.finding_chain(finding)
         context["now"] = now
         context["exceptions"] = finding.exceptions.all()
-        context["covering"] = selectors.covering_exceptions([finding], at=now).get(finding.pk)
+        context["covering"] = coverage.covering_exceptions([finding], at=now).get(finding.pk)
         return context
 
 

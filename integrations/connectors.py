@@ -22,16 +22,13 @@ from typing import TYPE_CHECKING, Any
 from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 
-from rings.choices import DeploymentStatus, RollbackTargetStatus
-from rings.models import DeploymentResult, RollbackTarget
-
-from . import outbox
+from . import hooks, outbox
 from .choices import DeliveryKind, JobAction, JobStatus
 from .models import AgentJob, OutboxMessage, RmmWebhook
 
 if TYPE_CHECKING:
     from inventory.models import Asset
-    from rings.models import RollbackEvent, Rollout, Wave
+    from rings.models import RollbackEvent, RollbackTarget, Rollout, Wave
 
 __all__ = [
     "Connector",
@@ -114,17 +111,14 @@ class AgentJobConnector(Connector):
         return result.reboot_policy if result else ""
 
     def deploy(self, wave: Wave, assets: Sequence[Asset], *, catch_up: bool = False) -> int:
-        from rings.services import record_deployment_outcome
-
         now = timezone.now()
         sent = 0
         for asset in assets:
             result = wave.results.filter(asset=asset).first()
             if not asset.agent_id:
                 if result is not None:
-                    record_deployment_outcome(
+                    hooks.undeliverable(
                         result=result,
-                        succeeded=False,
                         at=now,
                         message="No discovery agent on this asset; deploy it through an RMM.",
                     )
@@ -339,65 +333,15 @@ class RmmWebhookSender:
         )
 
     def delivered(self, message: OutboxMessage, at: datetime) -> None:
-        if message.event != "asset.snapshot" or not message.payload.get("wave"):
-            return
-        from rings.services import confirm_snapshot
-
-        result = _result(message.payload["wave"], message.payload["asset"]["id"])
-        if result is not None:
-            confirm_snapshot(result=result, at=at, actor=f"connector:{WebhookConnector.name}")
+        hooks.delivered(message=message, at=at)
 
     def dead(self, message: OutboxMessage, at: datetime) -> None:
-        from rings.services import record_rollback_outcome
-
-        error = message.last_error or "no answer"
-        payload = message.payload
-        if message.event == "rollout.rollback":
-            text = f"The RMM webhook was not delivered ({error}); nothing was rolled back."
-            targets = RollbackTarget.objects.filter(
-                rollback__uuid=payload["rollback"], status=RollbackTargetStatus.PENDING
-            ).select_related("asset")
-            for target in targets:
-                record_rollback_outcome(
-                    target=target,
-                    succeeded=False,
-                    at=at,
-                    message=text,
-                    actor=f"connector:{WebhookConnector.name}",
-                )
-        elif message.event == "asset.snapshot" and payload.get("wave"):
-            DeploymentResult.objects.filter(
-                wave__uuid=payload["wave"],
-                asset__uuid=payload["asset"]["id"],
-                snapshot_confirmed_at__isnull=True,
-            ).update(
-                message=f"The snapshot request did not reach the RMM ({error}); "
-                "send it again from the integrations page."
-            )
-        elif message.event == "wave.deploy":
-            DeploymentResult.objects.filter(
-                wave__uuid=payload["wave"],
-                asset__uuid__in=[a["id"] for a in payload.get("assets", [])],
-                status=DeploymentStatus.PENDING,
-            ).update(
-                message=f"The deployment did not reach the RMM ({error}); send it again from "
-                "the integrations page, or it catches up after its window."
-            )
+        hooks.dead(message=message, at=at)
 
     def refuse_retry(self, message: OutboxMessage) -> str | None:
         if message.rmm_webhook is None:
             return "The RMM webhook of this call was removed."
-        if message.event == "rollout.rollback":
-            return "This rollback failed when its call was given up; request a new rollback."
-        return None
-
-
-def _result(wave: str, asset: str) -> DeploymentResult | None:
-    return (
-        DeploymentResult.objects.select_related("asset", "wave")
-        .filter(wave__uuid=wave, asset__uuid=asset)
-        .first()
-    )
+        return hooks.retry_refused(message=message)
 
 
 outbox.register(DeliveryKind.RMM_WEBHOOK, RmmWebhookSender())

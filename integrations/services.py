@@ -12,7 +12,8 @@ from django.utils import timezone
 
 from evidence.services import record_event
 
-from .choices import JobAction, JobStatus, TicketCategory, TicketPriority
+from . import hooks
+from .choices import JobStatus, TicketCategory, TicketPriority
 from .models import AgentJob, PsaTicket
 
 __all__ = ["is_after_hours", "open_ticket", "claim_agent_jobs", "record_job_result"]
@@ -117,13 +118,6 @@ def record_job_result(
 ) -> AgentJob:
     """Apply an agent's report. Dry runs are recorded and put the job back in the queue; they
     never mark anything deployed. Real runs feed the deployment result and the failure rate."""
-    from rings.models import DeploymentResult, RollbackTarget
-    from rings.services import (
-        confirm_snapshot,
-        record_deployment_outcome,
-        record_rollback_outcome,
-    )
-
     at = at or timezone.now()
     if payload["agent_id"] != job.agent_id:
         raise ValidationError({"agent_id": "This job belongs to another agent."})
@@ -188,45 +182,9 @@ def record_job_result(
         )
         failed = [p for p in packages if p.get("status") == "failed"]
         message = "; ".join(f"{p.get('name')}: {p.get('message', '')}".strip() for p in failed)
-        if job.action == JobAction.ROLLBACK:
-            target = (
-                RollbackTarget.objects.filter(rollback=job.rollback_id, asset=job.asset_id).first()
-                if job.rollback_id
-                else None
-            )
-            if target is not None:
-                record_rollback_outcome(
-                    target=target,
-                    succeeded=succeeded and not failed,
-                    at=at,
-                    message=message or ("" if succeeded else "Agent reported failure."),
-                    actor=actor,
-                )
-            job.refresh_from_db()
-            return job
-        result = (
-            DeploymentResult.objects.select_related("wave__ring", "wave__rollout", "asset")
-            .filter(wave=job.wave_id, asset=job.asset_id)
-            .first()
-            if job.wave_id
-            else None
+        # The rollout's side (deployment, snapshot or rollback outcome): rings, via hooks.
+        hooks.job_result(
+            job=job, succeeded=succeeded, failed=failed, message=message, actor=actor, at=at
         )
-        if result is not None:
-            if job.action == JobAction.INSTALL:
-                record_deployment_outcome(
-                    result=result,
-                    succeeded=succeeded and not failed,
-                    at=at,
-                    message=message or ("" if succeeded else "Agent reported failure."),
-                    actor=actor,
-                )
-            elif job.action == JobAction.SNAPSHOT:
-                if succeeded:
-                    confirm_snapshot(result=result, at=at, actor=actor)
-                else:
-                    # Ask again on the next evaluation.
-                    DeploymentResult.objects.filter(pk=result.pk).update(
-                        snapshot_requested_at=None, message="Snapshot failed; requested again."
-                    )
         job.refresh_from_db()
     return job

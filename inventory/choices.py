@@ -1,7 +1,6 @@
 from django.db import models
 
 __all__ = [
-    "OsFamily",
     "AssetRole",
     "AssetSource",
     "DataFlow",
@@ -14,13 +13,6 @@ __all__ = [
     "DiscoveryRunSource",
     "UnknownDeviceState",
 ]
-
-
-class OsFamily(models.TextChoices):
-    WINDOWS = "windows", "Windows"
-    MACOS = "macos", "macOS"
-    LINUX = "linux", "Linux"
-    OTHER = "other", "Other"
 
 
 class AssetRole(models.TextChoices):

@@ -5,13 +5,13 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 from django_filters import rest_framework as filters
 
+from common.choices import OsFamily
 from common.filtering import IsoDateTimeFilter
 
 from .choices import (
     AssetRole,
     DiscoveryRunSource,
     DiscoveryRunStatus,
-    OsFamily,
     SoftwareCategory,
     SoftwareKind,
     UnknownDeviceState,

@@ -7,10 +7,11 @@ from typing import Any
 from django import forms
 from django.db import transaction
 
+from common.choices import OsFamily
 from common.limits import TEXT_MAX_LENGTH
 from evidence.services import record_event
 
-from .choices import AssetRole, DataFlow, OsFamily
+from .choices import AssetRole, DataFlow
 from .models import AssetClass, Site, SoftwarePolicy
 
 __all__ = [

@@ -1,18 +1,31 @@
 """What other apps do when the inventory records devices, without the inventory importing them.
 
-An app that must react registers a callable once, in its ``AppConfig.ready()``: the rings app
-gives every new managed device its ring. The inventory services call ``assets_recorded`` inside
-the transaction that records the devices (ingest, adoption of an unknown device), so a device is
-never committed without what the hooks add to it.
+An app that must react registers a callable once, in its ``AppConfig.ready()``:
+
+* ``on_assets_recorded``: the rings app gives every new managed device its ring. The inventory
+  services call ``assets_recorded`` inside the transaction that records the devices (ingest,
+  adoption of an unknown device), so a device is never committed without what the hooks add.
+* ``on_inventory_synced``: the findings app re-matches the devices an ingest just recorded (in
+  the same transaction) and reports how many findings it opened and verified.
+* ``on_asset_page``: the findings app adds the asset's findings to the asset page.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-__all__ = ["AssetsRecordedHook", "on_assets_recorded", "assets_recorded", "registered"]
+__all__ = [
+    "AssetsRecordedHook",
+    "on_assets_recorded",
+    "assets_recorded",
+    "registered",
+    "on_inventory_synced",
+    "inventory_synced",
+    "on_asset_page",
+    "asset_page_context",
+]
 
 AssetsRecordedHook = Callable[..., Any]
 _hooks: list[AssetsRecordedHook] = []
@@ -37,3 +50,42 @@ def assets_recorded(*, asset_ids: Iterable[int], at: datetime) -> None:
         return
     for hook in list(_hooks):
         hook(asset_ids=ids, at=at)
+
+
+# ``hook(asset_ids=[…], at=datetime) -> {"findings_opened": n, …}``: counts for the ingest summary.
+InventorySyncedHook = Callable[..., Mapping[str, int]]
+_synced: list[InventorySyncedHook] = []
+
+
+def on_inventory_synced(hook: InventorySyncedHook) -> InventorySyncedHook:
+    if hook not in _synced:
+        _synced.append(hook)
+    return hook
+
+
+def inventory_synced(*, asset_ids: Iterable[int], at: datetime) -> dict[str, int]:
+    """Run every hook on the assets an ingest recorded; their counts, added up by name."""
+    ids = sorted(set(asset_ids))
+    counts: dict[str, int] = {}
+    for hook in list(_synced):
+        for name, value in (hook(asset_ids=ids, at=at) or {}).items():
+            counts[name] = counts.get(name, 0) + int(value)
+    return counts
+
+
+# ``hook(asset=Asset, at=datetime) -> {name: value}``: template context for the asset page.
+AssetPageHook = Callable[..., Mapping[str, Any]]
+_asset_page: list[AssetPageHook] = []
+
+
+def on_asset_page(hook: AssetPageHook) -> AssetPageHook:
+    if hook not in _asset_page:
+        _asset_page.append(hook)
+    return hook
+
+
+def asset_page_context(*, asset: Any, at: datetime) -> dict[str, Any]:
+    context: dict[str, Any] = {}
+    for hook in list(_asset_page):
+        context.update(hook(asset=asset, at=at))
+    return context

@@ -12,6 +12,7 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from common.choices import OsFamily
 from common.limits import TEXT_MAX_LENGTH
 
 from .choices import (
@@ -20,7 +21,6 @@ from .choices import (
     DataFlow,
     DiscoveryRunSource,
     DiscoveryRunStatus,
-    OsFamily,
     ReportedSeverity,
     SoftwareCategory,
     SoftwareChangeKind,

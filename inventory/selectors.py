@@ -13,10 +13,11 @@ from typing import Any
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
+from common.choices import OsFamily
 from tenants.models import Client
 from tenants.permissions import Capability, has_capability
 
-from .choices import AssetRole, OsFamily, SoftwareCategory, UnknownDeviceState
+from .choices import AssetRole, SoftwareCategory, UnknownDeviceState
 from .models import (
     Asset,
     DiscoveryRun,

@@ -25,6 +25,7 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from common.choices import OsFamily
 from common.csvexport import csv_writer
 from common.limits import TEXT_MAX_LENGTH
 from evidence.services import actor_label, record_event
@@ -37,7 +38,6 @@ from .choices import (
     DataFlow,
     DiscoveryRunSource,
     DiscoveryRunStatus,
-    OsFamily,
     SoftwareChangeKind,
     UnknownDeviceState,
 )
@@ -737,12 +737,10 @@ def ingest_payloads(
         hooks.assets_recorded(asset_ids=touched, at=now)  # new managed devices get their ring
         if findings:
             # Findings follow the inventory in the same transaction (advisory matches,
-            # pending updates, verification of fixes now installed).
-            from findings.pipeline import refresh_findings
-
-            refreshed = refresh_findings(asset_ids=touched, at=now)
-            summary.findings_opened = refreshed.opened + refreshed.reopened
-            summary.findings_verified = refreshed.verified
+            # pending updates, verification of fixes now installed): findings.apps registers it.
+            counts = hooks.inventory_synced(asset_ids=touched, at=now)
+            summary.findings_opened = counts.get("findings_opened", 0)
+            summary.findings_verified = counts.get("findings_verified", 0)
     return summary
 
 

@@ -15,7 +15,7 @@ from django.views.generic import TemplateView
 
 from tenants.permissions import Capability, ClientPageMixin
 
-from . import selectors, services
+from . import hooks, selectors, services
 from .choices import SoftwareCategory, SoftwareKind, UnknownDeviceState
 from .filters import AssetFilterSet, DiscoveryRunFilterSet, UnknownDeviceFilterSet
 from .forms import (
@@ -179,9 +179,6 @@ class AssetDetailView(ClientPageMixin, TemplateView):
         )
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        from findings.models import Finding
-        from findings.selectors import work_order
-
         context = super().get_context_data(**kwargs)
         asset = kwargs.get("asset") or self.get_asset()
         software = asset.software.exclude(kind=SoftwareKind.HOTFIX).order_by("name", "pk")
@@ -198,7 +195,8 @@ class AssetDetailView(ClientPageMixin, TemplateView):
             ),
             pending=asset.pending_updates.all(),
             history=selectors.asset_history(asset, limit=100),
-            findings=work_order(Finding.objects.filter(asset=asset), timezone.now())[:100],
+            # The asset's findings, in working order (added by the findings app).
+            **hooks.asset_page_context(asset=asset, at=timezone.now()),
             tag_form=kwargs.get("tag_form")
             or TagForm(
                 initial={

@@ -37,6 +37,7 @@ SHARED_APPS = [
     "catalogue",
     "scorecards",
     "dashboard",
+    "demo",
     "django.contrib.contenttypes",
     "django.contrib.auth",
     "django.contrib.sessions",

@@ -25,6 +25,7 @@ from typing import Any
 from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 
+from common.choices import OsFamily
 from common.periods import format_period, period_bounds
 from compliance import engine
 from evidence.selectors import verify_chain
@@ -40,7 +41,6 @@ from findings.selectors import (
     explain_positions,
     with_exception_cover,
 )
-from inventory.choices import OsFamily
 from inventory.models import AssetClass
 from rings.selectors import rollout_rows
 

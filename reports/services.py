@@ -43,12 +43,13 @@ from django.db.models import Count, Max
 from django.utils import timezone
 
 from catalogue.freshness import catalogue_freshness
+from common.choices import OsFamily
 from common.periods import format_period, period_bounds, previous_month
 from evidence.selectors import chain_head
 from evidence.services import actor_label, record_event, witness_chain_head
 from findings.chain import finding_chains, findings_with_evidence
 from findings.models import Finding
-from inventory.choices import OsFamily, SoftwareCategory
+from inventory.choices import SoftwareCategory
 from inventory.models import Asset, InstalledSoftware
 
 from . import charts

@@ -2,7 +2,12 @@
 
 from django.urls import path
 
-from .views import ReportDownloadView, ReportListView, ReportRequestRetryView
+from .views import (
+    ExceptionRegisterPdfView,
+    ReportDownloadView,
+    ReportListView,
+    ReportRequestRetryView,
+)
 
 app_name = "reports"
 urlpatterns = [
@@ -13,4 +18,6 @@ urlpatterns = [
         ReportRequestRetryView.as_view(),
         name="report-request-retry",
     ),
+    # The exception register's "Export PDF" button: queues the register as a stored report.
+    path("exceptions/export.pdf", ExceptionRegisterPdfView.as_view(), name="exception_pdf"),
 ]

@@ -17,13 +17,12 @@ from rest_framework.exceptions import NotFound
 
 from common.dependencies import QueueUnavailable, enqueue
 from common.periods import format_period, parse_period, previous_month
-from tenants.permissions import Capability, ClientPageMixin
+from tenants.permissions import Capability, ClientPageMixin, may_generate
 
 from . import requests
 from .api.views import ReportAltered, report_file_response
 from .filters import StoredReportFilterSet
 from .models import ReportKind, ReportRequest, StoredReport
-from .permissions import may_generate
 from .services import (
     HIPAA_ONLY_KINDS,
     ReportNotAvailable,
@@ -137,3 +136,34 @@ class ReportDownloadView(ClientPageMixin, View):
             return HttpResponse(str(exc.detail), status=409, content_type="text/plain")
         except NotFound as exc:
             raise Http404("The stored file is missing.") from exc
+
+
+class ExceptionRegisterPdfView(ClientPageMixin, View):
+    """Queue the register as a stored PDF report (kind ``exceptions``, the current month).
+
+    WeasyPrint never runs in a request: the worker renders and stores the report like every
+    other report (immutable, with its SHA-256 and a ``report.generated`` event), and the user
+    downloads it from the reports page, where this redirects.
+    """
+
+    capability = Capability.VIEW
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not may_generate(self.role):
+            raise PermissionDenied("Only MSP staff may generate reports.")
+        kind = ReportKind.EXCEPTIONS.value
+        month = timezone.now().astimezone(self.client.tz).date().replace(day=1)
+        period = format_period(month)
+        try:
+            requests.request_report(
+                client=self.client, kind=kind, period=month, actor=request.user, queue=queue_request
+            )
+        except (ReportNotAvailable, ValueError, QueueUnavailable) as exc:
+            messages.error(request, str(exc))
+            return redirect(reverse("exceptions_register:exception_list"))
+        messages.success(
+            request,
+            "The exception register PDF is being generated; it will appear here when ready.",
+        )
+        return redirect(f"{reverse('reports:reports')}?kind={kind}&period={period}")

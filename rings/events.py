@@ -24,13 +24,12 @@ from evidence.contract import (
     nullable,
     optional,
 )
+from findings.models import Finding
 
 
 def _legacy_deployment(events: list[Any]) -> dict[int, list[str]]:
     """Old deployment events (subject: the asset; payload: the wave): the rollout's findings on
     that asset."""
-    from findings.models import Finding
-
     waves = {str(e.payload.get("wave")) for e in events if e.payload.get("wave")}
     assets = {str(e.subject_id) for e in events}
     rows = Finding.objects.filter(
@@ -48,8 +47,6 @@ def _legacy_deployment(events: list[Any]) -> dict[int, list[str]]:
 def _legacy_rollback(events: list[Any]) -> dict[int, list[str]]:
     """Old rollback events (subject: the rollout; payload: host names): the rollout's findings
     on those hosts."""
-    from findings.models import Finding
-
     out: dict[int, list[str]] = {}
     for e in events:
         hosts = [h for h in e.payload.get("assets") or [] if isinstance(h, str)]

@@ -2,8 +2,9 @@
 
 from django_filters import rest_framework as filters
 
+from common.choices import OsFamily
 from common.filtering import IsoDateTimeFilter
-from inventory.choices import AssetRole, OsFamily
+from inventory.choices import AssetRole
 from inventory.models import Asset
 
 from .choices import PlacementTrigger, RolloutState, WindowRecurrence, WindowScope

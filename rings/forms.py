@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django import forms
 
+from common.choices import OsFamily
 from common.limits import TEXT_MAX_LENGTH
-from inventory.choices import OsFamily
 
 from .choices import RollbackOutcome, RolloutSelection
 from .models import MaintenanceWindow, Ring

@@ -190,3 +190,16 @@ class ClientPageMixin(AccessMixin):
         context["role"] = self.role
         context["client_capabilities"] = {c.value for c in ROLE_CAPABILITIES[self.role]}
         return context
+
+
+# Who may queue a report: MSP staff (admin, engineer, account manager) and write-scope tokens.
+# Everyone with the REPORTS capability may list and download; client owners and viewers may not
+# generate (a generated report is a deliverable of the MSP).
+REPORT_GENERATOR_ROLES = frozenset(
+    {StaffRole.MSP_ADMIN, StaffRole.ENGINEER, StaffRole.ACCOUNT_MANAGER, TokenScope.WRITE}
+)
+
+
+def may_generate(role: Any) -> bool:
+    """True when ``role`` (from ``role_in``) may queue the generation of a report."""
+    return role in REPORT_GENERATOR_ROLES

@@ -9,6 +9,7 @@ from rest_framework import serializers
 from catalogue.models import Advisory
 from findings.choices import FindingState
 from findings.models import Finding, SlaPolicyChange, SlaRule
+from findings.pipeline import explain_finding, match_brief
 from inventory.models import Asset
 from tenants.api.serializers import BriefMixin
 
@@ -153,8 +154,6 @@ class FindingSerializer(BriefMixin, serializers.ModelSerializer):
 
     @extend_schema_field(FindingMatchSerializer)
     def get_match(self, obj: Finding) -> dict[str, Any]:
-        from findings.pipeline import explain_finding, match_brief
-
         if self.context.get("explain_match"):
             return explain_finding(obj)
         return match_brief(obj)

@@ -6,6 +6,7 @@ from typing import Any
 from django import template
 
 from findings.choices import FINDING_STATE_COLOR, TIER_COLOR
+from findings.pipeline import explain_finding
 
 register = template.Library()
 
@@ -39,3 +40,9 @@ def pct(value: Any) -> str:
 @register.filter
 def get_item(mapping: dict, key: str) -> Any:
     return (mapping or {}).get(key)
+
+
+@register.inclusion_tag("findings/partials/_why_this_update.html")
+def why_this_update(finding: Any) -> dict[str, Any]:
+    """``{% why_this_update finding %}``: the catalogue's reason for a finding's patch."""
+    return {"why": explain_finding(finding), "finding": finding}

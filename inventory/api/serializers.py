@@ -7,10 +7,11 @@ from datetime import datetime
 from rest_framework import serializers
 
 from common.apifields import BoundedSlugRelatedField
+from common.choices import OsFamily
 from common.limits import TEXT_MAX_LENGTH
 from tenants.api.serializers import BriefMixin
 
-from ..choices import AssetRole, DataFlow, OsFamily
+from ..choices import AssetRole, DataFlow
 from ..models import (
     Asset,
     AssetClass,

@@ -2,7 +2,8 @@
 
 Every parser takes the file's bytes and returns a list of dicts: discovery payloads (DESIGN "The
 discovery payload") for device formats, or scanned hosts for ``nmap``. Parsers live in their own
-modules and are imported only when used.
+modules and are imported only when used; the Windows exports (``systeminfo``, ``wmic qfe``) are
+read by the device agent's own parsers (``patchops_agent.parsers``), which the agent also uses.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .errors import ParseError
+
 __all__ = [
     "ParseError",
     "ParserSpec",
@@ -21,10 +24,6 @@ __all__ = [
     "detect_formats",
     "decode_text",
 ]
-
-
-class ParseError(ValueError):
-    """The file cannot be read as the format it was given as."""
 
 
 @dataclass(frozen=True)
@@ -64,13 +63,13 @@ PARSERS: dict[str, ParserSpec] = {
         ParserSpec("nmap", "inventory.parsers.nmap:parse_nmap", "hosts", "Nmap XML (-oX)"),
         ParserSpec(
             "systeminfo",
-            "inventory.parsers.windows:parse_systeminfo",
+            "patchops_agent.parsers.systeminfo:parse_systeminfo",
             "payloads",
             "Windows systeminfo output (any language, UTF-16 or code page)",
         ),
         ParserSpec(
             "qfe",
-            "inventory.parsers.windows:parse_qfe",
+            "patchops_agent.parsers.qfe:parse_qfe",
             "payloads",
             "Windows wmic qfe list output",
         ),
@@ -89,8 +88,8 @@ _DETECTORS: dict[str, str] = {
     "osquery": "inventory.parsers.osquery:looks_like_osquery",
     "csv": "inventory.parsers.csv:looks_like_csv",
     "nmap": "inventory.parsers.nmap:looks_like_nmap",
-    "systeminfo": "inventory.parsers.windows:looks_like_systeminfo",
-    "qfe": "inventory.parsers.windows:looks_like_qfe",
+    "systeminfo": "patchops_agent.parsers.systeminfo:looks_like_systeminfo",
+    "qfe": "patchops_agent.parsers.qfe:looks_like_qfe",
     "dpkg": "inventory.parsers.dpkg:looks_like_dpkg",
 }
 

@@ -1,13 +1,8 @@
-"""The one error every inventory parser raises for input it cannot read."""
+"""The one error every inventory parser raises for input it cannot read: the agent package's
+(the portal reads some formats with the agent's own parsers, so both raise the same error)."""
 
 from __future__ import annotations
 
+from patchops_agent.parsers.errors import ParseError
+
 __all__ = ["ParseError"]
-
-
-class ParseError(ValueError):
-    """The input is not of the expected kind, or is too damaged to read.
-
-    The message says what was expected and what was found, so it can be shown as is to the
-    person who uploaded the file.
-    """

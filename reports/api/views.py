@@ -21,14 +21,13 @@ from reports.api.serializers import (
 )
 from reports.filters import StoredReportFilterSet
 from reports.models import ReportRequest, StoredReport
-from reports.permissions import may_generate
 from reports.services import (
     ReportNotAvailable,
     file_sha256,
     record_report_altered,
 )
 from reports.tasks import generate_report_task
-from tenants.permissions import Capability, current_client, role_in
+from tenants.permissions import Capability, current_client, may_generate, role_in
 
 
 def _content_disposition_name(report: StoredReport) -> str:

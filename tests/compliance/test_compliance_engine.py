@@ -10,11 +10,11 @@ from decimal import Decimal
 import pytest
 import time_machine
 
+from common.choices import OsFamily
 from compliance.engine import compliance_at, compute, not_reporting_assets, run_raw_compliance
 from exceptions_register.choices import ExceptionKind
 from findings.choices import SeverityTier
 from findings.models import Finding
-from inventory.choices import OsFamily
 from tests.exceptions_register.factories import make_active
 from tests.producers import Device, adopt, push, scan
 
@@ -171,8 +171,8 @@ def test_excepted_finding_stops_being_excepted_exactly_at_expiry(fixture_client)
 @pytest.mark.django_db
 @pytest.mark.parametrize("kind", [ExceptionKind.DEFERRAL, ExceptionKind.ISOLATED_LANE])
 def test_engine_exception_rule_matches_the_register_hook(in_tenant_a, personas, kind):
-    from compliance.engine import excepted_q, outstanding_at
-    from exceptions_register.selectors import covered_findings_at
+    from compliance.engine import outstanding_at
+    from exceptions_register.selectors import covered_findings_at, excepted_q
 
     lane = Device("mri-console", asset_class="do_not_disrupt").missing_kb("KB5003001")
     named = Device("ws-named").missing_kb("KB5003002")

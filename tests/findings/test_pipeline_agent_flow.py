@@ -8,10 +8,10 @@ import pytest
 import time_machine
 from django_tenants.utils import tenant_context
 
+from common.choices import OsFamily
 from compliance import engine
 from findings.choices import FindingState
 from integrations.models import AgentJob
-from inventory.choices import OsFamily
 from rings.choices import DeploymentStatus, RolloutSelection, WaveState
 from rings.models import Wave
 from rings.services import approve_wave, assign_rings, create_rollout, evaluate_rollout

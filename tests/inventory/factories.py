@@ -5,7 +5,8 @@ from datetime import timedelta
 import factory
 from django.utils import timezone
 
-from inventory.choices import AssetRole, AssetSource, OsFamily, SoftwareKind, UpdateSource
+from common.choices import OsFamily
+from inventory.choices import AssetRole, AssetSource, SoftwareKind, UpdateSource
 from inventory.models import Asset, AssetClass, InstalledSoftware, PendingUpdate, Site
 
 

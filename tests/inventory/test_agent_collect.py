@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.inventory.agent_build import AGENT, PACKAGE
 from tests.inventory.agent_stub import start_stub
 
-AGENT = Path(__file__).resolve().parents[2] / "inventory" / "agent.py"
 needs_dpkg = pytest.mark.skipif(
     shutil.which("dpkg-query") is None or not Path("/etc/os-release").exists(),
     reason="needs a Debian-family machine",
@@ -190,7 +190,7 @@ def test_collect_bad_usage_exits_2(tmp_path, args, message):
 
 @needs_dpkg
 def test_agent_runs_as_a_single_copied_file_with_only_the_standard_library(tmp_path):
-    copy = tmp_path / "agent.py"
+    copy = tmp_path / "patchops-agent.pyz"
     shutil.copy(AGENT, copy)
     python3 = shutil.which("python3", path="/usr/bin:/bin") or shutil.which("python3")
 
@@ -217,17 +217,40 @@ def test_agent_runs_as_a_single_copied_file_with_only_the_standard_library(tmp_p
 
 
 def test_agent_imports_only_standard_library_modules():
-    tree = ast.parse(AGENT.read_text())
     modules = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            modules.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            assert node.level == 0, "relative import in the agent"
-            modules.add(node.module.split(".")[0])
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                modules.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                assert node.level == 0, f"relative import in {path.name}"
+                modules.add(node.module.split(".")[0])
 
-    assert modules - {"__future__"} <= set(sys.stdlib_module_names)
+    assert modules - {"__future__", "patchops_agent"} <= set(sys.stdlib_module_names)
     assert "inventory" not in modules and "django" not in modules
+
+
+def test_agent_package_imports_without_django(tmp_path):
+    """The package itself (not only the archive) imports in a bare interpreter: no Django
+    settings, no project on the path beyond the package's own folder."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-I",
+            "-c",
+            "import sys; sys.path.insert(0, sys.argv[1]); "
+            "import patchops_agent.cli, patchops_agent.parsers.linux; "
+            "print('django' in sys.modules)",
+            str(PACKAGE.parent),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
 
 
 def test_agent_console_script_is_installed():
@@ -258,7 +281,7 @@ def _old_interpreters() -> list[str]:
 def test_agent_single_file_runs_on_old_python(tmp_path, python):
     if python is None:
         pytest.skip("no Python 3.7/3.8 interpreter on this machine")
-    copy = tmp_path / "agent.py"
+    copy = tmp_path / "patchops-agent.pyz"
     shutil.copy(AGENT, copy)
 
     done = subprocess.run(

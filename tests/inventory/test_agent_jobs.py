@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.inventory.agent_build import AGENT
 from tests.inventory.agent_stub import start_stub
 
-AGENT = Path(__file__).resolve().parents[2] / "inventory" / "agent.py"
 JOBS = "/clients/acme/api/v1/agent-jobs/"
 pytestmark = pytest.mark.skipif(
     shutil.which("apt-get") is None or shutil.which("dpkg-query") is None,

@@ -7,9 +7,12 @@ ifconfig, PowerShell (ConvertTo-Json) and systeminfo /FO CSV.
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
-from inventory import agent
+from patchops_agent import jobs
+from patchops_agent.parsers import linux, macos, powershell, systeminfo
 
 APT_SIMULATION = (
     (
@@ -31,7 +34,7 @@ Conf libssl3 (3.0.2-0ubuntu1.10 Ubuntu:22.04/jammy-updates, Ubuntu:22.04/jammy-s
 
 
 def test_apt_simulation_gives_pending_updates_with_security_origin():
-    updates = agent.parse_apt_simulation(APT_SIMULATION)
+    updates = linux.parse_apt_simulation(APT_SIMULATION)
 
     assert [(u["name"], u["installed_version"], u["available_version"]) for u in updates] == [
         ("libssl3", "3.0.2-0ubuntu1.6", "3.0.2-0ubuntu1.10"),
@@ -52,7 +55,7 @@ def test_apt_list_upgradable():
         "[upgradable from: 2023c-0ubuntu0.22.04.1]\n"
     )
 
-    updates = agent.parse_apt_list(text)
+    updates = linux.parse_apt_list(text)
 
     assert [(u["name"], u["installed_version"], u["security"]) for u in updates] == [
         ("libssl3", "3.0.2-0ubuntu1.6", True),
@@ -67,7 +70,7 @@ def test_dpkg_query_rows_keep_epoch_and_skip_removed_packages():
         "bash\t5.2.15-2+b2\tamd64\tbash\tii \n"
     )
 
-    packages = agent.parse_dpkg_query(text)
+    packages = linux.parse_dpkg_query(text)
 
     assert [(p["name"], p["version"], p["revision"]) for p in packages] == [
         ("zlib1g", "1:1.2.13.dfsg-1", "1"),
@@ -82,7 +85,7 @@ def test_rpm_query_with_epoch_and_gpg_keys_skipped():
         "gpg-pubkey\tfd431d51\t4ae0493b\t(none)\t(none)\t(none)\n"
     )
 
-    packages = agent.parse_rpm_query(text)
+    packages = linux.parse_rpm_query(text)
 
     assert packages == [
         {
@@ -118,8 +121,8 @@ def test_dnf_check_update_and_security_advisories():
         "RHSA-2023:7549 Critical/Sec.  kernel-5.14.0-362.13.1.el9_3.x86_64\n"
     )
 
-    updates = agent.parse_dnf_check_update(check)
-    advisories = agent.parse_dnf_updateinfo(security)
+    updates = linux.parse_dnf_check_update(check)
+    advisories = linux.parse_dnf_updateinfo(security)
 
     assert [u["name"] for u in updates] == ["openssl", "kernel", "python3-libs"]
     assert updates[0]["available_version"] == "1:3.0.7-25.el9_3"
@@ -130,15 +133,15 @@ def test_dnf_check_update_and_security_advisories():
 
 
 def test_macos_sw_vers_apps_and_softwareupdate():
-    os_version = agent.parse_sw_vers(
+    os_version = macos.parse_sw_vers(
         "ProductName:\t\tmacOS\nProductVersion:\t\t13.6.1\nBuildVersion:\t\t22G313\n"
     )
-    apps = agent.parse_system_profiler_apps(
+    apps = macos.parse_system_profiler_apps(
         '{"SPApplicationsDataType": [{"_name": "Safari", "obtained_from": "apple", '
         '"path": "/Applications/Safari.app", "version": "17.1"}, '
         '{"_name": "Zoom", "path": "/Applications/zoom.us.app", "version": "5.16.6 (24664)"}]}'
     )
-    updates = agent.parse_softwareupdate(
+    updates = macos.parse_softwareupdate(
         "Software Update Tool\n\nFinding available software\n"
         "Software Update found the following new or updated software:\n"
         "* Label: macOS Ventura 13.6.2-22G320\n"
@@ -170,7 +173,7 @@ def test_macos_ifconfig_addresses_and_macs():
         "\tinet 192.168.1.23 netmask 0xffffff00 broadcast 192.168.1.255\n"
     )
 
-    addresses, details = agent.parse_ifconfig(text)
+    addresses, details = macos.parse_ifconfig(text)
 
     assert {"interface": "en0", "address": "192.168.1.23", "mask": "255.255.255.0"} in addresses
     assert {"interface": "lo0", "address": "127.0.0.1", "mask": "255.0.0.0"} in addresses
@@ -225,7 +228,7 @@ def test_windows_powershell_inventory_fills_programs_patches_and_os():
         },
     }
 
-    agent.windows_payload_from_ps(data, payload)
+    powershell.windows_payload_from_ps(data, payload)
 
     assert payload["os_version"]["version"] == "10.0.22631"
     assert payload["os_version"]["display_version"] == "23H2"
@@ -245,7 +248,7 @@ def test_windows_powershell_inventory_fills_programs_patches_and_os():
 
 
 def test_windows_update_search_gives_kb_severity_and_cves():
-    updates = agent.windows_pending_from_ps(
+    updates = powershell.windows_pending_from_ps(
         {
             "title": "2023-11 Cumulative Update for Windows 11 Version 23H2 (KB5032190)",
             "kbs": ["5032190"],
@@ -276,7 +279,7 @@ def test_windows_systeminfo_csv_fallback():
         '"2 Hotfix(s) Installed.,[01]: KB5031356,[02]: KB5030841"\r\n'
     )
 
-    found = agent.parse_systeminfo_csv(text)
+    found = systeminfo.parse_systeminfo_csv(text)
 
     assert found["hostname"] == "FRONTDESK"
     assert found["os_version"]["build"] == "19045"
@@ -284,7 +287,7 @@ def test_windows_systeminfo_csv_fallback():
 
 
 def test_os_release_quotes_and_escapes():
-    values = agent.parse_os_release(
+    values = linux.parse_os_release(
         'NAME="Red Hat Enterprise Linux"\nVERSION_ID="9.3"\nID=rhel\nID_LIKE="fedora"\n'
         "PRETTY_NAME='Red Hat Enterprise Linux 9.3 (Plow)'\n# comment\n"
     )
@@ -371,15 +374,15 @@ def test_os_release_quotes_and_escapes():
     ],
 )
 def test_job_command_uses_the_platform_tool(monkeypatch, tool, action, package, dry_run, expected):
-    monkeypatch.setattr(agent.shutil, "which", lambda name: f"/usr/bin/{name}")
+    monkeypatch.setattr(shutil, "which", lambda name: f"/usr/bin/{name}")
 
-    assert agent.job_command(tool, action, package, dry_run) == expected
+    assert jobs.job_command(tool, action, package, dry_run) == expected
 
 
 def test_job_command_windows_kb_goes_through_windows_update(monkeypatch):
-    monkeypatch.setattr(agent.shutil, "which", lambda name: None)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
 
-    command = agent.job_command("windows", "install", {"name": "KB5032190", "version": None}, False)
+    command = jobs.job_command("windows", "install", {"name": "KB5032190", "version": None}, False)
 
     assert command[:4] == ["powershell", "-NoProfile", "-NonInteractive", "-Command"]
     assert "KBArticleIDs -contains '5032190'" in command[4]
@@ -396,19 +399,19 @@ def test_job_command_windows_kb_goes_through_windows_update(monkeypatch):
 )
 def test_job_command_refuses_option_or_shell_injection(package):
     with pytest.raises(ValueError, match="refusing unsafe"):
-        agent.job_command("apt", "install", package, True)
+        jobs.job_command("apt", "install", package, True)
 
 
 def test_macos_rollback_is_refused():
     with pytest.raises(ValueError, match="cannot be rolled back"):
-        agent.job_command("softwareupdate", "rollback", {"name": "Safari", "version": None}, False)
+        jobs.job_command("softwareupdate", "rollback", {"name": "Safari", "version": None}, False)
 
 
 def test_job_command_takes_an_empty_version_as_none(monkeypatch):
     """The server sends ``version: ""`` when a finding knows no version (Windows KBs)."""
-    monkeypatch.setattr(agent.shutil, "which", lambda name: None)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
     package = {"name": "Security update KB5039212", "version": "", "advisory": "KB5039212"}
-    assert agent.job_command("windows", "rollback", package, False) == [
+    assert jobs.job_command("windows", "rollback", package, False) == [
         "wusa.exe",
         "/uninstall",
         "/kb:5039212",
@@ -416,4 +419,4 @@ def test_job_command_takes_an_empty_version_as_none(monkeypatch):
         "/norestart",
     ]
     with pytest.raises(ValueError, match="needs the version to return to"):
-        agent.job_command("apt", "rollback", {"name": "openssl", "version": ""}, False)
+        jobs.job_command("apt", "rollback", {"name": "openssl", "version": ""}, False)

@@ -4,8 +4,9 @@ import copy
 
 import pytest
 
+from common.choices import OsFamily
 from evidence.models import EvidenceEvent
-from inventory.choices import OsFamily, SoftwareCategory, SoftwareChangeKind, SoftwareKind
+from inventory.choices import SoftwareCategory, SoftwareChangeKind, SoftwareKind
 from inventory.models import Asset, DiscoveryRun, InstalledSoftware, PendingUpdate, SoftwareChange
 from inventory.payload import PayloadError, validate_payloads
 from inventory.services import ingest_payloads, run_ingest

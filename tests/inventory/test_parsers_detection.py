@@ -6,7 +6,8 @@ import pytest
 
 from inventory.parsers.dpkg import looks_like_dpkg
 from inventory.parsers.nmap import looks_like_nmap
-from inventory.parsers.windows import looks_like_qfe, looks_like_systeminfo
+from patchops_agent.parsers.qfe import looks_like_qfe
+from patchops_agent.parsers.systeminfo import looks_like_systeminfo
 
 CHECKS = {
     "systeminfo": looks_like_systeminfo,

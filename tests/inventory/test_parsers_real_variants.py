@@ -18,7 +18,8 @@ from django_tenants.utils import tenant_context
 
 from inventory.models import Asset, DiscoveryRun, InstalledSoftware
 from inventory.parsers import detect_format
-from inventory.parsers.windows import parse_qfe, parse_systeminfo
+from patchops_agent.parsers.qfe import parse_qfe
+from patchops_agent.parsers.systeminfo import parse_systeminfo
 
 SYSTEMINFO_23H2 = "windows-hotfix/11_23H2_x64_enterprise_systeminfo.txt"
 KBS = ["KB5029921", "KB5027397", "KB5031354", "KB5031592"]

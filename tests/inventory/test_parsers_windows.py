@@ -10,13 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from inventory.parsers.errors import ParseError
-from inventory.parsers.windows import (
-    decode_text,
-    looks_like_qfe,
-    looks_like_systeminfo,
-    parse_qfe,
-    parse_systeminfo,
-)
+from patchops_agent.parsers.qfe import looks_like_qfe, parse_qfe
+from patchops_agent.parsers.systeminfo import decode_text, looks_like_systeminfo, parse_systeminfo
 
 pytestmark = pytest.mark.realdata
 

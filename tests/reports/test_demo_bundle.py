@@ -13,10 +13,10 @@ import pytest
 import time_machine
 from django_tenants.utils import tenant_context
 
+from demo.msp import seed_client_data
 from evidence.models import EvidenceEvent
 from reports import verify_bundle
 from reports.models import StoredReport
-from tenants.demo import seed_client_data
 
 pytestmark = pytest.mark.django_db
 

@@ -4,7 +4,8 @@ from collections import Counter
 
 import pytest
 
-from inventory.choices import AssetRole, OsFamily
+from common.choices import OsFamily
+from inventory.choices import AssetRole
 from rings.choices import MembershipSource
 from rings.models import Ring, RingMembership
 from rings.services import assign_rings, pin_asset

@@ -369,7 +369,6 @@ def test_a_failed_install_rolled_back_still_counts_as_failed(office, engineer, t
     device it touched: the failed device stays failed in the report's rollout row, in the
     deployment counts and in the failure rate per ring; the others stay deployed."""
     from compliance.engine import failure_rates_by_ring
-
     from rings.selectors import deployment_counts
 
     fleet = office["fleet"]

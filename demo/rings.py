@@ -16,25 +16,25 @@ from typing import Any
 from django.db import connection
 from django.utils import timezone
 
+from common.choices import OsFamily
 from findings.choices import FindingOrigin, FindingState, SeverityTier
 from findings.models import Finding
 from integrations.choices import JobAction, JobStatus
 from integrations.models import AgentJob
 from integrations.services import record_job_result
-from inventory.choices import AssetRole, AssetSource, OsFamily
+from inventory.choices import AssetRole, AssetSource
 from inventory.models import Asset, AssetClass
-from tenants.models import User
-
-from . import windows
-from .choices import RolloutSelection, WindowRecurrence, WindowScope
-from .models import MaintenanceWindow, Ring, RunbookCheck, Wave
-from .services import (
+from rings import windows
+from rings.choices import RolloutSelection, WindowRecurrence, WindowScope
+from rings.models import MaintenanceWindow, Ring, RunbookCheck, Wave
+from rings.services import (
     approve_wave,
     assign_rings,
     create_rollout,
     evaluate_rollout,
     record_runbook_check,
 )
+from tenants.models import User
 
 ENGINEER = "engineer@patchops.test"
 

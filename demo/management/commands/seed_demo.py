@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from tenants import demo
+from demo import msp as demo
 
 
 class Command(BaseCommand):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from inventory.demo import seed_client
+from demo.inventory import seed_client
 from inventory.models import Asset, InstalledSoftware, PendingUpdate, UnknownDevice
 
 pytestmark = pytest.mark.django_db

@@ -1,20 +1,23 @@
 """The demo MSP that ``make run`` seeds on first start.
 
-Other apps extend the demo by providing ``<app>.demo.seed_client(client)``; it is called inside the
-client's schema after the client exists (see ``seed_demo``).
+Each client's data comes from this package's seeders, called in order inside the client's schema
+after the client exists (see ``seed_demo``): inventory, findings, rings, exceptions, reports.
 """
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.utils import timezone
 from django_tenants.utils import tenant_context
 
+from scorecards.services import record_scorecard
 from tenants.choices import MembershipRole, StaffRole
 from tenants.models import Client, User
 from tenants.services import add_membership, create_client
+
+from . import exceptions, findings, inventory, reports, rings
 
 DEMO_CLIENTS = [
     ("riverside-clinic", "Riverside Family Clinic", "America/Chicago", True),
@@ -29,13 +32,12 @@ DEMO_STAFF = [
     ("engineer@patchops.test", "Eli Engineer", StaffRole.ENGINEER),
     ("am@patchops.test", "Ava Account-Manager", StaffRole.ACCOUNT_MANAGER),
 ]
-DEMO_EXTENSION_APPS = [
-    "inventory",
-    "findings",
-    "rings",
-    "exceptions_register",
-    "integrations",
-    "reports",
+CLIENT_SEEDERS = [
+    inventory.seed_client,
+    findings.seed_client,
+    rings.seed_client,
+    exceptions.seed_client,
+    reports.seed_client,
 ]
 
 
@@ -63,12 +65,8 @@ def _user(email: str, full_name: str, staff_role: str = "") -> User:
 def seed_client_data(client: Client) -> None:
     """The demo data of one client: every app's ``seed_client`` in the client's schema."""
     with tenant_context(client):
-        for app in DEMO_EXTENSION_APPS:
-            try:
-                module = importlib.import_module(f"{app}.demo")
-            except ModuleNotFoundError:
-                continue
-            module.seed_client(client)
+        for seed_client in CLIENT_SEEDERS:
+            seed_client(client)
 
 
 def seed(*, with_data: bool = True) -> list[DemoLogin]:
@@ -91,9 +89,5 @@ def seed(*, with_data: bool = True) -> list[DemoLogin]:
             seed_client_data(client)
             # Today's scorecard row again, now that rollouts and exceptions exist too, so the
             # cross-client pages agree with the client's own pages from the first minute.
-            from django.utils import timezone
-
-            from scorecards.services import record_scorecard
-
             record_scorecard(client=client, at=timezone.now())
     return logins

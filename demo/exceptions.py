@@ -12,20 +12,24 @@ from django.db import transaction
 from django.utils import timezone
 
 from evidence.services import record_event
-from findings.models import Finding
-from inventory.models import Asset, AssetClass
-from tenants.choices import MembershipRole, StaffRole
-from tenants.models import Client, User
-
-from .choices import ControlKind, ExceptionKind, ExceptionState, SignatureDecision
-from .models import CompensatingControl, RiskException, Signature
-from .services import (
+from exceptions_register.choices import (
+    ControlKind,
+    ExceptionKind,
+    ExceptionState,
+    SignatureDecision,
+)
+from exceptions_register.models import CompensatingControl, RiskException, Signature
+from exceptions_register.services import (
     ControlInput,
     ExceptionInput,
     _except_findings,
     _payload,
     request_exception,
 )
+from findings.models import Finding
+from inventory.models import Asset, AssetClass
+from tenants.choices import MembershipRole, StaffRole
+from tenants.models import Client, User
 
 
 def _requester() -> User | None:

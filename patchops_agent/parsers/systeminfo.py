@@ -16,8 +16,7 @@ cp1251…). ``decode_text`` finds the encoding; the parsers then read the text:
 
 Each parser returns discovery payloads (one per host found) in the shape of the design's
 discovery payload: ``agent_id`` (``systeminfo:<hostname>``), ``system_info``, ``os_version`` and
-``patches``.
-"""
+``patches``."""
 
 from __future__ import annotations
 
@@ -26,18 +25,12 @@ import csv
 import io
 import re
 from collections import Counter
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from .errors import ParseError
+from patchops_agent.parsers.errors import ParseError
 
-__all__ = [
-    "decode_text",
-    "looks_like_qfe",
-    "looks_like_systeminfo",
-    "parse_qfe",
-    "parse_systeminfo",
-]
+__all__ = ["decode_text", "looks_like_systeminfo", "parse_systeminfo", "parse_systeminfo_csv"]
+
 
 # Legacy code pages tried when the bytes are neither UTF-16 nor UTF-8, in order of preference
 # on a tie: console (OEM) pages first, since ``systeminfo > file`` writes in the OEM page.
@@ -60,6 +53,7 @@ LEGACY_ENCODINGS = (
     "cp932",
     "cp949",
 )
+
 
 # systeminfo headings per language, normalised by ``_norm_label``. Keys are the fields we use.
 SYSTEMINFO_LABELS: dict[str, tuple[str, ...]] = {
@@ -204,16 +198,27 @@ SYSTEMINFO_LABELS: dict[str, tuple[str, ...]] = {
         "핫픽스",
     ),
 }
+
+
 _LABEL_TO_KEY = {label: key for key, labels in SYSTEMINFO_LABELS.items() for label in labels}
+
 
 # The order systeminfo prints its first fields in, whatever the language.
 _STRUCTURAL_ORDER = ("hostname", "os_name", "os_version")
 
+
 # A hotfix id, with the revision suffix Microsoft gives re-released updates (KB2536276-v2).
 _KB_RE = re.compile(r"\bKB\s?(\d{4,8})(-v\d+)?\b", re.IGNORECASE)
+
+
 _HOTFIX_LINE_RE = re.compile(r"^\s*\[\d+\]\s*:\s*(.*?)\s*$")
+
+
 _VERSION_RE = re.compile(r"(\d+)\.(\d+)\.(\d+)")
+
+
 _WINDOWS_NAME_RE = re.compile(r"windows", re.IGNORECASE)
+
 
 # Windows 10/11 and Server builds → the release name Windows shows (DisplayVersion).
 _DISPLAY_VERSIONS = {
@@ -238,18 +243,17 @@ _DISPLAY_VERSIONS = {
     26100: "24H2",
 }
 
+
 # How much of a file the looks_like_* checks read.
 _SNIFF_BYTES = 64 * 1024
+
 
 _ARCHES = {"x64": "x86_64", "x86": "x86", "arm64": "arm64", "arm": "arm", "ia64": "ia64"}
 
 
-# --------------------------------------------------------------------------- decoding
-
-
 def decode_text(data: bytes) -> str:
     """Decode a Windows text export: BOM, BOM-less UTF-16, UTF-8, else the likeliest code page."""
-    if not isinstance(data, bytes | bytearray):
+    if not isinstance(data, (bytes, bytearray)):
         raise ParseError("expected the file's bytes")
     data = bytes(data)
     if data.startswith(codecs.BOM_UTF8):
@@ -312,9 +316,6 @@ def _lines(text: str) -> list[str]:
     return [line.rstrip("\r\n\x00").rstrip() for line in text.splitlines()]
 
 
-# --------------------------------------------------------------------------- systeminfo
-
-
 def looks_like_systeminfo(data: bytes) -> bool:
     """True when the bytes read as ``systeminfo`` output (any supported language or form)."""
     try:
@@ -333,6 +334,21 @@ def parse_systeminfo(data: bytes) -> list[dict[str, Any]]:
             "(or their translation) followed by the hotfix list"
         )
     return [_systeminfo_payload(record) for record in records]
+
+
+def parse_systeminfo_csv(text: str) -> dict[str, Any]:
+    """The agent's reading of ``systeminfo /FO CSV`` on a machine without PowerShell: host name,
+    ``os_version`` and ``patches`` of the one host, by the parser the portal uses for uploaded
+    files (any language); empty when the output cannot be read."""
+    try:
+        record = parse_systeminfo(text.encode("utf-8"))[0]
+    except (ParseError, IndexError):
+        return {}
+    return {
+        "hostname": record["system_info"]["hostname"] or "",
+        "os_version": record["os_version"],
+        "patches": record["patches"],
+    }
 
 
 def _systeminfo_records(text: str) -> list[dict[str, Any]]:
@@ -415,7 +431,7 @@ def _csv_fields(text: str) -> list[list[tuple[str, str, list[str]]]]:
         if row == header:
             continue
         fields = []
-        for label, value in zip(header, row, strict=False):
+        for label, value in zip(header, row):
             parts = [part.strip() for part in value.split(",")]
             fields.append((label, parts[0] if parts else "", parts[1:]))
         hosts.append(fields)
@@ -526,198 +542,3 @@ def _cpu_brand(value: str | None) -> str | None:
         return None
     match = _HOTFIX_LINE_RE.match(value)
     return (match.group(1) if match else value).strip() or None
-
-
-# --------------------------------------------------------------------------- wmic qfe
-
-_QFE_COLUMNS = {
-    "caption",
-    "csname",
-    "description",
-    "fixcomments",
-    "hotfixid",
-    "installdate",
-    "installedby",
-    "installedon",
-    "name",
-    "servicepackineffect",
-    "status",
-    "source",
-    "node",
-    "pscomputername",
-}
-_HOST_COLUMNS = ("csname", "source", "pscomputername", "node")
-_US_DATE_RE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})\b")
-_ISO_DATE_RE = re.compile(r"^(\d{4})-?(\d{2})-?(\d{2})\b")
-_DOTTED_DATE_RE = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})\b")
-_FILETIME_RE = re.compile(r"^[0-9a-fA-F]{16}$")
-_KB_TOKEN_RE = re.compile(r"^KB\d{4,8}(-v\d+)?$", re.IGNORECASE)
-
-
-def looks_like_qfe(data: bytes) -> bool:
-    """True when the bytes read as ``wmic qfe`` / ``Get-HotFix`` output with a HotFixID column."""
-    try:
-        text = decode_text(data[:_SNIFF_BYTES])
-    except (ParseError, TypeError):
-        return False
-    for line in _lines(text)[:50]:
-        folded = line.casefold()
-        if "hotfixid" in folded and ("description" in folded or "installedon" in folded):
-            return True
-    return False
-
-
-def parse_qfe(data: bytes, hostname: str | None = None) -> list[dict[str, Any]]:
-    """Parse ``wmic qfe`` (table, list or CSV) or ``Get-HotFix`` output.
-
-    Returns one payload per host named in the output (``CSName`` / ``Source`` column); rows with
-    no host name go to ``hostname`` when given, else to a payload whose host is unknown
-    (``agent_id`` and ``system_info.hostname`` null) for the caller to attach.
-    """
-    text = decode_text(data)
-    lines = _lines(text)
-    rows = _qfe_rows(lines)
-    if rows is None:
-        raise ParseError(
-            "not wmic qfe output: expected a header line with a HotFixID column "
-            "(wmic qfe, wmic qfe list, wmic qfe get /format:csv or Get-HotFix)"
-        )
-    by_host: dict[str | None, list[dict[str, Any]]] = {}
-    for row in rows:
-        match = _KB_RE.search(row.get("hotfixid") or "")
-        if not match:
-            continue
-        host = next((row[c] for c in _HOST_COLUMNS if row.get(c)), None) or hostname
-        patches = by_host.setdefault(host, [])
-        hotfix_id = _hotfix_id(match)
-        if any(p["hotfix_id"] == hotfix_id for p in patches):
-            continue
-        patches.append(
-            {
-                "hotfix_id": hotfix_id,
-                "description": row.get("description") or None,
-                "installed_on": _qfe_date(row.get("installedon") or ""),
-                "installed_by": row.get("installedby") or None,
-            }
-        )
-    if not by_host:
-        raise ParseError("wmic qfe output lists no hotfix (no KB number in the HotFixID column)")
-    return [
-        {
-            "agent_id": _agent_id(host),
-            "source": "qfe",
-            "system_info": {"hostname": host, "computer_name": host},
-            "os_version": {"platform": "windows"},
-            "patches": patches,
-        }
-        for host, patches in by_host.items()
-    ]
-
-
-def _qfe_rows(lines: list[str]) -> list[dict[str, str]] | None:
-    for index, line in enumerate(lines[:200]):
-        folded = line.casefold()
-        if "hotfixid" not in folded:
-            continue
-        stripped = line.strip()
-        if "," in stripped and re.search(r"(^|,)\s*hotfixid\s*(,|$)", folded):
-            return _qfe_csv(lines[index:])
-        if re.match(r"^\s*hotfixid\s*[:=]", folded):
-            return _qfe_list(lines)
-        names = [m.group().casefold() for m in re.finditer(r"\S+", line)]
-        if "hotfixid" in names and all(name in _QFE_COLUMNS for name in names):
-            return _qfe_table(line, lines[index + 1 :])
-    return None
-
-
-def _qfe_csv(lines: list[str]) -> list[dict[str, str]]:
-    reader = csv.reader(io.StringIO("\n".join(line for line in lines if line.strip())))
-    rows = list(reader)
-    header = [name.strip().casefold() for name in rows[0]]
-    return [
-        {name: value.strip() for name, value in zip(header, row, strict=False)}
-        for row in rows[1:]
-        if row != rows[0]
-    ]
-
-
-def _qfe_list(lines: list[str]) -> list[dict[str, str]]:
-    rows: list[dict[str, str]] = []
-    current: dict[str, str] = {}
-    for line in lines:
-        match = re.match(r"^\s*([A-Za-z]+)\s*[:=]\s?(.*)$", line)
-        if not match or match.group(1).casefold() not in _QFE_COLUMNS:
-            continue
-        key, value = match.group(1).casefold(), match.group(2).strip()
-        if key in current:
-            rows.append(current)
-            current = {}
-        current[key] = value
-    if current:
-        rows.append(current)
-    return rows
-
-
-def _qfe_table(header: str, body: list[str]) -> list[dict[str, str]]:
-    columns = [(m.start(), m.group().casefold()) for m in re.finditer(r"\S+", header)]
-    kb_start = next(start for start, name in columns if name == "hotfixid")
-    before = [(start, name) for start, name in columns if start < kb_start]
-    by_start = next((start for start, name in columns if name == "installedby"), None)
-    rows = []
-    for line in body:
-        if not line.strip() or set(line.strip()) <= {"-", " "}:
-            continue
-        tokens = [(m.start(), m.group()) for m in re.finditer(r"\S+(?: \S+)*", line)]
-        kb_index = next((i for i, (_s, tok) in enumerate(tokens) if _KB_TOKEN_RE.match(tok)), None)
-        if kb_index is None:
-            continue
-        row = {"hotfixid": tokens[kb_index][1]}
-        # Before the HotFixID, columns hold ASCII names and URLs: read them by position.
-        for start, token in tokens[:kb_index]:
-            if token.casefold().startswith("http"):
-                row["caption"] = token
-                continue
-            owners = [name for col_start, name in before if col_start <= start]
-            if owners and owners[-1] not in row:
-                row[owners[-1]] = token
-        # After it, widths can be off (non-ASCII user names): read the values by their shape.
-        for start, token in tokens[kb_index + 1 :]:
-            if _looks_like_date(token):
-                row["installedon"] = token
-            elif "installedby" not in row and (by_start is None or start >= by_start - 2):
-                row["installedby"] = token
-        rows.append(row)
-    return rows
-
-
-def _looks_like_date(token: str) -> bool:
-    return bool(
-        _US_DATE_RE.match(token)
-        or _ISO_DATE_RE.match(token)
-        or _DOTTED_DATE_RE.match(token)
-        or _FILETIME_RE.match(token)
-    )
-
-
-def _qfe_date(value: str) -> str | None:
-    """``InstalledOn`` as an ISO date: M/D/YYYY (what WMI returns), ISO, D.M.YYYY or FILETIME."""
-    value = value.strip()
-    if not value:
-        return None
-    try:
-        if match := _US_DATE_RE.match(value):
-            month, day, year = (int(g) for g in match.groups())
-            return datetime(year, month, day).date().isoformat()
-        if match := _ISO_DATE_RE.match(value):
-            year, month, day = (int(g) for g in match.groups())
-            return datetime(year, month, day).date().isoformat()
-        if match := _DOTTED_DATE_RE.match(value):
-            day, month, year = (int(g) for g in match.groups())
-            return datetime(year, month, day).date().isoformat()
-        if _FILETIME_RE.match(value):
-            ticks = int(value, 16)
-            moment = datetime(1601, 1, 1, tzinfo=UTC) + timedelta(microseconds=ticks // 10)
-            return moment.date().isoformat()
-    except (ValueError, OverflowError):
-        return None
-    return None

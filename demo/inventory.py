@@ -10,9 +10,9 @@ from typing import Any
 
 from django.utils import timezone
 
-from .choices import AssetSource, DiscoveryRunSource
-from .models import SoftwarePolicy, SoftwarePolicyReview
-from .services import run_ingest, run_reconcile
+from inventory.choices import AssetSource, DiscoveryRunSource
+from inventory.models import SoftwarePolicy, SoftwarePolicyReview
+from inventory.services import mark_stale_assets, run_ingest, run_reconcile
 
 __all__ = ["seed_client", "demo_payloads"]
 
@@ -526,6 +526,4 @@ def seed_client(client: Any) -> None:
             reviewed_by="am@patchops.test",
             notes="Quarterly review with the practice manager.",
         )
-    from .services import mark_stale_assets
-
     mark_stale_assets(stale_after_days=client.stale_after_days)

@@ -3,7 +3,7 @@
 import pytest
 from django.utils import timezone
 
-from exceptions_register import demo
+from demo import exceptions as demo
 from exceptions_register.choices import ExceptionKind, ExceptionState
 from exceptions_register.models import RiskException
 from exceptions_register.selectors import covered_findings_at

@@ -5,8 +5,7 @@ from __future__ import annotations
 from django.utils import timezone
 
 from common.periods import previous_month
-
-from .services import generate_missing_reports
+from reports.services import generate_missing_reports
 
 
 def seed_client(client) -> None:

@@ -5,10 +5,10 @@ from datetime import UTC, datetime
 import pytest
 import time_machine
 
+from demo.rings import seed_client
 from evidence.models import EvidenceEvent
 from integrations.models import PsaTicket
 from rings.choices import RolloutState, WaveState
-from rings.demo import seed_client
 from rings.models import MaintenanceWindow, RingMembership, Rollout
 
 pytestmark = pytest.mark.django_db

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 
+from demo.findings import TREND_DAYS, seed_client
 from findings.choices import FindingState
-from findings.demo import TREND_DAYS, seed_client
 from findings.models import Finding
 from scorecards.models import ScorecardRow
 
 
 @pytest.mark.django_db
 def test_demo_spreads_findings_and_writes_scorecard_rows(in_tenant_a):
-    from inventory.demo import seed_client as seed_inventory
+    from demo.inventory import seed_client as seed_inventory
     from inventory.models import Asset
 
     seed_inventory(in_tenant_a)  # ingests the demo fleet (its pending updates among it)
@@ -37,8 +37,8 @@ def test_demo_findings_carry_cvss_epss_and_kev_from_the_catalogue(in_tenant_a):
     """The demo imports its catalogue documents through the catalogue importers, so no risk
     score is 0.00 for want of signals and the KEV-listed CVE raises its findings."""
     from catalogue.models import CatalogueImport, EpssScore, KevEntry, Vulnerability
+    from demo.inventory import seed_client as seed_inventory
     from findings import risk
-    from inventory.demo import seed_client as seed_inventory
 
     seed_inventory(in_tenant_a)
     seed_client(in_tenant_a)
@@ -63,7 +63,7 @@ def test_demo_findings_carry_cvss_epss_and_kev_from_the_catalogue(in_tenant_a):
         ))  # fmt: skip
         assert f.risk_score == expected
     # Seeding again imports nothing twice.
-    from findings.demo import seed_catalogue
+    from demo.findings import seed_catalogue
 
     assert seed_catalogue() == 0
 
@@ -76,7 +76,7 @@ def test_demo_after_inventory_demo_keeps_past_detection_times(in_tenant_a):
 
     from django.utils import timezone
 
-    from inventory.demo import seed_client as seed_inventory
+    from demo.inventory import seed_client as seed_inventory
 
     seed_inventory(in_tenant_a)
     assert Finding.objects.count() == 0

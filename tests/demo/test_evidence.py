@@ -3,7 +3,7 @@ from datetime import UTC, date, datetime
 import pytest
 import time_machine
 
-from reports.demo import seed_client
+from demo.reports import seed_client
 from reports.models import StoredReport
 
 pytestmark = pytest.mark.django_db

@@ -6,7 +6,7 @@ the same services as production: they are opened by ``sync_findings_for_asset`` 
 time in the past, and the ones shown as fixed are verified by ``verify_findings_for_asset`` after
 the fix appears in the installed software (as a later inventory would show). CVSS, EPSS and KEV
 signals come from the catalogue: ``seed_catalogue`` imports the small documents in
-``patchops/demo_catalogue/`` through the catalogue's own importers first, so the demo's tiers,
+``demo/catalogue/`` through the catalogue's own importers first, so the demo's tiers,
 KEV marks and risk scores are computed as production computes them.
 """
 
@@ -17,35 +17,32 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.utils import timezone
+from django_tenants.utils import schema_context
 
-from inventory.choices import SoftwareKind
-from inventory.models import Asset, InstalledSoftware, PendingUpdate
-from scorecards.services import record_scorecard
-from tenants.models import Client
-
-from .pipeline import refresh_findings
-from .services import (
+from catalogue.choices import ImportStatus
+from catalogue.importers.base import sha256_of
+from catalogue.models import CatalogueImport
+from catalogue.services import run_import
+from findings.pipeline import refresh_findings
+from findings.services import (
     KB_RE,
     findings_from_pending_updates,
     sync_findings_for_asset,
     verify_findings_for_asset,
 )
+from inventory.choices import SoftwareKind
+from inventory.models import Asset, InstalledSoftware, PendingUpdate
+from scorecards.services import record_scorecard
+from tenants.models import Client
 
 TREND_DAYS = 30
-DEMO_CATALOGUE = Path(__file__).resolve().parent / "demo_catalogue"
+DEMO_CATALOGUE = Path(__file__).resolve().parent / "catalogue"
 DEMO_DOCUMENTS = (("kev", "kev.json"), ("nvd", "nvd.json"), ("epss", "epss.csv"))
 
 
 def seed_catalogue() -> int:
     """Import the demo catalogue documents (public schema) through ``run_import``; a document
     already imported unchanged is skipped. Returns how many were imported."""
-    from django_tenants.utils import schema_context
-
-    from catalogue.choices import ImportStatus
-    from catalogue.importers.base import sha256_of
-    from catalogue.models import CatalogueImport
-    from catalogue.services import run_import
-
     imported = 0
     with schema_context("public"):
         for kind, name in DEMO_DOCUMENTS:

@@ -1,0 +1,155 @@
+"""The ``patchops-agent`` command line: ``collect`` (the default) and ``jobs``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import socket
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+from patchops_agent.base import (
+    EXIT_OK,
+    EXIT_REMOTE,
+    EXIT_USAGE,
+    STATE_ENV,
+    TOKEN_ENV,
+    URL_ENV,
+    UTC,
+    AgentError,
+    __version__,
+    agent_id,
+    default_state_dir,
+    log,
+)
+from patchops_agent.client import base_url, fetch_jobs, push, request_json
+from patchops_agent.collect import collect, linux_system_info
+from patchops_agent.jobs import _JOB_ID, _parse_time, run_job
+
+
+def command_jobs(args: argparse.Namespace) -> int:
+    base = base_url(args.url)
+    token = _token(args)
+    state_dir = Path(args.state_dir) if args.state_dir else default_state_dir()
+    system_info = (
+        linux_system_info() if platform.system() == "Linux" else {"hostname": socket.gethostname()}
+    )
+    agent = agent_id(state_dir, system_info)
+    jobs = fetch_jobs(base, token, agent, args.timeout)
+    log(f"{len(jobs)} job(s) for agent {agent}")
+    changed = False
+    failures = 0
+    now = datetime.now(UTC)
+    for job in jobs:
+        job_id = str(job.get("id") or "")
+        if not _JOB_ID.match(job_id):
+            log(f"skipping a job with a bad id {job_id!r}")
+            continue
+        not_before = _parse_time(job.get("not_before"))
+        if not_before is not None and now < not_before:
+            log(f"job {job_id} waits until {job.get('not_before')}")
+            continue
+        result = run_job(job, agent, dry_run=args.dry_run)
+        request_json(
+            "POST", f"{base}api/v1/agent-jobs/{job_id}/result/", token, result, args.timeout
+        )
+        log(f"job {job_id}: {result['status']}")
+        if result["status"] != "succeeded":
+            failures += 1
+        if not args.dry_run and any(
+            p["status"] in ("installed", "rolled_back") for p in result["packages"]
+        ):
+            changed = True
+    if changed:
+        # The next inventory is what proves a fix installed (or gone again after a rollback).
+        push(collect(state_dir), base, token, args.timeout)
+        log("fresh inventory pushed for verification")
+    return EXIT_OK if failures == 0 else EXIT_REMOTE
+
+
+def _token(args: argparse.Namespace) -> str:
+    token = args.token or os.environ.get(TOKEN_ENV, "")
+    if not token:
+        raise AgentError(f"no agent token: give --token or set {TOKEN_ENV}", EXIT_USAGE)
+    return token
+
+
+def command_collect(args: argparse.Namespace) -> int:
+    if not args.dry_run:
+        base = base_url(args.url)
+        token = _token(args)
+    state_dir = Path(args.state_dir) if args.state_dir else default_state_dir()
+    payload = collect(state_dir, pending=not args.no_pending)
+    if args.dry_run:
+        # ASCII JSON: a Windows console code page cannot print every character.
+        json.dump(payload, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return EXIT_OK
+    answer = push(payload, base, token, args.timeout)
+    summary = f": {json.dumps(answer)[:300]}" if answer else ""
+    log(f"inventory of {payload['system_info'].get('hostname')} pushed{summary}")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="patchops-agent",
+        description="Report this machine to PatchOps and run the patch jobs it queues.",
+    )
+    parser.add_argument("--version", action="version", version=f"patchops-agent {__version__}")
+    commands = parser.add_subparsers(dest="command")
+
+    def common(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--url",
+            default=os.environ.get(URL_ENV),
+            help="client base URL, e.g. https://portal/clients/acme/",
+        )
+        sub.add_argument("--token", help=f"agent token (default: ${TOKEN_ENV})")
+        sub.add_argument("--dry-run", action="store_true")
+        sub.add_argument(
+            "--state-dir",
+            help=f"where the agent id is kept (default: ${STATE_ENV} or a system path)",
+        )
+        sub.add_argument("--timeout", type=float, default=60, help="HTTP timeout in seconds")
+
+    collect_parser = commands.add_parser(
+        "collect", help="collect and push (or print) the inventory"
+    )
+    common(collect_parser)
+    collect_parser.add_argument(
+        "--no-pending", action="store_true", help="skip the pending-update check"
+    )
+    collect_parser.set_defaults(func=command_collect)
+    jobs_parser = commands.add_parser("jobs", help="run the patch jobs queued for this machine")
+    common(jobs_parser)
+    jobs_parser.set_defaults(func=command_jobs)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
+        argv.insert(0, "collect")
+    args = build_parser().parse_args(argv)
+    started = time.monotonic()
+    try:
+        status = args.func(args)
+    except AgentError as exc:
+        log(f"error: {exc}")
+        return exc.status
+    except KeyboardInterrupt:
+        log("interrupted")
+        return 130
+    except BrokenPipeError:
+        # The reader of --dry-run output went away (``| head``): not an error of ours.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
+    if os.environ.get("PATCHOPS_AGENT_TIMING"):
+        log(f"done in {time.monotonic() - started:.1f} s")
+    return status
