@@ -5,8 +5,8 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from common.apifields import BoundedSlugRelatedField
+from common.choices import OsFamily
 from common.limits import TEXT_MAX_LENGTH
-from inventory.choices import OsFamily
 from inventory.models import Asset, AssetClass, Site
 from rings.choices import RollbackOutcome, RolloutSelection
 from rings.models import (
