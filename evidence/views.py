@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.paginator import Paginator
 from django.http import HttpRequest
 from django.views.generic import TemplateView
 
+from common.pagination import page_of
 from tenants.permissions import Capability, ClientPageMixin
 
 from .filters import EvidenceEventFilterSet
@@ -18,7 +18,7 @@ PAGE_SIZE = 50
 
 
 def _page(request: HttpRequest, qs) -> Any:
-    return Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    return page_of(request, qs, size=PAGE_SIZE)
 
 
 def _query_without_page(request: HttpRequest) -> str:

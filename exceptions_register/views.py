@@ -6,7 +6,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
@@ -14,6 +13,7 @@ from django.utils import timezone
 from django.views.generic import TemplateView
 
 from common.csvexport import csv_writer
+from common.pagination import page_of
 from tenants.permissions import (
     ROLE_CAPABILITIES,
     Capability,
@@ -61,7 +61,7 @@ class ExceptionListView(ClientPageMixin, TemplateView):
             .prefetch_related("assets", "findings")
             .order_by("-created_at"),
         )
-        page = Paginator(filterset.qs, 50).get_page(self.request.GET.get("page"))
+        page = page_of(self.request, filterset.qs)
         query = self.request.GET.copy()
         query.pop("page", None)
         context.update(
@@ -306,7 +306,7 @@ class PortalListView(ClientPageMixin, TemplateView):
         context.update(
             can_sign=can_sign,
             awaiting=awaiting.order_by("expires_at"),
-            decided=Paginator(decided, 25).get_page(self.request.GET.get("page")),
+            decided=page_of(self.request, decided, size=25),
             now=timezone.now(),
         )
         return context

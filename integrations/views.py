@@ -6,13 +6,13 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.views import View
 from django.views.generic import TemplateView
 
+from common.pagination import page_of
 from tenants.permissions import Capability, ClientPageMixin
 
 from .filters import OutboxMessageFilterSet
@@ -40,7 +40,7 @@ class OutboxListView(ClientPageMixin, TemplateView):
             qs = filterset.qs if filterset.is_bound else visible_outbox_messages()
         params = self.request.GET.copy()
         params.pop("page", None)
-        page = Paginator(qs, PAGE_SIZE).get_page(self.request.GET.get("page"))
+        page = page_of(self.request, qs, size=PAGE_SIZE)
         for message in page:
             message.is_retryable = message.is_dead and retry_refusal(message) is None
         context.update(filter=filterset, page_obj=page, query=params.urlencode())

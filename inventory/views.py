@@ -6,13 +6,13 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.defaultfilters import pluralize
 from django.utils import timezone
 from django.views.generic import TemplateView
 
+from common.pagination import page_of
 from tenants.permissions import Capability, ClientPageMixin
 
 from . import hooks, selectors, services
@@ -54,12 +54,7 @@ def _query_without_page(request: HttpRequest) -> str:
 
 
 def _page(request: HttpRequest, qs: Any, size: int = PAGE_SIZE, param: str = "page") -> Any:
-    return Paginator(qs, size).get_page(request.GET.get(param))
-
-
-def _page_links(page: Any) -> list[int | None]:
-    """Page numbers around the current page; None marks a gap."""
-    return list(page.paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1))
+    return page_of(request, qs, size=size, param=param)
 
 
 # ------------------------------------------------------------------------------------------
@@ -98,7 +93,6 @@ class AssetListView(ClientPageMixin, TemplateView):
             filterset=filterset,
             filter_errors=filterset.errors if filterset.is_bound else {},
             page_obj=page,
-            page_links=_page_links(page),
             assets=page.object_list,
             query=_query_without_page(self.request),
             bulk_form=kwargs.get("bulk_form") or BulkTagForm(),
@@ -188,7 +182,6 @@ class AssetDetailView(ClientPageMixin, TemplateView):
         context.update(
             asset=asset,
             software_page=software_page,
-            software_links=_page_links(software_page),
             software_total=software_page.paginator.count,
             hotfixes=asset.software.filter(kind=SoftwareKind.HOTFIX).order_by(
                 "-install_date", "name"
@@ -250,7 +243,6 @@ class UnknownDeviceListView(ClientPageMixin, TemplateView):
         context.update(
             filterset=filterset,
             page_obj=page,
-            page_links=_page_links(page),
             devices=page.object_list,
             query=_query_without_page(self.request),
             summary=selectors.unknown_device_summary(),
@@ -339,7 +331,6 @@ class DiscoveryRunListView(ClientPageMixin, TemplateView):
         context.update(
             filterset=filterset,
             page_obj=page,
-            page_links=_page_links(page),
             runs=page.object_list,
             query=_query_without_page(self.request),
             schedule=schedule,
@@ -455,7 +446,7 @@ class SnapshotListView(ClientPageMixin, TemplateView):
         page = _page(
             self.request, selectors.visible_snapshots(self.request.user, self.client), size=24
         )
-        context.update(page_obj=page, page_links=_page_links(page), snapshots=page.object_list)
+        context.update(page_obj=page, snapshots=page.object_list)
         return context
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:

@@ -6,7 +6,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -16,6 +15,7 @@ from django.views.generic import TemplateView
 from rest_framework.exceptions import NotFound
 
 from common.dependencies import QueueUnavailable, enqueue
+from common.pagination import page_of
 from common.periods import format_period, parse_period, previous_month
 from tenants.permissions import Capability, ClientPageMixin, may_generate
 
@@ -34,7 +34,7 @@ PAGE_SIZE = 50
 
 
 def _page(request: HttpRequest, qs) -> Any:
-    return Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    return page_of(request, qs, size=PAGE_SIZE)
 
 
 def _query_without_page(request: HttpRequest) -> str:

@@ -5,6 +5,7 @@ from typing import Any
 
 from django import template
 
+from common.thresholds import pct_colour
 from findings.choices import FINDING_STATE_COLOR, TIER_COLOR
 from findings.pipeline import explain_finding
 
@@ -24,10 +25,7 @@ def state_color(state: str) -> str:
 @register.filter
 def pct_color(value: Any) -> str:
     """green ≥ 95 %, orange ≥ 80 %, red below; gray when there is nothing to measure."""
-    if value is None or value == "":
-        return "gray"
-    number = Decimal(str(value))
-    return "green" if number >= 95 else "orange" if number >= 80 else "red"
+    return pct_colour(None if value == "" else value)
 
 
 @register.filter

@@ -10,6 +10,8 @@ from django.utils import dateformat, timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from common.thresholds import pct_colour
+
 register = template.Library()
 
 PCT_COLOR = {"green": "#1b7f3b", "orange": "#a86500", "red": "#b3261e", "gray": "#c3cad6"}
@@ -25,9 +27,7 @@ def _number(value: Any) -> float | None:
 
 
 def _pct_color(value: float | None) -> str:
-    if value is None:
-        return "gray"
-    return "green" if value >= 95 else "orange" if value >= 80 else "red"
+    return pct_colour(value)
 
 
 @register.simple_tag
@@ -136,3 +136,10 @@ def days_hours(value: Any) -> str:
     if number is None:
         return "—"
     return duration(round(number * 3600))
+
+
+@register.simple_tag
+def elided_pages(page: Any) -> list[Any]:
+    """Page numbers around ``page`` for the pagination bar (the paginator's ELLIPSIS marks a
+    gap)."""
+    return list(page.paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1))

@@ -59,9 +59,12 @@ def test_dashboard_warns_about_an_old_msrc_catalogue(imported, personas, login):
 def test_report_footnote_states_each_catalogue(imported, tenant_a):
     from datetime import date
 
+    from django_tenants.utils import tenant_context
+
     from reports.services import base_context
 
-    context = base_context(tenant_a, date(2025, 8, 1), "Monthly compliance report")
+    with tenant_context(tenant_a):  # a report is built in its client's schema
+        context = base_context(tenant_a, date(2025, 8, 1), "Monthly compliance report")
     kinds = {s.kind for s in context["catalogues"]}
     assert kinds == {"kev", "msrc", "epss"}
     from django.template.loader import render_to_string

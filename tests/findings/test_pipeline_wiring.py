@@ -9,12 +9,13 @@ import pytest
 from django_tenants.utils import tenant_context
 
 from catalogue.services import run_import
+from compliance import engine as compliance
+from findings import risk, tasks
 from findings.choices import FindingOrigin
 from findings.models import Finding
 from findings.pipeline import linux_ecosystem_for, refresh_findings
 from integrations.choices import TicketCategory
 from integrations.services import open_ticket
-from patchops import compliance, risk, tasks
 from tests.producers import Device, load_catalogue, push
 
 pytestmark = pytest.mark.django_db

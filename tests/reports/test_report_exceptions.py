@@ -8,7 +8,7 @@ import time_machine
 from django_tenants.utils import tenant_context
 
 from exceptions_register.selectors import register_counts
-from reports.models import ReportKind
+from reports.models import ReportKind, ReportRequest
 from tests.evidence.pdftext import assert_running_header, report_pages
 from tests.reports.scenario import OCT_END
 
@@ -48,9 +48,15 @@ def test_staff_export_queues_the_register_report_and_land_on_reports(login, pers
         response = login(personas.engineer).post("/clients/tenant-a/exceptions/export.pdf")
     assert response.status_code == 302
     assert response["Location"] == "/clients/tenant-a/reports/?kind=exceptions&period=2026-11"
-    queue.assert_called_once_with(
-        kwargs={"kind": "exceptions", "period": "2026-11", "actor": "engineer@msp.test"},
-        retry=False,
+    [call] = queue.call_args_list
+    assert call.kwargs["retry"] is False
+    with tenant_context(tenant_a):
+        made = ReportRequest.objects.get(uuid=call.kwargs["kwargs"]["request"])
+    assert (made.kind, made.period_label, made.requested_by, made.state) == (
+        "exceptions",
+        "2026-11",
+        "engineer@msp.test",
+        "queued",
     )
     render.assert_not_called()  # never rendered in the request
 
