@@ -6,7 +6,7 @@ from typing import Any
 from django import template
 
 from findings.choices import FINDING_STATE_COLOR, TIER_COLOR
-from findings.pipeline import explain_finding
+from findings.explain import explain_finding
 
 register = template.Library()
 

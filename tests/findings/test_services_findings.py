@@ -9,12 +9,8 @@ import pytest
 from evidence.models import EvidenceEvent
 from findings.choices import FindingOrigin, FindingState, SeverityTier
 from findings.models import Finding
-from findings.services import (
-    MissingPatch,
-    findings_from_pending_updates,
-    sync_findings_for_asset,
-    verify_findings_for_asset,
-)
+from findings.services import MissingPatch, findings_from_pending_updates, sync_findings_for_asset
+from findings.verification import verify_findings_for_asset
 from inventory.choices import SoftwareKind
 from tests.inventory.factories import AssetFactory, InstalledSoftwareFactory, PendingUpdateFactory
 
