@@ -24,12 +24,8 @@ from catalogue.importers.base import sha256_of
 from catalogue.models import CatalogueImport
 from catalogue.services import run_import
 from findings.pipeline import refresh_findings
-from findings.services import (
-    KB_RE,
-    findings_from_pending_updates,
-    sync_findings_for_asset,
-    verify_findings_for_asset,
-)
+from findings.services import findings_from_pending_updates, sync_findings_for_asset
+from findings.verification import KB_RE, verify_findings_for_asset
 from inventory.choices import SoftwareKind
 from inventory.models import Asset, InstalledSoftware, PendingUpdate
 from scorecards.services import record_scorecard

@@ -263,7 +263,7 @@ def finding_chains(
 
 
 def finding_chain(finding: Any, *, before: datetime | None = None) -> FindingChain:
-    """The chain of one finding (a ``patchops.Finding`` or its UUID)."""
+    """The chain of one finding (a ``findings.Finding`` or its UUID)."""
     fid = str(getattr(finding, "uuid", finding))
     return finding_chains([fid], before=before)[fid]
 

@@ -1,6 +1,7 @@
-"""Write side of the patch core: findings with their SLA clock, verification, the SLA policy.
+"""Write side of the findings: findings with their SLA clock (verification in
+``findings.verification``, the SLA policy in ``findings.policy``).
 
-The inventory ingest calls ``findings.pipeline.refresh_findings`` at the end of its transaction;
+Every inventory ingest runs ``findings.pipeline.refresh_findings`` at the end of its transaction;
 that builds each touched asset's missing patches (advisory matches and reported pending updates)
 and calls, once per batch,
 
@@ -19,47 +20,33 @@ deployment, or any page or API call never closes a finding.
 changed, every finding of that asset class and tier that is still outstanding (not verified, not
 "not applicable") and **not yet overdue under the old window** (``at <= due_at``) gets
 ``due_at = detected_at + new window``. Findings already overdue keep their ``due_at``, so a policy
-change never erases a breach. Shortening a window can make a finding overdue at once.
-"""
+change never erases a breach. Shortening a window can make a finding overdue at once."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, replace
-from datetime import datetime, time, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F, Q
 
 from catalogue.models import Advisory, Vulnerability
-from evidence.services import actor_label, record_event, record_events
-from inventory.choices import SoftwareKind
-from inventory.models import Asset, AssetClass, InstalledSoftware, PendingUpdate
-
-from . import risk, sla
-from .choices import FindingOrigin, FindingState, RebootPolicy, SeverityTier
-from .models import Finding, SlaPolicy, SlaPolicyChange, SlaRule
-from .versions import is_at_least
-
-__all__ = [
-    "MissingPatch",
-    "SyncResult",
-    "sync_findings_for_asset",
-    "sync_findings_for_assets",
-    "AssetMatches",
-    "findings_from_pending_updates",
-    "pending_patches_by_asset",
-    "verify_findings_for_asset",
-    "window_hours_for",
-    "get_policy",
-    "update_sla_policy",
-]
-
-KB_RE = re.compile(r"^KB\d{5,8}$", re.IGNORECASE)
-CLOSED_STATES = (FindingState.VERIFIED, FindingState.NOT_APPLICABLE)
+from evidence.services import record_events
+from findings import risk, sla
+from findings.choices import FindingOrigin, FindingState, SeverityTier
+from findings.models import Finding
+from findings.policy import _windows_by_class
+from findings.verification import (
+    CLOSED_STATES,
+    KB_RE,
+    Inventory,
+    _finding_payload,
+    _fix_evidence,
+    _inventories_of,
+    _verify_many,
+)
+from inventory.models import Asset, PendingUpdate
 
 
 @dataclass(frozen=True)
@@ -92,47 +79,6 @@ class SyncResult:
             "updated": self.updated,
             "verified": self.verified,
         }
-
-
-# --- SLA windows ---------------------------------------------------------------------------------
-
-
-def get_policy() -> SlaPolicy:
-    """The client's SLA policy (seeded by migration; created with defaults if ever missing)."""
-    policy = SlaPolicy.objects.order_by("pk").first()
-    if policy is None:
-        with transaction.atomic():
-            policy = SlaPolicy.objects.create()
-            classes = {c.key: c for c in AssetClass.objects.all()}
-            SlaRule.objects.bulk_create(
-                SlaRule(
-                    policy=policy,
-                    asset_class=classes[key],
-                    tier=tier,
-                    window_hours=hours,
-                    reboot_policy=reboot,
-                    reboot_weekday=weekday,
-                    reboot_time=at,
-                )
-                for (key, tier), (hours, reboot, weekday, at) in sla.DEFAULT_RULES.items()
-                if key in classes
-            )
-    return policy
-
-
-def _windows_for_class(asset_class_id: int) -> dict[str, int]:
-    rules = SlaRule.objects.filter(asset_class_id=asset_class_id).values_list(
-        "tier", "window_hours"
-    )
-    return dict(sla.FALLBACK_WINDOW_HOURS) | dict(rules)
-
-
-def window_hours_for(*, asset: Asset, tier: str) -> int:
-    """Deployment window (hours) of the asset's class for ``tier``."""
-    return _windows_for_class(asset.asset_class_id)[tier]
-
-
-# --- Findings ------------------------------------------------------------------------------------
 
 
 def findings_from_pending_updates(asset: Asset) -> list[MissingPatch]:
@@ -276,15 +222,6 @@ def _without_rejected_cves(items: list[AssetMatches]) -> list[AssetMatches]:
                 continue
             kept.append(replace(m, cves=cves) if len(cves) != len(m.cves) else m)
         out.append(replace(item, matches=kept))
-    return out
-
-
-def _windows_by_class(class_ids: set[int]) -> dict[int, dict[str, int]]:
-    out = {pk: dict(sla.FALLBACK_WINDOW_HOURS) for pk in class_ids}
-    for class_id, tier, hours in SlaRule.objects.filter(asset_class_id__in=class_ids).values_list(
-        "asset_class_id", "tier", "window_hours"
-    ):
-        out[class_id][tier] = hours
     return out
 
 
@@ -512,290 +449,3 @@ def _supersede(
     finding.patch_identifier = match.patch_identifier
     finding.tier, finding.due_at, finding.cves = tier, due_at, cves
     return event
-
-
-def _finding_payload(f: Finding) -> dict[str, Any]:
-    return {
-        "asset": str(f.asset.uuid),
-        "hostname": f.asset.hostname,
-        "patch": f.patch_identifier,
-        "package": f.package_name,
-        "installed_version": f.installed_version,
-        "fixed_version": f.fixed_version,
-        "advisory": f.advisory.identifier if f.advisory_id else None,
-        "cves": list(f.cves),
-        "kev": f.is_kev,
-        "tier": f.tier,
-        "risk_score": str(f.risk_score),
-        "origin": f.origin,
-        "detected_at": f.detected_at.isoformat(),
-        "due_at": f.due_at.isoformat(),
-    }
-
-
-def _kb_of(finding: Finding) -> str | None:
-    for candidate in (
-        finding.patch_identifier,
-        finding.advisory.identifier if finding.advisory_id else "",
-    ):
-        if candidate and KB_RE.match(candidate):
-            return candidate.upper()
-    return None
-
-
-def _fix_evidence(
-    finding: Finding,
-    hotfixes: set[str],
-    software: dict[str, list[tuple[str, str]]],
-    satisfied_kbs: set[str] | None = None,
-    proven: dict[str, str] | None = None,
-) -> str | None:
-    """What proves the fix is installed, or None."""
-    if proven and finding.patch_identifier in proven:
-        return proven[finding.patch_identifier]
-    kb = _kb_of(finding)
-    if kb is not None:
-        if kb in hotfixes:
-            return f"{kb} installed"
-        if satisfied_kbs and kb in {k.upper() for k in satisfied_kbs}:
-            return f"{kb} replaced by a later installed update ({', '.join(sorted(hotfixes))})"
-        return None
-    if finding.package_name and finding.fixed_version:
-        for kind, version in software.get(finding.package_name.lower(), []):
-            if version and is_at_least(version, finding.fixed_version, kind=kind):
-                return f"{finding.package_name} {version} ≥ {finding.fixed_version}"
-    return None
-
-
-Inventory = tuple[set[str], dict[str, list[tuple[str, str]]]]
-
-
-def _inventories_of(asset_ids: list[int], names: set[str] | None = None) -> dict[int, Inventory]:
-    """Installed hotfixes and software (name → [(kind, version)]) per asset, one query;
-    with ``names``, only hotfixes and software of those names are read."""
-    out: dict[int, Inventory] = {pk: (set(), {}) for pk in asset_ids}
-    rows = InstalledSoftware.objects.filter(asset_id__in=asset_ids)
-    if names is not None:
-        rows = rows.filter(Q(kind=SoftwareKind.HOTFIX) | Q(name__in=names))
-    for asset_id, kind, name, version in rows.values_list("asset_id", "kind", "name", "version"):
-        hotfixes, software = out[asset_id]
-        if kind == SoftwareKind.HOTFIX:
-            hotfix = name.strip().upper()
-            hotfixes.add(hotfix)
-            # A re-released update (KB2536276-v2) is that KB.
-            hotfixes.add(re.sub(r"-V\d+$", "", hotfix))
-        else:
-            software.setdefault(name.lower(), []).append((kind, version))
-    return out
-
-
-def _inventory_of(asset: Asset) -> Inventory:
-    return _inventories_of([asset.pk])[asset.pk]
-
-
-def verify_findings_for_asset(
-    asset: Asset, at: datetime, *, satisfied_kbs: set[str] | None = None
-) -> int:
-    """Verify every outstanding finding of ``asset`` whose fix the inventory now shows.
-
-    A KB also counts as shown when it is in ``satisfied_kbs`` (superseded by an installed one).
-    Returns how many findings became verified. Each gets ``verified_at = at`` and a
-    ``finding.verified`` evidence event naming what proved it.
-    """
-    with transaction.atomic():
-        counts = _verify_many(
-            asset_ids=[asset.pk],
-            assets={asset.pk: asset},
-            at=at,
-            satisfied={asset.pk: satisfied_kbs},
-        )
-    return counts.get(asset.pk, 0)
-
-
-def _verify_many(
-    *,
-    asset_ids: list[int],
-    assets: dict[int, Asset],
-    at: datetime,
-    satisfied: dict[int, set[str] | None],
-    proofs: dict[int, dict[str, str]] | None = None,
-) -> dict[int, int]:
-    """Verify outstanding findings of the given assets (caller's transaction); count per asset.
-
-    The outstanding findings are locked first, so a deployment recorded concurrently waits and
-    the state named in each event is the one replaced."""
-    outstanding = list(
-        Finding.objects.filter(asset_id__in=asset_ids)
-        .exclude(state__in=CLOSED_STATES)
-        .select_for_update(of=("self",))
-        .select_related("advisory")
-        .order_by("pk")
-    )
-    counts: dict[int, int] = {}
-    if not outstanding:
-        return counts
-    inventories = _inventories_of(
-        sorted({f.asset_id for f in outstanding}),
-        names={f.package_name for f in outstanding if f.package_name},
-    )
-    proven: list[tuple[Finding, str]] = []
-    for finding in outstanding:
-        proof = _fix_evidence(
-            finding,
-            *inventories[finding.asset_id],
-            satisfied.get(finding.asset_id),
-            (proofs or {}).get(finding.asset_id),
-        )
-        if proof is not None:
-            proven.append((finding, proof))
-    if not proven:
-        return counts
-    Finding.objects.filter(pk__in=[f.pk for f, _ in proven]).update(
-        state=FindingState.VERIFIED, verified_at=at
-    )
-    events = []
-    for finding, proof in proven:
-        counts[finding.asset_id] = counts.get(finding.asset_id, 0) + 1
-        asset = assets.get(finding.asset_id)
-        events.append(
-            {
-                "kind": "finding.verified",
-                "subject_type": "finding",
-                "subject_id": finding.uuid,
-                "actor": "system",
-                "occurred_at": at,
-                "payload": {
-                    "patch": finding.patch_identifier,
-                    "hostname": asset.hostname if asset is not None else "",
-                    "from_state": finding.state,
-                    "proof": proof,
-                    "verified_at": at.isoformat(),
-                    "within_sla": at <= finding.due_at,
-                },
-            }
-        )
-    record_events(events)
-    return counts
-
-
-# --- SLA policy -----------------------------------------------------------------------------------
-
-_RULE_KEYS = {
-    "asset_class",
-    "tier",
-    "window_hours",
-    "reboot_policy",
-    "reboot_weekday",
-    "reboot_time",
-}
-
-
-def _parse_rule(raw: Any, classes: dict[str, AssetClass], index: int) -> dict[str, Any]:
-    errors: dict[str, str] = {}
-    if not isinstance(raw, dict):
-        raise ValidationError({f"rules[{index}]": "Each rule is an object."})
-    key = raw.get("asset_class")
-    if key not in classes:
-        errors["asset_class"] = f"Unknown asset class {key!r}."
-    tier = raw.get("tier")
-    if tier not in SeverityTier.values:
-        errors["tier"] = f"Tier is one of {', '.join(SeverityTier.values)}."
-    hours = raw.get("window_hours")
-    if isinstance(hours, bool) or not isinstance(hours, int) or not 1 <= hours <= 24 * 366:
-        errors["window_hours"] = "A whole number of hours from 1 to 8784."
-    reboot = raw.get("reboot_policy")
-    if reboot not in RebootPolicy.values:
-        errors["reboot_policy"] = f"Reboot policy is one of {', '.join(RebootPolicy.values)}."
-    weekday = raw.get("reboot_weekday")
-    at: time | None = None
-    if reboot == RebootPolicy.SCHEDULED:
-        if isinstance(weekday, bool) or not isinstance(weekday, int) or not 0 <= weekday <= 6:
-            errors["reboot_weekday"] = (
-                "A scheduled reboot needs a weekday 0 (Monday) to 6 (Sunday)."
-            )
-        try:
-            at = time.fromisoformat(str(raw.get("reboot_time")))
-        except ValueError:
-            errors["reboot_time"] = "A scheduled reboot needs a time HH:MM (client time zone)."
-    else:
-        weekday = None
-    if errors:
-        raise ValidationError({f"rules[{index}].{k}": v for k, v in errors.items()})
-    return {
-        "asset_class": classes[key],
-        "tier": tier,
-        "window_hours": hours,
-        "reboot_policy": reboot,
-        "reboot_weekday": weekday,
-        "reboot_time": at,
-    }
-
-
-def update_sla_policy(*, rules: list[dict[str, Any]], actor: Any, at: datetime) -> SlaPolicyChange:
-    """Replace the windows and reboot policies of the given (asset class, tier) rules.
-
-    Rules not mentioned stay as they are. Writes a ``SlaPolicyChange`` (before/after), an
-    ``sla_policy.changed`` evidence event, and re-dates open findings by the module's rule.
-    Raises ``ValidationError`` (nothing written) on any bad rule.
-    """
-    if not isinstance(rules, list) or not rules:
-        raise ValidationError({"rules": "Give at least one rule."})
-    classes = {c.key: c for c in AssetClass.objects.all()}
-    parsed = [_parse_rule(raw, classes, i) for i, raw in enumerate(rules)]
-    pairs = [(p["asset_class"].key, p["tier"]) for p in parsed]
-    if len(set(pairs)) != len(pairs):
-        raise ValidationError({"rules": "Each asset class and tier appears at most once."})
-    with transaction.atomic():
-        policy = SlaPolicy.objects.select_for_update().get(pk=get_policy().pk)
-        current = {
-            (r.asset_class.key, r.tier): r
-            for r in policy.rules.select_related("asset_class").select_for_update(of=("self",))
-        }
-        before = sla.rules_snapshot(sorted(current.values(), key=_rule_key))
-        redated = 0
-        for p in parsed:
-            key = (p["asset_class"].key, p["tier"])
-            rule = current.get(key)
-            old_hours = rule.window_hours if rule else sla.FALLBACK_WINDOW_HOURS[p["tier"]]
-            if rule is None:
-                rule = SlaRule(policy=policy, **p)
-                current[key] = rule
-            else:
-                for name, value in p.items():
-                    setattr(rule, name, value)
-            rule.full_clean()
-            rule.save()
-            if p["window_hours"] != old_hours:
-                redated += (
-                    Finding.objects.filter(
-                        asset__asset_class=p["asset_class"], tier=p["tier"], due_at__gte=at
-                    )
-                    .exclude(state__in=CLOSED_STATES)
-                    .update(due_at=F("detected_at") + timedelta(hours=p["window_hours"]))
-                )
-        after = sla.rules_snapshot(sorted(current.values(), key=_rule_key))
-        if before == after:
-            raise ValidationError({"rules": "Nothing changed."})
-        SlaPolicy.objects.filter(pk=policy.pk).update(updated_at=at)
-        change = SlaPolicyChange.objects.create(
-            policy=policy,
-            actor=actor_label(actor),
-            at=at,
-            before=before,
-            after=after,
-            redated_findings=redated,
-        )
-        changed = [a for a in after if a not in before]
-        record_event(
-            kind="sla_policy.changed",
-            subject_type="sla_policy",
-            subject_id=policy.pk,
-            actor=actor,
-            occurred_at=at,
-            payload={"changed_rules": changed, "redated_findings": redated, "change": change.pk},
-        )
-    return change
-
-
-def _rule_key(rule: SlaRule) -> tuple[str, int]:
-    return (rule.asset_class.key, risk.TIER_RANK.get(rule.tier, 9))

@@ -17,7 +17,8 @@ from common.pagination import page_of
 from inventory.models import AssetClass
 from tenants.permissions import Capability, ClientPageMixin
 
-from . import coverage, selectors, services
+from . import coverage, selectors
+from . import policy as sla_policy
 from .api.views import REDATING_RULE, prioritization_csv
 from .choices import FindingState, RebootPolicy, SeverityTier
 from .filters import FindingFilterSet
@@ -126,7 +127,7 @@ class SlaPolicyView(ClientPageMixin, TemplateView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        policy = services.get_policy()
+        policy = sla_policy.get_policy()
         rules = sorted(
             selectors.sla_rules(), key=lambda r: (r.asset_class.name, TIER_RANK.get(r.tier, 9))
         )
@@ -160,7 +161,9 @@ class SlaPolicyView(ClientPageMixin, TemplateView):
                 }
             )
         try:
-            change = services.update_sla_policy(rules=rules, actor=request.user, at=timezone.now())
+            change = sla_policy.update_sla_policy(
+                rules=rules, actor=request.user, at=timezone.now()
+            )
         except ValidationError as exc:
             context = self.get_context_data(**kwargs)
             context["errors"] = exc.message_dict if hasattr(exc, "message_dict") else exc.messages

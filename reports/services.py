@@ -5,11 +5,11 @@ A builder is ``callable(client, period) -> (template_name, context)``; register 
 monthly schedule all offer that kind. ``generate_report`` renders (outside any transaction), then
 stores the file as a new immutable version with its SHA-256 and records ``report.generated``.
 
-The monthly, HIPAA, QBR and exception-register builders live in ``evidence/builders.py``.
+The monthly, HIPAA, QBR and exception-register builders live in ``reports/builders.py``.
 
 Adding a report kind:
 
-1. In ``evidence/builders.py`` (imported when the app is ready), write::
+1. In ``reports/builders.py`` (imported when the app is ready), write::
 
        @register(ReportKind.MONTHLY)
        def monthly_compliance(client, period):

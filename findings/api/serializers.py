@@ -8,8 +8,8 @@ from rest_framework import serializers
 
 from catalogue.models import Advisory
 from findings.choices import FindingState
+from findings.explain import explain_finding, match_brief
 from findings.models import Finding, SlaPolicyChange, SlaRule
-from findings.pipeline import explain_finding, match_brief
 from inventory.models import Asset
 from tenants.api.serializers import BriefMixin
 
@@ -45,7 +45,7 @@ class MatchPrerequisiteSerializer(serializers.Serializer):
 
 
 class FindingMatchSerializer(serializers.Serializer):
-    """What the finding was matched by and why (``findings.pipeline.explain_finding``).
+    """What the finding was matched by and why (``findings.explain.explain_finding``).
 
     The list carries the fields every match has, from the finding itself (``detailed`` false);
     the detail recomputes the match from the catalogue and the inventory and adds the fields of

@@ -13,7 +13,8 @@ from rest_framework.views import APIView
 
 from common.api import UUID_PATTERN
 from common.csvexport import csv_writer
-from findings import selectors, services
+from findings import policy as sla_policy
+from findings import selectors
 from findings.filters import FindingFilterSet
 from findings.models import Finding
 from tenants.permissions import Capability, current_client
@@ -175,7 +176,7 @@ class PrioritizationLogView(generics.GenericAPIView):
 
 
 def policy_payload() -> dict[str, Any]:
-    policy = services.get_policy()
+    policy = sla_policy.get_policy()
     return {
         "name": policy.name,
         "updated_at": policy.updated_at,
@@ -201,7 +202,7 @@ class SlaPolicyView(APIView):
     def put(self, request):
         body = SlaPolicyUpdateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        services.update_sla_policy(
+        sla_policy.update_sla_policy(
             rules=[dict(r) for r in request.data.get("rules", [])],
             actor=request.user,
             at=timezone.now(),

@@ -7,7 +7,7 @@ from django import template
 
 from common.thresholds import pct_colour
 from findings.choices import FINDING_STATE_COLOR, TIER_COLOR
-from findings.pipeline import explain_finding
+from findings.explain import explain_finding
 
 register = template.Library()
 

@@ -2,14 +2,20 @@
 
 * ``membership``: the automatic placement (new devices when first seen, the scheduled
   re-balance, an assignment a person asks for) and manual pins;
-* ``rollouts``: creating rollouts (and previewing them), approvals, the wave state machine,
-  promotion, halts, deployment results, verification and runbook checks;
+* ``rollouts``: creating rollouts (and previewing them), each asset's window and reboot policy;
+* ``approvals``: who approves a wave, and the approval;
+* ``state``: the conditional transitions of the wave state machine and their events;
+* ``waves``: the wave state machine itself (waiting, deploying, verifying, soaking, passing);
+* ``results``: halts, deployment results, snapshots, runbook checks and verification;
 * ``recovery``: rollbacks (jobs to agents or the RMM, and their results) and resuming a halted
-  rollout.
+  rollout;
+* ``agent_results``: what an agent's job report means for the rollout (registered in
+  ``integrations.hooks``).
 
 Callers import from ``rings.services``.
 """
 
+from .approvals import ApprovalRefused, approve_wave, may_approve, required_approver
 from .membership import (
     SYSTEM,
     assign_rings,
@@ -27,34 +33,30 @@ from .recovery import (
     request_rollback,
     resume_rollout,
 )
+from .results import (
+    confirm_snapshot,
+    halt_rollout,
+    record_deployment_outcome,
+    record_runbook_check,
+    verify_results_for_assets,
+)
 from .rollouts import (
     DEFAULT_REBOOT_POLICY,
     EXPEDITED_WINDOW,
     ROLLABLE_STATES,
-    ApprovalRefused,
     ExpediteCheck,
     RingPreview,
     applicable_windows,
-    approve_wave,
     asset_window,
-    confirm_snapshot,
     create_rollout,
-    evaluate_active_rollouts,
-    evaluate_rollout,
     expedite_check,
-    halt_rollout,
-    may_approve,
-    needing_assets,
     preview_rollout,
-    promote_wave,
     reboot_policy_for,
-    record_deployment_outcome,
-    record_runbook_check,
-    required_approver,
     restart_mode_for,
     select_findings,
-    verify_results_for_assets,
 )
+from .state import needing_assets
+from .waves import evaluate_active_rollouts, evaluate_rollout, promote_wave
 
 __all__ = [
     "SYSTEM",

@@ -11,7 +11,7 @@ from integrations.choices import JobAction
 
 from ..models import DeploymentResult, RollbackTarget
 from .recovery import record_rollback_outcome
-from .rollouts import confirm_snapshot, record_deployment_outcome
+from .results import confirm_snapshot, record_deployment_outcome
 
 __all__ = ["apply_job_result", "record_undeliverable"]
 

@@ -10,7 +10,7 @@ from rings.choices import DeploymentStatus, RollbackTargetStatus
 from rings.models import DeploymentResult, RollbackTarget
 
 from .recovery import record_rollback_outcome
-from .rollouts import confirm_snapshot
+from .results import confirm_snapshot
 
 ACTOR = "connector:webhook"
 

@@ -42,13 +42,8 @@ from ..models import (
     Rollout,
     Wave,
 )
-from .rollouts import (
-    _emergency_slot,
-    _finding_uuids,
-    _next_asset_window,
-    _note,
-    asset_window,
-)
+from .rollouts import _finding_uuids, _next_asset_window, asset_window
+from .state import _emergency_slot, _note
 
 __all__ = [
     "ResumeRefused",

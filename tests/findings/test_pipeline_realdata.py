@@ -235,7 +235,7 @@ def test_finding_page_says_why_this_update(realdata, tenant_a, personas, login):
     _ingest(realdata / SYSTEMINFO_23H2, "systeminfo")
     [finding] = _findings(tenant_a, "DESKTOP-JNEKK9U")
     assert finding.patch_identifier == "KB5033375"
-    from findings.pipeline import explain_finding
+    from findings.explain import explain_finding
 
     with tenant_context(tenant_a):
         why = explain_finding(Finding.objects.select_related("asset").get(pk=finding.pk))

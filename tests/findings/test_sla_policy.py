@@ -13,7 +13,7 @@ from django_tenants.utils import tenant_context
 from evidence.models import EvidenceEvent
 from findings.choices import RebootPolicy
 from findings.models import Finding, SlaPolicyChange, SlaRule
-from findings.services import update_sla_policy
+from findings.policy import update_sla_policy
 from tests.producers import Device, push
 
 URL = "/clients/tenant-a/api/v1/sla-policy/"

@@ -74,7 +74,7 @@ def test_ingest_csv_creates_tagged_assets_and_is_idempotent(tmp_path, tenant_a, 
 
 def test_ingest_osquery_list_with_progress(tmp_path, tenant_a, capsys, monkeypatch):
     monkeypatch.setattr("inventory.management.commands.ingest.PROGRESS_EVERY", 2)
-    monkeypatch.setattr("inventory.services.CHUNK_SIZE", 2)
+    monkeypatch.setattr("inventory.services.ingest.CHUNK_SIZE", 2)
     devices = [windows_payload(agent_id=f"a-{i}", hostname=f"pc-{i}") for i in range(5)]
     call_command("ingest", "tenant-a", write(tmp_path, "batch.json", json.dumps(devices)))
     captured = capsys.readouterr()

@@ -1,0 +1,497 @@
+"""Ingest of discovery payloads: devices matched to assets and upserted in chunks, then their
+software and pending updates (``software``), patch reports, events and the hooks, all in one
+transaction after the whole input was validated."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from common.choices import OsFamily
+from evidence.services import actor_label, record_event
+from inventory import hooks
+from inventory.choices import AssetRole, DiscoveryRunStatus
+from inventory.models import Asset, AssetClass, DiscoveryRun, PatchReport, Site
+from inventory.payload import Device, PayloadError, validate_payloads
+from inventory.services.software import _sync_pending_updates, _sync_software
+
+CHUNK_SIZE = 500
+
+
+# Ingests and scans of one client run one at a time (two pushes of a new device would
+# otherwise both create it); other clients are not affected.
+_INGEST_LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':inventory'))"
+
+
+def _lock_inventory() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(_INGEST_LOCK_SQL)
+
+
+_FUTURE_SLACK = timedelta(hours=1)
+
+
+@dataclass
+class IngestSummary:
+    devices: int = 0
+    assets_created: int = 0
+    assets_updated: int = 0
+    software_rows: int = 0
+    software_added: int = 0
+    software_removed: int = 0
+    software_upgraded: int = 0
+    pending_updates: int = 0
+    findings_opened: int = 0
+    findings_verified: int = 0
+    created_asset_ids: list[int] = field(default_factory=list, repr=False)
+
+    def as_counts(self) -> dict[str, int]:
+        data = asdict(self)
+        data.pop("created_asset_ids")
+        return data
+
+    def __str__(self) -> str:
+        return (
+            f"{self.devices} device(s): {self.assets_created} asset(s) created, "
+            f"{self.assets_updated} updated; software {self.software_added} added, "
+            f"{self.software_removed} removed, {self.software_upgraded} upgraded "
+            f"({self.software_rows} rows reported); {self.pending_updates} pending update(s); "
+            f"findings {self.findings_opened} opened, {self.findings_verified} verified"
+        )
+
+
+def _os_family(os_info: dict[str, str]) -> str:
+    text = f"{os_info.get('platform', '')} {os_info.get('name', '')}".lower()
+    if "windows" in text:
+        return OsFamily.WINDOWS
+    if "darwin" in text or "mac" in text:
+        return OsFamily.MACOS
+    if re.search(
+        r"ubuntu|debian|linux|rhel|red hat|centos|fedora|rocky|alma|suse|amzn|amazon|arch", text
+    ):
+        return OsFamily.LINUX
+    return OsFamily.OTHER
+
+
+def _default_role(family: str, os_name: str) -> str:
+    if family == OsFamily.WINDOWS:
+        return AssetRole.SERVER if "server" in os_name.lower() else AssetRole.WORKSTATION
+    if family == OsFamily.LINUX:
+        return AssetRole.SERVER
+    if family == OsFamily.MACOS:
+        return AssetRole.WORKSTATION
+    return AssetRole.OTHER
+
+
+def _os_fields(device: Device) -> dict[str, Any]:
+    if not device.os:
+        return {}
+    os_info = device.os
+    version = os_info.get("version", "")
+    if not version and os_info.get("major"):
+        version = ".".join(
+            p for p in (os_info.get("major"), os_info.get("minor"), os_info.get("patch")) if p
+        )
+    return {
+        "os_family": _os_family(os_info),
+        "os_name": os_info.get("name", "")[:200],
+        "os_version": version[:100],
+        "os_build": os_info.get("build", "")[:100],
+        "os_arch": os_info.get("arch", "")[:30],
+    }
+
+
+def _device_keys(device: Device) -> set[tuple[str, str]]:
+    keys = {("h", device.hostname)}
+    if device.agent_id:
+        keys.add(("a", device.agent_id))
+    if device.serial:
+        keys.add(("s", device.serial))
+    return keys
+
+
+def _chunks(devices: list[Device], size: int) -> Iterable[list[Device]]:
+    """Chunks in which no two devices share an identifier (they are then applied in order)."""
+    pending = devices
+    while pending:
+        chunk: list[Device] = []
+        rest: list[Device] = []
+        taken: set[tuple[str, str]] = set()
+        for device in pending:
+            keys = _device_keys(device)
+            if len(chunk) < size and not (keys & taken):
+                chunk.append(device)
+                taken |= keys
+            else:
+                rest.append(device)
+        yield chunk
+        pending = rest
+
+
+def _match_assets(chunk: list[Device]) -> dict[int, Asset | None]:
+    """Existing asset of each device (by index): agent id, then serial, then hostname + MAC."""
+    agent_ids = [d.agent_id for d in chunk if d.agent_id]
+    serials = [d.serial for d in chunk if d.serial]
+    hostnames = [d.hostname for d in chunk]
+    candidates = list(
+        Asset.objects.annotate(lhost=Lower("hostname")).filter(
+            Q(agent_id__in=agent_ids) | Q(hardware_serial__in=serials) | Q(lhost__in=hostnames)
+        )
+    )
+    by_agent = {a.agent_id: a for a in candidates if a.agent_id}
+    by_serial: dict[str, list[Asset]] = {}
+    by_host: dict[str, list[Asset]] = {}
+    for asset in candidates:
+        if asset.hardware_serial:
+            by_serial.setdefault(asset.hardware_serial, []).append(asset)
+        by_host.setdefault(asset.lhost, []).append(asset)
+    claimed: set[int] = set()
+    result: dict[int, Asset | None] = {}
+    for i, device in enumerate(chunk):
+        match = by_agent.get(device.agent_id) if device.agent_id else None
+        if match is None and device.serial:
+            options = [a for a in by_serial.get(device.serial, []) if a.pk not in claimed]
+            if device.agent_id:
+                options = [a for a in options if not a.agent_id or a.agent_id == device.agent_id]
+            match = options[0] if len(options) == 1 else None
+        if match is None:
+            options = [a for a in by_host.get(device.hostname, []) if a.pk not in claimed]
+            if device.agent_id:
+                options = [a for a in options if not a.agent_id]
+            by_mac = [a for a in options if set(a.mac_addresses) & set(device.macs)]
+            if len(by_mac) == 1:
+                match = by_mac[0]
+            else:
+                loose = [a for a in options if not a.mac_addresses or not device.macs]
+                match = loose[0] if len(loose) == 1 else None
+        if match is not None and match.pk in claimed:
+            match = None
+        if match is not None:
+            claimed.add(match.pk)
+        result[i] = match
+    return result
+
+
+class _Context:
+    """Lookups resolved once per ingest call (asset classes and sites)."""
+
+    def __init__(self, devices: list[Device]):
+        self.classes = {c.key: c for c in AssetClass.objects.all()}
+        errors: dict[str, list[str]] = {}
+        for i, device in enumerate(devices):
+            key = device.attributes.get("asset_class")
+            if key and key not in self.classes:
+                errors[f"[{i}].patchops.asset_class"] = [
+                    f"Unknown asset class {key!r}; known: {', '.join(sorted(self.classes))}."
+                ]
+        if errors:
+            raise PayloadError(errors)
+        self.sites: dict[str, Site] = {}
+
+    def site(self, name: str) -> Site | None:
+        if not name:
+            return None
+        if name not in self.sites:
+            self.sites[name], _ = Site.objects.get_or_create(name=name)
+        return self.sites[name]
+
+
+_ASSET_UPDATE_FIELDS = [
+    "hostname",
+    "agent_id",
+    "hardware_serial",
+    "mac_addresses",
+    "ip_addresses",
+    "os_family",
+    "os_name",
+    "os_version",
+    "os_build",
+    "os_arch",
+    "role",
+    "asset_class",
+    "site",
+    "owner",
+    "location",
+    "is_ephi",
+    "data_flows",
+    "is_managed",
+    "is_stale",
+    "last_seen",
+    "software_tables",
+    "has_reported_updates",
+    "updated_at",
+]
+
+
+def _apply_attributes(asset: Asset, device: Device, ctx: _Context) -> None:
+    attrs = device.attributes
+    if "role" in attrs:
+        asset.role = attrs["role"]
+    if attrs.get("asset_class"):
+        asset.asset_class = ctx.classes[attrs["asset_class"]]
+    if "owner" in attrs:
+        asset.owner = attrs["owner"]
+    if "location" in attrs:
+        asset.location = attrs["location"]
+    if "site" in attrs:
+        asset.site = ctx.site(attrs["site"])
+    if "is_ephi" in attrs:
+        asset.is_ephi = attrs["is_ephi"]
+    if "data_flows" in attrs:
+        asset.data_flows = attrs["data_flows"]
+
+
+def _update_assets(assets: list[Asset], field_names: list[str]) -> None:
+    """One ``UPDATE … FROM (VALUES …)`` per 500 assets (Django's bulk_update builds a CASE per
+    field and row, which costs far more than the write itself)."""
+    fields = [Asset._meta.get_field(name) for name in field_names]
+    table = Asset._meta.db_table
+    sets = ", ".join(f'"{f.column}" = v."{f.column}"::{f.db_type(connection)}' for f in fields)
+    columns = ", ".join(f'"{f.column}"' for f in fields)
+    for start in range(0, len(assets), 500):
+        part = assets[start : start + 500]
+        params: list[Any] = []
+        for asset in part:
+            params.append(asset.pk)
+            params.extend(f.get_db_prep_save(getattr(asset, f.attname), connection) for f in fields)
+        row = "(" + ", ".join(["%s"] * (len(fields) + 1)) + ")"
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} AS a SET {sets} FROM (VALUES {', '.join([row] * len(part))}) "
+                f"AS v(id, {columns}) WHERE a.id = v.id::bigint",
+                params,
+            )
+
+
+def _upsert_assets(
+    chunk: list[Device], *, source: str, now: datetime, ctx: _Context, summary: IngestSummary
+) -> tuple[list[Asset], list[bool], list[set[str]]]:
+    """Create or update the assets of a chunk; returns the assets, is-new flags, prior tables."""
+    matches = _match_assets(chunk)
+    assets: list[Asset] = []
+    is_new: list[bool] = []
+    prior: list[set[str]] = []
+    to_create: list[Asset] = []
+    to_update: list[Asset] = []
+    for i, device in enumerate(chunk):
+        seen = min(device.collected_at or now, now + _FUTURE_SLACK)
+        asset = matches[i]
+        os_fields = _os_fields(device)
+        kinds = set(device.software)
+        if asset is None:
+            family = os_fields.get("os_family", OsFamily.OTHER)
+            role = device.attributes.get("role") or _default_role(
+                family, os_fields.get("os_name", "")
+            )
+            key = AssetClass.CORE_SERVER if role == AssetRole.SERVER else AssetClass.WORKSTATION
+            asset = Asset(
+                hostname=device.hostname,
+                agent_id=device.agent_id,
+                hardware_serial=device.serial,
+                mac_addresses=device.macs,
+                ip_addresses=device.ips,
+                role=role,
+                asset_class=ctx.classes[key],
+                source=source,
+                first_seen=seen,
+                last_seen=seen,
+                software_tables=sorted(kinds),
+                has_reported_updates=device.pending_updates is not None,
+                **os_fields,
+            )
+            _apply_attributes(asset, device, ctx)
+            to_create.append(asset)
+            prior.append(set())
+            is_new.append(True)
+        else:
+            prior.append(set(asset.software_tables))
+            asset.hostname = device.hostname
+            if device.agent_id:
+                asset.agent_id = device.agent_id
+            if device.serial:
+                asset.hardware_serial = device.serial
+            if device.macs:
+                asset.mac_addresses = device.macs
+            if device.ips:
+                asset.ip_addresses = device.ips
+            for name, value in os_fields.items():
+                # A partial OS report (a build number alone) never erases what is known.
+                if value and not (name == "os_family" and value == OsFamily.OTHER):
+                    setattr(asset, name, value)
+            _apply_attributes(asset, device, ctx)
+            asset.is_managed = True
+            asset.last_seen = max(asset.last_seen, seen)
+            asset.first_seen = min(asset.first_seen, seen)
+            asset.is_stale = False
+            asset.software_tables = sorted(set(asset.software_tables) | kinds)
+            asset.has_reported_updates = (
+                asset.has_reported_updates or device.pending_updates is not None
+            )
+            asset.updated_at = now
+            to_update.append(asset)
+            is_new.append(False)
+        assets.append(asset)
+    if to_create:
+        Asset.objects.bulk_create(to_create)
+        summary.assets_created += len(to_create)
+        summary.created_asset_ids.extend(a.pk for a in to_create)
+    if to_update:
+        _update_assets(to_update, _ASSET_UPDATE_FIELDS + ["first_seen"])
+        summary.assets_updated += len(to_update)
+    return assets, is_new, prior
+
+
+def ingest_payloads(
+    *,
+    devices: list[Device],
+    source: str,
+    actor: Any = None,
+    run: DiscoveryRun | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    chunk_size: int = CHUNK_SIZE,
+    record_events: bool = True,
+    findings: bool = True,
+) -> IngestSummary:
+    """Upsert validated devices into the current client's schema (one transaction).
+
+    With ``findings`` (the default), the touched assets' findings follow in the same
+    transaction (``findings.pipeline.refresh_findings``): opened, re-tiered, verified."""
+    now = timezone.now()
+    summary = IngestSummary(devices=len(devices))
+    with transaction.atomic():
+        _lock_inventory()
+        ctx = _Context(devices)
+        done = 0
+        touched: list[int] = []
+        for chunk in _chunks(devices, chunk_size):
+            assets, is_new, prior = _upsert_assets(
+                chunk, source=source, now=now, ctx=ctx, summary=summary
+            )
+            touched.extend(a.pk for a in assets)
+            changes = _sync_software(
+                chunk, assets, prior, is_new, now=now, run=run, summary=summary
+            )
+            _sync_pending_updates(chunk, assets, now=now, summary=summary)
+            _record_patch_reports(chunk, assets, now=now, run=run)
+            if record_events:
+                _record_chunk_events(assets, is_new, changes, source=source, actor=actor, run=run)
+            done += len(chunk)
+            if progress:
+                progress(done, len(devices))
+        hooks.assets_recorded(asset_ids=touched, at=now)  # new managed devices get their ring
+        if findings:
+            # Findings follow the inventory in the same transaction (advisory matches,
+            # pending updates, verification of fixes now installed): findings.apps registers it.
+            counts = hooks.inventory_synced(asset_ids=touched, at=now)
+            summary.findings_opened = counts.get("findings_opened", 0)
+            summary.findings_verified = counts.get("findings_verified", 0)
+    return summary
+
+
+def _record_patch_reports(
+    chunk: list[Device], assets: list[Asset], *, now: datetime, run: DiscoveryRun | None
+) -> None:
+    """One ``PatchReport`` per device that reported a software table or its pending updates
+    (a device reporting only its system info is seen, not reporting)."""
+    rows = [
+        PatchReport(
+            asset=asset,
+            reported_at=min(device.collected_at or now, now + _FUTURE_SLACK),
+            run=run,
+        )
+        for device, asset in zip(chunk, assets, strict=True)
+        if device.software or device.pending_updates is not None
+    ]
+    if rows:
+        PatchReport.objects.bulk_create(rows)
+
+
+def _record_chunk_events(
+    assets: list[Asset],
+    is_new: list[bool],
+    changes: dict[int, dict[str, Any]],
+    *,
+    source: str,
+    actor: Any,
+    run: DiscoveryRun | None,
+) -> None:
+    """One ``asset.discovered`` and one ``software.changed`` event per chunk (not per row)."""
+    subject_id = run.uuid if run else "ingest"
+    created = [
+        {"id": str(a.uuid), "hostname": a.hostname}
+        for a, new in zip(assets, is_new, strict=True)
+        if new
+    ]
+    if created:
+        record_event(
+            kind="asset.discovered",
+            subject_type="discovery_run",
+            subject_id=subject_id,
+            actor=actor,
+            payload={"source": source, "assets": created},
+        )
+    if changes:
+        per_asset = [
+            {"id": str(a.uuid), "hostname": a.hostname, **changes[a.pk]}
+            for a in assets
+            if a.pk in changes
+        ]
+        totals = {
+            key: sum(c[key] for c in changes.values())
+            for key in ("installed", "removed", "upgraded")
+        }
+        record_event(
+            kind="software.changed",
+            subject_type="discovery_run",
+            subject_id=subject_id,
+            actor=actor,
+            payload={"source": source, "totals": totals, "assets": per_asset},
+        )
+
+
+def run_ingest(
+    *,
+    data: Any,
+    source: str,
+    run_source: str,
+    source_name: str = "",
+    fmt: str = "",
+    actor: Any = None,
+    progress: Callable[[int, int], None] | None = None,
+    findings: bool = True,
+) -> tuple[DiscoveryRun, IngestSummary]:
+    """Validate ``data`` (one payload or a list), ingest it and record the DiscoveryRun.
+
+    Raises PayloadError (nothing written) when any device is invalid.
+    """
+    devices = validate_payloads(data)
+    started = timezone.now()
+    with transaction.atomic():
+        run = DiscoveryRun.objects.create(
+            source=run_source,
+            source_name=source_name[:200],
+            format=fmt,
+            actor=actor_label(actor)[:200],
+            started_at=started,
+        )
+        summary = ingest_payloads(
+            devices=devices,
+            source=source,
+            actor=actor,
+            run=run,
+            progress=progress,
+            findings=findings,
+        )
+        run.status = DiscoveryRunStatus.SUCCEEDED
+        run.finished_at = max(timezone.now(), started)
+        run.counts = summary.as_counts()
+        run.save(update_fields=["status", "finished_at", "counts"])
+    return run, summary

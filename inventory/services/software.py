@@ -1,0 +1,314 @@
+"""The software and pending-update tables of ingested devices, set-based: software goes through
+``COPY`` into a temporary table and one ``INSERT … ON CONFLICT``; changes are recorded as
+``SoftwareChange`` rows."""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from django.db import connection
+
+from inventory.categories import _categorise
+from inventory.choices import SoftwareChangeKind
+from inventory.models import Asset, DiscoveryRun, InstalledSoftware, PendingUpdate, SoftwareChange
+from inventory.payload import Device, SoftwareRow, UpdateRow
+
+if TYPE_CHECKING:
+    from inventory.services.ingest import IngestSummary
+
+
+SOFTWARE_SEEN_GRANULARITY = timedelta(hours=6)
+
+
+_SW_COLUMNS = ("asset_id", "kind", "name", "arch", "version", "vendor", "category", "install_date")
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_line(row: tuple) -> str:
+    """One COPY text-format line of a software row (fast path when nothing needs escaping)."""
+    text = f"{row[0]}\t{row[1]}\t{row[2]}\t{row[3]}\t{row[4]}\t{row[5]}\t{row[6]}"
+    if text.count("\t") != 6 or "\\" in text or "\n" in text or "\r" in text:
+        text = "\t".join(str(v).translate(_COPY_ESCAPES) for v in row[:7])
+    return f"{text}\t\\N" if row[7] is None else f"{text}\t{row[7].isoformat()}"
+
+
+def upsert_software_rows(rows: list[tuple], *, now: datetime) -> None:
+    """Write software rows ``(asset_id, kind, name, arch, version, vendor, category, date)``."""
+    if not rows:
+        return
+    table = InstalledSoftware._meta.db_table
+    buffer = io.StringIO()
+    buffer.write("\n".join(_copy_line(r) for r in rows))
+    buffer.write("\n")
+    buffer.seek(0)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS inventory_software_load ("
+            "asset_id bigint, kind text, name text, arch text, version text, vendor text, "
+            "category text, install_date date)"
+        )
+        cursor.execute("TRUNCATE inventory_software_load")
+        cursor.cursor.copy_expert(
+            f"COPY inventory_software_load ({', '.join(_SW_COLUMNS)}) FROM STDIN", buffer
+        )
+        cursor.execute(
+            f"""
+            INSERT INTO {table} (asset_id, kind, name, arch, version, vendor, category,
+                                 install_date, first_seen, last_seen)
+            SELECT asset_id, kind, name, arch, version, vendor, category, install_date, %s, %s
+            FROM inventory_software_load
+            ON CONFLICT (asset_id, kind, name, arch) DO UPDATE SET
+                version = EXCLUDED.version, vendor = EXCLUDED.vendor,
+                category = EXCLUDED.category, install_date = EXCLUDED.install_date,
+                last_seen = EXCLUDED.last_seen
+            """,
+            [now, now],
+        )
+
+
+def _sync_software(
+    chunk: list[Device],
+    assets: list[Asset],
+    prior: list[set[str]],
+    is_new: list[bool],
+    *,
+    now: datetime,
+    run: DiscoveryRun | None,
+    summary: IngestSummary,
+) -> dict[int, dict[str, Any]]:
+    """Bring each asset's software of the reported tables to what the device reported."""
+    reporting = {a.pk: d for d, a in zip(chunk, assets, strict=True) if d.software}
+    changes_by_asset: dict[int, dict[str, Any]] = {}
+    if not reporting:
+        return changes_by_asset
+    prior_by_asset = {a.pk: p for a, p in zip(assets, prior, strict=True)}
+    existing: dict[tuple[int, str], dict[tuple[str, str], tuple]] = {}
+    known = [a.pk for a, new in zip(assets, is_new, strict=True) if not new and a.pk in reporting]
+    for row in InstalledSoftware.objects.filter(asset_id__in=known).values_list(
+        "id",
+        "asset_id",
+        "kind",
+        "name",
+        "arch",
+        "version",
+        "vendor",
+        "category",
+        "install_date",
+        "last_seen",
+    ):
+        existing.setdefault((row[1], row[2]), {})[(row[3], row[4])] = row
+    write: list[tuple] = []
+    touch: list[int] = []
+    # Unchanged rows get their last_seen refreshed at most every few hours, so a fleet that
+    # reports hourly does not rewrite every software row on every push.
+    touch_before = now - SOFTWARE_SEEN_GRANULARITY
+    delete: list[int] = []
+    change_rows: list[tuple] = []
+    for asset_id, device in reporting.items():
+        record = prior_by_asset[asset_id]
+        added = tracked_added = removed = upgraded = 0
+        samples: list[str] = []
+        for kind, rows in device.software.items():
+            summary.software_rows += len(rows)
+            old = existing.get((asset_id, kind), {})
+            track = kind in record
+            for sw in rows:
+                category = _categorise(kind, sw.name, sw.vendor)
+                before = old.pop((sw.name, sw.arch), None)
+                line = (
+                    asset_id,
+                    kind,
+                    sw.name,
+                    sw.arch,
+                    sw.version,
+                    sw.vendor,
+                    category,
+                    sw.install_date,
+                )
+                if before is None:
+                    write.append(line)
+                    added += 1
+                    if track:
+                        tracked_added += 1
+                        change_rows.append(
+                            _change(asset_id, SoftwareChangeKind.INSTALLED, sw, "", now, run)
+                        )
+                        if len(samples) < 10:
+                            samples.append(f"+{sw.name} {sw.version}".strip())
+                    continue
+                if before[5] != sw.version:
+                    upgraded += 1
+                    change_rows.append(
+                        _change(asset_id, SoftwareChangeKind.UPGRADED, sw, before[5], now, run)
+                    )
+                    if len(samples) < 10:
+                        samples.append(f"{sw.name} {before[5]} → {sw.version}")
+                if (before[5], before[6], before[7], before[8]) != (
+                    sw.version,
+                    sw.vendor,
+                    category,
+                    sw.install_date,
+                ):
+                    write.append(line)
+                elif before[9] < touch_before:
+                    touch.append(before[0])
+            for (name, arch), gone in old.items():
+                delete.append(gone[0])
+                removed += 1
+                change_rows.append(
+                    (
+                        asset_id,
+                        SoftwareChangeKind.REMOVED,
+                        kind,
+                        name,
+                        arch,
+                        gone[5],
+                        "",
+                        now,
+                        run.pk if run else None,
+                    )
+                )
+                if len(samples) < 10:
+                    samples.append(f"-{name} {gone[5]}".strip())
+        # The first report of a table is the baseline, not a list of installations.
+        added_changes = tracked_added
+        summary.software_added += added
+        summary.software_removed += removed
+        summary.software_upgraded += upgraded
+        if added_changes or removed or upgraded:
+            changes_by_asset[asset_id] = {
+                "installed": added_changes,
+                "removed": removed,
+                "upgraded": upgraded,
+                "examples": samples,
+            }
+    if delete:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"DELETE FROM {InstalledSoftware._meta.db_table} WHERE id = ANY(%s)", [delete]
+            )
+    if touch:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {InstalledSoftware._meta.db_table} SET last_seen = %s WHERE id = ANY(%s)",
+                [now, touch],
+            )
+    upsert_software_rows(write, now=now)
+    if change_rows:
+        _copy_changes(change_rows)
+    return changes_by_asset
+
+
+_CHANGE_COLUMNS = (
+    "asset_id",
+    "change",
+    "kind",
+    "name",
+    "arch",
+    "from_version",
+    "to_version",
+    "at",
+    "run_id",
+)
+
+
+def _copy_changes(changes: list[tuple]) -> None:
+    """COPY the change records (tuples in ``_CHANGE_COLUMNS`` order) straight into their table."""
+    buffer = io.StringIO()
+    for values in changes:
+        buffer.write(
+            "\t".join("\\N" if v is None else str(v).translate(_COPY_ESCAPES) for v in values)
+        )
+        buffer.write("\n")
+    buffer.seek(0)
+    with connection.cursor() as cursor:
+        cursor.cursor.copy_expert(
+            f"COPY {SoftwareChange._meta.db_table} ({', '.join(_CHANGE_COLUMNS)}) FROM STDIN",
+            buffer,
+        )
+
+
+def _change(
+    asset_id: int, change: str, sw: SoftwareRow, from_version: str, now: datetime, run
+) -> tuple:
+    return (
+        asset_id,
+        change,
+        sw.kind,
+        sw.name,
+        sw.arch,
+        from_version,
+        sw.version,
+        now,
+        run.pk if run else None,
+    )
+
+
+_UPDATE_FIELDS = [
+    "installed_version",
+    "available_version",
+    "advisory",
+    "cves",
+    "severity",
+    "reboot_required",
+]
+
+
+def _sync_pending_updates(
+    chunk: list[Device], assets: list[Asset], *, now: datetime, summary: IngestSummary
+) -> None:
+    """Replace the pending updates of each asset that reported them (unchanged rows stay)."""
+    reporting = {
+        a.pk: d.pending_updates
+        for d, a in zip(chunk, assets, strict=True)
+        if d.pending_updates is not None
+    }
+    if not reporting:
+        return
+    existing: dict[tuple[int, str, str], PendingUpdate] = {
+        (p.asset_id, p.source, p.name): p
+        for p in PendingUpdate.objects.filter(asset_id__in=list(reporting))
+    }
+    write: list[PendingUpdate] = []
+    for asset_id, updates in reporting.items():
+        summary.pending_updates += len(updates)
+        for update in updates:
+            key = (asset_id, update.source, update.name)
+            before = existing.pop(key, None)
+            values = _update_values(update)
+            if before is not None and all(getattr(before, f) == values[f] for f in _UPDATE_FIELDS):
+                continue
+            write.append(
+                PendingUpdate(
+                    asset_id=asset_id,
+                    name=update.name,
+                    source=update.source,
+                    reported_at=now,
+                    **values,
+                )
+            )
+    if existing:
+        PendingUpdate.objects.filter(pk__in=[p.pk for p in existing.values()]).delete()
+    if write:
+        PendingUpdate.objects.bulk_create(
+            write,
+            batch_size=2000,
+            update_conflicts=True,
+            unique_fields=["asset", "source", "name"],
+            update_fields=_UPDATE_FIELDS + ["reported_at"],
+        )
+
+
+def _update_values(update: UpdateRow) -> dict[str, Any]:
+    return {
+        "installed_version": update.installed_version,
+        "available_version": update.available_version,
+        "advisory": update.advisory,
+        "cves": list(update.cves),
+        "severity": update.severity,
+        "reboot_required": update.reboot_required,
+    }
