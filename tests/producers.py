@@ -63,6 +63,7 @@ class Device:
     programs: dict[str, str] = field(default_factory=lambda: {"Google Chrome": "130.0.6723.59"})
     mac: str = ""
     ip: str = ""
+    attributes: dict[str, Any] = field(default_factory=dict)  # more of ``patchops``: owner…
 
     def __post_init__(self) -> None:
         self.agent_id = self.agent_id or f"agent-{self.hostname}"
@@ -167,7 +168,7 @@ class Device:
                 ("asset_class", self.asset_class),
             )
             if v is not None
-        }
+        } | self.attributes
         if attributes:
             body["patchops"] = attributes
         return body

@@ -10,7 +10,7 @@ from django_tenants.utils import tenant_context
 
 from tests.browser.conftest import sign_in
 from tests.conftest import PASSWORD
-from tests.inventory.factories import AssetFactory, InstalledSoftwareFactory
+from tests.producers import Device, push
 
 pytestmark = pytest.mark.browser
 SCRIPT = Path(__file__).resolve().parents[2] / "static" / "js" / "asset_list.js"
@@ -20,10 +20,14 @@ SCRIPT = Path(__file__).resolve().parents[2] / "static" / "js" / "asset_list.js"
 def estate(fresh_client):
     client, _owner = fresh_client
     with tenant_context(client):
-        ehr = AssetFactory(hostname="ehr-db-01", core_server=True, is_ephi=True,
-                           data_flows=["creates", "transmits"], owner="Dr. Patel")  # fmt: skip
-        InstalledSoftwareFactory(asset=ehr, name="Google Chrome", category="browser")
-        AssetFactory(hostname="lobby-kiosk-02", is_ephi=False)
+        # Their agents report: the EHR database server (with Chrome) and a lobby kiosk.
+        ehr = Device(
+            "ehr-db-01",
+            os="windows_server",
+            ephi=True,
+            attributes={"data_flows": ["creates", "transmits"], "owner": "Dr. Patel"},
+        )
+        push([ehr, Device("lobby-kiosk-02", ephi=False)])  # fmt: skip
     connection.set_schema_to_public()
     return client
 

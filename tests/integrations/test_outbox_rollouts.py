@@ -29,7 +29,6 @@ from rings.services import (
 )
 from tests.integrations.outbox_helpers import deliver_outbox
 from tests.integrations.rmm_server import rmm_server
-from tests.inventory.factories import asset_class
 from tests.producers import Device, push
 from tests.rings.producers import nightly_window
 
@@ -59,7 +58,9 @@ def _fleet_with_a_critical_canary(engineer) -> Asset:
         .order_by("asset__hostname")
         .first()
     )
-    Asset.objects.filter(pk=member.asset_id).update(asset_class=asset_class(AssetClass.CORE_SERVER))
+    Asset.objects.filter(pk=member.asset_id).update(
+        asset_class=AssetClass.objects.get(key=AssetClass.CORE_SERVER)
+    )
     return member.asset
 
 

@@ -11,7 +11,6 @@ from inventory.models import Asset, DiscoveryRun, InstalledSoftware, PendingUpda
 from inventory.payload import PayloadError, validate_payloads
 from inventory.services import ingest_payloads, run_ingest
 
-from .factories import AssetFactory
 from .payloads import ubuntu_payload, windows_payload
 
 pytestmark = pytest.mark.django_db
@@ -131,12 +130,11 @@ def test_ingest_unknown_asset_class_writes_nothing(in_tenant_a):
 
 
 def test_ingest_matches_by_serial_then_hostname_and_mac(in_tenant_a):
-    existing = AssetFactory(
-        hostname="frontdesk-01",
-        agent_id=None,
-        hardware_serial="",
-        mac_addresses=["00:1a:2b:3c:4d:5e"],
-    )
+    from tests.producers import adopt, scan
+
+    # Found on a network scan and adopted first: no agent, no serial, its MAC.
+    scan([{"status": "up", "ip": "10.1.2.30", "mac": "00:1A:2B:3C:4D:5E"}])
+    existing = adopt("10.1.2.30", actor="engineer@msp.test", hostname="frontdesk-01")
     ingest(windows_payload())
     assert Asset.objects.get().pk == existing.pk
     other = {"system_info": {"hostname": "renamed-pc", "hardware_serial": "SN-agent-win-001"}}

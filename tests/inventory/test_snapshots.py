@@ -14,8 +14,7 @@ from django_tenants.utils import tenant_context
 from inventory.models import InventorySnapshot
 from inventory.services import create_snapshot
 from inventory.tasks import create_monthly_snapshot, dispatch_snapshots
-
-from .factories import AssetFactory, InstalledSoftwareFactory
+from tests.producers import Device, push
 
 pytestmark = pytest.mark.django_db
 URL = "/clients/tenant-a/api/v1/snapshots/"
@@ -23,11 +22,12 @@ URL = "/clients/tenant-a/api/v1/snapshots/"
 
 @pytest.fixture
 def fleet(in_tenant_a):
-    asset = AssetFactory(hostname="frontdesk-01", is_ephi=True, data_flows=["creates"])
-    InstalledSoftwareFactory(asset=asset, name="Google Chrome", version="124.0", category="browser")
-    InstalledSoftwareFactory(asset=asset, name="KB5036893", kind="hotfix", category="os_update")
-    AssetFactory(linux=True, hostname="app-srv-01")
-    return asset
+    pc = Device(
+        "frontdesk-01", ephi=True, attributes={"data_flows": ["creates"]},
+        programs={"Google Chrome": "124.0"}, hotfixes=["KB5036893"],
+    )  # fmt: skip
+    push([pc, Device("app-srv-01", os="ubuntu")])
+    return pc.asset
 
 
 def test_snapshot_stores_csv_and_json_with_their_sha256(fleet, in_tenant_a):
@@ -80,7 +80,7 @@ def test_dispatch_snapshots_sends_for_clients_without_one(fleet, in_tenant_a, mo
 
 def test_api_snapshots_create_list_download(login, personas, tenant_a):
     with tenant_context(tenant_a):
-        AssetFactory(hostname="frontdesk-01")
+        push(Device("frontdesk-01"))
     http = login(personas.engineer)
     created = http.post(URL)
     assert created.status_code == 201, created.content

@@ -12,17 +12,22 @@ from inventory.schedule import discovery_due, last_discovery_slot
 from inventory.selectors import is_discovery_due
 from inventory.services import mark_stale_assets, run_scheduled_discovery
 from inventory.tasks import dispatch_discovery, run_discovery
-
-from .factories import AssetFactory
+from tests.producers import Device, push
 
 pytestmark = pytest.mark.django_db
 NOW = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
 
 
+def reported(hostname: str, at: datetime) -> None:
+    """The device's agent reports at ``at`` (and not after)."""
+    with time_machine.travel(at, tick=False):
+        push(Device(hostname))
+
+
 def test_assets_unseen_for_n_days_turn_stale(in_tenant_a):
+    reported("old", NOW - timedelta(days=14, seconds=1))
+    reported("edge", NOW - timedelta(days=13, hours=23))
     with time_machine.travel(NOW, tick=False):
-        AssetFactory(hostname="old", last_seen=NOW - timedelta(days=14, seconds=1))
-        AssetFactory(hostname="edge", last_seen=NOW - timedelta(days=13, hours=23))
         assert mark_stale_assets(stale_after_days=14) == 1
         assert list(Asset.objects.filter(is_stale=True).values_list("hostname", flat=True)) == [
             "old"
@@ -35,9 +40,9 @@ def test_assets_unseen_for_n_days_turn_stale(in_tenant_a):
 
 def test_scheduled_run_records_counts_and_times(in_tenant_a):
     in_tenant_a.stale_after_days = 7
+    reported("pc-1", NOW - timedelta(days=8))
+    reported("pc-2", NOW)
     with time_machine.travel(NOW, tick=False):
-        AssetFactory(last_seen=NOW - timedelta(days=8))
-        AssetFactory(last_seen=NOW)
         run = run_scheduled_discovery(client=in_tenant_a)
     assert run.status == "succeeded" and run.source == "schedule"
     assert run.counts["assets_turned_stale"] == 1 and run.counts["assets_total"] == 2
@@ -45,10 +50,10 @@ def test_scheduled_run_records_counts_and_times(in_tenant_a):
 
 
 def test_run_discovery_task_uses_the_client_setting(in_tenant_a):
-    AssetFactory(last_seen=datetime.now(UTC) - timedelta(days=20))
+    reported("pc-1", datetime.now(UTC) - timedelta(days=20))
     result = run_discovery()
     assert result["counts"]["assets_turned_stale"] == 1
-    assert DiscoveryRun.objects.get().uuid.hex == result["run"].replace("-", "")
+    assert DiscoveryRun.objects.get(source="schedule").uuid.hex == result["run"].replace("-", "")
 
 
 CHICAGO = ZoneInfo("America/Chicago")

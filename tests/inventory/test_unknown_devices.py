@@ -6,8 +6,7 @@ from django_tenants.utils import tenant_context
 from evidence.models import EvidenceEvent
 from inventory.models import Asset, UnknownDevice
 from inventory.services import reconcile_scan
-
-from .factories import AssetFactory
+from tests.producers import Device, push
 
 pytestmark = pytest.mark.django_db
 URL = "/clients/tenant-a/api/v1/unknown-devices/"
@@ -44,8 +43,7 @@ SCAN = [
 
 @pytest.fixture
 def managed(in_tenant_a):
-    AssetFactory(hostname="pc-1", mac_addresses=["00:1a:2b:3c:4d:5e"])
-    AssetFactory(hostname="pc-2", ip_addresses=["10.0.0.6"])
+    push([Device("pc-1", mac="00:1a:2b:3c:4d:5e"), Device("pc-2", ip="10.0.0.6")])
 
 
 def test_reconcile_makes_unmatched_up_hosts_unknown_devices(managed):
@@ -95,8 +93,7 @@ def test_adopt_creates_a_managed_asset_and_leaves_the_queue(managed):
 
 def test_api_unknown_devices_list_summary_adopt_dismiss(login, personas, tenant_a):
     with tenant_context(tenant_a):
-        AssetFactory(hostname="pc-1", mac_addresses=["00:1a:2b:3c:4d:5e"])
-        AssetFactory(hostname="pc-2", ip_addresses=["10.0.0.6"])
+        push([Device("pc-1", mac="00:1a:2b:3c:4d:5e"), Device("pc-2", ip="10.0.0.6")])
         reconcile_scan(SCAN, source_name="scan.xml")
         pi = str(UnknownDevice.objects.get(ip="10.0.0.50").uuid)
         other = str(UnknownDevice.objects.get(ip="10.0.0.51").uuid)

@@ -9,11 +9,6 @@ from django_tenants.utils import tenant_context
 
 from evidence.models import EvidenceEvent
 from inventory.models import Asset
-from tests.inventory.factories import (
-    AssetFactory,
-    InstalledSoftwareFactory,
-    SiteFactory,
-)
 from tests.producers import Device, push
 
 pytestmark = pytest.mark.django_db
@@ -26,14 +21,31 @@ def hostnames(response) -> list[str]:
 
 @pytest.fixture
 def fleet(tenant_a):
+    """Four devices report through ingest; mac-07 last reported three weeks ago and the daily
+    staleness task has marked it stale."""
+    from datetime import timedelta
+
+    import time_machine
+    from django.utils import timezone
+
+    from inventory.services import mark_stale_assets
+
+    devices = {
+        "ws": Device("front-desk-01", ephi=True, attributes={"data_flows": ["creates"]}),
+        "srv": Device(
+            "db-01", os="windows_server", attributes={"site": "Main clinic", "owner": "IT"}
+        ),
+        "mac": Device("mac-07", os="macos"),
+        "lx": Device("scan-09", os="ubuntu", packages={"openssl": "3.0.2-0ubuntu1.15"}),
+    }
+    now = timezone.now()
     with tenant_context(tenant_a):
-        clinic = SiteFactory(name="Main clinic")
-        return {
-            "ws": AssetFactory(hostname="front-desk-01", is_ephi=True, data_flows=["creates"]),
-            "srv": AssetFactory(hostname="db-01", core_server=True, site=clinic, owner="IT"),
-            "mac": AssetFactory(hostname="mac-07", macos=True, is_stale=True),
-            "lx": AssetFactory(hostname="scan-09", linux=True, unknown=True),
-        }
+        with time_machine.travel(now - timedelta(days=21), tick=False):
+            push(devices["mac"])
+        with time_machine.travel(now - timedelta(hours=1), tick=False):
+            push([d for key, d in devices.items() if key != "mac"])
+        assert mark_stale_assets(stale_after_days=14, now=now) == 1
+        return {key: device.asset for key, device in devices.items()} | {"devices": devices}
 
 
 @pytest.mark.parametrize(
@@ -60,12 +72,12 @@ def test_asset_pages_hide_the_client_from_other_clients(http, login, personas, f
     [
         ("os_family=macos", ["mac-07"]),
         ("os_family=windows&os_family=linux", ["db-01", "front-desk-01", "scan-09"]),
-        ("role=server", ["db-01"]),
-        ("asset_class=core_server", ["db-01"]),
+        ("role=server", ["db-01", "scan-09"]),
+        ("asset_class=core_server", ["db-01", "scan-09"]),
         ("ephi=true", ["front-desk-01"]),
         ("stale=true", ["mac-07"]),
-        ("unknown=true", ["scan-09"]),
-        ("managed=true", ["db-01", "front-desk-01", "mac-07"]),
+        ("unknown=true", []),  # scanned devices wait in the unknown-device queue instead
+        ("managed=true", ["db-01", "front-desk-01", "mac-07", "scan-09"]),
         ("site=main+clinic", ["db-01"]),
         ("q=desk", ["front-desk-01"]),
     ],
@@ -92,7 +104,7 @@ def test_asset_list_empty_states(login, personas, fleet):
 
 def test_asset_list_paginates_fifty_per_page(login, personas, tenant_a):
     with tenant_context(tenant_a):
-        AssetFactory.create_batch(120)
+        push([Device(f"pc-{i:03d}") for i in range(120)])
     client = login(personas.viewer_a)
     first = client.get(BASE)
     assert len(hostnames(first)) == 50
@@ -104,8 +116,8 @@ def test_asset_list_paginates_fifty_per_page(login, personas, tenant_a):
 
 def test_asset_list_pagination_keeps_the_filters(login, personas, tenant_a):
     with tenant_context(tenant_a):
-        AssetFactory.create_batch(60, linux=True)
-        AssetFactory.create_batch(5)
+        push([Device(f"lnx-{i:02d}", os="ubuntu") for i in range(60)])
+        push([Device(f"pc-{i:02d}") for i in range(5)])
     page = login(personas.viewer_a).get(f"{BASE}?os_family=linux").content.decode()
     assert "?os_family=linux&amp;page=2" in page
 
@@ -115,8 +127,8 @@ def test_asset_list_query_count_does_not_grow(
     login, personas, tenant_a, count, django_assert_max_num_queries
 ):
     with tenant_context(tenant_a):
-        site = SiteFactory()
-        AssetFactory.create_batch(count, site=site, data_flows=["receives"])
+        attributes = {"site": "Annex", "data_flows": ["receives"]}
+        push([Device(f"pc-{i:02d}", attributes=attributes) for i in range(count)])
     client = login(personas.engineer)
     client.get(BASE)  # warm the session and the tenant lookup
     # 8 queries, each after its SET search_path; the same for 5 and for 50 rows.
@@ -209,8 +221,10 @@ def test_asset_detail_shows_software_kbs_updates_history_and_findings(
 
 
 def test_asset_detail_paginates_software(login, personas, fleet, tenant_a):
+    server = fleet["devices"]["srv"]
+    server.programs = {f"Line-of-business tool {i:02d}": "1.0.0" for i in range(55)}
     with tenant_context(tenant_a):
-        InstalledSoftwareFactory.create_batch(55, asset=fleet["srv"])
+        push(server)  # its agent reports 55 programs
     client = login(personas.viewer_a)
     first = client.get(f"{BASE}{fleet['srv'].uuid}/").content.decode()
     assert first.count('data-testid="software-row"') == 50

@@ -9,7 +9,7 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from evidence.models import EvidenceEvent
-from inventory.models import DiscoveryRun, DiscoverySchedule
+from inventory.models import DiscoverySchedule
 
 pytestmark = pytest.mark.django_db
 BASE = "/clients/tenant-a/discovery-runs/"
@@ -17,18 +17,24 @@ BASE = "/clients/tenant-a/discovery-runs/"
 
 @pytest.fixture
 def runs(tenant_a):
+    """Twelve agents push two hours ago; a subnet scan is imported an hour ago."""
+    import time_machine
+
+    from inventory.services import run_ingest, run_reconcile
+    from tests.producers import Device
+
+    now = timezone.now()
     with tenant_context(tenant_a):
-        now = timezone.now()
-        DiscoveryRun.objects.create(
-            source="agent", source_name="agent token clinic", status="succeeded",
-            started_at=now - timedelta(hours=2), finished_at=now - timedelta(hours=2),
-            counts={"assets": 12, "software": 940},
-        )  # fmt: skip
-        DiscoveryRun.objects.create(
-            source="file", source_name="scan-2026-11.xml", format="nmap", status="partial",
-            started_at=now - timedelta(hours=1), finished_at=now,
-            errors=["host[3].address: not an IP"],
-        )  # fmt: skip
+        with time_machine.travel(now - timedelta(hours=2), tick=False):
+            run_ingest(
+                data=[Device(f"pc-{i:02d}").payload() for i in range(12)],
+                source="agent", run_source="agent", source_name="agent token clinic",
+            )  # fmt: skip
+        with time_machine.travel(now - timedelta(hours=1), tick=False):
+            run_reconcile(
+                hosts=[{"status": "up", "ip": "10.0.0.9"}, {"status": "down", "ip": "10.0.0.10"}],
+                source_name="scan-2026-11.xml",
+            )
 
 
 @pytest.mark.parametrize(
@@ -38,8 +44,8 @@ def test_runs_render_for_view_roles(login, personas, runs, persona):
     response = login(getattr(personas, persona)).get(BASE)
     assert response.status_code == 200
     text = response.content.decode()
-    assert "scan-2026-11.xml" in text and "assets: 12" in text and "not an IP" in text
-    assert "Succeeded with errors" in text
+    assert "scan-2026-11.xml" in text and "assets_created: 12" in text
+    assert "unknown_new: 1" in text and "ignored: 1" in text
     assert ("schedule-form" in text) is (persona == "msp_admin")
 
 
@@ -49,7 +55,7 @@ def test_runs_are_404_for_another_clients_owner(login, personas, runs):
 
 @pytest.mark.parametrize(
     ("query", "expected"),
-    [("source=agent", "agent token clinic"), ("status=partial", "scan-2026-11.xml")],
+    [("source=agent", "agent token clinic"), ("source=nmap", "scan-2026-11.xml")],
 )
 def test_run_filters_narrow_the_list(login, personas, runs, query, expected):
     text = login(personas.viewer_a).get(f"{BASE}?{query}").content.decode()

@@ -10,7 +10,7 @@ from django_tenants.utils import tenant_context
 
 from evidence.models import EvidenceEvent
 from inventory.models import SoftwarePolicy, SoftwarePolicyReview
-from tests.inventory.factories import AssetFactory, InstalledSoftwareFactory
+from tests.producers import Device, adopt, push, scan
 
 pytestmark = pytest.mark.django_db
 BASE = "/clients/tenant-a/scope/"
@@ -18,12 +18,21 @@ BASE = "/clients/tenant-a/scope/"
 
 @pytest.fixture
 def estate(tenant_a):
+    from inventory.services import run_ingest
+
     with tenant_context(tenant_a):
-        ws = AssetFactory(hostname="front-desk-01", software_tables=["program"])
-        InstalledSoftwareFactory(asset=ws, name="Adobe Acrobat Reader DC", category="pdf_tool")
-        InstalledSoftwareFactory(asset=ws, name="AnyDesk", category="remote_access")
-        AssetFactory(hostname="mac-02", macos=True)  # no patch source reported
-        AssetFactory(hostname="printer-03", os_family="other", role="network")
+        push(
+            Device(
+                "front-desk-01", programs={"Adobe Acrobat Reader DC": "24.002", "AnyDesk": "8.0"}
+            )
+        )
+        run_ingest(
+            data={"agent_id": "agent-mac-02", "system_info": {"hostname": "mac-02"},
+                  "os_version": {"name": "macOS", "version": "14.6.1", "platform": "darwin"}},
+            source="agent", run_source="agent",
+        )  # fmt: skip  # an agent that sent no patch or package list
+        scan([{"status": "up", "ip": "10.0.0.30", "mac": "AA:BB:CC:00:00:30"}])
+        adopt("10.0.0.30", actor="engineer@msp.test", hostname="printer-03")
         policy = SoftwarePolicy.objects.create(name_pattern="adobe acrobat*", is_supported=True)
         SoftwarePolicy.objects.create(name_pattern="anydesk*", is_supported=False)
         return policy

@@ -9,7 +9,7 @@ from django_tenants.utils import tenant_context
 
 from inventory.models import InventorySnapshot
 from inventory.services import create_snapshot
-from tests.inventory.factories import AssetFactory
+from tests.producers import Device, push
 
 pytestmark = pytest.mark.django_db
 BASE = "/clients/tenant-a/snapshots/"
@@ -23,7 +23,7 @@ def media(settings, tmp_path):
 @pytest.fixture
 def snapshot(tenant_a):
     with tenant_context(tenant_a):
-        AssetFactory(hostname="front-desk-01")
+        push(Device("front-desk-01", programs={}))
         return create_snapshot(client=tenant_a, actor="engineer@msp.test", scheduled=True)
 
 

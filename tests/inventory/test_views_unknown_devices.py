@@ -10,33 +10,40 @@ from django_tenants.utils import tenant_context
 
 from evidence.models import EvidenceEvent
 from inventory.models import Asset, UnknownDevice
-from tests.inventory.factories import SiteFactory
+from tests.producers import Device, push
 
 pytestmark = pytest.mark.django_db
 BASE = "/clients/tenant-a/unknown-devices/"
 
 
-def device(**fields) -> UnknownDevice:
-    now = timezone.now()
-    fields.setdefault("first_seen", now - timedelta(days=2))
-    fields.setdefault("last_seen", now)
-    return UnknownDevice.objects.create(**fields)
-
-
 @pytest.fixture
 def queue(tenant_a):
+    """Three hosts a subnet scan found two days ago and again now; an engineer dismissed one."""
+    import time_machine
+
+    from inventory.services import dismiss_unknown_device
+    from tests.producers import scan
+
+    hosts = [
+        {"status": "up", "ip": "10.0.0.50", "mac": "B8:27:EB:01:02:03",
+         "mac_vendor": "Raspberry Pi Foundation", "hostnames": ["pi.lan"],
+         "os_guesses": [{"name": "Linux 4.15 - 5.6", "accuracy": 95}]},
+        {"status": "up", "ip": "10.0.0.60", "mac": "00:11:22:33:44:55", "mac_vendor": "HP"},
+        {"status": "up", "ip": "10.0.0.70"},
+    ]  # fmt: skip
+    now = timezone.now()
     with tenant_context(tenant_a):
-        return {
-            "pi": device(
-                ip="10.0.0.50", mac="B8:27:EB:01:02:03", mac_vendor="Raspberry Pi Foundation",
-                hostnames=["pi.lan"], os_guesses=[{"name": "Linux 4.15 - 5.6", "accuracy": 95}],
-            ),
-            "printer": device(ip="10.0.0.60", mac="00:11:22:33:44:55", mac_vendor="HP"),
-            "old": device(
-                ip="10.0.0.70", state="dismissed", dismiss_reason="Guest phone",
-                decided_by="engineer@msp.test",
-            ),
-        }  # fmt: skip
+        with time_machine.travel(now - timedelta(days=2), tick=False):
+            scan(hosts)
+        with time_machine.travel(now, tick=False):
+            scan(hosts)
+            old = UnknownDevice.objects.get(ip="10.0.0.70")
+            dismiss_unknown_device(device=old, actor="engineer@msp.test", reason="Guest phone")
+        return {d.ip: d for d in UnknownDevice.objects.all()} | {
+            "pi": UnknownDevice.objects.get(ip="10.0.0.50"),
+            "printer": UnknownDevice.objects.get(ip="10.0.0.60"),
+            "old": UnknownDevice.objects.get(ip="10.0.0.70"),
+        }
 
 
 @pytest.mark.parametrize(
@@ -76,8 +83,11 @@ def test_queue_defaults_to_new_and_filters_by_state(login, personas, queue):
 
 
 def test_adopt_creates_an_asset_and_records_it(login, personas, queue, tenant_a):
+    from inventory.models import Site
+
     with tenant_context(tenant_a):
-        site = SiteFactory(name="Annex")
+        push(Device("annex-pc-01", attributes={"site": "Annex"}))  # its agent names the site
+        site = Site.objects.get(name="Annex")
     response = login(personas.engineer).post(
         f"{BASE}{queue['pi'].uuid}/adopt/",
         {"hostname": "Lab-Pi", "asset_class": "do_not_disrupt", "role": "other",
@@ -89,7 +99,7 @@ def test_adopt_creates_an_asset_and_records_it(login, personas, queue, tenant_a)
     with tenant_context(tenant_a):
         asset = Asset.objects.get(hostname="lab-pi")
         assert asset.asset_class.key == "do_not_disrupt" and asset.os_family == "linux"
-        assert asset.site == site and asset.mac_addresses == ["B8:27:EB:01:02:03"]
+        assert asset.site == site and asset.mac_addresses == ["b8:27:eb:01:02:03"]
         pi = UnknownDevice.objects.get(pk=queue["pi"].pk)
         assert pi.state == "adopted" and pi.adopted_asset == asset
         assert EvidenceEvent.objects.filter(kind="unknown_device.adopted").count() == 1
@@ -119,7 +129,8 @@ def test_dismiss_with_reason(login, personas, queue, tenant_a):
         assert printer.state == "dismissed"
         assert printer.dismiss_reason == "Lobby printer, isolated VLAN"
         assert printer.decided_by == "engineer@msp.test"
-        assert EvidenceEvent.objects.filter(kind="unknown_device.dismissed").count() == 1
+        dismissed = EvidenceEvent.objects.filter(kind="unknown_device.dismissed")
+        assert dismissed.filter(subject_id=str(printer.uuid)).count() == 1
 
 
 @pytest.mark.parametrize("reason", ["", "   "])
@@ -134,7 +145,9 @@ def test_dismiss_without_reason_shows_error_and_changes_nothing(
     assert "was not dismissed: A reason is required to dismiss a device." in text
     with tenant_context(tenant_a):
         assert UnknownDevice.objects.get(pk=queue["printer"].pk).state == "new"
-        assert not EvidenceEvent.objects.filter(kind__startswith="unknown_device").exists()
+        assert not EvidenceEvent.objects.filter(subject_id=str(queue["printer"].uuid)).exclude(
+            kind="unknown_device.found"
+        )
 
 
 def test_an_already_decided_device_cannot_be_dismissed_again(login, personas, queue, tenant_a):
@@ -157,9 +170,10 @@ def test_triage_needs_operate(login, personas, queue, tenant_a, persona):
 
 
 def test_queue_paginates(login, personas, tenant_a):
+    from tests.producers import scan
+
     with tenant_context(tenant_a):
-        for i in range(55):
-            device(ip=f"10.1.0.{i + 1}")
+        scan([{"status": "up", "ip": f"10.1.0.{i + 1}"} for i in range(55)])
     client = login(personas.viewer_a)
     assert client.get(BASE).content.decode().count('data-testid="device-row"') == 50
     assert client.get(f"{BASE}?page=2").content.decode().count('data-testid="device-row"') == 5

@@ -1,4 +1,5 @@
-"""Automatic ring assignment and manual pins."""
+"""Automatic ring assignment and manual pins, on fleets whose agents reported (each device
+was placed when first seen; ``assign_rings`` re-balances them)."""
 
 from collections import Counter
 
@@ -9,13 +10,20 @@ from inventory.choices import AssetRole
 from rings.choices import MembershipSource
 from rings.models import Ring, RingMembership
 from rings.services import assign_rings, pin_asset
-from tests.inventory.factories import AssetFactory
+from tests.producers import Device, push
 
 pytestmark = pytest.mark.django_db
 
 
 def ring(key: str) -> Ring:
     return Ring.objects.get(key=key)
+
+
+def fleet(prefix: str, n: int, **device) -> list:
+    """``n`` devices report: their assets."""
+    devices = [Device(f"{prefix}-{i:03d}", **device) for i in range(n)]
+    push(devices)
+    return [d.asset for d in devices]
 
 
 def _rings() -> dict[str, str]:
@@ -33,8 +41,8 @@ def test_default_rings_are_seeded_in_every_client(in_tenant_a):
 
 def test_do_not_disrupt_asset_is_never_assigned_to_canary(in_tenant_a):
     # The only Linux machines are do-not-disrupt: canary still must not take them.
-    dnd = AssetFactory.create_batch(3, do_not_disrupt=True, linux=True)
-    AssetFactory.create_batch(6)
+    dnd = fleet("lab", 3, os="ubuntu", asset_class="do_not_disrupt")
+    fleet("pc", 6)
     assign_rings()
     placed = _rings()
     assert all(placed[a.hostname] != "canary" for a in dnd)
@@ -42,9 +50,9 @@ def test_do_not_disrupt_asset_is_never_assigned_to_canary(in_tenant_a):
 
 
 def test_canary_covers_every_os_family_and_role_in_a_small_fleet(in_tenant_a):
-    AssetFactory.create_batch(3)
-    linux = AssetFactory(linux=True)
-    mac = AssetFactory(macos=True, role=AssetRole.SHARED_KIOSK)
+    fleet("pc", 3)
+    [linux] = fleet("srv", 1, os="ubuntu")
+    [mac] = fleet("kiosk", 1, os="macos", role=AssetRole.SHARED_KIOSK)
     assign_rings()
     members = RingMembership.objects.filter(ring__key="canary").select_related("asset")
     families = {m.asset.os_family for m in members}
@@ -55,9 +63,9 @@ def test_canary_covers_every_os_family_and_role_in_a_small_fleet(in_tenant_a):
 
 
 def test_pilot_takes_its_share_spread_across_os_and_roles(in_tenant_a):
-    AssetFactory.create_batch(70)
-    AssetFactory.create_batch(20, linux=True, role=AssetRole.SERVER)
-    AssetFactory.create_batch(10, macos=True)
+    fleet("pc", 70)
+    fleet("srv", 20, os="ubuntu", role=AssetRole.SERVER)
+    fleet("mac", 10, os="macos")
     summary = assign_rings()
     pilot = RingMembership.objects.filter(ring__key="pilot").select_related("asset")
     assert summary["pilot"] == pilot.count() == 15  # 15 % of 100
@@ -68,7 +76,7 @@ def test_pilot_takes_its_share_spread_across_os_and_roles(in_tenant_a):
 
 
 def test_assignment_is_deterministic_and_keeps_pins(in_tenant_a):
-    assets = AssetFactory.create_batch(30) + AssetFactory.create_batch(5, linux=True)
+    assets = fleet("pc", 30) + fleet("srv", 5, os="ubuntu")
     assign_rings()
     first = _rings()
     pinned = next(a for a in assets if first[a.hostname] == "production")
