@@ -30,11 +30,13 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from io import StringIO
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.conf import settings
+from django.core.management import call_command
 from django.db import connection
 from django.test import Client as HttpClient
 from django.test.utils import CaptureQueriesContext, override_settings
@@ -299,10 +301,37 @@ def _session(user: Any) -> str:
     return http.cookies[settings.SESSION_COOKIE_NAME].value
 
 
-def build_side(slug: str, scale: int, *, admin: Any, engineer: Any, staff: dict) -> Side:
+def queue_rollout(findings: list[Any], *, engineer: Any) -> Any:
+    """A rollout of ``findings`` approved up to its first agent jobs, which nobody reports."""
+    from integrations.choices import JobStatus
+    from integrations.models import AgentJob
+    from rings.choices import RolloutSelection, WaveState
+    from rings.models import Ring, Wave
+    from rings.services import approve_wave, create_rollout, evaluate_rollout, pin_asset
+
+    first = Ring.objects.order_by("order").first()
+    for finding in findings:
+        pin_asset(asset=finding.asset, ring=first, actor=engineer)
+    rollout = create_rollout(
+        name=f"Waiting {findings[0].patch_identifier}",
+        actor=engineer,
+        selection=RolloutSelection.FINDINGS,
+        finding_ids=[f.uuid for f in findings],
+    )
+    for _ in range(6):
+        evaluate_rollout(rollout=rollout)
+        for wave in Wave.objects.filter(
+            rollout=rollout, state=WaveState.AWAITING, approval__isnull=True
+        ).select_related("ring", "rollout"):
+            approve_wave(wave=wave, user=engineer)
+        if AgentJob.objects.filter(wave__rollout=rollout, status=JobStatus.QUEUED).exists():
+            return rollout
+    raise AssertionError(f"{rollout.name} queued no agent job")
+
+
+def build_side(slug: str, scale: int, *, engineer: Any, staff: dict) -> Side:
     """A client of ``scale`` times the base fleet, built through the real producers."""
-    from evidence.models import EvidenceEvent
-    from evidence.reports import generate_report
+    from evidence.models import EvidenceEvent, StoredReport
     from integrations.models import AgentJob, PsaTicket
     from integrations.services import open_ticket
     from inventory.models import (
@@ -350,15 +379,30 @@ def build_side(slug: str, scale: int, *, admin: Any, engineer: Any, staff: dict)
         devices.append(server.missing_package("openssl", "3.0.2-0ubuntu1.15", cves=[CVES[-1]]))
     devices.append(Device("KIOSK-01", os="macos", role="shared_kiosk"))
     agent = side.http("agent_token")
-    for _ in range(scale):
+    for n in range(scale + 1):
+        if n:  # between two pushes every Windows device installs a hotfix: software history
+            for device in devices:
+                if device.os == "windows":
+                    device.install_kb(f"KB58{n:05d}")
         push_api(agent, devices, slug=slug)
 
     admin_http = side.http("admin")
     all_day_window(admin_http, slug=slug)
+    for i in range(scale):
+        response = admin_http.post(
+            f"/clients/{slug}/api/v1/maintenance-windows/",
+            {"name": f"Night {i}", "scope": "client", "recurrence": "weekly", "weekdays": [i],
+             "start_time": "22:00", "duration_minutes": 240},
+            content_type="application/json",
+        )  # fmt: skip
+        assert response.status_code == 201, response.content
     with tenant_context(client):
         for k in range(scale):
             findings = list(Finding.objects.filter(patch_identifier=kbs[k]).order_by("pk"))
             roll_out(findings, engineer=engineer, agent_http=agent, slug=slug, fail={"WS-01"})
+        for k in range(scale, 2 * scale):  # rollouts whose jobs wait for their agents
+            findings = list(Finding.objects.filter(patch_identifier=kbs[k]).order_by("pk"))
+            queue_rollout(findings, engineer=engineer)
         scan(_scan_hosts(scale), actor=engineer)
         for _ in range(scale):
             create_snapshot(client=client, actor=engineer)
@@ -378,9 +422,9 @@ def build_side(slug: str, scale: int, *, admin: Any, engineer: Any, staff: dict)
             sign(exception, client=client, user=owner)
         for k in range(2 * scale):
             open_ticket(category="patching", summary=f"Reboot pending on WS-{k:02d}")
-        period = timezone.localdate(timezone=client.tz).replace(day=1)
-        for _ in range(scale):
-            report = generate_report(client=client, kind="inventory", period=period, actor=admin)
+    period = timezone.localdate(timezone=client.tz).strftime("%Y-%m")
+    for _ in range(scale):  # versions 1…scale of this month's inventory report
+        call_command("generate_report", slug, kind="inventory", period=period, stdout=StringIO())
     for i in range(2 * scale):
         for path, body in (
             ("software-policies/", {"name_pattern": f"Vendor {i} *", "is_supported": i % 2 == 0}),
@@ -409,7 +453,7 @@ def build_side(slug: str, scale: int, *, admin: Any, engineer: Any, staff: dict)
             "runbook_check": RunbookCheck.objects.order_by("pk").first().uuid,
             "exception": exceptions[-1].uuid,
             "event": EvidenceEvent.objects.order_by("pk").first().uuid,
-            "report": report.uuid,
+            "report": StoredReport.objects.order_by("-version").first().uuid,
             "agent_job": AgentJob.objects.filter(wave__rollout=rollout).first().uuid,
             "psa_ticket": PsaTicket.objects.order_by("pk").first().uuid,
         }
@@ -468,9 +512,7 @@ def world(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[Worl
             }
             for name, scale in (("small", 1), ("big", 3)):
                 sides.append(
-                    build_side(
-                        f"routes-{tag}-{name}", scale, admin=admin, engineer=engineer, staff=staff
-                    )
+                    build_side(f"routes-{tag}-{name}", scale, engineer=engineer, staff=staff)
                 )
             sides[0].client.account_managers.add(am)
             cve = CVES[0]
@@ -545,6 +587,14 @@ def test_every_route_is_checked_or_exempt_with_a_reason():
     keys = {r.key for r in ALL_ROUTES}
     problems += [f"exempt route {k!r} no longer exists" for k in EXEMPT if k not in keys]
     problems += [f"{k!r} in NOT_IN_SCHEMA no longer exists" for k in NOT_IN_SCHEMA if k not in keys]
+    problems += [f"{k!r} in AGENT_ROUTES no longer exists" for k in AGENT_ROUTES if k not in keys]
+    by_key = {r.key: r for r in ALL_ROUTES}
+    for key, method in READ_ROLE_WRITES:
+        route = by_key.get(key)
+        if route is None or method not in route.methods:
+            problems.append(f"READ_ROLE_WRITES names {method} {key}, which is no route")
+        elif route.capability(method) not in (V, R):
+            problems.append(f"READ_ROLE_WRITES: {method} {key} needs more than reading now")
     assert not problems, "\n".join(problems)
     assert len(CHECKED) > 100 and CLIENT_ROUTES and WITH_CLIENT_OBJECTS and GET_ROUTES
 
