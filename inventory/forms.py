@@ -101,6 +101,9 @@ class AdoptForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["asset_class"].initial = AssetClass.WORKSTATION
+        # The unknown-device list renders this form once per device: read the choices once.
+        for name in ("asset_class", "site"):
+            self.fields[name].choices = list(self.fields[name].choices)
 
 
 class DismissForm(forms.Form):

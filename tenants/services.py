@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
-from django.db import connection, transaction
+from django.db import connection, models, transaction
+from django.db.models import Func
 from django.utils import timezone
-from django_tenants.utils import schema_exists
+from django_tenants.utils import schema_exists, tenant_context
 
 from .choices import MembershipRole, TokenScope
 from .models import RESERVED_SLUGS, ApiToken, Client, Domain, Membership, User, slug_validator
@@ -99,8 +101,24 @@ def create_client(
         client.full_clean()
         client.save(verbosity=0)
         Domain.objects.create(domain=slug, tenant=client, is_primary=True)
+        _fresh_public_ids(client)
     connection.set_schema_to_public()
     return client
+
+
+def _fresh_public_ids(client: Client) -> None:
+    """The template's seeded rows (default rings, runbook checks) are cloned with their UUIDs;
+    each client gets its own, so one public id names one object of one client."""
+    with tenant_context(client):
+        for config in apps.get_app_configs():
+            if config.name not in settings.TENANT_APPS:
+                continue
+            for model in config.get_models():
+                field = next((f for f in model._meta.concrete_fields if f.name == "uuid"), None)
+                if isinstance(field, models.UUIDField) and model.objects.exists():
+                    model.objects.update(
+                        uuid=Func(function="gen_random_uuid", output_field=models.UUIDField())
+                    )
 
 
 def add_membership(*, user: User, client: Client, role: MembershipRole) -> Membership:

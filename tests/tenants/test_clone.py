@@ -59,3 +59,25 @@ def test_clone_copies_the_rows_data_migrations_wrote_and_restarts_identities():
         new_id = cursor.fetchone()[0]
         cursor.execute("SELECT max(id) FROM tenant_template.inventory_assetclass")
         assert new_id > cursor.fetchone()[0]
+
+
+def test_each_client_gets_its_own_public_ids_for_the_seeded_rows():
+    """The default rings and runbook checks are copied from the template, their UUIDs are not:
+    one public id names one object of one client."""
+    first = create_client(slug="clone-ids-a", name="Clone Ids A")
+    second = create_client(slug="clone-ids-b", name="Clone Ids B")
+    seen = {}
+    with connection.cursor() as cursor:
+        for schema in ("tenant_template", first.schema_name, second.schema_name):
+            for table in ("rings_ring", "rings_runbookcheck"):
+                cursor.execute(f'SELECT name, uuid FROM "{schema}"."{table}" ORDER BY name')
+                seen[schema, table] = cursor.fetchall()
+    for table in ("rings_ring", "rings_runbookcheck"):
+        rows = [
+            seen[schema, table]
+            for schema in ("tenant_template", first.schema_name, second.schema_name)
+        ]
+        assert len(rows[0]) >= 3
+        assert [n for n, _ in rows[1]] == [n for n, _ in rows[0]] == [n for n, _ in rows[2]]
+        uuids = [u for schema_rows in rows for _, u in schema_rows]
+        assert len(set(uuids)) == len(uuids), table
