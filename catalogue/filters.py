@@ -9,7 +9,7 @@ from .models import Advisory, KevEntry, Vulnerability
 
 
 class VulnerabilityFilterSet(filters.FilterSet):
-    kev = filters.BooleanFilter(field_name="is_kev")
+    is_kev = filters.BooleanFilter(field_name="is_kev")
     cvss_severity = filters.ChoiceFilter(choices=SeverityTier.choices)
     vendor_severity = filters.ChoiceFilter(choices=SeverityTier.choices)
     min_cvss = filters.NumberFilter(field_name="cvss3_score", lookup_expr="gte")
@@ -17,7 +17,7 @@ class VulnerabilityFilterSet(filters.FilterSet):
 
     class Meta:
         model = Vulnerability
-        fields = ["kev", "cvss_severity", "vendor_severity", "nvd_status", "ssvc_exploitation"]
+        fields = ["is_kev", "cvss_severity", "vendor_severity", "nvd_status", "ssvc_exploitation"]
 
 
 class AdvisoryFilterSet(filters.FilterSet):

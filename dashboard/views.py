@@ -166,7 +166,7 @@ class ClientHomeView(ClientPageMixin, TemplateView):
                 counts["critical"],
                 f"{findings_url}?{open_states}&tier={SeverityTier.CRITICAL}",
             ),
-            ("kev", "In CISA KEV", counts["kev"], f"{findings_url}?{open_states}&kev=true"),
+            ("kev", "In CISA KEV", counts["kev"], f"{findings_url}?{open_states}&is_kev=true"),
         ]
         context["findings_total"] = counts["total"]
         context["compliance"] = breakdown

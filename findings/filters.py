@@ -27,13 +27,13 @@ class FindingFilterSet(filters.FilterSet):
     state = filters.MultipleChoiceFilter(choices=FindingState.choices)
     os_family = filters.ChoiceFilter(field_name="asset__os_family", choices=OsFamily.choices)
     asset_class = filters.CharFilter(field_name="asset__asset_class__key", label="Asset class")
-    kev = filters.BooleanFilter(field_name="is_kev", label="In CISA KEV")
+    is_kev = filters.BooleanFilter(field_name="is_kev", label="In CISA KEV")
     asset = filters.UUIDFilter(field_name="asset__uuid")
     cve = filters.CharFilter(method="filter_cve", label="CVE")
 
     class Meta:
         model = Finding
-        fields = ["q", "overdue", "due_soon", "tier", "state", "os_family", "asset_class", "kev"]
+        fields = ["q", "overdue", "due_soon", "tier", "state", "os_family", "asset_class", "is_kev"]
 
     def search(self, qs: QuerySet, name: str, value: str) -> QuerySet:
         value = value.strip()

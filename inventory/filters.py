@@ -32,10 +32,10 @@ class AssetFilterSet(filters.FilterSet):
     os_family = filters.MultipleChoiceFilter(choices=OsFamily.choices)
     role = filters.MultipleChoiceFilter(choices=AssetRole.choices)
     asset_class = filters.CharFilter(field_name="asset_class__key", label="Asset class (key)")
-    ephi = filters.BooleanFilter(field_name="is_ephi", label="ePHI system")
+    is_ephi = filters.BooleanFilter(field_name="is_ephi", label="ePHI system")
     data_flow = filters.CharFilter(field_name="data_flows", lookup_expr="contains", method="flow")
-    stale = filters.BooleanFilter(field_name="is_stale")
-    managed = filters.BooleanFilter(field_name="is_managed")
+    is_stale = filters.BooleanFilter(field_name="is_stale", label="Stale")
+    is_managed = filters.BooleanFilter(field_name="is_managed", label="Managed")
     unknown = filters.BooleanFilter(field_name="is_managed", exclude=True, label="Unknown")
     site = filters.CharFilter(field_name="site__name", lookup_expr="iexact")
     seen_after = IsoDateTimeFilter(field_name="last_seen", lookup_expr="gte")
@@ -43,7 +43,15 @@ class AssetFilterSet(filters.FilterSet):
 
     class Meta:
         model = Asset
-        fields = ["os_family", "role", "asset_class", "ephi", "stale", "managed", "unknown"]
+        fields = [
+            "os_family",
+            "role",
+            "asset_class",
+            "is_ephi",
+            "is_stale",
+            "is_managed",
+            "unknown",
+        ]
 
     def search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         value = value.strip()

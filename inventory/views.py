@@ -78,15 +78,17 @@ class AssetListView(ClientPageMixin, TemplateView):
         form = filterset.form
         form.fields["asset_class"].widget = _class_select()
         form.fields["site"].widget = _site_select()
-        for name in ("ephi", "stale", "managed", "unknown"):
+        for name in ("is_ephi", "is_stale", "is_managed", "unknown"):
             form.fields[name].widget = _yes_no_select(name)
         for name in ("data_flow", "seen_after", "seen_before"):
             form.fields.pop(name, None)
         labels = {"q": "Search", "os_family": "OS family", "asset_class": "Class",
-                  "stale": "Stale", "managed": "Managed", "site": "Site"}  # fmt: skip
+                  "is_stale": "Stale", "is_managed": "Managed", "site": "Site"}  # fmt: skip
         for name, label in labels.items():
             form.fields[name].label = label
-        form.order_fields(["q", "os_family", "role", "asset_class", "ephi", "stale", "managed"])
+        form.order_fields(
+            ["q", "os_family", "role", "asset_class", "is_ephi", "is_stale", "is_managed"]
+        )
         qs = filterset.qs if filterset.is_bound and filterset.is_valid() else filterset.queryset
         page = _page(self.request, qs)
         context.update(
@@ -154,7 +156,7 @@ def _site_select() -> Any:
 
 
 def _yes_no_select(name: str) -> Any:
-    if name == "ephi":
+    if name == "is_ephi":
         choices = [("true", "ePHI system: yes"), ("false", "ePHI system: no")]
     else:
         choices = [("true", "Yes"), ("false", "No")]

@@ -331,6 +331,8 @@ def queue_rollout(findings: list[Any], *, engineer: Any) -> Any:
 
 def build_side(slug: str, scale: int, *, engineer: Any, staff: dict) -> Side:
     """A client of ``scale`` times the base fleet, built through the real producers."""
+    from patchops.models import Finding
+
     from evidence.models import EvidenceEvent, StoredReport
     from integrations.models import AgentJob, PsaTicket
     from integrations.services import open_ticket
@@ -342,7 +344,6 @@ def build_side(slug: str, scale: int, *, engineer: Any, staff: dict) -> Side:
         UnknownDevice,
     )
     from inventory.services import create_snapshot
-    from patchops.models import Finding
     from rings.models import MaintenanceWindow, Ring, Rollout, RunbookCheck
     from scorecards.services import record_scorecard
     from tenants.services import add_membership, create_client, issue_api_token

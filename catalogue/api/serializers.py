@@ -14,7 +14,7 @@ def tier_field() -> serializers.CharField:
 
 class VulnerabilitySerializer(BriefMixin, serializers.ModelSerializer):
     id = serializers.CharField(source="cve_id", read_only=True)
-    kev = serializers.BooleanField(source="is_kev", read_only=True)
+    is_kev = serializers.BooleanField(read_only=True, help_text="Listed in CISA KEV")
     epss_score = serializers.DecimalField(max_digits=6, decimal_places=5, read_only=True)
     epss_percentile = serializers.DecimalField(max_digits=6, decimal_places=5, read_only=True)
     cvss_severity = tier_field()
@@ -41,12 +41,12 @@ class VulnerabilitySerializer(BriefMixin, serializers.ModelSerializer):
             "vendor_severity",
             "cwes",
             "ssvc_exploitation",
-            "kev",
+            "is_kev",
             "epss_score",
             "epss_percentile",
         ]
         read_only_fields = fields
-        brief_fields = ["id", "cvss_severity", "kev"]
+        brief_fields = ["id", "cvss_severity", "is_kev"]
 
 
 class AdvisoryFixSerializer(serializers.ModelSerializer):

@@ -116,7 +116,7 @@ class FindingSerializer(BriefMixin, serializers.ModelSerializer):
     id = serializers.UUIDField(source="uuid", read_only=True)
     asset = FindingAssetSerializer(read_only=True)
     advisory = AdvisoryBriefSerializer(read_only=True, allow_null=True)
-    kev = serializers.BooleanField(source="is_kev", read_only=True)
+    is_kev = serializers.BooleanField(read_only=True)
     is_overdue = serializers.SerializerMethodField()
     excepted_until = serializers.SerializerMethodField(
         help_text="Hard expiry of the active exception covering the finding, or null."
@@ -136,7 +136,7 @@ class FindingSerializer(BriefMixin, serializers.ModelSerializer):
             "installed_version",
             "fixed_version",
             "cves",
-            "kev",
+            "is_kev",
             "tier",
             "risk_score",
             "origin",

@@ -52,9 +52,6 @@ class AssetSerializer(BriefMixin, serializers.ModelSerializer):
     id = serializers.UUIDField(source="uuid", read_only=True)
     asset_class = serializers.SlugRelatedField(slug_field="key", read_only=True)
     site = serializers.SlugRelatedField(slug_field="name", read_only=True, allow_null=True)
-    ephi = serializers.BooleanField(source="is_ephi", read_only=True, help_text="ePHI system")
-    stale = serializers.BooleanField(source="is_stale", read_only=True)
-    managed = serializers.BooleanField(source="is_managed", read_only=True)
 
     class Meta:
         model = Asset
@@ -67,13 +64,13 @@ class AssetSerializer(BriefMixin, serializers.ModelSerializer):
             "os_build",
             "role",
             "asset_class",
-            "ephi",
+            "is_ephi",
             "data_flows",
             "owner",
             "location",
             "site",
-            "managed",
-            "stale",
+            "is_managed",
+            "is_stale",
             "source",
             "agent_id",
             "hardware_serial",
@@ -121,14 +118,14 @@ class SoftwareChangeSerializer(serializers.ModelSerializer):
 
 
 class AssetTagSerializer(serializers.Serializer):
-    ephi = serializers.BooleanField(required=False, help_text="ePHI system: yes/no")
+    is_ephi = serializers.BooleanField(required=False, help_text="ePHI system: yes/no")
     data_flows = serializers.ListField(
         child=serializers.ChoiceField(choices=DataFlow.choices), required=False
     )
 
     def validate(self, attrs: dict) -> dict:
         if not attrs:
-            raise serializers.ValidationError("Give ephi and/or data_flows.")
+            raise serializers.ValidationError("Give is_ephi and/or data_flows.")
         return attrs
 
 
@@ -138,8 +135,8 @@ class BulkTagSerializer(AssetTagSerializer):
     )
 
     def validate(self, attrs: dict) -> dict:
-        if "ephi" not in attrs and "data_flows" not in attrs:
-            raise serializers.ValidationError("Give ephi and/or data_flows.")
+        if "is_ephi" not in attrs and "data_flows" not in attrs:
+            raise serializers.ValidationError("Give is_ephi and/or data_flows.")
         return attrs
 
 

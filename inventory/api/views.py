@@ -230,7 +230,7 @@ class AssetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _ClientView
         services.tag_assets(
             assets=[asset],
             actor=request.user,
-            is_ephi=tags.validated_data.get("ephi"),
+            is_ephi=tags.validated_data.get("is_ephi"),
             data_flows=tags.validated_data.get("data_flows"),
         )
         asset.refresh_from_db()
@@ -265,7 +265,7 @@ class AssetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _ClientView
         changed = services.tag_assets(
             assets=assets,
             actor=request.user,
-            is_ephi=body.validated_data.get("ephi"),
+            is_ephi=body.validated_data.get("is_ephi"),
             data_flows=body.validated_data.get("data_flows"),
         )
         return Response({"matched": len(assets), "changed": changed})

@@ -42,10 +42,10 @@ def test_engineer_filters_by_ephi_and_opens_an_asset(page, estate):
     page.check("[data-select-all]")
     assert page.locator("#bulk-tag input[name=assets]:checked").count() == 2
 
-    page.select_option("select[name=ephi]", label="ePHI system: yes")
+    page.select_option("[data-testid=asset-filters] select[name=is_ephi]", label="ePHI system: yes")
     page.locator("[data-testid=asset-filters] button[type=submit]").click()
     page.wait_for_load_state("networkidle")
-    assert "ephi=true" in page.url
+    assert "is_ephi=true" in page.url
     assert rows.count() == 1
     assert "lobby-kiosk-02" not in page.locator("[data-testid=asset-table]").inner_text()
 

@@ -50,13 +50,13 @@ def test_agent_token_gets_403(api, make_token, catalogue, tenant_a):
 
 
 def test_vulnerabilities_carry_kev_and_epss(login, personas, catalogue):
-    body = login(personas.engineer).get("/api/v1/vulnerabilities/?kev=true").json()
+    body = login(personas.engineer).get("/api/v1/vulnerabilities/?is_kev=true").json()
     assert body["count"] == 1
     [row] = body["results"]
-    assert row["id"] == "CVE-2023-36033" and row["kev"] is True
+    assert row["id"] == "CVE-2023-36033" and row["is_kev"] is True
     assert row["epss_score"] == "0.11977"
     detail = login(personas.engineer).get("/api/v1/vulnerabilities/CVE-2023-0001/").json()
-    assert detail["kev"] is False and detail["epss_score"] is None
+    assert detail["is_kev"] is False and detail["epss_score"] is None
 
 
 def test_advisories_filter_by_cve_and_product(api, make_token, catalogue):

@@ -16,7 +16,7 @@ from tests.producers import Device, load_catalogue, push
 URL = "/clients/tenant-a/api/v1/findings/"
 FIELDS = {
     "id", "asset", "advisory", "patch_identifier", "package_name", "installed_version",
-    "fixed_version", "cves", "kev", "tier", "risk_score", "origin", "state", "detected_at",
+    "fixed_version", "cves", "is_kev", "tier", "risk_score", "origin", "state", "detected_at",
     "due_at", "deployed_at", "verified_at", "is_overdue", "excepted_until", "match",
 }  # fmt: skip
 
@@ -71,7 +71,7 @@ def test_findings_items_carry_the_contract_fields(login, personas, findings):
     assert body["count"] == 3
     item = next(i for i in body["results"] if i["id"] == str(findings["overdue"].uuid))
     assert set(item) == FIELDS
-    assert item["kev"] is True and item["tier"] == "critical" and item["is_overdue"] is True
+    assert item["is_kev"] is True and item["tier"] == "critical" and item["is_overdue"] is True
     assert item["cves"] == ["CVE-2023-36033"]
     assert set(item["asset"]) == {"id", "hostname", "os_family", "asset_class", "is_ephi"}
 
@@ -84,7 +84,7 @@ def test_findings_items_carry_the_contract_fields(login, personas, findings):
         ("due_soon=true", {"soon"}),
         ("tier=high", {"soon"}),
         ("os_family=linux", {"soon"}),
-        ("kev=true", {"overdue"}),
+        ("is_kev=true", {"overdue"}),
         ("asset_class=core_server", {"soon"}),
         ("state=open", {"overdue", "soon", "later"}),
         ("q=lin-1", {"soon"}),

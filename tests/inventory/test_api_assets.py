@@ -80,17 +80,17 @@ def test_assets_list_fields_and_pagination(login, personas, fleet):
         "os_version",
         "role",
         "asset_class",
-        "ephi",
+        "is_ephi",
         "owner",
         "location",
         "first_seen",
         "last_seen",
-        "stale",
+        "is_stale",
         "data_flows",
-        "managed",
+        "is_managed",
     ]:
         assert field in row
-    assert row["id"] == str(fleet["win"].uuid) and row["ephi"] is True
+    assert row["id"] == str(fleet["win"].uuid) and row["is_ephi"] is True
     assert row["asset_class"] == "workstation"
 
 
@@ -101,8 +101,8 @@ def test_assets_list_fields_and_pagination(login, personas, fleet):
         ("os_family=macos", ["mbp-dr-lee"]),
         ("role=server", ["app-srv-01", "dc-01"]),
         ("asset_class=do_not_disrupt", ["pacs-01"]),
-        ("ephi=true", ["frontdesk-01"]),
-        ("stale=true", ["app-srv-01"]),
+        ("is_ephi=true", ["frontdesk-01"]),
+        ("is_stale=true", ["app-srv-01"]),
         ("unknown=true", []),  # the scanned device is in the unknown-device queue
         ("search=dr-lee", ["mbp-dr-lee"]),
         ("q=reception", ["frontdesk-01"]),
@@ -143,10 +143,12 @@ def test_asset_list_query_count_is_flat(login, personas, fleet, django_assert_ma
 def test_asset_patch_tags_ephi_and_flows(login, personas, fleet, tenant_a):
     url = f"{URL}{fleet['srv'].uuid}/"
     response = login(personas.engineer).patch(
-        url, {"ephi": True, "data_flows": ["transmits", "creates"]}, content_type="application/json"
+        url,
+        {"is_ephi": True, "data_flows": ["transmits", "creates"]},
+        content_type="application/json",
     )
     assert response.status_code == 200, response.content
-    assert response.json()["ephi"] is True
+    assert response.json()["is_ephi"] is True
     assert response.json()["data_flows"] == ["creates", "transmits"]
     with tenant_context(tenant_a):
         event = EvidenceEvent.objects.get(kind="asset.tagged")
@@ -164,7 +166,7 @@ def test_asset_patch_bad_flow_is_400(login, personas, fleet):
 def test_asset_patch_needs_operate(login, personas, fleet):
     url = f"{URL}{fleet['srv'].uuid}/"
     for user in (personas.viewer_a, personas.owner_a, personas.account_manager):
-        response = login(user).patch(url, {"ephi": True}, content_type="application/json")
+        response = login(user).patch(url, {"is_ephi": True}, content_type="application/json")
         assert response.status_code == 403
 
 
@@ -172,7 +174,7 @@ def test_asset_patch_read_token_is_403(make_token, api, tenant_a, fleet):
     _, plaintext = make_token(TokenScope.READ, tenant_a)
     url = f"{URL}{fleet['srv'].uuid}/"
     assert (
-        api(plaintext).patch(url, {"ephi": True}, content_type="application/json").status_code
+        api(plaintext).patch(url, {"is_ephi": True}, content_type="application/json").status_code
         == 403
     )
 
@@ -180,7 +182,7 @@ def test_asset_patch_read_token_is_403(make_token, api, tenant_a, fleet):
 def test_assets_bulk_tag(login, personas, fleet, tenant_a):
     ids = [str(fleet["srv"].uuid), str(fleet["lnx"].uuid)]
     response = login(personas.engineer).post(
-        URL + "bulk-tag/", {"assets": ids, "ephi": True}, content_type="application/json"
+        URL + "bulk-tag/", {"assets": ids, "is_ephi": True}, content_type="application/json"
     )
     assert response.status_code == 200 and response.json() == {"matched": 2, "changed": 2}
     with tenant_context(tenant_a):
@@ -194,7 +196,7 @@ def test_assets_bulk_tag(login, personas, fleet, tenant_a):
 def test_assets_bulk_tag_unknown_asset_writes_nothing(login, personas, fleet, tenant_a):
     ids = [str(fleet["srv"].uuid), "00000000-0000-0000-0000-000000000001"]
     response = login(personas.engineer).post(
-        URL + "bulk-tag/", {"assets": ids, "ephi": True}, content_type="application/json"
+        URL + "bulk-tag/", {"assets": ids, "is_ephi": True}, content_type="application/json"
     )
     assert response.status_code == 400 and "assets" in response.json()
     with tenant_context(tenant_a):
@@ -211,7 +213,7 @@ def test_assets_bulk_tag_needs_a_tag(login, personas, fleet):
 def test_assets_bulk_tag_viewer_is_403(login, personas, fleet):
     response = login(personas.viewer_a).post(
         URL + "bulk-tag/",
-        {"assets": [str(fleet["srv"].uuid)], "ephi": True},
+        {"assets": [str(fleet["srv"].uuid)], "is_ephi": True},
         content_type="application/json",
     )
     assert response.status_code == 403

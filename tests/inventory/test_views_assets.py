@@ -74,10 +74,10 @@ def test_asset_pages_hide_the_client_from_other_clients(http, login, personas, f
         ("os_family=windows&os_family=linux", ["db-01", "front-desk-01", "scan-09"]),
         ("role=server", ["db-01", "scan-09"]),
         ("asset_class=core_server", ["db-01", "scan-09"]),
-        ("ephi=true", ["front-desk-01"]),
-        ("stale=true", ["mac-07"]),
+        ("is_ephi=true", ["front-desk-01"]),
+        ("is_stale=true", ["mac-07"]),
         ("unknown=true", []),  # scanned devices wait in the unknown-device queue instead
-        ("managed=true", ["db-01", "front-desk-01", "mac-07", "scan-09"]),
+        ("is_managed=true", ["db-01", "front-desk-01", "mac-07", "scan-09"]),
         ("site=main+clinic", ["db-01"]),
         ("q=desk", ["front-desk-01"]),
     ],
@@ -133,7 +133,7 @@ def test_asset_list_query_count_does_not_grow(
     client.get(BASE)  # warm the session and the tenant lookup
     # 8 queries, each after its SET search_path; the same for 5 and for 50 rows.
     with django_assert_max_num_queries(16):
-        response = client.get(f"{BASE}?ephi=false")
+        response = client.get(f"{BASE}?is_ephi=false")
     assert len(hostnames(response)) == count
 
 

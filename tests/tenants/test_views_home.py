@@ -67,7 +67,7 @@ def test_client_home_counts_link_to_the_filtered_findings(personas, login, tenan
         pc = Device("pc-1").missing_kb("KB5050001", cves=["CVE-2024-0001"], severity="high")
         push(pc.missing_kb("KB5050002", cves=["CVE-2024-0002"], severity="low"))
     body = login(personas.engineer).get(BASE).content.decode()
-    assert "?overdue=true" in body and "kev=true" in body and "tier=critical" in body
+    assert "?overdue=true" in body and "is_kev=true" in body and "tier=critical" in body
     critical = body.split('data-testid="count-critical"')[1].split("</a>")[0]
     kev = body.split('data-testid="count-kev"')[1].split("</a>")[0]
     assert ">1<" in critical and ">1<" in kev
