@@ -37,7 +37,7 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, transaction
 from django.test import Client as HttpClient
 from django.test.utils import CaptureQueriesContext, override_settings
 from django.urls import resolve
@@ -98,6 +98,10 @@ PARAMS: dict[str, str] = {
     "reports:uuid": "report",
     "agent-jobs:id": "agent_job",
     "psa-tickets:id": "psa_ticket",
+    "outbox-messages:id": "outbox_message",
+    "outbox:pk": "outbox_message",
+    "report-requests:uuid": "report_request",
+    "requests:uuid": "report_request",
 }
 CONSTANTS: dict[str, str] = {"snapshots:kind": "csv", "*:format": "json"}
 # Query strings a route cannot be called without (``{name}`` from ``Side.ids``).
@@ -126,6 +130,8 @@ READ_ROLE_WRITES = {
     ("clients/<slug>/api/v1/reports/", "POST"): "MSP staff and write tokens queue reports",
     ("clients/<slug>/reports/", "POST"): "MSP staff queue reports",
     ("clients/<slug>/exceptions/export.pdf", "POST"): "MSP staff queue reports",
+    ("clients/<slug>/api/v1/report-requests/<uuid>/retry/", "POST"): "MSP staff queue reports",
+    ("clients/<slug>/reports/requests/<uuid>/retry/", "POST"): "MSP staff queue reports",
 }
 # The only client API routes an agent token reaches.
 AGENT_ROUTES = {
@@ -331,10 +337,10 @@ def queue_rollout(findings: list[Any], *, engineer: Any) -> Any:
 
 def build_side(slug: str, scale: int, *, engineer: Any, staff: dict) -> Side:
     """A client of ``scale`` times the base fleet, built through the real producers."""
-    from patchops.models import Finding
-
-    from evidence.models import EvidenceEvent, StoredReport
-    from integrations.models import AgentJob, PsaTicket
+    from evidence.models import EvidenceEvent
+    from findings.models import Finding
+    from integrations.connectors import WebhookConnector
+    from integrations.models import AgentJob, OutboxMessage, PsaTicket, RmmWebhook
     from integrations.services import open_ticket
     from inventory.models import (
         DiscoveryRun,
@@ -344,6 +350,7 @@ def build_side(slug: str, scale: int, *, engineer: Any, staff: dict) -> Side:
         UnknownDevice,
     )
     from inventory.services import create_snapshot
+    from reports.models import ReportRequest, StoredReport
     from rings.models import MaintenanceWindow, Ring, Rollout, RunbookCheck
     from scorecards.services import record_scorecard
     from tenants.services import add_membership, create_client, issue_api_token
@@ -435,6 +442,22 @@ def build_side(slug: str, scale: int, *, engineer: Any, staff: dict) -> Side:
                 f"/clients/{slug}/api/v1/{path}", body, content_type="application/json"
             )
             assert response.status_code == 201, response.content
+    writer = side.http("write_token")
+    for _ in range(scale):  # report requests, queued as the API queues them
+        response = writer.post(
+            f"/clients/{slug}/api/v1/reports/",
+            {"kind": "inventory", "period": period},
+            content_type="application/json",
+        )
+        assert response.status_code == 202, response.content
+    with tenant_context(client):
+        # An RMM webhook (configured in the admin only) and calls queued through its outbox.
+        hook = RmmWebhook.objects.create(
+            name="RMM", url="http://127.0.0.1:9/hook", secret="k", is_active=False
+        )
+        for i in range(2 * scale):
+            with transaction.atomic():
+                WebhookConnector(hook).enqueue("wave.deploy", {"wave": f"w-{i}"}, key=f"{slug}-{i}")
     with tenant_context(client):
         first = devices[0].asset
         rollout = Rollout.objects.order_by("pk").first()
@@ -457,6 +480,8 @@ def build_side(slug: str, scale: int, *, engineer: Any, staff: dict) -> Side:
             "report": StoredReport.objects.order_by("-version").first().uuid,
             "agent_job": AgentJob.objects.filter(wave__rollout=rollout).first().uuid,
             "psa_ticket": PsaTicket.objects.order_by("pk").first().uuid,
+            "outbox_message": OutboxMessage.objects.order_by("pk").first().uuid,
+            "report_request": ReportRequest.objects.order_by("pk").first().uuid,
         }
     record_scorecard(client=client, at=timezone.now())
     return side
