@@ -69,6 +69,12 @@ def django_db_setup(django_test_environment, django_db_blocker, django_db_modify
     yield
     with django_db_blocker.unblock():
         connection.set_schema_to_public()
+        # Worker processes and server threads of the session may still hold a connection.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
         teardown_databases(db_cfg, verbosity=0)
 
 
