@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from celery import shared_task
 from django.conf import settings
-from django.core.cache import cache
+
+from common.locks import held_lock
 
 from . import services
 
@@ -17,11 +18,9 @@ def sync_feeds() -> dict:
     feeds = getattr(settings, "CATALOGUE_FEED_URLS", {}) or {}
     if not feeds:
         return {"skipped": "no feeds configured"}
-    if not cache.add(LOCK_KEY, "1", timeout=3600):
-        return {"skipped": "another sync is running"}
-    try:
+    with held_lock(LOCK_KEY) as held:
+        if not held:
+            return {"skipped": "another sync is running"}
         return services.sync_feeds(
             feeds=feeds, timeout=getattr(settings, "CATALOGUE_FEED_TIMEOUT", 60)
         )
-    finally:
-        cache.delete(LOCK_KEY)

@@ -18,7 +18,7 @@ from .models import GENESIS_HASH, ReportKind, canonical_json
 from .periods import format_period
 from .selectors import (
     chain_head,
-    events_in_period,
+    chain_span_for_period,
     iter_events,
     latest_reports,
     period_bounds,
@@ -75,7 +75,7 @@ def _csv(rows: list[list[Any]], header: list[str]) -> bytes:
 
 def _events(period: date, tz) -> tuple[list[dict[str, Any]], bytes, bytes]:
     records = []
-    for event in iter_events(events_in_period(period, tz)):
+    for event in iter_events(chain_span_for_period(period, tz)):
         records.append({**event.content(), "prev_hash": event.prev_hash, "hash": event.hash})
     jsonl = "".join(canonical_json(r) + "\n" for r in records).encode("utf-8")
     csv_rows = [
@@ -159,6 +159,20 @@ def build_bundle(*, client: Any, period: date) -> bytes:
             "sequence": head.sequence if head else 0,
             "hash": head.hash if head else GENESIS_HASH,
         },
+        # Heads witnessed by earlier reports (kept in the public schema): the included events
+        # must agree with every one of them that falls inside their stretch.
+        "checkpoints": [
+            {
+                "sequence": c.sequence,
+                "hash": c.hash,
+                "source": c.source,
+                "recorded_at": c.recorded_at.isoformat(),
+            }
+            for c in client.checkpoints.filter(
+                sequence__gte=records[0]["sequence"] if records else 0,
+                sequence__lte=records[-1]["sequence"] if records else 0,
+            ).order_by("sequence")
+        ],
         "chain_verified_at_generation": status.ok,
         "hash_rule": "sha256(prev_hash + canonical_json(content)); canonical_json = sorted keys, "
         "separators (',', ':'), UTF-8 unescaped; "

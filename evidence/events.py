@@ -18,3 +18,20 @@ declare(
     },
     summary=lambda p: f"{p['kind']} report {p['period']} v{p['version']} stored",
 )
+
+declare(
+    "report.integrity_failed",
+    subject="report",
+    label="Stored report altered",
+    fields={
+        "kind": STR,
+        "period": STR,
+        "version": INT,
+        "expected_sha256": STR,
+        "found_sha256": STR,
+    },
+    summary=lambda p: (
+        f"{p['kind']} report {p['period']} v{p['version']} no longer matches its SHA-256; "
+        "the download was refused"
+    ),
+)

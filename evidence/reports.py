@@ -51,7 +51,7 @@ from .models import ReportKind, StoredReport, report_upload_to
 from .pdf import render_pdf
 from .periods import format_period
 from .selectors import chain_head, period_bounds
-from .services import record_event
+from .services import record_event, witness_chain_head
 
 __all__ = [
     "Builder",
@@ -154,6 +154,7 @@ def base_context(client: Any, period: date, title: str) -> dict[str, Any]:
         "generated_at": timezone.now(),
         "report_title": title,
         "catalogues": [s for s in catalogue_freshness() if not s.is_empty],
+        "chain_head": chain_head(),
     }
 
 
@@ -377,11 +378,39 @@ def store_report(
                     "file": saved_name,
                 },
             )
+            witness_chain_head(
+                source=f"{kind} report {format_period(period)} v{version}", reference=report.uuid
+            )
     except Exception:
         if saved_name:
             default_storage.delete(saved_name)
         raise
     return report
+
+
+def file_sha256(handle: Any) -> str:
+    """SHA-256 of an open binary file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    for block in iter(lambda: handle.read(1 << 20), b""):
+        digest.update(block)
+    return digest.hexdigest()
+
+
+def record_report_altered(*, report: StoredReport, found_sha256: str, actor: Any = None) -> None:
+    """A stored report whose file no longer has its recorded SHA-256 was asked for."""
+    record_event(
+        kind="report.integrity_failed",
+        subject_type="report",
+        subject_id=report.uuid,
+        actor=_actor(actor),
+        payload={
+            "kind": report.kind,
+            "period": format_period(report.period),
+            "version": report.version,
+            "expected_sha256": report.sha256,
+            "found_sha256": found_sha256,
+        },
+    )
 
 
 def _actor(actor: Any) -> str:

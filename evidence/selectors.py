@@ -7,7 +7,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
-from django.db.models import QuerySet
+from django.db import connection
+from django.db.models import Max, Min, QuerySet
+
+from tenants.models import EvidenceCheckpoint
 
 from .models import GENESIS_HASH, EvidenceEvent, StoredReport
 
@@ -44,6 +47,8 @@ class ChainStatus:
         if self.ok:
             return f"{self.count} events, head {self.head_hash}"
         b = self.broken
+        if not b.uuid:
+            return f"chain does not match its checkpoint #{b.sequence}: {b.problem}"
         return f"chain broken at event #{b.sequence} ({b.uuid}): {b.problem}"
 
     def as_dict(self) -> dict:
@@ -113,9 +118,52 @@ def verify_chain(*, batch_size: int = VERIFY_BATCH) -> ChainStatus:
         count += 1
         expected_sequence += 1
         prev_hash = event.hash
+    mismatch = checkpoint_mismatch(head_sequence=count)
     return ChainStatus(
-        ok=True, count=count, head_sequence=count or None, head_hash=prev_hash, broken=None
+        ok=mismatch is None,
+        count=count,
+        head_sequence=count or None,
+        head_hash=prev_hash,
+        broken=mismatch,
     )
+
+
+def checkpoint_mismatch(*, head_sequence: int) -> ChainBreak | None:
+    """The first checkpoint of the current client (kept in the public schema, where its own
+    schema cannot rewrite it) that the recomputed chain fails: the chain ends before it (its
+    newest events were deleted) or the event at its sequence has another hash."""
+    checkpoints = list(
+        EvidenceCheckpoint.objects.filter(client__schema_name=connection.schema_name).order_by(
+            "sequence"
+        )
+    )
+    hashes = dict(
+        EvidenceEvent.objects.filter(
+            sequence__in={c.sequence for c in checkpoints if c.sequence <= head_sequence}
+        ).values_list("sequence", "hash")
+    )
+    for checkpoint in checkpoints:
+        witnessed = f"{checkpoint.source}, witnessed {checkpoint.recorded_at:%Y-%m-%d %H:%M} UTC"
+        if checkpoint.sequence > head_sequence:
+            return ChainBreak(
+                sequence=checkpoint.sequence,
+                uuid="",
+                problem=(
+                    f"the chain ends at #{head_sequence}, before event #{checkpoint.sequence} "
+                    f"that {witnessed} (events were deleted)"
+                ),
+            )
+        found = hashes.get(checkpoint.sequence)
+        if found != checkpoint.hash:
+            return ChainBreak(
+                sequence=checkpoint.sequence,
+                uuid="",
+                problem=(
+                    f"event #{checkpoint.sequence} has hash {found}, but {witnessed} "
+                    f"recorded {checkpoint.hash}"
+                ),
+            )
+    return None
 
 
 def chain_head() -> EvidenceEvent | None:
@@ -134,6 +182,19 @@ def events_in_period(period: date, tz: ZoneInfo) -> QuerySet[EvidenceEvent]:
     return EvidenceEvent.objects.filter(occurred_at__gte=start, occurred_at__lt=end).order_by(
         "sequence"
     )
+
+
+def chain_span_for_period(period: date, tz: ZoneInfo) -> QuerySet[EvidenceEvent]:
+    """The unbroken stretch of the chain that holds every event of the period: from its first
+    to its last event by sequence, with any event in between whose stated time lies outside
+    the period (an agent result reported late, a backdated detection), so the stretch always
+    recomputes on its own."""
+    span = events_in_period(period, tz).aggregate(first=Min("sequence"), last=Max("sequence"))
+    if span["first"] is None:
+        return EvidenceEvent.objects.none()
+    return EvidenceEvent.objects.filter(
+        sequence__gte=span["first"], sequence__lte=span["last"]
+    ).order_by("sequence")
 
 
 def latest_reports(period: date, *, exclude_kinds: tuple[str, ...] = ()) -> list[StoredReport]:

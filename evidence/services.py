@@ -14,9 +14,12 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
+from tenants.models import Client, EvidenceCheckpoint
+
 from . import contract
 from .contract import EventContractError
 from .models import GENESIS_HASH, EvidenceEvent, canonical_json
+from .selectors import chain_head
 
 __all__ = ["record_event", "record_events", "actor_label", "EventContractError"]
 
@@ -115,3 +118,20 @@ def record_events(events: list[dict[str, Any]]) -> list[EvidenceEvent]:
             rows.append(event)
         EvidenceEvent.objects.bulk_create(rows)
     return rows
+
+
+def witness_chain_head(*, source: str, reference: Any = None) -> EvidenceCheckpoint | None:
+    """Record the current client's chain head in the public schema (see ``EvidenceCheckpoint``);
+    call inside the transaction that stores what witnessed it."""
+    head = chain_head()
+    if head is None:
+        return None
+    client = Client.objects.get(schema_name=connection.schema_name)
+    return EvidenceCheckpoint.objects.create(
+        client=client,
+        sequence=head.sequence,
+        hash=head.hash,
+        recorded_at=timezone.now(),
+        source=source[:200],
+        reference=reference,
+    )

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from celery import shared_task
-from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
 
+from common.dependencies import RETRY_ON_DEPENDENCY_ERRORS
+from common.locks import held_lock
 from tenants.dispatch import dispatch_per_client
 from tenants.models import Client
 
@@ -16,8 +17,6 @@ from .periods import format_period, parse_period
 from .reports import due_for_monthly, generate_missing_reports, generate_report, monthly_kinds
 
 __all__ = ["generate_report_task", "generate_monthly_reports", "dispatch_monthly_reports"]
-
-MONTHLY_LOCK_SECONDS = 30 * 60
 
 
 def _current_client() -> Client:
@@ -27,7 +26,7 @@ def _current_client() -> Client:
     return tenant
 
 
-@shared_task(name="evidence.generate_report")
+@shared_task(name="evidence.generate_report", **RETRY_ON_DEPENDENCY_ERRORS)
 def generate_report_task(*, kind: str, period: str, actor: str | None = None) -> dict[str, Any]:
     """Render and store one report in the current client's schema (on demand)."""
     report = generate_report(
@@ -36,19 +35,16 @@ def generate_report_task(*, kind: str, period: str, actor: str | None = None) ->
     return {"id": str(report.uuid), "kind": kind, "period": period, "sha256": report.sha256}
 
 
-@shared_task(name="evidence.generate_monthly_reports")
+@shared_task(name="evidence.generate_monthly_reports", **RETRY_ON_DEPENDENCY_ERRORS)
 def generate_monthly_reports(*, period: str) -> dict[str, Any]:
     """Generate the month's reports that do not exist yet (idempotent) in the current schema."""
     client = _current_client()
-    lock = f"evidence:monthly-reports:{period}"  # the cache key function makes it per client
-    if not cache.add(lock, "locked", timeout=MONTHLY_LOCK_SECONDS):
-        return {"client": client.slug, "period": period, "generated": [], "skipped": "running"}
-    try:
+    with held_lock(f"evidence:monthly-reports:{period}") as held:  # one lock per client
+        if not held:
+            return {"client": client.slug, "period": period, "generated": [], "skipped": "running"}
         made = generate_missing_reports(
             client=client, period=parse_period(period), actor="system:monthly-reports"
         )
-    finally:
-        cache.delete(lock)
     return {"client": client.slug, "period": period, "generated": [r.kind for r in made]}
 
 

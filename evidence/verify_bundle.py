@@ -6,7 +6,8 @@ Usage:
     python verify_bundle.py [DIRECTORY]       # an extracted bundle (default: this folder)
 
 Checks that every file listed in manifest.json has the recorded SHA-256 and size, that no file
-was added, and recomputes the hash chain of the included evidence events:
+was added, that the included events agree with every chain head an earlier report witnessed
+(manifest "checkpoints"), and recomputes the hash chain of the included evidence events:
     hash = sha256(prev_hash + canonical_json(content))
 where canonical_json is JSON with sorted keys, no spaces, UTF-8 kept, and content holds uuid,
 sequence, occurred_at, kind, actor, subject_type, subject_id and payload. Exit status 0 when
@@ -71,8 +72,9 @@ class _Dir:
             return fh.read()
 
 
-def check_chain(lines, expected):
-    """Problems with the events (list of dicts) against the manifest's ``events`` entry."""
+def check_chain(lines, expected, checkpoints=None):
+    """Problems with the events (list of dicts) against the manifest's ``events`` entry and the
+    chain heads earlier reports witnessed (``checkpoints``)."""
     problems = []
     if len(lines) != expected.get("count", 0):
         problems.append(
@@ -101,6 +103,14 @@ def check_chain(lines, expected):
         if computed != event["hash"]:
             problems.append(f"{label}: content does not match its hash (computed {computed})")
         prev = event
+    by_sequence = {event.get("sequence"): event for event in lines}
+    for checkpoint in checkpoints or []:
+        event = by_sequence.get(checkpoint.get("sequence"))
+        where = "checkpoint #{} ({})".format(checkpoint.get("sequence"), checkpoint.get("source"))
+        if event is None:
+            problems.append(f"{where}: the events end before it (events were removed)")
+        elif event.get("hash") != checkpoint.get("hash"):
+            problems.append(f"{where}: the event there has another hash than was witnessed")
     if prev is not None:
         if prev["hash"] != expected.get("last_hash"):
             problems.append("events: last hash differs from the manifest")
@@ -141,7 +151,7 @@ def verify(source):
         except (KeyError, OSError, ValueError) as exc:
             problems.append(f"{events_path}: unreadable ({exc})")
         else:
-            problems.extend(check_chain(lines, events_info))
+            problems.extend(check_chain(lines, events_info, manifest.get("checkpoints")))
     return problems
 
 

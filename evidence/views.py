@@ -10,7 +10,9 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.views import View
 from django.views.generic import TemplateView
+from rest_framework.exceptions import NotFound
 
+from common.dependencies import QueueUnavailable, enqueue
 from tenants.permissions import Capability, ClientPageMixin
 
 from .filters import EvidenceEventFilterSet, StoredReportFilterSet
@@ -111,9 +113,16 @@ class ReportListView(ClientPageMixin, TemplateView):
         except (ReportNotAvailable, ValueError) as exc:
             messages.error(request, str(exc))
             return redirect(request.path)
-        generate_report_task.apply_async(
-            kwargs={"kind": kind, "period": period_text, "actor": actor_label(request.user)}
-        )
+        try:
+            enqueue(
+                generate_report_task,
+                kind=kind,
+                period=period_text,
+                actor=actor_label(request.user),
+            )
+        except QueueUnavailable as exc:
+            messages.error(request, str(exc))
+            return redirect(request.path)
         messages.success(
             request,
             f"{ReportKind(kind).label} for {period_text} is being generated; "
@@ -126,12 +135,14 @@ class ReportDownloadView(ClientPageMixin, View):
     capability = Capability.REPORTS
 
     def get(self, request: HttpRequest, uuid: Any) -> HttpResponse:
-        from .api.views import report_file_response
+        from .api.views import ReportAltered, report_file_response
 
         report = StoredReport.objects.filter(uuid=uuid).first()
         if report is None:
             raise Http404("No such report.")
         try:
-            return report_file_response(report)
-        except Exception as exc:  # NotFound from the API helper: the file is gone
+            return report_file_response(report, actor=request.user)
+        except ReportAltered as exc:
+            return HttpResponse(str(exc.detail), status=409, content_type="text/plain")
+        except NotFound as exc:
             raise Http404("The stored file is missing.") from exc

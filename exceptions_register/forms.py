@@ -8,6 +8,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
+from common.limits import TEXT_MAX_LENGTH
 from inventory.models import Asset
 from patchops.models import Finding
 from tenants.models import Client, User
@@ -23,7 +24,9 @@ FIELD_MAP = {"compensating_controls": "control_description_0"}
 class ExceptionForm(forms.Form):
     kind = forms.ChoiceField(choices=ExceptionKind.choices, initial=ExceptionKind.DEFERRAL)
     ticket_reference = forms.CharField(required=False, max_length=100, label="PSA ticket reference")
-    reason = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 4}))
+    reason = forms.CharField(
+        required=False, max_length=TEXT_MAX_LENGTH, widget=forms.Textarea(attrs={"rows": 4})
+    )
     expires_at = forms.DateTimeField(
         required=False,
         label="Hard expiry",
@@ -65,7 +68,10 @@ class ExceptionForm(forms.Form):
                 choices=[("", "—"), *ControlKind.choices], required=False, label="Control"
             )
             self.fields[f"control_description_{i}"] = forms.CharField(
-                required=False, label="Description", widget=forms.TextInput(attrs={"size": 60})
+                required=False,
+                max_length=TEXT_MAX_LENGTH,
+                label="Description",
+                widget=forms.TextInput(attrs={"size": 60}),
             )
 
     @property
@@ -128,11 +134,13 @@ class DecisionForm(forms.Form):
 
     decision = forms.ChoiceField(choices=[("sign", "Sign"), ("reject", "Reject")])
     password = forms.CharField(
-        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+        max_length=4096, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
     )
     text_sha256 = forms.CharField(widget=forms.HiddenInput, max_length=64)
-    reason = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    reason = forms.CharField(
+        required=False, max_length=TEXT_MAX_LENGTH, widget=forms.Textarea(attrs={"rows": 3})
+    )
 
 
 class RevokeForm(forms.Form):
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
+    reason = forms.CharField(max_length=TEXT_MAX_LENGTH, widget=forms.Textarea(attrs={"rows": 3}))

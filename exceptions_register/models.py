@@ -11,6 +11,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
+from common.limits import TEXT_MAX_LENGTH
+
 from .choices import (
     OPEN_FOR_CHANGE,
     ControlKind,
@@ -61,7 +63,7 @@ class RiskException(models.Model):
     state = models.CharField(
         max_length=20, choices=ExceptionState.choices, default=ExceptionState.DRAFT
     )
-    reason = models.TextField()
+    reason = models.TextField(max_length=TEXT_MAX_LENGTH)
     ticket_reference = models.CharField(max_length=100)
     assets = models.ManyToManyField("inventory.Asset", blank=True, related_name="exceptions")
     findings = models.ManyToManyField("patchops.Finding", blank=True, related_name="exceptions")
@@ -97,7 +99,7 @@ class RiskException(models.Model):
     starts_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField()
     ended_at = models.DateTimeField(null=True, blank=True)
-    end_reason = models.TextField(blank=True)
+    end_reason = models.TextField(max_length=TEXT_MAX_LENGTH, blank=True)
     ended_by = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
@@ -250,7 +252,7 @@ class CompensatingControl(models.Model):
 
     exception = models.ForeignKey(RiskException, on_delete=models.CASCADE, related_name="controls")
     kind = models.CharField(max_length=30, choices=ControlKind.choices)
-    description = models.TextField()
+    description = models.TextField(max_length=TEXT_MAX_LENGTH)
 
     class Meta:
         ordering = ["kind", "pk"]
@@ -282,7 +284,7 @@ class Signature(models.Model):
     )
     user_email = models.EmailField()
     decision = models.CharField(max_length=10, choices=SignatureDecision.choices)
-    rejection_reason = models.TextField(blank=True)
+    rejection_reason = models.TextField(max_length=TEXT_MAX_LENGTH, blank=True)
     signed_at = models.DateTimeField()
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.TextField(blank=True)

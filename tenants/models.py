@@ -278,3 +278,26 @@ class ApiToken(models.Model):
     @property
     def is_authenticated(self) -> bool:
         return True
+
+
+class EvidenceCheckpoint(models.Model):
+    """The head of a client's evidence chain as a stored report or bundle saw it.
+
+    Kept in the public schema, out of reach of anything that can rewrite the client's schema:
+    a chain that later ends before a checkpoint (its newest events deleted) or disagrees with
+    one (an event rewritten) no longer verifies.
+    """
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="checkpoints")
+    sequence = models.PositiveBigIntegerField()
+    hash = models.CharField(max_length=64)
+    recorded_at = models.DateTimeField()
+    source = models.CharField(max_length=200, help_text="what witnessed the head")
+    reference = models.UUIDField(null=True, blank=True, help_text="the stored report's id")
+
+    class Meta:
+        ordering = ["client", "sequence"]
+        indexes = [models.Index(fields=["client", "sequence"])]
+
+    def __str__(self) -> str:
+        return f"{self.client.slug} #{self.sequence} ({self.source})"

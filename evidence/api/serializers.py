@@ -80,7 +80,7 @@ def _api_root(request) -> str:
 
 class GenerateReportSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=ReportKind.choices)
-    period = serializers.RegexField(r"^\d{4}-\d{2}$", help_text="YYYY-MM")
+    period = serializers.RegexField(r"^\d{4}-\d{2}$", max_length=7, help_text="YYYY-MM")
 
 
 class QueuedReportSerializer(serializers.Serializer):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -9,6 +11,7 @@ from rest_framework import exceptions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from common.dependencies import enqueue
 from evidence.api.serializers import (
     ChainStatusSerializer,
     EvidenceEventSerializer,
@@ -19,7 +22,13 @@ from evidence.api.serializers import (
 from evidence.filters import EvidenceEventFilterSet, StoredReportFilterSet
 from evidence.models import EvidenceEvent, StoredReport
 from evidence.permissions import may_generate
-from evidence.reports import ReportNotAvailable, check_kind, check_period
+from evidence.reports import (
+    ReportNotAvailable,
+    check_kind,
+    check_period,
+    file_sha256,
+    record_report_altered,
+)
 from evidence.selectors import verify_chain
 from evidence.services import actor_label
 from tenants.permissions import Capability, current_client, role_in
@@ -93,9 +102,7 @@ class StoredReportViewSet(viewsets.ReadOnlyModelViewSet):
             raise exceptions.ValidationError({"kind": [str(exc)]}) from exc
         except ValueError as exc:
             raise exceptions.ValidationError({"period": [str(exc)]}) from exc
-        generate_report_task.apply_async(
-            kwargs={"kind": kind, "period": period, "actor": actor_label(request.user)}
-        )
+        enqueue(generate_report_task, kind=kind, period=period, actor=actor_label(request.user))
         return Response(
             {"status": "queued", "kind": kind, "period": period}, status=status.HTTP_202_ACCEPTED
         )
@@ -112,14 +119,31 @@ class StoredReportViewSet(viewsets.ReadOnlyModelViewSet):
     def download(self, request, *args, **kwargs):
         """Stream the stored file with its SHA-256 in the ``X-Content-SHA256`` header."""
         report = self.get_object()
-        return report_file_response(report)
+        return report_file_response(report, actor=request.user)
 
 
-def report_file_response(report: StoredReport) -> FileResponse:
+class ReportAltered(exceptions.APIException):
+    status_code = 409
+    default_detail = (
+        "The stored file no longer matches the SHA-256 recorded when it was generated; it was "
+        "not served. The MSP has been told (the refusal is in the evidence log)."
+    )
+    default_code = "report_altered"
+
+
+def report_file_response(report: StoredReport, *, actor: Any = None) -> FileResponse:
+    """The stored file, after checking it still has the SHA-256 recorded at generation (an
+    altered file is refused with ``ReportAltered`` and the refusal recorded)."""
     try:
         handle = report.file.open("rb")
     except FileNotFoundError as exc:
         raise exceptions.NotFound("The stored file is missing; contact the MSP.") from exc
+    found = file_sha256(handle)
+    if found != report.sha256:
+        handle.close()
+        record_report_altered(report=report, found_sha256=found, actor=actor)
+        raise ReportAltered()
+    handle.seek(0)
     response = FileResponse(
         handle,
         as_attachment=True,

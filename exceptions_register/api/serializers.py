@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from common.limits import TEXT_MAX_LENGTH
 from inventory.models import Asset
 from patchops.models import Finding
 from tenants.api.serializers import BriefMixin
@@ -21,7 +22,7 @@ from ..models import RiskException
 
 class CompensatingControlSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=ControlKind.choices)
-    description = serializers.CharField(max_length=2000)
+    description = serializers.CharField(max_length=TEXT_MAX_LENGTH)
 
 
 class RiskExceptionSerializer(BriefMixin, serializers.ModelSerializer):

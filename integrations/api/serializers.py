@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from common.limits import LOG_MAX_LENGTH
 from integrations.models import AgentJob, PsaTicket
 from tenants.api.serializers import BriefMixin
 
@@ -46,7 +47,13 @@ class AgentJobResultSerializer(serializers.Serializer):
     started_at = serializers.DateTimeField(required=False, allow_null=True)
     finished_at = serializers.DateTimeField(required=False, allow_null=True)
     packages = PackageResultSerializer(many=True, required=False, default=list)
-    log = serializers.CharField(required=False, allow_blank=True, default="", trim_whitespace=False)
+    log = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        trim_whitespace=False,
+        max_length=LOG_MAX_LENGTH,
+    )
 
     def validate(self, attrs):
         started, finished = attrs.get("started_at"), attrs.get("finished_at")

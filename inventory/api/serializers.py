@@ -6,6 +6,8 @@ from datetime import datetime
 
 from rest_framework import serializers
 
+from common.apifields import BoundedSlugRelatedField
+from common.limits import TEXT_MAX_LENGTH
 from tenants.api.serializers import BriefMixin
 
 from ..choices import AssetRole, DataFlow, OsFamily
@@ -193,15 +195,15 @@ class UnknownDeviceSerializer(BriefMixin, serializers.ModelSerializer):
 
 class AdoptSerializer(serializers.Serializer):
     hostname = serializers.CharField(required=False, allow_blank=True, max_length=255)
-    asset_class = serializers.SlugRelatedField(
-        slug_field="key", queryset=AssetClass.objects.all(), required=False
+    asset_class = BoundedSlugRelatedField(
+        slug_field="key", queryset=AssetClass.objects.all(), required=False, max_length=50
     )
     role = serializers.ChoiceField(choices=AssetRole.choices, default=AssetRole.OTHER)
     os_family = serializers.ChoiceField(choices=OsFamily.choices, default=OsFamily.OTHER)
 
 
 class DismissSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=2000)
+    reason = serializers.CharField(max_length=TEXT_MAX_LENGTH)
 
 
 class DiscoveryRunSerializer(BriefMixin, serializers.ModelSerializer):

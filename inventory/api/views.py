@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from typing import Any
 
@@ -22,6 +21,8 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from common import strictjson
+from common.limits import TEXT_MAX_LENGTH
 from patchops.api import UUID_PATTERN
 from tenants.permissions import Capability, current_client
 
@@ -160,13 +161,9 @@ class DiscoveryView(APIView):
         if len(raw) > limit:
             return _too_large(limit)
         try:
-            data = json.loads(raw.decode("utf-8-sig"))
-        except UnicodeDecodeError:
-            return _payload_error({"payload": ["The body must be UTF-8 JSON."]})
-        except json.JSONDecodeError as exc:
-            return _payload_error({"payload": [f"Malformed JSON: {exc.msg} (line {exc.lineno})."]})
-        except RecursionError:
-            return _payload_error({"payload": ["The JSON is nested too deeply."]})
+            data = strictjson.loads(raw)
+        except strictjson.InputError as exc:
+            return _payload_error({"payload": [str(exc)]})
         try:
             run, summary = services.run_ingest(
                 data=data,
@@ -185,6 +182,12 @@ def _too_large(limit: int) -> Response:
     return Response(
         {"detail": f"The body is larger than {limit} bytes; send smaller batches."},
         status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    )
+
+
+class PolicyReviewSerializer(serializers.Serializer):
+    notes = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=TEXT_MAX_LENGTH
     )
 
 
@@ -402,7 +405,7 @@ class SoftwarePolicyViewSet(viewsets.ModelViewSet):
         return selectors.visible_software_policies(self.request.user, current_client(self.request))
 
     @extend_schema(
-        request=inline_serializer("PolicyReview", {"notes": serializers.CharField(required=False)}),
+        request=PolicyReviewSerializer,
         responses=inline_serializer(
             "PolicyReviewResult",
             {"reviewed_on": serializers.DateField(), "next_review_due": serializers.DateField()},
@@ -410,8 +413,11 @@ class SoftwarePolicyViewSet(viewsets.ModelViewSet):
     )
     @action(detail=False, methods=["post"])
     def review(self, request: Any) -> Response:
-        notes = request.data.get("notes", "") if isinstance(request.data, dict) else ""
-        review = services.record_policy_review(actor=request.user, notes=str(notes)[:2000])
+        body = PolicyReviewSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        review = services.record_policy_review(
+            actor=request.user, notes=body.validated_data["notes"]
+        )
         return Response(
             {"reviewed_on": review.reviewed_on, "next_review_due": review.next_review_due},
             status=201,

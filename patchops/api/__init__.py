@@ -12,6 +12,13 @@ from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from common.dependencies import (
+    DEPENDENCY_ERRORS,
+    RETRY_AFTER_SECONDS,
+    QueueUnavailable,
+    unavailable_message,
+)
+
 # Path pattern of a public identifier (UUID) in API routes.
 UUID_PATTERN = r"[0-9a-fA-F-]{36}"
 
@@ -33,6 +40,12 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return Response(
             {"detail": "This object is still in use.", "dependants": dependants},
             status=status.HTTP_409_CONFLICT,
+        )
+    if isinstance(exc, DEPENDENCY_ERRORS + (QueueUnavailable,)):
+        return Response(
+            {"detail": unavailable_message(exc)},
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         )
     response = drf_exception_handler(exc, context)
     if (

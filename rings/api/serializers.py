@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from common.apifields import BoundedSlugRelatedField
+from common.limits import TEXT_MAX_LENGTH
+from inventory.choices import OsFamily
 from inventory.models import Asset, AssetClass, Site
 from rings.choices import RollbackOutcome, RolloutSelection
 from rings.models import (
@@ -297,7 +300,9 @@ class RolloutCreateSerializer(serializers.Serializer):
     patch_identifiers = serializers.ListField(
         child=serializers.CharField(max_length=200), required=False, default=list
     )
-    os_family = serializers.CharField(required=False, allow_blank=True, default="")
+    os_family = serializers.ChoiceField(
+        choices=OsFamily.choices, required=False, allow_blank=True, default=""
+    )
     expedite = serializers.BooleanField(
         required=False,
         default=False,
@@ -305,7 +310,7 @@ class RolloutCreateSerializer(serializers.Serializer):
         "soak ends (a person only, with ``expedite_reason``).",
     )
     expedite_reason = serializers.CharField(
-        required=False, allow_blank=True, default="", max_length=2000
+        required=False, allow_blank=True, default="", max_length=TEXT_MAX_LENGTH
     )
     soak_hours = serializers.IntegerField(
         required=False,
@@ -343,16 +348,18 @@ class RolloutPreviewSerializer(serializers.Serializer):
 
 
 class ResumeSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=2000)
+    reason = serializers.CharField(max_length=TEXT_MAX_LENGTH)
 
 
 class WaveActionSerializer(serializers.Serializer):
     wave = serializers.UUIDField(help_text="The wave (ring) the action applies to.")
-    note = serializers.CharField(required=False, allow_blank=True, default="")
+    note = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=TEXT_MAX_LENGTH
+    )
 
 
 class HaltSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=2000)
+    reason = serializers.CharField(max_length=TEXT_MAX_LENGTH)
 
 
 class RollbackSerializer(serializers.Serializer):
@@ -362,7 +369,9 @@ class RollbackSerializer(serializers.Serializer):
 
     wave = serializers.UUIDField(required=False, allow_null=True, default=None)
     assets = serializers.ListField(child=serializers.UUIDField(), required=False, default=list)
-    what = serializers.CharField(max_length=2000, help_text="What is rolled back, and why.")
+    what = serializers.CharField(
+        max_length=TEXT_MAX_LENGTH, help_text="What is rolled back, and why."
+    )
     outcome = serializers.ChoiceField(
         choices=[c for c in RollbackOutcome.choices if c[0] != RollbackOutcome.PENDING],
         required=False,
@@ -374,7 +383,9 @@ class RollbackSerializer(serializers.Serializer):
 class RollbackOutcomeSerializer(serializers.Serializer):
     asset = serializers.UUIDField()
     status = serializers.ChoiceField(choices=["rolled_back", "failed"])
-    message = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    message = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=TEXT_MAX_LENGTH
+    )
 
 
 class RollbackResultsSerializer(serializers.Serializer):
@@ -388,7 +399,9 @@ class RunbookRecordSerializer(serializers.Serializer):
     wave = serializers.UUIDField()
     check = serializers.UUIDField()
     passed = serializers.BooleanField()
-    note = serializers.CharField(required=False, allow_blank=True, default="")
+    note = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=TEXT_MAX_LENGTH
+    )
 
 
 class MaintenanceWindowSerializer(BriefMixin, ValidatedModelSerializer):
@@ -396,8 +409,12 @@ class MaintenanceWindowSerializer(BriefMixin, ValidatedModelSerializer):
     site = serializers.SlugRelatedField(
         slug_field="uuid", queryset=Site.objects.all(), required=False, allow_null=True
     )
-    asset_class = serializers.SlugRelatedField(
-        slug_field="key", queryset=AssetClass.objects.all(), required=False, allow_null=True
+    asset_class = BoundedSlugRelatedField(
+        slug_field="key",
+        queryset=AssetClass.objects.all(),
+        required=False,
+        allow_null=True,
+        max_length=50,
     )
     next_opening = serializers.SerializerMethodField()
 

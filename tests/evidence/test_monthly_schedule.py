@@ -90,12 +90,9 @@ def test_hipaa_kind_is_only_scheduled_for_hipaa_clients(monkeypatch, tenant_a, t
 
 
 def test_a_running_monthly_generation_is_not_started_twice(tenant_a):
-    from django.core.cache import cache
+    from common.locks import held_lock
 
-    with tenant_context(tenant_a):
-        cache.add("evidence:monthly-reports:2026-11", "locked", timeout=60)
-        try:
-            result = generate_monthly_reports(period="2026-11")
-        finally:
-            cache.delete("evidence:monthly-reports:2026-11")
+    with tenant_context(tenant_a), held_lock("evidence:monthly-reports:2026-11") as held:
+        assert held
+        result = generate_monthly_reports(period="2026-11")
         assert result["skipped"] == "running" and not StoredReport.objects.exists()

@@ -3,9 +3,9 @@
 from unittest import mock
 
 import pytest
-from django.core.cache import cache
 from django_tenants.utils import tenant_context
 
+from common.locks import held_lock
 from patchops.celery import app
 from rings import tasks
 from rings.services import assign_rings, create_rollout
@@ -35,7 +35,6 @@ def test_evaluation_task_advances_rollouts_and_is_idempotent(tenant_a, personas)
             selection="patch_identifiers",
             patch_identifiers=["KB5030001"],
         )
-        cache.delete("rings:evaluate")
         first = tasks.evaluate_client_rollouts()
         second = tasks.evaluate_client_rollouts()
     assert first["schema"] == tenant_a.schema_name
@@ -44,9 +43,6 @@ def test_evaluation_task_advances_rollouts_and_is_idempotent(tenant_a, personas)
 
 
 def test_evaluation_task_skips_while_another_runs(tenant_a):
-    with tenant_context(tenant_a):
-        cache.add("rings:evaluate", "1", 30)
-        try:
-            assert tasks.evaluate_client_rollouts()["skipped"] == "locked"
-        finally:
-            cache.delete("rings:evaluate")
+    with tenant_context(tenant_a), held_lock("rings:evaluate") as held:
+        assert held
+        assert tasks.evaluate_client_rollouts()["skipped"] == "locked"

@@ -1,0 +1,61 @@
+"""Requests refused before any view runs: bodies over the limit and NUL in the query string."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from urllib.parse import unquote_to_bytes
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from common.apiparsers import too_large_detail
+
+
+def is_api_path(path: str) -> bool:
+    return "/api/" in path
+
+
+class RequestLimitsMiddleware:
+    """A body larger than ``REQUEST_MAX_BODY_BYTES`` is a 413 (JSON on the API, a plain page
+    elsewhere) before it is read; a NUL byte in the query string is a 400, since no stored
+    value can hold one."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        limit = int(getattr(settings, "REQUEST_MAX_BODY_BYTES", 10 * 1024 * 1024))
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return self._refuse(request, 400, "The Content-Length header is not a number.")
+        if length > limit:
+            return self._refuse(request, 413, too_large_detail(limit))
+        if b"\x00" in unquote_to_bytes(request.META.get("QUERY_STRING", "")):
+            return self._refuse(request, 400, "The query string must not contain NUL characters.")
+        return self.get_response(request)
+
+    @staticmethod
+    def _refuse(request: HttpRequest, status: int, detail: str) -> HttpResponse:
+        if is_api_path(request.path):
+            return JsonResponse({"detail": detail}, status=status)
+        return HttpResponse(detail, status=status, content_type="text/plain; charset=utf-8")
+
+
+class DependencyErrorMiddleware:
+    """A view that meets a lost database or broker answers 503 with ``Retry-After`` (JSON on
+    the API), in development too, where Django would otherwise show its debug page."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        from common.dependencies import DEPENDENCY_ERRORS, QueueUnavailable
+        from common.errors import unavailable
+
+        if isinstance(exception, DEPENDENCY_ERRORS + (QueueUnavailable,)):
+            return unavailable(request, exception)
+        return None
