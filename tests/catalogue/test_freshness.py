@@ -59,18 +59,19 @@ def test_dashboard_warns_about_an_old_msrc_catalogue(imported, personas, login):
 def test_report_footnote_states_each_catalogue(imported, tenant_a):
     from datetime import date
 
-    from evidence.reports import base_context
-
-    context = base_context(tenant_a, date(2025, 8, 1), "Monthly compliance report")
-    kinds = {s.kind for s in context["catalogues"]}
-    assert kinds == {"kev", "msrc", "epss"}
     from django.template.loader import render_to_string
     from django.utils import timezone
+    from django_tenants.utils import tenant_context
 
-    # Reports render in the client's zone (Chicago); a catalogue's date is the one it states:
-    # EPSS scored on 2026-09-29 (UTC midnight) is not the 28th in Chicago.
-    with timezone.override(tenant_a.tz):
+    from evidence.reports import base_context
+
+    # Reports render inside the client's schema and in its zone (Chicago); a catalogue's date
+    # is the one it states: EPSS scored on 2026-09-29 (UTC midnight) is not the 28th there.
+    with tenant_context(tenant_a), timezone.override(tenant_a.tz):
+        context = base_context(tenant_a, date(2025, 8, 1), "Monthly compliance report")
         html = render_to_string("evidence/pdf/base.html", context)
+    kinds = {s.kind for s in context["catalogues"]}
+    assert kinds == {"kev", "msrc", "epss"}
     assert "Vulnerability data as of:" in html and "CISA KEV 2025-08-25" in html
     assert "FIRST EPSS 2026-09-29" in html
 
