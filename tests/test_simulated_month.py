@@ -846,6 +846,7 @@ def test_a_month_at_a_hipaa_clinic(month):
     findings = expected_findings(cat)
     assert len(findings) == 40
     check_every_report(texts, cat)
+    check_chain_heads(texts, clinic)
     check_monthly(texts["monthly"], findings)
     check_hipaa(texts["hipaa"], findings, clinic)
     check_qbr(texts["qbr"], findings)
@@ -876,6 +877,30 @@ def check_every_report(texts: dict[str, Pdf], cat: Catalogue) -> None:
         contains(body, f"{NAME} · {title} · Period {period}", footnote)
         contains(body, f"{NAME} · period {period} ({days}, America/Chicago) · generated "
                        f"{local(REPORTED_AT)}")  # fmt: skip
+
+
+def event_hash(clinic: Clinic, sequence: int) -> str:
+    """The hash of event #``sequence`` as the evidence log's API gives it."""
+    path = f"evidence/?ordering=sequence&limit=1&offset={sequence - 1}"
+    [event] = clinic.call(ENGINEER, "get", path)["results"]
+    assert event["sequence"] == sequence
+    return event["hash"]
+
+
+def check_chain_heads(texts: dict[str, Pdf], clinic: Clinic) -> None:
+    """Each PDF names the chain head it was generated at: an event of the client's log, later
+    for each report generated after another (generating a report is itself recorded)."""
+    heads = []
+    for kind in ("monthly", "hipaa", "qbr"):
+        found = re.search(
+            r"Evidence chain head at generation: event #(\d+), SHA-256 ([0-9a-f]{64})",
+            re.sub(r"\s+", " ", texts[kind].text),
+        )
+        assert found, kind
+        sequence, digest = int(found.group(1)), found.group(2)
+        assert event_hash(clinic, sequence) == digest
+        heads.append(sequence)
+    assert heads == sorted(set(heads))
 
 
 def rollout_lines(findings: list[Expected]) -> list[str]:
@@ -1009,9 +1034,7 @@ def check_hipaa(pdf: Pdf, findings: list[Expected], clinic: Clinic) -> None:
                      re.sub(r"\s+", " ", text))  # fmt: skip
     assert head and head.group(1) == head.group(2)
     sequence, digest = int(head.group(2)), head.group(3)
-    events = clinic.call(ENGINEER, "get", f"evidence/?ordering=sequence&limit=1&offset="
-                                          f"{sequence - 1}")["results"]  # fmt: skip
-    assert events[0]["sequence"] == sequence and events[0]["hash"] == digest
+    assert event_hash(clinic, sequence) == digest
     contains(body, f"Evidence log head: event #{sequence}, hash {digest}")
 
     section = between(text, "ePHI asset inventory 13 systems", "Risk-based prioritization log")
