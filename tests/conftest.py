@@ -68,6 +68,7 @@ def django_db_setup(django_test_environment, django_db_blocker, django_db_modify
         _seed_tenants_and_personas()
     yield
     with django_db_blocker.unblock():
+        connection.close()  # a test may have left the session's connection unusable
         connection.set_schema_to_public()
         # Worker processes and server threads of the session may still hold a connection.
         with connection.cursor() as cursor:
