@@ -1,6 +1,8 @@
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest
+from django.urls import reverse
 
 from tenants.permissions import capabilities_in, current_client, role_in, visible_clients
 
@@ -35,6 +37,24 @@ def client_section(path: str, base: str) -> str:
     return SECTION_OF_SEGMENT.get(segment, "")
 
 
+# Root pages named once: the client pages' URLconf (django-tenants' subfolder URLconf) does not
+# hold the public schema's URL names, so they are reversed against the public URLconf.
+PUBLIC_PAGES = {
+    "home": "home",
+    "scorecards": "scorecards:scorecard_list",
+    "api_docs": "api-docs",
+    "login": "login",
+    "logout": "logout",
+}
+
+
+def public_urls() -> dict[str, str]:
+    return {
+        key: reverse(name, urlconf=settings.PUBLIC_SCHEMA_URLCONF)
+        for key, name in PUBLIC_PAGES.items()
+    }
+
+
 def portal(request: HttpRequest) -> dict[str, Any]:
     """The current client (only when the user may see it), the user's capabilities there, the
     current section of the client nav and, for staff, the client switcher."""
@@ -52,6 +72,7 @@ def portal(request: HttpRequest) -> dict[str, Any]:
         capabilities = {c.value for c in capabilities_in(user, client)}
         section = client_section(request.path, client.get_absolute_url())
     return {
+        "public_urls": public_urls(),
         "current_client": client,
         "switcher_clients": switcher,
         "is_staff_user": is_staff,
