@@ -29,6 +29,7 @@ from typing import Any
 from .choices import RebootPolicy, SeverityTier
 
 __all__ = [
+    "DEFAULT_REBOOT_POLICY",
     "DEFAULT_RULES",
     "FALLBACK_WINDOW_HOURS",
     "SUNDAY",
@@ -59,6 +60,11 @@ DEFAULT_RULES: dict[tuple[str, str], tuple[int, str, int | None, time | None]] =
     ("do_not_disrupt", SeverityTier.MEDIUM): (30 * _DAY, *_MANUAL),
     ("do_not_disrupt", SeverityTier.LOW): (30 * _DAY, *_MANUAL),
     ("do_not_disrupt", SeverityTier.UNKNOWN): (30 * _DAY, *_MANUAL),
+}
+# The reboot policy each asset class gets when no SLA rule of the client says otherwise (the same
+# for every tier of a class: read once from the table above).
+DEFAULT_REBOOT_POLICY: dict[str, str] = {
+    cls: rule[1] for (cls, tier), rule in DEFAULT_RULES.items() if tier == SeverityTier.UNKNOWN
 }
 FALLBACK_WINDOW_HOURS: dict[str, int] = {
     tier: rule[0] for (cls, tier), rule in DEFAULT_RULES.items() if cls == "workstation"

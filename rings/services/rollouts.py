@@ -17,19 +17,12 @@ from django.utils import timezone
 from evidence.services import actor_label, record_event
 from findings.choices import FindingState, RebootPolicy, SeverityTier
 from findings.models import Finding, SlaRule
-from inventory.models import Asset, AssetClass
+from findings.sla import DEFAULT_REBOOT_POLICY
+from inventory.models import Asset
 from rings.choices import RestartMode, RolloutSelection
 from rings.models import MaintenanceWindow, Ring, Rollout, Wave
 from rings.services.approvals import ApprovalRefused
 from tenants.models import User
-
-# Used when no SLA policy (findings.SlaPolicy / SlaRule) defines the reboot policy.
-DEFAULT_REBOOT_POLICY = {
-    AssetClass.CORE_SERVER: RebootPolicy.SCHEDULED,
-    AssetClass.WORKSTATION: RebootPolicy.USER_PROMPTED,
-    AssetClass.DO_NOT_DISRUPT: RebootPolicy.MANUAL_APPROVAL,
-}
-
 
 # Open findings a rollout may carry (verified, excepted and not-applicable ones are done).
 ROLLABLE_STATES = (FindingState.OPEN, FindingState.SCHEDULED, FindingState.FAILED)
