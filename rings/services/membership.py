@@ -45,7 +45,8 @@ UNFINISHED_ROLLOUT_STATES = (RolloutState.ACTIVE, RolloutState.HALTED)
 
 def _spread_key(asset: Asset) -> str:
     # Deterministic but not alphabetical, so samples do not cluster on hostname prefixes.
-    return hashlib.sha256(f"{asset.hostname}|{asset.uuid}".encode()).hexdigest()
+    # Reported identity, not the random row id: the same fleet gets the same rings on every install.
+    return hashlib.sha256(f"{asset.hostname}|{asset.hardware_serial}".encode()).hexdigest()
 
 
 def _pick_canary(
