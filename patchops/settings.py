@@ -34,6 +34,7 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SHARED_APPS = [
     "django_tenants",
     "tenants",
+    "accounts",
     "catalogue",
     "scorecards",
     "dashboard",

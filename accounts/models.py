@@ -1,0 +1,52 @@
+"""The security audit log: who signed in, failed, was locked out, changed a factor, invited,
+re-roled or removed someone, created or revoked a token, exported or downloaded what.
+
+Kept in the public schema (one table for the MSP), each row naming its client where the event
+concerns one, so MSP admins see every row and a client's owners see their own client's.
+Rows are only ever added (``accounts.audit.record``).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+from tenants.models import Client
+
+
+class AuditEvent(models.Model):
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    occurred_at = models.DateTimeField(db_index=True)
+    kind = models.CharField(max_length=40)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="the signed-in person who acted, when one did",
+    )
+    actor_label = models.CharField(
+        max_length=254, help_text="e-mail, token:<name>, the address tried, or system"
+    )
+    client = models.ForeignKey(
+        Client, null=True, blank=True, on_delete=models.CASCADE, related_name="audit_events"
+    )
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    target = models.CharField(
+        max_length=254, blank=True, help_text="what the event is about: a user, token, file"
+    )
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        indexes = [
+            models.Index(fields=["client", "-occurred_at"]),
+            models.Index(fields=["kind", "-occurred_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.occurred_at:%Y-%m-%d %H:%M} {self.kind} {self.actor_label}"
