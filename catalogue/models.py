@@ -93,14 +93,6 @@ class Vulnerability(models.Model):
     def __str__(self) -> str:
         return self.cve_id
 
-    @property
-    def cvss_score(self):
-        """The score used for ordering: v3.x when present, otherwise v4.0, otherwise v2."""
-        for score in (self.cvss3_score, self.cvss4_score, self.cvss2_score):
-            if score is not None:
-                return score
-        return None
-
 
 class Advisory(models.Model):
     """A vendor fix: a Windows KB, a USN/DSA/RHSA, a GitHub/OSV advisory."""

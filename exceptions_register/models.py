@@ -171,10 +171,6 @@ class RiskException(models.Model):
         return (at or timezone.now()) >= self.expires_at
 
     @property
-    def is_open_for_change(self) -> bool:
-        return self.state in OPEN_FOR_CHANGE
-
-    @property
     def state_color(self) -> str:
         return ExceptionState(self.state).color
 

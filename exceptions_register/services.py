@@ -33,6 +33,7 @@ from .choices import (
     SignatureDecision,
 )
 from .models import CompensatingControl, ExceptionReminder, RiskException, Signature
+from .selectors import covered_findings_at
 
 __all__ = [
     "ControlInput",
@@ -152,7 +153,6 @@ def _except_findings(exception: RiskException) -> list[str]:
 
 
 def _reopen_findings(exception: RiskException, *, at: datetime) -> list[str]:
-    from .selectors import covered_findings_at
 
     still_covered = covered_findings_at(at).values("pk")
     findings = (

@@ -16,7 +16,7 @@ from findings import risk, sla
 from findings.choices import RebootPolicy, SeverityTier
 from findings.models import Finding, SlaPolicy, SlaPolicyChange, SlaRule
 from findings.verification import CLOSED_STATES
-from inventory.models import Asset, AssetClass
+from inventory.models import AssetClass
 
 
 def get_policy() -> SlaPolicy:
@@ -47,11 +47,6 @@ def _windows_for_class(asset_class_id: int) -> dict[str, int]:
         "tier", "window_hours"
     )
     return dict(sla.FALLBACK_WINDOW_HOURS) | dict(rules)
-
-
-def window_hours_for(*, asset: Asset, tier: str) -> int:
-    """Deployment window (hours) of the asset's class for ``tier``."""
-    return _windows_for_class(asset.asset_class_id)[tier]
 
 
 def _windows_by_class(class_ids: set[int]) -> dict[int, dict[str, int]]:

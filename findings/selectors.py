@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
+from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.utils import timezone
 
 from findings.chain import ChainEvent, FindingChain
@@ -172,7 +172,3 @@ def sla_rules() -> QuerySet[SlaRule]:
 
 def sla_changes() -> QuerySet[SlaPolicyChange]:
     return SlaPolicyChange.objects.order_by("-at", "-pk")
-
-
-def overdue_q(at: datetime) -> Q:
-    return Q(due_at__lt=at) & ~Q(state__in=[FindingState.VERIFIED, FindingState.NOT_APPLICABLE])

@@ -99,10 +99,6 @@ def _inventories_of(asset_ids: list[int], names: set[str] | None = None) -> dict
     return out
 
 
-def _inventory_of(asset: Asset) -> Inventory:
-    return _inventories_of([asset.pk])[asset.pk]
-
-
 def verify_findings_for_asset(
     asset: Asset, at: datetime, *, satisfied_kbs: set[str] | None = None
 ) -> int:

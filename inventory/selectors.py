@@ -17,10 +17,11 @@ from common.choices import OsFamily
 from tenants.models import Client
 from tenants.permissions import Capability, has_capability
 
-from .choices import AssetRole, SoftwareCategory, UnknownDeviceState
+from .choices import AssetRole, DiscoveryRunSource, SoftwareCategory, UnknownDeviceState
 from .models import (
     Asset,
     DiscoveryRun,
+    DiscoverySchedule,
     InstalledSoftware,
     InventorySnapshot,
     PatchReport,
@@ -29,6 +30,7 @@ from .models import (
     SoftwarePolicyReview,
     UnknownDevice,
 )
+from .schedule import discovery_due
 
 __all__ = [
     "visible_assets",
@@ -294,9 +296,6 @@ def scope_report(*, today: date | None = None, product_limit: int = 200) -> Scop
 
 def is_discovery_due(*, client: Client, now: Any) -> bool:
     """Whether the current schema's client is due its scheduled discovery at ``now``."""
-    from .choices import DiscoveryRunSource
-    from .models import DiscoverySchedule
-    from .schedule import discovery_due
 
     schedule = DiscoverySchedule.current()
     if not schedule.is_enabled:

@@ -11,6 +11,11 @@ from common.locks import held_lock
 from tenants.dispatch import dispatch_per_client
 from tenants.models import Client
 
+from . import services
+from .models import InventorySnapshot
+from .schedule import snapshot_month
+from .selectors import is_discovery_due
+
 
 def _current_client() -> Client:
     return Client.objects.get(schema_name=connection.schema_name)
@@ -19,7 +24,6 @@ def _current_client() -> Client:
 @shared_task(name="inventory.dispatch_discovery")
 def dispatch_discovery() -> dict:
     """Send ``run_discovery`` for every client whose scheduled slot has passed."""
-    from .selectors import is_discovery_due
 
     now = timezone.now()
     sent = dispatch_per_client(
@@ -37,28 +41,24 @@ def dispatch_discovery() -> dict:
 )
 def run_discovery() -> dict:
     """The scheduled discovery of the current client: pull sources and staleness."""
-    from .services import run_scheduled_discovery
 
     with held_lock("inventory:discovery") as held:
         if not held:
             return {"skipped": "already running"}
-        run = run_scheduled_discovery(client=_current_client())
+        run = services.run_scheduled_discovery(client=_current_client())
     return {"run": str(run.uuid), "status": run.status, "counts": run.counts}
 
 
 @shared_task(name="inventory.mark_stale_assets")
 def mark_stale_assets() -> dict:
-    from .services import mark_stale_assets as mark
 
     client = _current_client()
-    return {"turned_stale": mark(stale_after_days=client.stale_after_days)}
+    return {"turned_stale": services.mark_stale_assets(stale_after_days=client.stale_after_days)}
 
 
 @shared_task(name="inventory.dispatch_snapshots")
 def dispatch_snapshots() -> dict:
     """Send ``create_monthly_snapshot`` for clients without this month's scheduled snapshot."""
-    from .models import InventorySnapshot
-    from .schedule import snapshot_month
 
     now = timezone.now()
 
@@ -71,7 +71,6 @@ def dispatch_snapshots() -> dict:
 
 @shared_task(name="inventory.create_monthly_snapshot", acks_late=True, **RETRY_ON_DEPENDENCY_ERRORS)
 def create_monthly_snapshot() -> dict:
-    from .services import create_snapshot
 
-    snapshot = create_snapshot(client=_current_client(), scheduled=True)
+    snapshot = services.create_snapshot(client=_current_client(), scheduled=True)
     return {"snapshot": str(snapshot.uuid), "csv_sha256": snapshot.csv_sha256}

@@ -172,10 +172,6 @@ class User(AbstractBaseUser, PermissionsMixin):
     def get_short_name(self) -> str:
         return self.full_name.split(" ")[0] if self.full_name else self.email
 
-    @property
-    def is_msp_staff(self) -> bool:
-        return bool(self.staff_role)
-
     def save(self, *args, **kwargs) -> None:
         # MSP admins run the Django admin; nobody else signs in there.
         self.is_staff = self.staff_role == StaffRole.MSP_ADMIN or self.is_superuser

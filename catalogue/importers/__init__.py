@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 from ..choices import ImportKind
 from .base import Counts, ImportFileError, Progress
@@ -26,7 +25,3 @@ IMPORTERS: dict[str, Callable[..., Counts]] = {
     ImportKind.OSV: import_osv,
     ImportKind.DEBIAN: import_debian,
 }
-
-
-def importer_for(kind: str) -> Callable[[Path], Counts]:
-    return IMPORTERS[kind]

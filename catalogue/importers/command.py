@@ -7,6 +7,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from ..services import run_import
 from .base import ImportFileError
 
 
@@ -21,7 +22,6 @@ class ImportCommand(BaseCommand):
         )
 
     def handle(self, *args, **options) -> None:
-        from ..services import run_import
 
         path = Path(options["path"])
         show = not options["no_progress"]

@@ -79,10 +79,6 @@ class Rollout(models.Model):
     def state_color(self) -> str:
         return RolloutState(self.state).color
 
-    @property
-    def is_over(self) -> bool:
-        return self.state in (RolloutState.COMPLETED, RolloutState.NOTHING_DEPLOYED)
-
 
 class Wave(models.Model):
     """The rollout in one ring. Deployment and verification are separate states and times."""
