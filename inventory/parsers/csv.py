@@ -33,7 +33,8 @@ import io
 import re
 from typing import Any
 
-from . import ParseError, decode_text
+from .errors import ParseError
+from .text import decode_text
 
 __all__ = ["COLUMNS", "COLUMN_HELP", "parse_csv", "looks_like_csv"]
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from . import ParseError, decode_text
+from .errors import ParseError
+from .text import decode_text
 
 __all__ = ["parse_osquery", "looks_like_osquery"]
 

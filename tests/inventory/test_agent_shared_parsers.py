@@ -50,8 +50,8 @@ print(json.dumps({
 
 
 def test_the_portal_reads_windows_exports_with_the_agents_parsers():
-    assert PARSERS["systeminfo"].load() is parse_systeminfo
-    assert PARSERS["qfe"].load() is parse_qfe
+    assert PARSERS["systeminfo"].parser is parse_systeminfo
+    assert PARSERS["qfe"].parser is parse_qfe
 
 
 def test_the_agents_systeminfo_fallback_is_the_portals_reading():

@@ -7,7 +7,7 @@ from django.core.management import CommandError, call_command
 from django_tenants.utils import tenant_context
 
 from inventory.models import Asset, DiscoveryRun, UnknownDevice
-from inventory.parsers import PARSERS, detect_format, detect_formats
+from inventory.parsers import _DETECTORS, PARSERS, detect_format, detect_formats
 from inventory.parsers.csv import parse_csv
 from inventory.parsers.osquery import parse_osquery
 
@@ -132,23 +132,18 @@ def test_ingest_hostname_option_fills_missing_hostname(tmp_path, tenant_a):
         assert Asset.objects.get().hostname == "web-01"
 
 
-def test_ingest_nmap_hosts_reconcile(tmp_path, tenant_a, monkeypatch):
-    hosts = [
-        {
-            "status": "up",
-            "ip": "10.9.9.9",
-            "ipv6": None,
-            "mac": "AA:BB:CC:00:11:22",
-            "mac_vendor": "Cisco",
-            "hostnames": [],
-            "os_guesses": [],
-            "open_ports": [],
-        }
-    ]
-    monkeypatch.setattr(type(PARSERS["nmap"]), "load", lambda self: lambda data: hosts)
-    call_command(
-        "ingest", "tenant-a", write(tmp_path, "scan.xml", "<nmaprun/>"), "--format", "nmap"
+def test_ingest_nmap_hosts_reconcile(tmp_path, tenant_a):
+    scan = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<nmaprun scanner="nmap" args="nmap -sn -oX scan.xml 10.9.9.0/24" start="1764547200">'
+        '<host><status state="up" reason="arp-response"/>'
+        '<address addr="10.9.9.9" addrtype="ipv4"/>'
+        '<address addr="AA:BB:CC:00:11:22" addrtype="mac" vendor="Cisco"/>'
+        "<hostnames/></host>"
+        '<runstats><finished time="1764547210"/><hosts up="1" down="255" total="256"/></runstats>'
+        "</nmaprun>"
     )
+    call_command("ingest", "tenant-a", write(tmp_path, "scan.xml", scan), "--format", "nmap")
     with tenant_context(tenant_a):
         assert UnknownDevice.objects.get().mac_vendor == "Cisco"
         assert DiscoveryRun.objects.get().source == "nmap"
@@ -161,29 +156,17 @@ def test_ingest_help_documents_csv_columns(capsys):
     assert "data_flows" in out and "asset_class" in out
 
 
-@pytest.fixture
-def fake_parsers(monkeypatch):
-    """Stand-ins for the parser modules that live in their own files."""
-    import sys
-    import types
-
-    nmap = types.ModuleType("inventory.parsers.nmap")
-    nmap.looks_like_nmap = lambda data: data.lstrip().startswith(b"<?xml") and b"<nmaprun" in data
-    nmap.parse_nmap = lambda data: []
-    dpkg = types.ModuleType("inventory.parsers.dpkg")
-    dpkg.looks_like_dpkg = lambda data: b"\t" in data or b"hostname" in data
-    monkeypatch.setitem(sys.modules, "inventory.parsers.nmap", nmap)
-    monkeypatch.setitem(sys.modules, "inventory.parsers.dpkg", dpkg)
+def test_detection_knows_each_format_by_its_content():
+    assert detect_format(b'<?xml version="1.0"?>\n<nmaprun scanner="nmap"></nmaprun>') == "nmap"
+    assert detect_format(b"openssl\t3.0.2-0ubuntu1.10\nbash\t5.1-6ubuntu1\n") == "dpkg"
+    assert detect_format(CSV.encode()) == "csv"
 
 
-def test_detection_asks_the_other_parsers(fake_parsers):
-    assert detect_format(b'<?xml version="1.0"?>\n<nmaprun scanner="nmap">') == "nmap"
-    assert detect_format(b"openssl\t3.0.2\n") == "dpkg"
-
-
-def test_ambiguous_content_is_an_error(fake_parsers, tmp_path):
-    assert sorted(detect_formats(CSV.encode())) == ["csv", "dpkg"]
-    with pytest.raises(CommandError, match="could be csv or dpkg"):
+def test_ambiguous_content_is_an_error(monkeypatch, tmp_path):
+    # Two formats that both accept the same bytes: the command asks which one is meant.
+    monkeypatch.setitem(_DETECTORS, "osquery", lambda data: data.startswith(b"hostname"))
+    assert sorted(detect_formats(CSV.encode())) == ["csv", "osquery"]
+    with pytest.raises(CommandError, match="could be osquery or csv; give --format"):
         call_command("ingest", "tenant-a", write(tmp_path, "a.csv", CSV))
 
 

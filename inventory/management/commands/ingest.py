@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -10,11 +9,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django_tenants.utils import tenant_context
 
-from inventory.choices import AssetSource, DiscoveryRunSource
-from inventory.parsers import PARSERS, ParseError, detect_formats
+from inventory.parsers import PARSERS
 from inventory.parsers.csv import COLUMN_HELP
-from inventory.payload import PayloadError
-from inventory.services import run_ingest, run_reconcile
+from inventory.services.files import FileRejected, ingest_file, read_file
 from tenants.models import Client
 
 MAX_FILE_BYTES = 512 * 1024 * 1024
@@ -56,112 +53,27 @@ class Command(BaseCommand):
             data = path.read_bytes()
         except OSError as exc:
             raise CommandError(f"Cannot read {path}: {exc.strerror or exc}.") from exc
-        if not data.strip():
-            raise CommandError(f"{path} is empty.")
-        fmt = options["format"] or self._detect(data, path)
-        spec = PARSERS[fmt]
-        hostname = (options.get("hostname") or "").strip() or None
         try:
-            records = spec.parse(data, hostname=hostname)
-        except ImportError as exc:
-            raise CommandError(f"The {fmt} format is not available here ({exc}).") from exc
-        except (ParseError, ValueError, UnicodeError) as exc:
-            looks = [f for f in detect_formats(data) if f != fmt]
-            hint = f" The content looks like {' or '.join(looks)}." if looks else ""
-            raise CommandError(f"{path} is not a readable {fmt} file: {exc}{hint}") from exc
-        if not records and spec.produces != "hosts":
-            raise CommandError(f"{path} holds nothing to ingest as {fmt}.")
-        # A scan in which no host answered is still a scan: it is recorded as an empty run.
-        with tenant_context(client):
-            if spec.produces == "hosts":
-                run, summary = run_reconcile(
-                    hosts=records, source_name=path.name, actor=f"ingest {path.name}"
-                )
-            else:
-                if hostname:
-                    _apply_hostname(records, hostname)
-                try:
-                    run, summary = run_ingest(
-                        data=records,
-                        source=_SOURCES.get(fmt, AssetSource.OSQUERY),
-                        run_source=DiscoveryRunSource.FILE,
-                        source_name=path.name,
-                        fmt=fmt,
-                        actor=f"ingest {path.name}",
-                        progress=self._progress if len(records) > PROGRESS_EVERY else None,
-                    )
-                except PayloadError as exc:
-                    lines = [f"  {field}: {'; '.join(msgs)}" for field, msgs in exc.errors.items()]
-                    more = f"\n  … and {len(lines) - 10} more" if len(lines) > 10 else ""
-                    if any(f.endswith("system_info.hostname") for f in exc.errors):
-                        more += "\n  (give --hostname when the file does not name its host)"
-                    raise CommandError(
-                        f"{path} was not ingested (nothing written):\n"
-                        + "\n".join(lines[:10])
-                        + more
-                    ) from exc
-        self.stdout.write(f"{client.slug}: {fmt} {path.name}: {summary} (run {run.uuid})")
-
-    def _detect(self, data: bytes, path: Path) -> str:
-        found = detect_formats(data)
-        if len(found) == 1:
-            return found[0]
-        if not found:
-            raise CommandError(
-                f"Cannot tell the format of {path}; give --format ({', '.join(sorted(PARSERS))})."
+            parsed = read_file(
+                data,
+                name=str(path),
+                fmt=options["format"],
+                hostname=options.get("hostname"),
+                ask_format="give --format",
             )
-        raise CommandError(f"{path} could be {' or '.join(found)}; give --format to choose.")
+            parsed.name = path.name
+            big = len(parsed.records) > PROGRESS_EVERY
+            with tenant_context(client):
+                run, summary = ingest_file(
+                    parsed,
+                    actor=f"ingest {path.name}",
+                    progress=self._progress if big else None,
+                    ask_hostname="give --hostname",
+                )
+        except FileRejected as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(f"{client.slug}: {parsed.fmt} {path.name}: {summary} (run {run.uuid})")
 
     def _progress(self, done: int, total: int) -> None:
         sys.stderr.write(f"ingested {done}/{total} devices\n")
         sys.stderr.flush()
-
-
-PLACEHOLDER_HOSTNAMES = {
-    "",
-    "localhost",
-    "localhost.localdomain",
-    "unknown",
-    "hostname",
-    "host",
-    "computer",
-    "computername",
-    "none",
-    "n/a",
-    "redacted",
-    "xxx",
-}
-
-
-def is_placeholder_hostname(name: str | None) -> bool:
-    """Whether a host name in a file stands for no particular host."""
-    text = (name or "").strip().lower()
-    return text in PLACEHOLDER_HOSTNAMES or bool(re.fullmatch(r"[x*#?_-]+|<.*>|%.*%", text))
-
-
-def _apply_hostname(records: list[Any], hostname: str) -> None:
-    """``--hostname``: the host of a one-host file, or of the placeholder hosts of a larger one.
-
-    A parser's agent id built from the placeholder (``systeminfo:localhost``) follows the new
-    name, so two hosts exported as "localhost" never merge."""
-    devices = [r for r in records if isinstance(r, dict)]
-    for record in devices:
-        system = record.setdefault("system_info", {})
-        if not isinstance(system, dict):
-            continue
-        old = system.get("hostname")
-        if len(devices) > 1 and not is_placeholder_hostname(old):
-            continue
-        system["hostname"] = hostname
-        agent = record.get("agent_id")
-        if isinstance(agent, str) and old and agent.lower().endswith(f":{str(old).lower()}"):
-            record["agent_id"] = f"{agent.split(':', 1)[0]}:{hostname.lower()}"
-
-
-_SOURCES = {
-    "osquery": AssetSource.OSQUERY,
-    "csv": AssetSource.CSV,
-    "systeminfo": AssetSource.SYSTEMINFO,
-    "qfe": AssetSource.QFE,
-    "dpkg": AssetSource.DPKG,
-}
