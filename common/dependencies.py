@@ -30,8 +30,14 @@ class QueueUnavailable(Exception):
 
 def enqueue(task: Any, **kwargs: Any) -> Any:
     """``task.apply_async(kwargs=kwargs)``, failing at once with :class:`QueueUnavailable`."""
+    return enqueue_on("", task, **kwargs)
+
+
+def enqueue_on(queue: str, task: Any, **kwargs: Any) -> Any:
+    """``enqueue`` on the Celery queue ``queue`` (the default queue when empty)."""
+    options: dict[str, Any] = {"queue": queue} if queue else {}
     try:
-        return task.apply_async(kwargs=kwargs, retry=False)
+        return task.apply_async(kwargs=kwargs, retry=False, **options)
     except REDIS_ERRORS as exc:
         raise QueueUnavailable() from exc
 

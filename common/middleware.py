@@ -12,17 +12,22 @@ from common.apiparsers import too_large_detail
 from common.dependencies import DEPENDENCY_ERRORS, QueueUnavailable
 from common.errors import is_api_path, unavailable
 
+UPLOAD_PATH_SUFFIX = "uploads/"
+
 
 class RequestLimitsMiddleware:
-    """A body larger than ``REQUEST_MAX_BODY_BYTES`` is a 413 (JSON on the API, a plain page
-    elsewhere) before it is read; a NUL byte in the query string is a 400, since no stored
-    value can hold one."""
+    """A body larger than ``REQUEST_MAX_BODY_BYTES`` (``UPLOAD_MAX_BYTES`` for a file upload, a
+    POST to a path ending in ``uploads/``) is a 413 (JSON on the API, a plain page elsewhere)
+    before it is read; a NUL byte in the query string is a 400, since no stored value can hold
+    one."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         limit = int(getattr(settings, "REQUEST_MAX_BODY_BYTES", 10 * 1024 * 1024))
+        if request.method == "POST" and request.path.endswith(UPLOAD_PATH_SUFFIX):
+            limit = max(limit, int(getattr(settings, "UPLOAD_MAX_BYTES", limit)))
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:

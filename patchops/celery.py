@@ -18,6 +18,7 @@ SCHEDULE_APPS = [
     "tenants",
     "catalogue",
     "inventory",
+    "uploads",
     "findings",
     "scorecards",
     "rings",

@@ -36,6 +36,7 @@ SHARED_APPS = [
     "tenants",
     "accounts",
     "catalogue",
+    "uploads",
     "scorecards",
     "dashboard",
     "demo",
@@ -327,5 +328,12 @@ PATCHOPS_DEMO_PASSWORD = env("PATCHOPS_DEMO_PASSWORD", default="patchops-demo-20
 DISCOVERY_MAX_BYTES = env.int("DISCOVERY_MAX_BYTES", default=10 * 1024 * 1024)
 # Largest JSON body any other API endpoint accepts (413 JSON above it).
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=1024 * 1024)
-# No request body may exceed this, whatever it is for (checked before the body is read).
+# Celery queue of the task that reads uploaded files (empty: the default queue).
+UPLOADS_QUEUE = env("UPLOADS_QUEUE", default="")
+# Largest file an engineer may upload (inventory or catalogue file; the upload pages and API).
+UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", default=256 * 1024 * 1024)
+# No request body may exceed this, whatever it is for (checked before the body is read); the
+# upload endpoints (paths ending in uploads/) take up to UPLOAD_MAX_BYTES.
 REQUEST_MAX_BODY_BYTES = max(DISCOVERY_MAX_BYTES, API_MAX_BODY_BYTES, 2621440)
+# Uploaded files are written to a temporary file above this size, never held in memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2621440

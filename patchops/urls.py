@@ -6,6 +6,7 @@ from dashboard.views import ClientHomeView
 
 CLIENT_APPS = [
     "inventory",
+    "uploads",
     "findings",
     "compliance",
     "rings",

@@ -13,6 +13,7 @@ api_v1 = [
     path("", include("tenants.api.urls")),
     path("scorecards/", include("scorecards.api.urls")),
     path("", include("catalogue.api.urls")),
+    path("", include("uploads.api.public_urls")),
 ]
 
 urlpatterns = [
@@ -22,6 +23,7 @@ urlpatterns = [
     path("health/", health, name="health"),
     path("scorecards/", include("scorecards.urls")),
     path("catalogues/", CatalogueFreshnessPage.as_view(), name="catalogue-freshness"),
+    path("catalogue-uploads/", include("uploads.public_urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path(

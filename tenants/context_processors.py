@@ -14,6 +14,7 @@ SECTION_OF_SEGMENT = {
     "discovery-runs": "assets",
     "scope": "assets",
     "snapshots": "assets",
+    "uploads": "assets",
     "findings": "findings",
     "prioritization-log": "findings",
     "sla-policy": "findings",
@@ -43,6 +44,8 @@ PUBLIC_PAGES = {
     "home": "home",
     "scorecards": "scorecards:scorecard_list",
     "api_docs": "api-docs",
+    "catalogue_freshness": "catalogue-freshness",
+    "catalogue_uploads": "catalogue-uploads:list",
     "login": "login",
     "logout": "logout",
 }

@@ -34,6 +34,8 @@ __all__ = [
     "ClientAccess",
     "ClientPageMixin",
     "current_client",
+    "may_generate",
+    "may_import_catalogues",
 ]
 
 
@@ -203,3 +205,19 @@ REPORT_GENERATOR_ROLES = frozenset(
 def may_generate(role: Any) -> bool:
     """True when ``role`` (from ``role_in``) may queue the generation of a report."""
     return role in REPORT_GENERATOR_ROLES
+
+
+def may_import_catalogues(principal: Any) -> bool:
+    """Catalogue files are the MSP's, not a client's: MSP admins and engineers, and MSP-wide
+    write tokens, may upload them."""
+    if isinstance(principal, ApiToken):
+        return (
+            not principal.is_revoked
+            and principal.client_id is None
+            and principal.scope == TokenScope.WRITE
+        )
+    return (
+        getattr(principal, "is_authenticated", False)
+        and principal.is_active
+        and principal.staff_role in (StaffRole.MSP_ADMIN, StaffRole.ENGINEER)
+    )

@@ -63,12 +63,16 @@ PARAMS: dict[str, str] = {
     "outbox:pk": "outbox_message",
     "report-requests:uuid": "report_request",
     "requests:uuid": "report_request",
+    "uploads:uuid": "upload",
+    "uploads:id": "upload",
+    "catalogue-uploads:uuid": "catalogue_upload",
+    "catalogue-uploads:id": "catalogue_upload",
 }
 CONSTANTS: dict[str, str] = {"snapshots:kind": "csv", "*:format": "json"}
 # Query strings a route cannot be called without (``{name}`` from ``Side.ids``).
 QUERIES = {"clients/<slug>/api/v1/agent-jobs/": "agent_id={agent}"}
 # Reference data shared by every client: not "another client's object".
-SHARED_OBJECTS = {"cve", "advisory"}
+SHARED_OBJECTS = {"cve", "advisory", "catalogue_upload"}
 
 # The role table as the README states it (the test's own copy, not the engine's).
 PRINCIPALS: dict[str, tuple[str, frozenset[Capability]]] = {

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.db import transaction
 from django.test import Client as HttpClient
@@ -191,6 +192,7 @@ def build_side(slug: str, scale: int, *, engineer: Any, staff: dict) -> Side:
     from scorecards.services import record_scorecard
     from tenants.services import add_membership, create_client, issue_api_token
     from tests.exceptions_register.factories import make_exception, sign
+    from uploads.models import FileUpload
 
     client = create_client(
         slug=slug, name=f"Route Clinic {scale}", timezone_name="America/Chicago", is_hipaa=True
@@ -286,6 +288,15 @@ def build_side(slug: str, scale: int, *, engineer: Any, staff: dict) -> Side:
             content_type="application/json",
         )
         assert response.status_code == 202, response.content
+    for i in range(scale):  # uploads, through the API, and one catalogue file by the engineer
+        inventory_file = SimpleUploadedFile(f"site-{i}.csv", b"hostname,os_family\npc-9,windows\n")
+        response = writer.post(f"/clients/{slug}/api/v1/uploads/", {"file": inventory_file})
+        assert response.status_code == 202, response.content
+    kev = SimpleUploadedFile("kev.json", b'{"vulnerabilities": []}')
+    engineer_http = side.http("engineer")
+    response = engineer_http.post("/api/v1/catalogue-uploads/", {"kind": "kev", "file": kev})
+    assert response.status_code == 202, response.content
+    catalogue_upload = response.json()["id"]
     with tenant_context(client):
         # An RMM webhook (configured in the admin only) and calls queued through its outbox.
         hook = RmmWebhook.objects.create(
@@ -318,6 +329,8 @@ def build_side(slug: str, scale: int, *, engineer: Any, staff: dict) -> Side:
             "psa_ticket": PsaTicket.objects.order_by("pk").first().uuid,
             "outbox_message": OutboxMessage.objects.order_by("pk").first().uuid,
             "report_request": ReportRequest.objects.order_by("pk").first().uuid,
+            "upload": FileUpload.objects.filter(client=client).order_by("pk").first().uuid,
+            "catalogue_upload": catalogue_upload,
         }
     record_scorecard(client=client, at=timezone.now())
     return side

@@ -66,9 +66,10 @@ class Route:
         return "/" + path
 
     def capability(self, method: str) -> Any:
-        """What the permission layer asks of ``method`` here (None outside a client)."""
+        """What the permission layer asks of ``method`` here: outside a client, the MSP-wide
+        capability a view declares (``msp_capability``), else None (any signed-in principal)."""
         if not self.in_client:
-            return None
+            return getattr(self.view, "msp_capability", None)
         request = SimpleNamespace(method=method)
         if self.is_api:
             view = SimpleNamespace(

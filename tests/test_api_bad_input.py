@@ -225,7 +225,12 @@ def test_malformed_documents_are_refused_by_every_write_operation(
     assert caller.failures == [], "\n".join(caller.failures)
 
 
-@override_settings(API_MAX_BODY_BYTES=4096, DISCOVERY_MAX_BYTES=4096, REQUEST_MAX_BODY_BYTES=8192)
+@override_settings(
+    API_MAX_BODY_BYTES=4096,
+    DISCOVERY_MAX_BYTES=4096,
+    REQUEST_MAX_BODY_BYTES=8192,
+    UPLOAD_MAX_BYTES=8192,
+)
 def test_bodies_over_the_limit_answer_413_json(caller, tenant_a, personas, http) -> None:
     ids = _seed_ids(tenant_a, personas, http)
     just_over = b'{"name": "' + b"x" * 4200 + b'"}'
