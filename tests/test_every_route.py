@@ -70,6 +70,7 @@ def world(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[Worl
     )
     from catalogue.signals import catalogue_changed
     from tenants.models import Client, User
+    from uploads.models import FileUpload
 
     tag = uuid.uuid4().hex[:6]
     media = override_settings(MEDIA_ROOT=str(tmp_path_factory.mktemp("route-media")))
@@ -93,9 +94,11 @@ def world(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[Worl
         AdvisoryFix.objects.filter(advisory__in=ours)._raw_delete(using="default")
         ours._raw_delete(using="default")
         CatalogueImport.objects.filter(pk__gt=last_import or 0).delete()
+        FileUpload.objects.filter(pk__gt=last_upload or 0).delete()
 
     with django_db_blocker.unblock():
         last_import = CatalogueImport.objects.order_by("-pk").values_list("pk", flat=True).first()
+        last_upload = FileUpload.objects.order_by("-pk").values_list("pk", flat=True).first()
         try:
             import_catalogue(folder / "base", CVES[:4])
             admin = User.objects.get(email="admin@msp.test")

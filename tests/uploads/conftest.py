@@ -5,7 +5,15 @@ from __future__ import annotations
 
 import pytest
 
+from uploads.models import FileUpload
 from uploads.tasks import read_upload
+
+
+@pytest.fixture(autouse=True)
+def _no_uploads_of_other_tests(db) -> None:
+    """Uploads live in the public schema: rows another module committed (and will remove
+    itself) are set aside inside this test's transaction, which rolls back."""
+    FileUpload.objects.all().delete()
 
 
 @pytest.fixture
