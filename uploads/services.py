@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import shutil
 import tempfile
 import zipfile
 from collections.abc import Callable
@@ -83,11 +84,9 @@ def _read_upload(uploaded: UploadedFile | None) -> tuple[bytes, str]:
     if uploaded is None:
         raise UploadRejected("Choose a file to upload.")
     limit = max_upload_bytes()
-    if uploaded.size is not None and uploaded.size > limit:
+    if uploaded.size > limit:
         raise UploadRejected(f"The file is larger than {limit // 2**20} MB.")
     data = uploaded.read()
-    if len(data) > limit:
-        raise UploadRejected(f"The file is larger than {limit // 2**20} MB.")
     name = PurePosixPath((uploaded.name or "upload").replace("\\", "/")).name[:255] or "upload"
     if not data.strip():
         raise UploadRejected(f"{name} is empty.")
@@ -136,10 +135,6 @@ def accept_inventory_upload(
     """Check an inventory file as the ``ingest`` command would and queue it (in the client's
     schema)."""
     data, name = _read_upload(uploaded)
-    if fmt and fmt not in PARSERS:
-        raise UploadRejected(
-            f"Unknown format {fmt!r}; one of {', '.join(INVENTORY_FORMATS)}.", field="format"
-        )
     hostname = (hostname or "").strip()
     if len(hostname) > 255:
         raise UploadRejected("A host name has at most 255 characters.", field="hostname")
@@ -210,10 +205,10 @@ def _check_archive(data: bytes, name: str) -> list[zipfile.ZipInfo]:
     return members
 
 
-def progress_of(upload: FileUpload) -> tuple[int, int] | None:
-    """(done, total) of a running upload, when its reader reports progress."""
-    value = cache.get(f"upload-progress:{upload.uuid}")
-    return tuple(value) if value else None
+def progress_of(upload: FileUpload) -> dict[str, int] | None:
+    """``{"done", "total"}`` of an upload being read, when its reader reports progress."""
+    value = cache.get(f"upload-progress:{upload.uuid}") if upload.is_active else None
+    return {"done": value[0], "total": value[1]} if value else None
 
 
 def _reporter(upload: FileUpload) -> Callable[[int, int], None]:
@@ -260,21 +255,8 @@ def run_upload(uuid: str) -> FileUpload:
 def _read_inventory(upload: FileUpload, data: bytes, actor: Any) -> tuple[str, dict]:
     parsed = read_file(data, name=upload.name, fmt=upload.kind, hostname=upload.hostname or None)
     run, summary = ingest_file(parsed, actor=actor, progress=_reporter(upload))
-    if parsed.produces == "hosts":
-        counts = asdict(summary)
-        text = _scan_summary(counts)
-    else:
-        counts = summary.as_counts()
-        text = str(summary)
-    return text, {"run": str(run.uuid), "produces": parsed.produces, "counts": counts}
-
-
-def _scan_summary(counts: dict[str, int]) -> str:
-    return (
-        f"{counts['hosts_up']} host(s) up: {counts['matched_assets']} matched known assets, "
-        f"{counts['unknown_new']} new unknown device(s), {counts['unknown_refreshed']} "
-        f"already in the queue seen again, {counts['ignored']} ignored"
-    )
+    counts = summary.as_counts() if parsed.produces != "hosts" else asdict(summary)
+    return str(summary), {"run": str(run.uuid), "produces": parsed.produces, "counts": counts}
 
 
 def _read_catalogue(upload: FileUpload, data: bytes) -> tuple[str, dict]:
@@ -287,7 +269,7 @@ def _read_catalogue(upload: FileUpload, data: bytes) -> tuple[str, dict]:
                     target = path / PurePosixPath(member.filename)
                     target.parent.mkdir(parents=True, exist_ok=True)
                     with archive.open(member) as src, open(target, "wb") as dst:
-                        dst.write(src.read())
+                        shutil.copyfileobj(src, dst)
         else:
             path = Path(workdir) / upload.name
             path.write_bytes(data)

@@ -28,12 +28,11 @@ def queue_upload(upload: FileUpload) -> None:
 
 def status_of(upload: FileUpload) -> dict[str, Any]:
     """What the upload page polls: state, progress while reading, and the outcome."""
-    progress = services.progress_of(upload) if upload.is_active else None
     return {
         "id": str(upload.uuid),
         "state": upload.state,
         "state_display": upload.get_state_display(),
-        "progress": {"done": progress[0], "total": progress[1]} if progress else None,
+        "progress": services.progress_of(upload),
         "summary": upload.summary,
         "error": upload.error,
     }

@@ -36,6 +36,13 @@ class ReconcileSummary:
     unknown_refreshed: int = 0
     ignored: int = 0
 
+    def __str__(self) -> str:
+        return (
+            f"{self.hosts_up} host(s) up: {self.matched_assets} matched known assets, "
+            f"{self.unknown_new} new unknown device(s), {self.unknown_refreshed} "
+            f"already in the queue seen again, {self.ignored} ignored"
+        )
+
 
 def _valid_ip(value: Any) -> str | None:
     if not isinstance(value, str) or not value.strip():

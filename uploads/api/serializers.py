@@ -33,8 +33,7 @@ class UploadSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_progress(self, upload: FileUpload) -> dict[str, int] | None:
-        found = progress_of(upload) if upload.is_active else None
-        return {"done": found[0], "total": found[1]} if found else None
+        return progress_of(upload)
 
 
 class InventoryUploadRequestSerializer(serializers.Serializer):
