@@ -37,6 +37,7 @@ SHARED_APPS = [
     "accounts",
     "catalogue",
     "uploads",
+    "policytemplates",
     "scorecards",
     "dashboard",
     "demo",

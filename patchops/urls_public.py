@@ -14,6 +14,7 @@ api_v1 = [
     path("scorecards/", include("scorecards.api.urls")),
     path("", include("catalogue.api.urls")),
     path("", include("uploads.api.public_urls")),
+    path("", include("rings.api.public_urls")),
 ]
 
 urlpatterns = [
@@ -24,6 +25,7 @@ urlpatterns = [
     path("scorecards/", include("scorecards.urls")),
     path("catalogues/", CatalogueFreshnessPage.as_view(), name="catalogue-freshness"),
     path("catalogue-uploads/", include("uploads.public_urls")),
+    path("patch-policy-templates/", include("rings.public_urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path(

@@ -14,6 +14,7 @@ __all__ = [
     "RestartMode",
     "RollbackOutcome",
     "RollbackTargetStatus",
+    "PolicyRunOutcome",
 ]
 
 
@@ -158,3 +159,15 @@ class RollbackTargetStatus(models.TextChoices):
     PENDING = "pending", "Queued"
     ROLLED_BACK = "rolled_back", "Rolled back"
     FAILED = "failed", "Failed"
+
+
+class PolicyRunOutcome(models.TextChoices):
+    """What one occurrence of a patch policy did."""
+
+    CREATED = "created", "Rollout created"
+    NOTHING = "nothing", "Nothing to patch"
+    FAILED = "failed", "Failed"
+
+    @property
+    def color(self) -> str:
+        return {"created": "green", "nothing": "gray", "failed": "red"}[self.value]

@@ -304,6 +304,8 @@ declare(
         "expedite_reason": STR,
         "soak_hours": nullable(INT),
         "due_at": nullable(DATETIME),
+        # Who approves the start (a patch policy's approval step); absent before policies.
+        "start_approver": optional(STR),
     },
 )
 _ENDED = {
@@ -455,4 +457,34 @@ declare(
     subject="wave",
     label="Runbook check recorded",
     fields={**_WAVE, "check": STR, "passed": BOOL, "note": STR},
+)
+
+_POLICY = {
+    "name": STR,
+    "active": BOOL,
+    "updates": STR,
+    "when": STR,
+    "asset_classes": list_of(STR),
+    "rings": list_of(STR),
+    "approver": STR,
+    "template": nullable(UUID),
+}
+declare("policy.created", subject="patch_policy", label="Patch policy added", fields=_POLICY)
+declare("policy.updated", subject="patch_policy", label="Patch policy changed", fields=_POLICY)
+declare(
+    "policy.deleted", subject="patch_policy", label="Patch policy removed", fields={"name": STR}
+)
+declare(
+    "policy.ran",
+    subject="patch_policy",
+    label="Patch policy ran",
+    fields={
+        "run": UUID,
+        "name": STR,
+        "occurrence": DATETIME,
+        "outcome": STR,
+        "rollout": nullable(UUID),
+        "findings": INT,
+        "message": STR,
+    },
 )

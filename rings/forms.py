@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from django import forms
 
+from catalogue.choices import SeverityTier
 from common.choices import OsFamily
 from common.limits import TEXT_MAX_LENGTH
+from inventory.models import AssetClass
+from policytemplates.choices import WEEKDAYS, PolicySchedule
+from policytemplates.models import PolicyTemplate
+from tenants.models import Client
 
 from .choices import RollbackOutcome, RolloutSelection
-from .models import MaintenanceWindow, Ring
+from .models import MaintenanceWindow, PatchPolicy, Ring
 
 
 class RingForm(forms.ModelForm):
@@ -129,3 +134,143 @@ class RunbookForm(forms.Form):
         choices=[("1", "Pass"), ("0", "Fail")], coerce=lambda v: v == "1"
     )
     note = forms.CharField(required=False, max_length=TEXT_MAX_LENGTH)
+
+
+# --- patch policies ----------------------------------------------------------------------------
+
+
+class _RuleFields(forms.ModelForm):
+    """The rule fields a policy and a template share, with widgets a person can use."""
+
+    tiers = forms.MultipleChoiceField(
+        choices=SeverityTier.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Severity tiers",
+    )
+    os_families = forms.MultipleChoiceField(
+        choices=OsFamily.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="OS families",
+        help_text="None ticked: every family.",
+    )
+    weekday = forms.TypedChoiceField(
+        choices=[("", "—"), *WEEKDAYS],
+        coerce=int,
+        empty_value=None,
+        required=False,
+        help_text="For a weekly policy.",
+    )
+
+    def clean(self):
+        data = super().clean()
+        # The form shows both schedules' fields: only the chosen schedule's count.
+        if data.get("schedule") == PolicySchedule.PATCH_TUESDAY:
+            data["weekday"] = None
+        elif data.get("schedule") == PolicySchedule.WEEKLY:
+            data["offset_days"] = 0
+        return data
+
+
+_RULE_WIDGETS = {"run_at": forms.TimeInput(attrs={"type": "time"}, format="%H:%M")}
+
+
+class PatchPolicyForm(_RuleFields):
+    asset_classes = forms.ModelMultipleChoiceField(
+        queryset=AssetClass.objects.order_by("name"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="None ticked: every class.",
+    )
+    rings = forms.ModelMultipleChoiceField(
+        queryset=Ring.objects.order_by("order"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="None ticked: every ring.",
+    )
+
+    class Meta:
+        model = PatchPolicy
+        fields = [
+            "name",
+            "is_active",
+            "tiers",
+            "include_kev",
+            "product_class",
+            "os_families",
+            "asset_classes",
+            "rings",
+            "schedule",
+            "offset_days",
+            "weekday",
+            "run_at",
+            "approver_role",
+        ]
+        widgets = _RULE_WIDGETS
+        labels = {"is_active": "Active", "include_kev": "Include KEV updates of any tier"}
+
+
+class _KeyList(forms.CharField):
+    """Comma-separated keys (``workstation, core_server``) as a sorted list."""
+
+    def to_python(self, value):
+        text = super().to_python(value) or ""
+        keys = sorted({k.strip() for k in text.split(",") if k.strip()})
+        bad = [k for k in keys if not _is_slug(k)]
+        if bad:
+            raise forms.ValidationError(f"Not a key: {', '.join(bad)} (letters, digits, - and _).")
+        return keys
+
+    def prepare_value(self, value):
+        return ", ".join(value) if isinstance(value, list | tuple) else value
+
+
+def _is_slug(value: str) -> bool:
+    return bool(value) and all(c.isalnum() or c in "-_" for c in value) and len(value) <= 50
+
+
+class PolicyTemplateForm(_RuleFields):
+    asset_classes = _KeyList(
+        required=False,
+        max_length=TEXT_MAX_LENGTH,
+        help_text="Asset class keys, comma-separated (workstation, core_server, …); empty: all.",
+    )
+    rings = _KeyList(
+        required=False,
+        max_length=TEXT_MAX_LENGTH,
+        help_text="Ring keys, comma-separated (canary, pilot, production); empty: all.",
+    )
+
+    class Meta:
+        model = PolicyTemplate
+        fields = [
+            "name",
+            "description",
+            "tiers",
+            "include_kev",
+            "product_class",
+            "os_families",
+            "asset_classes",
+            "rings",
+            "schedule",
+            "offset_days",
+            "weekday",
+            "run_at",
+            "approver_role",
+        ]
+        widgets = {**_RULE_WIDGETS, "description": forms.TextInput}
+        labels = {"include_kev": "Include KEV updates of any tier"}
+
+
+class ApplyTemplateForm(forms.Form):
+    clients = forms.ModelMultipleChoiceField(
+        queryset=Client.objects.none(),
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": "Choose at least one client."},
+    )
+
+    def __init__(self, *args, clients=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if clients is not None:
+            self.fields["clients"].queryset = clients

@@ -12,6 +12,11 @@ BEAT: dict = {
         "task": "rings.dispatch_rollout_evaluation",
         "schedule": 300.0,  # every 5 minutes
     },
+    # Patch policies: occurrences are checked every five minutes (each client's own zone).
+    "rings.dispatch_patch_policies": {
+        "task": "rings.dispatch_patch_policies",
+        "schedule": 300.0,
+    },
     # Hourly dispatcher; each client re-balances once a day after its own local slot.
     "rings.dispatch_rebalance": {
         "task": "rings.dispatch_rebalance",

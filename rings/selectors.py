@@ -7,12 +7,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Max, Prefetch, Q, QuerySet
+from django.db.models import Count, Max, OuterRef, Prefetch, Q, QuerySet, Subquery
 
 from common.csvexport import csv_writer
 from evidence.models import EvidenceEvent
 from findings.models import Finding
 from inventory.models import Asset
+from policytemplates.models import PolicyTemplate
 
 from .choices import (
     DeploymentStatus,
@@ -25,7 +26,9 @@ from .choices import (
 from .models import (
     DeploymentResult,
     MaintenanceWindow,
+    PatchPolicy,
     PlacementRun,
+    PolicyRun,
     Ring,
     RingMembership,
     RollbackEvent,
@@ -36,6 +39,9 @@ from .models import (
 )
 
 __all__ = [
+    "visible_patch_policies",
+    "visible_policy_runs",
+    "visible_policy_templates",
     "visible_rings",
     "ring_members",
     "visible_placements",
@@ -501,3 +507,27 @@ def rollout_history(rollout: Rollout, limit: int = 300) -> list[dict[str, Any]]:
         }
         for e in events
     ]
+
+
+def visible_patch_policies(principal: Any = None) -> QuerySet[PatchPolicy]:
+    """The client's patch policies with their asset classes and rings, and their latest run's
+    outcome and time (``last_outcome``, ``last_ran_at``)."""
+    latest = PolicyRun.objects.filter(policy=OuterRef("pk")).order_by("-occurrence")
+    return (
+        PatchPolicy.objects.prefetch_related("asset_classes", "rings")
+        .annotate(
+            last_outcome=Subquery(latest.values("outcome")[:1]),
+            last_ran_at=Subquery(latest.values("ran_at")[:1]),
+            run_count=Count("runs", distinct=True),
+        )
+        .order_by("name")
+    )
+
+
+def visible_policy_runs(policy: PatchPolicy) -> QuerySet[PolicyRun]:
+    return PolicyRun.objects.filter(policy=policy).select_related("rollout").order_by("-occurrence")
+
+
+def visible_policy_templates(principal: Any = None) -> QuerySet[PolicyTemplate]:
+    """MSP-wide templates (public schema); the callers check the MSP-wide capability."""
+    return PolicyTemplate.objects.order_by("name")

@@ -63,3 +63,28 @@ def rebalance_client_rings() -> dict:
             return {"schema": connection.schema_name, "skipped": "locked"}
         summary = services.assign_rings(trigger=PlacementTrigger.SCHEDULE)
     return {"schema": connection.schema_name, **summary}
+
+
+@shared_task(name="rings.dispatch_patch_policies")
+def dispatch_patch_policies() -> dict:
+    """Beat entry: send ``run_client_patch_policies`` to every client with a policy occurrence
+    due and not yet run."""
+    now = timezone.now()
+
+    def due(client: Client) -> bool:
+        return bool(services.due_policies(now))
+
+    return {"sent": dispatch_per_client(run_client_patch_policies, select=due)}
+
+
+@shared_task(
+    name="rings.run_client_patch_policies",
+    acks_late=True,
+    soft_time_limit=120,
+    time_limit=180,
+    **RETRY_ON_DEPENDENCY_ERRORS,
+)
+def run_client_patch_policies() -> dict:
+    """Run the current client's due policy occurrences; each occurrence runs once (its
+    ``PolicyRun`` row is unique), so a repeated or concurrent task creates no second rollout."""
+    return {"schema": connection.schema_name, **services.run_due_policies()}

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import policy_views, views
 
 app_name = "rings"
 urlpatterns = [
@@ -21,5 +21,13 @@ urlpatterns = [
         "maintenance-windows/",
         views.WindowEditorView.as_view(),
         name="maintenancewindow_list",
+    ),
+    # Automatic patch policies.
+    path("patch-policies/", policy_views.PolicyListView.as_view(), name="patchpolicy_list"),
+    path("patch-policies/new/", policy_views.PolicyCreateView.as_view(), name="patchpolicy_add"),
+    path(
+        "patch-policies/<uuid:pk>/",
+        policy_views.PolicyDetailView.as_view(),
+        name="patchpolicy_detail",
     ),
 ]

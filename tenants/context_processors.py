@@ -22,6 +22,7 @@ SECTION_OF_SEGMENT = {
     "rollouts": "rollouts",
     "rings": "rollouts",
     "maintenance-windows": "rollouts",
+    "patch-policies": "rollouts",
     "exceptions": "exceptions",
     "reports": "reports",
     "evidence": "evidence",
@@ -46,6 +47,7 @@ PUBLIC_PAGES = {
     "api_docs": "api-docs",
     "catalogue_freshness": "catalogue-freshness",
     "catalogue_uploads": "catalogue-uploads:list",
+    "policy_templates": "policy-templates:policytemplate_list",
     "login": "login",
     "logout": "logout",
 }

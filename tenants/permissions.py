@@ -36,6 +36,10 @@ __all__ = [
     "current_client",
     "may_generate",
     "may_import_catalogues",
+    "msp_capabilities",
+    "has_msp_capability",
+    "MspPageMixin",
+    "MspAccess",
 ]
 
 
@@ -221,3 +225,52 @@ def may_import_catalogues(principal: Any) -> bool:
         and principal.is_active
         and principal.staff_role in (StaffRole.MSP_ADMIN, StaffRole.ENGINEER)
     )
+
+
+def msp_capabilities(principal: Any) -> frozenset[Capability]:
+    """What a principal may do MSP-wide (every client at once, e.g. templates applied to many
+    clients): an MSP admin's or engineer's role capabilities, an MSP-wide token's scope; nothing
+    for account managers, client people and client-bound tokens."""
+    if isinstance(principal, ApiToken):
+        if principal.is_revoked or principal.client_id is not None:
+            return frozenset()
+        return ROLE_CAPABILITIES.get(principal.scope, frozenset())
+    if not getattr(principal, "is_authenticated", False) or not principal.is_active:
+        return frozenset()
+    if principal.staff_role in (StaffRole.MSP_ADMIN, StaffRole.ENGINEER):
+        return ROLE_CAPABILITIES[principal.staff_role]
+    return frozenset()
+
+
+def has_msp_capability(principal: Any, capability: Capability) -> bool:
+    return capability in msp_capabilities(principal)
+
+
+class MspPageMixin(AccessMixin):
+    """For HTML views outside a client that act MSP-wide: login, then the view's
+    ``msp_capability`` (403 without it)."""
+
+    msp_capability: Capability = Capability.ADMINISTER
+
+    def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        if not request.user.is_authenticated:
+            return self.handle_no_permission()
+        if not has_msp_capability(request.user, self.msp_capability):
+            raise PermissionDenied(
+                f"This page needs the MSP-wide {self.msp_capability.value} capability."
+            )
+        return super().dispatch(request, *args, **kwargs)
+
+
+class MspAccess(ClientAccess):
+    """DRF permission for MSP-wide endpoints: the view's ``msp_capability`` (default
+    administer) held MSP-wide (401 without credentials, 403 without it)."""
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        super().has_permission(request, view)
+        capability = getattr(view, "msp_capability", Capability.ADMINISTER)
+        if not has_msp_capability(request.user, capability):
+            raise drf_exceptions.PermissionDenied(
+                f"This needs the MSP-wide {capability.value} capability."
+            )
+        return True

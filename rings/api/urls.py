@@ -2,6 +2,7 @@
 
 from rest_framework.routers import SimpleRouter
 
+from rings.api.policy_views import PatchPolicyViewSet
 from rings.api.views import (
     MaintenanceWindowViewSet,
     RingViewSet,
@@ -15,4 +16,5 @@ router.register("rings", RingViewSet, basename="ring")
 router.register("rollouts", RolloutViewSet, basename="rollout")
 router.register("maintenance-windows", MaintenanceWindowViewSet, basename="maintenance-window")
 router.register("runbook-checks", RunbookCheckViewSet, basename="runbook-check")
+router.register("patch-policies", PatchPolicyViewSet, basename="patch-policy")
 urlpatterns = router.urls

@@ -2,6 +2,7 @@
 waves, per-asset deployment results, approvals, runbook checks and rollbacks (``rollouts``)."""
 
 from .fleet import MaintenanceWindow, PlacementRun, Ring, RingMembership
+from .policies import PatchPolicy, PolicyRun
 from .rollouts import (
     Approval,
     DeploymentResult,
@@ -26,4 +27,6 @@ __all__ = [
     "RunbookCheckResult",
     "RollbackEvent",
     "RollbackTarget",
+    "PatchPolicy",
+    "PolicyRun",
 ]

@@ -55,6 +55,13 @@ class Rollout(models.Model):
         null=True, blank=True, help_text="The earliest due time the emergency lane races."
     )
     expedite_soak_hours = models.PositiveIntegerField(null=True, blank=True)
+    start_approver_role = models.CharField(
+        max_length=20,
+        choices=ApproverRole.choices,
+        default=ApproverRole.NONE,
+        help_text="Who approves the rollout's start (a patch policy's approval step): the "
+        "first wave to deploy waits for this role's approval, whatever its ring says.",
+    )
 
     class Meta:
         ordering = ["-created_at"]

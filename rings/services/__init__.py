@@ -9,6 +9,8 @@
 * ``results``: halts, deployment results, snapshots, runbook checks and verification;
 * ``recovery``: rollbacks (jobs to agents or the RMM, and their results) and resuming a halted
   rollout;
+* ``policies``: automatic patch policies (which findings, the exactly-once run of each
+  occurrence) and MSP-wide templates applied to clients;
 * ``agent_results``: what an agent's job report means for the rollout (registered in
   ``integrations.hooks``).
 
@@ -24,6 +26,20 @@ from .membership import (
     pin_asset,
     place_new_assets,
     unpin_asset,
+)
+from .policies import (
+    POLICY_FIELDS,
+    TemplateApplication,
+    TemplateNotApplied,
+    apply_template,
+    delete_policy,
+    due_occurrence,
+    due_policies,
+    next_policy_occurrence,
+    policy_findings,
+    run_due_policies,
+    run_policy,
+    save_policy,
 )
 from .recovery import (
     ROLLBACK_SOURCE_STATES,
@@ -59,6 +75,18 @@ from .state import needing_assets
 from .waves import evaluate_active_rollouts, evaluate_rollout, promote_wave
 
 __all__ = [
+    "POLICY_FIELDS",
+    "TemplateApplication",
+    "TemplateNotApplied",
+    "apply_template",
+    "delete_policy",
+    "due_occurrence",
+    "due_policies",
+    "next_policy_occurrence",
+    "policy_findings",
+    "run_due_policies",
+    "run_policy",
+    "save_policy",
     "SYSTEM",
     "assign_rings",
     "delete_ring",

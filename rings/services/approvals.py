@@ -21,10 +21,21 @@ class ApprovalRefused(PermissionDenied):
     """The approver does not hold the role the ring requires (answers 403 with the reason)."""
 
 
+def _starts_the_rollout(wave: Wave) -> bool:
+    """No earlier wave of the rollout was promoted: this wave is the first to deploy (earlier
+    ones were skipped or are still to come)."""
+    earlier = [w for w in wave.rollout.waves.all() if w.order < wave.order]
+    return not any(w.promoted_at is not None for w in earlier)
+
+
 def required_approver(wave: Wave) -> str | None:
     """The role whose approval promotion into the wave needs; None when the ring promotes on its
     own. An expedited rollout always needs a person: a ring without an approver then takes an
-    engineer's (or an MSP admin's) approval."""
+    engineer's (or an MSP admin's) approval. A rollout with a start approval (a patch policy's
+    approval step) waits for that role's approval before its first wave deploys."""
+    start = wave.rollout.start_approver_role
+    if start and start != ApproverRole.NONE and _starts_the_rollout(wave):
+        return start
     role = wave.ring.approver_role
     if role == ApproverRole.NONE:
         return ApproverRole.ENGINEER if wave.rollout.is_expedited else None

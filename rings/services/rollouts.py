@@ -19,7 +19,7 @@ from findings.choices import FindingState, RebootPolicy, SeverityTier
 from findings.models import Finding, SlaRule
 from findings.sla import DEFAULT_REBOOT_POLICY
 from inventory.models import Asset
-from rings.choices import RestartMode, RolloutSelection
+from rings.choices import ApproverRole, RestartMode, RolloutSelection
 from rings.models import MaintenanceWindow, Ring, Rollout, Wave
 from rings.services.approvals import ApprovalRefused
 from tenants.models import User
@@ -259,6 +259,7 @@ def create_rollout(
     expedite: bool = False,
     expedite_reason: str = "",
     soak_hours: int | None = None,
+    start_approver_role: str = ApproverRole.NONE,
 ) -> Rollout:
     """A rollout of chosen findings, chosen patch identifiers, or every open critical finding of
     one OS family, with one pending wave per ring.
@@ -267,6 +268,9 @@ def create_rollout(
     every wave gets the shortened soak (``soak_hours``, or the suggested one) and needs an
     explicit approval even in a ring that would promote on its own, and promoted waves deploy at
     once instead of waiting for a maintenance window.
+
+    ``start_approver_role`` (a patch policy's approval step): the first wave to deploy waits for
+    an approval by that role, whatever its ring's approver.
     """
     at = at or timezone.now()
     if not name.strip():
@@ -280,6 +284,8 @@ def create_rollout(
     rings = list(Ring.objects.order_by("order"))
     if not rings:
         raise ValidationError("This client has no rings.")
+    if start_approver_role not in ApproverRole.values:
+        raise ValidationError({"start_approver_role": f"Unknown role “{start_approver_role}”."})
     expedite_soak = None
     check = None
     if expedite:
@@ -320,6 +326,7 @@ def create_rollout(
             expedite_reason=expedite_reason.strip() if expedite else "",
             expedite_due_at=check.earliest_due if check else None,
             expedite_soak_hours=expedite_soak,
+            start_approver_role=start_approver_role,
         )
         rollout.findings.set(findings)
         Wave.objects.bulk_create(
@@ -346,6 +353,7 @@ def create_rollout(
                 "expedite_reason": rollout.expedite_reason,
                 "soak_hours": expedite_soak,
                 "due_at": check.earliest_due.isoformat() if check else None,
+                "start_approver": start_approver_role,
             },
             occurred_at=at,
         )

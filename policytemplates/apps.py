@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class PolicyTemplatesConfig(AppConfig):
+    name = "policytemplates"
+    verbose_name = "Patch policy templates"
