@@ -67,12 +67,16 @@ PARAMS: dict[str, str] = {
     "uploads:id": "upload",
     "catalogue-uploads:uuid": "catalogue_upload",
     "catalogue-uploads:id": "catalogue_upload",
+    "patch-policies:id": "patch_policy",
+    "patch-policies:pk": "patch_policy",
+    "patch-policy-templates:id": "policy_template",
+    "patch-policy-templates:pk": "policy_template",
 }
 CONSTANTS: dict[str, str] = {"snapshots:kind": "csv", "*:format": "json"}
 # Query strings a route cannot be called without (``{name}`` from ``Side.ids``).
 QUERIES = {"clients/<slug>/api/v1/agent-jobs/": "agent_id={agent}"}
 # Reference data shared by every client: not "another client's object".
-SHARED_OBJECTS = {"cve", "advisory", "catalogue_upload"}
+SHARED_OBJECTS = {"cve", "advisory", "catalogue_upload", "policy_template"}
 
 # The role table as the README states it (the test's own copy, not the engine's).
 PRINCIPALS: dict[str, tuple[str, frozenset[Capability]]] = {

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import timedelta
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -188,7 +189,8 @@ def build_side(slug: str, scale: int, *, engineer: Any, staff: dict) -> Side:
     )
     from inventory.services import create_snapshot
     from reports.models import ReportRequest, StoredReport
-    from rings.models import MaintenanceWindow, Ring, Rollout, RunbookCheck
+    from rings.models import MaintenanceWindow, PatchPolicy, Ring, Rollout, RunbookCheck
+    from rings.services import run_policy
     from scorecards.services import record_scorecard
     from tenants.services import add_membership, create_client, issue_api_token
     from tests.exceptions_register.factories import make_exception, sign
@@ -280,6 +282,30 @@ def build_side(slug: str, scale: int, *, engineer: Any, staff: dict) -> Side:
                 f"/clients/{slug}/api/v1/{path}", body, content_type="application/json"
             )
             assert response.status_code == 201, response.content
+    for i in range(scale):  # patch policies (their runs found nothing of the low tier)
+        response = admin_http.post(
+            f"/clients/{slug}/api/v1/patch-policies/",
+            {"name": f"Low {i}", "tiers": ["low"], "schedule": "weekly", "weekday": i % 7},
+            content_type="application/json",
+        )
+        assert response.status_code == 201, response.content
+    with tenant_context(client):
+        for policy in PatchPolicy.objects.all():
+            for k in range(scale):
+                run_policy(policy=policy, occurrence=timezone.now() - timedelta(weeks=k))
+    response = admin_http.post(
+        "/api/v1/patch-policy-templates/",
+        {"name": f"Template {slug}", "tiers": ["critical"], "asset_classes": ["workstation"]},
+        content_type="application/json",
+    )
+    assert response.status_code == 201, response.content
+    policy_template = response.json()["id"]
+    response = admin_http.post(
+        f"/api/v1/patch-policy-templates/{policy_template}/apply/",
+        {"clients": [slug]},
+        content_type="application/json",
+    )
+    assert response.status_code == 200, response.content
     writer = side.http("write_token")
     for _ in range(scale):  # report requests, queued as the API queues them
         response = writer.post(
@@ -331,6 +357,8 @@ def build_side(slug: str, scale: int, *, engineer: Any, staff: dict) -> Side:
             "report_request": ReportRequest.objects.order_by("pk").first().uuid,
             "upload": FileUpload.objects.filter(client=client).order_by("pk").first().uuid,
             "catalogue_upload": catalogue_upload,
+            "patch_policy": PatchPolicy.objects.order_by("pk").first().uuid,
+            "policy_template": policy_template,
         }
     record_scorecard(client=client, at=timezone.now())
     return side

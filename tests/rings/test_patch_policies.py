@@ -22,8 +22,8 @@ from rings.models import PatchPolicy, PolicyRun, Ring, Rollout, Wave
 from tests.producers import Device, all_day_window, push
 from tests.rings.producers import person
 
-pytestmark = pytest.mark.django_db
-
+# Every test takes ``tenant_a`` or ``personas`` (the test's transaction), except the race of two
+# workers, whose client is committed (``committed_client``).
 A = "/clients/tenant-a/api/v1/"
 B = "/clients/tenant-b/api/v1/"
 KB_CRIT, KB_HIGH, KB_MEDIUM, KB_NOV = "KB5036001", "KB5036002", "KB5036003", "KB5046001"
@@ -532,3 +532,95 @@ def test_a_run_records_the_error_once(tenant_a, personas):
         (run,) = PolicyRun.objects.filter(policy__uuid=policy["id"])
         assert run.outcome == PolicyRunOutcome.FAILED and run.message == "This client has no rings."
         assert not Rollout.objects.exists()
+
+
+# --- two workers at once -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def committed_client(django_db_setup, django_db_blocker):
+    """A client whose data is committed (both workers' connections see it), dropped after."""
+    import uuid
+
+    from django.db import connection
+
+    from tenants.models import Client, Domain
+    from tenants.services import create_client
+
+    with django_db_blocker.unblock():
+        client = create_client(
+            slug=f"policy-race-{uuid.uuid4().hex[:8]}",
+            name="Policy Race Clinic",
+            timezone_name="America/Chicago",
+        )
+        try:
+            yield client
+        finally:
+            connection.set_schema_to_public()
+            with connection.cursor() as cursor:
+                cursor.execute(f'DROP SCHEMA IF EXISTS "{client.schema_name}" CASCADE')
+            Domain.objects.filter(tenant_id=client.pk).delete()
+            Client.objects.filter(pk=client.pk)._raw_delete(using="default")
+            connection.close()
+
+
+def test_two_workers_running_at_once_create_one_rollout(committed_client):
+    import threading
+
+    from django.db import connections
+
+    from tenants.models import User
+
+    engineer = person(User.objects.get(email="engineer@msp.test"))
+    slug = committed_client.slug
+    with at(MARCH_1):
+        fleet(committed_client)
+        created = post(engineer, f"/clients/{slug}/api/v1/patch-policies/", WORKSTATIONS_POLICY)
+        assert created.status_code == 201, created.content
+    barrier = threading.Barrier(2)
+    outcomes: list = [None, None]
+
+    def work(index: int) -> None:
+        try:
+            with tenant_context(committed_client):
+                barrier.wait(timeout=10)
+                outcomes[index] = tasks.run_client_patch_policies()
+        except Exception as exc:  # noqa: BLE001 - reported below
+            outcomes[index] = exc
+        finally:
+            connections.close_all()
+
+    with at(datetime(2026, 3, 12, 14, 5, tzinfo=UTC)):
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    assert not any(isinstance(o, Exception) for o in outcomes), outcomes
+    assert sorted(o.get("created", 0) for o in outcomes) == [0, 1], outcomes
+    with tenant_context(committed_client):
+        assert Rollout.objects.count() == 1
+        assert PolicyRun.objects.count() == 1
+        assert EvidenceEvent.objects.filter(kind="policy.ran").count() == 1
+
+
+GARBAGE = ["", " ", "-1", "99999999999999999999999", "²", "NaN", "25:61", "x" * 5000, "\x00",
+           "<script>alert(1)</script>", "00000000-0000-0000-0000-000000000000"]  # fmt: skip
+TEMPLATE_FORM = {**FORM, "asset_classes": "workstation", "rings": "", "description": ""}
+
+
+def test_garbage_in_every_policy_and_template_field_is_refused_without_a_500(tenant_a, personas):
+    engineer, admin = person(personas.engineer), person(personas.msp_admin)
+    engineer.raise_request_exception = admin.raise_request_exception = False
+    template = post(admin, "/api/v1/patch-policy-templates/", TEMPLATE).json()
+    pages = [
+        (engineer, "/clients/tenant-a/patch-policies/new/", FORM),
+        (admin, "/patch-policy-templates/", TEMPLATE_FORM),
+        (admin, f"/patch-policy-templates/{template['id']}/", TEMPLATE_FORM),
+        (admin, f"/patch-policy-templates/{template['id']}/", {"apply": "1"}),
+    ]
+    for http, url, form in pages:
+        for field in [*form, "clients"]:
+            for value in GARBAGE:
+                response = http.post(url, {**form, field: value})
+                assert response.status_code in (200, 302, 400), (url, field, value)
