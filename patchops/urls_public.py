@@ -3,7 +3,7 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from catalogue.views import CatalogueFreshnessPage
 from dashboard.views import HomeView
@@ -33,7 +33,10 @@ urlpatterns = [
     ),
     path(
         "api/docs/",
-        SpectacularSwaggerView.as_view(url_name="schema", permission_classes=[]),
+        # Its init script is a separate response (?script), so the page needs no inline script.
+        SpectacularSwaggerSplitView.as_view(
+            url_name="schema", permission_classes=[], template_name="api/swagger_ui.html"
+        ),
         name="api-docs",
     ),
 ]
