@@ -5,6 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from accounts import urls_audit
 from catalogue.views import CatalogueFreshnessPage
 from dashboard.views import HomeView
 from tenants.views import health
@@ -14,6 +15,7 @@ api_v1 = [
     path("scorecards/", include("scorecards.api.urls")),
     path("", include("catalogue.api.urls")),
     path("", include("uploads.api.public_urls")),
+    path("", include((urls_audit.msp_api, "audit-api"))),
 ]
 
 urlpatterns = [
@@ -24,6 +26,7 @@ urlpatterns = [
     path("scorecards/", include("scorecards.urls")),
     path("catalogues/", CatalogueFreshnessPage.as_view(), name="catalogue-freshness"),
     path("catalogue-uploads/", include("uploads.public_urls")),
+    path("", include((urls_audit.msp_pages, "audit"))),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path(

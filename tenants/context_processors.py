@@ -27,6 +27,7 @@ SECTION_OF_SEGMENT = {
     "evidence": "evidence",
     "portal": "portal",
     "integrations": "integrations",
+    "audit-log": "audit-log",
 }
 
 
@@ -46,6 +47,7 @@ PUBLIC_PAGES = {
     "api_docs": "api-docs",
     "catalogue_freshness": "catalogue-freshness",
     "catalogue_uploads": "catalogue-uploads:list",
+    "audit_log": "audit:audit_log",
     "login": "login",
     "logout": "logout",
 }
