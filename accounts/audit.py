@@ -11,7 +11,7 @@ from typing import Any
 from django.http import HttpRequest
 from django.utils import timezone
 
-from tenants.models import ApiToken, Client
+from tenants.models import ApiToken, Client, User
 
 from .models import AuditEvent
 
@@ -106,6 +106,23 @@ def record(
         target=target[:254],
         detail=detail,
     )
+
+
+def client_of_user(user: Any) -> Client | None:
+    """The client a client user's own events (sign-ins, sign-outs) concern: their client when
+    they belong to exactly one; None for MSP staff and people of several clients (those rows
+    are on the MSP-wide log only)."""
+    if user is None or getattr(user, "pk", None) is None or getattr(user, "staff_role", ""):
+        return None
+    clients = list(Client.objects.filter(memberships__user=user).distinct()[:2])
+    return clients[0] if len(clients) == 1 else None
+
+
+def client_of_address(address: str) -> Client | None:
+    """``client_of_user`` for the account an address tried at sign-in names, if any."""
+    if not address:
+        return None
+    return client_of_user(User.objects.filter(email__iexact=address.strip()).first())
 
 
 def label_of(kind: str) -> str:

@@ -59,3 +59,42 @@ class DependencyErrorMiddleware:
         if isinstance(exception, DEPENDENCY_ERRORS + (QueueUnavailable,)):
             return unavailable(request, exception)
         return None
+
+
+def _policy_header(directives: dict[str, list[str] | tuple[str, ...]], *, sep: str) -> str:
+    return sep.join(f"{name} {' '.join(values)}".strip() for name, values in directives.items())
+
+
+class SecurityHeadersMiddleware:
+    """``Content-Security-Policy`` and ``Permissions-Policy`` on every response: pages, errors,
+    redirects, the API, its documentation, the admin and static files.
+
+    The policies are fixed (``CONTENT_SECURITY_POLICY``, ``PERMISSIONS_POLICY`` in settings) and
+    built once: no page runs an inline script or event handler (each page's script is a file
+    under ``static/js/``), so no nonce or hash is needed. ``CONTENT_SECURITY_POLICY_PATHS``
+    replaces directives under a path prefix (Django's admin writes inline styles; its scripts
+    stay as strict as everywhere). First in ``MIDDLEWARE``, so the other middleware's answers
+    (413, 503, the 500 page) carry the headers too. A view that set a header keeps its own.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        base = dict(settings.CONTENT_SECURITY_POLICY)
+        self.csp = _policy_header(base, sep="; ")
+        self.csp_by_prefix = [
+            (prefix, _policy_header(base | dict(changes), sep="; "))
+            for prefix, changes in getattr(settings, "CONTENT_SECURITY_POLICY_PATHS", {}).items()
+        ]
+        self.permissions = ", ".join(
+            f"{feature}=({' '.join(allow)})"
+            for feature, allow in settings.PERMISSIONS_POLICY.items()
+        )
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        csp = next((v for p, v in self.csp_by_prefix if request.path.startswith(p)), self.csp)
+        if "Content-Security-Policy" not in response:
+            response["Content-Security-Policy"] = csp
+        if "Permissions-Policy" not in response:
+            response["Permissions-Policy"] = self.permissions
+        return response

@@ -3,7 +3,6 @@ They only read: every figure comes from the apps below."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -27,7 +26,7 @@ from reports.models import StoredReport
 from rings.choices import RolloutState, WaveState
 from rings.models import Rollout, Wave
 from scorecards.models import ScorecardRow
-from scorecards.selectors import TOP_SHARE, latest_rows, risk_index
+from scorecards.selectors import latest_rows, risk_index, top_risk_ids
 from tenants.models import Client
 from tenants.permissions import ClientPageMixin, visible_clients
 
@@ -79,13 +78,13 @@ class ClientRow:
 def client_rows(clients: list[Client]) -> list[ClientRow]:
     """Each client with its latest scorecard row: ONE query over the public rollup rows.
 
-    The top-20 % risk mark is taken across the whole portfolio, as on the scorecard page.
+    The top-20 % risk mark is taken among ``clients`` (the clients the viewer may see), as on
+    the scorecard page, never across clients hidden from the viewer.
     """
-    latest = list(latest_rows(ScorecardRow.objects.all()))
+    latest = list(latest_rows(ScorecardRow.objects.filter(client__in=[c.pk for c in clients])))
     risks = {r.client_id: risk_index(r) for r in latest}
     ranked = sorted(latest, key=lambda r: -risks[r.client_id])
-    top_n = max(1, math.ceil(TOP_SHARE * len(ranked))) if ranked else 0
-    top_ids = {r.client_id for r in ranked[:top_n]}
+    top_ids = top_risk_ids(ranked)
     by_client = {r.client_id: r for r in latest}
     return [
         ClientRow(

@@ -13,6 +13,7 @@ from findings.models import Finding
 from inventory.models import Asset
 from tenants.models import Client, User
 
+from . import services
 from .choices import ControlKind, ExceptionKind
 from .models import RiskException
 from .services import ControlInput, ExceptionInput
@@ -34,7 +35,10 @@ class ExceptionForm(forms.Form):
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d"],
     )
     approver = forms.ModelChoiceField(
-        queryset=User.objects.none(), required=False, label="Client owner who signs"
+        queryset=User.objects.none(),
+        required=False,
+        label="Client owner who signs",
+        error_messages={"invalid_choice": services.APPROVER_NOT_OWNER},
     )
     assets = forms.ModelMultipleChoiceField(
         queryset=Asset.objects.none(),
@@ -52,9 +56,7 @@ class ExceptionForm(forms.Form):
         self.client = client
         # Entered and shown in the client's time zone (the page runs in it).
         self.fields["expires_at"].label = f"Hard expiry ({client.timezone} time)"
-        self.fields["approver"].queryset = User.objects.filter(
-            memberships__client=client, is_active=True
-        ).order_by("email")
+        self.fields["approver"].queryset = services.client_owners(client=client).order_by("email")
         self.fields["approver"].label_from_instance = lambda u: f"{u.get_full_name()} <{u.email}>"
         self.fields["assets"].queryset = Asset.objects.order_by("hostname")
         self.fields["findings"].queryset = Finding.objects.select_related("asset").order_by(

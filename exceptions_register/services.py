@@ -75,6 +75,23 @@ class ExceptionInput:
     controls: Sequence[ControlInput] = ()
 
 
+# One answer for every approver who is not an active owner of this client, whether the address
+# is unknown, another client's, staff's or a viewer's: the field tells nothing about who exists.
+APPROVER_NOT_OWNER = "The approver must be an owner of this client."
+
+
+def client_owners(*, client: Client) -> QuerySet[User]:
+    """Active owners of ``client``: the only people an exception may name as approver."""
+    return User.objects.filter(
+        is_active=True, memberships__client=client, memberships__role=MembershipRole.CLIENT_OWNER
+    ).distinct()
+
+
+def owner_by_email(*, client: Client, email: str) -> User | None:
+    """The active owner of ``client`` with this address, else None (whoever else has it)."""
+    return client_owners(client=client).filter(email__iexact=email.strip()).first()
+
+
 def is_client_owner(*, user: User | None, client: Client) -> bool:
     return (
         user is not None
@@ -119,7 +136,7 @@ def validate_exception_input(
     if data.approver is None:
         err("approver", "Name the client owner who must sign.")
     elif not is_client_owner(user=data.approver, client=client):
-        err("approver", "The approver must be an owner of this client.")
+        err("approver", APPROVER_NOT_OWNER)
     for control in data.controls:
         if control.kind not in ControlKind.values:
             err("compensating_controls", f"Unknown control kind {control.kind!r}.")

@@ -2,6 +2,7 @@
 
 from django.urls import include, path
 
+from accounts import urls_audit
 from dashboard.views import ClientHomeView
 
 CLIENT_APPS = [
@@ -17,13 +18,15 @@ CLIENT_APPS = [
 ]
 PAGE_URLCONFS = {app: f"{app}.urls" for app in CLIENT_APPS}
 
-api_v1: list = [path("", include("tenants.api.client_urls"))] + [
-    path("", include(f"{app}.api.urls")) for app in CLIENT_APPS
-]
+api_v1: list = [
+    path("", include("tenants.api.client_urls")),
+    path("", include((urls_audit.client_api, "audit-api"))),
+] + [path("", include(f"{app}.api.urls")) for app in CLIENT_APPS]
 
 urlpatterns = [
     path("", ClientHomeView.as_view(), name="client_home"),
     path("api/v1/", include(api_v1)),
+    path("", include((urls_audit.client_pages, "audit"))),
     *[path("", include(urlconf)) for urlconf in PAGE_URLCONFS.values()],
 ]
 

@@ -3,8 +3,9 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from accounts import urls_audit
 from catalogue.views import CatalogueFreshnessPage
 from dashboard.views import HomeView
 from tenants.views import health
@@ -15,6 +16,7 @@ api_v1 = [
     path("", include("catalogue.api.urls")),
     path("", include("uploads.api.public_urls")),
     path("", include("rings.api.public_urls")),
+    path("", include((urls_audit.msp_api, "audit-api"))),
 ]
 
 urlpatterns = [
@@ -26,6 +28,7 @@ urlpatterns = [
     path("catalogues/", CatalogueFreshnessPage.as_view(), name="catalogue-freshness"),
     path("catalogue-uploads/", include("uploads.public_urls")),
     path("patch-policy-templates/", include("rings.public_urls")),
+    path("", include((urls_audit.msp_pages, "audit"))),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path(
@@ -35,7 +38,10 @@ urlpatterns = [
     ),
     path(
         "api/docs/",
-        SpectacularSwaggerView.as_view(url_name="schema", permission_classes=[]),
+        # Its init script is a separate response (?script), so the page needs no inline script.
+        SpectacularSwaggerSplitView.as_view(
+            url_name="schema", permission_classes=[], template_name="api/swagger_ui.html"
+        ),
         name="api-docs",
     ),
 ]

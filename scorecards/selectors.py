@@ -7,8 +7,11 @@
                + 20 × uptime needs (do-not-disrupt assets ÷ assets in scope)
                + 30 × min(1, open critical findings ÷ assets in scope)
 
-The top 20 % of all clients (``ceil(0.2 × clients with a row)``, at least one; ties by name) are
-marked, across the whole MSP portfolio, so every viewer sees the same mark.
+Rank and mark are taken among the clients the viewer may see, never across clients hidden from
+them (a client owner's own client is not placed among the MSP's other clients): the top 20 %
+(``ceil(0.2 × visible clients with a row)``, at least one; ties by name) are marked, and only
+when the viewer sees more clients than the mark would cover (one client alone is no ranking).
+MSP admins and engineers see every client, so for them this is the whole portfolio.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ __all__ = [
     "risk_index",
     "ClientScore",
     "clients_by_risk",
+    "top_risk_ids",
 ]
 
 TREND_DAYS = 30
@@ -72,16 +76,25 @@ class ClientScore:
     trend: list[ScorecardRow] = field(default_factory=list)
 
 
-def clients_by_risk(principal: Any, *, today: date | None = None) -> list[ClientScore]:
-    """Visible clients' latest rows, riskiest first, with the top-20 % mark and 30-row trends.
+def top_risk_ids(ranked: list[ScorecardRow]) -> set[int]:
+    """Client ids of the top 20 % of ``ranked`` (riskiest first; the rows one viewer may see).
 
-    Three queries whatever the number of clients.
-    """
-    everyone = list(latest_rows(ScorecardRow.objects.select_related("client")))
-    ranked = sorted(everyone, key=lambda r: (-risk_index(r), r.client.name))
+    Empty when the mark would cover every row (one client alone is no ranking)."""
     top_n = max(1, math.ceil(TOP_SHARE * len(ranked))) if ranked else 0
-    top_ids = {r.client_id for r in ranked[:top_n]}
-    visible = set(visible_clients(principal).values_list("pk", flat=True))
+    if top_n >= len(ranked):
+        return set()
+    return {r.client_id for r in ranked[:top_n]}
+
+
+def clients_by_risk(principal: Any, *, today: date | None = None) -> list[ClientScore]:
+    """Visible clients' latest rows, riskiest first, ranked and marked among themselves (the
+    top-20 % mark), with 30-row trends.
+
+    Two queries whatever the number of clients.
+    """
+    visible = list(latest_rows(visible_rows(principal)))
+    ranked = sorted(visible, key=lambda r: (-risk_index(r), r.client.name))
+    top_ids = top_risk_ids(ranked)
     scores = [
         ClientScore(
             client=r.client,
@@ -91,7 +104,6 @@ def clients_by_risk(principal: Any, *, today: date | None = None) -> list[Client
             is_top_risk=r.client_id in top_ids,
         )
         for i, r in enumerate(ranked)
-        if r.client_id in visible
     ]
     if scores:
         newest = max(s.row.date for s in scores)

@@ -28,6 +28,7 @@ SECTION_OF_SEGMENT = {
     "evidence": "evidence",
     "portal": "portal",
     "integrations": "integrations",
+    "audit-log": "audit-log",
 }
 
 
@@ -48,6 +49,7 @@ PUBLIC_PAGES = {
     "catalogue_freshness": "catalogue-freshness",
     "catalogue_uploads": "catalogue-uploads:list",
     "policy_templates": "policy-templates:policytemplate_list",
+    "audit_log": "audit:audit_log",
     "login": "login",
     "logout": "logout",
 }

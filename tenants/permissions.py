@@ -40,6 +40,7 @@ __all__ = [
     "has_msp_capability",
     "MspPageMixin",
     "MspAccess",
+    "may_read_msp_audit_log",
 ]
 
 
@@ -50,14 +51,15 @@ class Capability(StrEnum):
     REPORTS = "reports"  # list and download stored reports
     SIGN = "sign"  # sign off or reject exceptions in the client portal
     PUSH_DISCOVERY = "push_discovery"  # agents push inventory and report job results
+    AUDIT = "audit"  # read and export the client's security audit log
 
 
 C = Capability
 ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
-    StaffRole.MSP_ADMIN: frozenset({C.VIEW, C.OPERATE, C.ADMINISTER, C.REPORTS}),
+    StaffRole.MSP_ADMIN: frozenset({C.VIEW, C.OPERATE, C.ADMINISTER, C.REPORTS, C.AUDIT}),
     StaffRole.ENGINEER: frozenset({C.VIEW, C.OPERATE, C.REPORTS}),
     StaffRole.ACCOUNT_MANAGER: frozenset({C.VIEW, C.REPORTS}),
-    MembershipRole.CLIENT_OWNER: frozenset({C.VIEW, C.REPORTS, C.SIGN}),
+    MembershipRole.CLIENT_OWNER: frozenset({C.VIEW, C.REPORTS, C.SIGN, C.AUDIT}),
     MembershipRole.CLIENT_VIEWER: frozenset({C.VIEW, C.REPORTS}),
     TokenScope.READ: frozenset({C.VIEW, C.REPORTS}),
     TokenScope.WRITE: frozenset({C.VIEW, C.OPERATE, C.REPORTS}),
@@ -274,3 +276,14 @@ class MspAccess(ClientAccess):
                 f"This needs the MSP-wide {capability.value} capability."
             )
         return True
+def may_read_msp_audit_log(principal: Any) -> bool:
+    """The MSP-wide audit log (every client's security events and the MSP's own): signed-in MSP
+    admins only, never a token. A client's own log is the AUDIT capability in that client
+    (MSP admins and the client's owners). Engineers hold neither: the log records what MSP
+    staff did (sign-ins, exports, tokens) and the client users' addresses and devices."""
+    return (
+        not isinstance(principal, ApiToken)
+        and getattr(principal, "is_authenticated", False)
+        and principal.is_active
+        and principal.staff_role == StaffRole.MSP_ADMIN
+    )

@@ -9,13 +9,14 @@ from pathlib import Path
 from tenants.permissions import Capability
 from tests import routes
 
-V, OP, AD, R, S, P = (
+V, OP, AD, R, S, P, AU = (
     Capability.VIEW,
     Capability.OPERATE,
     Capability.ADMINISTER,
     Capability.REPORTS,
     Capability.SIGN,
     Capability.PUSH_DISCOVERY,
+    Capability.AUDIT,
 )
 
 BASELINE = Path(__file__).with_name("query_counts.json")
@@ -82,9 +83,9 @@ SHARED_OBJECTS = {"cve", "advisory", "catalogue_upload", "policy_template"}
 PRINCIPALS: dict[str, tuple[str, frozenset[Capability]]] = {
     "viewer": ("session", frozenset({V, R})),
     "account_manager": ("session", frozenset({V, R})),
-    "owner": ("session", frozenset({V, R, S})),
+    "owner": ("session", frozenset({V, R, S, AU})),
     "engineer": ("session", frozenset({V, OP, R})),
-    "admin": ("session", frozenset({V, OP, AD, R})),
+    "admin": ("session", frozenset({V, OP, AD, R, AU})),
     "read_token": ("token", frozenset({V, R})),
     "write_token": ("token", frozenset({V, OP, R})),
     "agent_token": ("token", frozenset({P})),

@@ -83,9 +83,12 @@ class RiskExceptionSerializer(BriefMixin, serializers.ModelSerializer):
         return data
 
     def validate_approver(self, value: str) -> User:
-        user = User.objects.filter(email__iexact=value.strip()).first()
+        # Only this client's owners are looked up: an address unknown here and an address of
+        # someone who is no owner of this client get the same answer.
+        client = current_client(self.context["request"])
+        user = services.owner_by_email(client=client, email=value) if client else None
         if user is None:
-            raise serializers.ValidationError("No user has this e-mail address.")
+            raise serializers.ValidationError(services.APPROVER_NOT_OWNER)
         return user
 
     def create(self, validated_data: dict[str, Any]) -> RiskException:

@@ -2,6 +2,11 @@
 
 The live server runs in a thread against the same test database. Browser tests do not use the
 ``db`` fixture: data they need must be committed (``committed`` fixture) so the server sees it.
+It serves ``/static/`` from the apps' and the project's static folders (as ``runserver`` does),
+so pages load their real scripts and stylesheets under the real Content-Security-Policy: a test
+never injects a page script. Every page of every browser test is watched for violations of the
+Content-Security-Policy and errors in the Permissions-Policy header (Chromium reports both in
+the console); the test fails at its end when there was one.
 """
 
 from __future__ import annotations
@@ -11,7 +16,8 @@ import shutil
 from collections.abc import Iterator
 
 import pytest
-from django.test.testcases import LiveServerThread, _StaticFilesHandler
+from django.contrib.staticfiles.handlers import StaticFilesHandler
+from django.test.testcases import LiveServerThread
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -30,7 +36,7 @@ def live_url(django_db_setup, django_db_blocker) -> Iterator[str]:
     if not shutil.which(CHROMIUM):
         pytest.skip(f"Chromium not found at {CHROMIUM} (install Debian's chromium)")
     with django_db_blocker.unblock():
-        server = LiveServerThread("127.0.0.1", _StaticFilesHandler, port=0)
+        server = LiveServerThread("127.0.0.1", StaticFilesHandler, port=0)
         server.daemon = True
         server.start()
         server.is_ready.wait()
@@ -51,13 +57,30 @@ def chromium() -> Iterator[object]:
         browser.close()
 
 
+POLICY_MESSAGES = ("Content Security Policy", "Content-Security-Policy", "Permissions-Policy")
+
+
+def policy_problems(messages: list[object]) -> list[str]:
+    """Console messages of ``messages`` that report a policy violation or a header error."""
+    return [
+        f"{m.type}: {m.text} ({m.location.get('url', '')})"
+        for m in messages
+        if any(marker in m.text for marker in POLICY_MESSAGES)
+    ]
+
+
 @pytest.fixture
 def page(chromium, live_url) -> Iterator[object]:
     context = chromium.new_context(base_url=live_url)
     page = context.new_page()
     page.set_default_timeout(15_000)
+    console: list[object] = []
+    page.on("console", lambda message: console.append(message))
+    page.console_messages_seen = console
     yield page
     context.close()
+    problems = policy_problems(console)
+    assert not problems, "the page broke its security policies:\n" + "\n".join(problems)
 
 
 @pytest.fixture

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from django.db import connection
 from django_tenants.utils import tenant_context
@@ -13,7 +11,6 @@ from tests.conftest import PASSWORD
 from tests.producers import Device, push
 
 pytestmark = pytest.mark.browser
-SCRIPT = Path(__file__).resolve().parents[2] / "static" / "js" / "asset_list.js"
 
 
 @pytest.fixture
@@ -37,8 +34,6 @@ def test_engineer_filters_by_ephi_and_opens_an_asset(page, estate):
     page.goto(f"/clients/{estate.slug}/assets/")
     rows = page.locator("[data-testid=asset-row]")
     assert rows.count() == 2
-    # The test live server serves no static files, so the page script is loaded from disk.
-    page.add_script_tag(path=str(SCRIPT))
     page.check("[data-select-all]")
     assert page.locator("#bulk-tag input[name=assets]:checked").count() == 2
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import pytest
 
@@ -14,7 +13,6 @@ from tests.celery_worker import celery_worker
 from tests.conftest import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.celery_worker]
-SCRIPT = Path(__file__).resolve().parents[2] / "static" / "js" / "uploads.js"
 
 
 @pytest.fixture
@@ -37,14 +35,10 @@ def test_an_uploaded_scan_fills_the_unknown_device_queue(page, fresh_client, wor
     sign_in(page, "engineer@msp.test", PASSWORD)
     page.goto(f"/clients/{client.slug}/uploads/")
     assert page.locator("[data-testid=empty]").is_visible()
-    # The test live server serves no static files, so the page script is loaded from disk.
-    page.add_script_tag(path=str(SCRIPT))
     page.set_input_files("#id_file", str(scan))
     page.click("[data-testid=upload-form] button[type=submit]")
 
     page.wait_for_url(re.compile(r"/uploads/[0-9a-f-]{36}/$"))
-    if page.locator("[data-testid=upload-waiting]").count():
-        page.add_script_tag(path=str(SCRIPT))  # it follows the upload and reloads when read
     summary = page.locator("[data-testid=upload-summary]")
     summary.wait_for(timeout=90_000)
     assert f"{len(addresses)} host(s) up" in summary.inner_text()

@@ -121,3 +121,29 @@ def test_scorecard_page_reads_only_rollup_rows(login, personas, tenant_a, tenant
     assert not any(
         "tenant_a" in q["sql"] or "tenant_b" in q["sql"] for q in captured.captured_queries
     )
+
+
+@pytest.mark.django_db
+def test_rank_and_mark_are_taken_among_the_clients_the_viewer_sees(
+    login, personas, tenant_a, tenant_b
+):
+    """Tenant B is the riskier one; its owner (who sees only B) is not told where B stands
+    among the MSP's clients, and tenant A's owner is not told that A trails another client."""
+    today = date(2026, 5, 20)
+    _row(tenant_a, today)  # risk 0
+    _row(tenant_b, today, is_regulated=True, ephi_assets=10, open_critical=10)  # risk 80
+    admin = login(personas.msp_admin).get("/api/v1/scorecards/by-risk/").json()
+    ours = {r["row"]["client"]["slug"]: r for r in admin}
+    assert ours["tenant-b"]["rank"] < ours["tenant-a"]["rank"]
+    assert ours["tenant-b"]["is_top_risk"] and not ours["tenant-a"]["is_top_risk"]
+    for owner, slug in ((personas.owner_a, "tenant-a"), (personas.owner_b, "tenant-b")):
+        http = login(owner)
+        [only] = http.get("/api/v1/scorecards/by-risk/").json()
+        assert only["row"]["client"]["slug"] == slug
+        assert only["rank"] == 1 and only["is_top_risk"] is False
+        page = http.get("/scorecards/").content.decode()
+        assert 'data-testid="top-risk"' not in page
+        assert f'<tr data-testid="scorecard-{slug}">\n      <td class="num">1</td>' in page
+    # The account manager of tenant A alone: A is ranked first among what they see.
+    [managed] = clients_by_risk(personas.account_manager, today=today)
+    assert (managed.client.slug, managed.rank, managed.is_top_risk) == ("tenant-a", 1, False)
