@@ -4,3 +4,7 @@ from django.apps import AppConfig
 class AccountsConfig(AppConfig):
     name = "accounts"
     verbose_name = "Accounts and security"
+
+    def ready(self) -> None:
+        # Sign-in and sign-out receivers that track each user's sessions.
+        from . import sessions  # noqa: F401

@@ -27,6 +27,7 @@ SECTION_OF_SEGMENT = {
     "evidence": "evidence",
     "portal": "portal",
     "integrations": "integrations",
+    "people": "people",
 }
 
 
@@ -48,6 +49,8 @@ PUBLIC_PAGES = {
     "catalogue_uploads": "catalogue-uploads:list",
     "login": "login",
     "logout": "logout",
+    "password_change": "accounts:password_change",
+    "sessions": "accounts:sessions",
 }
 
 

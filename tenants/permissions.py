@@ -46,14 +46,15 @@ class Capability(StrEnum):
     REPORTS = "reports"  # list and download stored reports
     SIGN = "sign"  # sign off or reject exceptions in the client portal
     PUSH_DISCOVERY = "push_discovery"  # agents push inventory and report job results
+    PEOPLE = "people"  # invite, re-role and remove the client's users (its People page)
 
 
 C = Capability
 ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
-    StaffRole.MSP_ADMIN: frozenset({C.VIEW, C.OPERATE, C.ADMINISTER, C.REPORTS}),
+    StaffRole.MSP_ADMIN: frozenset({C.VIEW, C.OPERATE, C.ADMINISTER, C.REPORTS, C.PEOPLE}),
     StaffRole.ENGINEER: frozenset({C.VIEW, C.OPERATE, C.REPORTS}),
     StaffRole.ACCOUNT_MANAGER: frozenset({C.VIEW, C.REPORTS}),
-    MembershipRole.CLIENT_OWNER: frozenset({C.VIEW, C.REPORTS, C.SIGN}),
+    MembershipRole.CLIENT_OWNER: frozenset({C.VIEW, C.REPORTS, C.SIGN, C.PEOPLE}),
     MembershipRole.CLIENT_VIEWER: frozenset({C.VIEW, C.REPORTS}),
     TokenScope.READ: frozenset({C.VIEW, C.REPORTS}),
     TokenScope.WRITE: frozenset({C.VIEW, C.OPERATE, C.REPORTS}),
