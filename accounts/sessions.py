@@ -30,6 +30,8 @@ from .models import UserSession
 __all__ = [
     "idle_timeout_seconds",
     "end_sessions",
+    "rekey",
+    "sessions_of",
     "SessionLifetimeMiddleware",
 ]
 
@@ -59,9 +61,19 @@ def absolute_lifetime_seconds() -> int:
     return int(settings.SESSION_ABSOLUTE_LIFETIME_HOURS * 3600)
 
 
-def _touch(session_key: str, *, is_staff: bool) -> None:
-    timeout = idle_timeout_seconds(is_staff=is_staff)
-    caches[ACTIVITY_CACHE].set(_activity_key(session_key), _now(), timeout=timeout + 60)
+def _touch(session_key: str) -> None:
+    # Kept as long as a session may live: a missing entry means "not tracked yet", not "idle".
+    caches[ACTIVITY_CACHE].set(
+        _activity_key(session_key), _now(), timeout=absolute_lifetime_seconds() + 60
+    )
+
+
+def rekey(*, old: str | None, new: str | None) -> None:
+    """The session's key changed (``update_session_auth_hash`` after a password change)."""
+    if old and new and old != new:
+        UserSession.objects.filter(session_key=old).update(session_key=new)
+        caches[ACTIVITY_CACHE].delete(_activity_key(old))
+        _touch(new)
 
 
 @receiver(user_logged_in, dispatch_uid="accounts.sessions.track")
@@ -84,7 +96,7 @@ def _track_session(sender: Any, request: HttpRequest | None, user: Any, **kwargs
             "user_agent": meta.get("HTTP_USER_AGENT", "")[:300],
         },
     )
-    _touch(session.session_key, is_staff=is_staff)
+    _touch(session.session_key)
 
 
 @receiver(user_logged_out, dispatch_uid="accounts.sessions.untrack")
@@ -135,16 +147,16 @@ class SessionLifetimeMiddleware:
         if started is None:
             # A session from before sessions were stamped: it starts now.
             session[STARTED] = now
-            _touch(key, is_staff=is_staff)
+            _touch(key)
             return
         seen = caches[ACTIVITY_CACHE].get(_activity_key(key))
         reason = ""
         if now - started > absolute_lifetime_seconds():
             reason = "absolute"
-        elif seen is None or now - seen > idle_timeout_seconds(is_staff=is_staff):
+        elif seen is not None and now - seen > idle_timeout_seconds(is_staff=is_staff):
             reason = "idle"
         if not reason:
-            _touch(key, is_staff=is_staff)
+            _touch(key)
             return
         user = request.user
         audit.record("logout", actor=user, request=request, target=user.email, reason=reason)

@@ -24,7 +24,7 @@ from tenants.permissions import Capability, ClientPageMixin
 
 from . import audit, people
 from .forms import AcceptInvitationForm, HousePasswordResetForm, InviteForm, MemberActionForm
-from .sessions import end_sessions, sessions_of
+from .sessions import end_sessions, rekey, sessions_of
 
 BACKEND = "django.contrib.auth.backends.ModelBackend"
 
@@ -260,7 +260,9 @@ class PasswordChange(auth_views.PasswordChangeView):
     success_url = reverse_lazy("accounts:password_change")
 
     def form_valid(self, form: Any) -> HttpResponse:
-        response = super().form_valid(form)
+        old_key = self.request.session.session_key
+        response = super().form_valid(form)  # keeps this session under a new key
+        rekey(old=old_key, new=self.request.session.session_key)
         ended = end_sessions(user=self.request.user, keep=self.request.session.session_key)
         audit.record(
             "password.changed",
