@@ -200,7 +200,7 @@ class AcceptInvitation(View):
             return self._page(request, invitation, error=str(exc), status=403)
         except ValidationError as exc:
             return self._page(request, invitation, form=form, error=_messages_of(exc), status=400)
-        if not request.user.is_authenticated:
+        if request.user.pk != member.pk:
             login(request, member, backend=BACKEND)
         messages.success(request, f"Welcome to {invitation.client.name}.")
         return HttpResponseRedirect(invitation.client.get_absolute_url())

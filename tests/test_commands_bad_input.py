@@ -105,6 +105,7 @@ CASES: list[tuple[str, list[str], str]] = [
     ("invite_user", ["viewer@a.test", "--client", "tenant-a", "--role", "owner"], "member"),
     ("deactivate_user", ["ghost@nowhere.test"], "ghost"),
     ("deactivate_user", [], "email"),
+    ("changepassword", ["owner@a.test"], "client user"),
     ("seed_demo", ["--bogus"], "unrecognized"),
     ("bootstrap", ["--bogus"], "unrecognized"),
     ("ingest", ["nope", "{text}"], "nope"),

@@ -89,3 +89,11 @@ def test_the_admin_still_sets_a_staff_members_password(login, personas):
     admin = login(personas.msp_admin)
     url = f"/admin/tenants/user/{personas.engineer.pk}/password/"
     assert admin.get(url).status_code == 200
+
+
+def test_changepassword_refuses_a_client_user(personas):
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="client user"):
+        call_command("changepassword", personas.owner_a.email)
+    assert User.objects.get(pk=personas.owner_a.pk).check_password(PASSWORD)
