@@ -6,5 +6,5 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts and security"
 
     def ready(self) -> None:
-        # Sign-in and sign-out receivers that track each user's sessions.
-        from . import sessions  # noqa: F401
+        # Sign-in and sign-out receivers that track each user's sessions; settings checks.
+        from . import checks, sessions  # noqa: F401

@@ -79,3 +79,13 @@ def test_signing_out_forgets_the_session(personas):
     assert UserSession.objects.filter(user=personas.owner_a).count() == 1
     http.post("/accounts/logout/")
     assert not UserSession.objects.filter(user=personas.owner_a).exists()
+
+
+def test_the_settings_check_wants_staff_to_idle_out_first():
+    from accounts.checks import session_settings
+
+    assert session_settings(None) == []
+    with override_settings(SESSION_IDLE_TIMEOUT_STAFF_MINUTES=240):
+        assert [p.id for p in session_settings(None)] == ["accounts.W001"]
+    with override_settings(INVITATION_MAX_AGE_HOURS=0):
+        assert [p.id for p in session_settings(None)] == ["accounts.E001"]
