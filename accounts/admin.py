@@ -1,5 +1,10 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 
+from tenants.admin import UserAdmin as TenantsUserAdmin
+from tenants.models import User
+
+from . import people
 from .models import AuditEvent
 
 
@@ -19,3 +24,26 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class UserAdmin(TenantsUserAdmin):
+    """The users' admin with the offboarding action (it ends sessions and revokes tokens)."""
+
+    actions = ["deactivate"]
+
+    @admin.action(description="Deactivate: end their sessions and revoke their API tokens")
+    def deactivate(self, request, queryset):
+        done = []
+        for user in queryset:
+            try:
+                people.deactivate_user(user=user, actor=request.user, request=request)
+            except ValidationError as exc:
+                self.message_user(request, " ".join(exc.messages), messages.WARNING)
+            else:
+                done.append(user.email)
+        if done:
+            self.message_user(request, f"Deactivated: {', '.join(done)}.", messages.SUCCESS)

@@ -13,6 +13,8 @@ class AccountsConfig(AppConfig):
         signals.user_logged_in.connect(_logged_in, dispatch_uid="accounts.audit.logged_in")
         signals.user_logged_out.connect(_logged_out, dispatch_uid="accounts.audit.logged_out")
         signals.user_login_failed.connect(_login_failed, dispatch_uid="accounts.audit.failed")
+        # Sign-in and sign-out receivers that track each user's sessions; settings checks.
+        from . import checks, sessions  # noqa: F401
 
 
 # Django's own sign-in signals are the one seam every way of signing in passes through (the

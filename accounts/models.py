@@ -1,4 +1,6 @@
-"""The security audit log: who signed in, failed, was locked out, changed a factor, invited,
+"""People's accounts: the security audit log, invitations and signed-in sessions.
+
+The security audit log: who signed in, failed, was locked out, changed a factor, invited,
 re-roled or removed someone, created or revoked a token, exported or downloaded what.
 
 Kept in the public schema (one table for the MSP), each row naming its client where the event
@@ -12,6 +14,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from tenants.models import Client
 
@@ -50,3 +53,83 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.occurred_at:%Y-%m-%d %H:%M} {self.kind} {self.actor_label}"
+
+
+class InvitationQuerySet(models.QuerySet):
+    def pending(self, *, at=None) -> InvitationQuerySet:
+        """Neither accepted nor withdrawn, and not expired at ``at`` (default: now)."""
+        return self.filter(
+            accepted_at__isnull=True,
+            revoked_at__isnull=True,
+            expires_at__gt=at or timezone.now(),
+        )
+
+
+class Invitation(models.Model):
+    """An invitation of one e-mail address to one client with one role.
+
+    The link's token is shown only in the e-mail it is sent in; only its SHA-256 is kept here.
+    It works once (``accepted_at``), until ``expires_at``, unless withdrawn (``revoked_at``).
+    """
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=20)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = InvitationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["client", "email"],
+                condition=models.Q(accepted_at__isnull=True, revoked_at__isnull=True),
+                name="%(app_label)s_%(class)s_one_open_per_address",
+                violation_error_message="This address already has an open invitation.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} → {self.client} ({self.role})"
+
+    def is_expired(self, *, at=None) -> bool:
+        return self.expires_at <= (at or timezone.now())
+
+
+class UserSession(models.Model):
+    """One signed-in session of a user (a row per session key), so a user can see their
+    sessions and end the others, and deactivation can end them all at once."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tracked_sessions"
+    )
+    session_key = models.CharField(max_length=40, unique=True)
+    created_at = models.DateTimeField()
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.user} since {self.created_at:%Y-%m-%d %H:%M}"

@@ -81,6 +81,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "accounts.sessions.SessionLifetimeMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "common.middleware.DependencyErrorMiddleware",
 ]
@@ -144,6 +145,19 @@ PASSWORD_HASHERS = env.list(
         "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
     ],
 )
+
+# Sessions: idle timeouts (MSP staff shorter than client users) and an absolute lifetime, enforced
+# by accounts.sessions.SessionLifetimeMiddleware; the cookie never outlives the lifetime either.
+SESSION_IDLE_TIMEOUT_STAFF_MINUTES = env.int("SESSION_IDLE_TIMEOUT_STAFF_MINUTES", default=30)
+SESSION_IDLE_TIMEOUT_CLIENT_MINUTES = env.int("SESSION_IDLE_TIMEOUT_CLIENT_MINUTES", default=120)
+SESSION_ABSOLUTE_LIFETIME_HOURS = env.int("SESSION_ABSOLUTE_LIFETIME_HOURS", default=12)
+SESSION_COOKIE_AGE = SESSION_ABSOLUTE_LIFETIME_HOURS * 3600
+# A password reset link works once and for this many seconds.
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3600)
+# An invitation link works once and for this many hours.
+INVITATION_MAX_AGE_HOURS = env.int("INVITATION_MAX_AGE_HOURS", default=72)
+# The portal's address, for links in mail sent outside a request (management commands).
+PORTAL_URL = env("PORTAL_URL", default="http://127.0.0.1:8000")
 
 # --- Security ---------------------------------------------------------------------------------
 SECURE_COOKIES = env.bool("SECURE_COOKIES", default=not DEBUG)
@@ -239,7 +253,15 @@ CACHES = {
         "KEY_FUNCTION": "django_tenants.cache.make_key",
         "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
         "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="patchops"),
-    }
+    },
+    # Last activity of each signed-in session (accounts.sessions), keyed by the session key: a
+    # session belongs to the public schema and reads the same under every client's URL, so this
+    # one cache is not tenant-keyed.
+    "activity": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="patchops") + "-activity",
+    },
 }
 
 # --- E-mail -------------------------------------------------------------------------------------

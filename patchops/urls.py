@@ -28,6 +28,7 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("", include((urls_audit.client_pages, "audit"))),
     *[path("", include(urlconf)) for urlconf in PAGE_URLCONFS.values()],
+    path("", include("accounts.urls")),
 ]
 
 handler400 = "common.errors.bad_request"

@@ -1,7 +1,8 @@
 from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
-from django.core.exceptions import ValidationError
+from django.contrib.auth.forms import AdminUserCreationForm
+from django.core.exceptions import PermissionDenied, ValidationError
 
 from tenants import services
 from tenants.models import ApiToken, Client, Domain, Membership, User
@@ -57,8 +58,30 @@ class ClientAdmin(admin.ModelAdmin):
         return False
 
 
+def is_client_user(user: User | None) -> bool:
+    """A user without a staff role: they join by invitation and own their password."""
+    return user is not None and not user.staff_role and not user.is_superuser
+
+
+class StaffCreationForm(AdminUserCreationForm):
+    """The admin creates MSP staff only: client users join by invitation (People page)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "staff_role" in self.fields:
+            self.fields["staff_role"].required = True
+            self.fields["staff_role"].help_text = (
+                "MSP staff only. Client users join through an invitation from their client's "
+                "People page or manage.py invite_user."
+            )
+
+
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
+    """MSP staff are managed here. A client user's account is theirs: the admin shows it read
+    only, with no password field and no password form (they reset their own by e-mail)."""
+
+    add_form = StaffCreationForm
     ordering = ["email"]
     list_display = ["email", "full_name", "staff_role", "is_active"]
     list_filter = ["staff_role", "is_active"]
@@ -68,6 +91,27 @@ class UserAdmin(BaseUserAdmin):
         ("Profile", {"fields": ["full_name", "staff_role"]}),
         ("Access", {"fields": ["is_active", "is_staff", "is_superuser"]}),
     ]
+    client_user_fieldsets = [
+        (None, {"fields": ["email", "full_name"]}),
+        ("Access", {"fields": ["is_active", "last_login", "date_joined"]}),
+    ]
+
+    def get_fieldsets(self, request, obj=None):
+        if is_client_user(obj):
+            return self.client_user_fieldsets
+        return super().get_fieldsets(request, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        if is_client_user(obj):
+            return ["email", "full_name", "is_active", "last_login", "date_joined"]
+        # Deactivation ends sessions and revokes tokens: the "Deactivate" action, not a checkbox.
+        return ["is_active", "is_staff"] if obj is not None else []
+
+    def user_change_password(self, request, id, form_url=""):
+        user = self.get_object(request, admin.utils.unquote(id))
+        if is_client_user(user):
+            raise PermissionDenied("A client user sets their own password.")
+        return super().user_change_password(request, id, form_url)
 
     def has_delete_permission(self, request, obj=None):
         # Deactivate instead: signatures, approvals and evidence in client schemas name users.
@@ -80,8 +124,20 @@ class UserAdmin(BaseUserAdmin):
 
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
+    """Read only: people join a client by invitation and leave through its People page, so
+    every change is in the client's evidence chain and told to its owners."""
+
     list_display = ["user", "client", "role", "created_at"]
     list_filter = ["role", "client"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(ApiToken)

@@ -29,6 +29,7 @@ SECTION_OF_SEGMENT = {
     "portal": "portal",
     "integrations": "integrations",
     "audit-log": "audit-log",
+    "people": "people",
 }
 
 
@@ -52,6 +53,8 @@ PUBLIC_PAGES = {
     "audit_log": "audit:audit_log",
     "login": "login",
     "logout": "logout",
+    "password_change": "accounts:password_change",
+    "sessions": "accounts:sessions",
 }
 
 

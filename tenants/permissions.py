@@ -52,14 +52,15 @@ class Capability(StrEnum):
     SIGN = "sign"  # sign off or reject exceptions in the client portal
     PUSH_DISCOVERY = "push_discovery"  # agents push inventory and report job results
     AUDIT = "audit"  # read and export the client's security audit log
+    PEOPLE = "people"  # invite, re-role and remove the client's users (its People page)
 
 
 C = Capability
 ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
-    StaffRole.MSP_ADMIN: frozenset({C.VIEW, C.OPERATE, C.ADMINISTER, C.REPORTS, C.AUDIT}),
+    StaffRole.MSP_ADMIN: frozenset({C.VIEW, C.OPERATE, C.ADMINISTER, C.REPORTS, C.AUDIT, C.PEOPLE}),
     StaffRole.ENGINEER: frozenset({C.VIEW, C.OPERATE, C.REPORTS}),
     StaffRole.ACCOUNT_MANAGER: frozenset({C.VIEW, C.REPORTS}),
-    MembershipRole.CLIENT_OWNER: frozenset({C.VIEW, C.REPORTS, C.SIGN, C.AUDIT}),
+    MembershipRole.CLIENT_OWNER: frozenset({C.VIEW, C.REPORTS, C.SIGN, C.AUDIT, C.PEOPLE}),
     MembershipRole.CLIENT_VIEWER: frozenset({C.VIEW, C.REPORTS}),
     TokenScope.READ: frozenset({C.VIEW, C.REPORTS}),
     TokenScope.WRITE: frozenset({C.VIEW, C.OPERATE, C.REPORTS}),

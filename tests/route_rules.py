@@ -18,6 +18,7 @@ V, OP, AD, R, S, P, AU = (
     Capability.PUSH_DISCOVERY,
     Capability.AUDIT,
 )
+PE = Capability.PEOPLE
 
 BASELINE = Path(__file__).with_name("query_counts.json")
 UPDATE_BASELINE = os.environ.get("UPDATE_QUERY_COUNTS") == "1"
@@ -29,6 +30,11 @@ EXEMPT = {
     "health/": "the load balancer's health check answers without credentials",
     "api/schema/": "the OpenAPI document is public",
     "api/docs/": "the API documentation page is public",
+    "accounts/invitations/<token>/": "the invitee has no account yet: the link's token admits",
+    "accounts/password/reset/": "asking for a reset link needs no session",
+    "accounts/password/reset/sent/": "the page after asking for a reset link",
+    "accounts/password/reset/<uidb64>/<token>/": "the reset link's token admits",
+    "accounts/password/reset/complete/": "the page after a reset",
 }
 EXEMPT_PREFIXES = {"admin/": "Django's admin site: its own staff sign-in, no client data"}
 # API routes the OpenAPI document does not list (format-suffix aliases ``….<format>`` neither).
@@ -83,9 +89,9 @@ SHARED_OBJECTS = {"cve", "advisory", "catalogue_upload", "policy_template"}
 PRINCIPALS: dict[str, tuple[str, frozenset[Capability]]] = {
     "viewer": ("session", frozenset({V, R})),
     "account_manager": ("session", frozenset({V, R})),
-    "owner": ("session", frozenset({V, R, S, AU})),
+    "owner": ("session", frozenset({V, R, S, AU, PE})),
     "engineer": ("session", frozenset({V, OP, R})),
-    "admin": ("session", frozenset({V, OP, AD, R, AU})),
+    "admin": ("session", frozenset({V, OP, AD, R, AU, PE})),
     "read_token": ("token", frozenset({V, R})),
     "write_token": ("token", frozenset({V, OP, R})),
     "agent_token": ("token", frozenset({P})),

@@ -19,6 +19,7 @@ from tenants.models import ApiToken, Client
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT_APPS = (
     "tenants",
+    "accounts",
     "inventory",
     "catalogue",
     "findings",
@@ -98,6 +99,13 @@ CASES: list[tuple[str, list[str], str]] = [
         ["--name", "x", "--all", "--client", "tenant-a", "--scope", "read"],
         "all",
     ),
+    ("invite_user", ["x@a.test", "--client", "nope", "--role", "owner"], "nope"),
+    ("invite_user", ["not-an-address", "--client", "tenant-a", "--role", "owner"], "e-mail"),
+    ("invite_user", ["x@a.test", "--client", "tenant-a", "--role", "root"], "role"),
+    ("invite_user", ["viewer@a.test", "--client", "tenant-a", "--role", "owner"], "member"),
+    ("deactivate_user", ["ghost@nowhere.test"], "ghost"),
+    ("deactivate_user", [], "email"),
+    ("changepassword", ["owner@a.test"], "client user"),
     ("seed_demo", ["--bogus"], "unrecognized"),
     ("bootstrap", ["--bogus"], "unrecognized"),
     ("ingest", ["nope", "{text}"], "nope"),

@@ -107,6 +107,8 @@ def _forms(objects) -> list[tuple[str, str, list[str]]]:
         ("engineer", f"rollouts/{rollout}/rollback/", ["wave", "what", "outcome"]),
         ("engineer", f"rollouts/{rollout}/runbook/", ["wave", "check", "passed", "note"]),
         ("account_manager", "reports/", ["kind", "period"]),
+        ("msp_admin", "people/", ["action", "email", "role", "user", "invitation"]),
+        ("owner_a", "people/", ["action", "email", "role", "user", "invitation"]),
     ]
 
 
