@@ -52,6 +52,10 @@ SHARED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    # Second factors (public schema, beside the users): TOTP apps and recovery codes.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
 ]
 TENANT_APPS = [
     "inventory",
@@ -79,6 +83,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # A signed-in user who needs a second factor and has not given it reaches no page.
+    "accounts.middleware.SecondFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "common.middleware.DependencyErrorMiddleware",
 ]
@@ -142,6 +148,9 @@ PASSWORD_HASHERS = env.list(
         "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
     ],
 )
+
+# Second factors (django-otp): the issuer name authenticator apps show beside the account.
+OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", default="PatchOps")
 
 # --- Security ---------------------------------------------------------------------------------
 SECURE_COOKIES = env.bool("SECURE_COOKIES", default=not DEBUG)

@@ -27,6 +27,7 @@ SECTION_OF_SEGMENT = {
     "evidence": "evidence",
     "portal": "portal",
     "integrations": "integrations",
+    "security": "security",
 }
 
 
@@ -48,6 +49,7 @@ PUBLIC_PAGES = {
     "catalogue_uploads": "catalogue-uploads:list",
     "login": "login",
     "logout": "logout",
+    "mfa": "accounts-mfa:manage",
 }
 
 
