@@ -29,6 +29,7 @@ urlpatterns = [
     path("", include((urls_audit.client_pages, "audit"))),
     *[path("", include(urlconf)) for urlconf in PAGE_URLCONFS.values()],
     path("", include("accounts.urls")),
+    path("", include("accounts.mfa.client_urls")),
 ]
 
 handler400 = "common.errors.bad_request"

@@ -40,10 +40,12 @@ class ClientAdmin(admin.ModelAdmin):
         return super().get_form(request, obj, **kwargs)
 
     def get_readonly_fields(self, request, obj=None):
-        return ["slug", "schema_name", "uuid"] if obj else []
+        # The viewers' second-factor requirement changes only on the client's sign-in security
+        # page, where the change is audited and recorded in the client's evidence chain.
+        return ["slug", "schema_name", "uuid", "require_mfa_for_viewers"] if obj else []
 
     def get_exclude(self, request, obj=None):
-        return ["schema_name"] if obj is None else []
+        return ["schema_name", "require_mfa_for_viewers"] if obj is None else []
 
     def save_model(self, request, obj, form, change):
         if change:

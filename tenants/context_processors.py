@@ -30,6 +30,7 @@ SECTION_OF_SEGMENT = {
     "integrations": "integrations",
     "audit-log": "audit-log",
     "people": "people",
+    "security": "security",
 }
 
 
@@ -55,6 +56,7 @@ PUBLIC_PAGES = {
     "logout": "logout",
     "password_change": "accounts:password_change",
     "sessions": "accounts:sessions",
+    "mfa": "accounts-mfa:manage",
 }
 
 

@@ -62,6 +62,12 @@ class Client(TenantMixin):
     )
     stale_after_days = models.PositiveSmallIntegerField(default=14)
     max_exception_days = models.PositiveSmallIntegerField(default=90)
+    require_mfa_for_viewers = models.BooleanField(
+        "second factor required for viewers",
+        default=False,
+        help_text="Client viewers must sign in with a second factor too (staff and owners always "
+        "do). Changed by MSP admins on the client's sign-in security page.",
+    )
     account_managers = models.ManyToManyField(
         "tenants.User",
         blank=True,

@@ -148,11 +148,12 @@ def http() -> HttpClient:
 
 @pytest.fixture
 def login(http):
-    """``login(user)`` returns a test client with that user's session."""
+    """``login(user)`` returns a test client with that user's session, its second factor given
+    (a user who needs one gets an authenticator app first; see ``tests.mfa``)."""
+    from tests.mfa import sign_in
 
     def _login(user: User) -> HttpClient:
-        http.force_login(user)
-        return http
+        return sign_in(http, user)
 
     return _login
 

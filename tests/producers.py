@@ -26,6 +26,7 @@ from typing import Any
 from django.utils import timezone
 
 from inventory.choices import AssetSource, DiscoveryRunSource
+from tests.mfa import sign_in
 
 AGENT = "token:test-agent"
 
@@ -355,7 +356,7 @@ def maintenance_window(
         **fields,
     }
     http = HttpClient()
-    http.force_login(User.objects.get(email=actor))
+    sign_in(http, User.objects.get(email=actor))
     response = http.post(
         f"/clients/{slug or tenant.slug}/api/v1/maintenance-windows/",
         json.dumps(body),

@@ -21,6 +21,7 @@ from django_tenants.utils import tenant_context
 
 from tenants.choices import MembershipRole, TokenScope
 from tests import routes
+from tests.mfa import sign_in
 from tests.producers import Device, all_day_window, load_catalogue, push_api, roll_out, scan
 from tests.route_rules import *
 
@@ -141,7 +142,7 @@ def _user(email: str, staff_role: str = "") -> Any:
 
 def _session(user: Any) -> str:
     http = HttpClient()
-    http.force_login(user)
+    sign_in(http, user)
     return http.cookies[settings.SESSION_COOKIE_NAME].value
 
 

@@ -17,6 +17,7 @@ from reports.models import ReportKind
 from reports.services import render_report
 from tests.conftest import PASSWORD
 from tests.evidence.pdftext import pdf_pages
+from tests.mfa import sign_in
 from tests.producers import Device, push
 
 pytestmark = pytest.mark.django_db
@@ -32,7 +33,7 @@ def test_an_expiry_entered_in_chicago_is_the_instant_everyone_sees(tenant_a, per
     from django.test import Client as HttpClient
 
     engineer = HttpClient()
-    engineer.force_login(personas.engineer)
+    sign_in(engineer, personas.engineer)
     with time_machine.travel(ENTERED, tick=False):
         form = engineer.get("/clients/tenant-a/exceptions/new/").content.decode()
         response = engineer.post(
@@ -89,8 +90,8 @@ def test_an_expiry_entered_in_chicago_is_the_instant_everyone_sees(tenant_a, per
 
     # So do the pages listing it and the December PDFs.
     with time_machine.travel(datetime(2026, 12, 22, 12, tzinfo=UTC), tick=False):
-        engineer.force_login(personas.engineer)  # sessions of 1 December have expired
-        owner.force_login(personas.owner_a)
+        sign_in(engineer, personas.engineer)  # sessions of 1 December have expired
+        sign_in(owner, personas.owner_a)
         listing = engineer.get("/clients/tenant-a/exceptions/").content.decode()
         home = owner.get("/clients/tenant-a/")
         assert home.status_code == 200, home
@@ -107,7 +108,7 @@ def test_an_expiry_entered_in_chicago_is_the_instant_everyone_sees(tenant_a, per
     assert "UTC" not in register_pdf.replace("generated", "")
 
     # The API keeps ISO 8601 with the offset.
-    engineer.force_login(personas.engineer)
+    sign_in(engineer, personas.engineer)
     body = engineer.get(f"/clients/tenant-a/api/v1/exceptions/{exception.uuid}/").json()
     assert body["expires_at"] == "2026-12-29T00:00:00Z"
 

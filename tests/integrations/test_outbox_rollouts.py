@@ -29,6 +29,7 @@ from rings.services import (
 )
 from tests.integrations.outbox_helpers import deliver_outbox
 from tests.integrations.rmm_server import rmm_server
+from tests.mfa import sign_in
 from tests.producers import Device, push
 from tests.rings.producers import nightly_window
 
@@ -49,7 +50,7 @@ def _fleet_with_a_critical_canary(engineer) -> Asset:
     through the canary asks for its snapshot first); returns that asset."""
     push([Device(f"ws-{n:02d}").missing_kb("KB5030001", severity="critical") for n in range(12)])
     http = HttpClient()
-    http.force_login(engineer)
+    sign_in(http, engineer)
     nightly_window(http)
     assign_rings()
     member = (

@@ -47,6 +47,7 @@ import time_machine
 from django.test import Client as HttpClient
 from django_tenants.utils import tenant_context
 
+from tests.mfa import sign_in
 from tests.producers import (
     Device,
     adopt,
@@ -93,7 +94,7 @@ def build(*, client: Any, owner: Any, engineer: Any, admin: Any, agent_token: st
 
     agents = HttpClient(HTTP_AUTHORIZATION=f"Bearer {agent_token}")
     staff = HttpClient()
-    staff.force_login(admin)
+    sign_in(staff, admin)
     w1 = Device("rc-win-01", ephi=True)
     w2 = Device("rc-win-02", ephi=True)
     w3 = Device("rc-win-03")

@@ -16,6 +16,8 @@ from django.core.management import call_command
 from django.test import Client as HttpClient
 from django_tenants.utils import tenant_context
 
+from tests.mfa import sign_in
+
 SLUG = "lakeside-clinic"
 NAME = "Lakeside Family Clinic"
 CHICAGO = ZoneInfo("America/Chicago")
@@ -193,7 +195,7 @@ class Clinic:
         self.people: dict[str, HttpClient] = {}
         for email in (ADMIN, ENGINEER, OWNER):
             http = HttpClient()
-            http.force_login(User.objects.get(email=email))
+            sign_in(http, User.objects.get(email=email))
             self.people[email] = http
         self.rollout = ""
         self.exception = ""
