@@ -52,6 +52,8 @@ SHARED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
 ]
 TENANT_APPS = [
     "inventory",
@@ -142,6 +144,13 @@ PASSWORD_HASHERS = env.list(
         "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
     ],
 )
+
+# --- Passkeys (WebAuthn) ---------------------------------------------------------------------
+# The relying party: its ID is the portal's host name (or a registrable suffix of it), the origin
+# is what the browser reports (scheme, host, port; several may be given, comma-separated).
+WEBAUTHN_RP_ID = env("WEBAUTHN_RP_ID", default="localhost")
+WEBAUTHN_ORIGIN = env.list("WEBAUTHN_ORIGIN", default=["http://localhost:8000"])
+WEBAUTHN_RP_NAME = env("WEBAUTHN_RP_NAME", default="PatchOps")
 
 # --- Security ---------------------------------------------------------------------------------
 SECURE_COOKIES = env.bool("SECURE_COOKIES", default=not DEBUG)

@@ -20,6 +20,7 @@ urlpatterns = [
     path("", HomeView.as_view(), name="home"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/passkeys/", include("accounts.passkeys.urls")),
     path("health/", health, name="health"),
     path("scorecards/", include("scorecards.urls")),
     path("catalogues/", CatalogueFreshnessPage.as_view(), name="catalogue-freshness"),

@@ -48,6 +48,7 @@ PUBLIC_PAGES = {
     "catalogue_uploads": "catalogue-uploads:list",
     "login": "login",
     "logout": "logout",
+    "passkeys": "passkeys:passkey_list",
 }
 
 
