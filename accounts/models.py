@@ -133,3 +133,34 @@ class UserSession(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} since {self.created_at:%Y-%m-%d %H:%M}"
+class Passkey(models.Model):
+    """A WebAuthn credential a person registered: the authenticator keeps the private key, the
+    portal its public key (COSE), so an assertion proves that this person's device signed."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="passkeys"
+    )
+    name = models.CharField(max_length=100)
+    credential_id = models.CharField(
+        max_length=1400, unique=True, help_text="the credential ID, base64url without padding"
+    )
+    public_key = models.BinaryField(help_text="the credential's public key, COSE_Key bytes")
+    sign_count = models.PositiveBigIntegerField(default=0)
+    aaguid = models.CharField(max_length=36, blank=True)
+    transports = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField()
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(name=""),
+                name="%(app_label)s_%(class)s_name_required",
+                violation_error_message="Give the passkey a name.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.user_id})"

@@ -78,7 +78,9 @@ def needs_second_factor(user: Any, client: Client | None = None) -> bool:
 
 
 def has_factor(user: Any) -> bool:
-    """Does ``user`` have a second factor to give? Today: a confirmed TOTP device."""
+    """Does ``user`` have a second factor to give: a passkey or a confirmed TOTP device?"""
     if user is None or not getattr(user, "is_authenticated", False):
         return False
-    return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+    return (
+        user.passkeys.exists() or TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+    )

@@ -5,6 +5,7 @@ __all__ = [
     "ExceptionState",
     "ControlKind",
     "SignatureDecision",
+    "SignatureMethod",
     "OPEN_FOR_CHANGE",
     "ENDED_STATES",
     "REMINDER_DAYS",
@@ -48,6 +49,22 @@ class ControlKind(models.TextChoices):
 class SignatureDecision(models.TextChoices):
     SIGNED = "signed", "Signed"
     REJECTED = "rejected", "Rejected"
+
+
+class SignatureMethod(models.TextChoices):
+    """How the signer proved it was them, strongest first."""
+
+    PASSKEY = "passkey", "Passkey (WebAuthn assertion over the text)"
+    TOTP = "totp", "Authenticator app code (TOTP)"
+    PASSWORD = "password", "Password only (recorded before second factors)"
+
+    @property
+    def short_label(self) -> str:
+        return {"passkey": "passkey", "totp": "TOTP code", "password": "password only"}[self.value]
+
+    @property
+    def color(self) -> str:
+        return {"passkey": "green", "totp": "orange", "password": "gray"}[self.value]
 
 
 # Content (text, scope, controls, expiry) may change only before anyone has signed.

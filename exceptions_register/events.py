@@ -29,7 +29,16 @@ _IDENTITY = {
     "ticket_reference": STR,
     "expires_at": DATETIME,
 }
-_SIGNATURE = {"text_sha256": STR, "ip_address": nullable(STR), "user_agent": STR}
+_SIGNATURE = {
+    "text_sha256": STR,
+    "ip_address": nullable(STR),
+    "user_agent": STR,
+    # How the signer proved it was them (absent in events recorded before second factors):
+    # passkey (then the credential and the SHA-256 of its assertion), totp, or password.
+    "method": optional(STR),
+    "credential_id": optional(STR),
+    "assertion_sha256": optional(STR),
+}
 
 
 def _label(p: dict[str, Any]) -> str:

@@ -14,9 +14,10 @@ from inventory.models import Asset
 from tenants.models import Client, User
 
 from . import services
-from .choices import ControlKind, ExceptionKind
+from .choices import ControlKind, ExceptionKind, SignatureMethod
 from .models import RiskException
 from .services import ControlInput, ExceptionInput
+from .signing import SigningFactor
 
 CONTROL_ROWS = 3
 FIELD_MAP = {"compensating_controls": "control_description_0"}
@@ -132,7 +133,9 @@ class ExceptionForm(forms.Form):
 
 
 class DecisionForm(forms.Form):
-    """The owner re-enters their password to sign or reject the exact text shown."""
+    """The owner re-enters their password to sign or reject the exact text shown; signing also
+    takes their second factor: a passkey assertion (filled in by static/js/passkeys.js) or a
+    code from their authenticator app."""
 
     decision = forms.ChoiceField(choices=[("sign", "Sign"), ("reject", "Reject")])
     password = forms.CharField(
@@ -142,6 +145,26 @@ class DecisionForm(forms.Form):
     reason = forms.CharField(
         required=False, max_length=TEXT_MAX_LENGTH, widget=forms.Textarea(attrs={"rows": 3})
     )
+    passkey_assertion = forms.CharField(required=False, max_length=16384, widget=forms.HiddenInput)
+    totp_code = forms.CharField(
+        required=False,
+        max_length=12,
+        label="Code from your authenticator app",
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "size": 8}
+        ),
+    )
+
+    def factor(self) -> SigningFactor | None:
+        """The second factor given (a passkey assertion wins over a code), or None."""
+        data = self.cleaned_data
+        if data.get("passkey_assertion"):
+            return SigningFactor(
+                method=SignatureMethod.PASSKEY, assertion=data["passkey_assertion"]
+            )
+        if (data.get("totp_code") or "").strip():
+            return SigningFactor(method=SignatureMethod.TOTP, code=data["totp_code"])
+        return None
 
 
 class RevokeForm(forms.Form):

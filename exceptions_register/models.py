@@ -19,6 +19,7 @@ from .choices import (
     ExceptionKind,
     ExceptionState,
     SignatureDecision,
+    SignatureMethod,
 )
 
 __all__ = [
@@ -286,6 +287,16 @@ class Signature(models.Model):
     user_agent = models.TextField(blank=True)
     signed_text = models.TextField()
     text_sha256 = models.CharField(max_length=64)
+    # How the signer proved it was them at that moment. With a passkey the record keeps the
+    # authenticator's assertion over SHA-256(signed_text) and the credential's public key, so
+    # anyone can check it offline (reports/verify_bundle.py).
+    method = models.CharField(max_length=10, choices=SignatureMethod.choices)
+    credential_id = models.CharField(max_length=1400, blank=True)
+    credential_public_key = models.BinaryField(blank=True, default=b"")
+    authenticator_data = models.BinaryField(blank=True, default=b"")
+    client_data_json = models.BinaryField(blank=True, default=b"")
+    assertion_signature = models.BinaryField(blank=True, default=b"")
+    rp_id = models.CharField(max_length=253, blank=True)
 
     class Meta:
         constraints = [
@@ -299,6 +310,12 @@ class Signature(models.Model):
                 condition=models.Q(text_sha256__regex=r"^[0-9a-f]{64}$"),
                 name="%(app_label)s_%(class)s_sha256_hex",
                 violation_error_message="The text hash must be a SHA-256 hex digest.",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(method=SignatureMethod.PASSKEY)
+                | (~models.Q(credential_id="") & ~models.Q(rp_id="")),
+                name="%(app_label)s_%(class)s_passkey_has_assertion",
+                violation_error_message="A passkey signature keeps its credential and assertion.",
             ),
         ]
 
@@ -315,6 +332,14 @@ class Signature(models.Model):
 
     def verify(self) -> bool:
         return hashlib.sha256(self.signed_text.encode("utf-8")).hexdigest() == self.text_sha256
+
+    @property
+    def method_label(self) -> str:
+        return SignatureMethod(self.method).short_label if self.method else ""
+
+    @property
+    def method_color(self) -> str:
+        return SignatureMethod(self.method).color if self.method else "gray"
 
 
 class ExceptionReminder(models.Model):

@@ -6,6 +6,7 @@ appends an evidence event in the same transaction.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,6 +17,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from accounts import audit
 from common.emails import send_templated
 from evidence.services import actor_label, record_event
 from findings.choices import FindingState
@@ -31,9 +33,11 @@ from .choices import (
     ExceptionKind,
     ExceptionState,
     SignatureDecision,
+    SignatureMethod,
 )
 from .models import CompensatingControl, ExceptionReminder, RiskException, Signature
 from .selectors import covered_findings_at
+from .signing import FactorProof, FactorRefused, SigningFactor, verify_factor
 
 __all__ = [
     "ControlInput",
@@ -346,11 +350,53 @@ def _decide(
     user_agent: str,
     decision: str,
     reason: str = "",
+    factor: SigningFactor | None = None,
 ) -> RiskException:
     now = timezone.now()
     _check_signer(client=client, exception=exception, user=user, password=password)
     if decision == SignatureDecision.REJECTED and not reason.strip():
         raise ValidationError({"reason": ["Say why you reject this exception."]})
+    try:
+        return _record_decision(
+            client=client,
+            exception=exception,
+            user=user,
+            text_sha256=text_sha256,
+            ip_address=ip_address,
+            user_agent=user_agent,
+            decision=decision,
+            reason=reason,
+            factor=factor,
+            now=now,
+        )
+    except FactorRefused as error:
+        if factor is not None and factor.method in SignatureMethod.values:
+            audit.record(
+                "mfa.failed",
+                actor=user,
+                client=client,
+                target=user.email,
+                method=factor.method,
+                purpose="exception.sign",
+                exception=str(exception.uuid),
+                reason=" ".join(error.messages)[:300],
+            )
+        raise
+
+
+def _record_decision(
+    *,
+    client: Client,
+    exception: RiskException,
+    user: User,
+    text_sha256: str,
+    ip_address: str | None,
+    user_agent: str,
+    decision: str,
+    reason: str,
+    factor: SigningFactor | None,
+    now: datetime,
+) -> RiskException:
     with transaction.atomic():
         locked = RiskException.objects.select_for_update().get(pk=exception.pk)
         if locked.state != ExceptionState.PENDING_SIGNOFF:
@@ -363,6 +409,13 @@ def _decide(
             )
         if decision == SignatureDecision.SIGNED and locked.expires_at <= now:
             raise ValidationError("This exception's expiry has passed; it cannot be signed.")
+        # A signature needs the owner's second factor now, over this very text; a rejection
+        # stays a password-confirmed decision.
+        proof = (
+            verify_factor(user=user, text=text, factor=factor)
+            if decision == SignatureDecision.SIGNED
+            else FactorProof(method=SignatureMethod.PASSWORD)
+        )
         new_state = (
             ExceptionState.ACTIVE
             if decision == SignatureDecision.SIGNED
@@ -389,13 +442,20 @@ def _decide(
             user_agent=(user_agent or "")[:1000],
             signed_text=text,
             text_sha256=digest,
+            **proof.record_fields(),
         )
         locked.refresh_from_db()
         extra: dict[str, Any] = {
             "text_sha256": digest,
             "ip_address": signature.ip_address,
             "user_agent": signature.user_agent,
+            "method": proof.method,
         }
+        if proof.method == SignatureMethod.PASSKEY:
+            extra["credential_id"] = proof.credential_id
+            extra["assertion_sha256"] = hashlib.sha256(
+                proof.authenticator_data + proof.client_data_json + proof.signature
+            ).hexdigest()
         if new_state == ExceptionState.ACTIVE:
             extra["findings_excepted"] = _except_findings(locked)
             record_event(
@@ -435,10 +495,13 @@ def sign_exception(
     user: User,
     password: str,
     text_sha256: str,
+    factor: SigningFactor | None = None,
     ip_address: str | None = None,
     user_agent: str = "",
 ) -> RiskException:
-    """The approver signs the exact text they read; the exception becomes active now."""
+    """The approver signs the exact text they read, with their password and their second
+    factor at this moment (``factor``: a passkey assertion over SHA-256 of the text, or a TOTP
+    code); the exception becomes active now."""
     return _decide(
         client=client,
         exception=exception,
@@ -448,6 +511,7 @@ def sign_exception(
         ip_address=ip_address,
         user_agent=user_agent,
         decision=SignatureDecision.SIGNED,
+        factor=factor,
     )
 
 

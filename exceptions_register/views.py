@@ -22,7 +22,7 @@ from tenants.permissions import (
     may_generate,
 )
 
-from . import services
+from . import services, signing
 from .choices import OPEN_FOR_CHANGE, ExceptionState
 from .filters import ExceptionFilterSet
 from .forms import DecisionForm, ExceptionForm, RevokeForm
@@ -328,13 +328,21 @@ class PortalDetailView(ClientPageMixin, TemplateView):
             and exception.state == ExceptionState.PENDING_SIGNOFF
             and exception.approver_id == self.request.user.pk
         )
+        text = exception.canonical_text()
+        methods = signing.available_methods(self.request.user) if can_sign else []
         context = self.get_context_data(
             exception=exception,
-            canonical_text=exception.canonical_text(),
+            canonical_text=text,
             text_sha256=exception.canonical_sha256(),
             signature=getattr(exception, "signature", None),
             form=form,
             can_sign=can_sign,
+            sign_methods=methods,
+            passkey_options=(
+                signing.passkey_options(user=self.request.user, text=text)
+                if "passkey" in methods
+                else None
+            ),
             now=timezone.now(),
         )
         return self.render_to_response(context, status=status)
@@ -363,7 +371,7 @@ class PortalDetailView(ClientPageMixin, TemplateView):
             )
             try:
                 if data["decision"] == "sign":
-                    services.sign_exception(**common)
+                    services.sign_exception(**common, factor=form.factor())
                     messages.success(request, "Signed. The exception is active until its expiry.")
                 else:
                     services.reject_exception(**common, reason=data.get("reason") or "")

@@ -166,6 +166,12 @@ INVITATION_MAX_AGE_HOURS = env.int("INVITATION_MAX_AGE_HOURS", default=72)
 PORTAL_URL = env("PORTAL_URL", default="http://127.0.0.1:8000")
 # Second factors (django-otp): the issuer name authenticator apps show beside the account.
 OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", default="PatchOps")
+# --- Passkeys (WebAuthn) ---------------------------------------------------------------------
+# The relying party: its ID is the portal's host name (or a registrable suffix of it), the origin
+# is what the browser reports (scheme, host, port; several may be given, comma-separated).
+WEBAUTHN_RP_ID = env("WEBAUTHN_RP_ID", default="localhost")
+WEBAUTHN_ORIGIN = env.list("WEBAUTHN_ORIGIN", default=["http://localhost:8000"])
+WEBAUTHN_RP_NAME = env("WEBAUTHN_RP_NAME", default="PatchOps")
 
 # --- Security ---------------------------------------------------------------------------------
 SECURE_COOKIES = env.bool("SECURE_COOKIES", default=not DEBUG)

@@ -25,6 +25,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/", include("accounts.public_urls")),
     path("accounts/mfa/", include("accounts.mfa.urls")),
+    path("accounts/passkeys/", include("accounts.passkeys.urls")),
     path("health/", health, name="health"),
     path("scorecards/", include("scorecards.urls")),
     path("catalogues/", CatalogueFreshnessPage.as_view(), name="catalogue-freshness"),

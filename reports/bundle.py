@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import json
@@ -10,12 +11,15 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.utils import timezone
 
 from common.csvexport import csv_writer
 from common.periods import format_period, period_bounds
 from evidence.models import GENESIS_HASH, canonical_json
 from evidence.selectors import chain_head, chain_span_for_period, iter_events, verify_chain
+from exceptions_register.choices import SignatureDecision, SignatureMethod
+from exceptions_register.models import Signature
 from findings.models import Finding
 
 from .models import ReportKind
@@ -113,6 +117,46 @@ def _findings_csv(period: date, tz) -> bytes | None:
     return _csv(rows, FINDING_FIELDS)
 
 
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(bytes(data)).decode("ascii").rstrip("=")
+
+
+def _signatures(period: date, tz) -> list[dict[str, Any]]:
+    """Every signature of an exception in force at some instant of the period (or signed in
+    it): the exact text, its SHA-256, the method and, for a passkey, the assertion and the
+    credential's public key an auditor checks it with."""
+    start, end = period_bounds(period, tz)
+    qs = (
+        Signature.objects.filter(decision=SignatureDecision.SIGNED, signed_at__lt=end)
+        .filter(exception__expires_at__gt=start)
+        .exclude(exception__ended_at__lte=start)
+        .select_related("exception")
+        .order_by("signed_at", "id")
+    )
+    lines = []
+    for s in qs:
+        line: dict[str, Any] = {
+            "exception": str(s.exception.uuid),
+            "version": s.exception.version,
+            "signer": s.user_email,
+            "signed_at": s.signed_at.isoformat(),
+            "method": s.method,
+            "signed_text": s.signed_text,
+            "text_sha256": s.text_sha256,
+        }
+        if s.method == SignatureMethod.PASSKEY:
+            line |= {
+                "rp_id": s.rp_id,
+                "credential_id": s.credential_id,
+                "credential_public_key": _b64url(s.credential_public_key),
+                "authenticator_data": _b64url(s.authenticator_data),
+                "client_data_json": _b64url(s.client_data_json),
+                "signature": _b64url(s.assertion_signature),
+            }
+        lines.append(line)
+    return lines
+
+
 def build_bundle(*, client: Any, period: date) -> bytes:
     """ZIP bytes: the period's PDFs, CSV and JSON-lines exports, manifest and offline verifier."""
     tz = client.tz
@@ -125,6 +169,13 @@ def build_bundle(*, client: Any, period: date) -> bytes:
     records, jsonl, events_csv = _events(period, tz)
     files.append(("evidence/events.jsonl", jsonl))
     files.append(("evidence/events.csv", events_csv))
+    signatures = _signatures(period, tz)
+    files.append(
+        (
+            "evidence/signatures.jsonl",
+            "".join(canonical_json(line) + "\n" for line in signatures).encode("utf-8"),
+        )
+    )
     findings = _findings_csv(period, tz)
     if findings is not None:
         files.append(("exports/findings.csv", findings))
@@ -167,6 +218,21 @@ def build_bundle(*, client: Any, period: date) -> bytes:
                 sequence__lte=records[-1]["sequence"] if records else 0,
             ).order_by("sequence")
         ],
+        "signatures": {
+            "file": "evidence/signatures.jsonl",
+            "count": len(signatures),
+            "passkey": sum(1 for line in signatures if line["method"] == SignatureMethod.PASSKEY),
+            "rp_ids": sorted(
+                {settings.WEBAUTHN_RP_ID}
+                | {line["rp_id"] for line in signatures if line.get("rp_id")}
+            ),
+            "rule": "text_sha256 = sha256(signed_text, UTF-8). A passkey signature is a WebAuthn "
+            "assertion: clientDataJSON has type webauthn.get and challenge = base64url(sha256("
+            "signed_text)); authenticatorData starts with sha256(rp_id) and has the user-present "
+            "and user-verified flags; signature verifies over authenticatorData || "
+            "sha256(clientDataJSON) with credential_public_key (COSE_Key: ES256, EdDSA or "
+            "RS256). Binary fields are base64url without padding.",
+        },
         "chain_verified_at_generation": status.ok,
         "hash_rule": "sha256(prev_hash + canonical_json(content)); canonical_json = sorted keys, "
         "separators (',', ':'), UTF-8 unescaped; "

@@ -57,6 +57,7 @@ PUBLIC_PAGES = {
     "password_change": "accounts:password_change",
     "sessions": "accounts:sessions",
     "mfa": "accounts-mfa:manage",
+    "passkeys": "passkeys:passkey_list",
 }
 
 

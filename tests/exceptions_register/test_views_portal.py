@@ -1,4 +1,7 @@
-"""The client-owner portal: owners sign with their password; viewers read; staff cannot sign."""
+"""The client-owner portal: owners sign with their password and their passkey; viewers read;
+staff cannot sign. (Second factors at signing in detail: test_signing_factors.py.)"""
+
+import json
 
 import pytest
 from django_tenants.utils import tenant_context
@@ -6,7 +9,7 @@ from django_tenants.utils import tenant_context
 from exceptions_register.choices import ExceptionState
 from exceptions_register.models import RiskException
 from tests.conftest import PASSWORD
-from tests.exceptions_register.factories import make_exception
+from tests.exceptions_register.factories import authenticator_for, make_exception, page_options
 
 pytestmark = pytest.mark.django_db
 PORTAL = "/clients/tenant-a/portal/exceptions/"
@@ -19,6 +22,12 @@ def _decide(http, exception, **data):
         "text_sha256": exception.canonical_sha256(),
     }
     payload.update(data)
+    if payload["decision"] == "sign" and "passkey_assertion" not in payload:
+        # The owner's browser: the page's options, answered by the owner's passkey.
+        device = authenticator_for(exception.approver)
+        options = page_options(http, f"{PORTAL}{exception.uuid}/")
+        if options is not None:
+            payload["passkey_assertion"] = json.dumps(device.get(options))
     return http.post(
         f"{PORTAL}{exception.uuid}/",
         payload,
@@ -35,10 +44,14 @@ def test_owner_sees_what_awaits_them_and_the_full_text(in_tenant_a, personas, lo
     body = http.get(f"{PORTAL}{exception.uuid}/").content.decode()
     assert exception.canonical_sha256() in body
     assert "EDR alerts reviewed daily." in body
-    assert 'data-testid="sign"' in body
+    # No second factor yet: the page says how to get one, and offers no way to sign.
+    assert 'data-testid="no-factor"' in body and 'data-testid="sign-passkey"' not in body
+    authenticator_for(personas.owner_a)
+    body = http.get(f"{PORTAL}{exception.uuid}/").content.decode()
+    assert 'data-testid="sign-passkey"' in body and 'id="passkey-options"' in body
 
 
-def test_owner_signs_with_password(in_tenant_a, personas, login):
+def test_owner_signs_with_password_and_passkey(in_tenant_a, personas, login):
     exception = make_exception(client=in_tenant_a, approver=personas.owner_a)
     response = _decide(login(personas.owner_a), exception)
     assert response.status_code == 302
@@ -72,7 +85,7 @@ def test_viewer_reads_but_has_no_buttons_and_cannot_post(in_tenant_a, personas, 
     http = login(personas.viewer_a)
     body = http.get(f"{PORTAL}{exception.uuid}/").content.decode()
     assert exception.ticket_reference in body
-    assert 'data-testid="sign"' not in body and '<form method="post" data-testid' not in body
+    assert 'data-testid="sign' not in body and '<form method="post" data-testid' not in body
     assert _decide(http, exception).status_code == 403
     assert RiskException.objects.get(pk=exception.pk).state == ExceptionState.PENDING_SIGNOFF
 
@@ -81,7 +94,7 @@ def test_viewer_reads_but_has_no_buttons_and_cannot_post(in_tenant_a, personas, 
 def test_staff_cannot_sign_on_the_clients_behalf(in_tenant_a, personas, login, who):
     exception = make_exception(client=in_tenant_a, approver=personas.owner_a)
     http = login(getattr(personas, who))
-    assert 'data-testid="sign"' not in http.get(f"{PORTAL}{exception.uuid}/").content.decode()
+    assert 'data-testid="sign' not in http.get(f"{PORTAL}{exception.uuid}/").content.decode()
     assert _decide(http, exception).status_code == 403
     assert RiskException.objects.get(pk=exception.pk).state == ExceptionState.PENDING_SIGNOFF
 
