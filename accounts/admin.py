@@ -1,10 +1,12 @@
+from axes.models import AccessAttempt
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
 from tenants.admin import UserAdmin as TenantsUserAdmin
 from tenants.models import User
 
-from . import people
+from . import lockout, people
 from .models import AuditEvent
 
 
@@ -47,3 +49,37 @@ class UserAdmin(TenantsUserAdmin):
                 done.append(user.email)
         if done:
             self.message_user(request, f"Deactivated: {', '.join(done)}.", messages.SUCCESS)
+
+
+@admin.register(AccessAttempt)
+class SignInLockoutAdmin(admin.ModelAdmin):
+    """Failed sign-ins counted by the lockout (accounts.lockout); MSP admins lift them here."""
+
+    list_display = ["username", "ip_address", "failures_since_start", "attempt_time", "locked"]
+    search_fields = ["username", "ip_address"]
+    fields = ["username", "ip_address", "user_agent", "failures_since_start", "attempt_time"]
+    readonly_fields = fields
+    actions = ["lift_lockout"]
+
+    @admin.display(boolean=True, description="locked")
+    def locked(self, obj: AccessAttempt) -> bool:
+        return obj.failures_since_start >= settings.LOGIN_FAILURE_LIMIT
+
+    @admin.action(description="Lift the lockout of the selected e-mail addresses")
+    def lift_lockout(self, request, queryset):
+        cleared = 0
+        for username, ip in queryset.values_list("username", "ip_address").distinct():
+            cleared += lockout.unlock(
+                username=username, ip_address=ip, actor=request.user, request=request
+            )
+        self.message_user(request, f"Lockout lifted ({cleared} record(s) cleared).")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        # Lifting goes through the action, which records who lifted it.
+        return False

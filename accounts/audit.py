@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -56,9 +57,19 @@ KINDS: dict[str, str] = {
 }
 
 
-def _client_ip(request: HttpRequest | None) -> str | None:
+def client_ip(request: HttpRequest | None) -> str | None:
+    """The client's address: the peer, or with ``TRUSTED_PROXY_COUNT`` proxies in front, the
+    address the outermost trusted proxy saw (X-Forwarded-For is written by the client first,
+    so only the entries the trusted proxies appended are believed)."""
     if request is None:
         return None
+    proxies = int(getattr(settings, "TRUSTED_PROXY_COUNT", 0) or 0)
+    if proxies > 0:
+        forwarded = [
+            p.strip() for p in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if p.strip()
+        ]
+        if len(forwarded) >= proxies:
+            return forwarded[-proxies]
     return request.META.get("REMOTE_ADDR") or None
 
 
@@ -101,7 +112,7 @@ def record(
         actor=user,
         actor_label=(actor_label or _label(actor, "system"))[:254],
         client=client,
-        ip_address=_client_ip(request),
+        ip_address=client_ip(request),
         user_agent=agent,
         target=target[:254],
         detail=detail,

@@ -4,6 +4,7 @@ Required values have no defaults and fail fast: SECRET_KEY, DATABASE_URL, REDIS_
 Any variable may instead be given as <NAME>_FILE pointing at a file holding the value (secrets).
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -57,6 +58,7 @@ SHARED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    "axes",
 ]
 TENANT_APPS = [
     "inventory",
@@ -90,6 +92,8 @@ MIDDLEWARE = [
     "accounts.middleware.SecondFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "common.middleware.DependencyErrorMiddleware",
+    # Turns a refused sign-in (too many failures) into the lockout page (accounts.lockout).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "patchops.urls"
@@ -172,6 +176,31 @@ OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", default="PatchOps")
 WEBAUTHN_RP_ID = env("WEBAUTHN_RP_ID", default="localhost")
 WEBAUTHN_ORIGIN = env.list("WEBAUTHN_ORIGIN", default=["http://localhost:8000"])
 WEBAUTHN_RP_NAME = env("WEBAUTHN_RP_NAME", default="PatchOps")
+# --- Sign-in lockout (django-axes; accounts/lockout.py) -----------------------------------------
+# A failed password counts against the e-mail address tried from that address (locked after
+# LOGIN_FAILURE_LIMIT failures) and against the address as a whole (LOGIN_IP_FAILURE_LIMIT, for
+# guesses spread over many accounts). Both lift after LOGIN_LOCKOUT_MINUTES or an unlock.
+AUTHENTICATION_BACKENDS = [
+    "accounts.lockout.LockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_IP_FAILURE_LIMIT = env.int("LOGIN_IP_FAILURE_LIMIT", default=20)
+LOGIN_LOCKOUT_MINUTES = env.int("LOGIN_LOCKOUT_MINUTES", default=30)
+# Reverse proxies in front of the portal that append to X-Forwarded-For (0: use the peer address).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+AXES_HANDLER = "accounts.lockout.LockoutHandler"
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]  # the address-wide limit: LockoutHandler
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
+AXES_RESET_ON_SUCCESS = True  # only that e-mail address's failures from that address
+AXES_USERNAME_FORM_FIELD = "username"  # what the sign-in form posts (an e-mail address)
+AXES_USERNAME_CALLABLE = "accounts.lockout.username_of"
+AXES_CLIENT_IP_CALLABLE = "accounts.lockout.client_ip"
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+AXES_DISABLE_ACCESS_LOG = True  # successful sign-ins are in the audit log
+AXES_ENABLE_ADMIN = False  # accounts.admin lists lockouts and lifts them (audited)
+AXES_VERBOSE = False
 
 # --- Security ---------------------------------------------------------------------------------
 SECURE_COOKIES = env.bool("SECURE_COOKIES", default=not DEBUG)
@@ -379,6 +408,8 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         "weasyprint": {"level": "WARNING"},
         "fontTools": {"level": "WARNING"},
+        # Every failure and lockout is in the audit log; django-axes' own lines add nothing.
+        "axes": {"level": "ERROR"},
     },
 }
 
