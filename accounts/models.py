@@ -133,6 +133,8 @@ class UserSession(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} since {self.created_at:%Y-%m-%d %H:%M}"
+
+
 class Passkey(models.Model):
     """A WebAuthn credential a person registered: the authenticator keeps the private key, the
     portal its public key (COSE), so an assertion proves that this person's device signed."""

@@ -81,6 +81,4 @@ def has_factor(user: Any) -> bool:
     """Does ``user`` have a second factor to give: a passkey or a confirmed TOTP device?"""
     if user is None or not getattr(user, "is_authenticated", False):
         return False
-    return (
-        user.passkeys.exists() or TOTPDevice.objects.filter(user=user, confirmed=True).exists()
-    )
+    return user.passkeys.exists() or TOTPDevice.objects.filter(user=user, confirmed=True).exists()

@@ -277,6 +277,8 @@ class MspAccess(ClientAccess):
                 f"This needs the MSP-wide {capability.value} capability."
             )
         return True
+
+
 def may_read_msp_audit_log(principal: Any) -> bool:
     """The MSP-wide audit log (every client's security events and the MSP's own): signed-in MSP
     admins only, never a token. A client's own log is the AUDIT capability in that client
