@@ -51,6 +51,7 @@ PUBLIC_PAGES = {
     "logout": "logout",
     "password_change": "accounts:password_change",
     "sessions": "accounts:sessions",
+    "users": "accounts:users",
 }
 
 

@@ -114,3 +114,34 @@ def test_nobody_deactivates_themselves(login, personas):
         {"action": "deactivate", "_selected_action": [personas.msp_admin.pk]},
     )
     assert User.objects.get(pk=personas.msp_admin.pk).is_active
+
+
+def test_the_users_page_deactivates_a_staff_member(login, personas, signed_in):
+    engineer = signed_in(personas.engineer)
+    admin = login(personas.msp_admin)
+    page = admin.get("/accounts/users/")
+    assert page.status_code == 200 and personas.engineer.email.encode() in page.content
+    response = admin.post(
+        "/accounts/users/", {"action": "deactivate", "user": str(personas.engineer.uuid)}
+    )
+    assert response.status_code == 302
+    assert engineer.get(HOME).status_code == 302
+    assert not User.objects.get(pk=personas.engineer.pk).is_active
+    assert AuditEvent.objects.get(kind="user.deactivated").actor == personas.msp_admin
+    again = admin.post(
+        "/accounts/users/",
+        {"action": "deactivate", "user": str(personas.engineer.uuid)},
+        follow=True,
+    )
+    assert b"deactivated already" in again.content
+
+
+@pytest.mark.parametrize("persona", ["engineer", "account_manager", "owner_a", "viewer_a"])
+def test_only_msp_admins_reach_the_users_page(login, personas, persona):
+    http = login(getattr(personas, persona))
+    assert http.get("/accounts/users/").status_code == 403
+    response = http.post(
+        "/accounts/users/", {"action": "deactivate", "user": str(personas.viewer_a.uuid)}
+    )
+    assert response.status_code == 403
+    assert User.objects.get(pk=personas.viewer_a.pk).is_active
