@@ -32,4 +32,6 @@ def _logged_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     from .audit import client_of_user, record
 
     if user is not None and getattr(user, "pk", None) is not None:
-        record("logout", actor=user, client=client_of_user(user), request=request)
+        reason = getattr(request, "signout_reason", "")
+        detail = {"reason": reason} if reason else {}
+        record("logout", actor=user, client=client_of_user(user), request=request, **detail)

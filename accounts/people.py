@@ -40,6 +40,7 @@ __all__ = [
     "Sent",
     "hash_token",
     "members_of",
+    "all_users",
     "open_invitations_of",
     "find_invitation",
     "invite",
@@ -92,6 +93,11 @@ def members_of(client: Client) -> QuerySet[Membership]:
         .select_related("user")
         .order_by("role", "user__email")
     )
+
+
+def all_users() -> QuerySet[User]:
+    """Every account, active first, with its clients (for the MSP admins' users page)."""
+    return User.objects.prefetch_related("memberships__client").order_by("-is_active", "email")
 
 
 def open_invitations_of(client: Client) -> QuerySet[Invitation]:

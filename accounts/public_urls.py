@@ -21,4 +21,5 @@ urlpatterns = [
     ),
     path("password/change/", views.PasswordChange.as_view(), name="password_change"),
     path("sessions/", views.SessionsPage.as_view(), name="sessions"),
+    path("users/", views.UsersPage.as_view(), name="users"),
 ]

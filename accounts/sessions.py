@@ -24,7 +24,6 @@ from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
-from . import audit
 from .models import UserSession
 
 __all__ = [
@@ -159,7 +158,8 @@ class SessionLifetimeMiddleware:
             _touch(key)
             return
         user = request.user
-        audit.record("logout", actor=user, request=request, target=user.email, reason=reason)
+        # The sign-out's audit row (accounts.apps) carries why the session ended.
+        request.signout_reason = reason
         logout(request)
         if reason == "idle":
             minutes = idle_timeout_seconds(is_staff=is_staff) // 60

@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.views import View
 from django.views.generic import TemplateView
 
+from common.pagination import page_of
 from tenants.choices import MembershipRole
 from tenants.models import User
 from tenants.permissions import Capability, ClientPageMixin
@@ -273,6 +274,50 @@ class PasswordChange(auth_views.PasswordChangeView):
         )
         messages.success(self.request, "Your password was changed; your other sessions ended.")
         return response
+
+
+# --- the MSP's users (offboarding) ----------------------------------------------------------------
+
+
+class UsersPage(LoginRequiredMixin, TemplateView):
+    """Every account, staff and client users, with "Deactivate" (MSP admins only)."""
+
+    template_name = "accounts/users.html"
+    # The MSP-wide capability the page needs: administering the MSP's accounts.
+    msp_capability = Capability.ADMINISTER
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        if request.user.is_authenticated and not people.may_deactivate(request.user):
+            raise PermissionDenied("Only MSP admins manage accounts.")
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        page = page_of(self.request, people.all_users())
+        context.update(page_obj=page, users=page.object_list, me=self.request.user.pk)
+        return context
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        here = reverse("accounts:users")
+        form = MemberActionForm(request.POST)
+        if not form.is_valid() or form.cleaned_data["action"] != "deactivate":
+            messages.error(request, "Choose a person to deactivate.")
+            return HttpResponseRedirect(here)
+        user = User.objects.filter(uuid=form.cleaned_data["user"]).first()
+        if user is None:
+            messages.error(request, "No such user.")
+            return HttpResponseRedirect(here)
+        try:
+            sent = people.deactivate_user(user=user, actor=request.user, request=request)
+        except ValidationError as exc:
+            messages.error(request, _messages_of(exc))
+            return HttpResponseRedirect(here)
+        messages.success(
+            request,
+            f"{user.email} was deactivated: {sent.detail['sessions_ended']} session(s) ended, "
+            f"{sent.detail['tokens_revoked']} API token(s) revoked.",
+        )
+        return HttpResponseRedirect(here)
 
 
 # --- one's own sessions ---------------------------------------------------------------------------

@@ -58,6 +58,7 @@ PUBLIC_PAGES = {
     "sessions": "accounts:sessions",
     "mfa": "accounts-mfa:manage",
     "passkeys": "passkeys:passkey_list",
+    "users": "accounts:users",
 }
 
 

@@ -22,18 +22,14 @@ HOME = "/clients/tenant-a/"
 FINDINGS_API = "/clients/tenant-a/api/v1/findings/"
 
 
-def _signed_in(user) -> HttpClient:
-    http = HttpClient()
-    assert http.login(username=user.email, password=PASSWORD)
-    return http
-
-
 def _api(plaintext: str) -> HttpClient:
     return HttpClient(HTTP_AUTHORIZATION=f"Bearer {plaintext}")
 
 
-def test_the_admin_action_ends_a_staff_members_sessions_and_tokens(login, personas, tenant_a):
-    laptop, phone = _signed_in(personas.engineer), _signed_in(personas.engineer)
+def test_the_admin_action_ends_a_staff_members_sessions_and_tokens(
+    login, personas, tenant_a, signed_in
+):
+    laptop, phone = signed_in(personas.engineer), signed_in(personas.engineer)
     assert laptop.get(HOME).status_code == phone.get(HOME).status_code == 200
     mine = issue_api_token(
         name="psa", scope=TokenScope.WRITE, client=None, created_by=personas.engineer
@@ -66,8 +62,10 @@ def test_the_admin_action_ends_a_staff_members_sessions_and_tokens(login, person
     assert not HttpClient().login(username=personas.engineer.email, password=PASSWORD)
 
 
-def test_an_msp_admin_deactivates_a_client_user_from_the_people_page(login, personas, tenant_a):
-    viewer = _signed_in(personas.viewer_a)
+def test_an_msp_admin_deactivates_a_client_user_from_the_people_page(
+    login, personas, tenant_a, signed_in
+):
+    viewer = signed_in(personas.viewer_a)
     admin = login(personas.msp_admin)
     response = admin.post(
         "/clients/tenant-a/people/", {"action": "deactivate", "user": str(personas.viewer_a.uuid)}
@@ -94,8 +92,8 @@ def test_a_client_owner_cannot_deactivate(login, personas):
     assert User.objects.get(pk=personas.viewer_a.pk).is_active
 
 
-def test_the_command_deactivates_once_with_clear_errors(personas, tenant_a, capsys):
-    live = _signed_in(personas.owner_a)
+def test_the_command_deactivates_once_with_clear_errors(personas, tenant_a, capsys, signed_in):
+    live = signed_in(personas.owner_a)
     call_command("deactivate_user", personas.owner_a.email)
     assert "1 session(s) ended" in capsys.readouterr().out
     assert live.get(HOME).status_code == 302
@@ -116,3 +114,34 @@ def test_nobody_deactivates_themselves(login, personas):
         {"action": "deactivate", "_selected_action": [personas.msp_admin.pk]},
     )
     assert User.objects.get(pk=personas.msp_admin.pk).is_active
+
+
+def test_the_users_page_deactivates_a_staff_member(login, personas, signed_in):
+    engineer = signed_in(personas.engineer)
+    admin = login(personas.msp_admin)
+    page = admin.get("/accounts/users/")
+    assert page.status_code == 200 and personas.engineer.email.encode() in page.content
+    response = admin.post(
+        "/accounts/users/", {"action": "deactivate", "user": str(personas.engineer.uuid)}
+    )
+    assert response.status_code == 302
+    assert engineer.get(HOME).status_code == 302
+    assert not User.objects.get(pk=personas.engineer.pk).is_active
+    assert AuditEvent.objects.get(kind="user.deactivated").actor == personas.msp_admin
+    again = admin.post(
+        "/accounts/users/",
+        {"action": "deactivate", "user": str(personas.engineer.uuid)},
+        follow=True,
+    )
+    assert b"deactivated already" in again.content
+
+
+@pytest.mark.parametrize("persona", ["engineer", "account_manager", "owner_a", "viewer_a"])
+def test_only_msp_admins_reach_the_users_page(login, personas, persona):
+    http = login(getattr(personas, persona))
+    assert http.get("/accounts/users/").status_code == 403
+    response = http.post(
+        "/accounts/users/", {"action": "deactivate", "user": str(personas.viewer_a.uuid)}
+    )
+    assert response.status_code == 403
+    assert User.objects.get(pk=personas.viewer_a.pk).is_active

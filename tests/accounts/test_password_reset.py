@@ -76,20 +76,16 @@ def test_an_unknown_or_inactive_address_gets_the_same_answer_and_no_mail(persona
     assert not mail.outbox
 
 
-def test_a_reset_ends_the_users_live_sessions(personas):
-    live = HttpClient()
-    live.force_login(personas.owner_a)
+def test_a_reset_ends_the_users_live_sessions(personas, signed_in):
+    live = signed_in(personas.owner_a)
     assert live.get("/clients/tenant-a/").status_code == 200
     http = _request_reset(personas.owner_a.email)
     _set_password(http, reset_link(personas.owner_a.email))
     assert live.get("/clients/tenant-a/").status_code == 302
 
 
-def test_the_password_change_page_checks_the_old_one_and_ends_other_sessions(personas):
-    other = HttpClient()
-    other.force_login(personas.owner_a)
-    http = HttpClient()
-    assert http.login(username=personas.owner_a.email, password=PASSWORD)
+def test_the_password_change_page_checks_the_old_one_and_ends_other_sessions(personas, signed_in):
+    other, http = signed_in(personas.owner_a), signed_in(personas.owner_a)
     url = "/accounts/password/change/"
     assert http.get(url).status_code == 200
     wrong = http.post(

@@ -7,7 +7,6 @@ from datetime import timedelta
 
 import pytest
 import time_machine
-from django.test import Client as HttpClient
 from django.test import override_settings
 from django.utils import timezone
 
@@ -18,17 +17,11 @@ pytestmark = pytest.mark.django_db
 HOME = "/clients/tenant-a/"
 
 
-def _signed_in(user) -> HttpClient:
-    http = HttpClient()
-    http.force_login(user)
-    return http
-
-
 @override_settings(SESSION_IDLE_TIMEOUT_STAFF_MINUTES=15, SESSION_IDLE_TIMEOUT_CLIENT_MINUTES=60)
-def test_staff_sessions_go_idle_sooner_than_client_users(personas):
+def test_staff_sessions_go_idle_sooner_than_client_users(personas, signed_in):
     start = timezone.now()
     with time_machine.travel(start, tick=False):
-        engineer, owner = _signed_in(personas.engineer), _signed_in(personas.owner_a)
+        engineer, owner = signed_in(personas.engineer), signed_in(personas.owner_a)
     with time_machine.travel(start + timedelta(minutes=14), tick=False):
         assert engineer.get(HOME).status_code == 200
     # 16 minutes after the engineer's last request: signed out; the owner (idle 30) is not.
@@ -47,10 +40,10 @@ def test_staff_sessions_go_idle_sooner_than_client_users(personas):
 
 
 @override_settings(SESSION_ABSOLUTE_LIFETIME_HOURS=1, SESSION_IDLE_TIMEOUT_CLIENT_MINUTES=30)
-def test_an_active_session_still_ends_at_its_absolute_lifetime(personas):
+def test_an_active_session_still_ends_at_its_absolute_lifetime(personas, signed_in):
     start = timezone.now()
     with time_machine.travel(start, tick=False):
-        owner = _signed_in(personas.owner_a)
+        owner = signed_in(personas.owner_a)
     for minutes in (20, 40, 59):
         with time_machine.travel(start + timedelta(minutes=minutes), tick=False):
             assert owner.get(HOME).status_code == 200
@@ -59,9 +52,9 @@ def test_an_active_session_still_ends_at_its_absolute_lifetime(personas):
     assert AuditEvent.objects.get(kind="logout").detail == {"reason": "absolute"}
 
 
-def test_log_out_other_sessions(personas):
-    laptop, phone, tablet = (_signed_in(personas.owner_a) for _ in range(3))
-    other_user = _signed_in(personas.viewer_a)
+def test_log_out_other_sessions(personas, signed_in):
+    laptop, phone, tablet = (signed_in(personas.owner_a) for _ in range(3))
+    other_user = signed_in(personas.viewer_a)
     page = laptop.get("/accounts/sessions/")
     assert page.status_code == 200 and page.content.count(b"<tr>") == 1 + 3
     response = laptop.post("/accounts/sessions/")
@@ -74,8 +67,8 @@ def test_log_out_other_sessions(personas):
     assert row.actor == personas.owner_a and row.detail == {"sessions_ended": 2}
 
 
-def test_signing_out_forgets_the_session(personas):
-    http = _signed_in(personas.owner_a)
+def test_signing_out_forgets_the_session(personas, signed_in):
+    http = signed_in(personas.owner_a)
     assert UserSession.objects.filter(user=personas.owner_a).count() == 1
     http.post("/accounts/logout/")
     assert not UserSession.objects.filter(user=personas.owner_a).exists()
