@@ -157,7 +157,6 @@ class SessionLifetimeMiddleware:
         if not reason:
             _touch(key)
             return
-        user = request.user
         # The sign-out's audit row (accounts.apps) carries why the session ended.
         request.signout_reason = reason
         logout(request)
