@@ -246,6 +246,13 @@ def test_an_msp_admin_requires_a_second_factor_of_one_clients_viewers(
     _enrol_through_the_page(as_viewer)
     assert as_viewer.get("/clients/tenant-a/").status_code == 200
 
+    # A viewer who adds a factor without being obliged to is asked for it at every sign-in.
+    secret_b, _ = _enrol_through_the_page(as_viewer_b)
+    later = _password_login(viewer_b)
+    assert later.get("/clients/tenant-b/")["Location"].startswith(VERIFY)
+    later.post(VERIFY, {"code": fresh_code(viewer_b, secret_b)})
+    assert later.get("/clients/tenant-b/").status_code == 200
+
 
 def test_the_django_admin_requires_the_second_factor():
     admin = _user("root@mfa.test", superuser=True)
