@@ -8,10 +8,13 @@ are computed by ``tests.mfa`` (RFC 6238 on hmac/hashlib/base32), not by django-o
 from __future__ import annotations
 
 import html
+import io
 import re
 import time
 
 import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.test import Client as HttpClient
 from django_tenants.utils import tenant_context
 
@@ -275,3 +278,33 @@ def test_the_django_admin_requires_the_second_factor():
         == "/admin/"
     )
     assert again.get("/admin/tenants/user/").status_code == 200
+
+
+def test_a_staff_member_who_lost_everything_is_reset_by_command_never_a_client_user(
+    tenant_a,
+):
+    engineer = _user("lost@mfa.test", staff_role=StaffRole.ENGINEER)
+    _enrol_through_the_page(_password_login(engineer))
+    owner = _user("owner-reset@a.test")
+    add_membership(user=owner, client=tenant_a, role=MembershipRole.CLIENT_OWNER)
+    owner_secret, _ = _enrol_through_the_page(_password_login(owner))
+
+    out = io.StringIO()
+    call_command("reset_second_factor", engineer.email, stdout=out)
+    assert "removed" in out.getvalue()
+    (removed,) = AuditEvent.objects.filter(kind="mfa.removed", target=engineer.email)
+    assert removed.actor_label == "command:reset_second_factor"
+    assert _password_login(engineer).get("/catalogues/")["Location"].startswith(ENROL)
+
+    with pytest.raises(CommandError, match="client user"):
+        call_command("reset_second_factor", owner.email)
+    http = _password_login(owner)
+    assert http.get("/clients/tenant-a/")["Location"].startswith(VERIFY)
+    assert http.post(VERIFY, {"code": fresh_code(owner, owner_secret)}).status_code == 302
+
+
+def test_the_admin_shows_no_second_factor_keys(personas, login):
+    admin = login(personas.msp_admin)
+    assert admin.get("/admin/").status_code == 200
+    assert admin.get("/admin/otp_totp/totpdevice/").status_code == 404
+    assert admin.get("/admin/otp_static/staticdevice/").status_code == 404
