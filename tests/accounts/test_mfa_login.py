@@ -308,3 +308,14 @@ def test_the_admin_shows_no_second_factor_keys(personas, login):
     assert admin.get("/admin/").status_code == 200
     assert admin.get("/admin/otp_totp/totpdevice/").status_code == 404
     assert admin.get("/admin/otp_static/staticdevice/").status_code == 404
+
+
+def test_changing_a_factor_one_does_not_have_says_so(personas, login):
+    viewer = login(personas.viewer_a)  # needs no factor and has none
+    page = viewer.get("/accounts/mfa/").content.decode()
+    assert "You have no second factor" in page
+    for path, field in (("recovery-codes/", "regenerate-code"), ("remove/", "remove-code")):
+        response = viewer.post(f"/accounts/mfa/{path}", {field: "123456"}, follow=True)
+        assert response.redirect_chain == [("/accounts/mfa/", 302)]
+        assert "You have no authenticator app to change" in response.content.decode()
+    assert not AuditEvent.objects.filter(actor=personas.viewer_a).exists()
