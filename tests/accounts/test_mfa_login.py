@@ -7,6 +7,7 @@ are computed by ``tests.mfa`` (RFC 6238 on hmac/hashlib/base32), not by django-o
 
 from __future__ import annotations
 
+import base64
 import html
 import io
 import re
@@ -24,7 +25,7 @@ from tenants.choices import MembershipRole, StaffRole
 from tenants.models import User
 from tenants.services import add_membership
 from tests.conftest import PASSWORD
-from tests.mfa import fresh_code, totp
+from tests.mfa import fresh_code, hotp, totp
 
 pytestmark = pytest.mark.django_db
 
@@ -319,3 +320,19 @@ def test_changing_a_factor_one_does_not_have_says_so(personas, login):
         assert response.redirect_chain == [("/accounts/mfa/", 302)]
         assert "You have no authenticator app to change" in response.content.decode()
     assert not AuditEvent.objects.filter(actor=personas.viewer_a).exists()
+
+
+@pytest.mark.parametrize(
+    ("at", "code"),
+    [
+        (59, "94287082"),
+        (1111111109, "07081804"),
+        (1234567890, "89005924"),
+        (20000000000, "65353130"),
+    ],
+)
+def test_the_tests_own_totp_gives_the_rfc_6238_test_vectors(at, code):
+    """RFC 6238 appendix B, SHA-1 key "12345678901234567890", 8 digits."""
+    secret = base64.b32encode(b"12345678901234567890").decode()
+    assert hotp(base64.b32decode(secret), int(at // 30), digits=8) == code
+    assert totp(secret, at=at) == code[-6:]
