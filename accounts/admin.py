@@ -2,12 +2,20 @@ from axes.models import AccessAttempt
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from tenants.admin import UserAdmin as TenantsUserAdmin
 from tenants.models import User
 
 from . import lockout, people
 from .models import AuditEvent
+
+# Second factors belong to their owner alone: the admin neither shows a TOTP key or a recovery
+# code nor adds a device for someone (which would let staff produce a client owner's codes).
+for model in (TOTPDevice, StaticDevice):
+    if admin.site.is_registered(model):
+        admin.site.unregister(model)
 
 
 @admin.register(AuditEvent)

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.urls import reverse
 
-from .second_factor import has_factor, is_verified, needs_second_factor
+from .second_factor import has_factor, is_verified, must_verify
 
 # Paths a signed-in user who still owes a second factor may reach: signing in and out, the
 # second-factor pages themselves, static files and the load balancer's health check.
@@ -23,10 +23,11 @@ EXEMPT_PREFIXES = (
 
 
 class SecondFactorMiddleware:
-    """Sends a signed-in user who needs a second factor and has not given it in this session to
-    the verify page (or, without a factor yet, to enrolment), for every page and the Django
-    admin. API requests with a session answer 403 JSON instead; requests authenticated by an
-    API token (``Authorization`` header) are left to the API's own authentication."""
+    """Sends a signed-in user who needs a second factor (or has one) and has not given it in
+    this session to the verify page (or, without a factor yet, to enrolment), for every page
+    and the Django admin. API requests with a session answer 403 JSON instead; requests
+    authenticated by an API token (``Authorization`` header) are left to the API's own
+    authentication."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -40,7 +41,7 @@ class SecondFactorMiddleware:
             or "HTTP_AUTHORIZATION" in request.META
             or request.path.startswith(self.exempt)
             or is_verified(request)
-            or not needs_second_factor(user)
+            or not must_verify(user)
         ):
             return self.get_response(request)
         if "/api/" in request.path:

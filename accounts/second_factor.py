@@ -26,6 +26,7 @@ __all__ = [
     "clear_verified",
     "is_verified",
     "needs_second_factor",
+    "must_verify",
     "has_factor",
 ]
 
@@ -75,6 +76,12 @@ def needs_second_factor(user: Any, client: Client | None = None) -> bool:
         Q(role=MembershipRole.CLIENT_OWNER)
         | Q(role=MembershipRole.CLIENT_VIEWER, client__require_mfa_for_viewers=True)
     ).exists()
+
+
+def must_verify(user: Any) -> bool:
+    """Must this user give a second factor to use a session? When it needs one, and also when
+    it has one it was not obliged to add (a factor one has is always asked for)."""
+    return needs_second_factor(user) or has_factor(user)
 
 
 def has_factor(user: Any) -> bool:

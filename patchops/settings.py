@@ -35,6 +35,11 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SHARED_APPS = [
     "django_tenants",
     "tenants",
+    # Second factors (public schema, beside the users): TOTP apps and recovery codes. Before
+    # accounts, whose admin module withdraws their admin pages.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "accounts",
     "catalogue",
     "uploads",
@@ -54,10 +59,6 @@ SHARED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
-    # Second factors (public schema, beside the users): TOTP apps and recovery codes.
-    "django_otp",
-    "django_otp.plugins.otp_totp",
-    "django_otp.plugins.otp_static",
     "axes",
 ]
 TENANT_APPS = [

@@ -27,6 +27,10 @@ UPDATE_BASELINE = os.environ.get("UPDATE_QUERY_COUNTS") == "1"
 EXEMPT = {
     "accounts/login/": "the sign-in page answers everyone",
     "accounts/logout/": "signing out needs no session",
+    "accounts/mfa/verify/": "the second step of signing in: it answers the signed-in user who "
+    "has not given the factor yet and sends everyone else on (tests/accounts/test_mfa_login.py)",
+    "accounts/mfa/enrol/": "enrolment answers a signed-in user without a factor and sends a "
+    "user who has one on (tests/accounts/test_mfa_login.py)",
     "health/": "the load balancer's health check answers without credentials",
     "api/schema/": "the OpenAPI document is public",
     "api/docs/": "the API documentation page is public",

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from tenants.choices import TokenScope
 from tests import producers
 from tests.exceptions_register.factories import make_exception
+from tests.mfa import sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -185,7 +186,7 @@ class Caller:
 @pytest.fixture
 def caller(tenant_a, personas, http, make_token) -> Iterator[Caller]:
     _, agent = make_token(TokenScope.AGENT, tenant_a, name="bad-input-agent")
-    http.force_login(personas.msp_admin)
+    sign_in(http, personas.msp_admin)
     yield Caller(http, agent, tenant_a)
 
 

@@ -124,6 +124,9 @@ CASES: list[tuple[str, list[str], str]] = [
     ("generate_report", ["tenant-a", "--kind", "inventory", "--period", "2999-01"], "not started"),
     ("generate_report", ["tenant-a", "--period", "2026-01"], "--kind"),
     ("verify_evidence", ["nope"], "nope"),
+    ("reset_second_factor", ["nobody@nope.test"], "no user"),
+    ("reset_second_factor", ["owner@a.test"], "client user"),
+    ("reset_second_factor", [], "email"),
     ("verify_evidence", ["tenant-a", "--batch-size", "0"], "batch-size"),
     ("verify_evidence", ["tenant-a", "--batch-size", "many"], "batch-size"),
 ]

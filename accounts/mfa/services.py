@@ -23,7 +23,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_tenants.utils import tenant_context
 
 from evidence.services import record_event
-from tenants.models import Client, Membership
+from tenants.models import Client, Membership, User
 
 from .. import audit
 
@@ -40,6 +40,7 @@ __all__ = [
     "remove_factor",
     "recovery_codes_left",
     "set_viewer_requirement",
+    "reset_staff_factor",
 ]
 
 RECOVERY_CODE_COUNT = 10
@@ -253,3 +254,30 @@ def set_viewer_requirement(
                 payload={"viewers_required": required, "was_required": not required},
             )
     return True
+
+
+def reset_staff_factor(*, email: str) -> bool:
+    """Remove the second factor of a member of MSP staff who lost both the authenticator and
+    the recovery codes (they enrol again at their next sign-in). Client users' factors are
+    theirs alone: refused with ``MfaError``. Answers whether there was a factor to remove."""
+    user = User.objects.filter(email__iexact=email.strip()).first()
+    if user is None:
+        raise MfaError(f"No user with the e-mail address “{email}”.")
+    if not (user.staff_role or user.is_superuser):
+        raise MfaError(
+            f"{user.email} is a client user: only they can change their second factor (with "
+            "a recovery code), nobody at the MSP can."
+        )
+    with transaction.atomic():
+        had = TOTPDevice.objects.filter(user=user).exists()
+        TOTPDevice.objects.filter(user=user).delete()
+        StaticDevice.objects.filter(user=user).delete()
+        if had:
+            audit.record(
+                "mfa.removed",
+                actor_label="command:reset_second_factor",
+                target=user.email,
+                method="totp",
+                confirmed_with="reset_second_factor command",
+            )
+    return had

@@ -42,6 +42,14 @@ def _next(request: HttpRequest) -> str:
     return settings.LOGIN_REDIRECT_URL
 
 
+def _without_factor(request: HttpRequest) -> HttpResponse | None:
+    """The answer to a change of a factor the user does not have: back to their factor page."""
+    if services.confirmed_device(request.user) is not None:
+        return None
+    messages.error(request, "You have no authenticator app to change. Add one first.")
+    return HttpResponseRedirect(_url("accounts-mfa:manage"))
+
+
 class VerifyView(LoginRequiredMixin, View):
     """The second step of signing in: a code from the authenticator app or a recovery code."""
 
@@ -166,6 +174,8 @@ class RegenerateCodesView(LoginRequiredMixin, View):
     http_method_names = ["post"]
 
     def post(self, request: HttpRequest) -> HttpResponse:
+        if (refused := _without_factor(request)) is not None:
+            return refused
         form = CodeForm(request.POST, prefix="regenerate")
         if form.is_valid():
             try:
@@ -191,6 +201,8 @@ class RemoveFactorView(LoginRequiredMixin, View):
     http_method_names = ["post"]
 
     def post(self, request: HttpRequest) -> HttpResponse:
+        if (refused := _without_factor(request)) is not None:
+            return refused
         form = CodeForm(request.POST, prefix="remove")
         if form.is_valid():
             try:

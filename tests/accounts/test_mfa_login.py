@@ -7,11 +7,15 @@ are computed by ``tests.mfa`` (RFC 6238 on hmac/hashlib/base32), not by django-o
 
 from __future__ import annotations
 
+import base64
 import html
+import io
 import re
 import time
 
 import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.test import Client as HttpClient
 from django_tenants.utils import tenant_context
 
@@ -21,7 +25,7 @@ from tenants.choices import MembershipRole, StaffRole
 from tenants.models import User
 from tenants.services import add_membership
 from tests.conftest import PASSWORD
-from tests.mfa import fresh_code, totp
+from tests.mfa import fresh_code, hotp, totp
 
 pytestmark = pytest.mark.django_db
 
@@ -246,6 +250,13 @@ def test_an_msp_admin_requires_a_second_factor_of_one_clients_viewers(
     _enrol_through_the_page(as_viewer)
     assert as_viewer.get("/clients/tenant-a/").status_code == 200
 
+    # A viewer who adds a factor without being obliged to is asked for it at every sign-in.
+    secret_b, _ = _enrol_through_the_page(as_viewer_b)
+    later = _password_login(viewer_b)
+    assert later.get("/clients/tenant-b/")["Location"].startswith(VERIFY)
+    later.post(VERIFY, {"code": fresh_code(viewer_b, secret_b)})
+    assert later.get("/clients/tenant-b/").status_code == 200
+
 
 def test_the_django_admin_requires_the_second_factor():
     admin = _user("root@mfa.test", superuser=True)
@@ -268,3 +279,60 @@ def test_the_django_admin_requires_the_second_factor():
         == "/admin/"
     )
     assert again.get("/admin/tenants/user/").status_code == 200
+
+
+def test_a_staff_member_who_lost_everything_is_reset_by_command_never_a_client_user(
+    tenant_a,
+):
+    engineer = _user("lost@mfa.test", staff_role=StaffRole.ENGINEER)
+    _enrol_through_the_page(_password_login(engineer))
+    owner = _user("owner-reset@a.test")
+    add_membership(user=owner, client=tenant_a, role=MembershipRole.CLIENT_OWNER)
+    owner_secret, _ = _enrol_through_the_page(_password_login(owner))
+
+    out = io.StringIO()
+    call_command("reset_second_factor", engineer.email, stdout=out)
+    assert "removed" in out.getvalue()
+    (removed,) = AuditEvent.objects.filter(kind="mfa.removed", target=engineer.email)
+    assert removed.actor_label == "command:reset_second_factor"
+    assert _password_login(engineer).get("/catalogues/")["Location"].startswith(ENROL)
+
+    with pytest.raises(CommandError, match="client user"):
+        call_command("reset_second_factor", owner.email)
+    http = _password_login(owner)
+    assert http.get("/clients/tenant-a/")["Location"].startswith(VERIFY)
+    assert http.post(VERIFY, {"code": fresh_code(owner, owner_secret)}).status_code == 302
+
+
+def test_the_admin_shows_no_second_factor_keys(personas, login):
+    admin = login(personas.msp_admin)
+    assert admin.get("/admin/").status_code == 200
+    assert admin.get("/admin/otp_totp/totpdevice/").status_code == 404
+    assert admin.get("/admin/otp_static/staticdevice/").status_code == 404
+
+
+def test_changing_a_factor_one_does_not_have_says_so(personas, login):
+    viewer = login(personas.viewer_a)  # needs no factor and has none
+    page = viewer.get("/accounts/mfa/").content.decode()
+    assert "You have no second factor" in page
+    for path, field in (("recovery-codes/", "regenerate-code"), ("remove/", "remove-code")):
+        response = viewer.post(f"/accounts/mfa/{path}", {field: "123456"}, follow=True)
+        assert response.redirect_chain == [("/accounts/mfa/", 302)]
+        assert "You have no authenticator app to change" in response.content.decode()
+    assert not AuditEvent.objects.filter(actor=personas.viewer_a, kind__startswith="mfa.").exists()
+
+
+@pytest.mark.parametrize(
+    ("at", "code"),
+    [
+        (59, "94287082"),
+        (1111111109, "07081804"),
+        (1234567890, "89005924"),
+        (20000000000, "65353130"),
+    ],
+)
+def test_the_tests_own_totp_gives_the_rfc_6238_test_vectors(at, code):
+    """RFC 6238 appendix B, SHA-1 key "12345678901234567890", 8 digits."""
+    secret = base64.b32encode(b"12345678901234567890").decode()
+    assert hotp(base64.b32decode(secret), int(at // 30), digits=8) == code
+    assert totp(secret, at=at) == code[-6:]

@@ -91,11 +91,28 @@ def committed(django_db_blocker):
 
 
 def sign_in(page, email: str, password: str) -> None:
+    """Sign in through the form, then give the second factor as a person would: at the first
+    sign-in add the authenticator (the key read from the page), later type its current code
+    (computed by ``tests.mfa``, RFC 6238)."""
+    from tenants.models import User
+    from tests.mfa import fresh_code, totp
+
     page.goto("/accounts/login/")
     page.fill("#id_username", email)
     page.fill("#id_password", password)
     page.click("button[type=submit]")
     page.wait_for_load_state("networkidle")
+    if "/accounts/mfa/enrol/" in page.url:
+        secret = page.locator("[data-testid=totp-secret]").inner_text()
+        page.fill("#id_code", totp(secret))
+        page.click("[data-testid=mfa-submit]")
+        page.wait_for_load_state("networkidle")
+        page.click("[data-testid=mfa-continue]")
+        page.wait_for_load_state("networkidle")
+    elif "/accounts/mfa/verify/" in page.url:
+        page.fill("#id_code", fresh_code(User.objects.get(email=email)))
+        page.click("[data-testid=mfa-submit]")
+        page.wait_for_load_state("networkidle")
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from django.test import Client as HttpClient
 from django_tenants.utils import tenant_context
 
 from rings import tasks
+from tests.mfa import sign_in
 
 BASE = "/clients/tenant-a/api/v1/"
 
@@ -171,7 +172,7 @@ class Fleet:
 
 def person(user) -> HttpClient:
     http = HttpClient()
-    http.force_login(user)
+    sign_in(http, user)
     return http
 
 

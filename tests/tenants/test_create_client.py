@@ -5,6 +5,7 @@ from django_tenants.utils import schema_exists, tenant_context
 
 from inventory.models import Site
 from tenants.models import Client, Domain
+from tests.mfa import sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -27,7 +28,7 @@ def test_create_client_creates_schema_domain_and_routes(http, personas):
     # The cloned schema holds the tenant tables, empty.
     with tenant_context(client):
         assert Site.objects.count() == 0
-    http.force_login(personas.engineer)
+    sign_in(http, personas.engineer)
     assert http.get("/clients/mercy-hospital/").status_code == 200
 
 

@@ -27,3 +27,6 @@ class Command(BaseCommand):
         for login in logins:
             suffix = f" – {login.client}" if login.client else ""
             self.stdout.write(f"  {login.email:<36} {login.role}{suffix}")
+        self.stdout.write(
+            "Staff and client owners add an authenticator app (TOTP) at their first sign-in."
+        )
