@@ -25,6 +25,7 @@ urlpatterns = [
     path("", ClientHomeView.as_view(), name="client_home"),
     path("api/v1/", include(api_v1)),
     *[path("", include(urlconf)) for urlconf in PAGE_URLCONFS.values()],
+    path("", include("accounts.token_urls")),
 ]
 
 handler400 = "common.errors.bad_request"

@@ -4,7 +4,7 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.core.exceptions import ValidationError
 
 from tenants import services
-from tenants.models import ApiToken, Client, Domain, Membership, User
+from tenants.models import Client, Domain, Membership, User
 
 
 class ClientCreationForm(forms.ModelForm):
@@ -82,17 +82,6 @@ class UserAdmin(BaseUserAdmin):
 class MembershipAdmin(admin.ModelAdmin):
     list_display = ["user", "client", "role", "created_at"]
     list_filter = ["role", "client"]
-
-
-@admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
-    list_display = ["name", "client", "scope", "created_at", "last_used_at", "revoked_at"]
-    readonly_fields = ["key_id", "created_at", "last_used_at"]
-    fields = ["name", "client", "scope", "key_id", "created_at", "last_used_at", "revoked_at"]
-
-    def has_add_permission(self, request):
-        # Tokens are shown once at creation: create them with manage.py create_api_token.
-        return False
 
 
 admin.site.register(Domain)

@@ -26,6 +26,7 @@ SECTION_OF_SEGMENT = {
     "reports": "reports",
     "evidence": "evidence",
     "portal": "portal",
+    "tokens": "tokens",
     "integrations": "integrations",
 }
 

@@ -19,6 +19,7 @@ from tenants.models import ApiToken, Client
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT_APPS = (
     "tenants",
+    "accounts",
     "inventory",
     "catalogue",
     "findings",
@@ -42,6 +43,8 @@ def test_every_project_command_is_listed() -> None:
     expected = {
         "bootstrap",
         "create_api_token",
+        "tokens",
+        "unlock_account",
         "create_client",
         "seed_demo",
         "ingest",
@@ -98,6 +101,13 @@ CASES: list[tuple[str, list[str], str]] = [
         ["--name", "x", "--all", "--client", "tenant-a", "--scope", "read"],
         "all",
     ),
+    ("tokens", [], "create|list|revoke"),
+    ("tokens", ["create", "--name", "x", "--client", "nope", "--scope", "read"], "nope"),
+    ("tokens", ["create", "--name", "x", "--all", "--scope", "agent"], "exactly one client"),
+    ("tokens", ["revoke", "po_nosuchkey_x"], "No token"),
+    ("tokens", ["list", "--client", "nope"], "nope"),
+    ("unlock_account", [], "e-mail address"),
+    ("unlock_account", ["--ip", "not-an-ip"], "IPv4"),
     ("seed_demo", ["--bogus"], "unrecognized"),
     ("bootstrap", ["--bogus"], "unrecognized"),
     ("ingest", ["nope", "{text}"], "nope"),
