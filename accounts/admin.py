@@ -40,7 +40,7 @@ class SignInLockoutAdmin(admin.ModelAdmin):
     def locked(self, obj: AccessAttempt) -> bool:
         return obj.failures_since_start >= settings.LOGIN_FAILURE_LIMIT
 
-    @admin.action(description="Lift the lockout of the selected e-mail addresses")
+    @admin.action(description="Lift the selected lockouts")
     def lift_lockout(self, request, queryset):
         cleared = 0
         for username, ip in queryset.values_list("username", "ip_address").distinct():
