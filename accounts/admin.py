@@ -6,9 +6,9 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from tenants.admin import UserAdmin as TenantsUserAdmin
-from tenants.models import User
+from tenants.models import ApiToken, User
 
-from . import lockout, people
+from . import lockout, people, tokens
 from .models import AuditEvent
 
 # Second factors belong to their owner alone: the admin neither shows a TOTP key or a recovery
@@ -73,7 +73,7 @@ class SignInLockoutAdmin(admin.ModelAdmin):
     def locked(self, obj: AccessAttempt) -> bool:
         return obj.failures_since_start >= settings.LOGIN_FAILURE_LIMIT
 
-    @admin.action(description="Lift the lockout of the selected e-mail addresses")
+    @admin.action(description="Lift the selected lockouts")
     def lift_lockout(self, request, queryset):
         cleared = 0
         for username, ip in queryset.values_list("username", "ip_address").distinct():
@@ -90,4 +90,52 @@ class SignInLockoutAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         # Lifting goes through the action, which records who lifted it.
+        return False
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Tokens are read here and revoked with the action (recorded); nothing else about a token
+    changes after it was issued, and a revoked one stays revoked."""
+
+    list_display = [
+        "name",
+        "client",
+        "scope",
+        "created_by",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    ]
+    list_filter = ["scope", "client"]
+    search_fields = ["name", "key_id"]
+    fields = [
+        "name",
+        "client",
+        "scope",
+        "created_by",
+        "key_id",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    ]
+    readonly_fields = fields
+    actions = ["revoke_tokens"]
+
+    @admin.action(description="Revoke the selected tokens (for good)")
+    def revoke_tokens(self, request, queryset):
+        revoked = sum(
+            tokens.revoke_token(token=token, actor=request.user, request=request)
+            for token in queryset.select_related("client")
+        )
+        self.message_user(request, f"{revoked} token(s) revoked.")
+
+    def has_add_permission(self, request):
+        # Tokens are shown once at creation: the client's API tokens page or manage.py tokens.
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False

@@ -62,3 +62,14 @@ declare(
         else "Client viewers may sign in without a second factor"
     ),
 )
+
+for _kind, _label in (
+    ("api_token.created", "API token created"),
+    ("api_token.revoked", "API token revoked"),
+):
+    declare(
+        _kind,
+        subject="api_token",
+        label=_label,
+        fields={"token": UUID, "name": STR, "scope": STR, "key_id": STR, "by": STR},
+    )

@@ -5,7 +5,8 @@ client address alone (django-axes, with this module as its handler, backend and 
   of them lock that pair, and against the client address as a whole: ``LOGIN_IP_FAILURE_LIMIT``
   of them (guesses spread over many accounts) lock every sign-in from it.
 * A lockout lifts after ``LOGIN_LOCKOUT_MINUTES`` or when an MSP admin lifts it (``unlock``:
-  the Django admin's "Sign-in lockouts", or ``manage.py unlock_account``).
+  the Django admin's access attempts and their "Lift the selected lockouts" action, or
+  ``manage.py unlock_account``).
 * While locked, even the right password is refused; the sign-in page answers 429 with
   ``templates/accounts/lockout.html`` and a ``Retry-After`` header.
 * Every failure, lockout, lifted lockout, sign-in and sign-out is a row of the audit log.

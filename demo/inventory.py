@@ -477,6 +477,8 @@ def seed_client(client: Any) -> None:
         source_name="demo-agent",
         fmt="osquery",
         actor="token:demo-agent",
+        # The demo fleet's roles, classes and ePHI flags, as the MSP's asset list gives them.
+        business_attributes=True,
         # The patch core's demo opens these assets' findings itself, at detection times spread
         # over the past weeks (history a fresh ingest cannot have).
         findings=False,

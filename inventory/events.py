@@ -47,6 +47,18 @@ declare(
     },
 )
 declare(
+    "asset.attributes_changed",
+    subject="discovery_run",
+    label="Asset attributes changed by an import",
+    fields={
+        "source": STR,
+        # changes: attribute → {"before": …, "after": …} (ePHI, data flows, class, role, owner,
+        # site, location), as the imported file set them.
+        "assets": list_of(record({"id": UUID, "hostname": STR, "changes": OBJECT})),
+    },
+    summary=lambda p: f"{len(p['assets'])} asset(s) re-attributed by {p['source']}",
+)
+declare(
     "asset.stale",
     subject="inventory",
     label="Assets turned stale",

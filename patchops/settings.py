@@ -317,7 +317,8 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="patchops@localhost")
 # --- Django REST framework and drf-spectacular ---------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "tenants.authentication.ApiTokenAuthentication",
+        # tenants.authentication.ApiTokenAuthentication, its refusals throttled and audited
+        "accounts.token_auth.AuditedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["tenants.permissions.ClientAccess"],
@@ -340,6 +341,8 @@ REST_FRAMEWORK = {
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
+# Refused Bearer tokens per client address (accounts.token_auth) before it answers 429.
+API_TOKEN_FAILURE_RATE = env("API_TOKEN_FAILURE_RATE", default="10/minute")
 SPECTACULAR_SETTINGS = {
     "TITLE": "PatchOps API",
     "DESCRIPTION": "Patch SLA, inventory, rollouts, exceptions and evidence for MSP clients.",

@@ -30,6 +30,7 @@ urlpatterns = [
     *[path("", include(urlconf)) for urlconf in PAGE_URLCONFS.values()],
     path("", include("accounts.urls")),
     path("", include("accounts.mfa.client_urls")),
+    path("", include("accounts.token_urls")),
 ]
 
 handler400 = "common.errors.bad_request"

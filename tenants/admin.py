@@ -5,7 +5,7 @@ from django.contrib.auth.forms import AdminUserCreationForm
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from tenants import services
-from tenants.models import ApiToken, Client, Domain, Membership, User
+from tenants.models import Client, Domain, Membership, User
 
 
 class ClientCreationForm(forms.ModelForm):
@@ -139,17 +139,6 @@ class MembershipAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None):
-        return False
-
-
-@admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
-    list_display = ["name", "client", "scope", "created_at", "last_used_at", "revoked_at"]
-    readonly_fields = ["key_id", "created_at", "last_used_at"]
-    fields = ["name", "client", "scope", "key_id", "created_at", "last_used_at", "revoked_at"]
-
-    def has_add_permission(self, request):
-        # Tokens are shown once at creation: create them with manage.py create_api_token.
         return False
 
 

@@ -27,6 +27,7 @@ SECTION_OF_SEGMENT = {
     "reports": "reports",
     "evidence": "evidence",
     "portal": "portal",
+    "tokens": "tokens",
     "integrations": "integrations",
     "audit-log": "audit-log",
     "people": "people",

@@ -218,9 +218,44 @@ class Membership(models.Model):
 TOKEN_PREFIX = "po"
 
 
+# What a token is for never changes after it was issued: its client, scope, owner and key.
+# Revocation is final. The model, its queryset and a trigger in the database (migration
+# 0003_token_guard) each refuse the change.
+TOKEN_FIXED_FIELDS = ("client", "scope", "created_by", "key_id", "key_hash", "created_at")
+
+
+class TokenChangeRefused(ValidationError):
+    pass
+
+
+def _refuse_token_update(values: dict) -> None:
+    fixed = {f for f in TOKEN_FIXED_FIELDS} | {f"{f}_id" for f in ("client", "created_by")}
+    changed = sorted(set(values) & fixed)
+    if changed:
+        raise TokenChangeRefused(
+            f"A token's {', '.join(changed)} cannot change after it was issued: "
+            "revoke it and issue a new one."
+        )
+    if "revoked_at" in values and values["revoked_at"] is None:
+        raise TokenChangeRefused("A revoked token stays revoked: issue a new one.")
+
+
 class ApiTokenQuerySet(models.QuerySet):
     def active(self) -> ApiTokenQuerySet:
         return self.filter(revoked_at__isnull=True)
+
+    def update(self, **kwargs) -> int:
+        _refuse_token_update(kwargs)
+        if "revoked_at" in kwargs:
+            # Revoking sets the time once; an already revoked token keeps its own.
+            return super(ApiTokenQuerySet, self.filter(revoked_at__isnull=True)).update(**kwargs)
+        return super().update(**kwargs)
+
+    def bulk_update(self, objs, fields, batch_size=None) -> int:
+        _refuse_token_update({f: None for f in fields if f != "revoked_at"})
+        if "revoked_at" in fields:
+            raise TokenChangeRefused("Revoke tokens one by one (tenants.services).")
+        return super().bulk_update(objs, fields, batch_size=batch_size)
 
 
 class ApiToken(models.Model):
@@ -239,7 +274,13 @@ class ApiToken(models.Model):
         help_text="Empty for a token valid for every client.",
     )
     scope = models.CharField(max_length=10, choices=TokenScope.choices)
-    created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL)
+    created_by = models.ForeignKey(
+        User,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        help_text="Who issued it (empty when issued by a command without --by).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
@@ -258,6 +299,31 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.get_scope_display()})"
+
+    def save(self, *args, **kwargs) -> None:
+        """A new token is saved freely; an issued one only with its name, last use, or its
+        revocation changed (never un-revoked, never moved to another client, scope or owner)."""
+        if self.pk is not None and not self._state.adding:
+            stored = (
+                type(self)
+                ._base_manager.filter(pk=self.pk)
+                .values("revoked_at", *[f.attname for f in self._fixed_fields()])
+                .first()
+            )
+            if stored is not None:
+                changed = {
+                    f.name: getattr(self, f.attname)
+                    for f in self._fixed_fields()
+                    if getattr(self, f.attname) != stored[f.attname]
+                }
+                if stored["revoked_at"] is not None and self.revoked_at != stored["revoked_at"]:
+                    changed["revoked_at"] = None
+                _refuse_token_update(changed)
+        super().save(*args, **kwargs)
+
+    @classmethod
+    def _fixed_fields(cls) -> list:
+        return [cls._meta.get_field(name) for name in TOKEN_FIXED_FIELDS]
 
     # Token format: po_<key_id>_<secret>; the key id finds the row, the hash proves the secret.
     @staticmethod

@@ -6,6 +6,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 class ApiTokenScheme(OpenApiAuthenticationExtension):
     target_class = "tenants.authentication.ApiTokenAuthentication"
     name = "ApiToken"
+    match_subclasses = True  # accounts.token_auth throttles and audits its refusals
 
     def get_security_definition(self, auto_schema):
         return {

@@ -146,7 +146,9 @@ def issue_api_token(
     client: Client | None,
     created_by: User | None = None,
 ) -> IssuedToken:
-    """Create a token; the plaintext is returned once and never stored."""
+    """Create a token; the plaintext is returned once and never stored.
+
+    People and commands go through ``accounts.tokens.create_token``, which records who did it."""
     errors: dict[str, str] = {}
     if not _NAME_RE.match(name or ""):
         errors["name"] = "A token name is 1–100 letters, digits, spaces or . : @ / - _"
@@ -171,7 +173,9 @@ def issue_api_token(
 
 
 def revoke_api_token(*, token: ApiToken) -> bool:
-    """Revoke once; returns False when it was already revoked."""
+    """Revoke once, for good; returns False when it was already revoked.
+
+    People and commands go through ``accounts.tokens.revoke_token``, which records who did it."""
     return bool(
         ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
             revoked_at=timezone.now()

@@ -33,6 +33,9 @@ settings.SECURE_SSL_REDIRECT = False
 settings.SESSION_COOKIE_SECURE = False
 settings.CSRF_COOKIE_SECURE = False
 settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# Every test client comes from 127.0.0.1 and the failure counters live in Redis across tests:
+# the suite's own bad tokens must not throttle each other (tests of the throttle set their rate).
+settings.API_TOKEN_FAILURE_RATE = "100000/minute"
 settings.STORAGES["staticfiles"]["BACKEND"] = (
     "django.contrib.staticfiles.storage.StaticFilesStorage"
 )

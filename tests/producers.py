@@ -182,7 +182,11 @@ class Device:
 
 
 def push(devices: Device | Iterable[Device], *, actor: Any = AGENT) -> Any:
-    """The agents push their payloads now (``run_ingest``, as the discovery API does)."""
+    """The agents push their payloads now (``run_ingest``, as the discovery API does).
+
+    A ``Device``'s role, class and ePHI flag are applied as an operator's import applies them
+    (``business_attributes``): the scenario's fleet is set up in one call. A device's own push
+    through the API never sets them (``push_api``; ``tests/inventory/test_agent_attributes.py``)."""
     from inventory.services import run_ingest
 
     batch = [devices] if isinstance(devices, Device) else list(devices)
@@ -194,6 +198,7 @@ def push(devices: Device | Iterable[Device], *, actor: Any = AGENT) -> Any:
         source_name="test agents",
         fmt="osquery",
         actor=actor,
+        business_attributes=True,
     )
     return summary
 
@@ -240,6 +245,23 @@ def push_api(http: Any, devices: Device | Iterable[Device], *, slug: str = "tena
     )
     assert response.status_code == 201, response.content
     return response.json()
+
+
+def tag_ephi(http: Any, devices: Iterable[Device], *, slug: str = "tenant-a") -> None:
+    """A person (``http`` carries the session) marks these devices' assets as ePHI systems on
+    the assets API (``POST assets/bulk-tag/``): people decide it, never the device's agent."""
+    from django_tenants.utils import tenant_context
+
+    from tenants.models import Client
+
+    with tenant_context(Client.objects.get(slug=slug)):
+        ids = [str(d.asset.uuid) for d in devices]
+    response = http.post(
+        f"/clients/{slug}/api/v1/assets/bulk-tag/",
+        json.dumps({"assets": ids, "is_ephi": True}),
+        content_type="application/json",
+    )
+    assert response.status_code == 200, response.content
 
 
 class Office:

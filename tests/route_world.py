@@ -22,7 +22,15 @@ from django_tenants.utils import tenant_context
 from tenants.choices import MembershipRole, TokenScope
 from tests import routes
 from tests.mfa import sign_in
-from tests.producers import Device, all_day_window, load_catalogue, push_api, roll_out, scan
+from tests.producers import (
+    Device,
+    all_day_window,
+    load_catalogue,
+    push_api,
+    roll_out,
+    scan,
+    tag_ephi,
+)
 from tests.route_rules import *
 
 # --- the two clients ---------------------------------------------------------------------------
@@ -236,6 +244,7 @@ def build_side(slug: str, scale: int, *, engineer: Any, staff: dict) -> Side:
         push_api(agent, devices, slug=slug)
 
     admin_http = side.http("admin")
+    tag_ephi(admin_http, [d for d in devices if d.ephi], slug=slug)  # people decide ePHI
     all_day_window(admin_http, slug=slug)
     for i in range(scale):
         response = admin_http.post(

@@ -137,7 +137,9 @@ class DiscoveryView(APIView):
             "Body: one osquery-shaped device object, or a list of them. Keys follow osquery's "
             "tables (system_info, os_version, interface_addresses, interface_details, programs, "
             "patches, deb_packages, rpm_packages, apps, homebrew_packages) plus pending_updates. "
-            "Unknown keys are ignored; a missing table means 'not collected'. The whole body is "
+            "Unknown keys are ignored; a missing table means 'not collected'. A device reports "
+            "what it knows about itself: its `patchops` attributes (ePHI, data flows, asset "
+            "class, role, owner, site, location) are ignored, people set those. The whole body is "
             "validated first: any error answers 400 with field errors and nothing is stored. "
             "Bodies over DISCOVERY_MAX_BYTES answer 413. Needs an agent token of this client."
         ),
@@ -172,6 +174,7 @@ class DiscoveryView(APIView):
                 source_name=getattr(request.user, "name", "") or "",
                 fmt="osquery",
                 actor=request.user,
+                business_attributes=False,  # agents report, they don't decide
             )
         except PayloadError as exc:
             return _payload_error(exc.errors)

@@ -1,6 +1,13 @@
 """Ingest of discovery payloads: devices matched to assets and upserted in chunks, then their
 software and pending updates (``software``), patch reports, events and the hooks, all in one
-transaction after the whole input was validated."""
+transaction after the whole input was validated.
+
+Agents report, they do not decide: a device's own push (a run from ``DiscoveryRunSource.AGENT``)
+may create its asset and update what the device knows about itself — host name, identifiers,
+addresses, OS, hardware, software, pending updates — but never its business attributes
+(``BUSINESS_ATTRIBUTES``: ePHI, data flows, asset class, role, owner, site, location). Those come
+from people (the asset pages and API) and from files an operator imports; every change an
+import makes to them is an ``asset.attributes_changed`` event."""
 
 from __future__ import annotations
 
@@ -18,7 +25,7 @@ from django.utils import timezone
 from common.choices import OsFamily
 from evidence.services import actor_label, record_event
 from inventory import hooks
-from inventory.choices import AssetRole, DiscoveryRunStatus
+from inventory.choices import AssetRole, DiscoveryRunSource, DiscoveryRunStatus
 from inventory.models import Asset, AssetClass, DiscoveryRun, PatchReport, Site
 from inventory.payload import Device, PayloadError, validate_payloads
 from inventory.services.software import _sync_pending_updates, _sync_software
@@ -195,6 +202,20 @@ class _Context:
         if errors:
             raise PayloadError(errors)
         self.sites: dict[str, Site] = {}
+        self._site_names: dict[int, str] | None = None
+
+    def class_key(self, pk: int | None) -> str:
+        return next((c.key for c in self.classes.values() if c.pk == pk), "")
+
+    def site_name(self, pk: int | None) -> str:
+        if pk is None:
+            return ""
+        for site in self.sites.values():
+            if site is not None and site.pk == pk:
+                return site.name
+        if self._site_names is None:
+            self._site_names = dict(Site.objects.values_list("pk", "name"))
+        return self._site_names.get(pk, "")
 
     def site(self, name: str) -> Site | None:
         if not name:
@@ -229,6 +250,38 @@ _ASSET_UPDATE_FIELDS = [
     "has_reported_updates",
     "updated_at",
 ]
+
+
+# What people decide about an asset, never a device's own report (the payload's ``patchops``).
+BUSINESS_ATTRIBUTES = (
+    "is_ephi",
+    "data_flows",
+    "asset_class",
+    "role",
+    "owner",
+    "site",
+    "location",
+)
+
+
+def _business(asset: Asset, ctx: _Context) -> dict[str, Any]:
+    return {
+        "is_ephi": asset.is_ephi,
+        "data_flows": list(asset.data_flows),
+        "asset_class": ctx.class_key(asset.asset_class_id),
+        "role": asset.role,
+        "owner": asset.owner,
+        "site": ctx.site_name(asset.site_id),
+        "location": asset.location,
+    }
+
+
+def _attribute_changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    return {
+        name: {"before": before[name], "after": after[name]}
+        for name in BUSINESS_ATTRIBUTES
+        if before[name] != after[name]
+    }
 
 
 def _apply_attributes(asset: Asset, device: Device, ctx: _Context) -> None:
@@ -272,9 +325,19 @@ def _update_assets(assets: list[Asset], field_names: list[str]) -> None:
 
 
 def _upsert_assets(
-    chunk: list[Device], *, source: str, now: datetime, ctx: _Context, summary: IngestSummary
+    chunk: list[Device],
+    *,
+    source: str,
+    now: datetime,
+    ctx: _Context,
+    summary: IngestSummary,
+    business_attributes: bool,
+    attribute_changes: dict[int, dict[str, Any]],
 ) -> tuple[list[Asset], list[bool], list[set[str]]]:
-    """Create or update the assets of a chunk; returns the assets, is-new flags, prior tables."""
+    """Create or update the assets of a chunk; returns the assets, is-new flags, prior tables.
+
+    With ``business_attributes`` the devices' ``patchops`` attributes are applied and what they
+    changed is collected in ``attribute_changes`` (by index in the chunk); without, ignored."""
     matches = _match_assets(chunk)
     assets: list[Asset] = []
     is_new: list[bool] = []
@@ -288,9 +351,7 @@ def _upsert_assets(
         kinds = set(device.software)
         if asset is None:
             family = os_fields.get("os_family", OsFamily.OTHER)
-            role = device.attributes.get("role") or _default_role(
-                family, os_fields.get("os_name", "")
-            )
+            role = _default_role(family, os_fields.get("os_name", ""))
             key = AssetClass.CORE_SERVER if role == AssetRole.SERVER else AssetClass.WORKSTATION
             asset = Asset(
                 hostname=device.hostname,
@@ -307,7 +368,18 @@ def _upsert_assets(
                 has_reported_updates=device.pending_updates is not None,
                 **os_fields,
             )
-            _apply_attributes(asset, device, ctx)
+            if business_attributes and device.attributes:
+                before = _business(asset, ctx)
+                _apply_attributes(asset, device, ctx)
+                if asset.role != role and "asset_class" not in device.attributes:
+                    # The class a new asset gets follows the role the operator gave it.
+                    server = asset.role == AssetRole.SERVER
+                    asset.asset_class = ctx.classes[
+                        AssetClass.CORE_SERVER if server else AssetClass.WORKSTATION
+                    ]
+                changes = _attribute_changes(before, _business(asset, ctx))
+                if changes:
+                    attribute_changes[i] = changes
             to_create.append(asset)
             prior.append(set())
             is_new.append(True)
@@ -326,7 +398,12 @@ def _upsert_assets(
                 # A partial OS report (a build number alone) never erases what is known.
                 if value and not (name == "os_family" and value == OsFamily.OTHER):
                     setattr(asset, name, value)
-            _apply_attributes(asset, device, ctx)
+            if business_attributes and device.attributes:
+                before = _business(asset, ctx)
+                _apply_attributes(asset, device, ctx)
+                changes = _attribute_changes(before, _business(asset, ctx))
+                if changes:
+                    attribute_changes[i] = changes
             asset.is_managed = True
             asset.last_seen = max(asset.last_seen, seen)
             asset.first_seen = min(asset.first_seen, seen)
@@ -359,11 +436,14 @@ def ingest_payloads(
     chunk_size: int = CHUNK_SIZE,
     record_events: bool = True,
     findings: bool = True,
+    business_attributes: bool = False,
 ) -> IngestSummary:
     """Upsert validated devices into the current client's schema (one transaction).
 
     With ``findings`` (the default), the touched assets' findings follow in the same
-    transaction (``findings.pipeline.refresh_findings``): opened, re-tiered, verified."""
+    transaction (``findings.pipeline.refresh_findings``): opened, re-tiered, verified.
+    ``business_attributes`` applies the devices' ``patchops`` attributes (an operator's import);
+    without it (a device's own report) they are ignored."""
     now = timezone.now()
     summary = IngestSummary(devices=len(devices))
     with transaction.atomic():
@@ -372,8 +452,15 @@ def ingest_payloads(
         done = 0
         touched: list[int] = []
         for chunk in _chunks(devices, chunk_size):
+            attribute_changes: dict[int, dict[str, Any]] = {}
             assets, is_new, prior = _upsert_assets(
-                chunk, source=source, now=now, ctx=ctx, summary=summary
+                chunk,
+                source=source,
+                now=now,
+                ctx=ctx,
+                summary=summary,
+                business_attributes=business_attributes,
+                attribute_changes=attribute_changes,
             )
             touched.extend(a.pk for a in assets)
             changes = _sync_software(
@@ -383,6 +470,11 @@ def ingest_payloads(
             _record_patch_reports(chunk, assets, now=now, run=run)
             if record_events:
                 _record_chunk_events(assets, is_new, changes, source=source, actor=actor, run=run)
+            if attribute_changes:
+                # Never silent: what an import decided about assets is evidence, always.
+                _record_attribute_changes(
+                    assets, attribute_changes, source=source, actor=actor, run=run
+                )
             done += len(chunk)
             if progress:
                 progress(done, len(devices))
@@ -457,6 +549,30 @@ def _record_chunk_events(
         )
 
 
+def _record_attribute_changes(
+    assets: list[Asset],
+    attribute_changes: dict[int, dict[str, Any]],
+    *,
+    source: str,
+    actor: Any,
+    run: DiscoveryRun | None,
+) -> None:
+    """One ``asset.attributes_changed`` event per chunk naming each asset's before and after."""
+    record_event(
+        kind="asset.attributes_changed",
+        subject_type="discovery_run",
+        subject_id=run.uuid if run else "ingest",
+        actor=actor,
+        payload={
+            "source": source,
+            "assets": [
+                {"id": str(assets[i].uuid), "hostname": assets[i].hostname, "changes": changes}
+                for i, changes in sorted(attribute_changes.items())
+            ],
+        },
+    )
+
+
 def run_ingest(
     *,
     data: Any,
@@ -467,11 +583,16 @@ def run_ingest(
     actor: Any = None,
     progress: Callable[[int, int], None] | None = None,
     findings: bool = True,
+    business_attributes: bool | None = None,
 ) -> tuple[DiscoveryRun, IngestSummary]:
     """Validate ``data`` (one payload or a list), ingest it and record the DiscoveryRun.
 
+    ``business_attributes`` (default: unless the run is a device's own report, ``run_source``
+    agent) applies the payloads' ``patchops`` attributes, each change an event.
     Raises PayloadError (nothing written) when any device is invalid.
     """
+    if business_attributes is None:
+        business_attributes = run_source != DiscoveryRunSource.AGENT
     devices = validate_payloads(data)
     started = timezone.now()
     with transaction.atomic():
@@ -489,6 +610,7 @@ def run_ingest(
             run=run,
             progress=progress,
             findings=findings,
+            business_attributes=business_attributes,
         )
         run.status = DiscoveryRunStatus.SUCCEEDED
         run.finished_at = max(timezone.now(), started)

@@ -57,6 +57,7 @@ from tests.producers import (
     push_api,
     roll_out,
     scan,
+    tag_ephi,
 )
 
 SLUG = "october-clinic"
@@ -122,6 +123,7 @@ def build(*, client: Any, owner: Any, engineer: Any, admin: Any, agent_token: st
             cves=["CVE-2024-40781"], severity="low", source="softwareupdate",
         )  # fmt: skip
         push_api(agents, [*fleet, w5], slug=SLUG)
+        tag_ephi(staff, [w1, w2], slug=SLUG)  # the MSP marks the ePHI workstations
 
     def f5_detected() -> None:
         l1.missing_package(

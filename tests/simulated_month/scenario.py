@@ -417,12 +417,18 @@ def script(clinic: Clinic, realdata: Path) -> list[tuple[datetime, Callable[[], 
 
         return run
 
+    def first_report() -> None:
+        clinic.push()
+        # The MSP admin marks the ePHI systems: people decide it, not the agents.
+        ids = [clinic.asset_id(name) for name in sorted(EPHI)]
+        clinic.call(ADMIN, "post", "assets/bulk-tag/", {"assets": ids, "is_ephi": True})
+
     def goes_quiet() -> None:
         machines[QUIET].online = False
 
     steps: list[tuple[datetime, Callable[[], Any]]] = [
         (SETUP, setup),
-        (FIRST_REPORT, clinic.push),
+        (FIRST_REPORT, first_report),
         (RINGS_PINNED, pin_rings),
         (DEFERRAL_REQUESTED, request_deferral),
         (SIGNED, owner_signs),
