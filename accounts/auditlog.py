@@ -16,7 +16,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterable
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django import forms
@@ -98,6 +98,8 @@ class AuditEventFilterSet(filters.FilterSet):
         return queryset.filter(occurred_at__gte=self._start_of(value))
 
     def filter_until(self, queryset: QuerySet, name: str, value: Any) -> QuerySet:
+        if value >= date.max:  # the last day there is: no end at all
+            return queryset
         return queryset.filter(occurred_at__lt=self._start_of(value + timedelta(days=1)))
 
 

@@ -9,6 +9,8 @@ Each route is either exempt here with its reason or checked for:
   another client's object id is a 404;
 * a missing capability: 403 for every principal whose role lacks what the route asks (and the
   weakest principal holding it is let in); read-only principals are refused every write;
+* headers: every answer (signed in or not, page or API, exempt routes too) carries the
+  Content-Security-Policy without inline scripts and the Permissions-Policy;
 * queries: the count of each GET route does not grow with the data (a small client against a
   client three times its size) and stays at or below ``tests/query_counts.json``
   (``UPDATE_QUERY_COUNTS=1`` rewrites it).
@@ -317,6 +319,43 @@ def test_a_missing_capability_is_403(w, route):
                     assert redirect or 400 <= status < 500, (principal, method, url, status)
                     if redirect:
                         assert not response["Location"].startswith(settings.LOGIN_URL)
+
+
+# --- security headers ---------------------------------------------------------------------------
+
+
+ANSWERED = [r for r in ALL_ROUTES if r.methods and all(param_source(r, p) for p in r.params)]
+
+
+def _script_sources(response: Any) -> list[str]:
+    for directive in response["Content-Security-Policy"].split(";"):
+        name, *values = directive.split()
+        if name == "script-src":
+            return values
+    raise AssertionError("no script-src directive")
+
+
+@pytest.mark.parametrize("route", ANSWERED, ids=_ids(ANSWERED))
+def test_every_answer_carries_the_csp_and_permissions_policy(w, route):
+    """Every method without credentials, and GET signed in (the principal holding what it
+    asks, else an MSP admin): scripts from this origin only; WebAuthn stays allowed here."""
+    url = w.small.url(route)
+    calls = [(None, method) for method in route.methods]
+    # The OpenAPI document answers everyone alike; generating it queries a client table from
+    # the public schema, which leaves this test's transaction unusable: it is called once.
+    if "GET" in route.methods and route.key != "api/schema/":
+        capability = route.capability("GET") if route.in_client else None
+        calls.append((_holder(route, capability) if capability else "admin", "GET"))
+    for principal, method in calls:
+        response = call(w.small.http(principal), route, method, url)
+        drain(response)
+        assert "Content-Security-Policy" in response, (method, url, response.status_code)
+        assert _script_sources(response) == ["'self'"], (method, url)
+        policy = response["Permissions-Policy"]
+        assert "camera=()" in policy and "microphone=()" in policy, (method, url)
+        assert "geolocation=()" in policy, (method, url)
+        assert "publickey-credentials-get=(self)" in policy, (method, url)
+        assert "publickey-credentials-create=(self)" in policy, (method, url)
 
 
 # --- query counts -------------------------------------------------------------------------------

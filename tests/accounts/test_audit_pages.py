@@ -147,6 +147,10 @@ def test_filters_by_kind_actor_and_days_in_the_clients_time_zone(history, person
     bad = http.get(A_LOG, {"since": "not-a-day", "kind": "login.maybe"})
     assert bad.status_code == 200
     assert rows_of(bad) == [] and 'data-testid="filter-errors"' in bad.content.decode()
+    assert len(rows_of(http.get(A_LOG, {"since": "0001-01-01", "until": "9999-12-31"}))) == 4
+    api = http.get("/clients/tenant-a/api/v1/audit-events/", {"until": "9999-12-31"})
+    assert api.status_code == 200 and api.json()["count"] == 4
+    assert http.get("/api/v1/audit-events/", {"since": "soon"}).status_code == 400
     assert http.get(A_LOG + "export.csv", {"since": "yesterday"}).status_code == 400
     assert not AuditEvent.objects.filter(kind="export.downloaded").exists()
 

@@ -61,6 +61,7 @@ def test_pages_errors_api_admin_and_docs_carry_both_policies(
     answers["home"] = signed_in.get("/")
     answers["client page"] = signed_in.get("/clients/tenant-a/findings/")
     answers["admin index"] = signed_in.get("/admin/")
+    answers["refused page"] = login(personas.engineer).get("/audit-log/")
     http.logout()
     _, token = make_token(TokenScope.READ, tenant_a)
     client_api = api(token)
@@ -76,6 +77,7 @@ def test_pages_errors_api_admin_and_docs_carry_both_policies(
     assert answers["API 500"].status_code == 500
     assert answers["body too large"].status_code == 413
     assert answers["unknown page"].status_code == 404
+    assert answers["refused page"].status_code == 403
     for name, response in answers.items():
         assert "Content-Security-Policy" in response, name
         assert_secured(response, admin=name.startswith("admin"))
