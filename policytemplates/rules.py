@@ -133,12 +133,12 @@ class PolicyRules(models.Model):
         order = {t: i for i, t in enumerate(SeverityTier.values)}
         tiers = sorted(self.tiers or [], key=lambda t: order.get(t, 99))
         what = " and ".join(", ".join(tiers).rsplit(", ", 1)) if tiers else ""
-        kinds = {
-            ProductClass.OS: "OS updates",
-            ProductClass.APPLICATIONS: "application updates",
-            ProductClass.ANY: "updates",
+        kind = {
+            ProductClass.OS: "OS update",
+            ProductClass.APPLICATIONS: "application update",
+            ProductClass.ANY: "update",
         }[self.product_class]
-        text = f"every {what} {kinds}" if what else f"known-exploited {kinds}"
+        text = f"every {what} {kind}" if what else f"every known-exploited {kind}"
         if tiers and self.include_kev:
             text += ", and every known-exploited one"
         if self.os_families:

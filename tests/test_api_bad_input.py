@@ -108,6 +108,18 @@ def _seed_ids(tenant: Any, personas: Any, http: Any) -> dict[str, str]:
         content_type="application/json",
     )
     assert policy.status_code == 201, policy.content
+    patch_policy = http.post(
+        f"/clients/{SLUG}/api/v1/patch-policies/",
+        json.dumps({"name": "Critical", "tiers": ["critical"]}),
+        content_type="application/json",
+    )
+    assert patch_policy.status_code == 201, patch_policy.content
+    template = http.post(
+        "/api/v1/patch-policy-templates/",
+        json.dumps({"name": "Critical", "tiers": ["critical"]}),
+        content_type="application/json",
+    )
+    assert template.status_code == 201, template.content
     with tenant_context(tenant):
         devices = [
             producers.Device(f"ws-{n:02d}").missing_kb("KB5030001", cves=["CVE-2024-30001"])
@@ -130,6 +142,8 @@ def _seed_ids(tenant: Any, personas: Any, http: Any) -> dict[str, str]:
             "software": InstalledSoftware.objects.values_list("uuid", flat=True).first(),
             "agent-jobs": AgentJob.objects.values_list("uuid", flat=True).first(),
             "software-policies": policy.json()["id"],
+            "patch-policies": patch_policy.json()["id"],
+            "patch-policy-templates": template.json()["id"],
             "unknown-devices": UnknownDevice.objects.values_list("uuid", flat=True).first(),
         }
     return {key: str(value) for key, value in found.items() if value}

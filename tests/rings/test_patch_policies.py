@@ -217,6 +217,10 @@ def test_the_beat_dispatches_only_to_clients_with_a_due_occurrence(tenant_a, ten
     ):
         result = tasks.dispatch_patch_policies()
     assert result["sent"] == ["tenant-a"] and send.call_count == 1
+    from patchops.celery import app
+
+    entry = app.conf.beat_schedule["rings.dispatch_patch_policies"]
+    assert entry["task"] == "rings.dispatch_patch_policies" and entry["schedule"] <= 600
 
 
 def test_a_policy_created_after_an_occurrence_waits_for_the_next(tenant_a, personas):
@@ -447,6 +451,7 @@ def test_the_pages_create_and_edit_a_policy(tenant_a, personas):
         assert list(policy.asset_classes.values_list("key", flat=True)) == ["workstation"]
     listing = engineer.get("/clients/tenant-a/patch-policies/").content.decode()
     assert "Form policy" in listing and "2 days after Patch Tuesday at 09:00" in listing
+    assert "every critical and high OS update" in listing
     edited = engineer.post(detail, {**FORM, "schedule": "weekly", "weekday": "4"})
     assert edited.status_code == 302
     with tenant_context(tenant_a):
