@@ -10,6 +10,7 @@ checks it from the bundle alone and refuses a changed text or signature. With a 
 from __future__ import annotations
 
 import base64
+import csv
 import hashlib
 import io
 import json
@@ -136,6 +137,11 @@ def test_passkey_signature_is_over_the_text_and_verifies_offline(
     page = login(personas.engineer).get(f"/clients/tenant-a/exceptions/{exception.uuid}/")
     assert 'data-testid="signature-method"' in page.content.decode()
     assert "Passkey (WebAuthn assertion over the text)" in page.content.decode()
+    api = login(personas.engineer).get(f"/clients/tenant-a/api/v1/exceptions/{exception.uuid}/")
+    assert api.json()["signature_method"] == "passkey"
+    export = login(personas.engineer).get("/clients/tenant-a/exceptions/export.csv")
+    rows = list(csv.DictReader(io.StringIO(b"".join(export.streaming_content).decode())))
+    assert [r["signature_method"] for r in rows if r["id"] == str(exception.uuid)] == ["passkey"]
 
     data = _bundle(in_tenant_a)
     members = _members(data)
