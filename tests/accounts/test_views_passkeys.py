@@ -3,11 +3,15 @@ authenticator answers as a browser would), names and removes them; each change i
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 from django.conf import settings
+from django_tenants.utils import tenant_context
 
 from accounts.models import AuditEvent, Passkey
 from accounts.second_factor import SESSION_METHOD
+from evidence.models import EvidenceEvent
 from tests.authenticator import SoftwareAuthenticator, register_over_http
 from tests.authenticator import post_json as _post_json
 
@@ -36,6 +40,11 @@ def test_owner_registers_a_passkey_and_it_is_listed_and_audited(personas, login)
     assert "Office key" in page and 'data-testid="passkey-row"' in page
     event = AuditEvent.objects.get(kind="mfa.enrolled", actor=personas.owner_a)
     assert event.detail["method"] == "passkey" and event.client.slug == "tenant-a"
+    # The key is in the client's evidence chain too, by its SHA-256.
+    with tenant_context(event.client):
+        chained = EvidenceEvent.objects.get(kind="passkey.registered")
+    assert chained.payload["credential_id"] == device.credential_id_b64
+    assert chained.payload["public_key_sha256"] == hashlib.sha256(device.cose_key()).hexdigest()
     # The next registration excludes the passkey already there.
     again = _post_json(http, f"{PAGE}register/options/").json()
     assert [c["id"] for c in again["excludeCredentials"]] == [device.credential_id_b64]
@@ -86,6 +95,8 @@ def test_rename_and_remove_only_ones_own_passkeys(personas, login):
     assert not Passkey.objects.filter(pk=mine.pk).exists()
     removed = AuditEvent.objects.get(kind="mfa.removed")
     assert removed.actor == personas.owner_a and removed.detail["name"] == "Old phone"
+    with tenant_context(removed.client):
+        assert EvidenceEvent.objects.get(kind="passkey.removed").payload["name"] == "Old phone"
 
 
 def test_anonymous_is_sent_to_login(http):

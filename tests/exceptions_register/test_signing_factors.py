@@ -19,6 +19,7 @@ import sys
 import zipfile
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -30,7 +31,7 @@ from exceptions_register.models import RiskException
 from reports import verify_bundle
 from reports.models import ReportKind
 from reports.services import generate_report, render_report
-from tests.authenticator import register_over_http, totp, unb64url
+from tests.authenticator import SoftwareAuthenticator, b64url, register_over_http, totp, unb64url
 from tests.conftest import PASSWORD
 from tests.evidence.pdftext import pdf_pages
 from tests.exceptions_register.factories import make_exception, page_options
@@ -171,6 +172,24 @@ def test_passkey_signature_is_over_the_text_and_verifies_offline(
     result = _run_verifier(_rezip(changed, tmp_path / "sig.zip"))
     assert result.returncode == 1
     assert "does not verify with the credential's public key" in result.stdout
+
+    # Another key (one the forger holds) in place of the owner's: the chain recorded the owner's.
+    forger = SoftwareAuthenticator(rp_id=lines[0]["rp_id"], origin=settings.WEBAUTHN_ORIGIN[0])
+    forged_assertion = forger.get(
+        {"challenge": json.loads(bytes(signature.client_data_json))["challenge"]}
+    )
+    swapped = dict(
+        lines[0],
+        credential_public_key=b64url(forger.cose_key()),
+        authenticator_data=forged_assertion["response"]["authenticatorData"],
+        client_data_json=forged_assertion["response"]["clientDataJSON"],
+        signature=forged_assertion["response"]["signature"],
+    )
+    changed = {**members, "evidence/signatures.jsonl": (json.dumps(swapped) + "\n").encode()}
+    result = _run_verifier(_rezip(changed, tmp_path / "key.zip"))
+    assert result.returncode == 1
+    assert "the public key differs from the one the chain recorded" in result.stdout
+    assert "the public key differs from the passkey's registration" in result.stdout
 
     # Dropping the signature is noticed from the chain.
     changed = {**members, "evidence/signatures.jsonl": b""}
