@@ -73,3 +73,13 @@ for _kind, _label in (
         label=_label,
         fields={"token": UUID, "name": STR, "scope": STR, "key_id": STR, "by": STR},
     )
+
+_PASSKEY = {"user": STR, "passkey": UUID, "name": STR, "credential_id": STR}
+
+declare(
+    "passkey.registered",
+    subject="user",
+    label="Passkey registered",
+    fields={**_PASSKEY, "public_key_sha256": STR},
+)
+declare("passkey.removed", subject="user", label="Passkey removed", fields=_PASSKEY)

@@ -17,6 +17,7 @@ from exceptions_register.choices import (
     ExceptionKind,
     ExceptionState,
     SignatureDecision,
+    SignatureMethod,
 )
 from exceptions_register.models import CompensatingControl, RiskException, Signature
 from exceptions_register.services import (
@@ -86,6 +87,8 @@ def _historic(
         user_agent="Mozilla/5.0 (Windows NT 10.0; Win64; x64) Edge/126.0",
         signed_text=text,
         text_sha256=digest,
+        # The demo's history: signed with a code from the owner's authenticator app.
+        method=SignatureMethod.TOTP,
     )
     exception.refresh_from_db()
     record_event(
@@ -107,6 +110,7 @@ def _historic(
             text_sha256=digest,
             ip_address="203.0.113.24",
             user_agent="Mozilla/5.0 (Windows NT 10.0; Win64; x64) Edge/126.0",
+            method=SignatureMethod.TOTP,
             findings_excepted=_except_findings(exception) if except_findings else [],
         ),
         occurred_at=signed_at,

@@ -38,6 +38,7 @@ _SIGNATURE = {
     "method": optional(STR),
     "credential_id": optional(STR),
     "assertion_sha256": optional(STR),
+    "public_key_sha256": optional(STR),
 }
 
 

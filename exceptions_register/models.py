@@ -312,6 +312,11 @@ class Signature(models.Model):
                 violation_error_message="The text hash must be a SHA-256 hex digest.",
             ),
             models.CheckConstraint(
+                condition=models.Q(method__in=SignatureMethod.values),
+                name="%(app_label)s_%(class)s_method_known",
+                violation_error_message="A signature records how the signer proved it was them.",
+            ),
+            models.CheckConstraint(
                 condition=~models.Q(method=SignatureMethod.PASSKEY)
                 | (~models.Q(credential_id="") & ~models.Q(rp_id="")),
                 name="%(app_label)s_%(class)s_passkey_has_assertion",

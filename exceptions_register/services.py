@@ -456,6 +456,7 @@ def _record_decision(
             extra["assertion_sha256"] = hashlib.sha256(
                 proof.authenticator_data + proof.client_data_json + proof.signature
             ).hexdigest()
+            extra["public_key_sha256"] = hashlib.sha256(proof.public_key).hexdigest()
         if new_state == ExceptionState.ACTIVE:
             extra["findings_excepted"] = _except_findings(locked)
             record_event(

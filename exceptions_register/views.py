@@ -101,6 +101,7 @@ class ExceptionExportView(ClientPageMixin, TemplateView):
         "approver",
         "requested_at",
         "signed_at",
+        "signature_method",
         "starts_at",
         "expires_at",
         "ended_at",
@@ -141,6 +142,7 @@ class ExceptionExportView(ClientPageMixin, TemplateView):
                         signature.signed_at.isoformat()
                         if signature and signature.decision == "signed"
                         else "",
+                        signature.method if signature and signature.decision == "signed" else "",
                         e.starts_at.isoformat() if e.starts_at else "",
                         e.expires_at.isoformat(),
                         e.ended_at.isoformat() if e.ended_at else "",

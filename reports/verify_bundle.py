@@ -19,8 +19,10 @@ kept with it (COSE_Key; ES256 = ECDSA P-256 with SHA-256, EdDSA = Ed25519, RS256
 PKCS#1 v1.5 with SHA-256): clientDataJSON has type "webauthn.get" and its challenge is the
 SHA-256 of the signed text; authenticatorData begins with SHA-256 of the relying party ID and
 has the user-present and user-verified flags; the signature verifies over
-authenticatorData || SHA-256(clientDataJSON). Each signature's method and text hash agree with
-the exception.signed event of the chain, and every passkey signature the chain records is there.
+authenticatorData || SHA-256(clientDataJSON). Each signature's method, text hash and public key
+agree with the exception.signed event of the chain (and with the passkey.registered event, when
+the registration lies in the bundle's stretch), and every passkey signature the chain records is
+there.
 
 Exit status 0 when everything matches, 1 when anything does not (each problem is printed),
 2 on unusable input.
@@ -280,6 +282,13 @@ def check_signatures(lines, expected, events):
         for e in events
         if e.get("kind") == "exception.signed"
     }
+    registered = {
+        (e.get("payload") or {}).get("credential_id"): (e.get("payload") or {}).get(
+            "public_key_sha256"
+        )
+        for e in events
+        if e.get("kind") == "passkey.registered"
+    }
     rp_ids = expected.get("rp_ids") or []
     crypto_missing = False
     seen = set()
@@ -307,6 +316,16 @@ def check_signatures(lines, expected, events):
                 )
         if line["method"] != "passkey":
             continue
+        try:
+            key_digest = hashlib.sha256(
+                b64url_decode(line.get("credential_public_key"))
+            ).hexdigest()
+        except (ValueError, TypeError):
+            key_digest = ""
+        if event is not None and event.get("public_key_sha256") not in (None, key_digest):
+            problems.append(f"{label}: the public key differs from the one the chain recorded")
+        if registered.get(line.get("credential_id")) not in (None, key_digest):
+            problems.append(f"{label}: the public key differs from the passkey's registration")
         try:
             import cryptography  # noqa: F401
         except ImportError:

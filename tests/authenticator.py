@@ -171,3 +171,25 @@ def totp(key: bytes, *, at: float | None = None, step: int = 30, digits: int = 6
     offset = digest[-1] & 0x0F
     code = (struct.unpack(">I", digest[offset : offset + 4])[0] & 0x7FFFFFFF) % 10**digits
     return str(code).zfill(digits)
+
+
+def post_json(http, url: str, body: dict | None = None):
+    return http.post(url, json.dumps(body or {}), content_type="application/json")
+
+
+def register_over_http(http, *, name: str = "Work laptop", device=None) -> SoftwareAuthenticator:
+    """Register a passkey for the signed-in user of ``http`` as the passkeys page's script does:
+    options from the portal, the authenticator's response back."""
+    from django.conf import settings
+
+    device = device or SoftwareAuthenticator(
+        rp_id=settings.WEBAUTHN_RP_ID, origin=settings.WEBAUTHN_ORIGIN[0]
+    )
+    options = post_json(http, "/accounts/passkeys/register/options/").json()
+    response = post_json(
+        http,
+        "/accounts/passkeys/register/",
+        {"name": name, "credential": device.create(options)},
+    )
+    assert response.status_code == 201, response.content
+    return device

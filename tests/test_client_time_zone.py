@@ -4,6 +4,7 @@ ISO 8601 with the offset."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 
 import pytest
@@ -17,6 +18,7 @@ from reports.models import ReportKind
 from reports.services import render_report
 from tests.conftest import PASSWORD
 from tests.evidence.pdftext import pdf_pages
+from tests.exceptions_register.factories import authenticator_for, page_options
 from tests.mfa import sign_in
 from tests.producers import Device, push
 
@@ -70,9 +72,16 @@ def test_an_expiry_entered_in_chicago_is_the_instant_everyone_sees(tenant_a, per
         assert "Hard expiry: 2026-12-29T00:00:00Z" in text
         assert f"Hard expiry, local time: {LOCAL} (America/Chicago)" in text
         assert f"Hard expiry, local time: {LOCAL} (America/Chicago)" in portal
+        url = f"/clients/tenant-a/portal/exceptions/{exception.uuid}/"
+        assertion = authenticator_for(personas.owner_a).get(page_options(owner, url))
         signed = owner.post(
-            f"/clients/tenant-a/portal/exceptions/{exception.uuid}/",
-            {"decision": "sign", "password": PASSWORD, "text_sha256": digest},
+            url,
+            {
+                "decision": "sign",
+                "password": PASSWORD,
+                "text_sha256": digest,
+                "passkey_assertion": json.dumps(assertion),
+            },
         )
     assert signed.status_code == 302
     with tenant_context(tenant_a):

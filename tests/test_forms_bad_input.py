@@ -57,6 +57,16 @@ def objects(tenant_a, personas):
         return {"rollout": rollout, "exception": exception}
 
 
+PORTAL_DECISION_FIELDS = [
+    "decision",
+    "password",
+    "text_sha256",
+    "reason",
+    "totp_code",
+    "passkey_assertion",
+]
+
+
 def _forms(objects) -> list[tuple[str, str, list[str]]]:
     rollout = objects["rollout"].uuid
     exc = objects["exception"].uuid
@@ -76,7 +86,7 @@ def _forms(objects) -> list[tuple[str, str, list[str]]]:
         ("engineer", f"exceptions/{exc}/edit/", exception_fields),
         ("engineer", f"exceptions/{exc}/renew/", exception_fields),
         ("engineer", f"exceptions/{exc}/revoke/", ["reason"]),
-        ("owner_a", f"portal/exceptions/{exc}/", ["decision", "password", "text_sha256", "reason"]),
+        ("owner_a", f"portal/exceptions/{exc}/", PORTAL_DECISION_FIELDS),
         (
             "msp_admin",
             "sla-policy/",

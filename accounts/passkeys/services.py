@@ -7,6 +7,7 @@ check of a response (origin, RP ID hash, challenge, flags, signature) is the lib
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
+from django_tenants.utils import tenant_context
 from webauthn import (
     generate_authentication_options,
     generate_registration_options,
@@ -35,6 +37,7 @@ from webauthn.helpers.structs import (
 
 from accounts import audit
 from accounts.models import Passkey
+from evidence.services import record_event
 from tenants.models import Client, User
 
 __all__ = [
@@ -87,6 +90,22 @@ def client_of(user: User) -> Client | None:
         return None
     clients = [m.client for m in user.memberships.select_related("client")[:2]]
     return clients[0] if len(clients) == 1 else None
+
+
+def _record_in_clients(user: User, *, kind: str, passkey: Passkey, **extra: Any) -> None:
+    """The event in the chain of every client the user belongs to (MSP staff: none)."""
+    payload = {
+        "user": user.email,
+        "passkey": str(passkey.uuid),
+        "name": passkey.name,
+        "credential_id": passkey.credential_id,
+        **extra,
+    }
+    for membership in user.memberships.select_related("client").order_by("client__slug"):
+        with tenant_context(membership.client):
+            record_event(
+                kind=kind, subject_type="user", subject_id=user.uuid, actor=user, payload=payload
+            )
 
 
 def parse_credential(raw: Any) -> dict[str, Any]:
@@ -183,6 +202,12 @@ def complete_registration(
                 passkey=str(passkey.uuid),
                 name=name,
             )
+            _record_in_clients(
+                user,
+                kind="passkey.registered",
+                passkey=passkey,
+                public_key_sha256=hashlib.sha256(verified.credential_public_key).hexdigest(),
+            )
     except IntegrityError as exc:
         raise ValidationError("This passkey is already registered.") from exc
     return passkey
@@ -214,6 +239,7 @@ def remove_passkey(*, user: User, passkey: Passkey, request: HttpRequest | None 
                 passkey=str(passkey.uuid),
                 name=passkey.name,
             )
+            _record_in_clients(user, kind="passkey.removed", passkey=passkey)
 
 
 def assertion_options(*, user: User, challenge: bytes) -> dict[str, Any]:

@@ -4,6 +4,8 @@ static/js/passkeys.js calls around navigator.credentials.create() and .get()."""
 from __future__ import annotations
 
 import json
+import secrets
+import uuid
 from typing import Any
 
 from django.contrib import messages
@@ -37,7 +39,7 @@ def _json_body(request: HttpRequest) -> dict[str, Any]:
 
 def _refusal(error: ValidationError, status: int = 400) -> JsonResponse:
     if hasattr(error, "error_dict"):
-        fields = {k: v for k, v in error.message_dict.items()}
+        fields = dict(error.message_dict)
         detail = " ".join(m for msgs in fields.values() for m in msgs)
         return JsonResponse({"detail": detail, "errors": fields}, status=status)
     return JsonResponse({"detail": " ".join(error.messages)}, status=status)
@@ -83,8 +85,6 @@ class PasskeyListView(LoginRequiredMixin, TemplateView):
 
 
 def _uuid_or_none(value: str) -> str | None:
-    import uuid
-
     try:
         return str(uuid.UUID(value))
     except (ValueError, AttributeError):
@@ -131,8 +131,6 @@ class VerifyOptionsView(_JsonPost):
     """A second factor for this session: options over a fresh random challenge."""
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
-        import secrets
-
         challenge = secrets.token_bytes(32)
         request.session[LOGIN_SESSION_KEY] = bytes_to_base64url(challenge)
         return JsonResponse(services.assertion_options(user=request.user, challenge=challenge))

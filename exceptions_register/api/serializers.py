@@ -16,7 +16,13 @@ from tenants.models import User
 from tenants.permissions import current_client
 
 from .. import services
-from ..choices import ControlKind, ExceptionKind, ExceptionState, SignatureDecision
+from ..choices import (
+    ControlKind,
+    ExceptionKind,
+    ExceptionState,
+    SignatureDecision,
+    SignatureMethod,
+)
 from ..models import RiskException
 
 
@@ -43,6 +49,11 @@ class RiskExceptionSerializer(BriefMixin, serializers.ModelSerializer):
     requested_by = serializers.CharField(source="requested_by_label", read_only=True)
     approver = serializers.EmailField(help_text="E-mail of the client owner who must sign.")
     signed_at = serializers.SerializerMethodField()
+    signature_method = serializers.SerializerMethodField(
+        help_text="How the owner signed: passkey (a WebAuthn assertion over the text), totp "
+        "(a code from an authenticator app, the weaker method) or password (before second "
+        "factors); null while unsigned."
+    )
     supersedes = serializers.UUIDField(source="supersedes.uuid", read_only=True, allow_null=True)
 
     class Meta:
@@ -60,6 +71,7 @@ class RiskExceptionSerializer(BriefMixin, serializers.ModelSerializer):
             "requested_by",
             "approver",
             "signed_at",
+            "signature_method",
             "starts_at",
             "ended_at",
             "version",
@@ -75,6 +87,13 @@ class RiskExceptionSerializer(BriefMixin, serializers.ModelSerializer):
         if signature is None or signature.decision != SignatureDecision.SIGNED:
             return None
         return serializers.DateTimeField().to_representation(signature.signed_at)
+
+    @extend_schema_field(serializers.ChoiceField(choices=SignatureMethod.choices, allow_null=True))
+    def get_signature_method(self, obj: RiskException) -> Any:
+        signature = getattr(obj, "signature", None)
+        if signature is None or signature.decision != SignatureDecision.SIGNED:
+            return None
+        return signature.method
 
     def to_representation(self, instance: RiskException) -> dict[str, Any]:
         data = super().to_representation(instance)

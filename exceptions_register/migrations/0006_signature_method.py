@@ -54,6 +54,10 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='signature',
+            constraint=models.CheckConstraint(condition=models.Q(('method__in', ['passkey', 'totp', 'password'])), name='exceptions_register_signature_method_known', violation_error_message='A signature records how the signer proved it was them.'),
+        ),
+        migrations.AddConstraint(
+            model_name='signature',
             constraint=models.CheckConstraint(condition=models.Q(models.Q(('method', 'passkey'), _negated=True), models.Q(models.Q(('credential_id', ''), _negated=True), models.Q(('rp_id', ''), _negated=True)), _connector='OR'), name='exceptions_register_signature_passkey_has_assertion', violation_error_message='A passkey signature keeps its credential and assertion.'),
         ),
     ]

@@ -1,8 +1,11 @@
-"""A client owner signs an exception in the portal, re-entering the password; it turns active."""
+"""A client owner registers a passkey and signs an exception in the portal with it (Chromium's
+virtual WebAuthn authenticator, driven by static/js/passkeys.js), re-entering the password; it
+turns active and the signature is the passkey's."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -16,6 +19,7 @@ from tests.exceptions_register.factories import make_exception
 from tests.producers import reported_asset
 
 pytestmark = pytest.mark.browser
+SCRIPT = Path(__file__).resolve().parents[2] / "static" / "js" / "passkeys.js"
 
 
 @pytest.fixture
@@ -34,22 +38,63 @@ def pending(fresh_client) -> Iterator[tuple[RiskException, Client, User]]:
     yield exception, client, owner
 
 
-def test_owner_signs_in_the_portal_and_the_register_shows_it_active(page, pending):
+@pytest.fixture
+def passkey_page(chromium, live_url, settings):
+    """A page on http://localhost:<port> (a passkey's relying party is a host name, never an
+    IP address) with a virtual authenticator that verifies its user."""
+    port = live_url.rsplit(":", 1)[1]
+    settings.WEBAUTHN_RP_ID = "localhost"
+    settings.WEBAUTHN_ORIGIN = [f"http://localhost:{port}"]
+    context = chromium.new_context(base_url=f"http://localhost:{port}")
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    cdp = context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable")
+    cdp.send(
+        "WebAuthn.addVirtualAuthenticator",
+        {
+            "options": {
+                "protocol": "ctap2",
+                "transport": "internal",
+                "hasResidentKey": True,
+                "hasUserVerification": True,
+                "isUserVerified": True,
+                "automaticPresenceSimulation": True,
+            }
+        },
+    )
+    yield page
+    context.close()
+
+
+def test_owner_signs_in_the_portal_and_the_register_shows_it_active(passkey_page, pending):
+    page = passkey_page
     exception, client, owner = pending
     sign_in(page, owner.email, PASSWORD)
+    page.goto("/accounts/passkeys/")
+    # The test live server serves no static files, so the page script is loaded from disk.
+    page.add_script_tag(path=str(SCRIPT))
+    page.fill("#passkey-name", "Browser key")
+    page.locator("[data-testid=add-passkey]").click()
+    page.wait_for_selector("[data-testid=passkey-row]")
+    assert "Passkey “Browser key” added." in page.locator(".messages").inner_text()
+
+    page.goto(f"/clients/{client.slug}/")
     page.locator("[data-testid=portal-link] a").click()
     page.locator("[data-testid=awaiting] >> text=PSA-BROWSER-1").click()
     assert "browser-sign-01" in page.locator("[data-testid=canonical-text]").inner_text()
+    page.add_script_tag(path=str(SCRIPT))
 
     # A wrong password signs nothing.
     page.fill("#id_password", "not-my-password")
-    page.locator("[data-testid=sign]").click()
-    assert "password is not correct" in page.locator("[role=alert]").first.inner_text()
+    page.locator("[data-testid=sign-passkey]").click()
+    page.wait_for_selector("[role=alert] >> text=password is not correct")
     assert page.locator("[data-testid=state]").inner_text() == "Pending sign-off"
+    page.add_script_tag(path=str(SCRIPT))
 
     page.fill("#id_password", PASSWORD)
-    page.locator("[data-testid=sign]").click()
-    page.wait_for_load_state("networkidle")
+    page.locator("[data-testid=sign-passkey]").click()
+    page.wait_for_selector(".messages")
     assert "Signed." in page.locator(".messages").inner_text()
     assert page.locator("[data-testid=awaiting]").count() == 0
 
@@ -62,3 +107,5 @@ def test_owner_signs_in_the_portal_and_the_register_shows_it_active(page, pendin
     assert signed.state == "active"
     assert signed.signature.user_agent and "Chrome" in signed.signature.user_agent
     assert signed.signature.ip_address == "127.0.0.1"
+    assert signed.signature.method == "passkey"
+    assert signed.signature.client_data_json

@@ -139,6 +139,9 @@ def test_controls_register_in_the_pack(october_clinic, pack):
     assert "Approver owner@october.test" in register
     assert "Signed at 2026-10-20 10:00:00 CDT by owner@october.test" in register
     assert signature.text_sha256 in register.replace(" ", "")
+    # The owner signed with a passkey (the scenario's software authenticator).
+    assert signature.method == "passkey"
+    assert "Signing method Passkey (WebAuthn signature over the text's SHA-256" in register
     assert "2026-10-20 10:00 CDT → hard expiry 2026-11-30 09:00 CST; 41 days" in register
 
 

@@ -344,14 +344,24 @@ def script(clinic: Clinic, realdata: Path) -> list[tuple[datetime, Callable[[], 
         }, status=201)["id"]  # fmt: skip
 
     def owner_signs() -> None:
+        from tests.authenticator import register_over_http
         from tests.conftest import PASSWORD
+        from tests.exceptions_register.factories import page_options
 
         owner = clinic.people[OWNER]
+        # The owner registers a passkey, then signs with it: the page's options answered.
+        device = register_over_http(owner, name="Clinic laptop")
         page = owner.get(f"{PORTAL}{clinic.exception}/").content.decode()
         clinic.signed_sha256 = re.search(r"\b[0-9a-f]{64}\b", page).group(0)
+        assertion = device.get(page_options(owner, f"{PORTAL}{clinic.exception}/"))
         response = owner.post(
             f"{PORTAL}{clinic.exception}/",
-            {"decision": "sign", "password": PASSWORD, "text_sha256": clinic.signed_sha256},
+            {
+                "decision": "sign",
+                "password": PASSWORD,
+                "text_sha256": clinic.signed_sha256,
+                "passkey_assertion": json.dumps(assertion),
+            },
             HTTP_USER_AGENT="Firefox/131",
             REMOTE_ADDR="198.51.100.23",
         )
