@@ -6,12 +6,12 @@ from __future__ import annotations
 import pytest
 from django.test import Client as HttpClient
 
+from tests.mfa import sign_in
+
 
 @pytest.fixture
 def signed_in(db):
     def _signed_in(user) -> HttpClient:
-        http = HttpClient()
-        http.force_login(user)
-        return http
+        return sign_in(HttpClient(), user)
 
     return _signed_in
