@@ -58,7 +58,7 @@ def msp_events(principal: Any) -> QuerySet[AuditEvent]:
     return rows if may_read_msp_audit_log(principal) else rows.none()
 
 
-KIND_CHOICES = [(kind, f"{label} ({kind})") for kind, label in audit.KINDS.items()]
+KIND_CHOICES = list(audit.KINDS.items())
 
 
 class AuditEventFilterSet(filters.FilterSet):
