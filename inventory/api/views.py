@@ -113,6 +113,9 @@ IngestResultSerializer = inline_serializer(
         "software_removed": serializers.IntegerField(),
         "software_upgraded": serializers.IntegerField(),
         "pending_updates": serializers.IntegerField(),
+        "attributes_ignored": serializers.IntegerField(
+            help_text="Devices whose patchops attributes were ignored: people set those"
+        ),
     },
 )
 
@@ -178,7 +181,13 @@ class DiscoveryView(APIView):
             )
         except PayloadError as exc:
             return _payload_error(exc.errors)
-        return Response({"run": str(run.uuid), **summary.as_counts()}, status=201)
+        # Agents report, they don't decide: say how many devices claimed business attributes.
+        batch = data if isinstance(data, list) else [data]
+        ignored = sum(1 for d in batch if isinstance(d, dict) and d.get("patchops"))
+        return Response(
+            {"run": str(run.uuid), **summary.as_counts(), "attributes_ignored": ignored},
+            status=201,
+        )
 
 
 def _too_large(limit: int) -> Response:

@@ -64,7 +64,7 @@ def agent(make_token, tenant_a) -> str:
 
 def test_an_agent_creates_its_asset_without_deciding_its_business_attributes(agent, tenant_a):
     device = Device("frontdesk-07", os="windows", attributes=CLAIMS)
-    agent_push(agent, device)
+    assert agent_push(agent, device)["attributes_ignored"] == 1
     with tenant_context(tenant_a):
         asset = Asset.objects.select_related("asset_class", "site").get(hostname="frontdesk-07")
         assert asset.os_name.startswith("Microsoft Windows")  # what the device knows: kept
