@@ -133,6 +133,8 @@
       event.preventDefault();
       showError(form, "");
       if (!supported()) { showError(form, "This browser cannot use passkeys; sign with a code from your authenticator app."); return; }
+      var password = form.querySelector("[name=password]");
+      if (password && !password.value) { showError(form, "Re-enter your password first."); password.focus(); return; }
       var options = JSON.parse(optionsNode.textContent);
       navigator.credentials.get({ publicKey: requestOptions(options) })
         .then(function (credential) {
