@@ -368,6 +368,8 @@ SPECTACULAR_SETTINGS = {
         "SeverityTierEnum": "catalogue.choices.SeverityTier",
         "AdvisorySourceEnum": "catalogue.choices.AdvisorySource",
         "FindingStateEnum": "findings.choices.FindingState",
+        "OsFamilyEnum": "common.choices.OsFamily",
+        "PolicyApproverEnum": "policytemplates.choices.PolicyApprover",
     },
 }
 

@@ -8,6 +8,8 @@ import uuid
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
+from common.limits import TEXT_MAX_LENGTH
+
 from .rules import PolicyRules
 
 
@@ -17,7 +19,7 @@ class PolicyTemplate(PolicyRules):
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     name = models.CharField(max_length=120, unique=True)
-    description = models.TextField(max_length=4000, blank=True)
+    description = models.TextField(max_length=TEXT_MAX_LENGTH, blank=True)
     asset_classes = ArrayField(
         models.SlugField(max_length=50),
         default=list,

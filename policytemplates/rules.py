@@ -146,17 +146,6 @@ class PolicyRules(models.Model):
             text += " (" + ", ".join(names.get(f, f) for f in self.os_families) + ")"
         return text
 
-    # --- occurrences ------------------------------------------------------------------------
-
-    def occurrences_between(self, start: datetime, end: datetime, tz: ZoneInfo) -> list[datetime]:
-        """Occurrence instants (UTC) in ``[start, end]``, in order."""
-        found = []
-        moment = latest_occurrence(self, end, tz)
-        while moment is not None and moment >= start:
-            found.append(moment)
-            moment = latest_occurrence(self, moment - timedelta(seconds=1), tz)
-        return found[::-1]
-
 
 def patch_tuesday(year: int, month: int) -> date:
     """The second Tuesday of the month."""
