@@ -61,9 +61,9 @@ def clone_schema(template: str, target: str) -> None:
         cursor.execute(
             """
             SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid), contype
-            FROM pg_constraint WHERE connamespace = %s AND contype IN ('p', 'u', 'c', 'x', 'f')
+            FROM pg_constraint WHERE connamespace = %s AND contype IN ('p', 'u', 'x', 'f')
             ORDER BY CASE contype WHEN 'p' THEN 0 WHEN 'u' THEN 1 WHEN 'x' THEN 2
-                                  WHEN 'c' THEN 3 ELSE 4 END, conname
+                                  ELSE 3 END, conname
             """,
             [ns],
         )
@@ -104,10 +104,14 @@ def clone_schema(template: str, target: str) -> None:
         identities = cursor.fetchall()
 
         statements = [f"CREATE SCHEMA {qn}"]
+        # CHECK constraints come with LIKE: it copies their parsed expression, whereas re-parsing
+        # pg_get_constraintdef's text is not a fixed point (``IN`` on a varchar column prints as
+        # ``= ANY ((ARRAY[...])::text[])`` and reads back as ``= ANY (ARRAY[(...)::text, ...])``).
         for table in tables:
             statements.append(
                 f"CREATE TABLE {qn}.{_q(table)} (LIKE {qt}.{_q(table)} INCLUDING DEFAULTS "
-                "INCLUDING IDENTITY INCLUDING GENERATED INCLUDING STORAGE INCLUDING COMMENTS)"
+                "INCLUDING IDENTITY INCLUDING GENERATED INCLUDING STORAGE INCLUDING COMMENTS "
+                "INCLUDING CONSTRAINTS)"
             )
         for table in tables:
             statements.append(
