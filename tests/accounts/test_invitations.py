@@ -4,6 +4,7 @@ with which they choose their own password and are signed in."""
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import timedelta
 
 import pytest
@@ -20,6 +21,7 @@ from tenants.choices import MembershipRole
 from tenants.models import Membership, User
 from tests.accounts.helpers import invitation_link, messages_to
 from tests.conftest import PASSWORD
+from tests.mfa import sign_in, totp
 
 pytestmark = pytest.mark.django_db
 
@@ -75,7 +77,19 @@ def test_an_msp_admin_invites_and_the_invitee_sets_their_password_and_is_signed_
     user = User.objects.get(email=NEW)
     assert user.check_password(GOOD_PASSWORD) and user.full_name == "Nina Owner"
     assert Membership.objects.get(user=user, client=tenant_a).role == MembershipRole.CLIENT_OWNER
-    # Signed in: the client's pages answer the new owner.
+    # Signed in with the password; an owner must add a second factor before any page answers.
+    asked = invitee.get("/clients/tenant-a/")
+    assert asked.status_code == 302
+    assert asked["Location"] == "/accounts/mfa/enrol/?next=%2Fclients%2Ftenant-a%2F"
+    enrol = invitee.get(asked["Location"])
+    assert enrol.status_code == 200
+    secret = re.search(r'data-testid="totp-secret">([^<]+)<', enrol.content.decode()).group(1)
+    enrolled = invitee.post(
+        "/accounts/mfa/enrol/", {"code": totp(secret), "next": "/clients/tenant-a/"}
+    )
+    assert enrolled.status_code == 200 and b'href="/clients/tenant-a/"' in enrolled.content
+    assert AuditEvent.objects.filter(kind="mfa.enrolled", actor__email=NEW).exists()
+    # Then the client's pages answer the new owner.
     home = invitee.get("/clients/tenant-a/")
     assert home.status_code == 200 and home.wsgi_request.user == user
     [joined] = _events(tenant_a, "person.joined")
@@ -197,9 +211,9 @@ def test_an_existing_client_user_signs_in_to_accept(login, personas, tenant_a):
     assert not Membership.objects.filter(user=personas.owner_b, client=tenant_a).exists()
     assert User.objects.get(pk=personas.owner_b.pk).check_password(PASSWORD)
 
-    signed_in = HttpClient()
-    assert signed_in.login(username=personas.owner_b.email, password=PASSWORD)
-    assert signed_in.post(path).status_code == 302
+    signed_in = sign_in(HttpClient(), personas.owner_b)  # password and second factor
+    accepted = signed_in.post(path)
+    assert accepted.status_code == 302 and accepted["Location"] == "/clients/tenant-a/"
     membership = Membership.objects.get(user=personas.owner_b, client=tenant_a)
     assert membership.role == MembershipRole.CLIENT_VIEWER
     assert _events(tenant_a, "person.joined")[0].payload["new_account"] is False
