@@ -149,16 +149,24 @@ def http() -> HttpClient:
     return HttpClient()
 
 
+_TEN_YEARS_IN_HOURS = 10 * 365 * 24
+# Scenarios travel months back and forth with one signed-in engineer or owner; production's
+# idle timeout and lifetime (tested in tests/accounts/test_sessions.py, which sets its own)
+# would sign them out between two steps. The session cookie keeps Django's two weeks. Fixtures
+# wider than a test (``scope="package"``…) apply these with ``override_settings``.
+LONG_SESSIONS = {
+    "SESSION_IDLE_TIMEOUT_STAFF_MINUTES": _TEN_YEARS_IN_HOURS * 60,
+    "SESSION_IDLE_TIMEOUT_CLIENT_MINUTES": _TEN_YEARS_IN_HOURS * 60,
+    "SESSION_ABSOLUTE_LIFETIME_HOURS": _TEN_YEARS_IN_HOURS,
+    "SESSION_COOKIE_AGE": 14 * 24 * 3600,
+}
+
+
 @pytest.fixture(autouse=True)
 def _sessions_outlive_the_scenario(settings):
-    """Scenarios travel months back and forth with one signed-in engineer or owner; production's
-    idle timeout and lifetime (tested in tests/accounts/test_sessions.py, which sets its own)
-    would sign them out between two steps. The session cookie keeps Django's two weeks."""
-    ten_years_in_hours = 10 * 365 * 24
-    settings.SESSION_IDLE_TIMEOUT_STAFF_MINUTES = ten_years_in_hours * 60
-    settings.SESSION_IDLE_TIMEOUT_CLIENT_MINUTES = ten_years_in_hours * 60
-    settings.SESSION_ABSOLUTE_LIFETIME_HOURS = ten_years_in_hours
-    settings.SESSION_COOKIE_AGE = 14 * 24 * 3600
+    """Every test's sessions get ``LONG_SESSIONS``."""
+    for name, value in LONG_SESSIONS.items():
+        setattr(settings, name, value)
 
 
 @pytest.fixture

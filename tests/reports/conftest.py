@@ -10,6 +10,7 @@ def october_clinic(django_db_setup, django_db_blocker, tmp_path_factory):
     """The report fixture client of ``scenario.py``, built once for the report tests through
     the real producers and committed (a client of its own, dropped afterwards)."""
     from django.db import connection
+    from django.test import override_settings
 
     from catalogue.models import CatalogueImport, EpssScore, KevEntry, Vulnerability
     from catalogue.signals import catalogue_changed
@@ -17,7 +18,7 @@ def october_clinic(django_db_setup, django_db_blocker, tmp_path_factory):
     from tenants.choices import MembershipRole, TokenScope
     from tenants.models import User
     from tenants.services import add_membership, create_client, issue_api_token
-    from tests.conftest import PASSWORD
+    from tests.conftest import LONG_SESSIONS, PASSWORD
 
     from .scenario import CVSS, EPSS, KEV, SLUG, build
 
@@ -47,14 +48,15 @@ def october_clinic(django_db_setup, django_db_blocker, tmp_path_factory):
             token = issue_api_token(name="october-agents", scope=TokenScope.AGENT, client=client)
             engineer = User.objects.get(email="engineer@msp.test")
             admin = User.objects.get(email="admin@msp.test")
-            data = build(
-                client=client,
-                owner=owner,
-                engineer=engineer,
-                admin=admin,
-                agent_token=token.plaintext,
-                folder=tmp_path_factory.mktemp("october-catalogue"),
-            )
+            with override_settings(**LONG_SESSIONS):  # the admin's session spans two months
+                data = build(
+                    client=client,
+                    owner=owner,
+                    engineer=engineer,
+                    admin=admin,
+                    agent_token=token.plaintext,
+                    folder=tmp_path_factory.mktemp("october-catalogue"),
+                )
         except BaseException:
             clean_up()  # a failed build leaves nothing behind for the other tests
             raise
