@@ -25,7 +25,13 @@ def _logged_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
 
     if request is None or request.method is None:
         return  # a session made without a request (the test client's force_login)
-    record("login.succeeded", actor=user, client=client_of_user(user), request=request)
+    record(
+        "login.succeeded",
+        actor=user,
+        client=client_of_user(user),
+        request=request,
+        target=user.email,
+    )
 
 
 def _logged_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
@@ -34,4 +40,11 @@ def _logged_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     if user is not None and getattr(user, "pk", None) is not None:
         reason = getattr(request, "signout_reason", "")
         detail = {"reason": reason} if reason else {}
-        record("logout", actor=user, client=client_of_user(user), request=request, **detail)
+        record(
+            "logout",
+            actor=user,
+            client=client_of_user(user),
+            request=request,
+            target=user.email,
+            **detail,
+        )

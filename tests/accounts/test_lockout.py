@@ -22,8 +22,16 @@ def sign_in(http: HttpClient, email: str, password: str, ip: str = "198.51.100.7
     return http.post("/accounts/login/", {"username": email, "password": password}, REMOTE_ADDR=ip)
 
 
+SECOND_STEP = ("/accounts/mfa/verify/", "/accounts/mfa/enrol/")
+
+
 def signed_in(http: HttpClient) -> bool:
-    return "_auth_user_id" in http.session
+    """Past the password: the session is the user's and its next page is the second step
+    (verify, or enrol without a factor yet) for those who need one, the page itself otherwise."""
+    if "_auth_user_id" not in http.session:
+        return False
+    page = http.get("/")
+    return page.status_code == 200 or page.get("Location", "").startswith(SECOND_STEP)
 
 
 def test_sixty_wrong_passwords_then_the_right_one_is_refused_until_unlocked(personas, capsys):
