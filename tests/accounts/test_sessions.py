@@ -74,6 +74,11 @@ def test_signing_out_forgets_the_session(personas, signed_in):
     assert not UserSession.objects.filter(user=personas.owner_a).exists()
 
 
+@override_settings(
+    SESSION_IDLE_TIMEOUT_STAFF_MINUTES=30,
+    SESSION_IDLE_TIMEOUT_CLIENT_MINUTES=120,
+    SESSION_ABSOLUTE_LIFETIME_HOURS=12,
+)
 def test_the_settings_check_wants_staff_to_idle_out_first():
     from accounts.checks import session_settings
 
