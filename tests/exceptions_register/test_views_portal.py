@@ -44,8 +44,10 @@ def test_owner_sees_what_awaits_them_and_the_full_text(in_tenant_a, personas, lo
     body = http.get(f"{PORTAL}{exception.uuid}/").content.decode()
     assert exception.canonical_sha256() in body
     assert "EDR alerts reviewed daily." in body
-    # No second factor yet: the page says how to get one, and offers no way to sign.
-    assert 'data-testid="no-factor"' in body and 'data-testid="sign-passkey"' not in body
+    # An owner signs in with a second factor (an authenticator app here): without a passkey
+    # the page offers the app's code and no passkey button.
+    assert 'id="id_totp_code"' in body and 'data-testid="sign-passkey"' not in body
+    assert 'data-testid="no-factor"' not in body
     authenticator_for(personas.owner_a)
     body = http.get(f"{PORTAL}{exception.uuid}/").content.decode()
     assert 'data-testid="sign-passkey"' in body and 'id="passkey-options"' in body
