@@ -12,12 +12,14 @@ from django.urls import reverse
 from .second_factor import has_factor, is_verified, must_verify
 
 # Paths a signed-in user who still owes a second factor may reach: signing in and out, the
-# second-factor pages themselves, static files and the load balancer's health check.
+# second-factor pages themselves (with the passkey's step of the verify page), static files and
+# the load balancer's health check.
 EXEMPT_PREFIXES = (
     "/accounts/login/",
     "/accounts/logout/",
     "/accounts/mfa/verify/",
     "/accounts/mfa/enrol/",
+    "/accounts/passkeys/verify/",
     "/health/",
 )
 

@@ -68,8 +68,17 @@ class VerifyView(LoginRequiredMixin, View):
         return super().dispatch(request, *args, **kwargs)
 
     def _page(self, request: HttpRequest, form: CodeForm, status: int = 200) -> HttpResponse:
+        user = request.user
         return render(
-            request, self.template_name, {"form": form, "next": _next(request)}, status=status
+            request,
+            self.template_name,
+            {
+                "form": form,
+                "next": _next(request),
+                "has_passkey": user.passkeys.exists(),
+                "has_code": services.confirmed_device(user) is not None,
+            },
+            status=status,
         )
 
     def get(self, request: HttpRequest) -> HttpResponse:

@@ -1,4 +1,5 @@
-// Passkeys: register one (passkeys page) and sign an exception with one (portal sign-off page).
+// Passkeys: register one (passkeys page), give one as the second factor of signing in (verify
+// page) and sign an exception with one (portal sign-off page).
 // The browser's navigator.credentials does the cryptography; this file only moves bytes
 // between it and the portal as base64url.
 (function () {
@@ -121,6 +122,23 @@
         })
         .then(function (result) { window.location.assign(result.redirect); })
         .catch(function (error) { showError(register, error.message || String(error)); });
+    });
+  }
+
+  // Verify page (the second step of signing in): a passkey instead of a code.
+  var verify = document.getElementById("passkey-verify");
+  if (verify) {
+    verify.addEventListener("submit", function (event) {
+      event.preventDefault();
+      showError(verify, "");
+      if (!supported()) { showError(verify, "This browser cannot use passkeys."); return; }
+      postJson(verify, verify.dataset.optionsUrl)
+        .then(function (options) { return navigator.credentials.get({ publicKey: requestOptions(options) }); })
+        .then(function (credential) {
+          return postJson(verify, verify.dataset.verifyUrl, { credential: assertionJson(credential) });
+        })
+        .then(function () { window.location.assign(verify.dataset.next || "/"); })
+        .catch(function (error) { showError(verify, error.message || String(error)); });
     });
   }
 

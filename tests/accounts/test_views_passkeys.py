@@ -7,13 +7,17 @@ import hashlib
 
 import pytest
 from django.conf import settings
+from django.test import Client as HttpClient
 from django_tenants.utils import tenant_context
 
+from accounts.mfa import services
 from accounts.models import AuditEvent, Passkey
 from accounts.second_factor import SESSION_METHOD
 from evidence.models import EvidenceEvent
 from tests.authenticator import SoftwareAuthenticator, register_over_http
 from tests.authenticator import post_json as _post_json
+from tests.conftest import PASSWORD
+from tests.mfa import fresh_code
 
 pytestmark = pytest.mark.django_db
 PAGE = "/accounts/passkeys/"
@@ -38,8 +42,10 @@ def test_owner_registers_a_passkey_and_it_is_listed_and_audited(personas, login)
     assert bytes(passkey.public_key) == device.cose_key()
     page = http.get(PAGE).content.decode()
     assert "Office key" in page and 'data-testid="passkey-row"' in page
-    event = AuditEvent.objects.get(kind="mfa.enrolled", actor=personas.owner_a)
-    assert event.detail["method"] == "passkey" and event.client.slug == "tenant-a"
+    event = AuditEvent.objects.get(
+        kind="mfa.enrolled", actor=personas.owner_a, detail__method="passkey"
+    )
+    assert event.client.slug == "tenant-a"
     # The key is in the client's evidence chain too, by its SHA-256.
     with tenant_context(event.client):
         chained = EvidenceEvent.objects.get(kind="passkey.registered")
@@ -73,7 +79,7 @@ def test_registration_is_refused_without_its_challenge_or_with_another_origin(pe
     bad = http.post(f"{PAGE}register/", "not json", content_type="application/json")
     assert bad.status_code == 400 and "JSON" in bad.json()["detail"]
     assert not Passkey.objects.filter(user=personas.owner_a).exists()
-    assert not AuditEvent.objects.filter(kind="mfa.enrolled").exists()
+    assert not AuditEvent.objects.filter(kind="mfa.enrolled", detail__method="passkey").exists()
 
 
 def test_rename_and_remove_only_ones_own_passkeys(personas, login):
@@ -105,9 +111,28 @@ def test_anonymous_is_sent_to_login(http):
         assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
 
 
-def test_a_passkey_assertion_marks_the_session_verified(personas, login):
-    http = login(personas.engineer)
-    device = register_over_http(http)
+def test_a_passkey_only_user_signs_in_with_the_passkey(personas, login):
+    engineer = personas.engineer
+    setup = login(
+        engineer
+    )  # enrols an authenticator app: a passkey is added from a verified session
+    device = register_over_http(setup)
+    services.remove_factor(user=engineer, code=fresh_code(engineer))  # now only the passkey
+    http = HttpClient()
+    assert (
+        http.post("/accounts/login/", {"username": engineer.email, "password": PASSWORD})[
+            "Location"
+        ]
+        == "/"
+    )
+    asked = http.get("/")
+    assert asked.status_code == 302 and asked["Location"].startswith("/accounts/mfa/verify/")
+    page = http.get(asked["Location"]).content.decode()
+    # The verify page offers the passkey (its script from static/js/, no inline script) and no
+    # code field, since there is no authenticator app.
+    assert 'id="passkey-verify"' in page and 'data-verify-url="/accounts/passkeys/verify/"' in page
+    assert 'src="/static/js/passkeys.js"' in page and "<script>" not in page
+    assert 'name="code"' not in page
     options = _post_json(http, f"{PAGE}verify/options/").json()
     assert [c["id"] for c in options["allowCredentials"]] == [device.credential_id_b64]
     # An assertion over another challenge is refused and audited.
@@ -116,9 +141,11 @@ def test_a_passkey_assertion_marks_the_session_verified(personas, login):
     )
     assert wrong.status_code == 400
     assert SESSION_METHOD not in http.session
-    assert AuditEvent.objects.filter(kind="mfa.failed", actor=personas.engineer).count() == 1
+    assert http.get("/").status_code == 302
+    assert AuditEvent.objects.filter(kind="mfa.failed", actor=engineer).count() == 1
     options = _post_json(http, f"{PAGE}verify/options/").json()
     response = _post_json(http, f"{PAGE}verify/", {"credential": device.get(options)})
     assert response.status_code == 200 and response.json()["method"] == "passkey"
     assert http.session[SESSION_METHOD] == "passkey"
-    assert Passkey.objects.get(user=personas.engineer).sign_count == device.sign_count
+    assert Passkey.objects.get(user=engineer).sign_count == device.sign_count
+    assert http.get("/").status_code == 200  # signed in
