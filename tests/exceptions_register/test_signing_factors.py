@@ -22,7 +22,6 @@ import pytest
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import AuditEvent
 from evidence.models import EvidenceEvent
@@ -31,10 +30,11 @@ from exceptions_register.models import RiskException
 from reports import verify_bundle
 from reports.models import ReportKind
 from reports.services import generate_report, render_report
-from tests.authenticator import SoftwareAuthenticator, b64url, register_over_http, totp, unb64url
+from tests.authenticator import SoftwareAuthenticator, b64url, register_over_http, unb64url
 from tests.conftest import PASSWORD
 from tests.evidence.pdftext import pdf_pages
 from tests.exceptions_register.factories import make_exception, page_options
+from tests.mfa import fresh_code
 
 pytestmark = pytest.mark.django_db
 PORTAL = "/clients/tenant-a/portal/exceptions/"
@@ -60,11 +60,6 @@ def _register(http, tenant, **kwargs):
 def _sign_with_passkey(http, device, exception):
     options = page_options(http, f"{PORTAL}{exception.uuid}/")
     return _post(http, exception, passkey_assertion=json.dumps(device.get(options)))
-
-
-def _totp_device(user) -> TOTPDevice:
-    # Enrolment of authenticator apps is its own page; here the confirmed device is given.
-    return TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
 
 
 def _bundle(client) -> bytes:
@@ -201,13 +196,12 @@ def test_passkey_signature_is_over_the_text_and_verifies_offline(
 
 
 def test_totp_signature_is_recorded_as_the_weaker_method(in_tenant_a, personas, login):
-    device = _totp_device(personas.owner_a)
-    http = login(personas.owner_a)
+    http = login(personas.owner_a)  # adds the owner's authenticator app (tests.mfa.enrol)
     first = make_exception(client=in_tenant_a, approver=personas.owner_a)
     second = make_exception(client=in_tenant_a, approver=personas.owner_a, ticket_reference="PSA-2")
     body = http.get(f"{PORTAL}{first.uuid}/").content.decode()
     assert 'id="id_totp_code"' in body and 'data-testid="sign-passkey"' not in body
-    code = totp(device.bin_key)
+    code = fresh_code(personas.owner_a)  # computed from the key enrolment showed
     wrong = f"{(int(code) + 500_000) % 1_000_000:06d}"
     assert _post(http, first, totp_code=wrong).status_code == 400
     response = _post(http, first, totp_code=code)
@@ -272,7 +266,7 @@ def test_hipaa_pack_names_each_signatures_method(in_tenant_a, personas, login):
     by_code = make_exception(
         client=in_tenant_a, approver=personas.owner_a, ticket_reference="PSA-TOTP"
     )
-    code = totp(_totp_device(personas.owner_a).bin_key)
+    code = fresh_code(personas.owner_a)  # the authenticator app login() enrolled
     assert _post(http, by_code, totp_code=code).status_code == 302
     period = timezone.now().astimezone(in_tenant_a.tz).date().replace(day=1)
     text = " ".join(pdf_pages(render_report(in_tenant_a, ReportKind.HIPAA, period)))
