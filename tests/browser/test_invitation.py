@@ -1,5 +1,5 @@
 """An MSP admin invites a client owner from the People page; the owner opens the mailed link,
-chooses a password and lands in their client, signed in."""
+chooses a password, adds an authenticator app and lands in their client, signed in."""
 
 import pytest
 from django.core import mail
@@ -7,6 +7,7 @@ from django.core import mail
 from tests.accounts.helpers import invitation_link
 from tests.browser.conftest import sign_in
 from tests.conftest import PASSWORD
+from tests.mfa import totp
 
 pytestmark = pytest.mark.browser
 
@@ -42,6 +43,14 @@ def test_an_msp_admin_invites_an_owner_who_accepts(page, chromium, live_url, fre
             other.fill("#id_password1", "cedar-valley-lantern-2026")
             other.fill("#id_password2", "cedar-valley-lantern-2026")
             other.click("[data-testid=accept-form] button[type=submit]")
+            other.wait_for_load_state("networkidle")
+            # A new owner adds an authenticator app before reaching the client.
+            assert other.url.endswith(f"/accounts/mfa/enrol/?next=%2Fclients%2F{client.slug}%2F")
+            secret = other.locator("[data-testid=totp-secret]").inner_text()
+            other.fill("#id_code", totp(secret))
+            other.click("[data-testid=mfa-submit]")
+            other.wait_for_load_state("networkidle")
+            other.click("[data-testid=mfa-continue]")
             other.wait_for_load_state("networkidle")
             assert other.url.endswith(f"/clients/{client.slug}/")
             assert other.locator("[data-testid=client-title]").inner_text() == "Cedar Valley Clinic"
