@@ -1,6 +1,7 @@
 """A client owner registers a passkey and signs an exception in the portal with it (Chromium's
 virtual WebAuthn authenticator, driven by static/js/passkeys.js), re-entering the password; it
-turns active and the signature is the passkey's."""
+turns active and the signature is the passkey's. An owner whose only factor is a passkey gives
+it at the second step of signing in."""
 
 from __future__ import annotations
 
@@ -111,3 +112,31 @@ def test_owner_signs_in_the_portal_and_the_register_shows_it_active(passkey_page
     assert signed.signature.ip_address == "127.0.0.1"
     assert signed.signature.method == "passkey"
     assert signed.signature.client_data_json
+
+
+def test_a_passkey_only_owner_signs_in_with_the_passkey(passkey_page, fresh_client):
+    from accounts.mfa import services
+    from tests.mfa import fresh_code
+
+    page = passkey_page
+    _client, owner = fresh_client
+    sign_in(page, owner.email, PASSWORD)  # the first sign-in adds an authenticator app
+    page.goto("/accounts/passkeys/")
+    page.fill("#passkey-name", "Browser key")
+    page.locator("[data-testid=add-passkey]").click()
+    page.wait_for_selector("[data-testid=passkey-row]")
+    services.remove_factor(user=owner, code=fresh_code(owner))  # now the passkey alone
+
+    page.context.clear_cookies()
+    page.goto("/accounts/login/")
+    page.fill("#id_username", owner.email)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    assert "/accounts/mfa/verify/" in page.url
+    assert page.locator("#id_code").count() == 0  # no authenticator app: no code to type
+    page.locator("[data-testid=passkey-verify]").click()
+    page.wait_for_url(lambda url: "/accounts/mfa/" not in url)
+    page.goto("/accounts/passkeys/")
+    assert "/accounts/passkeys/" in page.url  # a verified session: the page answers
+    assert page.locator("[data-testid=passkey-row]").count() == 1
