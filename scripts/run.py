@@ -98,6 +98,7 @@ def main() -> int:
     parent = os.getppid()
     time.sleep(2)
     print(f"\nPatchOps is running at http://{HOST}:{PORT}/  (API docs: /api/docs/)")
+    print(f"Passkeys need a host name: open http://localhost:{PORT}/ to register one.")
     print(seeded_output.strip() or "Demo data already present.")
     print("Press Ctrl-C to stop web, worker and beat.\n", flush=True)
     try:
