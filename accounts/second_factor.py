@@ -11,13 +11,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.http import HttpRequest
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from tenants.choices import MembershipRole
-from tenants.models import Client, Membership
+from tenants.models import Client, Membership, User
+
+from .models import Passkey
 
 __all__ = [
     "SESSION_METHOD",
@@ -88,4 +90,12 @@ def has_factor(user: Any) -> bool:
     """Does ``user`` have a second factor to give: a passkey or a confirmed TOTP device?"""
     if user is None or not getattr(user, "is_authenticated", False):
         return False
-    return user.passkeys.exists() or TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+    # One query on the middleware's path: either kind of factor answers it.
+    return (
+        User.objects.filter(pk=user.pk)
+        .filter(
+            Exists(Passkey.objects.filter(user=OuterRef("pk")))
+            | Exists(TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True))
+        )
+        .exists()
+    )

@@ -9,24 +9,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from .models import PolicyTemplate
+from .rules import RULE_FIELDS
 
 __all__ = ["save_template", "TEMPLATE_FIELDS"]
 
-TEMPLATE_FIELDS = (
-    "name",
-    "description",
-    "tiers",
-    "include_kev",
-    "product_class",
-    "os_families",
-    "asset_classes",
-    "rings",
-    "schedule",
-    "offset_days",
-    "weekday",
-    "run_at",
-    "approver_role",
-)
+TEMPLATE_FIELDS = ("name", "description", *RULE_FIELDS, "asset_classes", "rings")
 
 
 def save_template(

@@ -131,7 +131,7 @@ def test_event_listing_query_count_is_bounded(
     login, personas, events, django_assert_max_num_queries
 ):
     client = login(personas.viewer_a)
-    # 12, and the second-factor check of a viewer without one (three queries, each with its
-    # search_path: must a viewer of this client give one; has it a passkey; an authenticator).
-    with django_assert_max_num_queries(18):
+    # 12, and the second-factor check of a viewer without one (two queries, each with its
+    # search_path: must a viewer of this client give one; has it a passkey or an authenticator).
+    with django_assert_max_num_queries(16):
         assert client.get(API).json()["count"] == 3
