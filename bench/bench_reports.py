@@ -142,7 +142,12 @@ def _seed_pack_extras(client: Any, open_findings: int, exceptions: int) -> None:
     from django.db import transaction
     from django_tenants.utils import tenant_context
 
-    from exceptions_register.choices import ControlKind, ExceptionKind, ExceptionState
+    from exceptions_register.choices import (
+        ControlKind,
+        ExceptionKind,
+        ExceptionState,
+        SignatureMethod,
+    )
     from exceptions_register.models import CompensatingControl, RiskException, Signature
     from findings.choices import FindingOrigin, FindingState, SeverityTier
     from findings.models import Finding
@@ -219,6 +224,7 @@ def _seed_pack_extras(client: Any, open_findings: int, exceptions: int) -> None:
                     user=owner,
                     user_email=owner.email,
                     decision="signed",
+                    method=SignatureMethod.TOTP,
                     signed_at=e.starts_at,
                     signed_text=text,
                     text_sha256=_hashlib.sha256(text.encode("utf-8")).hexdigest(),
