@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from tenants.models import Client, EvidenceCheckpoint
 
-from . import contract
+from . import contract, subscribers
 from .contract import EventContractError
 from .models import GENESIS_HASH, EvidenceEvent, canonical_json
 from .selectors import chain_head
@@ -82,6 +82,7 @@ def record_event(
         )
         event.hash = event.compute_hash()
         event.save(force_insert=True)
+        subscribers.notify([event])
     return event
 
 
@@ -117,6 +118,7 @@ def record_events(events: list[dict[str, Any]]) -> list[EvidenceEvent]:
             prev_hash = event.hash
             rows.append(event)
         EvidenceEvent.objects.bulk_create(rows)
+        subscribers.notify(rows)
     return rows
 
 
