@@ -85,6 +85,11 @@ def _announce(kind: str, pending: Q, marker: str, at: datetime, extra) -> int:
                 return announced
 
 
+def not_announced(marker: str) -> Q:
+    """The findings whose current due time ``marker`` has not announced."""
+    return Q(**{f"{marker}__isnull": True}) | ~Q(**{marker: F("due_at")})
+
+
 def announce_sla_milestones(*, at: datetime | None = None) -> SlaWatchSummary:
     """Record ``finding.overdue`` for each outstanding (not verified, not "not applicable"),
     uncovered finding past its due time and
@@ -92,12 +97,6 @@ def announce_sla_milestones(*, at: datetime | None = None) -> SlaWatchSummary:
     (call in the client's schema)."""
     at = at or timezone.now()
     soon = timedelta(hours=settings.FINDING_DUE_SOON_HOURS)
-    not_announced = lambda marker: (
-        Q(**{f"{marker}__isnull": True})
-        | ~Q(  # noqa: E731
-            **{marker: F("due_at")}
-        )
-    )
     overdue = _announce(
         "finding.overdue",
         Q(due_at__lt=at) & not_announced("overdue_announced_for"),
