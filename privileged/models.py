@@ -195,6 +195,7 @@ class OffboardingChecklist(models.Model):
 
 
 class OffboardingItem(models.Model):
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     checklist = models.ForeignKey(
         OffboardingChecklist, on_delete=models.CASCADE, related_name="items"
     )

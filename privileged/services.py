@@ -384,8 +384,8 @@ def enable_account(*, account: PrivilegedAccount, actor: Any, reason: str) -> Pr
 
 
 def register_settings() -> RegisterSettings:
-    found = RegisterSettings.objects.order_by("pk").first()
-    return found or RegisterSettings.objects.create()
+    """This client's settings (the defaults, unsaved, until an admin changes them)."""
+    return RegisterSettings.objects.order_by("pk").first() or RegisterSettings()
 
 
 @transaction.atomic

@@ -17,7 +17,7 @@ urlpatterns = [
         name="checklist_detail",
     ),
     path(
-        f"{P}offboarding/<uuid:uuid>/items/<int:item>/",
+        f"{P}offboarding/<uuid:uuid>/items/<uuid:item>/",
         views.TickView.as_view(),
         name="checklist_tick",
     ),

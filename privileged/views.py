@@ -267,7 +267,7 @@ class TickView(ClientPageMixin, TemplateView):
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         checklist = get_object_or_404(OffboardingChecklist, uuid=self.kwargs["uuid"])
-        item = get_object_or_404(checklist.items, pk=self.kwargs["item"])
+        item = get_object_or_404(checklist.items, uuid=self.kwargs["item"])
         form = TickForm(request.POST)
         if form.is_valid():
             try:

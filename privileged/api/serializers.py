@@ -209,12 +209,14 @@ class IssueSerializer(serializers.ModelSerializer):
 
 
 class ItemSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="uuid", read_only=True)
     account = serializers.UUIDField(source="account.uuid", read_only=True, allow_null=True)
     account_name = serializers.CharField(source="account.name", read_only=True, allow_null=True)
 
     class Meta:
         model = OffboardingItem
         fields = ["id", "action", "account", "account_name", "done_at", "done_by_label", "note"]
+        extra_kwargs = {"id": {"source": "uuid"}}
         read_only_fields = fields
 
 
@@ -253,5 +255,5 @@ class ChecklistSerializer(SecretFreeMixin, serializers.ModelSerializer):
 
 
 class TickSerializer(SecretFreeMixin, serializers.Serializer):
-    item = serializers.IntegerField()
+    item = serializers.UUIDField(help_text="The item's id.")
     note = serializers.CharField(max_length=TEXT_MAX_LENGTH)

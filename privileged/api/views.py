@@ -136,6 +136,6 @@ class OffboardingChecklistViewSet(
         checklist = self.get_object()
         serializer = TickSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        item = get_object_or_404(checklist.items.all(), pk=serializer.validated_data["item"])
+        item = get_object_or_404(checklist.items.all(), uuid=serializer.validated_data["item"])
         services.tick_item(item=item, actor=request.user, note=serializer.validated_data["note"])
         return Response(self.get_serializer(self.get_object()).data, status=status.HTTP_200_OK)

@@ -58,14 +58,14 @@ def test_a_leaver_checklist_is_completed_item_by_item_into_the_chain(tenant_a, p
     viewer = session(personas.viewer_a)
     assert viewer.get(f"{BASE}offboarding/{checklist.uuid}/").status_code == 200
     tick = f"{BASE}offboarding/{checklist.uuid}/items/"
-    assert viewer.post(f"{tick}{items[0].pk}/", {"note": "x"}).status_code == 403
-    engineer.post(f"{tick}{items[0].pk}/", {"note": ""})
+    assert viewer.post(f"{tick}{items[0].uuid}/", {"note": "x"}).status_code == 403
+    engineer.post(f"{tick}{items[0].uuid}/", {"note": ""})
     with tenant_context(tenant_a):
         assert [e.kind for e in _offboarding_events(checklist)] == ["offboarding.started"]
     admin = session(personas.msp_admin)
     for n, item in enumerate(items):
         who = engineer if n % 2 == 0 else admin
-        response = who.post(f"{tick}{item.pk}/", {"note": f"done, ticket OFF-{n}"})
+        response = who.post(f"{tick}{item.uuid}/", {"note": f"done, ticket OFF-{n}"})
         assert response.status_code == 302
     with tenant_context(tenant_a):
         events = _offboarding_events(checklist)
@@ -89,7 +89,7 @@ def test_a_leaver_checklist_is_completed_item_by_item_into_the_chain(tenant_a, p
         assert PrivilegedAccount.objects.get(pk=accounts["shared"].pk).last_rotated_on
         assert PrivilegedAccount.objects.get(pk=accounts["unrelated"].pk).last_rotated_on is None
     # Ticking again records nothing: the completion event stays single.
-    engineer.post(f"{tick}{items[-1].pk}/", {"note": "again"})
+    engineer.post(f"{tick}{items[-1].uuid}/", {"note": "again"})
     with tenant_context(tenant_a):
         kinds = [e.kind for e in _offboarding_events(checklist)]
         assert kinds.count("offboarding.completed") == 1
