@@ -23,6 +23,7 @@ SCHEDULE_APPS = [
     "scorecards",
     "rings",
     "exceptions_register",
+    "privileged",
     "integrations",
     "reports",
 ]

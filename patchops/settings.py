@@ -70,6 +70,7 @@ TENANT_APPS = [
     "compliance",
     "rings",
     "exceptions_register",
+    "privileged",
     "evidence",
     "integrations",
     "reports",

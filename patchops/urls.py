@@ -12,6 +12,7 @@ CLIENT_APPS = [
     "compliance",
     "rings",
     "exceptions_register",
+    "privileged",
     "evidence",
     "integrations",
     "reports",

@@ -197,6 +197,13 @@ def build_side(slug: str, scale: int, *, engineer: Any, staff: dict) -> Side:
         UnknownDevice,
     )
     from inventory.services import create_snapshot
+    from privileged.models import PrivilegedAccountIssue
+    from privileged.services import (
+        AccountInput,
+        create_account,
+        detect_overdue,
+        start_offboarding,
+    )
     from reports.models import ReportRequest, StoredReport
     from rings.models import MaintenanceWindow, PatchPolicy, Ring, Rollout, RunbookCheck
     from rings.services import run_policy
@@ -280,6 +287,27 @@ def build_side(slug: str, scale: int, *, engineer: Any, staff: dict) -> Side:
             sign(exception, client=client, user=owner)
         for k in range(2 * scale):
             open_ticket(category="patching", summary=f"Reboot pending on WS-{k:02d}")
+        # Privileged accounts (rotations long overdue: issues), and a leaver's checklist.
+        long_ago = timezone.localdate() - timedelta(days=400)
+        for k in range(2 * scale):
+            create_account(
+                client=client,
+                actor=engineer,
+                data=AccountInput(
+                    kind="shared_admin" if k % 2 else "privileged",
+                    name=f"Admin {k}",
+                    identifier=f"adm-{k}",
+                    owner_name="Leaver",
+                    owner_email="leaver@routes.test",
+                    known_by=[f"tech-{k}@routes.test"],
+                    systems=assets[: 1 + k],
+                    mfa_state="enforced",
+                    last_rotated_on=long_ago,
+                    last_reviewed_on=long_ago,
+                ),
+            )
+        detect_overdue()
+        checklist = start_offboarding(actor=engineer, email="leaver@routes.test")
     period = timezone.localdate(timezone=client.tz).strftime("%Y-%m")
     for _ in range(scale):  # versions 1…scale of this month's inventory report
         call_command("generate_report", slug, kind="inventory", period=period, stdout=StringIO())
@@ -359,6 +387,10 @@ def build_side(slug: str, scale: int, *, engineer: Any, staff: dict) -> Side:
             "window": MaintenanceWindow.objects.order_by("pk").first().uuid,
             "runbook_check": RunbookCheck.objects.order_by("pk").first().uuid,
             "exception": exceptions[-1].uuid,
+            "privileged_account": checklist.items.order_by("order").first().account.uuid,
+            "privileged_issue": PrivilegedAccountIssue.objects.order_by("pk").first().uuid,
+            "offboarding": checklist.uuid,
+            "offboarding_item": checklist.items.order_by("order").first().uuid,
             "event": EvidenceEvent.objects.order_by("pk").first().uuid,
             "report": StoredReport.objects.order_by("-version").first().uuid,
             "agent_job": AgentJob.objects.filter(wave__rollout=rollout).first().uuid,
