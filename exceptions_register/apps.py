@@ -15,3 +15,9 @@ class ExceptionsRegisterConfig(AppConfig):
                 excepted_until=excepted_until, covering_exceptions=covering_exceptions
             )
         )
+        # "Request an exception" on the findings pages.
+        from findings.hooks import register_finding_action
+
+        from .finding_actions import ACTION
+
+        register_finding_action(ACTION)

@@ -17,3 +17,7 @@ class FindingsConfig(AppConfig):
         # Every ingest re-matches the devices it recorded, in its transaction.
         on_inventory_synced(refresh_after_ingest)
         on_asset_page(asset_page_context)
+        # Triage, manual fixes and checks on the findings pages.
+        from .actions import register
+
+        register()

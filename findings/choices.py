@@ -7,6 +7,8 @@ __all__ = [
     "FindingState",
     "FindingOrigin",
     "RebootPolicy",
+    "TriageKind",
+    "TriageState",
     "TIER_COLOR",
     "FINDING_STATE_COLOR",
 ]
@@ -55,3 +57,18 @@ FINDING_STATE_COLOR = {
     FindingState.EXCEPTED: "gray",
     FindingState.NOT_APPLICABLE: "gray",
 }
+
+
+class TriageKind(models.TextChoices):
+    """Why a finding needs no fix: both close it as ``not_applicable`` once approved."""
+
+    NOT_APPLICABLE = "not_applicable", "Not applicable"
+    FALSE_POSITIVE = "false_positive", "False positive"
+
+
+class TriageState(models.TextChoices):
+    """pending → approved (the finding closes) or rejected (it stays open work)."""
+
+    PENDING = "pending", "Awaiting approval"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"

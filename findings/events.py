@@ -156,3 +156,71 @@ declare(
     fields=_SLA_FIELDS,
     summary=_sla_milestone("passed its SLA due time"),
 )
+declare(
+    "finding.triage_requested",
+    subject="finding",
+    subject_is_finding=True,
+    label="Triage requested",
+    fields={"patch": STR, "hostname": STR, "kind": STR, "reason": STR, "triage": UUID},
+    summary=lambda p: (
+        f"Asked to close {p['patch']} as {p['kind'].replace('_', ' ')}: {p['reason']}"
+    ),
+)
+declare(
+    "finding.triage_approved",
+    subject="finding",
+    subject_is_finding=True,
+    label="Triage approved",
+    fields={
+        "patch": STR,
+        "hostname": STR,
+        "kind": STR,
+        "reason": STR,
+        "triage": UUID,
+        "requested_by": STR,
+        "approved_by": STR,
+        "note": STR,
+        "from_state": STR,
+    },
+    summary=lambda p: (
+        f"Closed as {p['kind'].replace('_', ' ')}: {p['reason']} "
+        f"(asked by {p['requested_by']}, approved by {p['approved_by']})"
+    ),
+)
+declare(
+    "finding.triage_rejected",
+    subject="finding",
+    subject_is_finding=True,
+    label="Triage rejected",
+    fields={
+        "patch": STR,
+        "kind": STR,
+        "triage": UUID,
+        "requested_by": STR,
+        "rejected_by": STR,
+        "note": STR,
+    },
+    summary=lambda p: (
+        f"Not closed as {p['kind'].replace('_', ' ')} ({p['rejected_by']}: {p['note']}); "
+        "still open work"
+    ),
+)
+declare(
+    "finding.manually_remediated",
+    subject="finding",
+    subject_is_finding=True,
+    label="Fixed by hand",
+    fields={"patch": STR, "hostname": STR, "what": STR, "done_at": DATETIME},
+    summary=lambda p: f"Fixed by hand: {p['what']} (awaits an inventory showing the fix)",
+)
+declare(
+    "finding.check_requested",
+    subject="finding",
+    subject_is_finding=True,
+    label="Fix checked",
+    fields={"patch": STR, "hostname": STR, "verified": BOOL},
+    summary=lambda p: (
+        "Checked against the latest inventory: "
+        + ("the fix is installed" if p["verified"] else "the fix is not shown yet")
+    ),
+)

@@ -30,6 +30,7 @@ class FindingFilterSet(filters.FilterSet):
     is_kev = filters.BooleanFilter(field_name="is_kev", label="In CISA KEV")
     asset = filters.UUIDFilter(field_name="asset__uuid")
     cve = filters.CharFilter(method="filter_cve", label="CVE")
+    patch = filters.CharFilter(field_name="patch_identifier", label="Patch")
 
     class Meta:
         model = Finding

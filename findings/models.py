@@ -7,9 +7,16 @@ import uuid
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
-from .choices import FindingOrigin, FindingState, RebootPolicy, SeverityTier
+from .choices import (
+    FindingOrigin,
+    FindingState,
+    RebootPolicy,
+    SeverityTier,
+    TriageKind,
+    TriageState,
+)
 
-__all__ = ["Finding", "SlaPolicy", "SlaRule", "SlaPolicyChange", "OPEN_STATES"]
+__all__ = ["Finding", "FindingTriage", "SlaPolicy", "SlaRule", "SlaPolicyChange", "OPEN_STATES"]
 
 OPEN_STATES = (
     FindingState.OPEN,
@@ -161,3 +168,47 @@ class SlaPolicyChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.actor} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class FindingTriage(models.Model):
+    """A request to close a finding as not applicable or a false positive, and its decision.
+
+    An engineer asks with a reason; another person holding the administer capability in the
+    client approves (the finding becomes ``not_applicable``) or rejects it (it stays open work).
+    Nobody approves their own request: the approver is the second pair of eyes an auditor asks
+    for. Both steps are evidence events naming the finding.
+    """
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    finding = models.ForeignKey(Finding, on_delete=models.CASCADE, related_name="triage")
+    kind = models.CharField(max_length=20, choices=TriageKind.choices)
+    reason = models.TextField(max_length=2000)
+    state = models.CharField(
+        max_length=10, choices=TriageState.choices, default=TriageState.PENDING
+    )
+    requested_by = models.ForeignKey(
+        "tenants.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    requested_by_label = models.CharField(max_length=255)
+    requested_at = models.DateTimeField()
+    decided_by = models.ForeignKey(
+        "tenants.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_by_label = models.CharField(max_length=255, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.TextField(max_length=2000, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["finding"],
+                condition=models.Q(state="pending"),
+                name="findings_triage_one_pending_per_finding",
+                violation_error_message="This finding already has a triage request awaiting "
+                "approval.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} for {self.finding_id} ({self.get_state_display()})"

@@ -7,4 +7,10 @@ class IntegrationsConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the outbox senders (every process that delivers needs them).
+        from findings.hooks import register_finding_action
+
         from . import connectors  # noqa: F401
+        from .finding_actions import ACTION
+
+        # "Open a PSA ticket" on the findings pages.
+        register_finding_action(ACTION)

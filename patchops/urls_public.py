@@ -31,6 +31,7 @@ urlpatterns = [
     path("catalogues/", CatalogueFreshnessPage.as_view(), name="catalogue-freshness"),
     path("catalogue-uploads/", include("uploads.public_urls")),
     path("patch-policy-templates/", include("rings.public_urls")),
+    path("critical-queue/", include("findings.public_urls")),
     path("", include((urls_audit.msp_pages, "audit"))),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),

@@ -32,8 +32,8 @@ from evidence.selectors import verify_chain
 from exceptions_register.choices import ExceptionState
 from exceptions_register.models import RiskException
 from exceptions_register.selectors import active_exceptions_at, register_counts
-from findings.choices import SeverityTier
-from findings.models import Finding
+from findings.choices import SeverityTier, TriageKind, TriageState
+from findings.models import Finding, FindingTriage
 from findings.risk import TIER_RANK
 from findings.selectors import (
     PRIORITY_ORDER,
@@ -306,8 +306,29 @@ def monthly_compliance(client: Any, period: date) -> tuple[str, dict[str, Any]]:
         "active_exception_rows": exception_rows(active.order_by("expires_at", "pk"), at),
         "top_remediated": top,
         "remediated_count": remediated_in_period(start, at).count(),
+        **triaged_context(start, at),
     }
     return "reports/pdf/monthly.html", context
+
+
+TRIAGED_LISTED = 50
+
+
+def triaged_context(start: datetime, end: datetime) -> dict[str, Any]:
+    """Findings closed as not applicable or false positive (approved) in [start, end): how many
+    of each kind, and the first of them with reason, requester and approver."""
+    approved = FindingTriage.objects.filter(
+        state=TriageState.APPROVED, decided_at__gte=start, decided_at__lt=end
+    )
+    counts = dict(approved.values_list("kind").annotate(n=Count("pk")).order_by())
+    return {
+        "triage_counts": [(label, counts[k]) for k, label in TriageKind.choices if k in counts],
+        "triaged": list(
+            approved.select_related("finding", "finding__asset").order_by("decided_at", "pk")[
+                :TRIAGED_LISTED
+            ]
+        ),
+    }
 
 
 # --- HIPAA-aligned evidence pack ------------------------------------------------------------

@@ -30,3 +30,9 @@ class RingsConfig(AppConfig):
         on_delivered(call_delivered)
         on_dead(call_dead)
         on_retry_refused(retry_refusal)
+        # "Add to a rollout" on the findings pages.
+        from findings.hooks import register_finding_action
+
+        from .finding_actions import ACTION
+
+        register_finding_action(ACTION)

@@ -488,3 +488,11 @@ declare(
         "message": STR,
     },
 )
+declare(
+    "rollout.findings_added",
+    subject="rollout",
+    label="Findings added to the rollout",
+    fields={"patches": list_of(STR), "findings": list_of(UUID), "added": list_of(UUID)},
+    findings_field="added",
+    summary=lambda p: f"{len(p['added'])} finding(s) added; patches {', '.join(p['patches'])}",
+)

@@ -52,6 +52,7 @@ PUBLIC_PAGES = {
     "catalogue_freshness": "catalogue-freshness",
     "catalogue_uploads": "catalogue-uploads:list",
     "policy_templates": "policy-templates:policytemplate_list",
+    "critical_queue": "findings-queue:critical_queue",
     "audit_log": "audit:audit_log",
     "login": "login",
     "logout": "logout",

@@ -60,6 +60,7 @@ PARAMS: dict[str, str] = {
     "policies:uuid": "policy",
     "findings:id": "finding",
     "findings:uuid": "finding",
+    "triage:uuid": "finding_triage",
     "rings:id": "ring",
     "rollouts:id": "rollout",
     "rollouts:pk": "rollout",

@@ -185,7 +185,8 @@ def queue_rollout(findings: list[Any], *, engineer: Any) -> Any:
 def build_side(slug: str, scale: int, *, engineer: Any, staff: dict) -> Side:
     """A client of ``scale`` times the base fleet, built through the real producers."""
     from evidence.models import EvidenceEvent
-    from findings.models import Finding
+    from findings.models import Finding, FindingTriage
+    from findings.triage import request_triage
     from integrations.connectors import WebhookConnector
     from integrations.models import AgentJob, OutboxMessage, PsaTicket, RmmWebhook
     from integrations.services import open_ticket
@@ -308,6 +309,15 @@ def build_side(slug: str, scale: int, *, engineer: Any, staff: dict) -> Side:
             )
         detect_overdue()
         checklist = start_offboarding(actor=engineer, email="leaver@routes.test")
+        # Requests to close findings as not applicable, awaiting an admin's approval.
+        for finding in Finding.objects.filter(state="open").order_by("-pk")[:scale]:
+            request_triage(
+                client=client,
+                findings=[finding],
+                kind="not_applicable",
+                reason="The feature is not installed",
+                actor=engineer,
+            )
     period = timezone.localdate(timezone=client.tz).strftime("%Y-%m")
     for _ in range(scale):  # versions 1…scale of this month's inventory report
         call_command("generate_report", slug, kind="inventory", period=period, stdout=StringIO())
@@ -395,6 +405,7 @@ def build_side(slug: str, scale: int, *, engineer: Any, staff: dict) -> Side:
             "report": StoredReport.objects.order_by("-version").first().uuid,
             "agent_job": AgentJob.objects.filter(wave__rollout=rollout).first().uuid,
             "psa_ticket": PsaTicket.objects.order_by("pk").first().uuid,
+            "finding_triage": FindingTriage.objects.order_by("pk").first().uuid,
             "outbox_message": OutboxMessage.objects.order_by("pk").first().uuid,
             "report_request": ReportRequest.objects.order_by("pk").first().uuid,
             "upload": FileUpload.objects.filter(client=client).order_by("pk").first().uuid,

@@ -358,3 +358,53 @@ def create_rollout(
             occurred_at=at,
         )
     return rollout
+
+
+def draft_rollouts() -> Any:
+    """Rollouts not started yet (active, every wave still pending): findings may join them."""
+    from rings.choices import RolloutState, WaveState
+
+    started = Wave.objects.exclude(state=WaveState.PENDING).values("rollout_id")
+    return (
+        Rollout.objects.filter(state=RolloutState.ACTIVE, is_expedited=False)
+        .exclude(pk__in=started)
+        .order_by("-created_at", "-pk")
+    )
+
+
+def add_findings_to_rollout(
+    *, rollout: Rollout, finding_ids: Sequence[Any], actor: Any, at: datetime | None = None
+) -> list[Finding]:
+    """Add chosen open findings (and their patches) to a rollout no wave of which has started;
+    the findings it already carries are left as they are. Returns the findings added."""
+    at = at or timezone.now()
+    findings = select_findings(selection=RolloutSelection.FINDINGS, finding_ids=finding_ids)
+    with transaction.atomic():
+        locked = Rollout.objects.select_for_update().get(pk=rollout.pk)
+        if not draft_rollouts().filter(pk=locked.pk).exists():
+            raise ValidationError(
+                {"rollout": f"“{locked.name}” has started; findings join only a rollout "
+                 "whose waves are all pending."}
+            )  # fmt: skip
+        carried = set(locked.findings.values_list("pk", flat=True))
+        added = [f for f in findings if f.pk not in carried]
+        if not added:
+            raise ValidationError({"findings": f"“{locked.name}” already carries them all."})
+        locked.findings.add(*added)
+        locked.patch_identifiers = sorted(
+            set(locked.patch_identifiers) | {f.patch_identifier for f in added}
+        )
+        locked.save(update_fields=["patch_identifiers"])
+        record_event(
+            kind="rollout.findings_added",
+            subject_type="rollout",
+            subject_id=locked.uuid,
+            actor=actor,
+            payload={
+                "patches": locked.patch_identifiers,
+                "findings": _finding_uuids(locked.findings.all()),
+                "added": _finding_uuids(added),
+            },
+            occurred_at=at,
+        )
+    return added
