@@ -25,6 +25,7 @@ SCHEDULE_APPS = [
     "exceptions_register",
     "integrations",
     "reports",
+    "notifications",
 ]
 app.conf.beat_schedule = {}
 for _app in SCHEDULE_APPS:
