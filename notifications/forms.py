@@ -50,10 +50,11 @@ class PreferencesForm(forms.Form):
 
 
 class ChatWebhookForm(forms.ModelForm):
+    url = forms.URLField(label="Incoming webhook URL", max_length=1000, assume_scheme="https")
+
     class Meta:
         model = ChatWebhook
         fields = ["name", "provider", "url"]
-        labels = {"url": "Incoming webhook URL"}
 
     def clean_name(self) -> str:
         name = self.cleaned_data["name"].strip()

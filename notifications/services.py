@@ -440,7 +440,7 @@ def send_digest(*, user: User, at: datetime | None = None) -> int:
     _, today = _local_day(row, at)
     with transaction.atomic():
         items = list(
-            Notification.objects.select_for_update()
+            Notification.objects.select_for_update(of=("self",))
             .filter(user=user, delivery=Delivery.DIGEST, state=S.PENDING)
             .select_related("client")
             .order_by("created_at", "pk")
