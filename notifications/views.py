@@ -58,15 +58,15 @@ class ChatWebhooksPage(MspPageMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         context["webhooks"] = list(ChatWebhook.objects.all())
         context["form"] = kwargs.get("form") or ChatWebhookForm()
+        context["error"] = kwargs.get("error", "")
         return context
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if "remove" in request.POST:
             removed = services.remove_chat_webhook(uuid=request.POST.get("remove", ""))
             if not removed:
-                form = ChatWebhookForm()
-                form.add_error(None, "No such chat channel (it may have been removed already).")
-                return self.render_to_response(self.get_context_data(form=form), status=400)
+                error = "No such chat channel (it may have been removed already)."
+                return self.render_to_response(self.get_context_data(error=error), status=400)
             messages.success(request, "Chat channel removed.")
             return HttpResponseRedirect("/notifications/chat-webhooks/")
         form = ChatWebhookForm(request.POST)
