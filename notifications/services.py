@@ -11,6 +11,7 @@ so a retried or duplicated task never sends twice.
 from __future__ import annotations
 
 import logging
+import uuid as uuid_module
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -18,12 +19,18 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from celery import current_app
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from common.emails import send_templated
+from exceptions_register.models import RiskException
+from findings.models import Finding
+from rings.choices import ApproverRole, WaveState
+from rings.models import Rollout, Wave
+from rings.services import required_approver
 from tenants.choices import MembershipRole, StaffRole
 from tenants.models import Client, User
 from tenants.permissions import Capability, has_capability
@@ -104,8 +111,6 @@ def _base(client: Client) -> str:
 
 
 def _exception_submitted(event: Any, client: Client) -> list[tuple[Message, list[User]]]:
-    from exceptions_register.models import RiskException
-
     exception = (
         RiskException.objects.select_related("approver").filter(uuid=event.subject_id).first()
     )
@@ -128,10 +133,6 @@ def _exception_submitted(event: Any, client: Client) -> list[tuple[Message, list
 
 
 def _wave_awaiting(event: Any, client: Client) -> list[tuple[Message, list[User]]]:
-    from rings.choices import ApproverRole
-    from rings.models import Wave
-    from rings.services import required_approver
-
     wave = Wave.objects.select_related("ring", "rollout").filter(uuid=event.subject_id).first()
     if wave is None or required_approver(wave) != ApproverRole.CLIENT_OWNER:
         return []
@@ -172,9 +173,6 @@ def _report_generated(event: Any, client: Client) -> list[tuple[Message, list[Us
 
 
 def _rollout_halted(event: Any, client: Client) -> list[tuple[Message, list[User]]]:
-    from rings.choices import WaveState
-    from rings.models import Rollout
-
     rollout = Rollout.objects.filter(uuid=event.subject_id).first()
     if rollout is None:
         return []
@@ -201,8 +199,6 @@ def _rollout_halted(event: Any, client: Client) -> list[tuple[Message, list[User
 
 
 def _finding_sla(event: Any, client: Client) -> list[tuple[Message, list[User]]]:
-    from findings.models import Finding
-
     finding = Finding.objects.select_related("asset").filter(uuid=event.subject_id).first()
     if finding is None:
         return []
@@ -329,8 +325,6 @@ def notify(
 
 
 def _queue_send(pk: int) -> None:
-    from celery import current_app
-
     def send() -> None:
         current_app.send_task(SEND_TASK, args=[pk], retry=False)
 
@@ -413,8 +407,6 @@ def save_preferences(
 
 def remove_chat_webhook(*, uuid: str) -> bool:
     """Remove one chat channel; False when there is none with that id (bad or stale input)."""
-    import uuid as uuid_module
-
     try:
         value = uuid_module.UUID(str(uuid))
     except ValueError:
