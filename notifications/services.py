@@ -50,6 +50,7 @@ __all__ = [
     "save_preferences",
     "remove_chat_webhook",
     "settings_of",
+    "digest_time_of",
     "send_notification",
     "send_due_digests",
     "send_digest",
@@ -246,7 +247,9 @@ HANDLED_KINDS = frozenset(PRODUCERS)
 def on_event(event: Any) -> None:
     """Subscriber of ``evidence.subscribers``: the notifications of one appended event."""
     client = getattr(connection, "tenant", None)
-    if not isinstance(client, Client) or client.is_public:
+    if not isinstance(client, Client):  # a schema set by name only (schema_context)
+        client = Client.objects.filter(schema_name=connection.schema_name).first()
+    if client is None or client.is_public:
         return
     producer, scope = PRODUCERS[event.kind]
     basis = event.subject_id if scope == "subject" else str(event.uuid)
@@ -382,6 +385,14 @@ def settings_of(user: User) -> NotificationSettings:
         },
     )
     return row
+
+
+def digest_time_of(user: User) -> tuple[int, str]:
+    """The local hour and time zone of the user's digest (read only)."""
+    row = NotificationSettings.objects.filter(user=user).first()
+    if row is None:
+        return settings.NOTIFICATIONS_DIGEST_HOUR, settings.NOTIFICATIONS_DIGEST_TIME_ZONE
+    return row.digest_hour, row.time_zone
 
 
 def preferences_of(user: User) -> dict[str, str]:

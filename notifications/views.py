@@ -23,8 +23,8 @@ class PreferencesPage(LoginRequiredMixin, TemplateView):
 
     def initial(self) -> dict[str, Any]:
         user = self.request.user
-        row = services.settings_of(user)
-        initial: dict[str, Any] = {"digest_hour": row.digest_hour, "time_zone": row.time_zone}
+        hour, zone = services.digest_time_of(user)
+        initial: dict[str, Any] = {"digest_hour": hour, "time_zone": zone}
         for kind, delivery in services.preferences_of(user).items():
             initial[f"kind_{kind}"] = delivery
         return initial
