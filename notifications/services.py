@@ -27,7 +27,6 @@ from django.utils import timezone
 
 from common.emails import send_templated
 from exceptions_register.models import RiskException
-from findings.models import Finding
 from rings.choices import ApproverRole, WaveState
 from rings.models import Rollout, Wave
 from rings.services import required_approver
@@ -200,18 +199,22 @@ def _rollout_halted(event: Any, client: Client) -> list[tuple[Message, list[User
 
 
 def _finding_sla(event: Any, client: Client) -> list[tuple[Message, list[User]]]:
-    finding = Finding.objects.select_related("asset").filter(uuid=event.subject_id).first()
-    if finding is None:
+    """The SLA watch's announcement of a critical finding (other tiers are not alerts)."""
+    p = event.payload
+    if p.get("tier") != "critical":
         return []
     overdue = event.kind == "finding.overdue"
-    due = timezone.localtime(finding.due_at, client.tz)
-    what = f"{finding.patch_identifier} on {finding.asset.hostname}"
+    due = timezone.localtime(datetime.fromisoformat(p["due_at"]), client.tz)
+    what = f"{p['patch']} on {p['hostname']}"
+    kev = " (known exploited)" if p.get("kev") else ""
     if overdue:
         kind, title = K.FINDING_OVERDUE, f"{client.name}: {what} is past its SLA"
+        lines = [f"Critical finding{kev}, due {due:%Y-%m-%d %H:%M %Z}, still {p['state']}."]
     else:
         kind, title = K.FINDING_DUE_SOON, f"{client.name}: {what} is about to breach its SLA"
-    lines = [f"{finding.get_tier_display()} finding, due {due:%Y-%m-%d %H:%M %Z}."]
-    message = Message(kind, title, f"{_base(client)}findings/{finding.uuid}/", lines)
+        left = p.get("hours_left")
+        lines = [f"Critical finding{kev}, due {due:%Y-%m-%d %H:%M %Z} ({left} h left)."]
+    message = Message(kind, title, f"{_base(client)}findings/{event.subject_id}/", lines)
     return [(message, engineers(client))]
 
 
@@ -231,14 +234,15 @@ def _assets_stale(event: Any, client: Client) -> list[tuple[Message, list[User]]
 
 Producer = Callable[[Any, Client], list[tuple[Message, list[User]]]]
 # What each event kind tells, and whether it is told once per subject (a wave awaits approval
-# once) or once per event (a rollout may be halted, resumed and halted again).
+# once), per due time (a finding re-dated is announced again) or once per event (a rollout may
+# be halted, resumed and halted again).
 PRODUCERS: dict[str, tuple[Producer, str]] = {
     "exception.submitted": (_exception_submitted, "subject"),
     "wave.awaiting": (_wave_awaiting, "subject"),
     "report.generated": (_report_generated, "subject"),
     "rollout.halted": (_rollout_halted, "event"),
-    "finding.due_soon": (_finding_sla, "subject"),
-    "finding.overdue": (_finding_sla, "subject"),
+    "finding.due_soon": (_finding_sla, "due"),
+    "finding.overdue": (_finding_sla, "due"),
     "asset.stale": (_assets_stale, "event"),
 }
 HANDLED_KINDS = frozenset(PRODUCERS)
@@ -252,7 +256,12 @@ def on_event(event: Any) -> None:
     if client is None or client.is_public:
         return
     producer, scope = PRODUCERS[event.kind]
-    basis = event.subject_id if scope == "subject" else str(event.uuid)
+    if scope == "subject":
+        basis = event.subject_id
+    elif scope == "due":
+        basis = f"{event.subject_id}:{event.payload.get('due_at', '')}"
+    else:
+        basis = str(event.uuid)
     for message, users in producer(event, client):
         notify(
             message=message,
