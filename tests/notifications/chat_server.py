@@ -33,6 +33,9 @@ def _refusal(provider: str, body: Any) -> tuple[int, bytes] | None:
         return 400, b"invalid_payload"
     if provider == "slack":
         return None if body.get("text") or body.get("blocks") else (400, b"no_text")
+    if provider == "teams_legacy":
+        ok = body.get("@type") == "MessageCard" and (body.get("text") or body.get("summary"))
+        return None if ok else (400, b"Summary or Text is required.")
     attachments = body.get("attachments") or []
     cards = [
         a for a in attachments if a.get("contentType") == "application/vnd.microsoft.card.adaptive"
@@ -73,7 +76,9 @@ def chat_server(provider: str) -> Iterator[ChatServer]:
                 if refused:
                     status, answer = refused
                 else:
-                    status, answer = (200, b"ok") if provider == "slack" else (202, b"")
+                    status, answer = {"slack": (200, b"ok"), "teams_legacy": (200, b"1")}.get(
+                        provider, (202, b"")
+                    )
             with server.lock:
                 server.calls.append(
                     {

@@ -102,3 +102,38 @@ def test_bad_channels_are_refused_and_only_msp_admins_configure_them(tenant_a, l
     assert not ChatWebhook.objects.exists()
     # Engineers may not configure the MSP's channels.
     assert login(personas.engineer).get("/notifications/chat-webhooks/").status_code == 403
+
+
+def test_classic_teams_gets_a_message_card_and_a_refusal_is_dead_at_once(tenant_a, login, personas):
+    with chat_server("teams_legacy") as teams:
+        add_channel(login, personas, name="Ops", provider="teams_legacy", url=teams.url)
+        stale_pc(tenant_a)
+        deliver_outbox(tenant_a)
+        [call] = teams.accepted()
+        card = json.loads(call["body"])
+        assert card["@type"] == "MessageCard" and "old-pc" in card["text"]
+        target = card["potentialAction"][0]["targets"][0]["uri"]
+        assert target.endswith(f"/clients/{tenant_a.slug}/assets/")
+    with chat_server("slack") as slack:
+        channel = ChatWebhook.objects.get()
+        channel.url, channel.provider = slack.url, "slack"
+        channel.save()
+        slack.failures = [404]  # Slack's "no_service": the webhook was removed on its side
+        with time_machine.travel(NOW + timedelta(days=1), tick=False):
+            from django_tenants.utils import tenant_context
+
+            from inventory.services import mark_stale_assets
+            from tests.producers import Device, push
+
+            with tenant_context(tenant_a):
+                with time_machine.travel(NOW - timedelta(days=14), tick=False):
+                    push(Device("old-mac", os="macos"))
+                assert mark_stale_assets(stale_after_days=14) == 1
+        deliver_outbox(tenant_a)
+        deliver_outbox(tenant_a)
+        assert len(slack.calls) == 1 and not slack.accepted()
+        from django_tenants.utils import tenant_context
+
+        with tenant_context(tenant_a):
+            states = dict(OutboxMessage.objects.values_list("state", "attempts"))
+        assert states == {DeliveryState.DELIVERED: 1, DeliveryState.DEAD: 1}
