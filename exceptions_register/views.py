@@ -27,7 +27,7 @@ from .choices import OPEN_FOR_CHANGE, ExceptionState
 from .filters import ExceptionFilterSet
 from .forms import DecisionForm, ExceptionForm, RevokeForm
 from .models import RiskException
-from .plain import plain_summary
+from .plain import PLAIN_PREFETCH, plain_summary
 from .selectors import (
     EXPIRING_SOON_DAYS,
     awaiting_signature,
@@ -313,7 +313,7 @@ class PortalListView(ClientPageMixin, TemplateView):
         else:
             awaiting = visible_exceptions().filter(state=ExceptionState.PENDING_SIGNOFF)
         decided = visible_exceptions().exclude(state__in=OPEN_FOR_CHANGE).order_by("-updated_at")
-        awaiting = list(awaiting.order_by("expires_at"))
+        awaiting = list(awaiting.prefetch_related(*PLAIN_PREFETCH).order_by("expires_at"))
         for exception in awaiting:
             exception.plain_summary = plain_summary(exception, tz=self.client.tz)
         context.update(
@@ -333,7 +333,7 @@ class PortalDetailView(ClientPageMixin, TemplateView):
 
     def get_exception(self) -> RiskException:
         qs = visible_exceptions().exclude(state=ExceptionState.DRAFT)
-        return get_object_or_404(qs, uuid=self.kwargs["uuid"])
+        return get_object_or_404(qs.prefetch_related(*PLAIN_PREFETCH), uuid=self.kwargs["uuid"])
 
     def page(self, exception: RiskException, form: DecisionForm, status: int = 200) -> HttpResponse:
         can_sign = (

@@ -93,6 +93,8 @@ MIDDLEWARE = [
     "accounts.sessions.SessionLifetimeMiddleware",
     # A signed-in user who needs a second factor and has not given it reaches no page.
     "accounts.middleware.SecondFactorMiddleware",
+    # A POST to the API repeated with the same Idempotency-Key gets the first answer back.
+    "common.idempotency.IdempotencyMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "common.middleware.DependencyErrorMiddleware",
     # Turns a refused sign-in (too many failures) into the lockout page (accounts.lockout).
@@ -323,6 +325,9 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="patchops@localhost")
 NOTIFICATIONS_DIGEST_HOUR = env.int("NOTIFICATIONS_DIGEST_HOUR", default=7)
 NOTIFICATIONS_DIGEST_TIME_ZONE = env("NOTIFICATIONS_DIGEST_TIME_ZONE", default="UTC")
 
+# How long the answer to an API POST with an Idempotency-Key is kept for its repeats.
+IDEMPOTENCY_TTL_HOURS = env.int("IDEMPOTENCY_TTL_HOURS", default=24)
+
 # --- Django REST framework and drf-spectacular ---------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -354,7 +359,14 @@ REST_FRAMEWORK = {
 API_TOKEN_FAILURE_RATE = env("API_TOKEN_FAILURE_RATE", default="10/minute")
 SPECTACULAR_SETTINGS = {
     "TITLE": "PatchOps API",
-    "DESCRIPTION": "Patch SLA, inventory, rollouts, exceptions and evidence for MSP clients.",
+    "DESCRIPTION": (
+        "Patch SLA, inventory, rollouts, exceptions and evidence for MSP clients.\n\n"
+        "Every POST accepts an `Idempotency-Key` header (1–255 printable ASCII characters): a "
+        "repeat of the request with the same key and body, by the same caller, within "
+        "IDEMPOTENCY_TTL_HOURS, answers the first answer again (with `Idempotent-Replayed: "
+        "true`) instead of changing anything twice; the same key with another body answers 422, "
+        "and a repeat while the first is still running 409."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_URLCONF": "patchops.urls_schema",
