@@ -26,6 +26,7 @@ SCHEDULE_APPS = [
     "privileged",
     "integrations",
     "reports",
+    "notifications",
 ]
 app.conf.beat_schedule = {}
 for _app in SCHEDULE_APPS:

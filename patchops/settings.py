@@ -47,6 +47,8 @@ SHARED_APPS = [
     "scorecards",
     "dashboard",
     "demo",
+    # Public schema beside the users: notifications, preferences and the MSP's chat channels.
+    "notifications",
     "django.contrib.contenttypes",
     "django.contrib.auth",
     "django.contrib.sessions",
@@ -315,7 +317,14 @@ CACHES = {
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
 EMAIL_HOST = env("EMAIL_HOST", default="localhost")
 EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="patchops@localhost")
+# The daily digest of notifications: the local hour and time zone a user gets until they choose.
+NOTIFICATIONS_DIGEST_HOUR = env.int("NOTIFICATIONS_DIGEST_HOUR", default=7)
+NOTIFICATIONS_DIGEST_TIME_ZONE = env("NOTIFICATIONS_DIGEST_TIME_ZONE", default="UTC")
 
 # How long the answer to an API POST with an Idempotency-Key is kept for its repeats.
 IDEMPOTENCY_TTL_HOURS = env.int("IDEMPOTENCY_TTL_HOURS", default=24)

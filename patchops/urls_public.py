@@ -23,6 +23,7 @@ urlpatterns = [
     path("", HomeView.as_view(), name="home"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", include("notifications.urls")),
     path("accounts/", include("accounts.public_urls")),
     path("accounts/mfa/", include("accounts.mfa.urls")),
     path("accounts/passkeys/", include("accounts.passkeys.urls")),

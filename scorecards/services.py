@@ -8,6 +8,7 @@ from django.db import transaction
 from django_tenants.utils import tenant_context
 
 from compliance import engine
+from notifications.services import compliance_recorded
 from tenants.models import Client
 
 from .models import ScorecardRow
@@ -48,5 +49,15 @@ def record_scorecard(*, client: Client, at: datetime) -> ScorecardRow:
                 "do_not_disrupt_assets": figures.do_not_disrupt_assets,
                 "is_regulated": client.is_hipaa,
             },
+        )
+        # Account managers hear of a client whose compliance fell since its previous scorecard.
+        previous = (
+            ScorecardRow.objects.filter(client=client, date__lt=row.date)
+            .order_by("-date")
+            .values_list("compliance_pct", flat=True)
+            .first()
+        )
+        compliance_recorded(
+            client=client, day=row.date, current=row.compliance_pct, previous=previous
         )
     return row

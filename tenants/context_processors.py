@@ -61,6 +61,8 @@ PUBLIC_PAGES = {
     "mfa": "accounts-mfa:manage",
     "passkeys": "passkeys:passkey_list",
     "users": "accounts:users",
+    "notifications": "notifications:preferences",
+    "chat_webhooks": "notifications:chat_webhooks",
 }
 
 
