@@ -19,6 +19,7 @@ V, OP, AD, R, S, P, AU = (
     Capability.AUDIT,
 )
 PE = Capability.PEOPLE
+RC = Capability.RECIPIENTS
 
 BASELINE = Path(__file__).with_name("query_counts.json")
 UPDATE_BASELINE = os.environ.get("UPDATE_QUERY_COUNTS") == "1"
@@ -92,10 +93,10 @@ SHARED_OBJECTS = {"cve", "advisory", "catalogue_upload", "policy_template"}
 # The role table as the README states it (the test's own copy, not the engine's).
 PRINCIPALS: dict[str, tuple[str, frozenset[Capability]]] = {
     "viewer": ("session", frozenset({V, R})),
-    "account_manager": ("session", frozenset({V, R})),
+    "account_manager": ("session", frozenset({V, R, RC})),
     "owner": ("session", frozenset({V, R, S, AU, PE})),
     "engineer": ("session", frozenset({V, OP, R})),
-    "admin": ("session", frozenset({V, OP, AD, R, AU, PE})),
+    "admin": ("session", frozenset({V, OP, AD, R, AU, PE, RC})),
     "read_token": ("token", frozenset({V, R})),
     "write_token": ("token", frozenset({V, OP, R})),
     "agent_token": ("token", frozenset({P})),

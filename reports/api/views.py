@@ -13,14 +13,15 @@ from rest_framework.response import Response
 
 from common.dependencies import enqueue
 from common.periods import parse_period
-from reports import requests
+from reports import delivery, requests
 from reports.api.serializers import (
     GenerateReportSerializer,
+    ReportRecipientSerializer,
     ReportRequestSerializer,
     StoredReportSerializer,
 )
 from reports.filters import StoredReportFilterSet
-from reports.models import ReportRequest, StoredReport
+from reports.models import ReportRecipient, ReportRequest, StoredReport
 from reports.services import (
     ReportNotAvailable,
     file_sha256,
@@ -69,7 +70,7 @@ class ReportRequestViewSet(viewsets.ReadOnlyModelViewSet):
 class StoredReportViewSet(viewsets.ReadOnlyModelViewSet):
     """Stored, immutable reports; POST queues a generation (MSP staff and write tokens)."""
 
-    queryset = StoredReport.objects.all()
+    queryset = StoredReport.objects.prefetch_related("deliveries")
     serializer_class = StoredReportSerializer
     lookup_field = "uuid"
     lookup_value_regex = "[0-9a-fA-F-]{36}"
@@ -123,6 +124,69 @@ class StoredReportViewSet(viewsets.ReadOnlyModelViewSet):
         return report_file_response(report, actor=request.user)
 
 
+class ReportRecipientViewSet(viewsets.ModelViewSet):
+    """Who is e-mailed a link to each new report of their kinds (MSP admins and the client's
+    account managers); every change is an evidence event."""
+
+    queryset = ReportRecipient.objects.all()
+    serializer_class = ReportRecipientSerializer
+    lookup_field = "uuid"
+    lookup_value_regex = "[0-9a-fA-F-]{36}"
+    ordering_fields = ["name", "email"]
+    http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]
+    capabilities = {
+        "GET": Capability.RECIPIENTS,
+        "HEAD": Capability.RECIPIENTS,
+        "POST": Capability.RECIPIENTS,
+        "PUT": Capability.RECIPIENTS,
+        "PATCH": Capability.RECIPIENTS,
+        "DELETE": Capability.RECIPIENTS,
+    }
+
+    def _fields(self, request, instance: ReportRecipient | None = None) -> dict[str, Any]:
+        data = request.data if hasattr(request.data, "get") else {}
+        partial = instance is not None and request.method == "PATCH"
+        fields = {}
+        for name in ("name", "email", "kinds"):
+            if name in data:
+                fields[name] = (
+                    data.getlist(name)
+                    if name == "kinds" and hasattr(data, "getlist")
+                    else data.get(name)
+                )
+            elif partial:
+                fields[name] = getattr(instance, name)
+            else:
+                fields[name] = None
+        return fields
+
+    def create(self, request, *args, **kwargs):
+        try:
+            made = delivery.add_recipient(
+                client=current_client(request), actor=request.user, **self._fields(request)
+            )
+        except delivery.RecipientInvalid as exc:
+            raise exceptions.ValidationError(exc.errors) from exc
+        return Response(ReportRecipientSerializer(made).data, status=status.HTTP_201_CREATED)
+
+    def update(self, request, *args, **kwargs):
+        recipient = self.get_object()
+        try:
+            done = delivery.change_recipient(
+                client=current_client(request),
+                recipient=recipient,
+                actor=request.user,
+                **self._fields(request, recipient),
+            )
+        except delivery.RecipientInvalid as exc:
+            raise exceptions.ValidationError(exc.errors) from exc
+        return Response(ReportRecipientSerializer(done).data)
+
+    def destroy(self, request, *args, **kwargs):
+        delivery.remove_recipient(recipient=self.get_object(), actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
 class ReportAltered(exceptions.APIException):
     status_code = 409
     default_detail = (
@@ -158,6 +222,7 @@ def report_file_response(report: StoredReport, *, actor: Any = None) -> FileResp
 
 __all__ = [
     "ReportAltered",
+    "ReportRecipientViewSet",
     "ReportRequestViewSet",
     "StoredReportViewSet",
     "report_file_response",
