@@ -40,6 +40,9 @@ EXEMPT = {
     "accounts/password/reset/sent/": "the page after asking for a reset link",
     "accounts/password/reset/<uidb64>/<token>/": "the reset link's token admits",
     "accounts/password/reset/complete/": "the page after a reset",
+    "clients/<slug>/reports/delivered/<token>/": "a report e-mail's link admits only the person "
+    "signed in with the address it was sent to: sign-in, other people, other clients, a changed "
+    "or expired link (tests/reports/test_report_delivery.py)",
 }
 EXEMPT_PREFIXES = {"admin/": "Django's admin site: its own staff sign-in, no client data"}
 # API routes the OpenAPI document does not list (format-suffix aliases ``….<format>`` neither).
@@ -74,6 +77,7 @@ PARAMS: dict[str, str] = {
     "outbox-messages:id": "outbox_message",
     "outbox:pk": "outbox_message",
     "report-requests:uuid": "report_request",
+    "report-recipients:uuid": "report_recipient",
     "requests:uuid": "report_request",
     "uploads:uuid": "upload",
     "uploads:id": "upload",

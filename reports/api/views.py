@@ -70,7 +70,7 @@ class ReportRequestViewSet(viewsets.ReadOnlyModelViewSet):
 class StoredReportViewSet(viewsets.ReadOnlyModelViewSet):
     """Stored, immutable reports; POST queues a generation (MSP staff and write tokens)."""
 
-    queryset = StoredReport.objects.prefetch_related("deliveries")
+    queryset = StoredReport.objects.all()
     serializer_class = StoredReportSerializer
     lookup_field = "uuid"
     lookup_value_regex = "[0-9a-fA-F-]{36}"
@@ -83,6 +83,11 @@ class StoredReportViewSet(viewsets.ReadOnlyModelViewSet):
         "POST": Capability.REPORTS,
         "download": Capability.REPORTS,
     }
+
+    def get_queryset(self):
+        if self.action in ("list", "retrieve"):
+            return super().get_queryset().prefetch_related("deliveries")
+        return super().get_queryset()
 
     @extend_schema(
         request=GenerateReportSerializer,
@@ -144,20 +149,25 @@ class ReportRecipientViewSet(viewsets.ModelViewSet):
     }
 
     def _fields(self, request, instance: ReportRecipient | None = None) -> dict[str, Any]:
-        data = request.data if hasattr(request.data, "get") else {}
+        """The body's name, email and kinds (a PATCH keeps what it leaves out)."""
+        data = request.data
+        if not hasattr(data, "get"):
+            raise exceptions.ValidationError(
+                {"non_field_errors": ["Send an object with name, email and kinds."]}
+            )
+        names = ("name", "email", "kinds")
         partial = instance is not None and request.method == "PATCH"
-        fields = {}
-        for name in ("name", "email", "kinds"):
+        if partial and not any(name in data for name in names):
+            raise exceptions.ValidationError(
+                {"non_field_errors": ["Give at least one of name, email, kinds."]}
+            )
+        fields: dict[str, Any] = {}
+        for name in names:
             if name in data:
-                fields[name] = (
-                    data.getlist(name)
-                    if name == "kinds" and hasattr(data, "getlist")
-                    else data.get(name)
-                )
-            elif partial:
-                fields[name] = getattr(instance, name)
+                many = name == "kinds" and hasattr(data, "getlist")
+                fields[name] = data.getlist(name) if many else data.get(name)
             else:
-                fields[name] = None
+                fields[name] = getattr(instance, name) if partial else None
         return fields
 
     def create(self, request, *args, **kwargs):

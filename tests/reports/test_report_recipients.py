@@ -58,9 +58,9 @@ def test_the_page_adds_changes_and_removes_a_recipient_with_events(tenant_a, per
     assert _recipients(tenant_a) == []
     with tenant_context(tenant_a):
         kinds = list(
-            EvidenceEvent.objects.filter(subject_id=uuid).order_by("sequence").values_list(
-                "kind", "actor"
-            )
+            EvidenceEvent.objects.filter(subject_id=uuid)
+            .order_by("sequence")
+            .values_list("kind", "actor")
         )
     assert kinds == [
         ("report_recipient.added", personas.account_manager.email),
@@ -82,9 +82,7 @@ def test_the_page_adds_changes_and_removes_a_recipient_with_events(tenant_a, per
         ({"action": "remove", "recipient": "nope"}, "No such recipient"),
     ],
 )
-def test_the_page_refuses_bad_input_clearly_and_saves_nothing(
-    tenant_a, personas, body, message
-):
+def test_the_page_refuses_bad_input_clearly_and_saves_nothing(tenant_a, personas, body, message):
     http = _person(personas.msp_admin)
     http.post(PAGE, {"name": "Olivia", "email": "owner@a.test", "kinds": "monthly"})
     before = _recipients(tenant_a)
@@ -132,9 +130,16 @@ def test_the_api_manages_recipients_and_refuses_bad_input(tenant_a, personas, ma
     _, token = make_token(TokenScope.WRITE, tenant_a)
     assert api(token).get(API).status_code == 403
     assert _person(personas.engineer).get(API).status_code == 403
-    assert _person(personas.owner_a).post(
-        API, {"name": "D", "email": "d@a.test", "kinds": ["qbr"]}, content_type="application/json"
-    ).status_code == 403
+    assert (
+        _person(personas.owner_a)
+        .post(
+            API,
+            {"name": "D", "email": "d@a.test", "kinds": ["qbr"]},
+            content_type="application/json",
+        )
+        .status_code
+        == 403
+    )
     assert _recipients(tenant_a) == []
 
 
