@@ -21,6 +21,9 @@ server and marks it sent with its ``report.delivered`` event in the same transac
 delivered again (or twice at once) finds it sent and sends nothing. A mail server that refuses
 or cannot be reached leaves the delivery ``retrying`` with the error and the task retries with
 backoff; after ``REPORT_DELIVERY_MAX_ATTEMPTS`` it is ``failed`` (``report.delivery_failed``).
+The one window left: a worker that dies after the mail server took the e-mail and before the
+commit leaves the delivery unsent, and it is sent again (SMTP cannot be asked whether it took a
+message). A delivery pending longer than ``LOST_AFTER`` had its task lost and is queued again.
 """
 
 from __future__ import annotations
@@ -62,6 +65,8 @@ __all__ = [
     "delivery_link",
     "open_link",
     "deliveries_of",
+    "requeue_lost_deliveries",
+    "LOST_AFTER",
 ]
 
 logger = logging.getLogger(__name__)
@@ -69,6 +74,9 @@ logger = logging.getLogger(__name__)
 LINK_SALT = "reports.delivery-link"
 TEMPLATE = "reports/emails/report_delivery"
 DELIVER_TASK = "reports.deliver_report"
+# A delivery still pending this long after it was made had its task lost (a broker that was
+# down when the report committed): the sweep queues it again.
+LOST_AFTER = timedelta(minutes=15)
 # What a mail server that refuses or cannot be reached raises.
 MAIL_ERRORS: tuple[type[BaseException], ...] = (smtplib.SMTPException, OSError)
 
@@ -395,3 +403,17 @@ def open_link(*, client: Client, token: str, user: Any) -> ReportDelivery:
 def deliveries_of(report: StoredReport) -> list[ReportDelivery]:
     """The report's deliveries for its page and API, by address."""
     return list(report.deliveries.order_by("email"))
+
+
+def requeue_lost_deliveries(*, now: Any = None) -> int:
+    """Queue again each delivery of the current client still pending after ``LOST_AFTER``
+    (sending stays once per delivery: the task finds a sent one sent)."""
+    cutoff = (now or timezone.now()) - LOST_AFTER
+    lost = list(
+        ReportDelivery.objects.filter(
+            state=DeliveryState.PENDING, created_at__lt=cutoff
+        ).values_list("uuid", flat=True)
+    )
+    if lost:
+        queue_deliveries(lost, connection.schema_name)
+    return len(lost)

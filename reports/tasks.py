@@ -27,6 +27,8 @@ __all__ = [
     "dispatch_stale_requests",
     "fail_stale_requests",
     "deliver_report_task",
+    "dispatch_lost_deliveries",
+    "requeue_lost_deliveries",
 ]
 
 
@@ -129,3 +131,17 @@ def deliver_report_task(self: Any, *, delivery: str) -> dict[str, Any]:
         countdown = settings.REPORT_DELIVERY_RETRY_SECONDS * 2**self.request.retries
         raise self.retry(exc=exc, countdown=countdown, max_retries=attempts - 1) from None
     return {"delivery": str(done.uuid), "state": done.state, "attempts": done.attempts}
+
+
+@shared_task(name="reports.dispatch_lost_deliveries")
+def dispatch_lost_deliveries() -> dict[str, Any]:
+    """Every ten minutes: queue again, in each client, the report e-mails whose task was lost."""
+    return {"sent": len(dispatch_per_client(requeue_lost_deliveries))}
+
+
+@shared_task(name="reports.requeue_lost_deliveries", **RETRY_ON_DEPENDENCY_ERRORS)
+def requeue_lost_deliveries() -> dict[str, Any]:
+    return {
+        "schema": connection.schema_name,
+        "queued": report_delivery.requeue_lost_deliveries(),
+    }

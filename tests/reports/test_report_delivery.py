@@ -276,3 +276,25 @@ def test_a_mail_server_that_stays_down_fails_the_delivery_visibly(
     assert _delivered_events(tenant_a, report) == []
     page = _person(personas.account_manager).get(f"{PAGE}{report.uuid}/").content.decode()
     assert 'data-state="failed"' in page and "Temporarily unable" in page
+
+
+def test_a_delivery_whose_task_was_lost_is_queued_again_and_sent_once(
+    tenant_a, personas, recipients, queued, django_capture_on_commit_callbacks
+):
+    from reports.tasks import requeue_lost_deliveries
+
+    mail.outbox.clear()
+    report = _generate(tenant_a, "monthly", django_capture_on_commit_callbacks)
+    lost = [q["kwargs"] for q in queued]
+    queued.clear()  # the broker never got them
+    with tenant_context(tenant_a):
+        assert requeue_lost_deliveries.apply().get()["queued"] == 0  # not overdue yet
+        with time_machine.travel(timezone.now() + delivery.LOST_AFTER + timedelta(minutes=1)):
+            assert requeue_lost_deliveries.apply().get()["queued"] == len(recipients)
+    assert sorted(q["kwargs"]["delivery"] for q in queued) == sorted(k["delivery"] for k in lost)
+    _run(tenant_a, queued)
+    _run(tenant_a, [{"kwargs": k, "schema": tenant_a.schema_name} for k in lost])  # late ones
+    assert len(mail.outbox) == len(recipients)
+    assert len(_delivered_events(tenant_a, report)) == len(recipients)
+    with tenant_context(tenant_a):
+        assert requeue_lost_deliveries.apply().get()["queued"] == 0
