@@ -104,7 +104,8 @@ class ReportRecipientSerializer(serializers.ModelSerializer):
 
     id = serializers.UUIDField(source="uuid", read_only=True)
     kinds = serializers.ListField(
-        child=serializers.CharField(), help_text='Report kinds, e.g. ["monthly", "qbr"].'
+        child=serializers.CharField(max_length=20),
+        help_text='Report kinds, e.g. ["monthly", "qbr"].',
     )
 
     class Meta:
