@@ -470,6 +470,15 @@ OUTBOX_STALE_AFTER_SECONDS = env.int("OUTBOX_STALE_AFTER_SECONDS", default=300)
 # Celery queue of the delivery task (empty: the default queue).
 OUTBOX_QUEUE = env("OUTBOX_QUEUE", default="")
 
+# --- Report delivery (e-mailed links to new reports) -------------------------------------
+# The e-mail carries a signed link, never the file; the link works this many days, for the
+# recipient signed in with the address it was sent to.
+REPORT_DELIVERY_LINK_DAYS = env.int("REPORT_DELIVERY_LINK_DAYS", default=14)
+# Attempts to hand one e-mail to the mail server before the delivery is marked failed; a failed
+# attempt is retried after REPORT_DELIVERY_RETRY_SECONDS × 2^n seconds.
+REPORT_DELIVERY_MAX_ATTEMPTS = env.int("REPORT_DELIVERY_MAX_ATTEMPTS", default=5)
+REPORT_DELIVERY_RETRY_SECONDS = env.int("REPORT_DELIVERY_RETRY_SECONDS", default=60)
+
 # --- PatchOps ------------------------------------------------------------------------------
 PATCHOPS_DEMO_PASSWORD = env("PATCHOPS_DEMO_PASSWORD", default="patchops-demo-2026")
 # Largest body accepted by the discovery push endpoint (checked before parsing; 413 above it).

@@ -14,6 +14,9 @@ __all__ = [
     "StoredReport",
     "ImmutableReportError",
     "report_upload_to",
+    "ReportRecipient",
+    "DeliveryState",
+    "ReportDelivery",
 ]
 
 
@@ -122,3 +125,83 @@ class ReportRequest(models.Model):
     @property
     def period_label(self) -> str:
         return f"{self.period:%Y-%m}"
+
+
+class ReportRecipient(models.Model):
+    """Someone who is e-mailed a link to each new report of the kinds they subscribe to.
+
+    Managed by the client's MSP admins and account managers; the address is unique per client
+    (compared without case). The e-mail never carries the file: it links to the portal, where the
+    recipient signs in with this address (see ``reports.delivery``).
+    """
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(max_length=150)
+    email = models.EmailField(max_length=254)
+    kinds = models.JSONField(default=list, help_text="Report kinds e-mailed on generation.")
+    created_at = models.DateTimeField()
+    created_by = models.CharField(max_length=200)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["name", "email"]
+        constraints = [
+            models.UniqueConstraint(
+                models.functions.Lower("email"),
+                name="reports_recipient_unique_email",
+                violation_error_message="This address is already a report recipient.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.email}>"
+
+    @property
+    def kind_labels(self) -> list[str]:
+        return [ReportKind(k).label for k in self.kinds if k in ReportKind.values]
+
+
+class DeliveryState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RETRYING = "retrying", "Retrying"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+
+
+class ReportDelivery(models.Model):
+    """One e-mail of one report to one recipient: at most one per (report, recipient).
+
+    The recipient's name and address are copied when the delivery is made, so the record says
+    who was e-mailed even after the recipient is changed or removed. The state is what the
+    report's page and the API show; the evidence chain records each e-mail sent
+    (``report.delivered``), each delivery given up (``report.delivery_failed``) and each use of
+    its link (``report.delivery_opened``).
+    """
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    report = models.ForeignKey(StoredReport, on_delete=models.PROTECT, related_name="deliveries")
+    recipient = models.ForeignKey(
+        ReportRecipient, null=True, blank=True, on_delete=models.SET_NULL, related_name="deliveries"
+    )
+    name = models.CharField(max_length=150)
+    email = models.EmailField(max_length=254)
+    state = models.CharField(
+        max_length=10, choices=DeliveryState.choices, default=DeliveryState.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True, max_length=2000)
+    created_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+    link_expires_at = models.DateTimeField(null=True, blank=True)
+    opened_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["report", "email"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["report", "email"], name="reports_delivery_once_per_recipient"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.report} to {self.email} ({self.get_state_display()})"

@@ -13,4 +13,9 @@ BEAT: dict = {
         "task": "reports.dispatch_stale_requests",
         "schedule": crontab(minute="*/10"),
     },
+    # A report e-mail whose task was lost (the broker was down at the report's commit).
+    "reports-dispatch-lost-deliveries": {
+        "task": "reports.dispatch_lost_deliveries",
+        "schedule": crontab(minute="3-59/10"),
+    },
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from celery import shared_task
+from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
@@ -14,6 +15,7 @@ from common.periods import format_period, parse_period
 from tenants.dispatch import dispatch_per_client
 from tenants.models import Client
 
+from . import delivery as report_delivery
 from . import requests
 from .models import ReportRequest, StoredReport
 from .services import due_for_monthly, generate_missing_reports, generate_report, monthly_kinds
@@ -24,6 +26,9 @@ __all__ = [
     "dispatch_monthly_reports",
     "dispatch_stale_requests",
     "fail_stale_requests",
+    "deliver_report_task",
+    "dispatch_lost_deliveries",
+    "requeue_lost_deliveries",
 ]
 
 
@@ -108,3 +113,35 @@ def dispatch_monthly_reports() -> dict[str, Any]:
         return {"period": format_period(period)}
 
     return {"queued": dispatch_per_client(generate_monthly_reports, select=missing_reports)}
+
+
+@shared_task(name="reports.deliver_report", bind=True, **RETRY_ON_DEPENDENCY_ERRORS)
+def deliver_report_task(self: Any, *, delivery: str) -> dict[str, Any]:
+    """E-mail one delivery of a new report (``reports.delivery.deliver``): sent at most once
+    however often the task runs; a mail server failure retries with backoff until
+    ``REPORT_DELIVERY_MAX_ATTEMPTS`` (then the delivery is failed, on the report's page)."""
+    client = _current_client()
+    attempts = settings.REPORT_DELIVERY_MAX_ATTEMPTS
+    final = self.request.retries + 1 >= attempts
+    try:
+        done = report_delivery.deliver(client=client, uuid=delivery, final_attempt=final)
+    except report_delivery.MailFailed as exc:
+        if final:
+            return {"delivery": delivery, "state": "failed", "error": str(exc)}
+        countdown = settings.REPORT_DELIVERY_RETRY_SECONDS * 2**self.request.retries
+        raise self.retry(exc=exc, countdown=countdown, max_retries=attempts - 1) from None
+    return {"delivery": str(done.uuid), "state": done.state, "attempts": done.attempts}
+
+
+@shared_task(name="reports.dispatch_lost_deliveries")
+def dispatch_lost_deliveries() -> dict[str, Any]:
+    """Every ten minutes: queue again, in each client, the report e-mails whose task was lost."""
+    return {"sent": len(dispatch_per_client(requeue_lost_deliveries))}
+
+
+@shared_task(name="reports.requeue_lost_deliveries", **RETRY_ON_DEPENDENCY_ERRORS)
+def requeue_lost_deliveries() -> dict[str, Any]:
+    return {
+        "schema": connection.schema_name,
+        "queued": report_delivery.requeue_lost_deliveries(),
+    }

@@ -3,16 +3,23 @@
 from django.urls import path
 
 from .views import (
+    DeliveredReportView,
     ExceptionRegisterPdfView,
+    ReportDetailView,
     ReportDownloadView,
     ReportListView,
+    ReportRecipientsView,
     ReportRequestRetryView,
 )
 
 app_name = "reports"
 urlpatterns = [
     path("reports/", ReportListView.as_view(), name="reports"),
+    path("reports/<uuid:uuid>/", ReportDetailView.as_view(), name="report-detail"),
     path("reports/<uuid:uuid>/download/", ReportDownloadView.as_view(), name="report-download"),
+    path("reports/recipients/", ReportRecipientsView.as_view(), name="report-recipients"),
+    # The link of a report e-mail (signed, expiring, for its recipient once signed in).
+    path("reports/delivered/<str:token>/", DeliveredReportView.as_view(), name="report-delivered"),
     path(
         "reports/requests/<uuid:uuid>/retry/",
         ReportRequestRetryView.as_view(),

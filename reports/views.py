@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
@@ -19,10 +20,10 @@ from common.pagination import page_of
 from common.periods import format_period, parse_period, previous_month
 from tenants.permissions import Capability, ClientPageMixin, may_generate
 
-from . import requests
+from . import delivery, requests
 from .api.views import ReportAltered, report_file_response
 from .filters import StoredReportFilterSet
-from .models import ReportKind, ReportRequest, StoredReport
+from .models import ReportKind, ReportRecipient, ReportRequest, StoredReport
 from .services import (
     HIPAA_ONLY_KINDS,
     ReportNotAvailable,
@@ -66,6 +67,7 @@ class ReportListView(ClientPageMixin, TemplateView):
             default_period=format_period(previous_month(self.client_now())),
             query=_query_without_page(self.request),
             report_requests=requests.recent_requests(),
+            may_manage_recipients=Capability.RECIPIENTS.value in context["client_capabilities"],
         )
         return context
 
@@ -167,3 +169,105 @@ class ExceptionRegisterPdfView(ClientPageMixin, View):
             "The exception register PDF is being generated; it will appear here when ready.",
         )
         return redirect(f"{reverse('reports:reports')}?kind={kind}&period={period}")
+
+
+class ReportDetailView(ClientPageMixin, TemplateView):
+    """One stored report: its file, hash and who it was e-mailed to, when."""
+
+    template_name = "reports/report_detail.html"
+    capability = Capability.REPORTS
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        report = StoredReport.objects.filter(uuid=self.kwargs["uuid"]).first()
+        if report is None:
+            raise Http404("No such report.")
+        context.update(
+            report=report,
+            deliveries=delivery.deliveries_of(report),
+            may_manage_recipients=Capability.RECIPIENTS.value in context["client_capabilities"],
+        )
+        return context
+
+
+class ReportRecipientsView(ClientPageMixin, TemplateView):
+    """Who is e-mailed a link to each new report, by kind: add, change, remove."""
+
+    template_name = "reports/recipients.html"
+    capability = Capability.RECIPIENTS
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context.update(
+            recipients=list(ReportRecipient.objects.all()),
+            kinds=delivery.recipient_kinds(self.client),
+            errors=kwargs.get("errors", {}),
+            form=kwargs.get("form", {}),
+            editing=kwargs.get("editing"),
+            link_days=settings.REPORT_DELIVERY_LINK_DAYS,
+        )
+        return context
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        action = request.POST.get("action", "add")
+        if action not in ("add", "change", "remove"):
+            messages.error(request, "Unknown action; add, change or remove a recipient.")
+            return redirect(request.path)
+        recipient = None
+        if action != "add":
+            recipient = _recipient_or_none(request.POST.get("recipient", ""))
+            if recipient is None:
+                messages.error(request, "No such recipient (it may have been removed).")
+                return redirect(request.path)
+        if action == "remove":
+            delivery.remove_recipient(recipient=recipient, actor=request.user)
+            messages.success(request, f"{recipient.name} <{recipient.email}> removed.")
+            return redirect(request.path)
+        fields = {
+            "name": request.POST.get("name", ""),
+            "email": request.POST.get("email", ""),
+            "kinds": request.POST.getlist("kinds"),
+        }
+        try:
+            if recipient is None:
+                done = delivery.add_recipient(client=self.client, actor=request.user, **fields)
+            else:
+                done = delivery.change_recipient(
+                    client=self.client, recipient=recipient, actor=request.user, **fields
+                )
+        except delivery.RecipientInvalid as exc:
+            context = self.get_context_data(
+                errors=exc.errors, form=fields, editing=recipient.uuid if recipient else None
+            )
+            return self.render_to_response(context, status=400)
+        verb = "added" if recipient is None else "changed"
+        messages.success(request, f"{done.name} <{done.email}> {verb}.")
+        return redirect(request.path)
+
+
+def _recipient_or_none(value: str) -> ReportRecipient | None:
+    import uuid as uuid_module
+
+    try:
+        key = uuid_module.UUID(value)
+    except ValueError:
+        return None
+    return ReportRecipient.objects.filter(uuid=key).first()
+
+
+class DeliveredReportView(ClientPageMixin, View):
+    """The link of a report e-mail: after sign-in, the file for the person it was sent to."""
+
+    capability = Capability.REPORTS
+
+    def get(self, request: HttpRequest, token: str) -> HttpResponse:
+        try:
+            sent = delivery.open_link(client=self.client, token=token, user=request.user)
+        except delivery.LinkRefused as exc:
+            return HttpResponse(str(exc), status=exc.status, content_type="text/plain")
+        try:
+            return report_file_response(sent.report, actor=request.user)
+        except ReportAltered as exc:
+            return HttpResponse(str(exc.detail), status=409, content_type="text/plain")
+        except NotFound as exc:
+            raise Http404("The stored file is missing.") from exc

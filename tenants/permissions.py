@@ -53,13 +53,16 @@ class Capability(StrEnum):
     PUSH_DISCOVERY = "push_discovery"  # agents push inventory and report job results
     AUDIT = "audit"  # read and export the client's security audit log
     PEOPLE = "people"  # invite, re-role and remove the client's users (its People page)
+    RECIPIENTS = "recipients"  # choose who is e-mailed the client's reports (MSP admins, AMs)
 
 
 C = Capability
 ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
-    StaffRole.MSP_ADMIN: frozenset({C.VIEW, C.OPERATE, C.ADMINISTER, C.REPORTS, C.AUDIT, C.PEOPLE}),
+    StaffRole.MSP_ADMIN: frozenset(
+        {C.VIEW, C.OPERATE, C.ADMINISTER, C.REPORTS, C.AUDIT, C.PEOPLE, C.RECIPIENTS}
+    ),
     StaffRole.ENGINEER: frozenset({C.VIEW, C.OPERATE, C.REPORTS}),
-    StaffRole.ACCOUNT_MANAGER: frozenset({C.VIEW, C.REPORTS}),
+    StaffRole.ACCOUNT_MANAGER: frozenset({C.VIEW, C.REPORTS, C.RECIPIENTS}),
     MembershipRole.CLIENT_OWNER: frozenset({C.VIEW, C.REPORTS, C.SIGN, C.AUDIT, C.PEOPLE}),
     MembershipRole.CLIENT_VIEWER: frozenset({C.VIEW, C.REPORTS}),
     TokenScope.READ: frozenset({C.VIEW, C.REPORTS}),

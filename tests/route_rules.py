@@ -19,6 +19,7 @@ V, OP, AD, R, S, P, AU = (
     Capability.AUDIT,
 )
 PE = Capability.PEOPLE
+RC = Capability.RECIPIENTS
 
 BASELINE = Path(__file__).with_name("query_counts.json")
 UPDATE_BASELINE = os.environ.get("UPDATE_QUERY_COUNTS") == "1"
@@ -39,6 +40,9 @@ EXEMPT = {
     "accounts/password/reset/sent/": "the page after asking for a reset link",
     "accounts/password/reset/<uidb64>/<token>/": "the reset link's token admits",
     "accounts/password/reset/complete/": "the page after a reset",
+    "clients/<slug>/reports/delivered/<token>/": "a report e-mail's link admits only the person "
+    "signed in with the address it was sent to: sign-in, other people, other clients, a changed "
+    "or expired link (tests/reports/test_report_delivery.py)",
 }
 EXEMPT_PREFIXES = {"admin/": "Django's admin site: its own staff sign-in, no client data"}
 # API routes the OpenAPI document does not list (format-suffix aliases ``….<format>`` neither).
@@ -79,6 +83,7 @@ PARAMS: dict[str, str] = {
     "outbox-messages:id": "outbox_message",
     "outbox:pk": "outbox_message",
     "report-requests:uuid": "report_request",
+    "report-recipients:uuid": "report_recipient",
     "requests:uuid": "report_request",
     "uploads:uuid": "upload",
     "uploads:id": "upload",
@@ -98,10 +103,10 @@ SHARED_OBJECTS = {"cve", "advisory", "catalogue_upload", "policy_template"}
 # The role table as the README states it (the test's own copy, not the engine's).
 PRINCIPALS: dict[str, tuple[str, frozenset[Capability]]] = {
     "viewer": ("session", frozenset({V, R})),
-    "account_manager": ("session", frozenset({V, R})),
+    "account_manager": ("session", frozenset({V, R, RC})),
     "owner": ("session", frozenset({V, R, S, AU, PE})),
     "engineer": ("session", frozenset({V, OP, R})),
-    "admin": ("session", frozenset({V, OP, AD, R, AU, PE})),
+    "admin": ("session", frozenset({V, OP, AD, R, AU, PE, RC})),
     "read_token": ("token", frozenset({V, R})),
     "write_token": ("token", frozenset({V, OP, R})),
     "agent_token": ("token", frozenset({P})),

@@ -205,7 +205,7 @@ def build_side(slug: str, scale: int, *, engineer: Any, staff: dict) -> Side:
         detect_overdue,
         start_offboarding,
     )
-    from reports.models import ReportRequest, StoredReport
+    from reports.models import ReportRecipient, ReportRequest, StoredReport
     from rings.models import MaintenanceWindow, PatchPolicy, Ring, Rollout, RunbookCheck
     from rings.services import run_policy
     from scorecards.services import record_scorecard
@@ -323,6 +323,10 @@ def build_side(slug: str, scale: int, *, engineer: Any, staff: dict) -> Side:
         call_command("generate_report", slug, kind="inventory", period=period, stdout=StringIO())
     for i in range(2 * scale):
         for path, body in (
+            (
+                "report-recipients/",
+                {"name": f"R {i}", "email": f"r{i}@routes.test", "kinds": ["qbr"]},
+            ),
             ("software-policies/", {"name_pattern": f"Vendor {i} *", "is_supported": i % 2 == 0}),
             ("runbook-checks/", {"name": f"Check {i}", "order": i, "is_active": False}),
         ):
@@ -408,6 +412,7 @@ def build_side(slug: str, scale: int, *, engineer: Any, staff: dict) -> Side:
             "finding_triage": FindingTriage.objects.order_by("pk").first().uuid,
             "outbox_message": OutboxMessage.objects.order_by("pk").first().uuid,
             "report_request": ReportRequest.objects.order_by("pk").first().uuid,
+            "report_recipient": ReportRecipient.objects.order_by("pk").first().uuid,
             "upload": FileUpload.objects.filter(client=client).order_by("pk").first().uuid,
             "catalogue_upload": catalogue_upload,
             "patch_policy": PatchPolicy.objects.order_by("pk").first().uuid,

@@ -120,6 +120,12 @@ def _seed_ids(tenant: Any, personas: Any, http: Any) -> dict[str, str]:
         content_type="application/json",
     )
     assert template.status_code == 201, template.content
+    recipient = http.post(
+        f"/clients/{SLUG}/api/v1/report-recipients/",
+        json.dumps({"name": "Dana", "email": "dana@a.test", "kinds": ["monthly"]}),
+        content_type="application/json",
+    )
+    assert recipient.status_code == 201, recipient.content
     with tenant_context(tenant):
         devices = [
             producers.Device(f"ws-{n:02d}").missing_kb("KB5030001", cves=["CVE-2024-30001"])
@@ -144,6 +150,7 @@ def _seed_ids(tenant: Any, personas: Any, http: Any) -> dict[str, str]:
             "software-policies": policy.json()["id"],
             "patch-policies": patch_policy.json()["id"],
             "patch-policy-templates": template.json()["id"],
+            "report-recipients": recipient.json()["id"],
             "unknown-devices": UnknownDevice.objects.values_list("uuid", flat=True).first(),
         }
     return {key: str(value) for key, value in found.items() if value}

@@ -1,7 +1,28 @@
 from rest_framework import serializers
 
-from reports.models import ReportKind, ReportRequest, StoredReport
+from reports.models import ReportDelivery, ReportKind, ReportRecipient, ReportRequest, StoredReport
 from tenants.api.serializers import BriefMixin
+
+
+class ReportDeliverySerializer(serializers.ModelSerializer):
+    """One e-mail of the report to one recipient: pending, retrying, sent or failed."""
+
+    id = serializers.UUIDField(source="uuid", read_only=True)
+
+    class Meta:
+        model = ReportDelivery
+        fields = [
+            "id",
+            "name",
+            "email",
+            "state",
+            "attempts",
+            "error",
+            "sent_at",
+            "link_expires_at",
+            "opened_at",
+        ]
+        read_only_fields = fields
 
 
 class StoredReportSerializer(BriefMixin, serializers.ModelSerializer):
@@ -9,6 +30,7 @@ class StoredReportSerializer(BriefMixin, serializers.ModelSerializer):
     period = serializers.CharField(source="period_label", read_only=True)
     filename = serializers.CharField(read_only=True)
     download_url = serializers.SerializerMethodField()
+    deliveries = ReportDeliverySerializer(many=True, read_only=True)
 
     class Meta:
         model = StoredReport
@@ -24,6 +46,7 @@ class StoredReportSerializer(BriefMixin, serializers.ModelSerializer):
             "generated_at",
             "generated_by",
             "download_url",
+            "deliveries",
         ]
         brief_fields = ["id", "kind", "period", "version", "sha256"]
         read_only_fields = fields
@@ -73,3 +96,20 @@ class ReportRequestSerializer(BriefMixin, serializers.ModelSerializer):
         ]
         brief_fields = ["id", "kind", "period", "state"]
         read_only_fields = fields
+
+
+class ReportRecipientSerializer(serializers.ModelSerializer):
+    """Someone e-mailed a link to each new report of ``kinds``; written through
+    ``reports.delivery`` (its validation and evidence events), never saved here."""
+
+    id = serializers.UUIDField(source="uuid", read_only=True)
+    kinds = serializers.ListField(
+        child=serializers.CharField(max_length=20),
+        help_text='Report kinds, e.g. ["monthly", "qbr"].',
+    )
+
+    class Meta:
+        model = ReportRecipient
+        fields = ["id", "name", "email", "kinds", "created_at", "created_by", "updated_at"]
+        read_only_fields = ["id", "created_at", "created_by", "updated_at"]
+        extra_kwargs = {"email": {"validators": []}}

@@ -13,14 +13,15 @@ from rest_framework.response import Response
 
 from common.dependencies import enqueue
 from common.periods import parse_period
-from reports import requests
+from reports import delivery, requests
 from reports.api.serializers import (
     GenerateReportSerializer,
+    ReportRecipientSerializer,
     ReportRequestSerializer,
     StoredReportSerializer,
 )
 from reports.filters import StoredReportFilterSet
-from reports.models import ReportRequest, StoredReport
+from reports.models import ReportRecipient, ReportRequest, StoredReport
 from reports.services import (
     ReportNotAvailable,
     file_sha256,
@@ -83,6 +84,11 @@ class StoredReportViewSet(viewsets.ReadOnlyModelViewSet):
         "download": Capability.REPORTS,
     }
 
+    def get_queryset(self):
+        if self.action in ("list", "retrieve"):
+            return super().get_queryset().prefetch_related("deliveries")
+        return super().get_queryset()
+
     @extend_schema(
         request=GenerateReportSerializer,
         responses={202: ReportRequestSerializer},
@@ -123,6 +129,74 @@ class StoredReportViewSet(viewsets.ReadOnlyModelViewSet):
         return report_file_response(report, actor=request.user)
 
 
+class ReportRecipientViewSet(viewsets.ModelViewSet):
+    """Who is e-mailed a link to each new report of their kinds (MSP admins and the client's
+    account managers); every change is an evidence event."""
+
+    queryset = ReportRecipient.objects.all()
+    serializer_class = ReportRecipientSerializer
+    lookup_field = "uuid"
+    lookup_value_regex = "[0-9a-fA-F-]{36}"
+    ordering_fields = ["name", "email"]
+    http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]
+    capabilities = {
+        "GET": Capability.RECIPIENTS,
+        "HEAD": Capability.RECIPIENTS,
+        "POST": Capability.RECIPIENTS,
+        "PUT": Capability.RECIPIENTS,
+        "PATCH": Capability.RECIPIENTS,
+        "DELETE": Capability.RECIPIENTS,
+    }
+
+    def _fields(self, request, instance: ReportRecipient | None = None) -> dict[str, Any]:
+        """The body's name, email and kinds (a PATCH keeps what it leaves out)."""
+        data = request.data
+        if not hasattr(data, "get"):
+            raise exceptions.ValidationError(
+                {"non_field_errors": ["Send an object with name, email and kinds."]}
+            )
+        names = ("name", "email", "kinds")
+        partial = instance is not None and request.method == "PATCH"
+        if partial and not any(name in data for name in names):
+            raise exceptions.ValidationError(
+                {"non_field_errors": ["Give at least one of name, email, kinds."]}
+            )
+        fields: dict[str, Any] = {}
+        for name in names:
+            if name in data:
+                many = name == "kinds" and hasattr(data, "getlist")
+                fields[name] = data.getlist(name) if many else data.get(name)
+            else:
+                fields[name] = getattr(instance, name) if partial else None
+        return fields
+
+    def create(self, request, *args, **kwargs):
+        try:
+            made = delivery.add_recipient(
+                client=current_client(request), actor=request.user, **self._fields(request)
+            )
+        except delivery.RecipientInvalid as exc:
+            raise exceptions.ValidationError(exc.errors) from exc
+        return Response(ReportRecipientSerializer(made).data, status=status.HTTP_201_CREATED)
+
+    def update(self, request, *args, **kwargs):
+        recipient = self.get_object()
+        try:
+            done = delivery.change_recipient(
+                client=current_client(request),
+                recipient=recipient,
+                actor=request.user,
+                **self._fields(request, recipient),
+            )
+        except delivery.RecipientInvalid as exc:
+            raise exceptions.ValidationError(exc.errors) from exc
+        return Response(ReportRecipientSerializer(done).data)
+
+    def destroy(self, request, *args, **kwargs):
+        delivery.remove_recipient(recipient=self.get_object(), actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
 class ReportAltered(exceptions.APIException):
     status_code = 409
     default_detail = (
@@ -158,6 +232,7 @@ def report_file_response(report: StoredReport, *, actor: Any = None) -> FileResp
 
 __all__ = [
     "ReportAltered",
+    "ReportRecipientViewSet",
     "ReportRequestViewSet",
     "StoredReportViewSet",
     "report_file_response",

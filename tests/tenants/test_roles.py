@@ -33,9 +33,9 @@ def test_anonymous_is_sent_to_login(http):
 
 
 CAPABILITIES_IN_A = {
-    "msp_admin": {C.VIEW, C.OPERATE, C.ADMINISTER, C.REPORTS, C.PEOPLE, C.AUDIT},
+    "msp_admin": {C.VIEW, C.OPERATE, C.ADMINISTER, C.REPORTS, C.PEOPLE, C.AUDIT, C.RECIPIENTS},
     "engineer": {C.VIEW, C.OPERATE, C.REPORTS},
-    "account_manager": {C.VIEW, C.REPORTS},
+    "account_manager": {C.VIEW, C.REPORTS, C.RECIPIENTS},
     "owner_a": {C.VIEW, C.REPORTS, C.SIGN, C.PEOPLE, C.AUDIT},
     "viewer_a": {C.VIEW, C.REPORTS},
     "owner_b": set(),
