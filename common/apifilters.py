@@ -31,7 +31,9 @@ class StrictOrderingFilter(OrderingFilter):
         params = request.query_params.get(self.ordering_param)
         if params:
             terms = [term.strip() for term in params.split(",") if term.strip()]
-            valid = [name for name, _ in self.get_valid_fields(queryset, view, {"request": request})]
+            valid = [
+                name for name, _ in self.get_valid_fields(queryset, view, {"request": request})
+            ]
             unknown = [t for t in terms if t.lstrip("-") not in valid]
             if unknown:
                 raise ValidationError(
