@@ -85,6 +85,17 @@ def _manage(env: dict[str, str], *args: str) -> str:
     return done.stdout
 
 
+def _static_collected(env: dict[str, str]) -> bool:
+    """Is the collected static manifest newer than every static source file (then collectstatic,
+    which compresses every file again, can be skipped)?"""
+    manifest = Path(env.get("STATIC_ROOT") or ROOT / "staticfiles") / "staticfiles.json"
+    if not manifest.exists():
+        return False
+    sources = [p for p in ROOT.glob("*/static/**/*") if p.is_file() and ".venv" not in p.parts]
+    sources += [p for p in ROOT.glob("static/**/*") if p.is_file()]
+    return all(p.stat().st_mtime <= manifest.stat().st_mtime for p in sources)
+
+
 def prepare(plan_path: Path, base_url: str, clients: int) -> dict[str, Any]:
     """Tokens, accounts and ids for the locustfile (Django set up on the load-test database)."""
     import django
@@ -278,7 +289,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     _manage(env, "bootstrap", "-v", "0")
     _manage(env, "seed_demo")
-    _manage(env, "collectstatic", "--noinput", "-v", "0")
+    if not _static_collected(env):
+        _manage(env, "collectstatic", "--noinput", "-v", "0")
 
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
