@@ -327,12 +327,13 @@ def run(
     open_findings: int = 1500,
     exceptions: int = 20,
 ) -> Any:
-    """Seed (once) and render both variants at ``assets × scale`` assets (at least 50); print
-    them and answer the figures with the pack's time, CPU and memory against the bare table's."""
+    """Seed (once) and render both variants at ``assets × scale`` assets (at least 50) and
+    ``findings × scale`` evidence-chain findings (at least 10); print them and answer the
+    figures with the pack's time, CPU and memory against the bare table's."""
     _setup_django()
     from bench.record import Ratio, Result
 
-    assets = max(50, round(assets * scale))
+    assets, findings = max(50, round(assets * scale)), max(10, round(findings * scale))
     from django.db import connections
     from django_tenants.utils import tenant_context
 
