@@ -1,4 +1,5 @@
-# PatchOps. `make run` starts the portal; `make test` runs the suite; `make bench` the benchmarks.
+# PatchOps. `make run` starts the portal; `make test` runs the suite; `make bench` the benchmarks;
+# `make loadtest` the load test.
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -6,7 +7,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # The suite runs on every core (pytest-xdist; each worker has its own test database).
 PYTEST_ARGS ?= -n auto
 
-.PHONY: install run test bench lint format clean agent
+.PHONY: install run test bench bench-compare loadtest lint format clean agent
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -23,8 +24,18 @@ run: install
 test: install
 	$(BIN)/python scripts/services.py exec -- $(BIN)/pytest $(PYTEST_ARGS)
 
+# Every benchmark; BENCH_SCALE=0.02 shrinks the sizes (CI), results in bench/results/<name>.json.
 bench: install
-	$(BIN)/python scripts/services.py exec -- $(BIN)/python -m bench $(BENCH_ARGS)
+	$(BIN)/python scripts/services.py exec -- $(BIN)/python -m bench $(if $(BENCH_SCALE),--scale $(BENCH_SCALE)) $(BENCH_ARGS)
+
+# Two result folders side by side: make bench-compare OLD=path/to/old NEW=bench/results
+NEW ?= bench/results
+bench-compare: install
+	$(BIN)/python -m bench.compare $(OLD) $(NEW)
+
+# gunicorn on 127.0.0.1 with the demo data, driven by locust (LOADTEST_SECONDS, default 300).
+loadtest: install
+	$(BIN)/python scripts/services.py exec -- $(BIN)/python -m bench.loadtest $(LOADTEST_ARGS)
 
 # ruff, then the import contract (pyproject.toml [tool.importlinter]: the apps' layers).
 # The device agent as one file (standard library only): dist/patchops-agent.pyz.

@@ -6,6 +6,7 @@ import time
 
 from django.db import connection
 
+from bench.record import Ratio, Result
 from tenants.models import Client
 from tenants.services import create_client
 
@@ -30,7 +31,7 @@ def _cleanup() -> None:
         Client.objects.filter(pk=client.pk).delete()
 
 
-def run(scale: float = 1.0) -> list[dict]:
+def run(scale: float = 1.0) -> Result:
     total = max(3, round(100 * scale))
     checkpoints = sorted({1, max(2, total // 2), total})
     _cleanup()
@@ -45,16 +46,33 @@ def run(scale: float = 1.0) -> list[dict]:
                 rows.append({"client": number, "create_client_s": elapsed, "create_schema_s": bare})
     finally:
         _cleanup()
-    print(f"   {'client #':>9} {'create_client':>14} {'bare CREATE SCHEMA':>19} {'ratio':>8}")
-    for row in rows:
-        ratio = row["create_client_s"] / max(row["create_schema_s"], 1e-6)
-        print(
-            f"   {row['client']:>9} {row['create_client_s']:>13.3f}s "
-            f"{row['create_schema_s']:>18.4f}s {ratio:>7.0f}x"
-        )
-    first, last = rows[0]["create_client_s"], rows[-1]["create_client_s"]
-    print(
-        f"   client #{rows[-1]['client']} takes {last / first:.2f}× the time of client #1 "
-        "(cloned from the template schema, not migrated)"
+    first, last = rows[0], rows[-1]
+    return Result(
+        figures={
+            "clients created": total,
+            **{
+                f"client #{row['client']}: create_client / bare CREATE SCHEMA (s)": (
+                    f"{row['create_client_s']:.3f} / {row['create_schema_s']:.4f}"
+                )
+                for row in rows
+            },
+        },
+        ratios=[
+            *(
+                Ratio(
+                    f"client #{row['client']} vs bare CREATE SCHEMA",
+                    row["create_client_s"],
+                    row["create_schema_s"],
+                )
+                for row in rows
+            ),
+            # Cloned from the template schema, not migrated: the last client costs what the
+            # first did.
+            Ratio(
+                f"client #{last['client']} vs client #1",
+                last["create_client_s"],
+                first["create_client_s"],
+                target="<= 1.5",
+            ),
+        ],
     )
-    return rows

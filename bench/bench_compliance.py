@@ -24,6 +24,7 @@ from django.db import connection
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
+from bench.record import Ratio, Result
 from compliance import engine
 from tenants.models import Client
 
@@ -167,7 +168,7 @@ def _raw_aggregate(schemas: list[str], at) -> list[tuple]:
         return cursor.fetchall()
 
 
-def run() -> dict:
+def run() -> Result:
     n_clients, n_assets = _scale()
     rng = random.Random(20260520)
     now = timezone.now()
@@ -205,25 +206,29 @@ def run() -> dict:
 
         mismatches = [s for s, total, ok in raw if (ok, total) != (
             engine_pct[s].numerator, engine_pct[s].denominator)]  # fmt: skip
-        result = {
-            "clients": n_clients,
-            "assets": n_clients * n_assets,
-            "findings": n_clients * n_assets * FINDINGS_PER_ASSET,
-            "build_s": round(build, 2),
-            "engine_compliance_s": round(engine_compliance, 3),
-            "engine_full_recompute_s": round(engine_full, 3),
-            "raw_sql_aggregate_s": round(raw_time, 3),
-            "ratio_compliance_vs_raw": round(engine_compliance / raw_time, 2),
-            "ratio_full_vs_raw": round(engine_full / raw_time, 2),
-            "figures_agree": not mismatches,
-        }
-        for key, value in result.items():
-            print(f"{key:28} {value}")
-        print(
-            "target: compliance recompute within 2x of the raw aggregate -> "
-            + ("met" if result["ratio_compliance_vs_raw"] <= 2 else "NOT met")
+        if mismatches:
+            raise AssertionError(f"engine and raw aggregate disagree for {mismatches}")
+        return Result(
+            figures={
+                "clients": n_clients,
+                "assets": n_clients * n_assets,
+                "findings": n_clients * n_assets * FINDINGS_PER_ASSET,
+                "build_s": round(build, 2),
+                "engine_compliance_s": round(engine_compliance, 3),
+                "engine_full_recompute_s": round(engine_full, 3),
+                "raw_sql_aggregate_s": round(raw_time, 3),
+                "figures_agree": not mismatches,
+            },
+            ratios=[
+                Ratio(
+                    "compliance recompute vs raw SQL aggregate",
+                    engine_compliance,
+                    raw_time,
+                    target="<= 2",
+                ),
+                Ratio("full recompute vs raw SQL aggregate", engine_full, raw_time),
+            ],
         )
-        return result
     finally:
         connection.set_schema_to_public()
         with connection.cursor() as cursor:

@@ -11,7 +11,10 @@ from __future__ import annotations
 import io
 import time
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bench.record import Result
 
 ASSETS = 10_000
 SOFTWARE_PER_ASSET = 100
@@ -96,10 +99,11 @@ def _raw(software: int) -> tuple[float, int]:
     return time.perf_counter() - started, rows
 
 
-def run(*, scale: float = 1.0) -> list[tuple[str, str]]:
+def run(*, scale: float = 1.0) -> Result:
     from django.db import connection
     from django_tenants.utils import tenant_context
 
+    from bench.record import Ratio, Result
     from inventory.models import InstalledSoftware
     from tenants.services import create_client
 
@@ -119,11 +123,23 @@ def run(*, scale: float = 1.0) -> list[tuple[str, str]]:
         client.delete(force_drop=True)
     ingest_rate = rows / first
     raw_rate = raw_rows / raw_seconds
-    return [
-        ("assets × software", f"{assets} × {software} = {rows} rows"),
-        ("ingest, first push (rows/s)", f"{ingest_rate:,.0f}"),
-        ("ingest, same push again (rows/s)", f"{rows / again:,.0f}"),
-        ("ingest, every version upgraded (rows/s)", f"{rows / upgraded:,.0f}"),
-        ("raw COPY + upsert (rows/s)", f"{raw_rate:,.0f}"),
-        ("ratio ingest / raw (target ≥ 0.5)", f"{ingest_rate / raw_rate:.2f}"),
-    ]
+    return Result(
+        figures={
+            "assets × software": f"{assets} × {software} = {rows} rows",
+            "ingest, first push (rows/s)": round(ingest_rate),
+            "ingest, same push again (rows/s)": round(rows / again),
+            "ingest, every version upgraded (rows/s)": round(rows / upgraded),
+            "raw COPY + upsert (rows/s)": round(raw_rate),
+        },
+        ratios=[
+            Ratio(
+                "ingest first push vs raw COPY + upsert",
+                ingest_rate,
+                raw_rate,
+                "rows/s",
+                target=">= 0.5",
+            ),
+            Ratio("ingest re-push vs raw COPY + upsert", rows / again, raw_rate, "rows/s"),
+            Ratio("ingest upgrade vs raw COPY + upsert", rows / upgraded, raw_rate, "rows/s"),
+        ],
+    )

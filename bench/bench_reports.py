@@ -320,14 +320,20 @@ def _in_child(label: str, render) -> dict[str, Any]:
 
 
 def run(
+    scale: float = 1.0,
     assets: int = 2000,
     ephi_ratio: float = 0.35,
     findings: int = 500,
     open_findings: int = 1500,
     exceptions: int = 20,
-) -> list[dict[str, Any]]:
-    """Seed (once) and render both variants; print and return one result row per variant."""
+) -> Any:
+    """Seed (once) and render both variants at ``assets × scale`` assets (at least 50) and
+    ``findings × scale`` evidence-chain findings (at least 10); print them and answer the
+    figures with the pack's time, CPU and memory against the bare table's."""
     _setup_django()
+    from bench.record import Ratio, Result
+
+    assets, findings = max(50, round(assets * scale)), max(10, round(findings * scale))
     from django.db import connections
     from django_tenants.utils import tenant_context
 
@@ -362,7 +368,23 @@ def run(
             f"cpu {row['cpu_seconds']:>7.2f}s  peak RSS {row['max_rss_mb']:>7.1f} MB "
             f"(+{row['rss_growth_mb']} MB)"
         )
-    return results
+    pack, bare = results
+    return Result(
+        figures={
+            "assets": assets,
+            "ePHI rows": context["ephi_count"],
+            "evidence-chain rows": context["chain_findings"],
+            "builder queries (s)": round(query_seconds, 3),
+            **{f"{row['label']}": row for row in results},
+        },
+        ratios=[
+            Ratio("HIPAA pack vs bare table, wall time", pack["seconds"], bare["seconds"]),
+            Ratio("HIPAA pack vs bare table, CPU", pack["cpu_seconds"], bare["cpu_seconds"]),
+            Ratio(
+                "HIPAA pack vs bare table, peak RSS", pack["max_rss_mb"], bare["max_rss_mb"], "MB"
+            ),
+        ],
+    )
 
 
 if __name__ == "__main__":
