@@ -21,12 +21,12 @@ from .filters import AssetFilterSet, DiscoveryRunFilterSet, UnknownDeviceFilterS
 from .forms import (
     WEEKDAYS,
     AdoptForm,
+    AssetEditForm,
     BulkTagForm,
     DismissForm,
     PolicyForm,
     ReviewForm,
     ScheduleForm,
-    TagForm,
 )
 from .models import AssetClass, DiscoverySchedule, Site
 
@@ -192,34 +192,34 @@ class AssetDetailView(ClientPageMixin, TemplateView):
             history=selectors.asset_history(asset, limit=100),
             # The asset's findings, in working order (added by the findings app).
             **hooks.asset_page_context(asset=asset, at=timezone.now()),
-            tag_form=kwargs.get("tag_form")
-            or TagForm(
-                initial={
-                    "is_ephi": "yes" if asset.is_ephi else "no",
-                    "data_flows": asset.data_flows,
-                }
-            ),
+            attribute_history=selectors.attribute_history(asset),
+            edit_form=kwargs.get("edit_form") or AssetEditForm.for_asset(asset),
             adopted_from=asset.adopted_from.first(),
         )
         return context
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         asset = self.get_asset()
-        form = TagForm(request.POST)
+        form = AssetEditForm.for_asset(asset, request.POST)
         if not form.is_valid():
-            messages.error(request, "The tags were not saved; correct the form.")
-            return self.render_to_response(self.get_context_data(asset=asset, tag_form=form))
+            messages.error(request, "Nothing was saved; correct the form.")
+            return self.render_to_response(
+                self.get_context_data(asset=asset, edit_form=form), status=400
+            )
         try:
-            changed = services.tag_assets(
-                assets=[asset],
-                actor=request.user,
-                is_ephi=form.cleaned_data["is_ephi"],
-                data_flows=form.cleaned_data["data_flows"],
+            changes = services.update_asset_attributes(
+                asset=asset, actor=request.user, values=form.values(), source="portal"
             )
         except ValidationError as exc:
-            messages.error(request, _error_text(exc))
+            messages.error(request, f"Nothing was saved: {_error_text(exc)}")
+            return self.render_to_response(
+                self.get_context_data(asset=asset, edit_form=form), status=400
+            )
+        if changes:
+            labels = ", ".join(selectors.ATTRIBUTE_LABELS[name] for name in changes)
+            messages.success(request, f"Saved: {labels}.")
         else:
-            messages.success(request, "Tags saved." if changed else "Nothing changed.")
+            messages.success(request, "Nothing changed.")
         return redirect(request.path)
 
 
