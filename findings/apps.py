@@ -22,5 +22,5 @@ class FindingsConfig(AppConfig):
         # Every ingest re-matches the devices it recorded, in its transaction.
         on_inventory_synced(refresh_after_ingest)
         on_asset_page(asset_page_context)
-        # A person's change of ePHI, class or role re-scores the asset's findings, in its transaction.
+        # A person's change of ePHI, class or role re-scores the asset's findings, in its call.
         on_business_attributes_changed(rescore_findings)

@@ -7,7 +7,8 @@
   temporary table, one ``INSERT … ON CONFLICT``) and their change history;
 * ``discovery``: network scans reconciled with the inventory, the unknown-device queue, the
   discovery schedule and stale assets;
-* ``assets``: business attributes and tags (re-scoring findings through ``inventory.hooks``), monthly snapshots and supported-software reviews.
+* ``assets``: business attributes and tags (re-scoring findings through ``inventory.hooks``),
+  monthly snapshots and supported-software reviews.
 
 Callers import from ``inventory.services``.
 """
