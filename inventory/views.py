@@ -16,6 +16,7 @@ from common.pagination import page_of
 from tenants.permissions import Capability, ClientPageMixin
 
 from . import hooks, selectors, services
+from .listing import Sorting, count_line, csv_export, wants_csv
 from .choices import SoftwareCategory, SoftwareKind, UnknownDeviceState
 from .filters import AssetFilterSet, DiscoveryRunFilterSet, UnknownDeviceFilterSet
 from .forms import (
@@ -67,35 +68,63 @@ class AssetListView(ClientPageMixin, TemplateView):
     def required_capability(self, request: HttpRequest) -> Capability:
         return Capability.OPERATE if request.method == "POST" else Capability.VIEW
 
-    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        context = super().get_context_data(**kwargs)
+    sorting = Sorting(
+        columns={
+            "hostname": ("hostname",),
+            "os": ("os_family", "os_name", "os_version"),
+            "class": ("asset_class__name",),
+            "role": ("role",),
+            "ephi": ("is_ephi",),
+            "owner": ("owner",),
+            "location": ("location", "site__name"),
+            "last_seen": ("last_seen",),
+        },
+        default="hostname",
+    )
+
+    def filtered(self) -> tuple[Any, Any, str]:
+        """The filter set, the filtered and sorted assets, the chosen sort."""
         filterset = AssetFilterSet(
             self.request.GET or None,
-            queryset=selectors.visible_assets(self.request.user, self.client).order_by(
-                "hostname", "pk"
-            ),
+            queryset=selectors.visible_assets(self.request.user, self.client),
         )
         form = filterset.form
         form.fields["asset_class"].widget = _class_select()
         form.fields["site"].widget = _site_select()
-        for name in ("is_ephi", "is_stale", "is_managed", "unknown"):
-            form.fields[name].widget = _yes_no_select(name)
-        for name in ("data_flow", "seen_after", "seen_before"):
+        for name in ("seen_after", "seen_before"):
             form.fields.pop(name, None)
-        labels = {"q": "Search", "os_family": "OS family", "asset_class": "Class",
-                  "is_stale": "Stale", "is_managed": "Managed", "site": "Site"}  # fmt: skip
-        for name, label in labels.items():
-            form.fields[name].label = label
         form.order_fields(
-            ["q", "os_family", "role", "asset_class", "is_ephi", "is_stale", "is_managed"]
+            ["q", "os_family", "role", "asset_class", "site", "is_ephi", "data_flow", "is_stale"]
         )
         qs = filterset.qs if filterset.is_bound and filterset.is_valid() else filterset.queryset
+        qs, chosen = self.sorting.apply(qs, self.request)
+        return filterset, qs, chosen
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if wants_csv(request):
+            _, qs, _ = self.filtered()
+            return csv_export(
+                request=request,
+                client=self.client,
+                name="assets",
+                header=ASSET_CSV_HEADER,
+                rows=qs,
+                row=_asset_csv_row,
+            )
+        return super().get(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        filterset, qs, chosen = self.filtered()
         page = _page(self.request, qs)
         context.update(
             filterset=filterset,
             filter_errors=filterset.errors if filterset.is_bound else {},
             page_obj=page,
             assets=page.object_list,
+            count_line=count_line(page, "assets" if page.paginator.count != 1 else "asset"),
+            sort=self.sorting.links(self.request, chosen),
+            export_query=_export_query(self.request),
             query=_query_without_page(self.request),
             bulk_form=kwargs.get("bulk_form") or BulkTagForm(),
             any_assets=selectors.visible_assets(self.request.user, self.client).exists()
@@ -141,6 +170,55 @@ class AssetListView(ClientPageMixin, TemplateView):
         return redirect(target or request.path)
 
 
+ASSET_CSV_HEADER = [
+    "asset_id",
+    "hostname",
+    "os_family",
+    "os_name",
+    "os_version",
+    "asset_class",
+    "role",
+    "ephi_system",
+    "data_flows",
+    "owner",
+    "location",
+    "site",
+    "managed",
+    "stale",
+    "first_seen",
+    "last_seen",
+]
+
+
+def _asset_csv_row(a: Any) -> list[Any]:
+    return [
+        str(a.uuid),
+        a.hostname,
+        a.os_family,
+        a.os_name,
+        a.os_version,
+        a.asset_class.key,
+        a.role,
+        "yes" if a.is_ephi else "no",
+        ";".join(a.data_flows),
+        a.owner,
+        a.location,
+        a.site.name if a.site_id else "",
+        "yes" if a.is_managed else "no",
+        "yes" if a.is_stale else "no",
+        a.first_seen.isoformat(),
+        a.last_seen.isoformat(),
+    ]
+
+
+def _export_query(request: HttpRequest) -> str:
+    """The current filters and sort with ``export=csv`` (the export link of a list)."""
+    query = request.GET.copy()
+    query.pop("page", None)
+    query["export"] = "csv"
+    return query.urlencode()
+
+
 def _choices_select(choices: list[tuple[str, str]]) -> Any:
     from django import forms
 
@@ -153,14 +231,6 @@ def _class_select() -> Any:
 
 def _site_select() -> Any:
     return _choices_select([(n, n) for n in Site.objects.values_list("name", flat=True)])
-
-
-def _yes_no_select(name: str) -> Any:
-    if name == "is_ephi":
-        choices = [("true", "ePHI system: yes"), ("false", "ePHI system: no")]
-    else:
-        choices = [("true", "Yes"), ("false", "No")]
-    return _choices_select(choices)
 
 
 class AssetDetailView(ClientPageMixin, TemplateView):
