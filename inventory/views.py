@@ -16,9 +16,13 @@ from common.pagination import page_of
 from tenants.permissions import Capability, ClientPageMixin
 
 from . import hooks, selectors, services
-from .listing import Sorting, count_line, csv_export, wants_csv
 from .choices import SoftwareCategory, SoftwareKind, UnknownDeviceState
-from .filters import AssetFilterSet, DiscoveryRunFilterSet, UnknownDeviceFilterSet
+from .filters import (
+    AssetFilterSet,
+    DiscoveryRunFilterSet,
+    SoftwareFilterSet,
+    UnknownDeviceFilterSet,
+)
 from .forms import (
     WEEKDAYS,
     AdoptForm,
@@ -29,6 +33,7 @@ from .forms import (
     ReviewForm,
     ScheduleForm,
 )
+from .listing import Sorting, count_line, csv_export, wants_csv
 from .models import AssetClass, DiscoverySchedule, Site
 
 PAGE_SIZE = 50
@@ -294,14 +299,119 @@ class AssetDetailView(ClientPageMixin, TemplateView):
 
 
 # ------------------------------------------------------------------------------------------
+# Installed software
+
+
+SOFTWARE_CSV_HEADER = [
+    "asset_id",
+    "hostname",
+    "kind",
+    "name",
+    "version",
+    "arch",
+    "vendor",
+    "category",
+    "install_date",
+    "first_seen",
+    "last_seen",
+]
+
+
+def _software_csv_row(s: Any) -> list[Any]:
+    return [
+        str(s.asset.uuid),
+        s.asset.hostname,
+        s.kind,
+        s.name,
+        s.version,
+        s.arch,
+        s.vendor,
+        s.category,
+        s.install_date.isoformat() if s.install_date else "",
+        s.first_seen.isoformat(),
+        s.last_seen.isoformat(),
+    ]
+
+
+class SoftwareListView(ClientPageMixin, TemplateView):
+    """Installed software across the client's assets (Windows KBs included, kind hotfix)."""
+
+    template_name = "inventory/software_list.html"
+    sorting = Sorting(
+        columns={
+            "name": ("name", "version"),
+            "version": ("version",),
+            "vendor": ("vendor",),
+            "category": ("category",),
+            "kind": ("kind",),
+            "asset": ("asset__hostname",),
+            "last_seen": ("last_seen",),
+        },
+        default="name",
+    )
+
+    def filtered(self) -> tuple[Any, Any, str]:
+        filterset = SoftwareFilterSet(
+            self.request.GET or None,
+            queryset=selectors.visible_software(self.request.user, self.client),
+        )
+        filterset.form.fields.pop("asset", None)
+        qs = filterset.qs if filterset.is_bound and filterset.is_valid() else filterset.queryset
+        qs, chosen = self.sorting.apply(qs, self.request)
+        return filterset, qs, chosen
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if wants_csv(request):
+            _, qs, _ = self.filtered()
+            return csv_export(
+                request=request,
+                client=self.client,
+                name="software",
+                header=SOFTWARE_CSV_HEADER,
+                rows=qs,
+                row=_software_csv_row,
+            )
+        return super().get(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        filterset, qs, chosen = self.filtered()
+        page = _page(self.request, qs)
+        total = page.paginator.count
+        for row in page.object_list:
+            row.badge = CATEGORY_COLORS.get(row.category, "gray")
+        context.update(
+            filterset=filterset,
+            filter_errors=filterset.errors if filterset.is_bound else {},
+            page_obj=page,
+            software=page.object_list,
+            count_line=count_line(page, "software rows" if total != 1 else "software row"),
+            sort=self.sorting.links(self.request, chosen),
+            export_query=_export_query(self.request),
+            query=_query_without_page(self.request),
+        )
+        return context
+
+
+# ------------------------------------------------------------------------------------------
 # Unknown devices
 
 
 class UnknownDeviceListView(ClientPageMixin, TemplateView):
     template_name = "inventory/unknowndevice_list.html"
+    sorting = Sorting(
+        columns={
+            "ip": ("ip",),
+            "mac": ("mac",),
+            "vendor": ("mac_vendor",),
+            "first_seen": ("first_seen",),
+            "last_seen": ("last_seen",),
+            "state": ("state",),
+        },
+        default="-last_seen",
+    )
 
-    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        context = super().get_context_data(**kwargs)
+    def filtered(self) -> tuple[Any, Any, str]:
         params = self.request.GET.copy()
         if "state" not in params:
             params.setlist("state", [UnknownDeviceState.NEW])
@@ -309,19 +419,73 @@ class UnknownDeviceListView(ClientPageMixin, TemplateView):
             params, queryset=selectors.visible_unknown_devices(self.request.user, self.client)
         )
         filterset.form.fields.pop("seen_after", None)
-        filterset.form.fields["mac_vendor"].label = "MAC vendor"
         qs = filterset.qs if filterset.is_valid() else filterset.queryset.none()
+        qs, chosen = self.sorting.apply(qs, self.request)
+        return filterset, qs, chosen
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if wants_csv(request):
+            _, qs, _ = self.filtered()
+            return csv_export(
+                request=request,
+                client=self.client,
+                name="unknown-devices",
+                header=DEVICE_CSV_HEADER,
+                rows=qs,
+                row=_device_csv_row,
+            )
+        return super().get(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        filterset, qs, chosen = self.filtered()
         page = _page(self.request, qs)
+        total = page.paginator.count
         context.update(
             filterset=filterset,
+            filter_errors=filterset.errors,
             page_obj=page,
             devices=page.object_list,
+            count_line=count_line(page, "devices" if total != 1 else "device"),
+            sort=self.sorting.links(self.request, chosen),
+            export_query=_export_query(self.request),
             query=_query_without_page(self.request),
             summary=selectors.unknown_device_summary(),
             adopt_form=AdoptForm(),
             dismiss_form=DismissForm(),
         )
         return context
+
+
+DEVICE_CSV_HEADER = [
+    "device_id",
+    "ip",
+    "mac",
+    "mac_vendor",
+    "hostnames",
+    "os_guesses",
+    "state",
+    "adopted_as",
+    "decided_by",
+    "first_seen",
+    "last_seen",
+]
+
+
+def _device_csv_row(d: Any) -> list[Any]:
+    return [
+        str(d.uuid),
+        d.ip or "",
+        d.mac,
+        d.mac_vendor,
+        ";".join(d.hostnames),
+        ";".join(str(g.get("name", "")) for g in d.os_guesses if isinstance(g, dict)),
+        d.state,
+        d.adopted_asset.hostname if d.adopted_asset_id else "",
+        d.decided_by,
+        d.first_seen.isoformat(),
+        d.last_seen.isoformat(),
+    ]
 
 
 class UnknownDeviceActionView(ClientPageMixin, TemplateView):
@@ -387,8 +551,17 @@ class DiscoveryRunListView(ClientPageMixin, TemplateView):
     def required_capability(self, request: HttpRequest) -> Capability:
         return Capability.ADMINISTER if request.method == "POST" else Capability.VIEW
 
-    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        context = super().get_context_data(**kwargs)
+    sorting = Sorting(
+        columns={
+            "source": ("source", "source_name"),
+            "started": ("started_at",),
+            "finished": ("finished_at",),
+            "status": ("status",),
+        },
+        default="-started",
+    )
+
+    def filtered(self) -> tuple[Any, Any, str]:
         filterset = DiscoveryRunFilterSet(
             self.request.GET or None,
             queryset=selectors.visible_discovery_runs(self.request.user, self.client),
@@ -396,9 +569,39 @@ class DiscoveryRunListView(ClientPageMixin, TemplateView):
         for name in ("started_after", "started_before"):
             filterset.form.fields.pop(name, None)
         qs = filterset.qs if filterset.is_bound and filterset.is_valid() else filterset.queryset
+        qs, chosen = self.sorting.apply(qs, self.request)
+        return filterset, qs, chosen
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if wants_csv(request):
+            _, qs, _ = self.filtered()
+            return csv_export(
+                request=request,
+                client=self.client,
+                name="discovery-runs",
+                header=["run_id", "source", "source_name", "format", "actor", "status",
+                        "started_at", "finished_at", "counts", "errors"],
+                rows=qs,
+                row=lambda r: [
+                    str(r.uuid), r.source, r.source_name, r.format, r.actor, r.status,
+                    r.started_at.isoformat(), r.finished_at.isoformat() if r.finished_at else "",
+                    ";".join(f"{k}={v}" for k, v in r.counts.items()), len(r.errors),
+                ],
+            )  # fmt: skip
+        return super().get(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        filterset, qs, chosen = self.filtered()
         page = _page(self.request, qs)
         for run in page.object_list:
             run.badge = RUN_STATUS_COLORS.get(run.status, "gray")
+        context.update(
+            count_line=count_line(page, "runs" if page.paginator.count != 1 else "run"),
+            sort=self.sorting.links(self.request, chosen),
+            export_query=_export_query(self.request),
+            filter_errors=filterset.errors if filterset.is_bound else {},
+        )
         schedule = DiscoverySchedule.current()
         context.update(
             filterset=filterset,
@@ -518,7 +721,12 @@ class SnapshotListView(ClientPageMixin, TemplateView):
         page = _page(
             self.request, selectors.visible_snapshots(self.request.user, self.client), size=24
         )
-        context.update(page_obj=page, snapshots=page.object_list)
+        total = page.paginator.count
+        context.update(
+            page_obj=page,
+            snapshots=page.object_list,
+            count_line=count_line(page, "snapshots" if total != 1 else "snapshot"),
+        )
         return context
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
