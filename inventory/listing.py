@@ -34,12 +34,12 @@ class Sorting:
 
     def chosen(self, request: HttpRequest) -> str:
         value = (request.GET.get("sort") or "").strip()
-        return value if value.lstrip("-") in self.columns else self.default
+        return value if value.removeprefix("-") in self.columns else self.default
 
     def apply(self, qs: QuerySet, request: HttpRequest) -> tuple[QuerySet, str]:
         chosen = self.chosen(request)
         descending = chosen.startswith("-")
-        fields = self.columns[chosen.lstrip("-")]
+        fields = self.columns[chosen.removeprefix("-")]
         order = [f"-{f}" if descending else f for f in fields]
         return qs.order_by(*order, "-pk" if descending else "pk"), chosen
 
