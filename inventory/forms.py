@@ -86,6 +86,15 @@ class AssetEditForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
     )
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The class and site choices in one query each (the model iterator counts, then reads).
+        self.fields["asset_class"].choices = list(AssetClass.objects.values_list("key", "name"))
+        self.fields["site"].choices = [
+            ("", "No site"),
+            *((n, n) for n in Site.objects.values_list("name", flat=True)),
+        ]
+
     @staticmethod
     def initial_for(asset: Any) -> dict[str, Any]:
         return {
