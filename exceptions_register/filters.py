@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import django_filters as filters
+from django import forms
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -15,12 +16,23 @@ from .models import RiskException
 from .selectors import EXPIRING_SOON_DAYS
 
 
+def _yes_no() -> forms.Select:
+    """A true/false filter: Any, Yes, No (``?x=true`` / ``?x=false``)."""
+    return forms.Select(choices=[("", "Any"), ("true", "Yes"), ("false", "No")])
+
+
 class ExceptionFilterSet(filters.FilterSet):
-    state = filters.MultipleChoiceFilter(choices=ExceptionState.choices)
-    kind = filters.ChoiceFilter(choices=ExceptionKind.choices)
-    expiring_before = IsoDateTimeFilter(field_name="expires_at", lookup_expr="lt")
+    state = filters.MultipleChoiceFilter(
+        choices=ExceptionState.choices, label="State", widget=forms.CheckboxSelectMultiple
+    )
+    kind = filters.ChoiceFilter(choices=ExceptionKind.choices, label="Kind", empty_label="Any")
+    expiring_before = IsoDateTimeFilter(
+        field_name="expires_at", lookup_expr="lt", label="Expiring before"
+    )
     expiring_soon = filters.BooleanFilter(
-        method="filter_expiring_soon", label=f"Active, expiring within {EXPIRING_SOON_DAYS} days"
+        method="filter_expiring_soon",
+        label=f"Active, expiring within {EXPIRING_SOON_DAYS} days",
+        widget=_yes_no(),
     )
     q = filters.CharFilter(method="filter_q", label="Search")
 

@@ -7,9 +7,14 @@ class FindingsConfig(AppConfig):
 
     def ready(self) -> None:
         from catalogue.signals import catalogue_changed
-        from inventory.hooks import on_asset_page, on_inventory_synced
+        from inventory.hooks import (
+            on_asset_page,
+            on_business_attributes_changed,
+            on_inventory_synced,
+        )
 
         from .pipeline import refresh_after_ingest
+        from .rescore import rescore_findings
         from .selectors import asset_page_context
         from .tasks import on_catalogue_changed
 
@@ -21,3 +26,5 @@ class FindingsConfig(AppConfig):
         from .actions import register
 
         register()
+        # A person's change of ePHI, class or role re-scores the asset's findings, in its call.
+        on_business_attributes_changed(rescore_findings)

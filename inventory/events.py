@@ -5,6 +5,8 @@ from __future__ import annotations
 from evidence.contract import (
     BOOL,
     DATE,
+    DATETIME,
+    DECIMAL,
     INT,
     OBJECT,
     STR,
@@ -12,11 +14,25 @@ from evidence.contract import (
     declare,
     list_of,
     nullable,
+    optional,
     record,
 )
 
 _ASSET_REF = record({"id": UUID, "hostname": STR})
 _TAGS = record({"is_ephi": BOOL, "data_flows": list_of(STR)})
+# A finding a person's change of ePHI, class or role re-scored (``findings.rescore``): its risk
+# score before and after, and its due date before and after with why (or why it was kept).
+_RESCORED = list_of(
+    record(
+        {
+            "id": UUID,
+            "patch": STR,
+            "risk_score": optional(record({"before": DECIMAL, "after": DECIMAL})),
+            "due_at": optional(record({"before": DATETIME, "after": DATETIME, "why": STR})),
+            "due_at_kept": optional(STR),
+        }
+    )
+)
 
 declare(
     "asset.discovered",
@@ -49,12 +65,19 @@ declare(
 declare(
     "asset.attributes_changed",
     subject="discovery_run",
-    label="Asset attributes changed by an import",
+    label="Asset attributes changed",
     fields={
+        # An import's source (csv, osquery…), or "portal" / "api" for a person's edit (then the
+        # subject id is that source too, and the event names one asset).
         "source": STR,
         # changes: attribute → {"before": …, "after": …} (ePHI, data flows, class, role, owner,
-        # site, location), as the imported file set them.
-        "assets": list_of(record({"id": UUID, "hostname": STR, "changes": OBJECT})),
+        # site, location), as the imported file or the person set them; findings: what a
+        # person's change re-scored.
+        "assets": list_of(
+            record(
+                {"id": UUID, "hostname": STR, "changes": OBJECT, "findings": optional(_RESCORED)}
+            )
+        ),
     },
     summary=lambda p: f"{len(p['assets'])} asset(s) re-attributed by {p['source']}",
 )
@@ -68,7 +91,12 @@ declare(
     "asset.tagged",
     subject="asset",
     label="Asset tagged",
-    fields={"hostname": STR, "before": _TAGS, "after": _TAGS},
+    fields={
+        "hostname": STR,
+        "before": _TAGS,
+        "after": _TAGS,
+        "findings": optional(_RESCORED),  # re-scored when the ePHI flag changed
+    },
 )
 declare(
     "unknown_device.found",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.db.models import Q, QuerySet
 from django_filters import rest_framework as filters
 
@@ -10,6 +11,7 @@ from common.filtering import IsoDateTimeFilter
 
 from .choices import (
     AssetRole,
+    DataFlow,
     DiscoveryRunSource,
     DiscoveryRunStatus,
     SoftwareCategory,
@@ -19,6 +21,8 @@ from .choices import (
 from .models import Asset, DiscoveryRun, InstalledSoftware, InventorySnapshot, UnknownDevice
 
 __all__ = [
+    "ANY",
+    "yes_no",
     "AssetFilterSet",
     "SoftwareFilterSet",
     "UnknownDeviceFilterSet",
@@ -27,19 +31,50 @@ __all__ = [
 ]
 
 
+# Every filter of a page has a human label and "Any" as its empty choice; several values are
+# checkboxes, never a native multi-select box. The API reads the same filters (the widgets only
+# shape the pages).
+ANY = ("", "Any")
+
+
+def yes_no(yes: str = "Yes", no: str = "No") -> forms.Select:
+    """A true/false filter's widget: Any, yes, no (``?x=true`` / ``?x=false`` as before)."""
+    return forms.Select(choices=[ANY, ("true", yes), ("false", no)])
+
+
+def _checkboxes() -> forms.CheckboxSelectMultiple:
+    return forms.CheckboxSelectMultiple
+
+
 class AssetFilterSet(filters.FilterSet):
     q = filters.CharFilter(method="search", label="Search")
-    os_family = filters.MultipleChoiceFilter(choices=OsFamily.choices)
-    role = filters.MultipleChoiceFilter(choices=AssetRole.choices)
-    asset_class = filters.CharFilter(field_name="asset_class__key", label="Asset class (key)")
-    is_ephi = filters.BooleanFilter(field_name="is_ephi", label="ePHI system")
-    data_flow = filters.CharFilter(field_name="data_flows", lookup_expr="contains", method="flow")
-    is_stale = filters.BooleanFilter(field_name="is_stale", label="Stale")
-    is_managed = filters.BooleanFilter(field_name="is_managed", label="Managed")
-    unknown = filters.BooleanFilter(field_name="is_managed", exclude=True, label="Unknown")
-    site = filters.CharFilter(field_name="site__name", lookup_expr="iexact")
-    seen_after = IsoDateTimeFilter(field_name="last_seen", lookup_expr="gte")
-    seen_before = IsoDateTimeFilter(field_name="last_seen", lookup_expr="lt")
+    os_family = filters.MultipleChoiceFilter(
+        choices=OsFamily.choices, label="OS family", widget=_checkboxes()
+    )
+    role = filters.MultipleChoiceFilter(
+        choices=AssetRole.choices, label="Role", widget=_checkboxes()
+    )
+    asset_class = filters.CharFilter(field_name="asset_class__key", label="Class")
+    is_ephi = filters.BooleanFilter(
+        field_name="is_ephi",
+        label="ePHI system",
+        widget=yes_no("ePHI system: yes", "ePHI system: no"),
+    )
+    data_flow = filters.ChoiceFilter(
+        choices=DataFlow.choices, method="flow", label="Data flow", empty_label="Any"
+    )
+    is_stale = filters.BooleanFilter(field_name="is_stale", label="Stale", widget=yes_no())
+    is_managed = filters.BooleanFilter(field_name="is_managed", label="Managed", widget=yes_no())
+    unknown = filters.BooleanFilter(
+        field_name="is_managed", exclude=True, label="Unknown", widget=yes_no()
+    )
+    site = filters.CharFilter(field_name="site__name", lookup_expr="iexact", label="Site")
+    seen_after = IsoDateTimeFilter(
+        field_name="last_seen", lookup_expr="gte", label="Last seen on or after"
+    )
+    seen_before = IsoDateTimeFilter(
+        field_name="last_seen", lookup_expr="lt", label="Last seen before"
+    )
 
     class Meta:
         model = Asset
@@ -67,31 +102,49 @@ class AssetFilterSet(filters.FilterSet):
         )
 
     def flow(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        if not value:
+            return queryset
         return queryset.filter(data_flows__contains=[value.lower()])
 
 
 class SoftwareFilterSet(filters.FilterSet):
     q = filters.CharFilter(method="search", label="Search")
-    asset = filters.UUIDFilter(field_name="asset__uuid")
-    category = filters.MultipleChoiceFilter(choices=SoftwareCategory.choices)
-    kind = filters.MultipleChoiceFilter(choices=SoftwareKind.choices)
-    name = filters.CharFilter(lookup_expr="icontains")
-    vendor = filters.CharFilter(lookup_expr="icontains")
-    version = filters.CharFilter()
-    os_family = filters.ChoiceFilter(field_name="asset__os_family", choices=OsFamily.choices)
+    asset = filters.UUIDFilter(field_name="asset__uuid", label="Asset id")
+    category = filters.MultipleChoiceFilter(
+        choices=SoftwareCategory.choices, label="Category", widget=_checkboxes()
+    )
+    kind = filters.MultipleChoiceFilter(
+        choices=SoftwareKind.choices, label="Kind", widget=_checkboxes()
+    )
+    name = filters.CharFilter(lookup_expr="icontains", label="Name contains")
+    vendor = filters.CharFilter(lookup_expr="icontains", label="Vendor contains")
+    version = filters.CharFilter(label="Version (exact)")
+    os_family = filters.ChoiceFilter(
+        field_name="asset__os_family",
+        choices=OsFamily.choices,
+        label="OS family",
+        empty_label="Any",
+    )
 
     class Meta:
         model = InstalledSoftware
         fields = ["asset", "category", "kind", "name", "vendor", "version"]
 
     def search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        value = value.strip()
+        if not value:
+            return queryset
         return queryset.filter(Q(name__icontains=value) | Q(vendor__icontains=value))
 
 
 class UnknownDeviceFilterSet(filters.FilterSet):
-    state = filters.MultipleChoiceFilter(choices=UnknownDeviceState.choices)
-    mac_vendor = filters.CharFilter(lookup_expr="icontains")
-    seen_after = IsoDateTimeFilter(field_name="last_seen", lookup_expr="gte")
+    state = filters.MultipleChoiceFilter(
+        choices=UnknownDeviceState.choices, label="State", widget=_checkboxes()
+    )
+    mac_vendor = filters.CharFilter(lookup_expr="icontains", label="MAC vendor")
+    seen_after = IsoDateTimeFilter(
+        field_name="last_seen", lookup_expr="gte", label="Last seen on or after"
+    )
 
     class Meta:
         model = UnknownDevice
@@ -99,10 +152,18 @@ class UnknownDeviceFilterSet(filters.FilterSet):
 
 
 class DiscoveryRunFilterSet(filters.FilterSet):
-    source = filters.MultipleChoiceFilter(choices=DiscoveryRunSource.choices)
-    status = filters.MultipleChoiceFilter(choices=DiscoveryRunStatus.choices)
-    started_after = IsoDateTimeFilter(field_name="started_at", lookup_expr="gte")
-    started_before = IsoDateTimeFilter(field_name="started_at", lookup_expr="lt")
+    source = filters.MultipleChoiceFilter(
+        choices=DiscoveryRunSource.choices, label="Source", widget=_checkboxes()
+    )
+    status = filters.MultipleChoiceFilter(
+        choices=DiscoveryRunStatus.choices, label="Status", widget=_checkboxes()
+    )
+    started_after = IsoDateTimeFilter(
+        field_name="started_at", lookup_expr="gte", label="Started on or after"
+    )
+    started_before = IsoDateTimeFilter(
+        field_name="started_at", lookup_expr="lt", label="Started before"
+    )
 
     class Meta:
         model = DiscoveryRun
@@ -110,8 +171,8 @@ class DiscoveryRunFilterSet(filters.FilterSet):
 
 
 class SnapshotFilterSet(filters.FilterSet):
-    month = filters.DateFilter()
-    is_scheduled = filters.BooleanFilter()
+    month = filters.DateFilter(label="Month (first day, YYYY-MM-01)")
+    is_scheduled = filters.BooleanFilter(label="Scheduled", widget=yes_no())
 
     class Meta:
         model = InventorySnapshot

@@ -17,6 +17,7 @@ from .models import AssetClass, Site, SoftwarePolicy
 __all__ = [
     "EPHI_CHOICES",
     "TagForm",
+    "AssetEditForm",
     "BulkTagForm",
     "AdoptForm",
     "DismissForm",
@@ -52,6 +53,75 @@ class TagForm(forms.Form):
         required=False,
         widget=forms.CheckboxSelectMultiple,
     )
+
+
+class AssetEditForm(forms.Form):
+    """What people decide about one asset: class, role, owner, location, site, ePHI, data flows.
+
+    A field the request leaves out keeps the asset's value (``for_asset``), except the
+    data-flow checkboxes: none ticked is no data flow, as a browser sends it."""
+
+    asset_class = forms.ModelChoiceField(
+        label="Class", queryset=AssetClass.objects.all(), to_field_name="key", empty_label=None
+    )
+    role = forms.ChoiceField(label="Role", choices=AssetRole.choices)
+    owner = forms.CharField(label="Owner", max_length=200, required=False)
+    location = forms.CharField(label="Location", max_length=200, required=False)
+    site = forms.ModelChoiceField(
+        label="Site",
+        queryset=Site.objects.all(),
+        to_field_name="name",
+        required=False,
+        empty_label="No site",
+    )
+    is_ephi = forms.TypedChoiceField(
+        label="ePHI system",
+        choices=[("yes", "ePHI system: yes"), ("no", "ePHI system: no")],
+        coerce=lambda v: v == "yes",
+    )
+    data_flows = forms.MultipleChoiceField(
+        label="Sensitive-data flow",
+        choices=DataFlow.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The class and site choices in one query each (the model iterator counts, then reads).
+        self.fields["asset_class"].choices = list(AssetClass.objects.values_list("key", "name"))
+        self.fields["site"].choices = [
+            ("", "No site"),
+            *((n, n) for n in Site.objects.values_list("name", flat=True)),
+        ]
+
+    @staticmethod
+    def initial_for(asset: Any) -> dict[str, Any]:
+        return {
+            "asset_class": asset.asset_class.key,
+            "role": asset.role,
+            "owner": asset.owner,
+            "location": asset.location,
+            "site": asset.site.name if asset.site_id else "",
+            "is_ephi": "yes" if asset.is_ephi else "no",
+            "data_flows": list(asset.data_flows),
+        }
+
+    @classmethod
+    def for_asset(cls, asset: Any, data: Any = None) -> AssetEditForm:
+        if data is None:
+            return cls(initial=cls.initial_for(asset))
+        merged = data.copy()
+        for name, value in cls.initial_for(asset).items():
+            if name != "data_flows" and name not in data:
+                merged[name] = value
+        return cls(merged)
+
+    def values(self) -> dict[str, Any]:
+        """The cleaned values as ``inventory.services.update_asset_attributes`` takes them."""
+        data = dict(self.cleaned_data)
+        data["asset_class"] = data["asset_class"].key
+        return data
 
 
 class BulkTagForm(forms.Form):

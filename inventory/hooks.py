@@ -8,6 +8,9 @@ An app that must react registers a callable once, in its ``AppConfig.ready()``:
 * ``on_inventory_synced``: the findings app re-matches the devices an ingest just recorded (in
   the same transaction) and reports how many findings it opened and verified.
 * ``on_asset_page``: the findings app adds the asset's findings to the asset page.
+* ``on_business_attributes_changed``: the findings app re-scores the outstanding findings of
+  assets whose ePHI flag, class or role a person changed (in the same transaction) and says,
+  per finding, what moved (risk score, due date and why).
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ __all__ = [
     "inventory_synced",
     "on_asset_page",
     "asset_page_context",
+    "on_business_attributes_changed",
+    "business_attributes_changed",
 ]
 
 AssetsRecordedHook = Callable[..., Any]
@@ -89,3 +94,29 @@ def asset_page_context(*, asset: Any, at: datetime) -> dict[str, Any]:
     for hook in list(_asset_page):
         context.update(hook(asset=asset, at=at))
     return context
+
+
+# ``hook(previous_class={asset pk: class pk before}, at=datetime) -> {asset pk: [change, …]}``:
+# each change a JSON-able dict naming one re-scored finding (see ``findings.rescore``).
+AttributesChangedHook = Callable[..., Mapping[int, list[dict[str, Any]]]]
+_attributes_changed: list[AttributesChangedHook] = []
+
+
+def on_business_attributes_changed(hook: AttributesChangedHook) -> AttributesChangedHook:
+    if hook not in _attributes_changed:
+        _attributes_changed.append(hook)
+    return hook
+
+
+def business_attributes_changed(
+    *, previous_class: Mapping[int, int], at: datetime
+) -> dict[int, list[dict[str, Any]]]:
+    """Run every hook on assets whose scored attributes changed (already saved); what each
+    re-scored, per asset pk."""
+    out: dict[int, list[dict[str, Any]]] = {}
+    if not previous_class:
+        return out
+    for hook in list(_attributes_changed):
+        for pk, changes in (hook(previous_class=dict(previous_class), at=at) or {}).items():
+            out.setdefault(pk, []).extend(changes)
+    return out

@@ -40,6 +40,8 @@ __all__ = [
     "visible_snapshots",
     "visible_software_policies",
     "asset_history",
+    "AttributeChange",
+    "attribute_history",
     "PATCHABLE_DEVICE",
     "assets_without_patch_source",
     "in_patch_scope",
@@ -99,6 +101,84 @@ def visible_software_policies(principal: Any, client: Client | None) -> QuerySet
 def asset_history(asset: Asset, *, limit: int = 200) -> QuerySet[SoftwareChange]:
     """Software installed, removed and upgraded on one asset, newest first."""
     return SoftwareChange.objects.filter(asset=asset).select_related("run")[:limit]
+
+
+ATTRIBUTE_LABELS = {
+    "asset_class": "Class",
+    "role": "Role",
+    "owner": "Owner",
+    "location": "Location",
+    "site": "Site",
+    "is_ephi": "ePHI system",
+    "data_flows": "Data flows",
+}
+
+
+@dataclass
+class AttributeChange:
+    """One recorded change of an asset's business attributes (from the evidence chain)."""
+
+    at: datetime
+    actor: str
+    source: str
+    changes: list[tuple[str, Any, Any]]  # (label, before, after)
+    findings: list[dict[str, Any]]
+    sequence: int
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(value) or "none"
+    return str(value) if value not in (None, "") else "—"
+
+
+def attribute_history(asset: Asset, *, limit: int = 100) -> list[AttributeChange]:
+    """Who changed the asset's class, role, owner, location, site, ePHI flag or data flows, when
+    and how (before → after, and the findings it re-scored), newest first: the
+    ``asset.attributes_changed`` events naming it (imports and people's edits) and its
+    ``asset.tagged`` events."""
+    from evidence.models import EvidenceEvent
+
+    uid = str(asset.uuid)
+    events = (
+        EvidenceEvent.objects.filter(
+            Q(kind="asset.attributes_changed", payload__assets__contains=[{"id": uid}])
+            | Q(kind="asset.tagged", subject_type="asset", subject_id=uid)
+        )
+        .only("sequence", "kind", "occurred_at", "actor", "payload")
+        .order_by("-sequence")[:limit]
+    )
+    out: list[AttributeChange] = []
+    for event in events:
+        payload = event.payload or {}
+        if event.kind == "asset.tagged":
+            before, after = payload.get("before", {}), payload.get("after", {})
+            changes = {
+                k: {"before": before.get(k), "after": after.get(k)}
+                for k in ("is_ephi", "data_flows")
+                if before.get(k) != after.get(k)
+            }
+            source, findings = "portal or API (tags)", payload.get("findings", [])
+        else:
+            entry = next((a for a in payload.get("assets", []) if a.get("id") == uid), {})
+            changes, findings = entry.get("changes", {}), entry.get("findings", [])
+            source = payload.get("source", "")
+        out.append(
+            AttributeChange(
+                at=event.occurred_at,
+                actor=event.actor,
+                source=source,
+                changes=[
+                    (ATTRIBUTE_LABELS.get(k, k), _shown(v.get("before")), _shown(v.get("after")))
+                    for k, v in changes.items()
+                ],
+                findings=findings,
+                sequence=event.sequence,
+            )
+        )
+    return out
 
 
 # Devices a patch source is expected to cover: computers (Windows, macOS, Linux) that are not

@@ -8,6 +8,7 @@ app_name = "inventory"
 urlpatterns = [
     path("assets/", views.AssetListView.as_view(), name="asset_list"),
     path("assets/<uuid:uuid>/", views.AssetDetailView.as_view(), name="asset_detail"),
+    path("software/", views.SoftwareListView.as_view(), name="software_list"),
     path("unknown-devices/", views.UnknownDeviceListView.as_view(), name="unknowndevice_list"),
     path(
         "unknown-devices/<uuid:uuid>/adopt/",

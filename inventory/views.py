@@ -17,17 +17,23 @@ from tenants.permissions import Capability, ClientPageMixin
 
 from . import hooks, selectors, services
 from .choices import SoftwareCategory, SoftwareKind, UnknownDeviceState
-from .filters import AssetFilterSet, DiscoveryRunFilterSet, UnknownDeviceFilterSet
+from .filters import (
+    AssetFilterSet,
+    DiscoveryRunFilterSet,
+    SoftwareFilterSet,
+    UnknownDeviceFilterSet,
+)
 from .forms import (
     WEEKDAYS,
     AdoptForm,
+    AssetEditForm,
     BulkTagForm,
     DismissForm,
     PolicyForm,
     ReviewForm,
     ScheduleForm,
-    TagForm,
 )
+from .listing import Sorting, count_line, csv_export, wants_csv
 from .models import AssetClass, DiscoverySchedule, Site
 
 PAGE_SIZE = 50
@@ -67,35 +73,63 @@ class AssetListView(ClientPageMixin, TemplateView):
     def required_capability(self, request: HttpRequest) -> Capability:
         return Capability.OPERATE if request.method == "POST" else Capability.VIEW
 
-    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        context = super().get_context_data(**kwargs)
+    sorting = Sorting(
+        columns={
+            "hostname": ("hostname",),
+            "os": ("os_family", "os_name", "os_version"),
+            "class": ("asset_class__name",),
+            "role": ("role",),
+            "ephi": ("is_ephi",),
+            "owner": ("owner",),
+            "location": ("location", "site__name"),
+            "last_seen": ("last_seen",),
+        },
+        default="hostname",
+    )
+
+    def filtered(self) -> tuple[Any, Any, str]:
+        """The filter set, the filtered and sorted assets, the chosen sort."""
         filterset = AssetFilterSet(
             self.request.GET or None,
-            queryset=selectors.visible_assets(self.request.user, self.client).order_by(
-                "hostname", "pk"
-            ),
+            queryset=selectors.visible_assets(self.request.user, self.client),
         )
         form = filterset.form
         form.fields["asset_class"].widget = _class_select()
         form.fields["site"].widget = _site_select()
-        for name in ("is_ephi", "is_stale", "is_managed", "unknown"):
-            form.fields[name].widget = _yes_no_select(name)
-        for name in ("data_flow", "seen_after", "seen_before"):
+        for name in ("seen_after", "seen_before"):
             form.fields.pop(name, None)
-        labels = {"q": "Search", "os_family": "OS family", "asset_class": "Class",
-                  "is_stale": "Stale", "is_managed": "Managed", "site": "Site"}  # fmt: skip
-        for name, label in labels.items():
-            form.fields[name].label = label
         form.order_fields(
-            ["q", "os_family", "role", "asset_class", "is_ephi", "is_stale", "is_managed"]
+            ["q", "os_family", "role", "asset_class", "site", "is_ephi", "data_flow", "is_stale"]
         )
         qs = filterset.qs if filterset.is_bound and filterset.is_valid() else filterset.queryset
+        qs, chosen = self.sorting.apply(qs, self.request)
+        return filterset, qs, chosen
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if wants_csv(request):
+            _, qs, _ = self.filtered()
+            return csv_export(
+                request=request,
+                client=self.client,
+                name="assets",
+                header=ASSET_CSV_HEADER,
+                rows=qs,
+                row=_asset_csv_row,
+            )
+        return super().get(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        filterset, qs, chosen = self.filtered()
         page = _page(self.request, qs)
         context.update(
             filterset=filterset,
             filter_errors=filterset.errors if filterset.is_bound else {},
             page_obj=page,
             assets=page.object_list,
+            count_line=count_line(page, "assets" if page.paginator.count != 1 else "asset"),
+            sort=self.sorting.links(self.request, chosen),
+            export_query=_export_query(self.request),
             query=_query_without_page(self.request),
             bulk_form=kwargs.get("bulk_form") or BulkTagForm(),
             any_assets=selectors.visible_assets(self.request.user, self.client).exists()
@@ -141,6 +175,55 @@ class AssetListView(ClientPageMixin, TemplateView):
         return redirect(target or request.path)
 
 
+ASSET_CSV_HEADER = [
+    "asset_id",
+    "hostname",
+    "os_family",
+    "os_name",
+    "os_version",
+    "asset_class",
+    "role",
+    "ephi_system",
+    "data_flows",
+    "owner",
+    "location",
+    "site",
+    "managed",
+    "stale",
+    "first_seen",
+    "last_seen",
+]
+
+
+def _asset_csv_row(a: Any) -> list[Any]:
+    return [
+        str(a.uuid),
+        a.hostname,
+        a.os_family,
+        a.os_name,
+        a.os_version,
+        a.asset_class.key,
+        a.role,
+        "yes" if a.is_ephi else "no",
+        ";".join(a.data_flows),
+        a.owner,
+        a.location,
+        a.site.name if a.site_id else "",
+        "yes" if a.is_managed else "no",
+        "yes" if a.is_stale else "no",
+        a.first_seen.isoformat(),
+        a.last_seen.isoformat(),
+    ]
+
+
+def _export_query(request: HttpRequest) -> str:
+    """The current filters and sort with ``export=csv`` (the export link of a list)."""
+    query = request.GET.copy()
+    query.pop("page", None)
+    query["export"] = "csv"
+    return query.urlencode()
+
+
 def _choices_select(choices: list[tuple[str, str]]) -> Any:
     from django import forms
 
@@ -153,14 +236,6 @@ def _class_select() -> Any:
 
 def _site_select() -> Any:
     return _choices_select([(n, n) for n in Site.objects.values_list("name", flat=True)])
-
-
-def _yes_no_select(name: str) -> Any:
-    if name == "is_ephi":
-        choices = [("true", "ePHI system: yes"), ("false", "ePHI system: no")]
-    else:
-        choices = [("true", "Yes"), ("false", "No")]
-    return _choices_select(choices)
 
 
 class AssetDetailView(ClientPageMixin, TemplateView):
@@ -192,35 +267,130 @@ class AssetDetailView(ClientPageMixin, TemplateView):
             history=selectors.asset_history(asset, limit=100),
             # The asset's findings, in working order (added by the findings app).
             **hooks.asset_page_context(asset=asset, at=timezone.now()),
-            tag_form=kwargs.get("tag_form")
-            or TagForm(
-                initial={
-                    "is_ephi": "yes" if asset.is_ephi else "no",
-                    "data_flows": asset.data_flows,
-                }
-            ),
+            attribute_history=selectors.attribute_history(asset),
+            edit_form=kwargs.get("edit_form") or AssetEditForm.for_asset(asset),
             adopted_from=asset.adopted_from.first(),
         )
         return context
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         asset = self.get_asset()
-        form = TagForm(request.POST)
+        form = AssetEditForm.for_asset(asset, request.POST)
         if not form.is_valid():
-            messages.error(request, "The tags were not saved; correct the form.")
-            return self.render_to_response(self.get_context_data(asset=asset, tag_form=form))
+            messages.error(request, "Nothing was saved; correct the form.")
+            return self.render_to_response(
+                self.get_context_data(asset=asset, edit_form=form), status=400
+            )
         try:
-            changed = services.tag_assets(
-                assets=[asset],
-                actor=request.user,
-                is_ephi=form.cleaned_data["is_ephi"],
-                data_flows=form.cleaned_data["data_flows"],
+            changes = services.update_asset_attributes(
+                asset=asset, actor=request.user, values=form.values(), source="portal"
             )
         except ValidationError as exc:
-            messages.error(request, _error_text(exc))
+            messages.error(request, f"Nothing was saved: {_error_text(exc)}")
+            return self.render_to_response(
+                self.get_context_data(asset=asset, edit_form=form), status=400
+            )
+        if changes:
+            labels = ", ".join(selectors.ATTRIBUTE_LABELS[name] for name in changes)
+            messages.success(request, f"Saved: {labels}.")
         else:
-            messages.success(request, "Tags saved." if changed else "Nothing changed.")
+            messages.success(request, "Nothing changed.")
         return redirect(request.path)
+
+
+# ------------------------------------------------------------------------------------------
+# Installed software
+
+
+SOFTWARE_CSV_HEADER = [
+    "asset_id",
+    "hostname",
+    "kind",
+    "name",
+    "version",
+    "arch",
+    "vendor",
+    "category",
+    "install_date",
+    "first_seen",
+    "last_seen",
+]
+
+
+def _software_csv_row(s: Any) -> list[Any]:
+    return [
+        str(s.asset.uuid),
+        s.asset.hostname,
+        s.kind,
+        s.name,
+        s.version,
+        s.arch,
+        s.vendor,
+        s.category,
+        s.install_date.isoformat() if s.install_date else "",
+        s.first_seen.isoformat(),
+        s.last_seen.isoformat(),
+    ]
+
+
+class SoftwareListView(ClientPageMixin, TemplateView):
+    """Installed software across the client's assets (Windows KBs included, kind hotfix)."""
+
+    template_name = "inventory/software_list.html"
+    sorting = Sorting(
+        columns={
+            "name": ("name", "version"),
+            "version": ("version",),
+            "vendor": ("vendor",),
+            "category": ("category",),
+            "kind": ("kind",),
+            "asset": ("asset__hostname",),
+            "last_seen": ("last_seen",),
+        },
+        default="name",
+    )
+
+    def filtered(self) -> tuple[Any, Any, str]:
+        filterset = SoftwareFilterSet(
+            self.request.GET or None,
+            queryset=selectors.visible_software(self.request.user, self.client),
+        )
+        filterset.form.fields.pop("asset", None)
+        qs = filterset.qs if filterset.is_bound and filterset.is_valid() else filterset.queryset
+        qs, chosen = self.sorting.apply(qs, self.request)
+        return filterset, qs, chosen
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if wants_csv(request):
+            _, qs, _ = self.filtered()
+            return csv_export(
+                request=request,
+                client=self.client,
+                name="software",
+                header=SOFTWARE_CSV_HEADER,
+                rows=qs,
+                row=_software_csv_row,
+            )
+        return super().get(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        filterset, qs, chosen = self.filtered()
+        page = _page(self.request, qs)
+        total = page.paginator.count
+        for row in page.object_list:
+            row.badge = CATEGORY_COLORS.get(row.category, "gray")
+        context.update(
+            filterset=filterset,
+            filter_errors=filterset.errors if filterset.is_bound else {},
+            page_obj=page,
+            software=page.object_list,
+            count_line=count_line(page, "software rows" if total != 1 else "software row"),
+            sort=self.sorting.links(self.request, chosen),
+            export_query=_export_query(self.request),
+            query=_query_without_page(self.request),
+        )
+        return context
 
 
 # ------------------------------------------------------------------------------------------
@@ -229,9 +399,19 @@ class AssetDetailView(ClientPageMixin, TemplateView):
 
 class UnknownDeviceListView(ClientPageMixin, TemplateView):
     template_name = "inventory/unknowndevice_list.html"
+    sorting = Sorting(
+        columns={
+            "ip": ("ip",),
+            "mac": ("mac",),
+            "vendor": ("mac_vendor",),
+            "first_seen": ("first_seen",),
+            "last_seen": ("last_seen",),
+            "state": ("state",),
+        },
+        default="-last_seen",
+    )
 
-    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        context = super().get_context_data(**kwargs)
+    def filtered(self) -> tuple[Any, Any, str]:
         params = self.request.GET.copy()
         if "state" not in params:
             params.setlist("state", [UnknownDeviceState.NEW])
@@ -239,19 +419,73 @@ class UnknownDeviceListView(ClientPageMixin, TemplateView):
             params, queryset=selectors.visible_unknown_devices(self.request.user, self.client)
         )
         filterset.form.fields.pop("seen_after", None)
-        filterset.form.fields["mac_vendor"].label = "MAC vendor"
         qs = filterset.qs if filterset.is_valid() else filterset.queryset.none()
+        qs, chosen = self.sorting.apply(qs, self.request)
+        return filterset, qs, chosen
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if wants_csv(request):
+            _, qs, _ = self.filtered()
+            return csv_export(
+                request=request,
+                client=self.client,
+                name="unknown-devices",
+                header=DEVICE_CSV_HEADER,
+                rows=qs,
+                row=_device_csv_row,
+            )
+        return super().get(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        filterset, qs, chosen = self.filtered()
         page = _page(self.request, qs)
+        total = page.paginator.count
         context.update(
             filterset=filterset,
+            filter_errors=filterset.errors,
             page_obj=page,
             devices=page.object_list,
+            count_line=count_line(page, "devices" if total != 1 else "device"),
+            sort=self.sorting.links(self.request, chosen),
+            export_query=_export_query(self.request),
             query=_query_without_page(self.request),
             summary=selectors.unknown_device_summary(),
             adopt_form=AdoptForm(),
             dismiss_form=DismissForm(),
         )
         return context
+
+
+DEVICE_CSV_HEADER = [
+    "device_id",
+    "ip",
+    "mac",
+    "mac_vendor",
+    "hostnames",
+    "os_guesses",
+    "state",
+    "adopted_as",
+    "decided_by",
+    "first_seen",
+    "last_seen",
+]
+
+
+def _device_csv_row(d: Any) -> list[Any]:
+    return [
+        str(d.uuid),
+        d.ip or "",
+        d.mac,
+        d.mac_vendor,
+        ";".join(d.hostnames),
+        ";".join(str(g.get("name", "")) for g in d.os_guesses if isinstance(g, dict)),
+        d.state,
+        d.adopted_asset.hostname if d.adopted_asset_id else "",
+        d.decided_by,
+        d.first_seen.isoformat(),
+        d.last_seen.isoformat(),
+    ]
 
 
 class UnknownDeviceActionView(ClientPageMixin, TemplateView):
@@ -317,8 +551,17 @@ class DiscoveryRunListView(ClientPageMixin, TemplateView):
     def required_capability(self, request: HttpRequest) -> Capability:
         return Capability.ADMINISTER if request.method == "POST" else Capability.VIEW
 
-    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        context = super().get_context_data(**kwargs)
+    sorting = Sorting(
+        columns={
+            "source": ("source", "source_name"),
+            "started": ("started_at",),
+            "finished": ("finished_at",),
+            "status": ("status",),
+        },
+        default="-started",
+    )
+
+    def filtered(self) -> tuple[Any, Any, str]:
         filterset = DiscoveryRunFilterSet(
             self.request.GET or None,
             queryset=selectors.visible_discovery_runs(self.request.user, self.client),
@@ -326,9 +569,39 @@ class DiscoveryRunListView(ClientPageMixin, TemplateView):
         for name in ("started_after", "started_before"):
             filterset.form.fields.pop(name, None)
         qs = filterset.qs if filterset.is_bound and filterset.is_valid() else filterset.queryset
+        qs, chosen = self.sorting.apply(qs, self.request)
+        return filterset, qs, chosen
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if wants_csv(request):
+            _, qs, _ = self.filtered()
+            return csv_export(
+                request=request,
+                client=self.client,
+                name="discovery-runs",
+                header=["run_id", "source", "source_name", "format", "actor", "status",
+                        "started_at", "finished_at", "counts", "errors"],
+                rows=qs,
+                row=lambda r: [
+                    str(r.uuid), r.source, r.source_name, r.format, r.actor, r.status,
+                    r.started_at.isoformat(), r.finished_at.isoformat() if r.finished_at else "",
+                    ";".join(f"{k}={v}" for k, v in r.counts.items()), len(r.errors),
+                ],
+            )  # fmt: skip
+        return super().get(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        filterset, qs, chosen = self.filtered()
         page = _page(self.request, qs)
         for run in page.object_list:
             run.badge = RUN_STATUS_COLORS.get(run.status, "gray")
+        context.update(
+            count_line=count_line(page, "runs" if page.paginator.count != 1 else "run"),
+            sort=self.sorting.links(self.request, chosen),
+            export_query=_export_query(self.request),
+            filter_errors=filterset.errors if filterset.is_bound else {},
+        )
         schedule = DiscoverySchedule.current()
         context.update(
             filterset=filterset,
@@ -448,7 +721,12 @@ class SnapshotListView(ClientPageMixin, TemplateView):
         page = _page(
             self.request, selectors.visible_snapshots(self.request.user, self.client), size=24
         )
-        context.update(page_obj=page, snapshots=page.object_list)
+        total = page.paginator.count
+        context.update(
+            page_obj=page,
+            snapshots=page.object_list,
+            count_line=count_line(page, "snapshots" if total != 1 else "snapshot"),
+        )
         return context
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:

@@ -1,5 +1,6 @@
 """FilterSets shared by the rings pages and API."""
 
+from django import forms
 from django_filters import rest_framework as filters
 
 from common.choices import OsFamily
@@ -7,14 +8,27 @@ from common.filtering import IsoDateTimeFilter
 from inventory.choices import AssetRole
 from inventory.models import Asset
 
-from .choices import PlacementTrigger, RolloutState, WindowRecurrence, WindowScope
+from .choices import PlacementTrigger, RolloutSelection, RolloutState, WindowRecurrence, WindowScope
 from .models import MaintenanceWindow, PlacementRun, Rollout
 
 
+def _yes_no() -> forms.Select:
+    """A true/false filter: Any, Yes, No (``?x=true`` / ``?x=false``)."""
+    return forms.Select(choices=[("", "Any"), ("true", "Yes"), ("false", "No")])
+
+
 class RolloutFilterSet(filters.FilterSet):
-    state = filters.ChoiceFilter(choices=RolloutState.choices)
-    created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    state = filters.ChoiceFilter(choices=RolloutState.choices, label="State", empty_label="Any")
+    selection = filters.ChoiceFilter(
+        choices=RolloutSelection.choices, label="Selection", empty_label="Any"
+    )
+    os_family = filters.ChoiceFilter(choices=OsFamily.choices, label="OS family", empty_label="Any")
+    created_after = IsoDateTimeFilter(
+        field_name="created_at", lookup_expr="gte", label="Created on or after"
+    )
+    created_before = IsoDateTimeFilter(
+        field_name="created_at", lookup_expr="lt", label="Created before"
+    )
 
     class Meta:
         model = Rollout
@@ -22,8 +36,11 @@ class RolloutFilterSet(filters.FilterSet):
 
 
 class MaintenanceWindowFilterSet(filters.FilterSet):
-    scope = filters.ChoiceFilter(choices=WindowScope.choices)
-    recurrence = filters.ChoiceFilter(choices=WindowRecurrence.choices)
+    scope = filters.ChoiceFilter(choices=WindowScope.choices, label="Scope", empty_label="Any")
+    recurrence = filters.ChoiceFilter(
+        choices=WindowRecurrence.choices, label="Recurrence", empty_label="Any"
+    )
+    is_active = filters.BooleanFilter(label="Active", widget=_yes_no())
 
     class Meta:
         model = MaintenanceWindow
@@ -31,9 +48,9 @@ class MaintenanceWindowFilterSet(filters.FilterSet):
 
 
 class RingMemberFilterSet(filters.FilterSet):
-    os_family = filters.ChoiceFilter(choices=OsFamily.choices)
-    role = filters.ChoiceFilter(choices=AssetRole.choices)
-    pinned = filters.BooleanFilter(method="filter_pinned")
+    os_family = filters.ChoiceFilter(choices=OsFamily.choices, label="OS family", empty_label="Any")
+    role = filters.ChoiceFilter(choices=AssetRole.choices, label="Role", empty_label="Any")
+    pinned = filters.BooleanFilter(method="filter_pinned", label="Pinned", widget=_yes_no())
 
     class Meta:
         model = Asset
@@ -44,7 +61,9 @@ class RingMemberFilterSet(filters.FilterSet):
 
 
 class PlacementRunFilterSet(filters.FilterSet):
-    trigger = filters.ChoiceFilter(choices=PlacementTrigger.choices)
+    trigger = filters.ChoiceFilter(
+        choices=PlacementTrigger.choices, label="Trigger", empty_label="Any"
+    )
 
     class Meta:
         model = PlacementRun

@@ -29,6 +29,7 @@ __all__ = [
     "AssetSerializer",
     "AssetDetailSerializer",
     "AssetTagSerializer",
+    "AssetEditSerializer",
     "BulkTagSerializer",
     "SoftwareSerializer",
     "UnknownDeviceSerializer",
@@ -126,6 +127,33 @@ class AssetTagSerializer(serializers.Serializer):
     def validate(self, attrs: dict) -> dict:
         if not attrs:
             raise serializers.ValidationError("Give is_ephi and/or data_flows.")
+        return attrs
+
+
+class AssetEditSerializer(serializers.Serializer):
+    """PATCH body of one asset: any of its business attributes (people decide them; an agent
+    token cannot send this). Keys outside these are refused, nothing is changed."""
+
+    asset_class = serializers.CharField(required=False, help_text="Asset class key")
+    role = serializers.ChoiceField(choices=AssetRole.choices, required=False)
+    owner = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    location = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    site = serializers.CharField(
+        required=False, allow_blank=True, allow_null=True, help_text="Site name; empty: no site"
+    )
+    is_ephi = serializers.BooleanField(required=False, help_text="ePHI system: yes/no")
+    data_flows = serializers.ListField(
+        child=serializers.ChoiceField(choices=DataFlow.choices), required=False
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        unknown = sorted(set(self.initial_data) - set(self.fields))
+        if unknown:
+            raise serializers.ValidationError(
+                {name: ["Not an editable attribute of an asset."] for name in unknown}
+            )
+        if not attrs:
+            raise serializers.ValidationError(f"Give at least one of {', '.join(self.fields)}.")
         return attrs
 
 

@@ -6,6 +6,7 @@ from dataclasses import asdict
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -40,8 +41,8 @@ from ..payload import PayloadError
 from .serializers import (
     AdoptSerializer,
     AssetDetailSerializer,
+    AssetEditSerializer,
     AssetSerializer,
-    AssetTagSerializer,
     BulkTagSerializer,
     DiscoveryRunSerializer,
     DiscoveryScheduleSerializer,
@@ -220,7 +221,8 @@ class _ClientViewSet(viewsets.GenericViewSet):
 
 
 class AssetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _ClientViewSet):
-    """Assets of the client; PATCH sets the ePHI and data-flow tags."""
+    """Assets of the client; PATCH sets their business attributes (class, role, owner, location,
+    site, ePHI, data flows)."""
 
     filterset_class = AssetFilterSet
     search_fields = ["hostname", "os_name", "owner", "location", "hardware_serial"]
@@ -234,17 +236,29 @@ class AssetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _ClientView
     def get_serializer_class(self):
         return AssetDetailSerializer if self.action == "retrieve" else AssetSerializer
 
-    @extend_schema(request=AssetTagSerializer, responses=AssetSerializer)
+    @extend_schema(
+        request=AssetEditSerializer,
+        responses=AssetSerializer,
+        description=(
+            "Set business attributes: asset_class (key), role, owner, location, site (name), "
+            "is_ephi, data_flows. Each change is an asset.attributes_changed event with before "
+            "and after; changing is_ephi, asset_class or role re-scores the asset's open "
+            "findings in the same call (a class change moves due dates to the new SLA window "
+            "unless already overdue). Write-scoped tokens and engineers; agent tokens cannot."
+        ),
+    )
     def partial_update(self, request: Any, *args: Any, **kwargs: Any) -> Response:
         asset = self.get_object()
-        tags = AssetTagSerializer(data=request.data)
-        tags.is_valid(raise_exception=True)
-        services.tag_assets(
-            assets=[asset],
-            actor=request.user,
-            is_ephi=tags.validated_data.get("is_ephi"),
-            data_flows=tags.validated_data.get("data_flows"),
-        )
+        body = AssetEditSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            services.update_asset_attributes(
+                asset=asset, actor=request.user, values=dict(body.validated_data), source="api"
+            )
+        except DjangoValidationError as exc:
+            raise ValidationError(
+                exc.message_dict if hasattr(exc, "message_dict") else exc.messages
+            ) from exc
         asset.refresh_from_db()
         return Response(AssetSerializer(asset, context=self.get_serializer_context()).data)
 

@@ -7,12 +7,20 @@
   temporary table, one ``INSERT … ON CONFLICT``) and their change history;
 * ``discovery``: network scans reconciled with the inventory, the unknown-device queue, the
   discovery schedule and stale assets;
-* ``assets``: tags, monthly snapshots and supported-software reviews.
+* ``assets``: business attributes and tags (re-scoring findings through ``inventory.hooks``),
+  monthly snapshots and supported-software reviews.
 
 Callers import from ``inventory.services``.
 """
 
-from .assets import create_snapshot, record_policy_review, tag_assets
+from .assets import (
+    EDITABLE_ATTRIBUTES,
+    clean_attributes,
+    create_snapshot,
+    record_policy_review,
+    tag_assets,
+    update_asset_attributes,
+)
 from .discovery import (
     ReconcileSummary,
     adopt_unknown_device,
@@ -42,6 +50,9 @@ __all__ = [
     "update_discovery_schedule",
     "run_scheduled_discovery",
     "tag_assets",
+    "EDITABLE_ATTRIBUTES",
+    "clean_attributes",
+    "update_asset_attributes",
     "create_snapshot",
     "record_policy_review",
 ]

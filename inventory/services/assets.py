@@ -1,5 +1,11 @@
-"""Changes people make to assets and the inventory's records: tags (ePHI, data flows), monthly
-snapshots and reviews of the supported-software list."""
+"""Changes people make to assets and the inventory's records: business attributes (class, role,
+owner, location, site, ePHI, data flows), tags, monthly snapshots and reviews of the
+supported-software list.
+
+A change of what the risk score or the SLA clock reads (ePHI, class, role) re-scores the asset's
+outstanding findings in the same transaction, through ``inventory.hooks`` (the findings app
+registers the re-scoring): the event of the change names each finding's score and due date
+before and after."""
 
 from __future__ import annotations
 
@@ -15,8 +21,169 @@ from django.utils import timezone
 
 from common.csvexport import csv_writer
 from evidence.services import actor_label, record_event
-from inventory.choices import DataFlow
-from inventory.models import Asset, InstalledSoftware, InventorySnapshot, SoftwarePolicyReview
+from inventory import hooks
+from inventory.choices import AssetRole, DataFlow
+from inventory.models import (
+    Asset,
+    AssetClass,
+    InstalledSoftware,
+    InventorySnapshot,
+    Site,
+    SoftwarePolicyReview,
+)
+
+# What people decide about an asset (never a device's own report), in the order pages show them.
+EDITABLE_ATTRIBUTES = (
+    "asset_class",
+    "role",
+    "owner",
+    "location",
+    "site",
+    "is_ephi",
+    "data_flows",
+)
+# The attributes the risk score and the SLA clock read (``findings.risk``, ``findings.sla``).
+SCORED_ATTRIBUTES = ("is_ephi", "asset_class", "role")
+TEXT_LIMIT = 200  # Asset.owner / Asset.location
+
+
+def _attributes(asset: Asset) -> dict[str, Any]:
+    return {
+        "asset_class": asset.asset_class.key,
+        "role": asset.role,
+        "owner": asset.owner,
+        "location": asset.location,
+        "site": asset.site.name if asset.site_id else "",
+        "is_ephi": asset.is_ephi,
+        "data_flows": list(asset.data_flows),
+    }
+
+
+def clean_attributes(values: dict[str, Any]) -> dict[str, Any]:
+    """Check the attributes a person wants to set; the cleaned values, keyed as given.
+
+    ``asset_class`` is a class key, ``site`` a site name ("" or None: no site), ``data_flows``
+    a list of data-flow values. Raises ``ValidationError`` naming every bad field (and any
+    key that is not an editable attribute)."""
+    from django.core.exceptions import ValidationError
+
+    errors: dict[str, str] = {}
+    out: dict[str, Any] = {}
+    unknown = sorted(set(values) - set(EDITABLE_ATTRIBUTES))
+    if unknown:
+        errors["detail"] = (
+            f"Not editable: {', '.join(unknown)}; editable: {', '.join(EDITABLE_ATTRIBUTES)}."
+        )
+    if not values:
+        errors["detail"] = f"Give at least one of {', '.join(EDITABLE_ATTRIBUTES)}."
+    if "asset_class" in values:
+        key = values["asset_class"]
+        cls = AssetClass.objects.filter(key=key).first() if isinstance(key, str) else None
+        if cls is None:
+            keys = ", ".join(AssetClass.objects.values_list("key", flat=True))
+            errors["asset_class"] = f"Unknown asset class {key!r}; use one of {keys}."
+        else:
+            out["asset_class"] = cls
+    if "role" in values:
+        if values["role"] not in AssetRole.values:
+            errors["role"] = f"Unknown role {values['role']!r}; use {', '.join(AssetRole.values)}."
+        else:
+            out["role"] = values["role"]
+    for name in ("owner", "location"):
+        if name in values:
+            text = values[name] if values[name] is not None else ""
+            if not isinstance(text, str):
+                errors[name] = "Give text."
+            elif len(text.strip()) > TEXT_LIMIT:
+                errors[name] = f"At most {TEXT_LIMIT} characters."
+            else:
+                out[name] = text.strip()
+    if "site" in values:
+        name = values["site"]
+        if name in (None, ""):
+            out["site"] = None
+        elif isinstance(name, Site):
+            out["site"] = name
+        else:
+            site = Site.objects.filter(name__iexact=str(name).strip()).first()
+            if site is None:
+                names = ", ".join(Site.objects.values_list("name", flat=True)) or "none yet"
+                errors["site"] = f"Unknown site {name!r}; sites: {names}."
+            else:
+                out["site"] = site
+    if "is_ephi" in values:
+        if not isinstance(values["is_ephi"], bool):
+            errors["is_ephi"] = "Give true or false."
+        else:
+            out["is_ephi"] = values["is_ephi"]
+    if "data_flows" in values:
+        flows = values["data_flows"]
+        if not isinstance(flows, list | tuple) or not all(isinstance(f, str) for f in flows):
+            errors["data_flows"] = "Give a list of data flows."
+        else:
+            bad = [f for f in flows if f not in DataFlow.values]
+            if bad:
+                errors["data_flows"] = (
+                    f"Unknown data flow(s) {bad}; use {', '.join(DataFlow.values)}."
+                )
+            else:
+                out["data_flows"] = [f for f in DataFlow.values if f in flows]
+    if errors:
+        raise ValidationError(errors)
+    return out
+
+
+def update_asset_attributes(
+    *, asset: Asset, actor: Any, values: dict[str, Any], source: str
+) -> dict[str, Any]:
+    """Set business attributes of one asset (``values`` as ``clean_attributes`` takes them).
+
+    One ``asset.attributes_changed`` event (``source`` "portal" or "api") names each changed
+    attribute before and after; when ePHI, class or role changed, the asset's outstanding
+    findings are re-scored in the same transaction (risk score; due date when the class's SLA
+    window differs) and the event lists each re-scored finding. Bad input raises
+    ``ValidationError`` and changes nothing. Returns the changes (empty: nothing changed)."""
+    cleaned = clean_attributes(values)
+    now = timezone.now()
+    with transaction.atomic():
+        locked = (
+            Asset.objects.select_for_update(of=("self",))
+            .select_related("asset_class", "site")
+            .get(pk=asset.pk)
+        )
+        before = _attributes(locked)
+        previous_class_id = locked.asset_class_id
+        for name, value in cleaned.items():
+            setattr(locked, name, value)
+        after = _attributes(locked)
+        changes = {
+            name: {"before": before[name], "after": after[name]}
+            for name in EDITABLE_ATTRIBUTES
+            if before[name] != after[name]
+        }
+        if not changes:
+            return {}
+        locked.save(update_fields=[*cleaned, "updated_at"])
+        entry: dict[str, Any] = {
+            "id": str(locked.uuid),
+            "hostname": locked.hostname,
+            "changes": changes,
+        }
+        if any(name in changes for name in SCORED_ATTRIBUTES):
+            rescored = hooks.business_attributes_changed(
+                previous_class={locked.pk: previous_class_id}, at=now
+            ).get(locked.pk, [])
+            entry["findings"] = rescored
+        record_event(
+            kind="asset.attributes_changed",
+            subject_type="discovery_run",
+            subject_id=source,
+            actor=actor,
+            occurred_at=now,
+            payload={"source": source, "assets": [entry]},
+        )
+    asset.refresh_from_db()
+    return changes
 
 
 def tag_assets(
@@ -26,7 +193,8 @@ def tag_assets(
     is_ephi: bool | None = None,
     data_flows: list[str] | None = None,
 ) -> int:
-    """Set the ePHI flag and/or the data-flow tags of assets; one event per changed asset."""
+    """Set the ePHI flag and/or the data-flow tags of assets; one event per changed asset (a
+    changed ePHI flag re-scores the asset's findings, listed in the event)."""
     from django.core.exceptions import ValidationError
 
     if is_ephi is None and data_flows is None:
@@ -51,12 +219,18 @@ def tag_assets(
                 continue
             asset.save(update_fields=["is_ephi", "data_flows", "updated_at"])
             changed += 1
+            payload: dict[str, Any] = {"hostname": asset.hostname, "before": before, "after": after}
+            if before["is_ephi"] != after["is_ephi"]:
+                # The risk score reads the ePHI flag: the asset's findings follow, now.
+                payload["findings"] = hooks.business_attributes_changed(
+                    previous_class={asset.pk: asset.asset_class_id}, at=timezone.now()
+                ).get(asset.pk, [])
             record_event(
                 kind="asset.tagged",
                 subject_type="asset",
                 subject_id=asset.uuid,
                 actor=actor,
-                payload={"hostname": asset.hostname, "before": before, "after": after},
+                payload=payload,
             )
     return changed
 

@@ -108,9 +108,12 @@ def test_an_agent_cannot_clear_ephi_or_change_the_class_a_person_set(
         assert decided["is_ephi"] is True and decided["asset_class"] == "do_not_disrupt"
         assert decided["owner"] == "Radiology" and decided["role"] == "server"
         tagged, changed = events(("asset.tagged", "asset.attributes_changed"))
-        assert tagged.kind == "asset.tagged" and tagged.actor == personas.engineer.email
-        assert tagged.payload["after"] == {"is_ephi": True, "data_flows": ["creates"]}
-        assert changed.kind == "asset.attributes_changed"
+        assert tagged.subject_id == "api" and tagged.actor == personas.engineer.email
+        assert tagged.payload["assets"][0]["changes"] == {
+            "is_ephi": {"before": False, "after": True},
+            "data_flows": {"before": [], "after": ["creates"]},
+        }
+        assert changed.kind == "asset.attributes_changed" and changed.payload["source"] == "csv"
         [entry] = changed.payload["assets"]
         assert entry["id"] == str(asset.uuid)
         assert entry["changes"]["asset_class"] == {

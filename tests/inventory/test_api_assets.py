@@ -151,8 +151,8 @@ def test_asset_patch_tags_ephi_and_flows(login, personas, fleet, tenant_a):
     assert response.json()["is_ephi"] is True
     assert response.json()["data_flows"] == ["creates", "transmits"]
     with tenant_context(tenant_a):
-        event = EvidenceEvent.objects.get(kind="asset.tagged")
-        assert event.payload["before"]["is_ephi"] is False
+        event = EvidenceEvent.objects.get(kind="asset.attributes_changed", subject_id="api")
+        assert event.payload["assets"][0]["changes"]["is_ephi"] == {"before": False, "after": True}
 
 
 def test_asset_patch_bad_flow_is_400(login, personas, fleet):

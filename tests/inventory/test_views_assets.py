@@ -237,21 +237,24 @@ def test_asset_detail_tag_form_records_through_the_service(login, personas, flee
     response = login(personas.engineer).post(
         url, {"is_ephi": "yes", "data_flows": ["transmits"]}, follow=True
     )
-    assert "Tags saved." in response.content.decode()
+    assert "Saved: ePHI system, Data flows." in response.content.decode()
     with tenant_context(tenant_a):
         asset = Asset.objects.get(pk=fleet["srv"].pk)
         assert asset.is_ephi and asset.data_flows == ["transmits"]
-        event = EvidenceEvent.objects.get(kind="asset.tagged")
-        assert event.payload["after"] == {"is_ephi": True, "data_flows": ["transmits"]}
+        event = EvidenceEvent.objects.get(kind="asset.attributes_changed", subject_id="portal")
+        assert event.payload["assets"][0]["changes"] == {
+            "is_ephi": {"before": False, "after": True},
+            "data_flows": {"before": [], "after": ["transmits"]},
+        }
 
 
 def test_asset_detail_tag_form_rejects_bad_input(login, personas, fleet, tenant_a):
     url = f"{BASE}{fleet['srv'].uuid}/"
     response = login(personas.engineer).post(url, {"is_ephi": "maybe", "data_flows": ["eats"]})
-    assert response.status_code == 200
-    assert "not saved" in response.content.decode()
+    assert response.status_code == 400
+    assert "Nothing was saved" in response.content.decode()
     with tenant_context(tenant_a):
-        assert not EvidenceEvent.objects.filter(kind="asset.tagged").exists()
+        assert not EvidenceEvent.objects.filter(subject_id="portal").exists()
 
 
 def test_asset_detail_unknown_uuid_is_404(login, personas, fleet):
