@@ -7,4 +7,8 @@ class IntegrationsConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the outbox senders (every process that delivers needs them).
-        from . import connectors  # noqa: F401
+        from evidence.subscribers import subscribe
+
+        from . import connectors, psa  # noqa: F401
+
+        subscribe(psa.SUBSCRIBED_KINDS, psa.on_event)

@@ -17,12 +17,14 @@ from integrations.api.serializers import (
     AgentJobSerializer,
     AgentJobStatusSerializer,
     OutboxMessageSerializer,
+    PsaConnectionSerializer,
     PsaTicketSerializer,
 )
 from integrations.choices import JobStatus
 from integrations.filters import OutboxMessageFilterSet, PsaTicketFilterSet
-from integrations.models import AgentJob, PsaTicket
+from integrations.models import AgentJob, PsaConnection, PsaTicket
 from integrations.outbox import retry_message
+from integrations.psa import save_connection
 from integrations.selectors import visible_outbox_messages
 from integrations.services import claim_agent_jobs, record_job_result
 from tenants.permissions import Capability
@@ -114,3 +116,36 @@ class OutboxMessageViewSet(viewsets.ReadOnlyModelViewSet):
         message = self.get_object()
         message = retry_message(message=message, actor=request.user)
         return Response(self.get_serializer(message).data, status=status.HTTP_200_OK)
+
+
+class PsaConnectionViewSet(viewsets.ModelViewSet):
+    """The client's PSA connection (ConnectWise Manage, Autotask or HaloPSA): credentials,
+    company and board/queue, priority and status mapping, what opens tickets. Engineers and MSP
+    admins (write tokens); secrets are write-only."""
+
+    serializer_class = PsaConnectionSerializer
+    lookup_field = "uuid"
+    lookup_url_kwarg = "id"
+    lookup_value_regex = r"[0-9a-fA-F-]{36}"
+    filter_backends: list = []
+    http_method_names = ["get", "post", "patch", "head", "options"]
+    capabilities = {
+        "GET": Capability.OPERATE,
+        "POST": Capability.OPERATE,
+        "PATCH": Capability.OPERATE,
+    }
+
+    def get_queryset(self):
+        return PsaConnection.objects.order_by("name", "pk")
+
+    def perform_create(self, serializer):
+        serializer.instance = save_connection(
+            data=dict(serializer.validated_data), actor=self.request.user
+        )
+
+    def perform_update(self, serializer):
+        serializer.instance = save_connection(
+            data=dict(serializer.validated_data),
+            actor=self.request.user,
+            instance=serializer.instance,
+        )
