@@ -515,11 +515,12 @@ def _exception_requested(event: Any) -> None:
 
 
 def _finding_overdue(event: Any) -> None:
+    """``finding.overdue`` (the SLA watch; payload: patch, hostname, tier, due_at…)."""
     conn = active_connection()
     if conn is None or not conn.tickets_for_overdue:
         return
     payload = event.payload
-    severity = str(payload.get("severity") or payload.get("tier") or "").lower()
+    severity = str(payload.get("tier") or payload.get("severity") or "").lower()
     if SEVERITY_RANK.get(severity, 0) < SEVERITY_RANK[conn.overdue_min_severity]:
         return
     finding = str(payload.get("finding") or event.subject_id)
@@ -528,12 +529,13 @@ def _finding_overdue(event: Any) -> None:
     from .services import open_ticket
 
     priority = severity if severity in TicketPriority.values else TicketPriority.HIGH
+    patch, host = payload.get("patch", ""), payload.get("hostname", "")
     open_ticket(
         category=TicketCategory.PATCHING,
-        summary=f"Overdue {severity} finding {payload.get('patch_identifier', '') or finding}",
-        description=f"Due {payload.get('due_at', '')}.",
+        summary=f"Overdue {severity} patch {patch} on {host}".strip(),
+        description=f"{patch} on {host} passed its SLA due time {payload.get('due_at', '')}.",
         priority=priority,
-        related={"finding": finding},
+        related={"finding": finding, "asset": payload.get("asset")},
         at=event.occurred_at,
     )
 
@@ -603,10 +605,15 @@ SUBSCRIBED_KINDS = [
 ]
 
 
-def dead_ticket_messages():
-    """The PSA calls given up, newest first (the PSA page lists them with a retry button)."""
+def psa_messages():
+    """Every call to a PSA, newest first."""
     return (
-        OutboxMessage.objects.filter(kind__in=PsaKind.values, state=DeliveryState.DEAD)
+        OutboxMessage.objects.filter(kind__in=PsaKind.values)
         .select_related("psa_ticket", "psa_connection")
         .order_by("-created_at", "-pk")
     )
+
+
+def dead_ticket_messages():
+    """The PSA calls given up, newest first (the PSA page lists them with a retry button)."""
+    return psa_messages().filter(state=DeliveryState.DEAD)

@@ -18,9 +18,4 @@ urlpatterns = [
         views.PsaRetryView.as_view(),
         name="psa_retry",
     ),
-    path(
-        "integrations/psa/<uuid:pk>/inbound/",
-        views.PsaInboundView.as_view(),
-        name="psa_inbound",
-    ),
 ]

@@ -1,5 +1,5 @@
 """HTML pages of the integrations app, under /clients/<slug>/: the outbox of outbound calls, the
-PSA connection and its tickets, and the PSA's inbound webhook."""
+PSA connection and its tickets."""
 
 from __future__ import annotations
 
@@ -7,12 +7,10 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
-from django.utils.decorators import method_decorator
 from django.views import View
-from django.views.decorators.csrf import csrf_exempt
 from django.views.generic import TemplateView
 
 from common.pagination import page_of
@@ -101,7 +99,7 @@ class PsaPageView(ClientPageMixin, TemplateView):
             else {},
             webhook_url=(
                 self.request.build_absolute_uri(
-                    reverse("integrations:psa_inbound", args=[conn.uuid])
+                    reverse("integrations-api:psa-connection-inbound", args=[conn.uuid])
                 )
                 if conn
                 else ""
@@ -134,7 +132,7 @@ class PsaRetryView(ClientPageMixin, View):
     capability = Capability.OPERATE
 
     def post(self, request: HttpRequest, pk: Any, **kwargs: Any) -> HttpResponse:
-        message = get_object_or_404(psa.dead_ticket_messages(), uuid=pk)
+        message = get_object_or_404(psa.psa_messages(), uuid=pk)
         try:
             retry_message(message=message, actor=request.user)
         except ValidationError as exc:
@@ -142,23 +140,3 @@ class PsaRetryView(ClientPageMixin, View):
         else:
             messages.success(request, f"{message.event} to {message.target} is queued again.")
         return redirect("integrations:psa")
-
-
-@method_decorator(csrf_exempt, name="dispatch")
-class PsaInboundView(View):
-    """A PSA's webhook or callback for one connection: signed by the PSA (no session); a bad or
-    unsigned call is refused with 400/401/403 and changes nothing."""
-
-    http_method_names = ["post"]
-
-    def post(self, request: HttpRequest, pk: Any, **kwargs: Any) -> HttpResponse:
-        conn = PsaConnection.objects.filter(uuid=pk).first()
-        if conn is None:
-            return JsonResponse({"detail": "No such connection."}, status=404)
-        try:
-            tickets = psa.receive_inbound(
-                conn=conn, headers=dict(request.headers), raw=request.body
-            )
-        except psa.InboundRefused as exc:
-            return JsonResponse({"detail": str(exc)}, status=exc.status)
-        return JsonResponse({"tickets": [str(t.uuid) for t in tickets]})

@@ -39,6 +39,9 @@ EXEMPT = {
     "accounts/password/reset/sent/": "the page after asking for a reset link",
     "accounts/password/reset/<uidb64>/<token>/": "the reset link's token admits",
     "accounts/password/reset/complete/": "the page after a reset",
+    "clients/<slug>/api/v1/psa-connections/<id>/inbound/": "the PSA's webhook: no token, the "
+    "PSA's "
+    "signature admits (tests/integrations/test_psa_connectors.py checks 400/401/403)",
 }
 EXEMPT_PREFIXES = {"admin/": "Django's admin site: its own staff sign-in, no client data"}
 # API routes the OpenAPI document does not list (format-suffix aliases ``….<format>`` neither).
@@ -72,6 +75,8 @@ PARAMS: dict[str, str] = {
     "psa-tickets:id": "psa_ticket",
     "outbox-messages:id": "outbox_message",
     "outbox:pk": "outbox_message",
+    "psa-connections:id": "psa_connection",
+    "messages:pk": "psa_message",
     "report-requests:uuid": "report_request",
     "requests:uuid": "report_request",
     "uploads:uuid": "upload",

@@ -141,7 +141,9 @@ class OutboxMessageSerializer(BriefMixin, serializers.ModelSerializer):
         brief_fields = ["id", "event", "state", "attempts", "next_attempt_at"]
 
     def get_target_name(self, obj: OutboxMessage) -> str:
-        return obj.rmm_webhook.name if obj.rmm_webhook else ""
+        if obj.rmm_webhook:
+            return obj.rmm_webhook.name
+        return obj.psa_connection.name if obj.psa_connection else ""
 
     def get_retryable(self, obj: OutboxMessage) -> bool:
         """A dead call that may be sent again (``POST …/retry/``)."""

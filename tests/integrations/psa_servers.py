@@ -247,12 +247,12 @@ def psa_server(kind: str) -> Iterator[PsaServer]:
             )
             with server.lock:
                 server.calls.append(call)
-                if not split.path.endswith("/auth/token") and not _authorized(
-                    server, call.headers
-                ):
+                if not split.path.endswith("/auth/token") and not _authorized(server, call.headers):
                     status, answer = 401, {"message": "Unauthorized"}
-                elif call.method != "GET" and not split.path.endswith("/auth/token") and (
-                    server.always is not None or server.statuses
+                elif (
+                    call.method != "GET"
+                    and not split.path.endswith("/auth/token")
+                    and (server.always is not None or server.statuses)
                 ):
                     status = server.always if server.always is not None else server.statuses.pop(0)
                     answer = {"message": "Service unavailable"}

@@ -213,7 +213,7 @@ def test_status_changes_come_back_signed(kind, tenant_a, personas, http):
         deliver_all(tenant_a)
         with tenant_context(tenant_a):
             ticket = PsaTicket.objects.get(subject_type="exception")
-        url = f"/clients/tenant-a/integrations/psa/{conn.uuid}/inbound/"
+        url = f"/clients/tenant-a/api/v1/psa-connections/{conn.uuid}/inbound/"
         remote = copy.deepcopy(server.tickets[int(ticket.external_id)])
         in_progress = next(k for k, v in SETTINGS[kind]["status_map"].items() if v == "in_progress")
         secret = SETTINGS[kind]["webhook_secret"]
@@ -346,7 +346,9 @@ def test_a_psa_that_never_answers_leaves_a_dead_call_to_retry(kind, tenant_a, pe
         page = engineer.get("/clients/tenant-a/integrations/psa/").content.decode()
         assert f'data-testid="dead-{create.uuid}"' not in page
         assert ticket.external_id in page
-        assert login(personas.viewer_a).get("/clients/tenant-a/integrations/psa/").status_code == 403
+        assert (
+            login(personas.viewer_a).get("/clients/tenant-a/integrations/psa/").status_code == 403
+        )
 
 
 def _night_ticket(kind: str, server: ps.PsaServer, ticket_id: int, at: datetime) -> None:
@@ -424,9 +426,7 @@ def test_polled_psa_tickets_count_after_hours_once(kind, tenant_a, personas):
                 return str(row.get(key)) == company and str(row.get(queue)) == board
 
             reported = [
-                r
-                for i, r in server.tickets.items()
-                if ours(r) and str(i) != ticket.external_id
+                r for i, r in server.tickets.items() if ours(r) and str(i) != ticket.external_id
             ]
             expected = sum(is_after_hours(_remote_created(kind, r), tenant_a) for r in reported)
             expected += ticket.is_after_hours
@@ -437,3 +437,50 @@ def test_polled_psa_tickets_count_after_hours_once(kind, tenant_a, personas):
         deliver_all(tenant_a)
         with tenant_context(tenant_a):
             assert after_hours_tickets(tenant_a, start, end) == expected
+
+
+DETECTED = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_overdue_critical_finding_opens_a_ticket_its_verification_closes(kind, tenant_a, personas):
+    from findings.models import Finding
+    from findings.tasks import sla_watch
+    from tests.producers import Device, push
+
+    with ps.psa_server(kind) as server:
+        with tenant_context(tenant_a):
+            connect(kind, server, personas.engineer, overdue_min_severity="critical")
+            device = Device("srv-01", os="windows_server").missing_kb(
+                "KB5000001", severity="critical"
+            )
+            minor = Device("srv-02", os="windows_server").missing_kb("KB5000002", severity="high")
+            with time_machine.travel(DETECTED, tick=False):
+                push([device, minor])
+            finding = Finding.objects.get(patch_identifier="KB5000001")
+            with time_machine.travel(finding.due_at + timedelta(minutes=1), tick=False):
+                sla_watch.apply().get()
+            late = Finding.objects.get(patch_identifier="KB5000002")
+            with time_machine.travel(late.due_at + timedelta(minutes=1), tick=False):
+                sla_watch.apply().get()
+            assert EvidenceEvent.objects.filter(kind="finding.overdue").count() == 2
+            # Only the critical one reaches the connection's minimum severity.
+            ticket = PsaTicket.objects.get(subject_type="finding")
+            assert ticket.subject_id == str(finding.uuid) and ticket.priority == "critical"
+        deliver_all(tenant_a)
+        with tenant_context(tenant_a):
+            ticket.refresh_from_db()
+            assert len(server.own_tickets()) == 1 and ticket.external_id
+            with time_machine.travel(finding.due_at + timedelta(hours=2), tick=False):
+                push(device.install_kb("KB5000001"))
+            assert EvidenceEvent.objects.filter(
+                kind="finding.verified", subject_id=str(finding.uuid)
+            ).exists()
+        deliver_all(tenant_a)
+        with tenant_context(tenant_a):
+            ticket.refresh_from_db()
+            page = f"{settings.PORTAL_URL.rstrip('/')}/clients/tenant-a/findings/{finding.uuid}/"
+            notes = server.note_texts(ticket.external_id)
+            assert len(notes) == 1 and page in notes[0]
+            assert server.status_of(ticket.external_id) == SETTINGS[kind]["closed_status_ref"]
+            assert ticket.is_closed
