@@ -4,18 +4,27 @@ from django_filters import rest_framework as filters
 
 from common.filtering import IsoDateTimeFilter
 
-from .choices import DeliveryKind, DeliveryState, TicketCategory, TicketStatus
+from .choices import (
+    DeliveryKind,
+    DeliveryState,
+    TicketCategory,
+    TicketMeaning,
+    TicketSource,
+    TicketStatus,
+)
 from .models import OutboxMessage, PsaTicket
 
 
 class PsaTicketFilterSet(filters.FilterSet):
     category = filters.ChoiceFilter(choices=TicketCategory.choices)
     status = filters.ChoiceFilter(choices=TicketStatus.choices)
+    source = filters.ChoiceFilter(choices=TicketSource.choices)
+    meaning = filters.ChoiceFilter(choices=TicketMeaning.choices)
     created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
 
     class Meta:
         model = PsaTicket
-        fields = ["category", "status", "is_after_hours"]
+        fields = ["category", "status", "source", "meaning", "is_after_hours"]
 
 
 class OutboxMessageFilterSet(filters.FilterSet):
