@@ -70,6 +70,11 @@ def _when(value: Any) -> datetime | None:
     return parsed
 
 
+def _same(expected: str, given: str) -> bool:
+    """Constant-time comparison that takes any header text (non-ASCII is simply different)."""
+    return hmac.compare_digest(expected.encode(), given.encode("utf-8", "replace"))
+
+
 def _root(conn: PsaConnection) -> str:
     return conn.base_url.rstrip("/")
 
@@ -151,7 +156,7 @@ class ConnectWise:
         if not given or not conn.webhook_secret:
             return False
         digest = hmac.new(conn.webhook_secret.encode(), raw, hashlib.sha256).digest()
-        return hmac.compare_digest(base64.b64encode(digest).decode(), given.strip())
+        return _same(base64.b64encode(digest).decode(), given.strip())
 
     def inbound(self, body: Any) -> list[Remote]:
         """A callback: ``{"Action", "Type": "ticket", "ID", "Entity": "<ticket JSON>"}``."""
@@ -247,7 +252,7 @@ class Autotask:
         if not given.startswith("sha1=") or not conn.webhook_secret:
             return False
         digest = hmac.new(conn.webhook_secret.encode(), raw, hashlib.sha1).digest()
-        return hmac.compare_digest("sha1=" + base64.b64encode(digest).decode(), given.strip())
+        return _same("sha1=" + base64.b64encode(digest).decode(), given.strip())
 
     def inbound(self, body: Any) -> list[Remote]:
         """A ticket webhook: ``{"Guid", "EntityType": "Ticket", "Id", "Action", "Fields"}``."""
@@ -387,7 +392,7 @@ class Halo:
         expected = base64.b64encode(
             f"{conn.webhook_username}:{conn.webhook_secret}".encode()
         ).decode()
-        return hmac.compare_digest(given[6:].strip(), expected)
+        return _same(given[6:].strip(), expected)
 
     def inbound(self, body: Any) -> list[Remote]:
         """A ticket webhook: the ticket as ``{"ticket": {...}}`` or the ticket itself."""

@@ -237,6 +237,13 @@ def test_status_changes_come_back_signed(kind, tenant_a, personas, http):
         assert answer.status_code == 403 and events() == before
         answer = http.post(url, body, content_type="application/json")
         assert answer.status_code == 401 and events() == before
+        odd = {
+            "HTTP_X_CONTENT_SIGNATURE": "é",
+            "HTTP_X_HOOK_SIGNATURE": "sha1=é",
+            "HTTP_AUTHORIZATION": "Basic é",
+        }
+        answer = http.post(url, body, content_type="application/json", **odd)
+        assert answer.status_code == 403 and events() == before
         garbage = b"{not json"
         if kind == "halopsa":
             _, headers = signed(in_progress, secret)
