@@ -7,10 +7,13 @@ class IntegrationsConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the outbox senders (every process that delivers needs them).
+        from evidence.subscribers import subscribe
         from findings.hooks import register_finding_action
 
-        from . import connectors  # noqa: F401
+        from . import connectors, psa  # noqa: F401
         from .finding_actions import ACTION
 
         # "Open a PSA ticket" on the findings pages.
         register_finding_action(ACTION)
+        # Tickets opened, noted and closed in the client's PSA as the work moves.
+        subscribe(psa.SUBSCRIBED_KINDS, psa.on_event)

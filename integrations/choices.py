@@ -8,6 +8,9 @@ __all__ = [
     "JobStatus",
     "DeliveryKind",
     "DeliveryState",
+    "PsaKind",
+    "TicketMeaning",
+    "TicketSource",
 ]
 
 
@@ -51,6 +54,32 @@ class DeliveryKind(models.TextChoices):
     """What an outbox message is, which decides how it is sent."""
 
     RMM_WEBHOOK = "rmm_webhook", "RMM webhook"
+    CONNECTWISE = "connectwise", "ConnectWise Manage"
+    AUTOTASK = "autotask", "Autotask"
+    HALOPSA = "halopsa", "HaloPSA"
+
+
+class PsaKind(models.TextChoices):
+    """Which PSA a client's connection speaks to (each is also the kind of its outbox calls)."""
+
+    CONNECTWISE = "connectwise", "ConnectWise Manage"
+    AUTOTASK = "autotask", "Autotask"
+    HALOPSA = "halopsa", "HaloPSA"
+
+
+class TicketMeaning(models.TextChoices):
+    """What a PSA status means to PatchOps (a connection maps each PSA status to one)."""
+
+    OPEN = "open", "Open"
+    IN_PROGRESS = "in_progress", "In progress"
+    CLOSED = "closed", "Closed"
+
+
+class TicketSource(models.TextChoices):
+    """Who opened a ticket: PatchOps (through the outbox) or the PSA (seen by polling/webhook)."""
+
+    PATCHOPS = "patchops", "PatchOps"
+    PSA = "psa", "PSA"
 
 
 class DeliveryState(models.TextChoices):

@@ -45,3 +45,46 @@ declare(
     label="Outbound call sent again",
     fields={"event": STR, "target": STR, "idempotency_key": STR, "last_error": STR},
 )
+declare(
+    "psa_connection.saved",
+    subject="psa_connection",
+    label="PSA connection saved",
+    fields={
+        "name": STR,
+        "kind": STR,
+        "base_url": STR,
+        "company": STR,
+        "board": STR,
+        "created": BOOL,
+    },
+)
+declare(
+    "ticket.sent",
+    subject="psa_ticket",
+    label="PSA ticket created in the PSA",
+    fields={"psa": STR, "external_id": STR},
+)
+declare(
+    "ticket.closed",
+    subject="psa_ticket",
+    label="PSA ticket closed by PatchOps",
+    fields={"reason": STR, "evidence": STR, "external_id": STR},
+)
+declare(
+    "ticket.reported",
+    subject="psa_ticket",
+    label="PSA ticket reported by the PSA",
+    fields={"external_id": STR, "status": STR, "meaning": STR, "after_hours": BOOL, "via": STR},
+)
+declare(
+    "ticket.status_changed",
+    subject="psa_ticket",
+    label="PSA ticket status changed in the PSA",
+    fields={"external_id": STR, "status": STR, "meaning": STR, "previous": STR, "via": STR},
+)
+declare(
+    "ticket.closed_in_psa",
+    subject="psa_ticket",
+    label="PSA ticket closed in the PSA",
+    fields={"external_id": STR, "status": STR, "via": STR},
+)

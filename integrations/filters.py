@@ -5,7 +5,14 @@ from django_filters import rest_framework as filters
 
 from common.filtering import IsoDateTimeFilter
 
-from .choices import DeliveryKind, DeliveryState, TicketCategory, TicketStatus
+from .choices import (
+    DeliveryKind,
+    DeliveryState,
+    TicketCategory,
+    TicketMeaning,
+    TicketSource,
+    TicketStatus,
+)
 from .models import OutboxMessage, PsaTicket
 
 
@@ -19,6 +26,10 @@ class PsaTicketFilterSet(filters.FilterSet):
         choices=TicketCategory.choices, label="Category", empty_label="Any"
     )
     status = filters.ChoiceFilter(choices=TicketStatus.choices, label="Status", empty_label="Any")
+    source = filters.ChoiceFilter(choices=TicketSource.choices, label="Source", empty_label="Any")
+    meaning = filters.ChoiceFilter(
+        choices=TicketMeaning.choices, label="PSA status", empty_label="Any"
+    )
     is_after_hours = filters.BooleanFilter(label="After hours", widget=_yes_no())
     created_after = IsoDateTimeFilter(
         field_name="created_at", lookup_expr="gte", label="Created on or after"
@@ -26,7 +37,7 @@ class PsaTicketFilterSet(filters.FilterSet):
 
     class Meta:
         model = PsaTicket
-        fields = ["category", "status", "is_after_hours"]
+        fields = ["category", "status", "source", "meaning", "is_after_hours"]
 
 
 class OutboxMessageFilterSet(filters.FilterSet):

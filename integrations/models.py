@@ -15,19 +15,128 @@ from .choices import (
     DeliveryState,
     JobAction,
     JobStatus,
+    PsaKind,
     TicketCategory,
+    TicketMeaning,
     TicketPriority,
+    TicketSource,
     TicketStatus,
 )
 
-__all__ = ["PsaTicket", "AgentJob", "RmmWebhook", "OutboxMessage", "MAX_ATTEMPTS_LIMIT"]
+__all__ = [
+    "PsaConnection",
+    "PsaTicket",
+    "AgentJob",
+    "RmmWebhook",
+    "OutboxMessage",
+    "MAX_ATTEMPTS_LIMIT",
+]
 
 # The most attempts any outbox message may get (the delivery task's ``max_retries`` + 1).
 MAX_ATTEMPTS_LIMIT = 25
 
 
+def default_priority_map() -> dict[str, str]:
+    return {"critical": "", "high": "", "medium": "", "low": ""}
+
+
+class PsaConnection(models.Model):
+    """The client's PSA (ConnectWise Manage, Autotask or HaloPSA): where its tickets go, how
+    PatchOps signs in, which company and board/queue they belong to, how priorities and statuses
+    translate, and the secret that signs the PSA's calls back (webhooks/callbacks)."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(max_length=120)
+    kind = models.CharField(max_length=20, choices=PsaKind.choices)
+    base_url = models.URLField(
+        help_text="REST root, e.g. https://na.myconnectwise.net/v4_6_release/apis/3.0, "
+        "https://webservices2.autotask.net/atservicesrest/v1.0 or https://acme.halopsa.com"
+    )
+    # Credentials (their meaning depends on the kind; see the README).
+    login_company = models.CharField(
+        max_length=120,
+        blank=True,
+        help_text="ConnectWise: company id of the sign-in; HaloPSA: tenant.",
+    )
+    api_user = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="ConnectWise: public key; Autotask: UserName; HaloPSA: client id.",
+    )
+    api_secret = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="ConnectWise: private key; Autotask: Secret; HaloPSA: client secret.",
+    )
+    app_id = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="ConnectWise: clientId header; Autotask: ApiIntegrationCode.",
+    )
+    # Where the client's tickets live in the PSA.
+    company_ref = models.CharField(
+        max_length=120, help_text="The client's company id in the PSA (HaloPSA: client id)."
+    )
+    board_ref = models.CharField(
+        max_length=120,
+        blank=True,
+        help_text="ConnectWise: service board id; Autotask: queue id; HaloPSA: team id.",
+    )
+    new_status_ref = models.CharField(
+        max_length=60,
+        blank=True,
+        help_text="PSA status id of a new ticket (blank: the PSA's default).",
+    )
+    closed_status_ref = models.CharField(
+        max_length=60, help_text="PSA status id PatchOps sets when it closes a ticket."
+    )
+    priority_map = models.JSONField(
+        default=default_priority_map,
+        blank=True,
+        help_text='PatchOps priority → PSA priority id, e.g. {"critical": "1", "high": "2"}.',
+    )
+    status_map = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='PSA status id or name → open, in_progress or closed, e.g. {"5": "closed"}.',
+    )
+    # What opens tickets.
+    tickets_for_overdue = models.BooleanField(default=True)
+    overdue_min_severity = models.CharField(
+        max_length=10, default="critical", help_text="Lowest severity of an overdue finding."
+    )
+    tickets_for_exceptions = models.BooleanField(default=True)
+    # The way back.
+    webhook_secret = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="ConnectWise: callback signing key; Autotask: webhook SecretKey; "
+        "HaloPSA: webhook Basic password.",
+    )
+    webhook_username = models.CharField(
+        max_length=120, blank=True, help_text="HaloPSA: webhook Basic user name."
+    )
+    poll = models.BooleanField(default=True, help_text="Read the PSA's tickets on the beat.")
+    last_polled_at = models.DateTimeField(null=True, blank=True)
+    access_token = models.TextField(blank=True, help_text="HaloPSA: the current bearer token.")
+    token_expires_at = models.DateTimeField(null=True, blank=True)
+    max_attempts = models.PositiveSmallIntegerField(
+        default=8, validators=[MinValueValidator(1), MaxValueValidator(MAX_ATTEMPTS_LIMIT)]
+    )
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_kind_display()})"
+
+
 class PsaTicket(models.Model):
-    """A ticket waiting in the outbox for the PSA integration to deliver it."""
+    """A ticket: opened by PatchOps (delivered to the PSA through the outbox) or reported by the
+    PSA for the client's company and board (polled or pushed by its webhook)."""
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     category = models.CharField(max_length=12, choices=TicketCategory.choices)
@@ -50,13 +159,40 @@ class PsaTicket(models.Model):
     last_error = models.TextField(blank=True)
     external_id = models.CharField(max_length=200, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    connection = models.ForeignKey(
+        PsaConnection, null=True, blank=True, on_delete=models.SET_NULL, related_name="tickets"
+    )
+    source = models.CharField(
+        max_length=10, choices=TicketSource.choices, default=TicketSource.PATCHOPS
+    )
+    subject_type = models.CharField(max_length=40, blank=True)
+    subject_id = models.CharField(max_length=64, blank=True)
+    external_status = models.CharField(max_length=120, blank=True, help_text="As the PSA says.")
+    meaning = models.CharField(
+        max_length=12, choices=TicketMeaning.choices, default=TicketMeaning.OPEN
+    )
+    closed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["status", "created_at"], name="integrations_ticket_outbox")]
+        indexes = [
+            models.Index(fields=["status", "created_at"], name="integrations_ticket_outbox"),
+            models.Index(fields=["subject_type", "subject_id"], name="integrations_ticket_subject"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "external_id"],
+                condition=~models.Q(external_id=""),
+                name="integrations_ticket_external_once",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.summary
+
+    @property
+    def is_closed(self) -> bool:
+        return self.meaning == TicketMeaning.CLOSED
 
 
 class AgentJob(models.Model):
@@ -157,6 +293,23 @@ class OutboxMessage(models.Model):
     delivered_at = models.DateTimeField(null=True, blank=True)
     retried_at = models.DateTimeField(null=True, blank=True)
     retried_by = models.CharField(max_length=254, blank=True)
+    psa_connection = models.ForeignKey(
+        PsaConnection, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+    )
+    psa_ticket = models.ForeignKey(
+        PsaTicket, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+    )
+    after = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="followers",
+        help_text="Sent only once this message is delivered (order per PSA ticket).",
+    )
+    response_body = models.TextField(
+        blank=True, help_text="The start of the receiver's answer to the delivered call."
+    )
 
     class Meta:
         ordering = ["-created_at", "-pk"]

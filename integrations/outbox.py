@@ -16,6 +16,13 @@ receiver can drop a repeat of an attempt whose answer was lost.
 Each kind registers a ``Sender`` (``register``): it builds the HTTP request from the row and
 reacts when the message is delivered or dead. The beat's sweep (``requeue_stale``) queues again
 the messages whose task was lost (a broker restart, a worker killed mid-attempt).
+
+A message may name another it comes ``after`` (the calls about one PSA ticket: its note and its
+closing wait for its creation): it is not attempted, and spends no attempt, until that one is
+delivered; the delivery of the first queues the ones waiting for it. A Sender that sets
+``reads_response = True`` gets the answer's body as ``delivered(message, at, response=body)``
+(e.g. the id the PSA gave a created ticket); the first characters of every answer are kept on the
+message (``response_body``).
 """
 
 from __future__ import annotations
@@ -52,6 +59,7 @@ __all__ = [
     "TransientDeliveryError",
     "deliver",
     "enqueue",
+    "fetch",
     "give_up",
     "queue_delivery",
     "register",
@@ -88,12 +96,18 @@ class PermanentDeliveryError(Exception):
         self.status = status
 
 
+RESPONSE_KEPT_CHARS = 2000
+# The most of an answer read (a PSA's ticket list page); the rest is dropped.
+RESPONSE_MAX_BYTES = 5 * 1024 * 1024
+
+
 @dataclass(frozen=True)
 class OutboundRequest:
     url: str
     body: bytes
     headers: dict[str, str] = field(default_factory=dict)
     timeout: float = 10.0
+    method: str = "POST"
 
 
 class Sender(Protocol):
@@ -240,27 +254,49 @@ def retry_message(
 
 
 def _post(request: OutboundRequest) -> int:
-    """POST the request; the status of a 2xx answer, else a delivery error."""
-    http = urllib.request.Request(request.url, data=request.body, headers=request.headers)
+    """Send the request; the status of a 2xx answer, else a delivery error."""
+    return _call(request)[0]
+
+
+def _call(request: OutboundRequest) -> tuple[int, bytes]:
+    """Send the request (its ``method``); status and body of a 2xx answer, else a delivery
+    error."""
+    data = request.body if request.method not in ("GET", "HEAD") else None
+    http = urllib.request.Request(
+        request.url, data=data, headers=request.headers, method=request.method
+    )
+    body = b""
     try:
         with urllib.request.urlopen(http, timeout=request.timeout) as response:  # noqa: S310
             status = response.status
+            body = response.read(RESPONSE_MAX_BYTES)
     except urllib.error.HTTPError as exc:
         status = exc.code
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         raise TransientDeliveryError(str(getattr(exc, "reason", None) or exc)) from exc
     if 200 <= status < 300:
-        return status
+        return status, body
     if status >= 500 or status in RETRYABLE_STATUSES:
         raise TransientDeliveryError(f"HTTP {status}", status=status)
     raise PermanentDeliveryError(f"HTTP {status} (refused)", status=status)
 
 
+def fetch(request: OutboundRequest) -> tuple[int, bytes]:
+    """One call a Sender makes while building its request (e.g. an OAuth2 token): the same
+    transport and the same errors as the delivery itself."""
+    return _call(request)
+
+
+_READY = Q(after__isnull=True) | Q(after__state=S.DELIVERED)
+
+
 def _claim(pk: int, now: datetime) -> bool:
-    """Take a due message for one attempt (one worker at a time: a conditional update)."""
+    """Take a due message for one attempt (one worker at a time: a conditional update); one
+    that waits for another's delivery is not taken."""
     return bool(
         OutboxMessage.objects.filter(pk=pk, state__in=[S.PENDING, S.FAILED_RETRYING])
         .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now + CLOCK_SLACK))
+        .filter(_READY)
         .update(state=S.DELIVERING, attempts=F("attempts") + 1, last_attempt_at=now, updated_at=now)
     )
 
@@ -271,13 +307,15 @@ def deliver(*, message_id: int) -> dict[str, Any]:
     the message is then ``failed_retrying``. Returns the message's state otherwise."""
     now = timezone.now()
     if not _claim(message_id, now):
-        state = OutboxMessage.objects.filter(pk=message_id).values_list("state", flat=True).first()
-        return {"message": message_id, "skipped": state or "missing"}
+        row = OutboxMessage.objects.filter(pk=message_id).values("state", "after__state").first()
+        if row and row["state"] in (S.PENDING, S.FAILED_RETRYING) and row["after__state"]:
+            return {"message": message_id, "skipped": "waiting"}
+        return {"message": message_id, "skipped": row["state"] if row else "missing"}
     message = OutboxMessage.objects.get(pk=message_id)
     attempt = message.attempts
     try:
         request = _sender(message.kind).request(message)
-        status = _post(request)
+        status, body = _call(request)
     except PermanentDeliveryError as exc:
         _give_up(message, str(exc), exc.status)
         return {"message": message_id, "state": S.DEAD}
@@ -297,25 +335,37 @@ def deliver(*, message_id: int) -> dict[str, Any]:
         state=S.DELIVERED,
         delivered_at=at,
         response_status=status,
+        response_body=body[:RESPONSE_KEPT_CHARS].decode("utf-8", "replace"),
         last_error="",
         next_attempt_at=None,
         updated_at=at,
     )
     if marked:
         message.refresh_from_db()
-        _after(message, at, delivered=True)
+        _after(message, at, delivered=True, response=body)
+        with transaction.atomic():
+            for follower in OutboxMessage.objects.filter(
+                after=message, state__in=[S.PENDING, S.FAILED_RETRYING]
+            ):
+                queue_delivery(follower)
     return {"message": message_id, "state": S.DELIVERED, "status": status}
 
 
-def _after(message: OutboxMessage, at: datetime, *, delivered: bool) -> None:
-    """What the outcome changes elsewhere (a confirmed snapshot, a failed rollback). The
-    message's own state stands whatever happens here: a failure is logged."""
+def _after(message: OutboxMessage, at: datetime, *, delivered: bool, response: bytes = b"") -> None:
+    """What the outcome changes elsewhere (a confirmed snapshot, a failed rollback, the id of a
+    created PSA ticket). The message's own state stands whatever happens here: a failure is
+    logged."""
     sender = SENDERS.get(message.kind)
     if sender is None:
         return
     try:
         with transaction.atomic():
-            (sender.delivered if delivered else sender.dead)(message, at)
+            if not delivered:
+                sender.dead(message, at)
+            elif getattr(sender, "reads_response", False):
+                sender.delivered(message, at, response=response)
+            else:
+                sender.delivered(message, at)
     except Exception:  # noqa: BLE001 - the delivery itself is recorded; report and go on
         log.exception("outbox message %s (%s): the follow-up failed", message.uuid, message.event)
 
@@ -367,7 +417,7 @@ def stale_messages(*, at: datetime | None = None):
         | Q(state=S.FAILED_RETRYING, next_attempt_at__lt=at - grace)
         | Q(state=S.FAILED_RETRYING, next_attempt_at__isnull=True, updated_at__lt=at - grace)
         | Q(state=S.DELIVERING, last_attempt_at__lt=at - stuck)
-    )
+    ).filter(_READY | Q(state=S.DELIVERING))
 
 
 def requeue_stale(*, at: datetime | None = None) -> dict[str, int]:

@@ -12,13 +12,15 @@ __all__ = ["visible_outbox_messages", "rollout_outbox_messages"]
 
 def visible_outbox_messages() -> QuerySet[OutboxMessage]:
     """Every outbound call of the current client, newest first."""
-    return OutboxMessage.objects.select_related("rmm_webhook").order_by("-created_at", "-pk")
+    return OutboxMessage.objects.select_related(
+        "rmm_webhook", "psa_ticket", "psa_connection"
+    ).order_by("-created_at", "-pk")
 
 
 def rollout_outbox_messages(rollout_uuid: object) -> list[OutboxMessage]:
     """The calls made for one rollout, oldest first (one query)."""
     return list(
         OutboxMessage.objects.filter(subject_type="rollout", subject_id=str(rollout_uuid))
-        .select_related("rmm_webhook")
+        .select_related("rmm_webhook", "psa_ticket", "psa_connection")
         .order_by("created_at", "pk")
     )

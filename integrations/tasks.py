@@ -79,3 +79,23 @@ def sweep_outbox() -> dict:
         if not held:
             return {"schema": connection.schema_name, "skipped": "locked"}
         return {"schema": connection.schema_name, **outbox.requeue_stale()}
+
+
+@shared_task(name="integrations.dispatch_psa_poll")
+def dispatch_psa_poll() -> dict:
+    """Beat entry: read the PSA tickets of every client with a polled connection."""
+    return {"sent": dispatch_per_client(poll_psa, select=lambda c: _polls())}
+
+
+def _polls() -> bool:
+    from .models import PsaConnection
+
+    return PsaConnection.objects.filter(is_active=True, poll=True).exists()
+
+
+@shared_task(name="integrations.poll_psa", **RETRY_ON_DEPENDENCY_ERRORS)
+def poll_psa() -> dict:
+    """Queue one read of the current client's PSA tickets (through the outbox)."""
+    from . import psa
+
+    return {"schema": connection.schema_name, "queued": psa.poll()}

@@ -12,4 +12,10 @@ urlpatterns = [
         views.OutboxRetryView.as_view(),
         name="outboxmessage_retry",
     ),
+    path("integrations/psa/", views.PsaPageView.as_view(), name="psa"),
+    path(
+        "integrations/psa/messages/<uuid:pk>/retry/",
+        views.PsaRetryView.as_view(),
+        name="psa_retry",
+    ),
 ]

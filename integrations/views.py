@@ -1,4 +1,5 @@
-"""HTML pages of the integrations app, under /clients/<slug>/: the outbox of outbound calls."""
+"""HTML pages of the integrations app, under /clients/<slug>/: the outbox of outbound calls, the
+PSA connection and its tickets."""
 
 from __future__ import annotations
 
@@ -15,7 +16,10 @@ from django.views.generic import TemplateView
 from common.pagination import page_of
 from tenants.permissions import Capability, ClientPageMixin
 
+from . import psa
 from .filters import OutboxMessageFilterSet
+from .forms import PsaConnectionForm
+from .models import PsaConnection, PsaTicket
 from .outbox import retry_message, retry_refusal
 from .selectors import visible_outbox_messages
 
@@ -64,3 +68,75 @@ class OutboxRetryView(ClientPageMixin, View):
         if back.startswith("?"):
             return redirect(reverse("integrations:outboxmessage_list") + back)
         return redirect("integrations:outboxmessage_list")
+
+
+class PsaPageView(ClientPageMixin, TemplateView):
+    """The client's PSA connection (form), its tickets with their PSA id and status and the
+    calls about each, and the PSA calls that were given up (with a retry button)."""
+
+    template_name = "integrations/psa.html"
+    capability = Capability.OPERATE
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        conn = psa.active_connection() or PsaConnection.objects.order_by("pk").first()
+        form = kwargs.get("form") or PsaConnectionForm(instance=conn)
+        tickets = list(
+            PsaTicket.objects.select_related("connection")
+            .prefetch_related("messages")
+            .order_by("-created_at")[:PAGE_SIZE]
+        )
+        dead = list(psa.dead_ticket_messages()[:PAGE_SIZE])
+        for message in dead:
+            message.is_retryable = retry_refusal(message) is None
+        context.update(
+            connection=conn,
+            form=form,
+            tickets=tickets,
+            dead=dead,
+            secrets={name: psa.mask(getattr(conn, name)) for name in psa.SECRET_FIELDS}
+            if conn
+            else {},
+            webhook_url=(
+                self.request.build_absolute_uri(
+                    reverse("integrations-api:psa-connection-inbound", args=[conn.uuid])
+                )
+                if conn
+                else ""
+            ),
+        )
+        return context
+
+    def post(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        conn = psa.active_connection() or PsaConnection.objects.order_by("pk").first()
+        form = PsaConnectionForm(request.POST, instance=conn)
+        if form.is_valid():
+            data = {name: form.cleaned_data[name] for name in form.Meta.fields}
+            data["priority_map"] = data["priority_map"] or {}
+            data["status_map"] = data["status_map"] or {}
+            try:
+                fresh = PsaConnection.objects.get(pk=conn.pk) if conn else None
+                psa.save_connection(data=data, actor=request.user, instance=fresh)
+            except ValidationError as exc:
+                for field, errors in exc.message_dict.items():
+                    form.add_error(field if field in form.fields else None, errors)
+            else:
+                messages.success(request, "The PSA connection is saved.")
+                return redirect("integrations:psa")
+        return self.render_to_response(self.get_context_data(form=form), status=400)
+
+
+class PsaRetryView(ClientPageMixin, View):
+    """Send a dead PSA call again, back to the PSA page."""
+
+    capability = Capability.OPERATE
+
+    def post(self, request: HttpRequest, pk: Any, **kwargs: Any) -> HttpResponse:
+        message = get_object_or_404(psa.psa_messages(), uuid=pk)
+        try:
+            retry_message(message=message, actor=request.user)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, f"{message.event} to {message.target} is queued again.")
+        return redirect("integrations:psa")

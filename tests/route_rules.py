@@ -43,6 +43,9 @@ EXEMPT = {
     "clients/<slug>/reports/delivered/<token>/": "a report e-mail's link admits only the person "
     "signed in with the address it was sent to: sign-in, other people, other clients, a changed "
     "or expired link (tests/reports/test_report_delivery.py)",
+    "clients/<slug>/api/v1/psa-connections/<id>/inbound/": "the PSA's webhook: no token, the "
+    "PSA's "
+    "signature admits (tests/integrations/test_psa_connectors.py checks 400/401/403)",
 }
 EXEMPT_PREFIXES = {"admin/": "Django's admin site: its own staff sign-in, no client data"}
 # API routes the OpenAPI document does not list (format-suffix aliases ``….<format>`` neither).
@@ -82,6 +85,8 @@ PARAMS: dict[str, str] = {
     "psa-tickets:id": "psa_ticket",
     "outbox-messages:id": "outbox_message",
     "outbox:pk": "outbox_message",
+    "psa-connections:id": "psa_connection",
+    "messages:pk": "psa_message",
     "report-requests:uuid": "report_request",
     "report-recipients:uuid": "report_recipient",
     "requests:uuid": "report_request",

@@ -383,6 +383,26 @@ def build_side(slug: str, scale: int, *, engineer: Any, staff: dict) -> Side:
         for i in range(2 * scale):
             with transaction.atomic():
                 WebhookConnector(hook).enqueue("wave.deploy", {"wave": f"w-{i}"}, key=f"{slug}-{i}")
+        # A PSA connection (switched off) and a read of its tickets queued through the outbox.
+        from integrations import psa
+
+        psa_conn = psa.save_connection(
+            data={
+                "name": "PSA",
+                "kind": "connectwise",
+                "base_url": "http://127.0.0.1:9/v4_6_release/apis/3.0",
+                "login_company": "msp",
+                "api_user": "pub",
+                "api_secret": "priv",
+                "app_id": "cid",
+                "company_ref": "1",
+                "closed_status_ref": "2",
+                "is_active": False,
+            },
+            actor="system:test",
+        )
+        with transaction.atomic():
+            psa_message = psa.queue_poll(psa_conn)
     with tenant_context(client):
         first = devices[0].asset
         rollout = Rollout.objects.order_by("pk").first()
@@ -411,6 +431,8 @@ def build_side(slug: str, scale: int, *, engineer: Any, staff: dict) -> Side:
             "psa_ticket": PsaTicket.objects.order_by("pk").first().uuid,
             "finding_triage": FindingTriage.objects.order_by("pk").first().uuid,
             "outbox_message": OutboxMessage.objects.order_by("pk").first().uuid,
+            "psa_connection": psa_conn.uuid,
+            "psa_message": psa_message.uuid,
             "report_request": ReportRequest.objects.order_by("pk").first().uuid,
             "report_recipient": ReportRecipient.objects.order_by("pk").first().uuid,
             "upload": FileUpload.objects.filter(client=client).order_by("pk").first().uuid,

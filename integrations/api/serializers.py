@@ -5,8 +5,9 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from common.limits import LOG_MAX_LENGTH
-from integrations.models import AgentJob, OutboxMessage, PsaTicket
+from integrations.models import AgentJob, OutboxMessage, PsaConnection, PsaTicket
 from integrations.outbox import retry_refusal
+from integrations.psa import SECRET_FIELDS, mask
 from tenants.api.serializers import BriefMixin
 
 
@@ -93,6 +94,12 @@ class PsaTicketSerializer(BriefMixin, serializers.ModelSerializer):
             "status",
             "attempts",
             "external_id",
+            "external_status",
+            "meaning",
+            "source",
+            "subject_type",
+            "subject_id",
+            "closed_at",
         ]
         read_only_fields = fields
         brief_fields = ["id", "category", "summary", "status"]
@@ -134,8 +141,73 @@ class OutboxMessageSerializer(BriefMixin, serializers.ModelSerializer):
         brief_fields = ["id", "event", "state", "attempts", "next_attempt_at"]
 
     def get_target_name(self, obj: OutboxMessage) -> str:
-        return obj.rmm_webhook.name if obj.rmm_webhook else ""
+        if obj.rmm_webhook:
+            return obj.rmm_webhook.name
+        return obj.psa_connection.name if obj.psa_connection else ""
 
     def get_retryable(self, obj: OutboxMessage) -> bool:
         """A dead call that may be sent again (``POST …/retry/``)."""
         return obj.is_dead and retry_refusal(obj) is None
+
+
+class PsaConnectionSerializer(serializers.ModelSerializer):
+    """A client's PSA connection. ``api_secret`` and ``webhook_secret`` are write-only (left out
+    on a change: kept); ``api_secret_hint``/``webhook_secret_hint`` show their last characters."""
+
+    id = serializers.UUIDField(source="uuid", read_only=True)
+    api_secret = serializers.CharField(
+        write_only=True, required=False, allow_blank=True, max_length=500
+    )
+    webhook_secret = serializers.CharField(
+        write_only=True, required=False, allow_blank=True, max_length=500
+    )
+    api_secret_hint = serializers.SerializerMethodField()
+    webhook_secret_hint = serializers.SerializerMethodField()
+    priority_map = serializers.DictField(
+        child=serializers.CharField(allow_blank=True), required=False
+    )
+    status_map = serializers.DictField(
+        child=serializers.ChoiceField(choices=["open", "in_progress", "closed"]), required=False
+    )
+
+    class Meta:
+        model = PsaConnection
+        fields = [
+            "id",
+            "name",
+            "kind",
+            "base_url",
+            "login_company",
+            "api_user",
+            "api_secret",
+            "api_secret_hint",
+            "app_id",
+            "company_ref",
+            "board_ref",
+            "new_status_ref",
+            "closed_status_ref",
+            "priority_map",
+            "status_map",
+            "tickets_for_overdue",
+            "overdue_min_severity",
+            "tickets_for_exceptions",
+            "webhook_username",
+            "webhook_secret",
+            "webhook_secret_hint",
+            "poll",
+            "last_polled_at",
+            "max_attempts",
+            "is_active",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "last_polled_at", "created_at", "updated_at"]
+
+    def get_api_secret_hint(self, obj: PsaConnection) -> str:
+        return mask(obj.api_secret)
+
+    def get_webhook_secret_hint(self, obj: PsaConnection) -> str:
+        return mask(obj.webhook_secret)
+
+
+assert set(SECRET_FIELDS) <= set(PsaConnectionSerializer.Meta.fields)

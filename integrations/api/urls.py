@@ -2,11 +2,17 @@
 
 from rest_framework.routers import SimpleRouter
 
-from integrations.api.views import AgentJobViewSet, OutboxMessageViewSet, PsaTicketViewSet
+from integrations.api.views import (
+    AgentJobViewSet,
+    OutboxMessageViewSet,
+    PsaConnectionViewSet,
+    PsaTicketViewSet,
+)
 
 app_name = "integrations-api"
 router = SimpleRouter()
 router.register("agent-jobs", AgentJobViewSet, basename="agent-job")
 router.register("psa-tickets", PsaTicketViewSet, basename="psa-ticket")
+router.register("psa-connections", PsaConnectionViewSet, basename="psa-connection")
 router.register("outbox-messages", OutboxMessageViewSet, basename="outbox-message")
 urlpatterns = router.urls

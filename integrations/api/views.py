@@ -9,6 +9,7 @@ from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
 from integrations.api.serializers import (
@@ -17,12 +18,14 @@ from integrations.api.serializers import (
     AgentJobSerializer,
     AgentJobStatusSerializer,
     OutboxMessageSerializer,
+    PsaConnectionSerializer,
     PsaTicketSerializer,
 )
 from integrations.choices import JobStatus
 from integrations.filters import OutboxMessageFilterSet, PsaTicketFilterSet
-from integrations.models import AgentJob, PsaTicket
+from integrations.models import AgentJob, PsaConnection, PsaTicket
 from integrations.outbox import retry_message
+from integrations.psa import InboundRefused, receive_inbound, save_connection
 from integrations.selectors import visible_outbox_messages
 from integrations.services import claim_agent_jobs, record_job_result
 from tenants.permissions import Capability
@@ -114,3 +117,69 @@ class OutboxMessageViewSet(viewsets.ReadOnlyModelViewSet):
         message = self.get_object()
         message = retry_message(message=message, actor=request.user)
         return Response(self.get_serializer(message).data, status=status.HTTP_200_OK)
+
+
+class PsaConnectionViewSet(viewsets.ModelViewSet):
+    """The client's PSA connection (ConnectWise Manage, Autotask or HaloPSA): credentials,
+    company and board/queue, priority and status mapping, what opens tickets. Engineers and MSP
+    admins (write tokens); secrets are write-only."""
+
+    serializer_class = PsaConnectionSerializer
+    lookup_field = "uuid"
+    lookup_url_kwarg = "id"
+    lookup_value_regex = r"[0-9a-fA-F-]{36}"
+    filter_backends: list = []
+    http_method_names = ["get", "post", "patch", "head", "options"]
+    capabilities = {
+        "GET": Capability.OPERATE,
+        "POST": Capability.OPERATE,
+        "PATCH": Capability.OPERATE,
+    }
+
+    def get_queryset(self):
+        return PsaConnection.objects.order_by("name", "pk")
+
+    def perform_create(self, serializer):
+        serializer.instance = save_connection(
+            data=dict(serializer.validated_data), actor=self.request.user
+        )
+
+    def perform_update(self, serializer):
+        serializer.instance = save_connection(
+            data=dict(serializer.validated_data),
+            actor=self.request.user,
+            instance=serializer.instance,
+        )
+
+    @extend_schema(
+        request={"application/json": dict},
+        responses={
+            200: {"type": "object", "properties": {"tickets": {"type": "array"}}},
+            400: None,
+            401: None,
+            403: None,
+        },
+        auth=[],
+        description="The PSA's webhook or callback for this connection (no PatchOps token: the "
+        "PSA's signature admits). ConnectWise callbacks: `x-content-signature` = base64 "
+        "HMAC-SHA256 of the raw body with the callback signing key (`webhook_secret`). Autotask "
+        "webhooks: `X-Hook-Signature: sha1=<base64 HMAC-SHA1 with the webhook SecretKey>`. "
+        "HaloPSA webhooks: `Authorization: Basic` with `webhook_username`/`webhook_secret`. "
+        "Unsigned: 401; bad signature or switched-off connection: 403; not a ticket "
+        "notification: 400 (nothing changes). Answers the PatchOps tickets it updated.",
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        authentication_classes=[],
+        permission_classes=[AllowAny],
+        parser_classes=[],
+    )
+    def inbound(self, request, id=None):
+        """A status change the PSA reports (signed by the PSA)."""
+        conn = get_object_or_404(PsaConnection, uuid=id)
+        try:
+            tickets = receive_inbound(conn=conn, headers=dict(request.headers), raw=request.body)
+        except InboundRefused as exc:
+            return Response({"detail": str(exc)}, status=exc.status)
+        return Response({"tickets": [str(t.uuid) for t in tickets]})

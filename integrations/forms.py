@@ -1,0 +1,62 @@
+"""Forms of the integrations pages: the client's PSA connection."""
+
+from __future__ import annotations
+
+from django import forms
+
+from .models import PsaConnection
+
+SEVERITIES = [(s, s.title()) for s in ("critical", "high", "medium", "low")]
+
+
+class PsaConnectionForm(forms.ModelForm):
+    """Secrets are never shown back: the fields start empty, and left empty keep their value."""
+
+    api_secret = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        max_length=500,
+        help_text="ConnectWise: private key; Autotask: Secret; HaloPSA: client secret. "
+        "Leave empty to keep the saved one.",
+    )
+    webhook_secret = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        max_length=500,
+        help_text="ConnectWise: callback signing key; Autotask: webhook SecretKey; HaloPSA: "
+        "webhook Basic password. Leave empty to keep the saved one.",
+    )
+    base_url = forms.URLField(assume_scheme="https", max_length=200)
+    overdue_min_severity = forms.ChoiceField(choices=SEVERITIES)
+    priority_map = forms.JSONField(
+        required=False, help_text='e.g. {"critical": "1", "high": "2", "medium": "3", "low": "4"}'
+    )
+    status_map = forms.JSONField(
+        required=False, help_text="PSA status id or name → open / in_progress / closed."
+    )
+
+    class Meta:
+        model = PsaConnection
+        fields = [
+            "name",
+            "kind",
+            "base_url",
+            "login_company",
+            "api_user",
+            "api_secret",
+            "app_id",
+            "company_ref",
+            "board_ref",
+            "new_status_ref",
+            "closed_status_ref",
+            "priority_map",
+            "status_map",
+            "tickets_for_overdue",
+            "overdue_min_severity",
+            "tickets_for_exceptions",
+            "webhook_username",
+            "webhook_secret",
+            "poll",
+            "max_attempts",
+            "is_active",
+        ]
