@@ -45,6 +45,9 @@ SHARED_APPS = [
     "uploads",
     "policytemplates",
     "scorecards",
+    # Webhook endpoints (public schema: an MSP endpoint hears every client); their deliveries
+    # are outbox messages in each client's schema.
+    "webhooks",
     "dashboard",
     "demo",
     "django.contrib.contenttypes",
@@ -441,6 +444,16 @@ OUTBOX_RETRY_BACKOFF_MAX_SECONDS = env.int("OUTBOX_RETRY_BACKOFF_MAX_SECONDS", d
 OUTBOX_STALE_AFTER_SECONDS = env.int("OUTBOX_STALE_AFTER_SECONDS", default=300)
 # Celery queue of the delivery task (empty: the default queue).
 OUTBOX_QUEUE = env("OUTBOX_QUEUE", default="")
+
+# Outbound webhooks (webhooks app): attempts per delivery before it is dead, each attempt's
+# timeout, how long a rotated secret keeps signing beside the new one, and the replay window a
+# receiver allows (documented for receivers; webhooks/verify.py uses it by default).
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=8)
+WEBHOOK_TIMEOUT_SECONDS = env.int("WEBHOOK_TIMEOUT_SECONDS", default=10)
+WEBHOOK_ROTATION_GRACE_HOURS = env.int("WEBHOOK_ROTATION_GRACE_HOURS", default=24)
+WEBHOOK_TOLERANCE_SECONDS = env.int("WEBHOOK_TOLERANCE_SECONDS", default=300)
+# Plain http to this machine (127.0.0.1, ::1, localhost) as a webhook URL: development only.
+WEBHOOK_ALLOW_LOOPBACK = env.bool("WEBHOOK_ALLOW_LOOPBACK", default=DEBUG)
 
 # --- PatchOps ------------------------------------------------------------------------------
 PATCHOPS_DEMO_PASSWORD = env("PATCHOPS_DEMO_PASSWORD", default="patchops-demo-2026")

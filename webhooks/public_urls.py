@@ -1,0 +1,18 @@
+"""MSP pages of the webhook endpoints hearing every client, under /webhooks/."""
+
+from django.urls import path
+
+from . import views
+
+app_name = "msp-webhooks"
+urlpatterns = [
+    path("", views.MspEndpointListView.as_view(), name="endpoint_list"),
+    path("<uuid:pk>/", views.MspEndpointDetailView.as_view(), name="endpoint_detail"),
+    path("<uuid:pk>/rotate/", views.MspEndpointRotateView.as_view(), name="endpoint_rotate"),
+    path("<uuid:pk>/test/", views.MspEndpointTestView.as_view(), name="endpoint_test"),
+    path(
+        "<uuid:pk>/deliveries/<slug:client>/<uuid:delivery>/retry/",
+        views.MspDeliveryRetryView.as_view(),
+        name="delivery_retry",
+    ),
+]
