@@ -32,7 +32,7 @@ urlpatterns = [
     path("catalogues/", CatalogueFreshnessPage.as_view(), name="catalogue-freshness"),
     path("catalogue-uploads/", include("uploads.public_urls")),
     path("patch-policy-templates/", include("rings.public_urls")),
-    path("webhooks/", include("webhooks.public_urls")),
+    path("msp-webhooks/", include("webhooks.public_urls")),
     path("", include((urls_audit.msp_pages, "audit"))),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),

@@ -1,4 +1,5 @@
-"""MSP pages of the webhook endpoints hearing every client, under /webhooks/."""
+"""MSP pages of the webhook endpoints hearing every client, under /msp-webhooks/. A dead
+delivery of an MSP endpoint is sent again from its client's Outbound calls page."""
 
 from django.urls import path
 
@@ -10,9 +11,4 @@ urlpatterns = [
     path("<uuid:pk>/", views.MspEndpointDetailView.as_view(), name="endpoint_detail"),
     path("<uuid:pk>/rotate/", views.MspEndpointRotateView.as_view(), name="endpoint_rotate"),
     path("<uuid:pk>/test/", views.MspEndpointTestView.as_view(), name="endpoint_test"),
-    path(
-        "<uuid:pk>/deliveries/<slug:client>/<uuid:delivery>/retry/",
-        views.MspDeliveryRetryView.as_view(),
-        name="delivery_retry",
-    ),
 ]

@@ -66,7 +66,7 @@ class _Endpoints:
         return found
 
     def base(self) -> str:
-        return self.request.path.split("webhooks/", 1)[0] + "webhooks/"
+        return self.request.path.split("webhooks/", 1)[0] + "webhooks/"  # msp-webhooks/ too
 
     def deliveries(self, endpoint: WebhookEndpoint) -> list:
         """The endpoint's latest deliveries; an MSP endpoint's across the clients, each row
@@ -201,6 +201,9 @@ def _test(view: Any, request: HttpRequest, pk: Any, client: Any) -> HttpResponse
 
 def _retry(view: Any, request: HttpRequest, pk: Any, delivery: Any, client: Any) -> HttpResponse:
     endpoint = view.endpoint(pk)
+    with schema_context(client.schema_name):
+        if not services.deliveries_of(endpoint).filter(uuid=delivery).exists():
+            raise Http404("No such delivery of this endpoint.")
     try:
         with schema_context(client.schema_name):
             services.retry_delivery(endpoint=endpoint, delivery=delivery, actor=request.user)
@@ -318,22 +321,12 @@ class MspEndpointTestView(_Endpoints, MspPageMixin, View):
         return _test(self, request, pk, _msp_client(request, form.cleaned_data["client"]))
 
 
-class MspDeliveryRetryView(_Endpoints, MspPageMixin, View):
-    msp_capability = Capability.ADMINISTER
-
-    def post(
-        self, request: HttpRequest, pk: Any, client: Any, delivery: Any, **kwargs: Any
-    ) -> HttpResponse:
-        return _retry(self, request, pk, delivery, _msp_client(request, client))
-
-
 __all__ = [
     "DeliveryRetryView",
     "EndpointDetailView",
     "EndpointListView",
     "EndpointRotateView",
     "EndpointTestView",
-    "MspDeliveryRetryView",
     "MspEndpointDetailView",
     "MspEndpointListView",
     "MspEndpointRotateView",

@@ -16,8 +16,15 @@ from findings.choices import FindingState
 from findings.models import Finding
 from reports.models import ReportKind
 from reports.services import generate_report
-from rings.choices import RolloutSelection
-from rings.services import create_rollout, evaluate_rollout, halt_rollout
+from rings.choices import RolloutSelection, WaveState
+from rings.models import RunbookCheck
+from rings.services import (
+    approve_wave,
+    create_rollout,
+    evaluate_rollout,
+    halt_rollout,
+    record_runbook_check,
+)
 from tests.exceptions_register.factories import make_exception, sign
 from tests.producers import Device, maintenance_window, push, roll_out
 from tests.webhooks.conftest import deliver, make_endpoint
@@ -83,8 +90,19 @@ def test_finding_verified_by_ingest_and_rollout_completed(hook, tenant_a, person
         for weeks in range(1, 13):  # each wave soaks, then the next (empty rings are skipped)
             with time_machine.travel(start + timedelta(weeks=weeks)):
                 evaluate_rollout(rollout=rollout)
+                for wave in rollout.waves.filter(state=WaveState.AWAITING, approval__isnull=True):
+                    approve_wave(wave=wave, user=personas.engineer)
+                for wave in rollout.waves.filter(state=WaveState.SOAKING):
+                    for check in RunbookCheck.objects.filter(is_active=True):
+                        record_runbook_check(
+                            wave=wave, check=check, passed=True, actor=personas.engineer
+                        )
+                evaluate_rollout(rollout=rollout)
             if EvidenceEvent.objects.filter(kind="rollout.completed").exists():
                 break
+        rollout.refresh_from_db()
+        states = list(rollout.waves.values_list("state", flat=True))
+        assert rollout.state == "completed", (rollout.state, states)
         completed = _one_event("rollout.completed")
     deliver(tenant_a)
     event = _envelope_of(hook, "finding.verified", tenant_a)

@@ -6,5 +6,5 @@ from webhooks.api.views import MspEndpointViewSet
 
 app_name = "msp-webhooks-api"
 router = SimpleRouter()
-router.register("webhooks", MspEndpointViewSet, basename="webhook")
+router.register("msp-webhooks", MspEndpointViewSet, basename="msp-webhook")
 urlpatterns = router.urls

@@ -128,28 +128,6 @@ class _EndpointViewSet(
         rows.sort(key=lambda m: (m.created_at, m.pk), reverse=True)
         return Response(DeliverySerializer(rows[:LOG_SIZE], many=True).data)
 
-    @extend_schema(
-        request=TestRequestSerializer,
-        responses=DeliverySerializer,
-        parameters=[OpenApiParameter("delivery", str, OpenApiParameter.PATH)],
-    )
-    @action(
-        detail=True,
-        methods=["post"],
-        url_path=r"deliveries/(?P<delivery>[0-9a-fA-F-]{36})/retry",
-        url_name="delivery-retry",
-    )
-    def retry(self, request, id=None, delivery=None):
-        """Send a dead delivery again (same delivery id, its full attempts)."""
-        endpoint = self.get_object()
-        client = self.test_client(request)
-        with schema_context(client.schema_name):
-            message = services.retry_delivery(
-                endpoint=endpoint, delivery=delivery, actor=request.user
-            )
-        message.client_slug = client.slug
-        return Response(DeliverySerializer(message).data)
-
 
 class ClientEndpointViewSet(_EndpointViewSet):
     """The client's webhook endpoints (MSP admins)."""
@@ -165,10 +143,32 @@ class ClientEndpointViewSet(_EndpointViewSet):
     def clients(self, request):
         return [current_client(request)]
 
+    @extend_schema(
+        request=None,
+        responses=DeliverySerializer,
+        parameters=[OpenApiParameter("delivery", str, OpenApiParameter.PATH)],
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path=r"deliveries/(?P<delivery>[0-9a-fA-F-]{36})/retry",
+        url_name="delivery-retry",
+    )
+    def retry(self, request, id=None, delivery=None):
+        """Send a dead delivery again (same delivery id, its full attempts)."""
+        endpoint = self.get_object()
+        client = current_client(request)
+        if not services.deliveries_of(endpoint).filter(uuid=delivery).exists():
+            raise NotFound("No such delivery of this endpoint.")
+        message = services.retry_delivery(endpoint=endpoint, delivery=delivery, actor=request.user)
+        message.client_slug = client.slug
+        return Response(DeliverySerializer(message).data)
+
 
 class MspEndpointViewSet(_EndpointViewSet):
     """The MSP's webhook endpoints, hearing every client (MSP admins, MSP-wide tokens of the
-    administer capability). ``test`` and ``retry`` name the client in ``client``."""
+    administer capability). ``test`` names the client in ``client``; a dead delivery is sent
+    again through the client's outbox (``outbox-messages/<id>/retry/``)."""
 
     permission_classes = [MspAccess]
     msp_capability = Capability.ADMINISTER
