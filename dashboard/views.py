@@ -25,8 +25,10 @@ from findings.models import OPEN_STATES, Finding
 from reports.models import StoredReport
 from rings.choices import RolloutState, WaveState
 from rings.models import Rollout, Wave
+from rings.services import awaiting_approval_by
 from scorecards.models import ScorecardRow
 from scorecards.selectors import latest_rows, risk_index, top_risk_ids
+from tenants.choices import MembershipRole
 from tenants.models import Client
 from tenants.permissions import ClientPageMixin, visible_clients
 
@@ -196,6 +198,9 @@ class ClientHomeView(ClientPageMixin, TemplateView):
             list(StoredReport.objects.order_by("-generated_at")[:OVERVIEW_REPORTS])
             if "reports" in capabilities
             else []
+        )
+        context["approvals"] = (
+            awaiting_approval_by(self.role)[:10] if self.role == MembershipRole.CLIENT_OWNER else []
         )
         context["awaiting"] = (
             list(awaiting_signature(self.request.user).order_by("expires_at")[:10])

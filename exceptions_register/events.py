@@ -59,6 +59,16 @@ declare(
     },
 )
 declare(
+    "exception.duplicate_merged",
+    subject="exception",
+    label="Duplicate request merged",
+    fields={**_IDENTITY, "requested_by": STR},
+    summary=lambda p: (
+        f"{p['requested_by']} asked again for ticket {p['ticket_reference']} with the same scope: "
+        "merged into this exception"
+    ),
+)
+declare(
     "exception.submitted",
     subject="exception",
     label="Exception submitted for sign-off",

@@ -52,6 +52,7 @@ __all__ = [
     "revoke_exception",
     "expire_due_exceptions",
     "send_due_reminders",
+    "open_duplicate",
 ]
 
 SUBJECT = "exception"
@@ -205,6 +206,26 @@ def _payload(exception: RiskException, **extra: Any) -> dict[str, Any]:
     }
 
 
+def open_duplicate(data: ExceptionInput) -> RiskException | None:
+    """The exception still open for change (draft or pending sign-off) with the same PSA ticket
+    (case and surrounding spaces ignored) and the same scope, locked; None when there is none."""
+    ticket = data.ticket_reference.strip()
+    assets = {a.pk for a in data.assets}
+    findings = {f.pk for f in data.findings}
+    candidates = (
+        RiskException.objects.select_for_update()
+        .filter(state__in=OPEN_FOR_CHANGE, kind=data.kind, ticket_reference__iexact=ticket)
+        .order_by("created_at", "pk")
+    )
+    for candidate in candidates:
+        if (
+            set(candidate.assets.values_list("pk", flat=True)) == assets
+            and set(candidate.findings.values_list("pk", flat=True)) == findings
+        ):
+            return candidate
+    return None
+
+
 def request_exception(
     *,
     client: Client,
@@ -213,10 +234,26 @@ def request_exception(
     submit: bool = True,
     supersedes: RiskException | None = None,
 ) -> RiskException:
-    """Create an exception (draft, or straight to pending sign-off when ``submit``)."""
+    """Create an exception (draft, or straight to pending sign-off when ``submit``).
+
+    A duplicate request — one whose PSA ticket and scope (kind, assets, findings) match an
+    exception still open for change — is merged into that exception: it is returned (with
+    ``merged_duplicate`` set) and the owner is asked once, not twice; the merge is evented.
+    """
     now = timezone.now()
     validate_exception_input(client=client, data=data, now=now)
     with transaction.atomic():
+        duplicate = None if supersedes else open_duplicate(data)
+        if duplicate is not None:
+            record_event(
+                kind="exception.duplicate_merged",
+                subject_type=SUBJECT,
+                subject_id=duplicate.uuid,
+                actor=actor,
+                payload=_payload(duplicate, requested_by=actor_label(actor)),
+            )
+            duplicate.merged_duplicate = True
+            return duplicate
         exception = RiskException.objects.create(
             kind=data.kind,
             reason=data.reason.strip(),

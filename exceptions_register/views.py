@@ -27,6 +27,7 @@ from .choices import OPEN_FOR_CHANGE, ExceptionState
 from .filters import ExceptionFilterSet
 from .forms import DecisionForm, ExceptionForm, RevokeForm
 from .models import RiskException
+from .plain import plain_summary
 from .selectors import (
     EXPIRING_SOON_DAYS,
     awaiting_signature,
@@ -240,7 +241,14 @@ class ExceptionFormView(ClientPageMixin, TemplateView):
                         data=data,
                         submit="save_draft" not in request.POST,
                     )
-                    messages.success(request, "Exception recorded.")
+                    if getattr(result, "merged_duplicate", False):
+                        messages.info(
+                            request,
+                            f"An exception for ticket {result.ticket_reference} with the same "
+                            "scope is already open: your request was merged into it.",
+                        )
+                    else:
+                        messages.success(request, "Exception recorded.")
                 elif self.mode == "edit" and exception.state in OPEN_FOR_CHANGE:
                     result = services.update_exception(
                         client=self.client, exception=exception, actor=request.user, data=data
@@ -305,9 +313,12 @@ class PortalListView(ClientPageMixin, TemplateView):
         else:
             awaiting = visible_exceptions().filter(state=ExceptionState.PENDING_SIGNOFF)
         decided = visible_exceptions().exclude(state__in=OPEN_FOR_CHANGE).order_by("-updated_at")
+        awaiting = list(awaiting.order_by("expires_at"))
+        for exception in awaiting:
+            exception.plain_summary = plain_summary(exception, tz=self.client.tz)
         context.update(
             can_sign=can_sign,
-            awaiting=awaiting.order_by("expires_at"),
+            awaiting=awaiting,
             decided=page_of(self.request, decided, size=25),
             now=timezone.now(),
         )
@@ -335,6 +346,7 @@ class PortalDetailView(ClientPageMixin, TemplateView):
         context = self.get_context_data(
             exception=exception,
             canonical_text=text,
+            plain_summary=plain_summary(exception, tz=self.client.tz),
             text_sha256=exception.canonical_sha256(),
             signature=getattr(exception, "signature", None),
             form=form,

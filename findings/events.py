@@ -121,3 +121,38 @@ declare(
     label="SLA policy changed",
     fields={"changed_rules": list_of(OBJECT), "redated_findings": INT, "change": INT},
 )
+
+
+def _sla_milestone(what: str) -> Any:
+    def summary(p: dict[str, Any]) -> str:
+        return f"{p['patch']} on {p['hostname']} ({p['tier']}) {what} {p['due_at']}"
+
+    return summary
+
+
+_SLA_FIELDS = {
+    "asset": UUID,
+    "hostname": STR,
+    "patch": STR,
+    "tier": STR,
+    "kev": BOOL,
+    "state": STR,
+    "detected_at": DATETIME,
+    "due_at": DATETIME,
+}
+declare(
+    "finding.due_soon",
+    subject="finding",
+    subject_is_finding=True,
+    label="SLA due soon",
+    fields={**_SLA_FIELDS, "hours_left": INT},
+    summary=_sla_milestone("is due at"),
+)
+declare(
+    "finding.overdue",
+    subject="finding",
+    subject_is_finding=True,
+    label="SLA breached",
+    fields=_SLA_FIELDS,
+    summary=_sla_milestone("passed its SLA due time"),
+)

@@ -48,6 +48,11 @@ class Finding(models.Model):
     due_at = models.DateTimeField()
     deployed_at = models.DateTimeField(null=True, blank=True)
     verified_at = models.DateTimeField(null=True, blank=True)
+    # The due time the SLA watch last announced (``finding.due_soon`` / ``finding.overdue``): a
+    # due time announced once is not announced again; a new due time (re-tiering, an SLA change,
+    # a reopening) is.
+    due_soon_announced_for = models.DateTimeField(null=True, blank=True, editable=False)
+    overdue_announced_for = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -1,4 +1,14 @@
-"""Celery beat entries of the findings app (merged into patchops.celery): none; findings are
-refreshed after each ingest and after each catalogue change."""
+"""Celery beat entries of the findings app (merged into patchops.celery). Findings are refreshed
+after each ingest and each catalogue change; the SLA watch announces due-soon and overdue findings.
+"""
 
-BEAT: dict = {}
+from datetime import timedelta
+
+from django.conf import settings
+
+BEAT: dict = {
+    "findings-sla-watch": {
+        "task": "findings.dispatch_sla_watch",
+        "schedule": timedelta(minutes=settings.FINDING_SLA_WATCH_MINUTES),
+    },
+}

@@ -12,6 +12,7 @@ from tenants.dispatch import dispatch_per_client
 from tenants.models import Client
 
 from .pipeline import client_asset_ids, refresh_findings
+from .sla_watch import announce_sla_milestones
 
 
 @shared_task(
@@ -39,3 +40,21 @@ def dispatch_refresh_findings() -> dict:
 def on_catalogue_changed(sender: object, record: object = None, **kwargs: object) -> None:
     """Receiver of ``catalogue.signals.catalogue_changed``: re-match every client."""
     dispatch_refresh_findings.apply_async()
+
+
+@shared_task(
+    name="findings.sla_watch",
+    acks_late=True,
+    soft_time_limit=600,
+    time_limit=660,
+    **RETRY_ON_DEPENDENCY_ERRORS,
+)
+def sla_watch() -> dict:
+    """Announce the current client's findings due soon or overdue (once per due time)."""
+    return announce_sla_milestones().as_dict()
+
+
+@shared_task(name="findings.dispatch_sla_watch")
+def dispatch_sla_watch() -> dict:
+    """Beat entry: run the SLA watch in every client."""
+    return {"dispatched": len(dispatch_per_client(sla_watch))}

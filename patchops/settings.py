@@ -433,6 +433,12 @@ CATALOGUE_MAX_AGE_DAYS = {
     "msrc": env.int("CATALOGUE_MSRC_MAX_AGE_DAYS", default=35),
 }
 
+# --- SLA watch ----------------------------------------------------------------------------
+# An open finding is announced (finding.due_soon) this many hours before its SLA due time, and
+# again (finding.overdue) once it has passed; the beat sweeps every FINDING_SLA_WATCH_MINUTES.
+FINDING_DUE_SOON_HOURS = env.int("FINDING_DUE_SOON_HOURS", default=24)
+FINDING_SLA_WATCH_MINUTES = env.int("FINDING_SLA_WATCH_MINUTES", default=15)
+
 # --- Outbox (every outbound call: RMM webhooks) -------------------------------------------
 # Calls are written in the transaction and delivered by Celery after it commits; a failed
 # attempt is retried after OUTBOX_RETRY_BACKOFF_SECONDS × 2^n seconds (random jitter, at most

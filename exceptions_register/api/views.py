@@ -24,12 +24,27 @@ class RiskExceptionViewSet(
     """Exceptions of this client (list, detail, create).
 
     A created exception is ``pending_signoff``: the client owner signs or rejects it in the
-    portal after re-entering their password. The API has no sign, reject, update or delete
+    portal after re-entering their password. A duplicate request (same PSA ticket, same kind and
+    scope as an exception still awaiting sign-off) answers 200 with that exception instead of
+    creating a second one. The API has no sign, reject, update or delete
     operation, whatever the token's scope.
     """
 
     serializer_class = RiskExceptionSerializer
     lookup_field = "uuid"
+
+    _merged = False
+
+    def create(self, request, *args, **kwargs):
+        response = super().create(request, *args, **kwargs)
+        if response.status_code == 201 and self._merged:
+            response.status_code = 200
+        return response
+
+    def perform_create(self, serializer) -> None:
+        serializer.save()
+        self._merged = getattr(serializer.instance, "merged_duplicate", False)
+
     filterset_class = ExceptionFilterSet
     search_fields = ["ticket_reference", "reason"]
     ordering_fields = ["expires_at", "created_at", "state"]

@@ -17,7 +17,13 @@
 Callers import from ``rings.services``.
 """
 
-from .approvals import ApprovalRefused, approve_wave, may_approve, required_approver
+from .approvals import (
+    ApprovalRefused,
+    approve_wave,
+    awaiting_approval_by,
+    may_approve,
+    required_approver,
+)
 from .membership import (
     SYSTEM,
     assign_rings,
@@ -75,6 +81,7 @@ from .state import needing_assets
 from .waves import evaluate_active_rollouts, evaluate_rollout, promote_wave
 
 __all__ = [
+    "awaiting_approval_by",
     "POLICY_FIELDS",
     "TemplateApplication",
     "TemplateNotApplied",

@@ -100,3 +100,19 @@ def approve_wave(*, wave: Wave, user: Any, at: datetime | None = None, note: str
     except IntegrityError as exc:
         raise ValidationError({"wave": "This wave is already approved."}) from exc
     return approval
+
+
+def awaiting_approval_by(role: str | None) -> list[Wave]:
+    """The waves of active rollouts waiting for an approval that a person holding ``role`` may
+    give (a client owner's production approvals, an engineer's expedited waves), oldest first."""
+    if not role:
+        return []
+    waves = (
+        Wave.objects.filter(
+            state=WaveState.AWAITING, rollout__state=RolloutState.ACTIVE, approval__isnull=True
+        )
+        .select_related("ring", "rollout")
+        .prefetch_related("rollout__waves")
+        .order_by("awaiting_at", "pk")
+    )
+    return [wave for wave in waves if _role_may_approve(role, required_approver(wave))]
