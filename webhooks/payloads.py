@@ -27,7 +27,7 @@ __all__ = ["DATA_FIELDS", "PAGES", "envelope", "portal_url"]
 # Payload fields of the evidence event copied into ``data`` per webhook type (besides the
 # subject's id, named by the type's subject key).
 DATA_FIELDS: dict[str, tuple[str, ...]] = {
-    "finding.overdue": ("patch", "hostname", "severity", "tier", "due_at", "overdue_since"),
+    "finding.overdue": ("patch", "hostname", "tier", "kev", "state", "detected_at", "due_at"),
     "finding.verified": ("patch", "hostname", "from_state", "verified_at", "within_sla"),
     "rollout.halted": ("reason", "ring", "cancelled_jobs"),
     "rollout.completed": (

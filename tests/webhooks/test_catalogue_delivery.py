@@ -196,3 +196,23 @@ def test_unsubscribed_and_paused_endpoints_get_nothing(hook, tenant_a, personas)
                        ticket_reference="PSA-1002")  # fmt: skip
     deliver(tenant_a)
     assert hook.requests == []
+
+
+def test_finding_overdue_from_the_sla_watch(hook, tenant_a):
+    from findings.tasks import sla_watch
+
+    with tenant_context(tenant_a):
+        make_endpoint(hook, client=tenant_a, events=["finding.overdue"])
+        push(Device("srv-01", os="windows_server").missing_kb(KB, severity="critical"))
+        finding = Finding.objects.get(patch_identifier=KB)
+        with time_machine.travel(finding.due_at + timedelta(minutes=1), tick=False):
+            sla_watch.apply().get()
+            sla_watch.apply().get()  # announced once
+        overdue = _one_event("finding.overdue")
+    deliver(tenant_a)
+    event = _envelope_of(hook, "finding.overdue", tenant_a)
+    assert event["id"] == str(overdue.uuid)
+    assert event["data"]["finding"] == str(finding.uuid)
+    assert event["data"]["due_at"] == finding.due_at.isoformat()
+    assert event["data"]["hostname"] == "srv-01"
+    assert event["url"] == _portal(tenant_a, f"findings/{finding.uuid}/")

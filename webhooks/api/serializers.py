@@ -71,9 +71,9 @@ class EnvelopeClientSerializer(serializers.Serializer):
 class EnvelopeSerializer(serializers.Serializer):
     """The JSON body of every delivery (stable: keys may be added, none removed or renamed).
     ``data`` per type: always the subject's id under ``finding``, ``rollout``, ``exception``,
-    ``report`` or ``endpoint``, and — finding.overdue: patch, hostname, severity, tier, due_at;
-    finding.verified: patch, hostname, from_state, verified_at, within_sla; rollout.halted:
-    reason, ring, cancelled_jobs; rollout.completed: deployed, verified, failed, rolled_back,
+    ``report`` or ``endpoint``, and — finding.overdue: patch, hostname, tier, kev, state,
+    detected_at, due_at; finding.verified: patch, hostname, from_state, verified_at,
+    within_sla; rollout.halted: reason, ring, cancelled_jobs; rollout.completed: deployed, verified, failed, rolled_back,
     waves, skipped_waves, expedited; exception.requested: version, kind, ticket_reference,
     expires_at; exception.signed: the same plus starts_at and findings_excepted (a count);
     exception.expiring: the same as requested plus days_before (14, 7 or 1); report.ready:
