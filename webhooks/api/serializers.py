@@ -69,15 +69,15 @@ class EnvelopeClientSerializer(serializers.Serializer):
 
 
 class EnvelopeSerializer(serializers.Serializer):
-    """The JSON body of every delivery (stable: keys may be added, none removed or renamed).
-    ``data`` per type: always the subject's id under ``finding``, ``rollout``, ``exception``,
-    ``report`` or ``endpoint``, and — finding.overdue: patch, hostname, tier, kev, state,
-    detected_at, due_at; finding.verified: patch, hostname, from_state, verified_at,
-    within_sla; rollout.halted: reason, ring, cancelled_jobs; rollout.completed: deployed, verified, failed, rolled_back,
-    waves, skipped_waves, expedited; exception.requested: version, kind, ticket_reference,
-    expires_at; exception.signed: the same plus starts_at and findings_excepted (a count);
-    exception.expiring: the same as requested plus days_before (14, 7 or 1); report.ready:
-    kind, period, version, sha256, size; webhook.test: message."""
+    """The JSON body of every delivery (stable: keys may be added, none removed or renamed). ``data``
+    per type: always the subject's id under ``finding``, ``rollout``, ``exception``, ``report``
+    or ``endpoint``, and — finding.overdue: patch, hostname, tier, kev, state, detected_at,
+    due_at; finding.verified: patch, hostname, from_state, verified_at, within_sla;
+    rollout.halted: reason, ring, cancelled_jobs; rollout.completed: deployed, verified, failed,
+    rolled_back, waves, skipped_waves, expedited; exception.requested: version, kind,
+    ticket_reference, expires_at; exception.signed: the same plus starts_at and
+    findings_excepted (a count); exception.expiring: the same as requested plus days_before (14,
+    7 or 1); report.ready: kind, period, version, sha256, size; webhook.test: message."""
 
     id = serializers.CharField(help_text="The event's id (the same for every endpoint).")
     type = serializers.ChoiceField(choices=EVENT_TYPES)
