@@ -71,8 +71,8 @@ class EnvelopeClientSerializer(serializers.Serializer):
 class EnvelopeSerializer(serializers.Serializer):
     """The JSON body of every delivery (stable: keys may be added, none removed or renamed).
     ``data`` per type: always the subject's id under ``finding``, ``rollout``, ``exception``,
-    ``report`` or ``endpoint``, and — finding.overdue: patch, hostname, tier, kev, state, detected_at,
-    due_at; finding.verified: patch, hostname, from_state, verified_at, within_sla;
+    ``report`` or ``endpoint``, and — finding.overdue: patch, hostname, tier, kev, state,
+    detected_at, due_at; finding.verified: patch, hostname, from_state, verified_at, within_sla;
     rollout.halted: reason, ring, cancelled_jobs; rollout.completed: deployed, verified, failed,
     rolled_back, waves, skipped_waves, expedited; exception.requested: version, kind,
     ticket_reference, expires_at; exception.signed: the same plus starts_at and
