@@ -373,6 +373,8 @@ SPECTACULAR_SETTINGS = {
         "FindingStateEnum": "findings.choices.FindingState",
         "OsFamilyEnum": "common.choices.OsFamily",
         "PolicyApproverEnum": "policytemplates.choices.PolicyApprover",
+        # Outbox messages and webhook deliveries share their states.
+        "OutboxMessageStateEnum": "integrations.choices.DeliveryState",
     },
 }
 
