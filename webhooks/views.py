@@ -57,7 +57,11 @@ class _Endpoints:
     scope_client: Any = None
 
     def endpoints(self):
-        return WebhookEndpoint.objects.filter(client=self.scope_client).order_by("created_at")
+        return (
+            WebhookEndpoint.objects.filter(client=self.scope_client)
+            .select_related("client")
+            .order_by("created_at")
+        )
 
     def endpoint(self, pk: Any) -> WebhookEndpoint:
         found = self.endpoints().filter(uuid=_uuid(pk)).first()
@@ -217,8 +221,7 @@ def _retry(view: Any, request: HttpRequest, pk: Any, delivery: Any, client: Any)
 class EndpointRotateView(EndpointDetailView):
     """A new secret, shown once; the old one signs beside it for the grace period."""
 
-    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        return redirect(self.base() + f"{_uuid(kwargs['pk'])}/")
+    http_method_names = ["post"]
 
     def post(self, request: HttpRequest, pk: Any, **kwargs: Any) -> HttpResponse:
         self.scope_client = self.client
@@ -293,8 +296,7 @@ class MspEndpointDetailView(_Endpoints, MspPageMixin, TemplateView):
 
 
 class MspEndpointRotateView(MspEndpointDetailView):
-    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        return redirect(self.base() + f"{_uuid(kwargs['pk'])}/")
+    http_method_names = ["post"]
 
     def post(self, request: HttpRequest, pk: Any, **kwargs: Any) -> HttpResponse:
         return _rotate(self, request, pk)

@@ -51,7 +51,11 @@ class _EndpointViewSet(
         raise NotImplementedError
 
     def get_queryset(self):
-        return WebhookEndpoint.objects.filter(client=self.scope_client()).order_by("created_at")
+        return (
+            WebhookEndpoint.objects.filter(client=self.scope_client())
+            .select_related("client")
+            .order_by("created_at")
+        )
 
     def get_object(self) -> WebhookEndpoint:
         try:
