@@ -50,6 +50,10 @@ KINDS: dict[str, str] = {
     "token.created": "API token created",
     "token.revoked": "API token revoked",
     "token.auth_failed": "API token refused",
+    # Webhook endpoints (data leaving the portal to a URL; their secrets sign it)
+    "webhook.created": "Webhook endpoint added",
+    "webhook.changed": "Webhook endpoint changed",
+    "webhook.secret_rotated": "Webhook secret rotated",
     # Data leaving the portal
     "export.downloaded": "Export downloaded",
     "report.downloaded": "Report downloaded",

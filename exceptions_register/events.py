@@ -90,6 +90,13 @@ declare(
     summary=lambda p: f"Excepted by the signed {_label(p)}",
 )
 declare(
+    "exception.expiring",
+    subject="exception",
+    label="Exception expiry reminder sent",
+    fields={**_IDENTITY, "days_before": INT},
+    summary=lambda p: f"{_label(p)} expires in {p['days_before']} day(s) or less",
+)
+declare(
     "exception.rejected",
     subject="exception",
     label="Exception rejected",

@@ -662,7 +662,8 @@ def send_due_reminders(*, client: Client, now: datetime | None = None) -> int:
     """Remind the requester and the approver 14, 7 and 1 days before expiry, once each.
 
     An ``ExceptionReminder`` row (unique per exception and lead time) is written before the
-    mail; when several lead times fall due at once only the nearest is mailed.
+    mail, with an ``exception.expiring`` event per new row; when several lead times fall due at
+    once only the nearest is mailed.
     """
     now = now or timezone.now()
     horizon = now + timedelta(days=max(REMINDER_DAYS))
@@ -692,6 +693,16 @@ def send_due_reminders(*, client: Client, now: datetime | None = None) -> int:
             ExceptionReminder.objects.filter(exception=exception, days_before__in=created).update(
                 recipients=sorted(set(recipients))
             )
+            # Once per exception and lead time, like its reminder row (the webhooks hear it).
+            for days in sorted(created, reverse=True):
+                record_event(
+                    kind="exception.expiring",
+                    subject_type="exception",
+                    subject_id=exception.uuid,
+                    actor="system:exception-reminders",
+                    payload=_payload(exception, days_before=days),
+                    occurred_at=now,
+                )
             send_templated(
                 template="exceptions_register/emails/expiry_reminder",
                 to=recipients,

@@ -45,6 +45,9 @@ SHARED_APPS = [
     "uploads",
     "policytemplates",
     "scorecards",
+    # Webhook endpoints (public schema: an MSP endpoint hears every client); their deliveries
+    # are outbox messages in each client's schema.
+    "webhooks",
     "dashboard",
     "demo",
     # Public schema beside the users: notifications, preferences and the MSP's chat channels.
@@ -392,6 +395,8 @@ SPECTACULAR_SETTINGS = {
         "FindingStateEnum": "findings.choices.FindingState",
         "OsFamilyEnum": "common.choices.OsFamily",
         "PolicyApproverEnum": "policytemplates.choices.PolicyApprover",
+        # Outbox messages and webhook deliveries share their states.
+        "OutboxMessageStateEnum": "integrations.choices.DeliveryState",
     },
 }
 
@@ -478,6 +483,15 @@ REPORT_DELIVERY_LINK_DAYS = env.int("REPORT_DELIVERY_LINK_DAYS", default=14)
 # attempt is retried after REPORT_DELIVERY_RETRY_SECONDS × 2^n seconds.
 REPORT_DELIVERY_MAX_ATTEMPTS = env.int("REPORT_DELIVERY_MAX_ATTEMPTS", default=5)
 REPORT_DELIVERY_RETRY_SECONDS = env.int("REPORT_DELIVERY_RETRY_SECONDS", default=60)
+# Outbound webhooks (webhooks app): attempts per delivery before it is dead, each attempt's
+# timeout, how long a rotated secret keeps signing beside the new one, and the replay window a
+# receiver allows (documented for receivers; webhooks/verify.py uses it by default).
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=8)
+WEBHOOK_TIMEOUT_SECONDS = env.int("WEBHOOK_TIMEOUT_SECONDS", default=10)
+WEBHOOK_ROTATION_GRACE_HOURS = env.int("WEBHOOK_ROTATION_GRACE_HOURS", default=24)
+WEBHOOK_TOLERANCE_SECONDS = env.int("WEBHOOK_TOLERANCE_SECONDS", default=300)
+# Plain http to this machine (127.0.0.1, ::1, localhost) as a webhook URL: development only.
+WEBHOOK_ALLOW_LOOPBACK = env.bool("WEBHOOK_ALLOW_LOOPBACK", default=DEBUG)
 
 # --- PatchOps ------------------------------------------------------------------------------
 PATCHOPS_DEMO_PASSWORD = env("PATCHOPS_DEMO_PASSWORD", default="patchops-demo-2026")

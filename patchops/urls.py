@@ -16,6 +16,7 @@ CLIENT_APPS = [
     "evidence",
     "integrations",
     "reports",
+    "webhooks",
 ]
 PAGE_URLCONFS = {app: f"{app}.urls" for app in CLIENT_APPS}
 

@@ -16,6 +16,7 @@ api_v1 = [
     path("", include("catalogue.api.urls")),
     path("", include("uploads.api.public_urls")),
     path("", include("rings.api.public_urls")),
+    path("", include("webhooks.api.public_urls")),
     path("", include((urls_audit.msp_api, "audit-api"))),
 ]
 
@@ -33,6 +34,7 @@ urlpatterns = [
     path("catalogue-uploads/", include("uploads.public_urls")),
     path("patch-policy-templates/", include("rings.public_urls")),
     path("critical-queue/", include("findings.public_urls")),
+    path("msp-webhooks/", include("webhooks.public_urls")),
     path("", include((urls_audit.msp_pages, "audit"))),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),

@@ -98,12 +98,17 @@ PARAMS: dict[str, str] = {
     "patch-policies:pk": "patch_policy",
     "patch-policy-templates:id": "policy_template",
     "patch-policy-templates:pk": "policy_template",
+    "webhooks:pk": "webhook",
+    "webhooks:id": "webhook",
+    "deliveries:delivery": "webhook_delivery",
+    "msp-webhooks:pk": "msp_webhook",
+    "msp-webhooks:id": "msp_webhook",
 }
 CONSTANTS: dict[str, str] = {"snapshots:kind": "csv", "*:format": "json"}
 # Query strings a route cannot be called without (``{name}`` from ``Side.ids``).
 QUERIES = {"clients/<slug>/api/v1/agent-jobs/": "agent_id={agent}"}
 # Reference data shared by every client: not "another client's object".
-SHARED_OBJECTS = {"cve", "advisory", "catalogue_upload", "policy_template"}
+SHARED_OBJECTS = {"cve", "advisory", "catalogue_upload", "policy_template", "msp_webhook"}
 
 # The role table as the README states it (the test's own copy, not the engine's).
 PRINCIPALS: dict[str, tuple[str, frozenset[Capability]]] = {

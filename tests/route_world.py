@@ -403,6 +403,24 @@ def build_side(slug: str, scale: int, *, engineer: Any, staff: dict) -> Side:
         )
         with transaction.atomic():
             psa_message = psa.queue_poll(psa_conn)
+    for i in range(scale):  # webhook endpoints of the client, a test delivery to each
+        response = admin_http.post(
+            f"/clients/{slug}/api/v1/webhooks/",
+            {"url": f"https://hooks.example.com/{slug}/{i}", "events": ["rollout.halted"]},
+            content_type="application/json",
+        )
+        assert response.status_code == 201, response.content
+        webhook = response.json()["id"]
+        response = admin_http.post(f"/clients/{slug}/api/v1/webhooks/{webhook}/test/")
+        assert response.status_code == 202, response.content
+        webhook_delivery = response.json()["id"]
+    response = admin_http.post(  # and one of the MSP, hearing every client
+        "/api/v1/msp-webhooks/",
+        {"url": f"https://hooks.example.com/msp/{slug}", "events": ["report.ready"]},
+        content_type="application/json",
+    )
+    assert response.status_code == 201, response.content
+    msp_webhook = response.json()["id"]
     with tenant_context(client):
         first = devices[0].asset
         rollout = Rollout.objects.order_by("pk").first()
@@ -439,6 +457,9 @@ def build_side(slug: str, scale: int, *, engineer: Any, staff: dict) -> Side:
             "catalogue_upload": catalogue_upload,
             "patch_policy": PatchPolicy.objects.order_by("pk").first().uuid,
             "policy_template": policy_template,
+            "webhook": webhook,
+            "webhook_delivery": webhook_delivery,
+            "msp_webhook": msp_webhook,
         }
     record_scorecard(client=client, at=timezone.now())
     return side

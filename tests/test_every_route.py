@@ -48,6 +48,7 @@ from tests.route_rules import *
 from tests.route_rules import _ids
 from tests.route_world import *
 from tests.route_world import _session, _user
+from webhooks.models import WebhookEndpoint
 
 V, OP, AD, R, S, P = (
     Capability.VIEW,
@@ -91,6 +92,10 @@ def world(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[Worl
         EpssScore.objects.filter(cve_id__in=CVES).delete()
         for client in Client.objects.filter(slug__startswith=f"routes-{tag}-"):
             client.delete(force_drop=True)
+        # The MSP's webhook endpoints (public schema, no client to cascade from).
+        WebhookEndpoint.objects.filter(
+            client__isnull=True, url__startswith=f"https://hooks.example.com/msp/routes-{tag}-"
+        ).delete()
         # Findings (in the dropped schemas) pointed at these advisories: no cascade to collect.
         ours = Advisory.objects.filter(identifier__startswith="RLSA-2031-")
         AdvisoryFix.objects.filter(advisory__in=ours)._raw_delete(using="default")
