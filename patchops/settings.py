@@ -395,6 +395,8 @@ SPECTACULAR_SETTINGS = {
         "FindingStateEnum": "findings.choices.FindingState",
         "OsFamilyEnum": "common.choices.OsFamily",
         "PolicyApproverEnum": "policytemplates.choices.PolicyApprover",
+        "JobActionEnum": "integrations.choices.JobAction",
+        "OffboardingItemActionEnum": "privileged.choices.ItemAction",
         # Outbox messages and webhook deliveries share their states.
         "OutboxMessageStateEnum": "integrations.choices.DeliveryState",
     },

@@ -12,6 +12,7 @@ from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
+from common.apiparsers import PayloadTooLarge, max_body_bytes, too_large_detail
 from integrations.api.serializers import (
     AgentJobQuerySerializer,
     AgentJobResultSerializer,
@@ -178,6 +179,9 @@ class PsaConnectionViewSet(viewsets.ModelViewSet):
     def inbound(self, request, id=None):
         """A status change the PSA reports (signed by the PSA)."""
         conn = get_object_or_404(PsaConnection, uuid=id)
+        limit = max_body_bytes()
+        if int(request.META.get("CONTENT_LENGTH") or 0) > limit:
+            raise PayloadTooLarge(too_large_detail(limit))
         try:
             tickets = receive_inbound(conn=conn, headers=dict(request.headers), raw=request.body)
         except InboundRefused as exc:

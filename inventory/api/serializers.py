@@ -134,12 +134,16 @@ class AssetEditSerializer(serializers.Serializer):
     """PATCH body of one asset: any of its business attributes (people decide them; an agent
     token cannot send this). Keys outside these are refused, nothing is changed."""
 
-    asset_class = serializers.CharField(required=False, help_text="Asset class key")
+    asset_class = serializers.CharField(required=False, max_length=50, help_text="Asset class key")
     role = serializers.ChoiceField(choices=AssetRole.choices, required=False)
     owner = serializers.CharField(required=False, allow_blank=True, max_length=200)
     location = serializers.CharField(required=False, allow_blank=True, max_length=200)
     site = serializers.CharField(
-        required=False, allow_blank=True, allow_null=True, help_text="Site name; empty: no site"
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        max_length=120,
+        help_text="Site name; empty: no site",
     )
     is_ephi = serializers.BooleanField(required=False, help_text="ePHI system: yes/no")
     data_flows = serializers.ListField(

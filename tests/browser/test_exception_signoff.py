@@ -86,7 +86,8 @@ def test_owner_signs_in_the_portal_and_the_register_shows_it_active(passkey_page
 
     page.goto(f"/clients/{client.slug}/")
     page.locator("[data-testid=portal-link] a").click()
-    page.locator("[data-testid=awaiting] >> text=PSA-BROWSER-1").click()
+    item = page.locator("[data-testid=awaiting-item]", has_text="PSA-BROWSER-1")
+    item.get_by_role("link", name="Review and sign").click()
     assert "browser-sign-01" in page.locator("[data-testid=canonical-text]").inner_text()
 
     # A wrong password signs nothing.

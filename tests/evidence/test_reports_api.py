@@ -174,5 +174,6 @@ def test_listing_does_not_grow_queries_with_rows(
     login, personas, reports, django_assert_max_num_queries
 ):
     client = login(personas.account_manager)
-    with django_assert_max_num_queries(12):
+    # A fixed number, whatever the rows: their e-mail deliveries come in one prefetch.
+    with django_assert_max_num_queries(14):
         assert client.get(API).status_code == 200

@@ -142,6 +142,8 @@ class ClientEndpointViewSet(_EndpointViewSet):
         return current_client(self.request)
 
     def test_client(self, request):
+        # The body is optional, but when given it must be a well-formed document.
+        TestRequestSerializer(data=request.data or {}).is_valid(raise_exception=True)
         return current_client(request)
 
     def clients(self, request):
