@@ -35,8 +35,12 @@ def test_an_unknown_ordering_is_refused_with_the_allowed_ones(reader):
 
 
 def test_a_known_ordering_orders(reader):
-    tiers = [f["tier"] for f in reader.get(URL, {"ordering": "-risk_score"}).json()["results"]]
-    assert tiers == ["critical", "low"]
+    # Both detected together: the critical one's shorter window makes it due first.
+    def tiers(ordering: str) -> list[str]:
+        return [f["tier"] for f in reader.get(URL, {"ordering": ordering}).json()["results"]]
+
+    assert tiers("due_at") == ["critical", "low"]
+    assert tiers("-due_at") == ["low", "critical"]
 
 
 def test_an_unknown_choice_is_refused_with_the_choices(reader):
