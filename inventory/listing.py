@@ -119,3 +119,28 @@ def csv_export(
     response["Content-Disposition"] = f'attachment; filename="{client.slug}-{name}-{stamp}.csv"'
     response["X-Row-Count"] = str(count)
     return response
+
+
+class CsvExportMixin:
+    """A list page that answers ``?export=csv`` with every row its filters select: the view
+    names the file (``csv_name``), its header (``csv_header``) and how a row reads
+    (``csv_row``), and gives ``filtered() -> (filterset, queryset, sort)``."""
+
+    csv_name: str
+    csv_header: Sequence[str]
+
+    def csv_row(self, obj: Any) -> Iterable[Any]:
+        raise NotImplementedError
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        if wants_csv(request):
+            _, qs, _ = self.filtered()  # type: ignore[attr-defined]
+            return csv_export(
+                request=request,
+                client=self.client,  # type: ignore[attr-defined]
+                name=self.csv_name,
+                header=self.csv_header,
+                rows=qs,
+                row=self.csv_row,
+            )
+        return super().get(request, *args, **kwargs)  # type: ignore[misc]

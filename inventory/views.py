@@ -33,7 +33,7 @@ from .forms import (
     ReviewForm,
     ScheduleForm,
 )
-from .listing import Sorting, count_line, csv_export, wants_csv
+from .listing import CsvExportMixin, Sorting, count_line
 from .models import AssetClass, DiscoverySchedule, Site
 
 PAGE_SIZE = 50
@@ -67,7 +67,141 @@ def _page(request: HttpRequest, qs: Any, size: int = PAGE_SIZE, param: str = "pa
 # Assets
 
 
-class AssetListView(ClientPageMixin, TemplateView):
+# CSV exports of the list pages: header and row of each.
+
+ASSET_CSV_HEADER = [
+    "asset_id",
+    "hostname",
+    "os_family",
+    "os_name",
+    "os_version",
+    "asset_class",
+    "role",
+    "ephi_system",
+    "data_flows",
+    "owner",
+    "location",
+    "site",
+    "managed",
+    "stale",
+    "first_seen",
+    "last_seen",
+]
+
+
+def _asset_csv_row(a: Any) -> list[Any]:
+    return [
+        str(a.uuid),
+        a.hostname,
+        a.os_family,
+        a.os_name,
+        a.os_version,
+        a.asset_class.key,
+        a.role,
+        "yes" if a.is_ephi else "no",
+        ";".join(a.data_flows),
+        a.owner,
+        a.location,
+        a.site.name if a.site_id else "",
+        "yes" if a.is_managed else "no",
+        "yes" if a.is_stale else "no",
+        a.first_seen.isoformat(),
+        a.last_seen.isoformat(),
+    ]
+
+
+SOFTWARE_CSV_HEADER = [
+    "asset_id",
+    "hostname",
+    "kind",
+    "name",
+    "version",
+    "arch",
+    "vendor",
+    "category",
+    "install_date",
+    "first_seen",
+    "last_seen",
+]
+
+
+def _software_csv_row(s: Any) -> list[Any]:
+    return [
+        str(s.asset.uuid),
+        s.asset.hostname,
+        s.kind,
+        s.name,
+        s.version,
+        s.arch,
+        s.vendor,
+        s.category,
+        s.install_date.isoformat() if s.install_date else "",
+        s.first_seen.isoformat(),
+        s.last_seen.isoformat(),
+    ]
+
+
+DEVICE_CSV_HEADER = [
+    "device_id",
+    "ip",
+    "mac",
+    "mac_vendor",
+    "hostnames",
+    "os_guesses",
+    "state",
+    "adopted_as",
+    "decided_by",
+    "first_seen",
+    "last_seen",
+]
+
+
+def _device_csv_row(d: Any) -> list[Any]:
+    return [
+        str(d.uuid),
+        d.ip or "",
+        d.mac,
+        d.mac_vendor,
+        ";".join(d.hostnames),
+        ";".join(str(g.get("name", "")) for g in d.os_guesses if isinstance(g, dict)),
+        d.state,
+        d.adopted_asset.hostname if d.adopted_asset_id else "",
+        d.decided_by,
+        d.first_seen.isoformat(),
+        d.last_seen.isoformat(),
+    ]
+
+
+RUN_CSV_HEADER = [
+    "run_id",
+    "source",
+    "source_name",
+    "format",
+    "actor",
+    "status",
+    "started_at",
+    "finished_at",
+    "counts",
+    "errors",
+]
+
+
+def _run_csv_row(r: Any) -> list[Any]:
+    return [
+        str(r.uuid),
+        r.source,
+        r.source_name,
+        r.format,
+        r.actor,
+        r.status,
+        r.started_at.isoformat(),
+        r.finished_at.isoformat() if r.finished_at else "",
+        ";".join(f"{k}={v}" for k, v in r.counts.items()),
+        len(r.errors),
+    ]
+
+
+class AssetListView(CsvExportMixin, ClientPageMixin, TemplateView):
     template_name = "inventory/asset_list.html"
 
     def required_capability(self, request: HttpRequest) -> Capability:
@@ -105,18 +239,10 @@ class AssetListView(ClientPageMixin, TemplateView):
         qs, chosen = self.sorting.apply(qs, self.request)
         return filterset, qs, chosen
 
-    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if wants_csv(request):
-            _, qs, _ = self.filtered()
-            return csv_export(
-                request=request,
-                client=self.client,
-                name="assets",
-                header=ASSET_CSV_HEADER,
-                rows=qs,
-                row=_asset_csv_row,
-            )
-        return super().get(request, *args, **kwargs)
+    csv_name = "assets"
+    csv_header = ASSET_CSV_HEADER
+
+    csv_row = staticmethod(_asset_csv_row)
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
@@ -173,47 +299,6 @@ class AssetListView(ClientPageMixin, TemplateView):
                 f"Tagged {changed} of {len(assets)} selected asset{'s' * (len(assets) != 1)}.",
             )
         return redirect(target or request.path)
-
-
-ASSET_CSV_HEADER = [
-    "asset_id",
-    "hostname",
-    "os_family",
-    "os_name",
-    "os_version",
-    "asset_class",
-    "role",
-    "ephi_system",
-    "data_flows",
-    "owner",
-    "location",
-    "site",
-    "managed",
-    "stale",
-    "first_seen",
-    "last_seen",
-]
-
-
-def _asset_csv_row(a: Any) -> list[Any]:
-    return [
-        str(a.uuid),
-        a.hostname,
-        a.os_family,
-        a.os_name,
-        a.os_version,
-        a.asset_class.key,
-        a.role,
-        "yes" if a.is_ephi else "no",
-        ";".join(a.data_flows),
-        a.owner,
-        a.location,
-        a.site.name if a.site_id else "",
-        "yes" if a.is_managed else "no",
-        "yes" if a.is_stale else "no",
-        a.first_seen.isoformat(),
-        a.last_seen.isoformat(),
-    ]
 
 
 def _export_query(request: HttpRequest) -> str:
@@ -302,38 +387,7 @@ class AssetDetailView(ClientPageMixin, TemplateView):
 # Installed software
 
 
-SOFTWARE_CSV_HEADER = [
-    "asset_id",
-    "hostname",
-    "kind",
-    "name",
-    "version",
-    "arch",
-    "vendor",
-    "category",
-    "install_date",
-    "first_seen",
-    "last_seen",
-]
-
-
-def _software_csv_row(s: Any) -> list[Any]:
-    return [
-        str(s.asset.uuid),
-        s.asset.hostname,
-        s.kind,
-        s.name,
-        s.version,
-        s.arch,
-        s.vendor,
-        s.category,
-        s.install_date.isoformat() if s.install_date else "",
-        s.first_seen.isoformat(),
-        s.last_seen.isoformat(),
-    ]
-
-
-class SoftwareListView(ClientPageMixin, TemplateView):
+class SoftwareListView(CsvExportMixin, ClientPageMixin, TemplateView):
     """Installed software across the client's assets (Windows KBs included, kind hotfix)."""
 
     template_name = "inventory/software_list.html"
@@ -360,18 +414,10 @@ class SoftwareListView(ClientPageMixin, TemplateView):
         qs, chosen = self.sorting.apply(qs, self.request)
         return filterset, qs, chosen
 
-    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if wants_csv(request):
-            _, qs, _ = self.filtered()
-            return csv_export(
-                request=request,
-                client=self.client,
-                name="software",
-                header=SOFTWARE_CSV_HEADER,
-                rows=qs,
-                row=_software_csv_row,
-            )
-        return super().get(request, *args, **kwargs)
+    csv_name = "software"
+    csv_header = SOFTWARE_CSV_HEADER
+
+    csv_row = staticmethod(_software_csv_row)
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
@@ -397,7 +443,7 @@ class SoftwareListView(ClientPageMixin, TemplateView):
 # Unknown devices
 
 
-class UnknownDeviceListView(ClientPageMixin, TemplateView):
+class UnknownDeviceListView(CsvExportMixin, ClientPageMixin, TemplateView):
     template_name = "inventory/unknowndevice_list.html"
     sorting = Sorting(
         columns={
@@ -423,18 +469,10 @@ class UnknownDeviceListView(ClientPageMixin, TemplateView):
         qs, chosen = self.sorting.apply(qs, self.request)
         return filterset, qs, chosen
 
-    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if wants_csv(request):
-            _, qs, _ = self.filtered()
-            return csv_export(
-                request=request,
-                client=self.client,
-                name="unknown-devices",
-                header=DEVICE_CSV_HEADER,
-                rows=qs,
-                row=_device_csv_row,
-            )
-        return super().get(request, *args, **kwargs)
+    csv_name = "unknown-devices"
+    csv_header = DEVICE_CSV_HEADER
+
+    csv_row = staticmethod(_device_csv_row)
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
@@ -455,37 +493,6 @@ class UnknownDeviceListView(ClientPageMixin, TemplateView):
             dismiss_form=DismissForm(),
         )
         return context
-
-
-DEVICE_CSV_HEADER = [
-    "device_id",
-    "ip",
-    "mac",
-    "mac_vendor",
-    "hostnames",
-    "os_guesses",
-    "state",
-    "adopted_as",
-    "decided_by",
-    "first_seen",
-    "last_seen",
-]
-
-
-def _device_csv_row(d: Any) -> list[Any]:
-    return [
-        str(d.uuid),
-        d.ip or "",
-        d.mac,
-        d.mac_vendor,
-        ";".join(d.hostnames),
-        ";".join(str(g.get("name", "")) for g in d.os_guesses if isinstance(g, dict)),
-        d.state,
-        d.adopted_asset.hostname if d.adopted_asset_id else "",
-        d.decided_by,
-        d.first_seen.isoformat(),
-        d.last_seen.isoformat(),
-    ]
 
 
 class UnknownDeviceActionView(ClientPageMixin, TemplateView):
@@ -545,7 +552,7 @@ class UnknownDeviceActionView(ClientPageMixin, TemplateView):
 # Discovery runs and schedule
 
 
-class DiscoveryRunListView(ClientPageMixin, TemplateView):
+class DiscoveryRunListView(CsvExportMixin, ClientPageMixin, TemplateView):
     template_name = "inventory/discoveryrun_list.html"
 
     def required_capability(self, request: HttpRequest) -> Capability:
@@ -572,23 +579,10 @@ class DiscoveryRunListView(ClientPageMixin, TemplateView):
         qs, chosen = self.sorting.apply(qs, self.request)
         return filterset, qs, chosen
 
-    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if wants_csv(request):
-            _, qs, _ = self.filtered()
-            return csv_export(
-                request=request,
-                client=self.client,
-                name="discovery-runs",
-                header=["run_id", "source", "source_name", "format", "actor", "status",
-                        "started_at", "finished_at", "counts", "errors"],
-                rows=qs,
-                row=lambda r: [
-                    str(r.uuid), r.source, r.source_name, r.format, r.actor, r.status,
-                    r.started_at.isoformat(), r.finished_at.isoformat() if r.finished_at else "",
-                    ";".join(f"{k}={v}" for k, v in r.counts.items()), len(r.errors),
-                ],
-            )  # fmt: skip
-        return super().get(request, *args, **kwargs)
+    csv_name = "discovery-runs"
+    csv_header = RUN_CSV_HEADER
+
+    csv_row = staticmethod(_run_csv_row)
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)

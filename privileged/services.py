@@ -289,50 +289,74 @@ def _check_day(on: date, today: date | None = None) -> None:
         raise ValidationError({"on": "This date is in the future."})
 
 
+def _restart_clock(
+    account: PrivilegedAccount,
+    *,
+    field: str,
+    kind: str,
+    day_key: str,
+    issue: str,
+    resolution: str,
+    actor: Any,
+    on: date | None,
+    note: str,
+) -> PrivilegedAccount:
+    """Record that ``field`` (last rotation or review) happened ``on``: an evented change that
+    resolves the open issue of that clock."""
+    on = on or timezone.localdate()
+    _check_day(on)
+    account = PrivilegedAccount.objects.select_for_update().get(pk=account.pk)
+    previous = getattr(account, field)
+    setattr(account, field, on)
+    account.save(update_fields=[field, "updated_at"])
+    _account_event(
+        kind,
+        account,
+        actor,
+        **{day_key: on.isoformat()},
+        previous=previous.isoformat() if previous else None,
+        note=note,
+    )
+    _resolve_if_current(account, issue, actor, resolution)
+    return account
+
+
 @transaction.atomic
 def record_rotation(
     *, account: PrivilegedAccount, actor: Any, on: date | None = None, note: str = ""
 ) -> PrivilegedAccount:
     """The credential was rotated (in the vault): the rotation clock restarts and open rotation
     issues are resolved."""
-    on = on or timezone.localdate()
-    _check_day(on)
-    account = PrivilegedAccount.objects.select_for_update().get(pk=account.pk)
-    previous = account.last_rotated_on
-    account.last_rotated_on = on
-    account.save(update_fields=["last_rotated_on", "updated_at"])
-    _account_event(
-        "privileged_account.rotated",
+    return _restart_clock(
         account,
-        actor,
-        rotated_on=on.isoformat(),
-        previous=previous.isoformat() if previous else None,
+        field="last_rotated_on",
+        kind="privileged_account.rotated",
+        day_key="rotated_on",
+        issue=IssueKind.ROTATION_OVERDUE,
+        resolution="credential rotated",
+        actor=actor,
+        on=on,
         note=note,
     )
-    _resolve_if_current(account, IssueKind.ROTATION_OVERDUE, actor, "credential rotated")
-    return account
 
 
 @transaction.atomic
 def record_review(
     *, account: PrivilegedAccount, actor: Any, on: date | None = None, note: str = ""
 ) -> PrivilegedAccount:
-    on = on or timezone.localdate()
-    _check_day(on)
-    account = PrivilegedAccount.objects.select_for_update().get(pk=account.pk)
-    previous = account.last_reviewed_on
-    account.last_reviewed_on = on
-    account.save(update_fields=["last_reviewed_on", "updated_at"])
-    _account_event(
-        "privileged_account.reviewed",
+    """The account's access was reviewed: the review clock restarts and open review issues are
+    resolved."""
+    return _restart_clock(
         account,
-        actor,
-        reviewed_on=on.isoformat(),
-        previous=previous.isoformat() if previous else None,
+        field="last_reviewed_on",
+        kind="privileged_account.reviewed",
+        day_key="reviewed_on",
+        issue=IssueKind.REVIEW_OVERDUE,
+        resolution="access reviewed",
+        actor=actor,
+        on=on,
         note=note,
     )
-    _resolve_if_current(account, IssueKind.REVIEW_OVERDUE, actor, "access reviewed")
-    return account
 
 
 @transaction.atomic
