@@ -422,6 +422,13 @@ CELERY_TASK_SOFT_TIME_LIMIT = 300
 CELERY_TASK_TIME_LIMIT = 360
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+# Tasks go to the queues ingest, reports and rollouts, or the default one (patchops/queues.py),
+# so that each kind of work has workers of its own; the prefix lets installations share a broker.
+CELERY_QUEUE_PREFIX = env("CELERY_QUEUE_PREFIX", default="")
+CELERY_TASK_DEFAULT_QUEUE = f"{CELERY_QUEUE_PREFIX}celery"
+CELERY_TASK_ROUTES = ["patchops.queues.route_task"]
+# A task's result names the worker that ran it (and its task name, arguments and retries).
+CELERY_RESULT_EXTENDED = True
 
 # --- Logging -------------------------------------------------------------------------------
 LOGGING = {

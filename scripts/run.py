@@ -22,6 +22,8 @@ import services  # noqa: E402
 ROOT = services.ROOT
 HOST = os.environ.get("HOST", "127.0.0.1")
 PORT = os.environ.get("PORT", "8000")
+# The Celery queues (patchops/queues.py QUEUES; this script does not import Django).
+WORKER_QUEUES = ["celery", "ingest", "reports", "rollouts"]
 
 
 def main() -> int:
@@ -64,6 +66,9 @@ def main() -> int:
             "info",
             "--concurrency",
             "2",
+            # One worker for every queue (patchops/queues.py); several machines run one per queue.
+            "-Q",
+            ",".join(env.get("CELERY_QUEUE_PREFIX", "") + q for q in WORKER_QUEUES),
         ],
         "beat": [
             python,

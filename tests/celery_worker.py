@@ -31,13 +31,16 @@ def database_url() -> str:
 
 
 @contextmanager
-def celery_worker(*, pool: str = "solo", **env: str) -> Iterator[str]:
-    """Start a worker consuming a fresh queue; yields the queue's name. ``env`` adds settings;
-    ``pool="prefork"`` runs tasks in one child process (whose pid ``worker_children`` names)."""
-    queue = f"test-{uuid.uuid4().hex[:8]}"
+def celery_worker(
+    *, pool: str = "solo", queue: str = "", hostname: str = "", **env: str
+) -> Iterator[str]:
+    """Start a worker consuming a fresh queue (or ``queue``); yields the queue's name. ``env``
+    adds settings; ``pool="prefork"`` runs tasks in one child process (whose pid
+    ``worker_children`` names); ``hostname`` is the worker's node name (``-n``)."""
+    queue = queue or f"test-{uuid.uuid4().hex[:8]}"
     # The worker's output goes to a file: an unread pipe would fill up and stall the worker.
     with tempfile.TemporaryFile() as log:
-        yield from _run(queue, log, env, pool)
+        yield from _run(queue, log, env, pool, hostname)
 
 
 def worker_children(queue: str) -> list[int]:
@@ -57,8 +60,10 @@ def worker_children(queue: str) -> list[int]:
 _WORKERS: dict[str, subprocess.Popen] = {}
 
 
-def _run(queue: str, log, env: dict[str, str], pool: str) -> Iterator[str]:
+def _run(queue: str, log, env: dict[str, str], pool: str, hostname: str) -> Iterator[str]:
     pool_args = ["-P", "prefork", "-c", "1"] if pool == "prefork" else ["-P", "solo"]
+    if hostname:
+        pool_args += ["-n", hostname]
     proc = subprocess.Popen(
         [
             sys.executable,

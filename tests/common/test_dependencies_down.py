@@ -82,9 +82,10 @@ def broker() -> Iterator[PrivateRedis]:
         _forget_connections()
 
 
-def _queued(redis: PrivateRedis) -> int:
+def _queued(redis: PrivateRedis, queue: str = "reports") -> int:
+    """Messages waiting on ``queue`` (report requests go to the reports queue)."""
     out = subprocess.run(
-        ["redis-cli", "-p", str(redis.port), "llen", "celery"],
+        ["redis-cli", "-p", str(redis.port), "llen", queue],
         capture_output=True,
         text=True,
         check=True,

@@ -40,13 +40,24 @@ def _entry_points(command: list[str]) -> list[tuple[str, str]]:
 
 def test_compose_has_the_production_services_with_health_checks():
     services = _compose()["services"]
-    assert set(services) == {"postgres", "redis", "web", "worker", "beat"}
+    assert set(services) == {
+        "postgres",
+        "redis",
+        "web",
+        "worker",
+        "worker-ingest",
+        "worker-reports",
+        "worker-rollouts",
+        "beat",
+    }
     for name, service in services.items():
         assert "healthcheck" in service, f"{name} has no health check"
     assert {"pgdata", "media"} <= set(_compose()["volumes"])
 
 
-@pytest.mark.parametrize("service", ["web", "worker", "beat"])
+@pytest.mark.parametrize(
+    "service", ["web", "worker", "worker-ingest", "worker-reports", "worker-rollouts", "beat"]
+)
 def test_compose_commands_name_real_entry_points(service):
     points = _entry_points(_compose()["services"][service]["command"])
     assert points, f"{service} names no entry point"
@@ -61,6 +72,32 @@ def test_compose_commands_name_real_entry_points(service):
         elif kind == "object":
             module, attr = target.rsplit(".", 1)
             assert getattr(importlib.import_module(module), attr)
+
+
+def test_every_queue_has_a_worker_in_compose_and_in_make_run():
+    """A routed task needs a worker consuming its queue: compose runs one per queue, and
+    ``make run`` one worker consuming them all."""
+    from patchops import queues
+
+    consumed = []
+    for name, service in _compose()["services"].items():
+        argv = service.get("command") or []
+        if argv[:1] == ["celery"] and "worker" in argv:
+            assert "-Q" in argv, f"{name} consumes no named queue"
+            consumed += argv[argv.index("-Q") + 1].split(",")
+    assert sorted(consumed) == sorted(queues.QUEUES)
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        run = importlib.import_module("run")
+    finally:
+        sys.path.pop(0)
+    assert run.WORKER_QUEUES == queues.QUEUES
+    # Every task routed by name exists under that name.
+    from patchops.celery import app
+
+    app.loader.import_default_modules()
+    assert set(queues.TASK_QUEUES) <= set(app.tasks)
+    assert set(queues.TASK_QUEUES.values()) == set(queues.QUEUES) - {queues.DEFAULT}
 
 
 def test_dockerfile_cmd_is_the_wsgi_app():
