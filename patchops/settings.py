@@ -142,6 +142,12 @@ TENANT_SUBFOLDER_PREFIX = "clients"
 TENANT_BASE_SCHEMA = "tenant_template"
 TENANT_CREATION_FAKES_MIGRATIONS = True
 SHOW_PUBLIC_IF_NO_TENANT_FOUND = False
+# How `bootstrap` migrates the client schemas for a release: "standard" one after another,
+# "multiprocessing" TENANT_MULTIPROCESSING_MAX_PROCESSES schemas at a time (django-tenants'
+# executors; `bootstrap --executor` overrides). With many clients, parallel on every core.
+TENANT_MIGRATION_EXECUTOR = env("TENANT_MIGRATION_EXECUTOR", default="standard")
+TENANT_MULTIPROCESSING_MAX_PROCESSES = env.int("TENANT_MULTIPROCESSING_MAX_PROCESSES", default=2)
+TENANT_MULTIPROCESSING_CHUNKS = env.int("TENANT_MULTIPROCESSING_CHUNKS", default=2)
 
 # --- Auth -------------------------------------------------------------------------------------
 AUTH_USER_MODEL = "tenants.User"

@@ -117,6 +117,7 @@ CASES: list[tuple[str, list[str], str]] = [
     ("unlock_account", ["--ip", "not-an-ip"], "IPv4"),
     ("seed_demo", ["--bogus"], "unrecognized"),
     ("bootstrap", ["--bogus"], "unrecognized"),
+    ("bootstrap", ["--executor", "threads"], "Unknown migration executor"),
     ("ingest", ["nope", "{text}"], "nope"),
     ("ingest", ["tenant-a", "{missing}"], "no-such-file"),
     ("ingest", ["tenant-a", "{dir}"], "Cannot read"),
