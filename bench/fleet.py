@@ -18,8 +18,10 @@ of the endpoints) and many of 50–300. Every part goes through the production p
   engine's full figures and the day's scorecard row) for every client, beside one raw SQL
   compliance aggregate per client (target ≤ 2×, and under 10 minutes at full size); the two must
   agree on every client's assets in scope and compliant;
-* **a release's migration of every client schema**: ``migrate_schemas --tenant`` with the
-  standard executor and with django-tenants' multiprocessing one (what ``bootstrap`` uses with
+* **a release's migration of every client schema**: every fleet schema is taken back one
+  migration (the rings app's latest, an added column, two tables and their constraints), then
+  ``migrate_schemas --tenant`` applies it again, with the standard executor and with
+  django-tenants' multiprocessing one (what ``bootstrap`` uses with
   ``TENANT_MIGRATION_EXECUTOR=multiprocessing``), target under 10 minutes at full size;
 * **creating one more client** (target ≤ 1 s).
 
@@ -316,20 +318,63 @@ def _raw_aggregates(fleet: list[FleetClient], at) -> tuple[float, dict[int, tupl
     return seconds, figures
 
 
-def _migrate(executor: str) -> tuple[float, int]:
-    """``migrate_schemas --tenant`` over every client schema with ``executor``."""
+RELEASE_APP = "rings"  # the release: this app's latest migration, missing in every fleet schema
+
+
+def _release_step() -> tuple[str, str]:
+    """(latest, previous) migration names of ``RELEASE_APP``."""
+    from django.db.migrations.loader import MigrationLoader
+
+    graph = MigrationLoader(None, ignore_no_migrations=True).graph
+    [(_, latest)] = graph.leaf_nodes(RELEASE_APP)
+    node = graph.node_map[(RELEASE_APP, latest)]
+    parents = sorted(name for app, name in node.parents if app == RELEASE_APP)
+    return latest, parents[-1]
+
+
+def _migrate(fleet: list[FleetClient], executor: str) -> tuple[float, int]:
+    """A release's migration: every fleet schema is first taken back one migration of
+    ``RELEASE_APP`` (not timed), then ``migrate_schemas --tenant`` with ``executor`` brings every
+    client schema up to date (timed; other clients' schemas are checked, nothing to apply)."""
     from django.core.management import call_command
     from django.db import connection
 
     from tenants.models import Client
 
+    _, previous = _release_step()
+    for member in fleet:
+        call_command(
+            "migrate_schemas",
+            RELEASE_APP,
+            previous,
+            schema_name=member.client.schema_name,
+            interactive=False,
+            verbosity=0,
+        )
     connection.set_schema_to_public()
     schemas = Client.objects.exclude(schema_name="public").count()
     started = time.perf_counter()
     call_command("migrate_schemas", tenant=True, interactive=False, verbosity=0, executor=executor)
     seconds = time.perf_counter() - started
     connection.close()  # the multiprocessing executor closes it under us; start clean
+    _check_migrated(fleet)
     return seconds, schemas
+
+
+def _check_migrated(fleet: list[FleetClient]) -> None:
+    from django.db import connection
+
+    latest, _ = _release_step()
+    connection.set_schema_to_public()
+    with connection.cursor() as cursor:
+        for member in fleet:
+            cursor.execute(
+                f'SELECT 1 FROM "{member.client.schema_name}".django_migrations '
+                "WHERE app = %s AND name = %s",
+                [RELEASE_APP, latest],
+            )
+            if not cursor.fetchone():
+                raise AssertionError(f"{member.client.schema_name} lacks {RELEASE_APP} {latest}")
 
 
 def _counts(fleet: list[FleetClient]) -> dict[str, int]:
@@ -385,8 +430,8 @@ def run(*, scale: float = 1.0) -> Result:
         if engine_figures != raw_figures:
             raise AssertionError(f"engine {engine_figures} != raw aggregate {raw_figures}")
 
-        migrate_standard_s, schemas = _migrate("standard")
-        migrate_parallel_s, _ = _migrate("multiprocessing")
+        migrate_standard_s, schemas = _migrate(fleet, "standard")
+        migrate_parallel_s, _ = _migrate(fleet, "multiprocessing")
 
         started = time.perf_counter()
         extra = create_client(slug=f"{PREFIX}{uuid.uuid4().hex[:6]}-new", name="Fleet client new")
@@ -419,6 +464,7 @@ def run(*, scale: float = 1.0) -> Result:
             "raw SQL aggregate, every client (s)": round(aggregate_s, 3),
             "figures agree (engine = raw)": engine_figures == raw_figures,
             "schemas migrated": schemas,
+            "the release migrated": f"{RELEASE_APP} {_release_step()[0]}",
             "migrate_schemas, standard executor (s)": round(migrate_standard_s, 2),
             f"migrate_schemas, multiprocessing ×{processes} (s)": round(migrate_parallel_s, 2),
             f"create client #{clients + 1} (s)": round(create_s, 3),

@@ -50,6 +50,8 @@ def test_a_tiny_fleet_runs_through_the_production_paths(committed):
     assert figures["scorecard rows (history)"] == len(sizes) * fleet.SCORECARD_DAYS
     assert figures["figures agree (engine = raw)"] is True
     assert figures["schemas migrated"] >= len(sizes)
+    latest, _ = fleet._release_step()
+    assert figures["the release migrated"] == f"{fleet.RELEASE_APP} {latest}"
     pushes = -(-sizes[0] // fleet.DEVICES_PER_PUSH) - (-sizes[1] // fleet.DEVICES_PER_PUSH)
     assert figures["day's pushes: requests × devices each"] == (
         f"{pushes} × ≤{fleet.DEVICES_PER_PUSH}"
