@@ -408,9 +408,11 @@ def run(*, scale: float = 1.0) -> Result:
     from django.utils import timezone
 
     from bench.record import Ratio, Result
+    from tenants.models import Client
     from tenants.services import create_client
 
     connection.set_schema_to_public()
+    _drop(list(Client.objects.filter(slug__startswith=PREFIX)))  # an interrupted run's clients
     created: list[Client] = []
     try:
         started = time.perf_counter()
