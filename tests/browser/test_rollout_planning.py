@@ -15,6 +15,7 @@ from rings.models import RingMembership
 from tenants.choices import TokenScope
 from tenants.services import issue_api_token
 from tests.browser.conftest import sign_in
+from tests.browser.test_accessibility import serious_violations
 from tests.conftest import PASSWORD
 from tests.rings.producers import Device, Fleet
 
@@ -81,6 +82,7 @@ def test_engineer_plans_a_rollout_and_watches_its_jobs(page, office):
         in page.locator("[data-testid=window-rule]").inner_text()
     )
     assert "open now" in page.locator("[data-testid=window-calendar]").inner_text()
+    assert serious_violations(page) == []
 
     # Find the patch by searching the per-patch list, tick it and preview.
     page.goto(base + "rollouts/")
@@ -107,6 +109,7 @@ def test_engineer_plans_a_rollout_and_watches_its_jobs(page, office):
         assert KB in row.inner_text() and "Any time" in row.inner_text()
         assert " 00:00 C" in row.locator("[data-testid=preview-window]").inner_text()  # CST/CDT
     assert OTHER not in preview.inner_text()
+    assert serious_violations(page) == []
 
     # Create it: the rollout's page lists the devices; approve the canary.
     page.click("[data-testid=create-rollout]")
@@ -137,3 +140,4 @@ def test_engineer_plans_a_rollout_and_watches_its_jobs(page, office):
     assert "Deployed" in page.locator(f"[data-testid=device-{canary[0]}]").inner_text()
     assert status.is_visible()
     assert navigations == []  # no reload: the page polled its status
+    assert serious_violations(page) == []
