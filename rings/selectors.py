@@ -352,11 +352,18 @@ class CalendarDay:
     openings: list[dict[str, Any]]
 
 
-def window_calendar(*, at: datetime, tz: ZoneInfo, days: int = 28) -> list[CalendarDay]:
+def window_calendar(
+    *,
+    at: datetime,
+    tz: ZoneInfo,
+    days: int = 28,
+    among: list[MaintenanceWindow] | None = None,
+) -> list[CalendarDay]:
     """The next openings of the client's active windows (open now or opening within ``days``
     days), by local date of the client's time zone; each names its window, scope and local
-    start and end (with the zone's abbreviation in force then, so a DST change shows)."""
-    active = [w for w in visible_windows() if w.is_active]
+    start and end (with the zone's abbreviation in force then, so a DST change shows).
+    ``among``: the windows already read (else they are read here)."""
+    active = [w for w in (visible_windows() if among is None else among) if w.is_active]
     rows = windows.calendar_openings([(w, w.spec) for w in active], tz, at, days=days)
     by_day: dict[date, list[dict[str, Any]]] = {}
     for start, end, window in rows:

@@ -222,7 +222,7 @@ class RolloutStatusView(ClientPageMixin, View):
     capability = Capability.VIEW
 
     def get(self, request, pk=None, **kwargs):
-        rollout = get_object_or_404(selectors.visible_rollouts(), uuid=pk)
+        rollout = get_object_or_404(Rollout, uuid=pk)
         response = JsonResponse(selectors.rollout_job_status(rollout, self.client.tz))
         response["Cache-Control"] = "no-store"
         return response
@@ -462,12 +462,11 @@ class WindowEditorView(ClientPageMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         now = timezone.now()
         tz = self.client.tz
-        windows = [
-            (w, w.current_or_next(now, tz), w.describe(tz)) for w in selectors.visible_windows()
-        ]
+        stored = list(selectors.visible_windows())
+        windows = [(w, w.current_or_next(now, tz), w.describe(tz)) for w in stored]
         context.update(
             windows=windows,
-            calendar=selectors.window_calendar(at=now, tz=tz, days=CALENDAR_DAYS),
+            calendar=selectors.window_calendar(at=now, tz=tz, days=CALENDAR_DAYS, among=stored),
             calendar_days=CALENDAR_DAYS,
             form=kwargs.get("form") or MaintenanceWindowForm(),
             can_operate=has_capability(self.request.user, self.client, Capability.OPERATE),
