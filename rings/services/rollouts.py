@@ -210,13 +210,18 @@ def preview_rollout(
     ):
         members[ring_id] += 1
     windows = list(MaintenanceWindow.objects.filter(is_active=True).order_by("name"))
+    opening_of: dict[tuple[int, ...], tuple[datetime, datetime] | None] = {}
     out = []
     for ring in Ring.objects.order_by("order"):
         ring_assets = [a for a, r in ring_of.items() if r == ring.pk]
         devices = []
         for asset_id in ring_assets:
             asset = assets[asset_id]
-            found = asset_window(asset, windows, at)
+            applicable = applicable_windows(asset, windows)
+            key = tuple(w.pk for w in applicable)
+            if key not in opening_of:  # devices sharing their windows share the opening
+                opening_of[key] = asset_window(asset, applicable, at)
+            found = opening_of[key]
             devices.append(
                 DevicePreview(
                     asset_id=asset_id,
@@ -224,7 +229,7 @@ def preview_rollout(
                     patches=tuple(sorted(patches[asset_id])),
                     window_start=found[0] if found else None,
                     window_end=found[1] if found else None,
-                    window_names=tuple(w.name for w in applicable_windows(asset, windows)),
+                    window_names=tuple(w.name for w in applicable),
                 )
             )
         devices.sort(key=lambda d: d.hostname)

@@ -52,6 +52,7 @@ def test_board_lists_one_row_per_patch_and_searches(login, personas, tenant_a, f
         row = row[: row.index("</tr>")]
         assert f'value="{patch}"' in row
         assert f'data-testid="patch-devices">{devices}<' in row
+        assert f'href="{PAGE}findings/?patch={patch}"' in row  # drills down to the devices
     assert "js/checklist_filter.js" in page and 'data-filter-for="patch-list"' in page
     narrowed = http.get(PAGE + "rollouts/", {"patch_q": "usn"}).content.decode()
     assert 'data-testid="patch-USN-6854-1"' in narrowed
@@ -224,3 +225,42 @@ def test_job_status_is_read_with_the_view_capability_only(login, personas, tenan
         .status_code
         == 404
     )
+
+
+def test_preview_gives_each_device_its_most_specific_window(login, personas, tenant_a, fleet):
+    """Core servers wait for their own Sunday window; the other devices for the nightly one."""
+    ticked = ["USN-6854-1", "macOS-14.7.1"]
+    with tenant_context(tenant_a):
+        maintenance_window(name="Nightly", start_time="22:00", duration_minutes=240)
+        maintenance_window(
+            name="Servers on Sunday",
+            scope="asset_class",
+            asset_class="core_server",
+            weekdays=[6],
+            start_time="02:00",
+            duration_minutes=180,
+        )
+        classes = dict(
+            Finding.objects.filter(patch_identifier__in=ticked).values_list(
+                "asset__hostname", "asset__asset_class__key"
+            )
+        )
+    assert "core_server" in classes.values() and set(classes.values()) != {"core_server"}
+    with time_machine.travel(MONDAY, tick=False):
+        page = (
+            login(personas.engineer)
+            .post(
+                PAGE + "rollouts/preview/",
+                {"name": "Mixed", "selection": "patch_identifiers", "patches": ticked},
+            )
+            .content.decode()
+        )
+    for hostname, key in classes.items():
+        row = page[page.index(f'data-testid="preview-device-{hostname}"') :]
+        row = row[: row.index("</tr>")]
+        if key == "core_server":  # Monday 2 March: the next Sunday is 8 March (CDT by then)
+            assert "Servers on Sunday" in row and "Nightly" not in row
+            assert 'data-testid="preview-window">Sun 8 Mar 2026 03:00 CDT<' in row
+        else:
+            assert "Nightly" in row and "Servers on Sunday" not in row
+            assert 'data-testid="preview-window">Mon 2 Mar 2026 22:00 CST<' in row
