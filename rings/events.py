@@ -268,7 +268,14 @@ declare(
     "window.updated",
     subject="maintenance_window",
     label="Maintenance window changed",
-    fields={"name": STR},
+    # The page's edit also says what the window was and became, in words, and which fields.
+    fields={
+        "name": STR,
+        "recurrence": optional(STR),
+        "before": optional(STR),
+        "after": optional(STR),
+        "changed": optional(list_of(STR)),
+    },
 )
 declare(
     "window.deleted",

@@ -12,7 +12,8 @@ from policytemplates.choices import WEEKDAYS, PolicySchedule
 from policytemplates.models import PolicyTemplate
 from tenants.models import Client
 
-from .choices import RollbackOutcome, RolloutSelection
+from . import windows
+from .choices import RollbackOutcome, RolloutSelection, WindowRecurrence, WindowScope
 from .models import MaintenanceWindow, PatchPolicy, Ring
 
 
@@ -30,12 +31,47 @@ class RingForm(forms.ModelForm):
         ]
 
 
+_DAYS = [(i, d) for i, d in enumerate(windows.DAY_NAMES)]
+
+# The fields that belong to one recurrence (or scope): the form shows only the chosen one's
+# (``static/js/window_form.js``), and ``clean`` clears the others whatever was posted, so the
+# form behaves the same without scripts.
+RECURRENCE_FIELDS = {
+    "weekdays": (WindowRecurrence.WEEKLY,),
+    "day_of_month": (WindowRecurrence.MONTHLY_DAY,),
+    "nth": (WindowRecurrence.MONTHLY_NTH_WEEKDAY,),
+    "weekday": (WindowRecurrence.MONTHLY_NTH_WEEKDAY,),
+    "offset_days": (WindowRecurrence.PATCH_TUESDAY,),
+}
+SCOPE_FIELDS = {"site": (WindowScope.SITE,), "asset_class": (WindowScope.ASSET_CLASS,)}
+_CLEARED = {
+    "weekdays": [],
+    "day_of_month": None,
+    "nth": None,
+    "weekday": None,
+    "offset_days": 0,
+    "site": None,
+    "asset_class": None,
+}
+
+
 class MaintenanceWindowForm(forms.ModelForm):
     weekdays = forms.TypedMultipleChoiceField(
-        choices=[(i, d) for i, d in enumerate(["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"])],
+        choices=_DAYS,
         coerce=int,
         required=False,
         widget=forms.CheckboxSelectMultiple,
+        label="Days",
+    )
+    nth = forms.TypedChoiceField(
+        choices=[("", "—"), *[(n, label) for n, label in windows.ORDINALS.items()]],
+        coerce=int,
+        empty_value=None,
+        required=False,
+        label="Which one",
+    )
+    weekday = forms.TypedChoiceField(
+        choices=[("", "—"), *_DAYS], coerce=int, empty_value=None, required=False, label="Day"
     )
 
     class Meta:
@@ -55,13 +91,55 @@ class MaintenanceWindowForm(forms.ModelForm):
             "duration_minutes",
             "is_active",
         ]
-        widgets = {"start_time": forms.TimeInput(attrs={"type": "time"})}
+        widgets = {"start_time": forms.TimeInput(attrs={"type": "time"}, format="%H:%M")}
+        labels = {
+            "day_of_month": "Day of the month",
+            "offset_days": "Days after Patch Tuesday",
+            "duration_minutes": "Duration (minutes)",
+            "is_active": "Active",
+        }
+        help_texts = {"offset_days": "-7 to 20; 0 is Patch Tuesday itself."}
+
+    def clean(self):
+        data = super().clean()
+        recurrence, scope = data.get("recurrence"), data.get("scope")
+        for name, kinds in RECURRENCE_FIELDS.items():
+            if recurrence and recurrence not in kinds:
+                data[name] = _CLEARED[name]
+                self.errors.pop(name, None)
+        for name, kinds in SCOPE_FIELDS.items():
+            if scope and scope not in kinds:
+                data[name] = _CLEARED[name]
+                self.errors.pop(name, None)
+        return data
+
+    def rows(self) -> list[tuple[forms.BoundField, str, str]]:
+        """Each field with the control it depends on and the values that show it."""
+        out = []
+        for field in self:
+            if field.name in RECURRENCE_FIELDS:
+                out.append((field, "recurrence", " ".join(RECURRENCE_FIELDS[field.name])))
+            elif field.name in SCOPE_FIELDS:
+                out.append((field, "scope", " ".join(SCOPE_FIELDS[field.name])))
+            else:
+                out.append((field, "", ""))
+        return out
 
 
 class RolloutCreateForm(forms.Form):
+    """A new rollout. ``patch_rows`` (``rings.selectors.patch_choices``) are the open patches a
+    person ticks in the list; typed identifiers add to them."""
+
     name = forms.CharField(max_length=200)
     selection = forms.ChoiceField(
-        choices=[c for c in RolloutSelection.choices if c[0] != RolloutSelection.FINDINGS]
+        choices=[c for c in RolloutSelection.choices if c[0] != RolloutSelection.FINDINGS],
+        initial=RolloutSelection.PATCH_IDENTIFIERS,
+    )
+    patches = forms.MultipleChoiceField(
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Patches",
+        error_messages={"invalid_choice": "“%(value)s” is not a patch with open findings."},
     )
     patch_identifiers = forms.CharField(
         required=False,
@@ -86,15 +164,30 @@ class RolloutCreateForm(forms.Form):
         help_text="Leave empty for a share that fits before the earliest due time.",
     )
 
+    def __init__(self, *args, patch_rows: list[dict] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.patch_rows = patch_rows or []
+        self.fields["patches"].choices = [
+            (row["patch_identifier"], row["patch_identifier"]) for row in self.patch_rows
+        ]
+
     def clean(self):
         data = super().clean()
         if data.get("expedite") and not (data.get("expedite_reason") or "").strip():
             self.add_error("expedite_reason", "Say why this rollout is expedited.")
+        if data.get("patches") and data.get("selection") != RolloutSelection.PATCH_IDENTIFIERS:
+            self.add_error(
+                "patches",
+                "Ticked patches go with the selection “Chosen patch identifiers”; untick them "
+                "or change the selection.",
+            )
         return data
 
     def identifiers(self) -> list[str]:
         raw = self.cleaned_data.get("patch_identifiers") or ""
-        return [p.strip() for p in raw.split(",") if p.strip()]
+        typed = [p.strip() for p in raw.split(",") if p.strip()]
+        ticked = list(self.cleaned_data.get("patches") or [])
+        return list(dict.fromkeys([*ticked, *typed]))
 
 
 class HaltForm(forms.Form):

@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import io
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.db.models import Count, Max, OuterRef, Prefetch, Q, QuerySet, Subquery
 
 from common.csvexport import csv_writer
 from evidence.models import EvidenceEvent
+from findings.choices import SeverityTier
 from findings.models import Finding
+from findings.queue import patch_groups
+from findings.risk import TIER_RANK
 from inventory.models import Asset
 from policytemplates.models import PolicyTemplate
 
+from . import windows
 from .choices import (
     DeploymentStatus,
     MembershipSource,
@@ -55,6 +61,11 @@ __all__ = [
     "rollout_history",
     "visible_rollouts",
     "visible_windows",
+    "window_calendar",
+    "window_openings",
+    "CalendarDay",
+    "patch_choices",
+    "rollout_job_status",
     "visible_runbook_checks",
     "membership_csv",
     "deployment_counts",
@@ -331,6 +342,154 @@ def rollout_rows(
 
 def visible_windows(principal: Any = None) -> QuerySet[MaintenanceWindow]:
     return MaintenanceWindow.objects.select_related("site", "asset_class").order_by("name")
+
+
+@dataclass(frozen=True)
+class CalendarDay:
+    """One local date of the client with the windows opening on it."""
+
+    day: date
+    openings: list[dict[str, Any]]
+
+
+def window_calendar(
+    *,
+    at: datetime,
+    tz: ZoneInfo,
+    days: int = 28,
+    among: list[MaintenanceWindow] | None = None,
+) -> list[CalendarDay]:
+    """The next openings of the client's active windows (open now or opening within ``days``
+    days), by local date of the client's time zone; each names its window, scope and local
+    start and end (with the zone's abbreviation in force then, so a DST change shows).
+    ``among``: the windows already read (else they are read here)."""
+    active = [w for w in (visible_windows() if among is None else among) if w.is_active]
+    rows = windows.calendar_openings([(w, w.spec) for w in active], tz, at, days=days)
+    by_day: dict[date, list[dict[str, Any]]] = {}
+    for start, end, window in rows:
+        local_start, local_end = start.astimezone(tz), end.astimezone(tz)
+        by_day.setdefault(local_start.date(), []).append(
+            {
+                "window": window,
+                "start": local_start,
+                "end": local_end,
+                "is_open": start <= at < end,
+                "ends_later_day": local_end.date() != local_start.date(),
+            }
+        )
+    return [CalendarDay(day=d, openings=o) for d, o in by_day.items()]
+
+
+def window_openings(
+    window: MaintenanceWindow, *, at: datetime, tz: ZoneInfo, count: int = 6
+) -> list[tuple[datetime, datetime]]:
+    """The window's opening in progress at ``at`` (if any) and the next ones, ``count`` in
+    all, as local (start, end) of the client's time zone."""
+    rows = []
+    spec = window.spec
+    for start, end in windows.occurrences(spec, tz, at.astimezone(tz).date() - timedelta(days=4)):
+        if end <= at:
+            continue
+        rows.append((start.astimezone(tz), end.astimezone(tz)))
+        if len(rows) >= count:
+            break
+    return rows
+
+
+def patch_choices(*, at: datetime, search: str = "") -> list[dict[str, Any]]:
+    """The patches open findings a rollout may carry, one row per patch (devices missing it,
+    findings, overdue, earliest due, worst tier, KEV), most devices first; ``search`` keeps
+    those whose identifier or package contains it."""
+    from .services import ROLLABLE_STATES
+
+    qs = Finding.objects.filter(state__in=ROLLABLE_STATES)
+    needle = search.strip()
+    if needle:
+        qs = qs.filter(Q(patch_identifier__icontains=needle) | Q(package_name__icontains=needle))
+    tier_by_rank = {rank: tier for tier, rank in TIER_RANK.items()}
+    rows = []
+    for row in patch_groups(qs, at=at, sort="-devices"):
+        tier = tier_by_rank.get(row["tier_rank"], "")
+        label = SeverityTier(tier).label if tier in SeverityTier.values else ""
+        rows.append({**row, "tier": tier, "tier_label": label})
+    return rows
+
+
+def rollout_job_status(rollout: Rollout, tz: ZoneInfo | None = None) -> dict[str, Any]:
+    """What the rollout page polls: the rollout's state, and per wave its state, counts and
+    each device's deployment result (status, window, times, message). Times are ISO 8601 in
+    UTC; ``window`` and ``updated`` are also written out in ``tz`` (the client's zone)."""
+    tz = tz or ZoneInfo("UTC")
+    waves = []
+    for wave in rollout.waves.select_related("ring").prefetch_related(
+        Prefetch("results", queryset=DeploymentResult.objects.select_related("asset"))
+    ):
+        results = list(wave.results.all())
+        counts = {s.value: 0 for s in DeploymentStatus}
+        for result in results:
+            counts[result.status] += 1
+        waves.append(
+            {
+                "id": str(wave.uuid),
+                "ring": wave.ring.key,
+                "state": wave.state,
+                "state_label": wave.get_state_display(),
+                "counts": counts,
+                "devices": [
+                    {
+                        "id": str(r.uuid),
+                        "hostname": r.asset.hostname,
+                        "status": r.status,
+                        "status_label": r.get_status_display(),
+                        "window_start": _iso(r.window_start),
+                        "window_end": _iso(r.window_end),
+                        "attempted_at": _iso(r.attempted_at),
+                        "deployed_at": _iso(r.deployed_at),
+                        "verified_at": _iso(r.verified_at),
+                        "failed_at": _iso(r.failed_at),
+                        "message": r.message,
+                        "window": _local_span(r.window_start, r.window_end, tz),
+                        "updated": _local(_last_change(r), tz),
+                    }
+                    for r in results
+                ],
+            }
+        )
+    return {
+        "id": str(rollout.uuid),
+        "state": rollout.state,
+        "state_label": rollout.get_state_display(),
+        "waves": waves,
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _local(value: datetime | None, tz: ZoneInfo) -> str:
+    return value.astimezone(tz).strftime("%a %d %b %H:%M %Z") if value else ""
+
+
+def _local_span(start: datetime | None, end: datetime | None, tz: ZoneInfo) -> str:
+    if not start or not end:
+        return ""
+    return f"{start.astimezone(tz):%a %d %b %H:%M}–{end.astimezone(tz):%H:%M %Z}"
+
+
+def _last_change(result: DeploymentResult) -> datetime | None:
+    times = [
+        t
+        for t in (
+            result.attempted_at,
+            result.deployed_at,
+            result.verified_at,
+            result.failed_at,
+            result.rolled_back_at,
+        )
+        if t
+    ]
+    return max(times) if times else None
 
 
 def visible_runbook_checks(principal: Any = None) -> QuerySet[RunbookCheck]:

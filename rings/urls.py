@@ -10,6 +10,7 @@ urlpatterns = [
     path("rollouts/new/", views.CreateRolloutView.as_view(), name="rollout_add"),
     path("rollouts/preview/", views.PreviewRolloutView.as_view(), name="rollout_preview"),
     path("rollouts/<uuid:pk>/", views.RolloutDetailView.as_view(), name="rollout_detail"),
+    path("rollouts/<uuid:pk>/status/", views.RolloutStatusView.as_view(), name="rollout_status"),
     path("rollouts/<uuid:pk>/approve/", views.ApproveWaveView.as_view(), name="rollout_approve"),
     path("rollouts/<uuid:pk>/halt/", views.HaltRolloutView.as_view(), name="rollout_halt"),
     path("rollouts/<uuid:pk>/resume/", views.ResumeRolloutView.as_view(), name="rollout_resume"),
@@ -21,6 +22,11 @@ urlpatterns = [
         "maintenance-windows/",
         views.WindowEditorView.as_view(),
         name="maintenancewindow_list",
+    ),
+    path(
+        "maintenance-windows/<uuid:pk>/",
+        views.WindowEditView.as_view(),
+        name="maintenancewindow_detail",
     ),
     # Automatic patch policies.
     path("patch-policies/", policy_views.PolicyListView.as_view(), name="patchpolicy_list"),

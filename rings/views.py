@@ -9,7 +9,7 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.html import escape
@@ -114,7 +114,7 @@ def _preview(form: RolloutCreateForm) -> dict[str, Any]:
         return {"error": _errors(exc)}
     check = services.expedite_check(findings=findings)
     soak = (data.get("soak_hours") or check.suggested_soak_hours) if data["expedite"] else None
-    rings = services.preview_rollout(findings=findings, soak_hours=soak)
+    rings = services.preview_rollout(findings=findings, soak_hours=soak, at=timezone.now())
     return {
         "findings": len(findings),
         "devices": sum(r.devices for r in rings),
@@ -140,8 +140,18 @@ class RolloutBoardView(ClientPageMixin, TemplateView):
         now = timezone.now()
         can_operate = has_capability(self.request.user, self.client, Capability.OPERATE)
         boards = [_board(r, now=now, role=self.role, can_operate=can_operate) for r in rollouts]
-        create_form = kwargs.get("create_form") or RolloutCreateForm()
+        create_form = kwargs.get("create_form")
+        patch_search = self.request.GET.get("patch_q", "").replace("\x00", "")[:100]
+        patch_rows = []
+        if can_operate:
+            patch_rows = selectors.patch_choices(at=now, search=patch_search)
+            create_form = create_form or RolloutCreateForm(patch_rows=patch_rows)
+        ticked = set(create_form["patches"].value() or []) if create_form else set()
         context.update(
+            patch_rows=patch_rows[:PATCH_LIST_LIMIT],
+            patch_rows_more=max(len(patch_rows) - PATCH_LIST_LIMIT, 0),
+            patch_search=patch_search,
+            ticked_patches=ticked,
             boards=boards,
             filterset=filterset,
             can_operate=can_operate,
@@ -154,6 +164,14 @@ class RolloutBoardView(ClientPageMixin, TemplateView):
         return context
 
 
+# How many patches the rollout form lists (a search narrows the rest).
+PATCH_LIST_LIMIT = 300
+
+
+def _create_form(request) -> RolloutCreateForm:
+    return RolloutCreateForm(request.POST, patch_rows=selectors.patch_choices(at=timezone.now()))
+
+
 class PreviewRolloutView(RolloutBoardView):
     """The rollout form posted for a preview: the board again, with what each ring would patch
     under the form (nothing is created)."""
@@ -161,11 +179,15 @@ class PreviewRolloutView(RolloutBoardView):
     capability = Capability.OPERATE
 
     def post(self, request, **kwargs):
-        form = RolloutCreateForm(request.POST)
+        form = _create_form(request)
         preview = _preview(form)
         context = self.get_context_data(create_form=form, preview=preview, **kwargs)
         status = 400 if preview.get("errors") or preview.get("error") else 200
         return self.render_to_response(context, status=status)
+
+
+# How often the rollout page asks for its devices' job status.
+STATUS_POLL_SECONDS = 5
 
 
 class RolloutDetailView(ClientPageMixin, TemplateView):
@@ -186,9 +208,24 @@ class RolloutDetailView(ClientPageMixin, TemplateView):
             rollback_form=RollbackForm(),
             runbook_checks=list(RunbookCheck.objects.filter(is_active=True)),
             history=selectors.rollout_history(rollout),
+            job_status=selectors.rollout_job_status(rollout, self.client.tz),
+            poll_seconds=STATUS_POLL_SECONDS,
             detail=True,
         )
         return context
+
+
+class RolloutStatusView(ClientPageMixin, View):
+    """GET: the rollout's state and each device's job status as JSON; the rollout page polls it
+    (``static/js/rollout_status.js``) so results the agents report show without a reload."""
+
+    capability = Capability.VIEW
+
+    def get(self, request, pk=None, **kwargs):
+        rollout = get_object_or_404(Rollout, uuid=pk)
+        response = JsonResponse(selectors.rollout_job_status(rollout, self.client.tz))
+        response["Cache-Control"] = "no-store"
+        return response
 
 
 class _RolloutAction(ClientPageMixin, View):
@@ -302,7 +339,7 @@ class CreateRolloutView(ClientPageMixin, View):
     capability = Capability.OPERATE
 
     def post(self, request, **kwargs):
-        form = RolloutCreateForm(request.POST)
+        form = _create_form(request)
         back = HttpResponseRedirect(f"/clients/{self.client.slug}/rollouts/")
         if not form.is_valid():
             messages.error(request, "Check the form: " + form.errors.as_text())
@@ -333,7 +370,7 @@ class CreateRolloutView(ClientPageMixin, View):
         else:
             text = "Rollout created; its first wave waits for approval."
         messages.success(request, text)
-        return back
+        return HttpResponseRedirect(f"/clients/{self.client.slug}/rollouts/{rollout.uuid}/")
 
 
 class RingEditorView(ClientPageMixin, TemplateView):
@@ -412,6 +449,9 @@ class RingExportView(ClientPageMixin, View):
 
 
 class WindowEditorView(ClientPageMixin, TemplateView):
+    """The client's maintenance windows named in words, the calendar of their next openings in
+    the client's time zone, and (for those who operate) the form to add one."""
+
     template_name = "rings/maintenancewindow_list.html"
     capability = Capability.VIEW
 
@@ -421,9 +461,13 @@ class WindowEditorView(ClientPageMixin, TemplateView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         now = timezone.now()
-        windows = [(w, w.current_or_next(now, self.client.tz)) for w in selectors.visible_windows()]
+        tz = self.client.tz
+        stored = list(selectors.visible_windows())
+        windows = [(w, w.current_or_next(now, tz), w.describe(tz)) for w in stored]
         context.update(
             windows=windows,
+            calendar=selectors.window_calendar(at=now, tz=tz, days=CALENDAR_DAYS, among=stored),
+            calendar_days=CALENDAR_DAYS,
             form=kwargs.get("form") or MaintenanceWindowForm(),
             can_operate=has_capability(self.request.user, self.client, Capability.OPERATE),
         )
@@ -460,6 +504,61 @@ class WindowEditorView(ClientPageMixin, TemplateView):
         return back
 
 
+# How far ahead the maintenance-window calendar looks.
+CALENDAR_DAYS = 28
+
+
+class WindowEditView(ClientPageMixin, TemplateView):
+    """One maintenance window's form: viewers read it, those who operate change it."""
+
+    template_name = "rings/maintenancewindow_form.html"
+    capability = Capability.VIEW
+
+    def required_capability(self, request):
+        return Capability.OPERATE if request.method == "POST" else Capability.VIEW
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        window = kwargs.get("window") or get_object_or_404(MaintenanceWindow, uuid=kwargs["pk"])
+        now = timezone.now()
+        context.update(
+            window=window,
+            description=window.describe(self.client.tz),
+            openings=selectors.window_openings(window, at=now, tz=self.client.tz),
+            form=kwargs.get("form") or MaintenanceWindowForm(instance=window),
+            can_operate=has_capability(self.request.user, self.client, Capability.OPERATE),
+        )
+        return context
+
+    def post(self, request, pk=None, **kwargs):
+        window = get_object_or_404(MaintenanceWindow, uuid=pk)
+        before = {"name": window.name, "rule": window.describe(self.client.tz)}
+        form = MaintenanceWindowForm(request.POST, instance=window)
+        if not form.is_valid():
+            # The instance holds the posted values now: show the stored window above the form.
+            stored = MaintenanceWindow.objects.get(pk=window.pk)
+            context = self.get_context_data(window=stored, form=form, pk=pk)
+            return self.render_to_response(context, status=400)
+        with transaction.atomic():
+            window = form.save()
+            after = window.describe(self.client.tz)
+            record_event(
+                kind="window.updated",
+                subject_type="maintenance_window",
+                subject_id=window.uuid,
+                actor=request.user,
+                payload={
+                    "name": window.name,
+                    "recurrence": window.recurrence,
+                    "before": before["rule"],
+                    "after": after,
+                    "changed": sorted(form.changed_data),
+                },
+            )
+        messages.success(request, f"Window “{window.name}” saved: {after}.")
+        return HttpResponseRedirect(f"/clients/{self.client.slug}/maintenance-windows/")
+
+
 def _uuid_or_404(value: str) -> uuid.UUID:
     try:
         return uuid.UUID(str(value).strip())
@@ -470,6 +569,7 @@ def _uuid_or_404(value: str) -> uuid.UUID:
 __all__ = [
     "RolloutBoardView",
     "RolloutDetailView",
+    "RolloutStatusView",
     "PreviewRolloutView",
     "ApproveWaveView",
     "HaltRolloutView",
@@ -480,4 +580,5 @@ __all__ = [
     "RingEditorView",
     "RingExportView",
     "WindowEditorView",
+    "WindowEditView",
 ]

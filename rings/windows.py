@@ -37,6 +37,9 @@ __all__ = [
     "next_occurrence",
     "current_or_next",
     "is_open",
+    "describe",
+    "zone_label",
+    "calendar_openings",
 ]
 
 # How far ahead a search looks before concluding that a window never opens.
@@ -135,3 +138,75 @@ def current_or_next(
 def is_open(spec: WindowSpec, tz: ZoneInfo, at: datetime) -> bool:
     found = current_or_next(spec, tz, at)
     return found is not None and found[0] <= at < found[1]
+
+
+DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+ORDINALS = {1: "First", 2: "Second", 3: "Third", 4: "Fourth", -1: "Last"}
+
+
+def zone_label(tz: ZoneInfo) -> str:
+    """``America/Chicago`` → ``Chicago time``; ``UTC`` → ``UTC``."""
+    key = getattr(tz, "key", str(tz))
+    if key in ("UTC", "Etc/UTC"):
+        return "UTC"
+    return key.rsplit("/", 1)[-1].replace("_", " ") + " time"
+
+
+def _join(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _days(spec: WindowSpec) -> str:
+    if spec.recurrence == WindowRecurrence.WEEKLY:
+        days = sorted(set(spec.weekdays))
+        if not days:
+            return "No day"
+        if days == list(range(7)):
+            return "Every day"
+        if days == list(range(5)):
+            return "Mondays to Fridays"
+        if days == [5, 6]:
+            return "Saturdays and Sundays"
+        return _join([DAY_NAMES[d] + "s" for d in days])
+    if spec.recurrence == WindowRecurrence.MONTHLY_DAY:
+        day = spec.day_of_month or 1
+        last = " (the last day in shorter months)" if day > 28 else ""
+        return f"Day {day} of each month{last}"
+    if spec.recurrence == WindowRecurrence.MONTHLY_NTH_WEEKDAY:
+        if spec.nth not in ORDINALS or spec.weekday is None:
+            return "No day"
+        return f"{ORDINALS[spec.nth]} {DAY_NAMES[spec.weekday]} of each month"
+    if spec.recurrence == WindowRecurrence.PATCH_TUESDAY:
+        offset = spec.offset_days
+        if offset == 0:
+            return "Patch Tuesday"
+        unit = "day" if abs(offset) == 1 else "days"
+        return f"{abs(offset)} {unit} {'after' if offset > 0 else 'before'} Patch Tuesday"
+    return spec.recurrence
+
+
+def describe(spec: WindowSpec, tz: ZoneInfo) -> str:
+    """A window in words, the days named: ``Sundays 02:00–05:00 Chicago time``,
+    ``Second Tuesday of each month 22:00–02:00 (next day) Chicago time``."""
+    start = datetime.combine(date(2000, 1, 3), spec.start_time.replace(tzinfo=None))
+    end = start + spec.duration
+    later = (end.date() - start.date()).days
+    suffix = "" if later == 0 else " (next day)" if later == 1 else f" (+{later} days)"
+    return f"{_days(spec)} {start:%H:%M}–{end:%H:%M}{suffix} {zone_label(tz)}"
+
+
+def calendar_openings(
+    specs: list[tuple[object, WindowSpec]], tz: ZoneInfo, at: datetime, *, days: int = 28
+) -> list[tuple[datetime, datetime, object]]:
+    """Every opening of the given windows (``(key, spec)`` pairs) that is open at ``at`` or
+    opens within ``days`` days of it, as (start, end, key) in UTC, earliest first."""
+    horizon = at + timedelta(days=days)
+    found = []
+    for key, spec in specs:
+        for start, end in occurrences(spec, tz, _search_from(spec, tz, at)):
+            if start >= horizon:
+                break
+            if end > at:
+                found.append((start, end, key))
+    found.sort(key=lambda row: (row[0], row[1]))
+    return found

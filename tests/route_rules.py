@@ -72,6 +72,7 @@ PARAMS: dict[str, str] = {
     "rollouts:id": "rollout",
     "rollouts:pk": "rollout",
     "maintenance-windows:id": "window",
+    "maintenance-windows:pk": "window",
     "runbook-checks:id": "runbook_check",
     "exceptions:uuid": "exception",
     "privileged-accounts:uuid": "privileged_account",

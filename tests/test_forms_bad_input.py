@@ -10,7 +10,7 @@ from exceptions_register.models import RiskException
 from rings.models import MaintenanceWindow, Rollout
 from rings.services import assign_rings, create_rollout, evaluate_rollout
 from tests.exceptions_register.factories import make_exception
-from tests.producers import office
+from tests.producers import maintenance_window, office
 
 pytestmark = pytest.mark.django_db
 
@@ -34,7 +34,7 @@ GARBAGE = [
     "00000000-0000-0000-0000-000000000000",
 ]
 SLA_RULE = "core_server.critical."
-ROLLOUT_FIELDS = ["name", "selection", "patch_identifiers", "os_family"] + [
+ROLLOUT_FIELDS = ["name", "selection", "patches", "patch_identifiers", "os_family"] + [
     "expedite",
     "expedite_reason",
     "soak_hours",
@@ -54,7 +54,8 @@ def objects(tenant_a, personas):
         )
         evaluate_rollout(rollout=rollout)
         exception = make_exception(client=tenant_a, approver=personas.owner_a)
-        return {"rollout": rollout, "exception": exception}
+        window = maintenance_window(name="Nightly")
+        return {"rollout": rollout, "exception": exception, "window": window}
 
 
 PORTAL_DECISION_FIELDS = [
@@ -70,6 +71,7 @@ PORTAL_DECISION_FIELDS = [
 def _forms(objects) -> list[tuple[str, str, list[str]]]:
     rollout = objects["rollout"].uuid
     exc = objects["exception"].uuid
+    window = objects["window"].uuid
     exception_fields = [
         "kind",
         "ticket_reference",
@@ -109,6 +111,12 @@ def _forms(objects) -> list[tuple[str, str, list[str]]]:
             + ["nth", "weekday", "offset_days", "start_time", "duration_minutes", "is_active"],
         ),
         ("engineer", "maintenance-windows/", ["delete"]),
+        (
+            "engineer",
+            f"maintenance-windows/{window}/",
+            ["name", "scope", "site", "asset_class", "recurrence", "weekdays", "day_of_month"]
+            + ["nth", "weekday", "offset_days", "start_time", "duration_minutes", "is_active"],
+        ),
         ("engineer", "rollouts/new/", ROLLOUT_FIELDS),
         ("engineer", "rollouts/preview/", ROLLOUT_FIELDS),
         ("engineer", f"rollouts/{rollout}/resume/", ["reason"]),
@@ -147,6 +155,11 @@ def test_invalid_rollout_and_window_posts_write_nothing(login, personas, objects
         http.post(PAGE + "rollouts/new/", {"name": value, "selection": value})
         http.post(PAGE + "maintenance-windows/", {"delete": value})
         http.post(PAGE + "maintenance-windows/", {"name": value, "duration_minutes": value})
+        http.post(
+            f"{PAGE}maintenance-windows/{objects['window'].uuid}/",
+            {"name": value, "recurrence": value, "nth": value, "duration_minutes": value},
+        )
+        http.post(PAGE + "rollouts/new/", {"name": "x", "patches": [value, "KB5030001"]})
         http.post(PAGE + "exceptions/new/", {"kind": value, "expires_at": value})
     with tenant_context(tenant_a):
         after = (

@@ -252,6 +252,10 @@ class MaintenanceWindow(models.Model):
     ) -> tuple[datetime, datetime] | None:
         return windows.current_or_next(self.spec, tz or _client_tz(), at)
 
+    def describe(self, tz: ZoneInfo | None = None) -> str:
+        """The window in words: ``Sundays 02:00–05:00 Chicago time``."""
+        return windows.describe(self.spec, tz or _client_tz())
+
     def is_open(self, at: datetime, tz: ZoneInfo | None = None) -> bool:
         return windows.is_open(self.spec, tz or _client_tz(), at)
 

@@ -134,18 +134,43 @@ def select_findings(
 
 
 @dataclass(frozen=True)
+class DevicePreview:
+    """One device a wave would patch: its patches and the maintenance window it would wait for
+    (open at the preview's instant, else its next opening; None when no window applies)."""
+
+    asset_id: int
+    hostname: str
+    patches: tuple[str, ...]
+    window_start: datetime | None
+    window_end: datetime | None
+    window_names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class RingPreview:
-    """What one ring's wave would do: its members and how many of them need the patches."""
+    """What one ring's wave would do: its members, how many of them need the patches, and
+    (``assets``) each of those devices with its window."""
 
     ring: Ring
     members: int
     devices: int
     findings: int
     soak_hours: int
+    assets: tuple[DevicePreview, ...] = ()
 
     @property
     def will_skip(self) -> bool:
         return self.devices == 0
+
+    @property
+    def first_opening(self) -> DevicePreview | None:
+        """The device whose window opens first (when the wave could start deploying)."""
+        timed = [a for a in self.assets if a.window_start is not None]
+        return min(timed, key=lambda a: a.window_start) if timed else None
+
+    @property
+    def without_window(self) -> int:
+        return sum(1 for a in self.assets if a.window_start is None)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -160,13 +185,20 @@ class RingPreview:
 
 
 def preview_rollout(
-    *, findings: Sequence[Finding], soak_hours: int | None = None
+    *, findings: Sequence[Finding], soak_hours: int | None = None, at: datetime | None = None
 ) -> list[RingPreview]:
     """Per ring, in order: members, devices that would be patched (members carrying at least one
-    of the findings) and findings. A ring with no such device would be skipped."""
+    of the findings) and findings. A ring with no such device would be skipped. Each device
+    comes with its patches and the maintenance window (in the client's zone) it would wait for,
+    the one open at ``at`` or its next opening."""
+    at = at or timezone.now()
     by_asset: dict[int, int] = defaultdict(int)
+    patches: dict[int, set[str]] = defaultdict(set)
+    assets: dict[int, Asset] = {}
     for finding in findings:
         by_asset[finding.asset_id] += 1
+        patches[finding.asset_id].add(finding.patch_identifier)
+        assets[finding.asset_id] = finding.asset
     ring_of = dict(
         Asset.objects.filter(pk__in=list(by_asset), ring_membership__isnull=False).values_list(
             "pk", "ring_membership__ring_id"
@@ -177,18 +209,40 @@ def preview_rollout(
         "ring_membership__ring_id", flat=True
     ):
         members[ring_id] += 1
+    windows = list(MaintenanceWindow.objects.filter(is_active=True).order_by("name"))
+    opening_of: dict[tuple[int, ...], tuple[datetime, datetime] | None] = {}
     out = []
     for ring in Ring.objects.order_by("order"):
-        assets = [a for a, r in ring_of.items() if r == ring.pk]
+        ring_assets = [a for a, r in ring_of.items() if r == ring.pk]
+        devices = []
+        for asset_id in ring_assets:
+            asset = assets[asset_id]
+            applicable = applicable_windows(asset, windows)
+            key = tuple(w.pk for w in applicable)
+            if key not in opening_of:  # devices sharing their windows share the opening
+                opening_of[key] = asset_window(asset, applicable, at)
+            found = opening_of[key]
+            devices.append(
+                DevicePreview(
+                    asset_id=asset_id,
+                    hostname=asset.hostname,
+                    patches=tuple(sorted(patches[asset_id])),
+                    window_start=found[0] if found else None,
+                    window_end=found[1] if found else None,
+                    window_names=tuple(w.name for w in applicable),
+                )
+            )
+        devices.sort(key=lambda d: d.hostname)
         out.append(
             RingPreview(
                 ring=ring,
                 members=members.get(ring.pk, 0),
-                devices=len(assets),
-                findings=sum(by_asset[a] for a in assets),
+                devices=len(ring_assets),
+                findings=sum(by_asset[a] for a in ring_assets),
                 soak_hours=min(ring.soak_hours, soak_hours)
                 if soak_hours is not None
                 else ring.soak_hours,
+                assets=tuple(devices),
             )
         )
     return out
