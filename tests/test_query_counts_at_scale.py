@@ -254,3 +254,23 @@ def test_query_counts_stay_the_same_from_2_to_8_clients(tenant_a, tenant_b, pers
     response = engineer.get("/")
     for client in clients:
         assert client.name.encode() in response.content
+
+
+def test_no_url_resolver_is_built_per_request(tenant_a, tenant_b, personas):
+    """Each client's URLconf is made once and its resolver kept: requests after the first to a
+    client (or to the public pages) build no resolver, whichever client came in between."""
+    from django.urls.resolvers import _get_cached_resolver
+
+    from tenants.middleware import client_urlconf
+
+    engineer = HttpClient()
+    sign_in(engineer, personas.engineer)
+    urls = ["/", "/clients/tenant-a/findings/", "/clients/tenant-b/assets/", "/clients/tenant-a/"]
+    for url in urls:
+        assert engineer.get(url).status_code == 200, url
+    built = _get_cached_resolver.cache_info().misses
+    for url in urls * 3:
+        assert engineer.get(url).status_code == 200, url
+    assert _get_cached_resolver.cache_info().misses == built
+    tenant_a.domain_subfolder = tenant_a.slug
+    assert client_urlconf(tenant_a) is client_urlconf(tenant_a)
