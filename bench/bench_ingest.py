@@ -2,8 +2,9 @@
 discovery ingest (validation, matching, change tracking, COPY + upsert), beside a raw
 PostgreSQL ``COPY`` + ``INSERT … ON CONFLICT`` of the same rows in the same run.
 
-Target: the ingest reaches at least half the raw rate. Runs in a throwaway client schema that
-is dropped afterwards.
+Targets: a first push reaches at least 0.8× the raw rate, an upgrade push (every version
+changed: every row rewritten and a change recorded for each) at least 0.5×. Runs in a
+throwaway client schema that is dropped afterwards.
 """
 
 from __future__ import annotations
@@ -137,9 +138,15 @@ def run(*, scale: float = 1.0) -> Result:
                 ingest_rate,
                 raw_rate,
                 "rows/s",
-                target=">= 0.5",
+                target=">= 0.8",
             ),
             Ratio("ingest re-push vs raw COPY + upsert", rows / again, raw_rate, "rows/s"),
-            Ratio("ingest upgrade vs raw COPY + upsert", rows / upgraded, raw_rate, "rows/s"),
+            Ratio(
+                "ingest upgrade vs raw COPY + upsert",
+                rows / upgraded,
+                raw_rate,
+                "rows/s",
+                target=">= 0.5",
+            ),
         ],
     )

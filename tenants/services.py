@@ -101,9 +101,28 @@ def create_client(
         client.full_clean()
         client.save(verbosity=0)
         Domain.objects.create(domain=slug, tenant=client, is_primary=True)
+        _copy_storage_parameters(client)
         _fresh_public_ids(client)
     connection.set_schema_to_public()
     return client
+
+
+def _copy_storage_parameters(client: Client) -> None:
+    """The clone copies tables, not their storage parameters (``fillfactor``…): the client's
+    tables get the template's, as a migration set them there."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname, c.reloptions FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relkind = 'r' AND c.reloptions IS NOT NULL",
+            [settings.TENANT_BASE_SCHEMA],
+        )
+        for table, options in cursor.fetchall():
+            quoted = connection.ops.quote_name
+            cursor.execute(
+                f"ALTER TABLE {quoted(client.schema_name)}.{quoted(table)} "
+                f"SET ({', '.join(options)})"
+            )
 
 
 def _fresh_public_ids(client: Client) -> None:

@@ -36,38 +36,60 @@ def _copy_line(row: tuple) -> str:
     return f"{text}\t\\N" if row[7] is None else f"{text}\t{row[7].isoformat()}"
 
 
-def upsert_software_rows(rows: list[tuple], *, now: datetime) -> None:
-    """Write software rows ``(asset_id, kind, name, arch, version, vendor, category, date)``."""
-    if not rows:
+def upsert_software_rows(
+    rows: list[tuple], *, now: datetime, stored: list[tuple] | None = None
+) -> None:
+    """Write software rows ``(asset_id, kind, name, arch, version, vendor, category, date)``.
+
+    ``stored`` are rows known to exist, each with its id first: they are updated in place by
+    one ``UPDATE … FROM`` joined on the primary key (no conflict resolution per row); ``rows``
+    go through ``INSERT … ON CONFLICT``. Both are loaded with one ``COPY``."""
+    stored = stored or []
+    if not rows and not stored:
         return
     table = InstalledSoftware._meta.db_table
     buffer = io.StringIO()
-    buffer.write("\n".join(_copy_line(r) for r in rows))
+    lines = [f"\\N\t{_copy_line(r)}" for r in rows]
+    lines.extend(f"{r[0]}\t{_copy_line(r[1:])}" for r in stored)
+    buffer.write("\n".join(lines))
     buffer.write("\n")
     buffer.seek(0)
     with connection.cursor() as cursor:
         cursor.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS inventory_software_load ("
-            "asset_id bigint, kind text, name text, arch text, version text, vendor text, "
-            "category text, install_date date)"
+            "CREATE TEMP TABLE IF NOT EXISTS inventory_software_rows ("
+            "id bigint, asset_id bigint, kind text, name text, arch text, version text, "
+            "vendor text, category text, install_date date)"
         )
-        cursor.execute("TRUNCATE inventory_software_load")
+        cursor.execute("TRUNCATE inventory_software_rows")
         cursor.cursor.copy_expert(
-            f"COPY inventory_software_load ({', '.join(_SW_COLUMNS)}) FROM STDIN", buffer
+            f"COPY inventory_software_rows (id, {', '.join(_SW_COLUMNS)}) FROM STDIN", buffer
         )
-        cursor.execute(
-            f"""
-            INSERT INTO {table} (asset_id, kind, name, arch, version, vendor, category,
-                                 install_date, first_seen, last_seen)
-            SELECT asset_id, kind, name, arch, version, vendor, category, install_date, %s, %s
-            FROM inventory_software_load
-            ON CONFLICT (asset_id, kind, name, arch) DO UPDATE SET
-                version = EXCLUDED.version, vendor = EXCLUDED.vendor,
-                category = EXCLUDED.category, install_date = EXCLUDED.install_date,
-                last_seen = EXCLUDED.last_seen
-            """,
-            [now, now],
-        )
+        if rows:
+            cursor.execute(
+                f"""
+                INSERT INTO {table} (asset_id, kind, name, arch, version, vendor, category,
+                                     install_date, first_seen, last_seen)
+                SELECT asset_id, kind, name, arch, version, vendor, category, install_date,
+                       %s, %s
+                FROM inventory_software_rows WHERE id IS NULL
+                ON CONFLICT (asset_id, kind, name, arch) DO UPDATE SET
+                    version = EXCLUDED.version, vendor = EXCLUDED.vendor,
+                    category = EXCLUDED.category, install_date = EXCLUDED.install_date,
+                    last_seen = EXCLUDED.last_seen
+                """,
+                [now, now],
+            )
+        if stored:
+            cursor.execute(
+                f"""
+                UPDATE {table} AS s SET
+                    version = r.version, vendor = r.vendor, category = r.category,
+                    install_date = r.install_date, last_seen = %s
+                FROM inventory_software_rows AS r
+                WHERE r.id IS NOT NULL AND s.id = r.id
+                """,
+                [now],
+            )
 
 
 def _sync_software(
@@ -88,20 +110,20 @@ def _sync_software(
     prior_by_asset = {a.pk: p for a, p in zip(assets, prior, strict=True)}
     existing: dict[tuple[int, str], dict[tuple[str, str], tuple]] = {}
     known = [a.pk for a, new in zip(assets, is_new, strict=True) if not new and a.pk in reporting]
-    for row in InstalledSoftware.objects.filter(asset_id__in=known).values_list(
-        "id",
-        "asset_id",
-        "kind",
-        "name",
-        "arch",
-        "version",
-        "vendor",
-        "category",
-        "install_date",
-        "last_seen",
-    ):
-        existing.setdefault((row[1], row[2]), {})[(row[3], row[4])] = row
+    if known:
+        # One plain statement, rows as tuples (no model or queryset machinery per row).
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT id, asset_id, kind, name, arch, version, vendor, category, install_date, "
+                f"last_seen FROM {InstalledSoftware._meta.db_table} WHERE asset_id = ANY(%s)",
+                [known],
+            )
+            for row in cursor.fetchall():
+                existing.setdefault((row[1], row[2]), {})[(row[3], row[4])] = row
     write: list[tuple] = []
+    # Rows already stored whose version, vendor, category or install date changed, with their
+    # id: one UPDATE … FROM of a COPY-loaded table, no conflict resolution per row.
+    rewrite: list[tuple] = []
     touch: list[int] = []
     # Unchanged rows get their last_seen refreshed at most every few hours, so a fleet that
     # reports hourly does not rewrite every software row on every push.
@@ -153,7 +175,7 @@ def _sync_software(
                     category,
                     sw.install_date,
                 ):
-                    write.append(line)
+                    rewrite.append((before[0], *line))
                 elif before[9] < touch_before:
                     touch.append(before[0])
             for (name, arch), gone in old.items():
@@ -197,7 +219,7 @@ def _sync_software(
                 f"UPDATE {InstalledSoftware._meta.db_table} SET last_seen = %s WHERE id = ANY(%s)",
                 [now, touch],
             )
-    upsert_software_rows(write, now=now)
+    upsert_software_rows(write, now=now, stored=rewrite)
     if change_rows:
         _copy_changes(change_rows)
     return changes_by_asset
@@ -216,14 +238,23 @@ _CHANGE_COLUMNS = (
 )
 
 
+def _change_line(values: tuple) -> str:
+    """One COPY text-format line of a change record (fast path when nothing needs escaping)."""
+    asset_id, change, kind, name, arch, from_version, to_version, at, run_id = values
+    text = f"{name}\t{arch}\t{from_version}\t{to_version}"
+    if text.count("\t") != 3 or "\\" in text or "\n" in text or "\r" in text:
+        text = "\t".join(
+            str(v).translate(_COPY_ESCAPES) for v in (name, arch, from_version, to_version)
+        )
+    run = "\\N" if run_id is None else run_id
+    return f"{asset_id}\t{change!s}\t{kind!s}\t{text}\t{at!s}\t{run}"
+
+
 def _copy_changes(changes: list[tuple]) -> None:
     """COPY the change records (tuples in ``_CHANGE_COLUMNS`` order) straight into their table."""
     buffer = io.StringIO()
-    for values in changes:
-        buffer.write(
-            "\t".join("\\N" if v is None else str(v).translate(_COPY_ESCAPES) for v in values)
-        )
-        buffer.write("\n")
+    buffer.write("\n".join(_change_line(values) for values in changes))
+    buffer.write("\n")
     buffer.seek(0)
     with connection.cursor() as cursor:
         cursor.cursor.copy_expert(

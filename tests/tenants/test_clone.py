@@ -10,6 +10,9 @@ pytestmark = pytest.mark.django_db
 CATALOGUE = {
     "tables": "SELECT relname FROM pg_class WHERE relnamespace = %s::regnamespace "
     "AND relkind = 'r'",
+    # Storage parameters (the software table's fillfactor, set by a migration).
+    "storage": "SELECT relname || ':' || array_to_string(reloptions, ',') FROM pg_class "
+    "WHERE relnamespace = %s::regnamespace AND reloptions IS NOT NULL",
     "indexes": "SELECT relname FROM pg_class WHERE relnamespace = %s::regnamespace "
     "AND relkind = 'i'",
     "constraints": "SELECT conname || ':' || pg_get_constraintdef(oid) FROM pg_constraint "
@@ -38,6 +41,7 @@ def test_clone_matches_the_template_object_for_object():
     template = _catalogue("tenant_template")
     clone = _catalogue(client.schema_name)
     assert template["tables"] and template["constraints"] and template["triggers"]
+    assert "inventory_installedsoftware:fillfactor=70" in template["storage"]
     for kind in CATALOGUE:
         assert clone[kind] == template[kind], kind
 
