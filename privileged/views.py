@@ -33,7 +33,7 @@ from .forms import (
     TickForm,
 )
 from .models import OffboardingChecklist, OffboardingItem, PrivilegedAccount
-from .selectors import open_issues, register_counts
+from .selectors import identity_mfa, open_issues, register_counts
 
 
 def _detail_url(account: PrivilegedAccount) -> str:
@@ -89,6 +89,7 @@ class AccountListView(ClientPageMixin, TemplateView):
             page_obj=page,
             accounts=page.object_list,
             counts=register_counts(),
+            identity_mfa=identity_mfa(self.client),
             issues=list(open_issues().order_by("resolve_by", "pk")[:20]),
             checklists=list(OffboardingChecklist.objects.order_by("-created_at", "-pk")[:10]),
             leaver_form=LeaverForm(),

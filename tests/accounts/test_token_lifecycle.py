@@ -248,3 +248,30 @@ def test_the_database_refuses_unrevoking_or_moving_a_token(make_token, tenant_a,
     stored = ApiToken.objects.get(pk=token.pk)
     assert stored.is_revoked and stored.client == tenant_a and stored.scope == TokenScope.READ
     assert api(plaintext).get(CLIENT_API).status_code == 401
+
+
+def test_the_tokens_page_shows_each_scope_and_last_use(login, personas, tenant_a, api):
+    import re
+
+    admin = login(personas.msp_admin)
+    issued = {}
+    for name, scope in (("psa-read", "read"), ("psa-write", "write")):
+        response = admin.post(
+            "/clients/tenant-a/tokens/", {"action": "create", "name": name, "scope": scope}
+        )
+        assert response.status_code == 201
+        issued[name] = response.context["issued"].plaintext
+    assert api(issued["psa-write"]).get(CLIENT_API).status_code == 200
+    used = ApiToken.objects.get(name="psa-write")
+    assert used.last_used_at is not None
+
+    page = admin.get("/clients/tenant-a/tokens/").content.decode()
+    rows = {
+        name: re.search(rf"<td>{name}</td>(.*?)</tr>", page, re.S).group(1)
+        for name in ("psa-read", "psa-write")
+    }
+    assert "<td>Read</td>" in rows["psa-read"] and "never" in rows["psa-read"]
+    assert "<td>Read and write</td>" in rows["psa-write"] and "never" not in rows["psa-write"]
+    local = used.last_used_at.astimezone(tenant_a.tz)
+    assert f"{local:%Y-%m-%d %H:%M}" in rows["psa-write"]
+    assert not any(plaintext in page for plaintext in issued.values())
