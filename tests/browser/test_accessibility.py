@@ -139,6 +139,7 @@ def test_the_msp_admins_pages_have_no_serious_violation(page, scenario):
         "/accounts/notifications/",
         f"{base}people/",
         f"{base}tokens/",
+        "/accounts/tokens/",
         f"{base}security/",
         f"{base}audit-log/",
         f"{base}sla-policy/",

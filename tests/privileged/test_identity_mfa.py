@@ -98,9 +98,15 @@ def test_the_owner_enrols_and_the_coverage_follows(scenario, personas, tenant_a)
         coverage = identity_mfa(tenant_a)
     assert (coverage.client_people.covered, coverage.client_people.total) == (2, 2)
     assert coverage.client_people.percent == 100 and coverage.client_people.without == []
-    # Everyone who sees the client reads the same figures.
-    row = _row(owner.get(BASE).content.decode(), "mfa-client-people")
-    assert row.endswith("2 of 2 100% none")
+    # Everyone who sees the client reads the same figures; the names of MSP staff without a
+    # factor only MSP staff read, those of the client's people its owners (and the MSP).
+    page = owner.get(BASE).content.decode()
+    assert _row(page, "mfa-client-people").endswith("2 of 2 100% none")
+    assert _row(page, "mfa-msp-staff").endswith("1 of 3 33% 2")
+    viewer = sign_in(HttpClient(), personas.viewer_a)
+    page = viewer.get(BASE).content.decode()
+    assert _row(page, "mfa-client-people").endswith("2 of 2 100% 0")
+    assert "am@msp.test" not in page
     # Removing the factor (the sign-in security page's service, confirmed with a fresh code)
     # uncovers the owner again.
     mfa_services.remove_factor(user=personas.owner_a, code=fresh_code(personas.owner_a))
