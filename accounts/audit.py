@@ -46,6 +46,8 @@ KINDS: dict[str, str] = {
     "user.role_changed": "Staff role changed",
     "user.deactivated": "User deactivated",
     "user.reactivated": "User reactivated",
+    "account_manager.assigned": "Account manager assigned to the client",
+    "account_manager.unassigned": "Account manager unassigned from the client",
     # Tokens
     "token.created": "API token created",
     "token.revoked": "API token revoked",

@@ -50,6 +50,20 @@ declare(
         f"{p['tokens_revoked']} token(s) revoked"
     ),
 )
+declare(
+    "person.account_manager_assigned",
+    subject="user",
+    label="Account manager assigned",
+    fields={"email": STR},
+    summary=lambda p: f"{p['email']} now manages the client (account manager)",
+)
+declare(
+    "person.account_manager_unassigned",
+    subject="user",
+    label="Account manager unassigned",
+    fields={"email": STR},
+    summary=lambda p: f"{p['email']} no longer manages the client",
+)
 
 declare(
     "security.mfa_requirement_changed",

@@ -9,8 +9,8 @@ from django.contrib.auth import password_validation
 from django.contrib.auth.forms import PasswordResetForm
 
 from common.emails import send_templated
-from tenants.choices import MembershipRole
-from tenants.models import User
+from tenants.choices import MembershipRole, StaffRole
+from tenants.models import Client, User
 
 ACTIONS = ("invite", "role", "remove", "withdraw", "deactivate")
 
@@ -34,6 +34,42 @@ class MemberActionForm(forms.Form):
         if action in ("role", "remove", "deactivate") and not data.get("user"):
             raise forms.ValidationError("Choose a person.")
         if action == "role" and not data.get("role"):
+            raise forms.ValidationError("Choose a role.")
+        if action == "withdraw" and not data.get("invitation"):
+            raise forms.ValidationError("Choose an invitation.")
+        return data
+
+
+class StaffInviteForm(forms.Form):
+    """The Users page's invitation to the MSP's staff."""
+
+    email = forms.EmailField(max_length=254, label="E-mail address")
+    role = forms.ChoiceField(choices=StaffRole.choices, initial=StaffRole.ENGINEER)
+
+
+STAFF_ACTIONS = ("withdraw", "staff_role", "clients", "deactivate")
+
+
+class StaffActionForm(forms.Form):
+    """The small forms of the Users page's rows: which action, on whom, to which role or
+    which clients (an account manager's)."""
+
+    action = forms.ChoiceField(choices=[(a, a) for a in STAFF_ACTIONS])
+    user = forms.UUIDField(required=False)
+    invitation = forms.UUIDField(required=False)
+    role = forms.ChoiceField(choices=StaffRole.choices, required=False)
+    clients = forms.ModelMultipleChoiceField(
+        queryset=Client.objects.exclude(schema_name="public"),
+        to_field_name="uuid",
+        required=False,
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        action = data.get("action")
+        if action in ("staff_role", "clients", "deactivate") and not data.get("user"):
+            raise forms.ValidationError("Choose a person.")
+        if action == "staff_role" and not data.get("role"):
             raise forms.ValidationError("Choose a role.")
         if action == "withdraw" and not data.get("invitation"):
             raise forms.ValidationError("Choose an invitation.")

@@ -66,16 +66,26 @@ class InvitationQuerySet(models.QuerySet):
 
 
 class Invitation(models.Model):
-    """An invitation of one e-mail address to one client with one role.
+    """An invitation of one e-mail address to one client with one role, or (no client) to the
+    MSP's staff with one staff role.
 
     The link's token is shown only in the e-mail it is sent in; only its SHA-256 is kept here.
     It works once (``accepted_at``), until ``expires_at``, unless withdrawn (``revoked_at``).
     """
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="invitations")
+    client = models.ForeignKey(
+        Client,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="invitations",
+        help_text="empty for an invitation to the MSP's staff",
+    )
     email = models.EmailField()
-    role = models.CharField(max_length=20)
+    role = models.CharField(
+        max_length=20, help_text="a membership role, or a staff role when there is no client"
+    )
     token_hash = models.CharField(max_length=64, unique=True, editable=False)
     invited_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -106,11 +116,23 @@ class Invitation(models.Model):
                 condition=models.Q(accepted_at__isnull=True, revoked_at__isnull=True),
                 name="%(app_label)s_%(class)s_one_open_per_address",
                 violation_error_message="This address already has an open invitation.",
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["email"],
+                condition=models.Q(
+                    client__isnull=True, accepted_at__isnull=True, revoked_at__isnull=True
+                ),
+                name="%(app_label)s_%(class)s_one_open_staff_per_address",
+                violation_error_message="This address already has an open staff invitation.",
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.email} → {self.client} ({self.role})"
+        return f"{self.email} → {self.client or 'MSP staff'} ({self.role})"
+
+    @property
+    def is_staff_invitation(self) -> bool:
+        return self.client_id is None
 
     def is_expired(self, *, at=None) -> bool:
         return self.expires_at <= (at or timezone.now())

@@ -50,11 +50,17 @@ __all__ = [
     "remove_member",
     "deactivate_user",
     "may_deactivate",
+    "open_staff_invitations",
+    "invite_staff",
+    "withdraw_staff_invitation",
+    "change_staff_role",
+    "set_managed_clients",
 ]
 
 log = logging.getLogger(__name__)
 
 ROLE_LABELS = dict(MembershipRole.choices)
+STAFF_ROLE_LABELS = dict(StaffRole.choices)
 
 
 class InvitationInvalid(Exception):
@@ -97,7 +103,9 @@ def members_of(client: Client) -> QuerySet[Membership]:
 
 def all_users() -> QuerySet[User]:
     """Every account, active first, with its clients (for the MSP admins' users page)."""
-    return User.objects.prefetch_related("memberships__client").order_by("-is_active", "email")
+    return User.objects.prefetch_related("memberships__client", "managed_clients").order_by(
+        "-is_active", "email"
+    )
 
 
 def open_invitations_of(client: Client) -> QuerySet[Invitation]:
@@ -316,6 +324,10 @@ def accept_invitation(
     (an existing account), or as a new account with the invitee's own ``password`` (already
     checked by the password validators). Works once; InvitationInvalid otherwise."""
     invitation = find_invitation(token)
+    if invitation.is_staff_invitation:
+        return _accept_staff_invitation(
+            invitation, password=password, full_name=full_name, request=request
+        )
     client = invitation.client
     existing = User.objects.filter(email__iexact=invitation.email).first()
     with transaction.atomic():
@@ -391,7 +403,11 @@ def withdraw_invitation(
 ) -> Sent:
     with transaction.atomic():
         invitation = Invitation.objects.filter(
-            client=client, uuid=invitation_uuid, accepted_at__isnull=True, revoked_at__isnull=True
+            client__isnull=False,
+            client=client,
+            uuid=invitation_uuid,
+            accepted_at__isnull=True,
+            revoked_at__isnull=True,
         ).first()
         if invitation is None:
             raise ValidationError("No open invitation of this client with that id.")
@@ -602,3 +618,277 @@ def deactivate_user(
             request=request,
         )
     return Sent(user, mail_failed=failed, detail=detail)
+
+
+# --- the MSP's staff ------------------------------------------------------------------------------
+#
+# MSP admins bring staff in the same way clients' people come: an invitation to the person's
+# own address, whose link works once and lets them choose their own password (and then add
+# their second factor, as staff always sign in with one). Staff roles and the clients an
+# account manager looks after change on the Users page. Each step is an audit-log row; an
+# account manager's clients also in each client's evidence chain.
+
+
+def _staff_role_label(role: str) -> str:
+    return STAFF_ROLE_LABELS.get(role, role)
+
+
+def _check_staff_role(role: str) -> None:
+    if role not in StaffRole.values:
+        raise ValidationError({"role": f"Role must be one of: {', '.join(StaffRole.values)}."})
+
+
+def _require_admin(actor: Any) -> None:
+    if not may_deactivate(actor):
+        raise PermissionDenied("Only MSP admins manage the MSP's staff.")
+
+
+def open_staff_invitations() -> QuerySet[Invitation]:
+    """Staff invitations neither accepted nor withdrawn (expired ones included)."""
+    return (
+        Invitation.objects.filter(
+            client__isnull=True, accepted_at__isnull=True, revoked_at__isnull=True
+        )
+        .select_related("invited_by")
+        .order_by("email")
+    )
+
+
+def invite_staff(*, email: str, role: str, actor: Any, request: HttpRequest | None = None) -> Sent:
+    """Invite ``email`` to the MSP's staff as ``role`` and mail the link (the token is in that
+    mail only). An address that already has an account cannot be invited to the staff."""
+    _require_admin(actor)
+    email = (email or "").strip().lower()
+    try:
+        validate_email(email)
+    except ValidationError as exc:
+        raise ValidationError({"email": "Enter a valid e-mail address."}) from exc
+    _check_staff_role(role)
+    if User.objects.filter(email__iexact=email).exists():
+        raise ValidationError(
+            {"email": f"{email} already has an account: change its role on this page."}
+        )
+    token = secrets.token_urlsafe(32)
+    now = timezone.now()
+    expires_at = now + timedelta(hours=settings.INVITATION_MAX_AGE_HOURS)
+    with transaction.atomic():
+        for old in Invitation.objects.select_for_update().filter(
+            client__isnull=True, email=email, accepted_at__isnull=True, revoked_at__isnull=True
+        ):
+            if not old.is_expired(at=now):
+                raise ValidationError(
+                    {
+                        "email": f"{email} already has an open invitation (until "
+                        f"{old.expires_at:%Y-%m-%d %H:%M} UTC); withdraw it to send a new one."
+                    }
+                )
+            Invitation.objects.filter(pk=old.pk).update(revoked_at=now)
+        try:
+            with transaction.atomic():
+                invitation = Invitation.objects.create(
+                    client=None,
+                    email=email,
+                    role=role,
+                    token_hash=hash_token(token),
+                    invited_by=actor,
+                    created_at=now,
+                    expires_at=expires_at,
+                )
+        except IntegrityError as exc:
+            raise ValidationError({"email": f"{email} already has an open invitation."}) from exc
+        audit.record(
+            "invitation.sent",
+            actor=actor,
+            request=request,
+            target=email,
+            staff_role=role,
+            invitation=str(invitation.uuid),
+            expires_at=expires_at.isoformat(),
+        )
+    failed = _mail(
+        template="accounts/emails/staff_invitation",
+        to=[email],
+        context={
+            "role": _staff_role_label(role),
+            "inviter": audit._label(actor, "your MSP"),
+            "accept_url": absolute_url(f"/accounts/invitations/{token}/", request),
+            "expires_at": expires_at,
+        },
+    )
+    return Sent(invitation, mail_failed=failed)
+
+
+def _accept_staff_invitation(
+    invitation: Invitation,
+    *,
+    password: str | None,
+    full_name: str,
+    request: HttpRequest | None,
+) -> User:
+    if User.objects.filter(email__iexact=invitation.email).exists():
+        raise InvitationInvalid("This address already has an account: ask an MSP admin.")
+    if not password:
+        raise ValidationError({"password1": "Choose a password."})
+    with transaction.atomic():
+        now = timezone.now()
+        claimed = Invitation.objects.filter(
+            pk=invitation.pk,
+            accepted_at__isnull=True,
+            revoked_at__isnull=True,
+            expires_at__gt=now,
+        ).update(accepted_at=now)
+        if not claimed:
+            raise InvitationInvalid("This invitation has already been used.")
+        member = User.objects.create_user(
+            email=invitation.email,
+            password=password,
+            full_name=full_name.strip()[:150],
+            staff_role=invitation.role,
+        )
+        Invitation.objects.filter(pk=invitation.pk).update(accepted_by=member)
+        audit.record(
+            "invitation.accepted",
+            actor=member,
+            request=request,
+            target=member.email,
+            invitation=str(invitation.uuid),
+        )
+        audit.record(
+            "user.created",
+            actor=member,
+            request=request,
+            target=member.email,
+            staff_role=invitation.role,
+            invited_by=invitation.invited_by.email if invitation.invited_by else "",
+        )
+    return member
+
+
+def withdraw_staff_invitation(
+    *, invitation_uuid: Any, actor: Any, request: HttpRequest | None = None
+) -> Sent:
+    _require_admin(actor)
+    with transaction.atomic():
+        invitation = Invitation.objects.filter(
+            client__isnull=True,
+            uuid=invitation_uuid,
+            accepted_at__isnull=True,
+            revoked_at__isnull=True,
+        ).first()
+        if invitation is None or not Invitation.objects.filter(
+            pk=invitation.pk, revoked_at__isnull=True
+        ).update(revoked_at=timezone.now()):
+            raise ValidationError("No open staff invitation with that id.")
+        audit.record(
+            "invitation.revoked",
+            actor=actor,
+            request=request,
+            target=invitation.email,
+            invitation=str(invitation.uuid),
+            staff_role=invitation.role,
+        )
+    return Sent(invitation)
+
+
+def _staff_member(user_uuid: Any) -> User:
+    user = User.objects.filter(uuid=user_uuid).first() if user_uuid else None
+    if user is None or not user.staff_role:
+        raise ValidationError("No member of the MSP's staff with that id.")
+    if not user.is_active:
+        raise ValidationError(f"{user.email} is deactivated.")
+    return user
+
+
+def change_staff_role(
+    *, user_uuid: Any, role: str, actor: Any, request: HttpRequest | None = None
+) -> Sent:
+    """Give a member of staff another staff role. Nobody changes their own role (so the MSP
+    admin acting stays one). An account manager who stops being one keeps no clients."""
+    _require_admin(actor)
+    _check_staff_role(role)
+    with transaction.atomic():
+        user = _staff_member(user_uuid)
+        if user.pk == actor.pk:
+            raise ValidationError("You cannot change your own role.")
+        old = user.staff_role
+        if old == role:
+            raise ValidationError({"role": f"{user.email} is already {_staff_role_label(role)}."})
+        user.staff_role = role
+        user.save(update_fields=["staff_role", "is_staff"])
+        unassigned: list[str] = []
+        if old == StaffRole.ACCOUNT_MANAGER:
+            unassigned = _unassign(user, list(user.managed_clients.all()), actor, request)
+        audit.record(
+            "user.role_changed",
+            actor=actor,
+            request=request,
+            target=user.email,
+            old_role=old,
+            new_role=role,
+            clients_unassigned=unassigned,
+        )
+    return Sent(user, detail={"old_role": old, "clients_unassigned": unassigned})
+
+
+def _unassign(user: User, clients: list[Client], actor: Any, request: Any) -> list[str]:
+    for client in clients:
+        client.account_managers.remove(user)
+        _evidence(
+            client,
+            kind="person.account_manager_unassigned",
+            subject_type="user",
+            subject_id=user.uuid,
+            actor=actor,
+            payload={"email": user.email},
+        )
+        audit.record(
+            "account_manager.unassigned",
+            actor=actor,
+            client=client,
+            request=request,
+            target=user.email,
+        )
+    return [c.slug for c in clients]
+
+
+def set_managed_clients(
+    *, user_uuid: Any, clients: list[Client], actor: Any, request: HttpRequest | None = None
+) -> Sent:
+    """Make ``clients`` exactly the clients an account manager looks after (and so sees)."""
+    _require_admin(actor)
+    with transaction.atomic():
+        user = _staff_member(user_uuid)
+        if user.staff_role != StaffRole.ACCOUNT_MANAGER:
+            raise ValidationError(
+                f"{user.email} is {_staff_role_label(user.staff_role)}: only account managers "
+                "are assigned clients (admins and engineers see every client)."
+            )
+        current = {c.pk: c for c in user.managed_clients.all()}
+        wanted = {c.pk: c for c in clients}
+        added = [c for pk, c in wanted.items() if pk not in current]
+        removed = [c for pk, c in current.items() if pk not in wanted]
+        for client in added:
+            client.account_managers.add(user)
+            _evidence(
+                client,
+                kind="person.account_manager_assigned",
+                subject_type="user",
+                subject_id=user.uuid,
+                actor=actor,
+                payload={"email": user.email},
+            )
+            audit.record(
+                "account_manager.assigned",
+                actor=actor,
+                client=client,
+                request=request,
+                target=user.email,
+            )
+        _unassign(user, removed, actor, request)
+    return Sent(
+        user,
+        detail={
+            "added": sorted(c.slug for c in added),
+            "removed": sorted(c.slug for c in removed),
+        },
+    )

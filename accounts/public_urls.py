@@ -3,6 +3,7 @@
 from django.urls import path
 
 from . import views
+from .token_views import MspTokenListView
 
 app_name = "accounts"
 urlpatterns = [
@@ -22,4 +23,5 @@ urlpatterns = [
     path("password/change/", views.PasswordChange.as_view(), name="password_change"),
     path("sessions/", views.SessionsPage.as_view(), name="sessions"),
     path("users/", views.UsersPage.as_view(), name="users"),
+    path("tokens/", MspTokenListView.as_view(), name="msp_tokens"),
 ]

@@ -9,14 +9,15 @@ a view that has checked a factor calls ``mark_verified(request, method=…)``; t
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from tenants.choices import MembershipRole
+from tenants.choices import MembershipRole, StaffRole
 from tenants.models import Client, Membership, User
 
 from .models import Passkey
@@ -30,6 +31,9 @@ __all__ = [
     "needs_second_factor",
     "must_verify",
     "has_factor",
+    "FactorCoverage",
+    "accounts_with_access",
+    "factor_coverage",
 ]
 
 SESSION_METHOD = "second_factor_method"
@@ -99,3 +103,69 @@ def has_factor(user: Any) -> bool:
         )
         .exists()
     )
+
+
+# --- coverage: who of those who may sign in to a client has a factor ----------------------------
+
+
+@dataclass(frozen=True)
+class FactorCoverage:
+    """How many of a group of accounts have a second factor, and which do not."""
+
+    total: int
+    covered: int
+    without: list[User] = field(default_factory=list)
+
+    @property
+    def uncovered(self) -> int:
+        return self.total - self.covered
+
+    @property
+    def percent(self) -> int | None:
+        """Whole per cent covered, rounded down (100 only when every account is); None for
+        an empty group."""
+        return self.covered * 100 // self.total if self.total else None
+
+
+def _with_factor() -> Exists:
+    return Exists(Passkey.objects.filter(user=OuterRef("pk"))) | Exists(
+        TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)
+    )
+
+
+def accounts_with_access(client: Client) -> QuerySet[User]:
+    """The active accounts that may sign in to ``client``: MSP admins and engineers (they see
+    every client), superusers, the client's account managers and its own people (members)."""
+    return (
+        User.objects.filter(is_active=True)
+        .filter(
+            Q(is_superuser=True)
+            | Q(staff_role__in=[StaffRole.MSP_ADMIN, StaffRole.ENGINEER])
+            | Q(staff_role=StaffRole.ACCOUNT_MANAGER, managed_clients=client)
+            | Q(staff_role="", memberships__client=client)
+        )
+        .distinct()
+    )
+
+
+def factor_coverage(client: Client) -> dict[str, FactorCoverage]:
+    """Second-factor coverage of the accounts with access to ``client``, from the factors
+    people actually enrolled (confirmed authenticators and passkeys): ``"staff"`` the MSP's
+    staff, ``"people"`` the client's own people. One query."""
+    rows = list(
+        accounts_with_access(client)
+        .annotate(enrolled=_with_factor())
+        .order_by("email")
+        .only("pk", "uuid", "email", "full_name", "staff_role", "is_superuser")
+    )
+    out: dict[str, FactorCoverage] = {}
+    for group, members in (
+        ("staff", [u for u in rows if u.staff_role or u.is_superuser]),
+        ("people", [u for u in rows if not (u.staff_role or u.is_superuser)]),
+    ):
+        out[group] = FactorCoverage(
+            total=len(members),
+            covered=sum(1 for u in members if u.enrolled),
+            without=[u for u in members if not u.enrolled],
+        )
+    return out

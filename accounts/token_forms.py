@@ -13,3 +13,13 @@ class TokenForm(forms.Form):
         choices=TokenScope.choices,
         help_text="read: reads; write: reads and operates; agent: pushes discovery and runs jobs",
     )
+
+
+class MspTokenForm(TokenForm):
+    """A token valid for every client: read or read and write (an agent token belongs to one
+    client)."""
+
+    scope = forms.ChoiceField(
+        choices=[c for c in TokenScope.choices if c[0] != TokenScope.AGENT],
+        help_text="read: reads every client; write: reads and operates on every client",
+    )

@@ -19,12 +19,19 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from common.pagination import page_of
-from tenants.choices import MembershipRole
-from tenants.models import User
+from tenants.choices import MembershipRole, StaffRole
+from tenants.models import Client, User
 from tenants.permissions import Capability, ClientPageMixin
 
 from . import audit, people
-from .forms import AcceptInvitationForm, HousePasswordResetForm, InviteForm, MemberActionForm
+from .forms import (
+    AcceptInvitationForm,
+    HousePasswordResetForm,
+    InviteForm,
+    MemberActionForm,
+    StaffActionForm,
+    StaffInviteForm,
+)
 from .sessions import end_sessions, rekey, sessions_of
 
 BACKEND = "django.contrib.auth.backends.ModelBackend"
@@ -161,10 +168,19 @@ class AcceptInvitation(View):
                 request, "accounts/invitation_invalid.html", {"reason": str(invitation)}, status=410
             )
         existing = User.objects.filter(email__iexact=invitation.email).first()
+        if invitation.is_staff_invitation and existing is not None:
+            return render(
+                request,
+                "accounts/invitation_invalid.html",
+                {"reason": "This address already has an account: ask an MSP admin."},
+                status=410,
+            )
+        labels = people.STAFF_ROLE_LABELS if invitation.is_staff_invitation else people.ROLE_LABELS
         context = {
             "invitation": invitation,
             "client": invitation.client,
-            "role": people.ROLE_LABELS.get(invitation.role, invitation.role),
+            "joining": invitation.client.name if invitation.client else "the MSP's staff",
+            "role": labels.get(invitation.role, invitation.role),
             "existing": existing,
             "signed_in_as_invitee": existing is not None and request.user.pk == existing.pk,
             "login_url": f"{reverse('login')}?next={request.path}",
@@ -203,6 +219,9 @@ class AcceptInvitation(View):
             return self._page(request, invitation, form=form, error=_messages_of(exc), status=400)
         if request.user.pk != member.pk:
             login(request, member, backend=BACKEND)
+        if invitation.client is None:
+            messages.success(request, "Welcome to the MSP's staff.")
+            return HttpResponseRedirect(reverse("home"))
         messages.success(request, f"Welcome to {invitation.client.name}.")
         return HttpResponseRedirect(invitation.client.get_absolute_url())
 
@@ -280,7 +299,8 @@ class PasswordChange(auth_views.PasswordChangeView):
 
 
 class UsersPage(LoginRequiredMixin, TemplateView):
-    """Every account, staff and client users, with "Deactivate" (MSP admins only)."""
+    """Every account, staff and client users: invite staff, change a staff role, choose an
+    account manager's clients, deactivate (MSP admins only)."""
 
     template_name = "accounts/users.html"
     # The MSP-wide capability the page needs: administering the MSP's accounts.
@@ -294,30 +314,89 @@ class UsersPage(LoginRequiredMixin, TemplateView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         page = page_of(self.request, people.all_users())
-        context.update(page_obj=page, users=page.object_list, me=self.request.user.pk)
+        now = timezone.now()
+        invitations = list(people.open_staff_invitations())
+        for invitation in invitations:
+            invitation.expired = invitation.is_expired(at=now)
+        context.update(
+            page_obj=page,
+            users=page.object_list,
+            me=self.request.user.pk,
+            staff_form=kwargs.get("staff_form") or StaffInviteForm(),
+            staff_invitations=invitations,
+            staff_roles=StaffRole.choices,
+            clients=list(Client.objects.exclude(schema_name="public").order_by("name")),
+        )
         return context
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         here = reverse("accounts:users")
-        form = MemberActionForm(request.POST)
-        if not form.is_valid() or form.cleaned_data["action"] != "deactivate":
-            messages.error(request, "Choose a person to deactivate.")
+        action = request.POST.get("action", "")
+        if action == "invite":
+            form = StaffInviteForm(request.POST)
+            if not form.is_valid():
+                return self.render_to_response(self.get_context_data(staff_form=form), status=400)
+            try:
+                sent = people.invite_staff(
+                    email=form.cleaned_data["email"],
+                    role=form.cleaned_data["role"],
+                    actor=request.user,
+                    request=request,
+                )
+            except ValidationError as exc:
+                for name, errors in exc.message_dict.items():
+                    form.add_error(name if name in form.fields else None, errors)
+                return self.render_to_response(self.get_context_data(staff_form=form), status=400)
+            messages.success(request, f"Invitation sent to {sent.obj.email}.")
+            if sent.mail_failed:
+                messages.warning(request, "The invitation is recorded, but its mail failed.")
             return HttpResponseRedirect(here)
-        user = User.objects.filter(uuid=form.cleaned_data["user"]).first()
-        if user is None:
-            messages.error(request, "No such user.")
+        form = StaffActionForm(request.POST)
+        if not form.is_valid():
+            errors = [e for field_errors in form.errors.values() for e in field_errors]
+            messages.error(request, " ".join(errors) or "Nothing was changed.")
             return HttpResponseRedirect(here)
         try:
-            sent = people.deactivate_user(user=user, actor=request.user, request=request)
+            text = self._act(form.cleaned_data)
         except ValidationError as exc:
             messages.error(request, _messages_of(exc))
             return HttpResponseRedirect(here)
-        messages.success(
-            request,
-            f"{user.email} was deactivated: {sent.detail['sessions_ended']} session(s) ended, "
-            f"{sent.detail['tokens_revoked']} API token(s) revoked.",
-        )
+        messages.success(request, text)
         return HttpResponseRedirect(here)
+
+    def _act(self, data: dict[str, Any]) -> str:
+        request, action = self.request, data["action"]
+        if action == "withdraw":
+            sent = people.withdraw_staff_invitation(
+                invitation_uuid=data["invitation"], actor=request.user, request=request
+            )
+            return f"The invitation of {sent.obj.email} was withdrawn."
+        if action == "staff_role":
+            sent = people.change_staff_role(
+                user_uuid=data["user"], role=data["role"], actor=request.user, request=request
+            )
+            return f"{sent.obj.email} is now {sent.obj.get_staff_role_display()}."
+        if action == "clients":
+            sent = people.set_managed_clients(
+                user_uuid=data["user"],
+                clients=list(data["clients"]),
+                actor=request.user,
+                request=request,
+            )
+            added, removed = sent.detail["added"], sent.detail["removed"]
+            if not added and not removed:
+                return f"{sent.obj.email}'s clients are unchanged."
+            return (
+                f"{sent.obj.email}'s clients changed: {len(added)} added, {len(removed)} removed."
+            )
+        user = User.objects.filter(uuid=data["user"]).first()
+        if user is None:
+            raise ValidationError("No such user.")
+        sent = people.deactivate_user(user=user, actor=request.user, request=request)
+        return (
+            f"{user.email} was deactivated: {sent.detail['sessions_ended']} session(s) ended, "
+            f"{sent.detail['tokens_revoked']} API token(s) revoked."
+        )
 
 
 # --- one's own sessions ---------------------------------------------------------------------------

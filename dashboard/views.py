@@ -22,7 +22,7 @@ from compliance import engine
 from exceptions_register.selectors import awaiting_signature
 from findings.choices import FindingState, SeverityTier
 from findings.models import OPEN_STATES, Finding
-from privileged.selectors import register_counts
+from privileged.selectors import identity_mfa, register_counts
 from reports.models import StoredReport
 from rings.choices import RolloutState, WaveState
 from rings.models import Rollout, Wave
@@ -206,6 +206,7 @@ class ClientHomeView(ClientPageMixin, TemplateView):
         # Overdue rotations and reviews have their own SLA: shown apart, never in the findings'
         # counts or in patch compliance.
         context["privileged"] = register_counts()
+        context["identity_mfa"] = identity_mfa(self.client)
         context["awaiting"] = (
             list(awaiting_signature(self.request.user).order_by("expires_at")[:10])
             if "sign" in capabilities

@@ -68,13 +68,18 @@ class ExceptionForm(forms.Form):
         )
         for i in range(CONTROL_ROWS):
             self.fields[f"control_kind_{i}"] = forms.ChoiceField(
-                choices=[("", "—"), *ControlKind.choices], required=False, label="Control"
+                choices=[("", "—"), *ControlKind.choices],
+                required=False,
+                label="Control",
+                widget=forms.Select(attrs={"aria-label": f"Compensating control {i + 1}: kind"}),
             )
             self.fields[f"control_description_{i}"] = forms.CharField(
                 required=False,
                 max_length=TEXT_MAX_LENGTH,
                 label="Description",
-                widget=forms.TextInput(attrs={"size": 60}),
+                widget=forms.TextInput(
+                    attrs={"size": 60, "aria-label": f"Compensating control {i + 1}: description"}
+                ),
             )
 
     @property

@@ -9,10 +9,20 @@ from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from accounts.second_factor import FactorCoverage, factor_coverage
+from tenants.models import Client
+
 from .choices import ChecklistState, Holder, IssueState, MfaState
 from .models import OffboardingChecklist, PrivilegedAccount, PrivilegedAccountIssue
 
-__all__ = ["RegisterCounts", "register_counts", "open_issues", "accounts"]
+__all__ = [
+    "RegisterCounts",
+    "register_counts",
+    "open_issues",
+    "accounts",
+    "IdentityMfa",
+    "identity_mfa",
+]
 
 
 @dataclass(frozen=True)
@@ -29,6 +39,48 @@ class RegisterCounts:
     @property
     def mfa_uncovered(self) -> int:
         return self.active - self.mfa_covered
+
+    @property
+    def mfa_percent(self) -> int | None:
+        return _percent(self.mfa_covered, self.active)
+
+    @property
+    def client_staff_mfa_percent(self) -> int | None:
+        return _percent(self.client_staff_mfa_covered, self.client_staff_active)
+
+
+def _percent(part: int, whole: int) -> int | None:
+    """Whole per cent, rounded down (100 only when all are); None when there is nothing."""
+    return part * 100 // whole if whole else None
+
+
+@dataclass(frozen=True)
+class IdentityMfa:
+    """The identity baseline's MFA, for one client: the PatchOps accounts that may sign in to
+    it (the MSP's staff and the client's own people, from their enrolled second factors) and
+    the client's own staff accounts of the register (their recorded MFA state)."""
+
+    msp_staff: FactorCoverage
+    client_people: FactorCoverage
+    client_staff_accounts: FactorCoverage
+    client_staff_without: list[PrivilegedAccount]
+
+
+def identity_mfa(client: Client) -> IdentityMfa:
+    """MFA coverage of ``client`` (call inside its schema: the register is the client's)."""
+    portal = factor_coverage(client)
+    own = list(
+        PrivilegedAccount.objects.filter(is_active=True, held_by=Holder.CLIENT)
+        .only("pk", "uuid", "name", "identifier", "mfa_state", "mfa_reason", "kind")
+        .order_by("name", "pk")
+    )
+    without = [a for a in own if a.mfa_state != MfaState.ENFORCED]
+    return IdentityMfa(
+        msp_staff=portal["staff"],
+        client_people=portal["people"],
+        client_staff_accounts=FactorCoverage(total=len(own), covered=len(own) - len(without)),
+        client_staff_without=without,
+    )
 
 
 def accounts() -> QuerySet[PrivilegedAccount]:

@@ -19,7 +19,8 @@ from django.views.generic import TemplateView
 from common.pagination import page_of
 from evidence import contract
 from evidence.models import EvidenceEvent
-from tenants.permissions import Capability, ClientPageMixin
+from tenants.choices import StaffRole
+from tenants.permissions import ROLE_CAPABILITIES, Capability, ClientPageMixin
 
 from . import services
 from .choices import IssueState
@@ -33,7 +34,7 @@ from .forms import (
     TickForm,
 )
 from .models import OffboardingChecklist, OffboardingItem, PrivilegedAccount
-from .selectors import open_issues, register_counts
+from .selectors import identity_mfa, open_issues, register_counts
 
 
 def _detail_url(account: PrivilegedAccount) -> str:
@@ -89,6 +90,12 @@ class AccountListView(ClientPageMixin, TemplateView):
             page_obj=page,
             accounts=page.object_list,
             counts=register_counts(),
+            identity_mfa=identity_mfa(self.client),
+            # Who lacks a factor: MSP staff's names to MSP staff; the client's people's to those
+            # who manage them (owners, MSP admins) and the engineers; counts to everyone.
+            show_staff_without=self.role in StaffRole.values,
+            show_people_without=self.role in StaffRole.values
+            or Capability.PEOPLE in ROLE_CAPABILITIES[self.role],
             issues=list(open_issues().order_by("resolve_by", "pk")[:20]),
             checklists=list(OffboardingChecklist.objects.order_by("-created_at", "-pk")[:10]),
             leaver_form=LeaverForm(),

@@ -9,6 +9,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from accounts.models import AuditEvent
@@ -248,3 +249,85 @@ def test_the_database_refuses_unrevoking_or_moving_a_token(make_token, tenant_a,
     stored = ApiToken.objects.get(pk=token.pk)
     assert stored.is_revoked and stored.client == tenant_a and stored.scope == TokenScope.READ
     assert api(plaintext).get(CLIENT_API).status_code == 401
+
+
+def test_the_tokens_page_shows_each_scope_and_last_use(login, personas, tenant_a, api):
+    import re
+
+    admin = login(personas.msp_admin)
+    issued = {}
+    for name, scope in (("psa-read", "read"), ("psa-write", "write")):
+        response = admin.post(
+            "/clients/tenant-a/tokens/", {"action": "create", "name": name, "scope": scope}
+        )
+        assert response.status_code == 201
+        issued[name] = response.context["issued"].plaintext
+    assert api(issued["psa-write"]).get(CLIENT_API).status_code == 200
+    used = ApiToken.objects.get(name="psa-write")
+    assert used.last_used_at is not None
+
+    page = admin.get("/clients/tenant-a/tokens/").content.decode()
+    rows = {
+        name: re.search(rf"<td>{name}</td>(.*?)</tr>", page, re.S).group(1)
+        for name in ("psa-read", "psa-write")
+    }
+    assert "<td>Read</td>" in rows["psa-read"] and "never" in rows["psa-read"]
+    assert "<td>Read and write</td>" in rows["psa-write"] and "never" not in rows["psa-write"]
+    local = used.last_used_at.astimezone(tenant_a.tz)
+    assert f"{local:%Y-%m-%d %H:%M}" in rows["psa-write"]
+    assert not any(plaintext in page for plaintext in issued.values())
+
+
+MSP_TOKENS = "/accounts/tokens/"
+
+
+def test_the_msp_tokens_page_issues_lists_and_revokes_tokens_for_every_client(
+    login, personas, tenant_a, make_token, api
+):
+    admin = login(personas.msp_admin)
+    assert "No tokens for every client" in admin.get(MSP_TOKENS).content.decode()
+    refused = admin.post(MSP_TOKENS, {"action": "create", "name": "rmm", "scope": "agent"})
+    assert refused.status_code == 400 and not ApiToken.objects.exists()
+
+    response = admin.post(MSP_TOKENS, {"action": "create", "name": "psa-all", "scope": "write"})
+    assert response.status_code == 201 and response["Cache-Control"] == "no-store"
+    plaintext = response.context["issued"].plaintext
+    token = ApiToken.objects.get(name="psa-all")
+    assert token.client is None and token.scope == TokenScope.WRITE
+    assert token.created_by == personas.msp_admin
+    for slug in ("tenant-a", "tenant-b"):
+        assert api(plaintext).get(f"/clients/{slug}/api/v1/client/").status_code == 200
+    page = admin.get(MSP_TOKENS).content.decode()
+    assert plaintext not in page and "psa-all" in page and "Read and write" in page
+    token.refresh_from_db()
+    assert token.last_used_at is not None
+    assert (
+        f"{token.last_used_at.astimezone(timezone.get_current_timezone()):%Y-%m-%d %H:%M}" in page
+    )
+    # The client's page says the token is valid there too.
+    assert (
+        "1 active token for all clients" in admin.get("/clients/tenant-a/tokens/").content.decode()
+    )
+
+    # A client's token is not listed, nor revoked, here.
+    client_token, _ = make_token(TokenScope.READ, tenant_a, name="clinic-only-rmm")
+    assert client_token.name not in admin.get(MSP_TOKENS).content.decode()
+    response = admin.post(MSP_TOKENS, {"action": "revoke", "token": str(client_token.uuid)})
+    assert response.status_code == 404 and not ApiToken.objects.get(pk=client_token.pk).is_revoked
+
+    response = admin.post(MSP_TOKENS, {"action": "revoke", "token": str(token.uuid)})
+    assert response.status_code == 302
+    assert api(plaintext).get("/clients/tenant-a/api/v1/client/").status_code == 401
+    rows = AuditEvent.objects.filter(target__startswith="psa-all").order_by("id")
+    assert [(r.kind, r.client_id, r.actor_id) for r in rows] == [
+        ("token.created", None, personas.msp_admin.pk),
+        ("token.revoked", None, personas.msp_admin.pk),
+    ]
+
+
+@pytest.mark.parametrize("persona", ["engineer", "owner_a", "viewer_a", "account_manager"])
+def test_only_msp_admins_reach_the_msp_tokens_page(persona, login, personas):
+    http = login(getattr(personas, persona))
+    assert http.get(MSP_TOKENS).status_code == 403
+    response = http.post(MSP_TOKENS, {"action": "create", "name": "x", "scope": "read"})
+    assert response.status_code == 403 and not ApiToken.objects.exists()

@@ -1,6 +1,8 @@
 """axe-core (the engine the browsers' own accessibility tools use) finds no serious or critical
-violation on the main page of each role's work: the engineer's console, the owner's portal and
-the sign-in page."""
+violation on the main pages of each role's work: the engineer's console, the MSP admin's pages
+(people, users, tokens, security, audit log, policies, register, integrations), the owner's
+portal (home, exceptions and the signing page, people, audit log, reports) and the sign-in
+page."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from tenants.models import User
 from tests.browser.conftest import sign_in
 from tests.conftest import PASSWORD
 from tests.exceptions_register.factories import make_exception
+from tests.privileged.helpers import register
 from tests.producers import Device, reported_finding
 
 pytestmark = pytest.mark.browser
@@ -53,7 +56,14 @@ def scenario(fresh_client):
             assets=[],
             ticket_reference="PSA-A11Y-1",
         )
+        account = register(
+            client,
+            User.objects.get(email="engineer@msp.test"),
+            name="Front desk admin",
+            owner_email=owner.email,
+        )
     connection.set_schema_to_public()
+    client.privileged_account = account
     return client, owner, finding, exception
 
 
@@ -79,7 +89,14 @@ def test_the_engineers_main_pages_have_no_serious_violation(page, scenario):
         f"{base}compliance/",
         f"{base}reports/",
         f"{base}integrations/outbox/",
+        f"{base}findings/?group=patch",
+        f"{base}privileged-accounts/",
+        f"{base}privileged-accounts/{client.privileged_account.uuid}/",
+        f"{base}software/",
+        f"{base}scope/",
+        f"{base}evidence/",
         "/scorecards/",
+        "/critical-queue/",
     ]:
         problems += check(page, path)
     assert problems == [], "\n".join(problems)
@@ -90,6 +107,52 @@ def test_the_owners_portal_has_no_serious_violation(page, scenario):
     base = f"/clients/{client.slug}/"
     sign_in(page, owner.email, PASSWORD)
     problems = []
-    for path in [base, f"{base}portal/exceptions/", f"{base}portal/exceptions/{exception.uuid}/"]:
+    for path in [
+        base,
+        f"{base}portal/exceptions/",
+        f"{base}portal/exceptions/{exception.uuid}/",
+        f"{base}people/",
+        f"{base}audit-log/",
+        f"{base}reports/",
+        f"{base}findings/",
+        f"{base}privileged-accounts/",
+        "/accounts/mfa/",
+        "/accounts/sessions/",
+    ]:
+        problems += check(page, path)
+    assert problems == [], "\n".join(problems)
+
+
+def test_the_msp_admins_pages_have_no_serious_violation(page, scenario):
+    client, _, _, _ = scenario
+    base = f"/clients/{client.slug}/"
+    sign_in(page, "admin@msp.test", PASSWORD)
+    problems = []
+    for path in [
+        "/",
+        "/accounts/users/",
+        "/audit-log/",
+        "/catalogues/",
+        "/catalogue-uploads/",
+        "/patch-policy-templates/",
+        "/msp-webhooks/",
+        "/accounts/notifications/",
+        f"{base}people/",
+        f"{base}tokens/",
+        "/accounts/tokens/",
+        f"{base}security/",
+        f"{base}audit-log/",
+        f"{base}sla-policy/",
+        f"{base}rings/",
+        f"{base}patch-policies/",
+        f"{base}reports/recipients/",
+        f"{base}integrations/psa/",
+        f"{base}webhooks/",
+        "/notifications/chat-webhooks/",
+        f"{base}no-such-page/",  # the 404 page
+        f"{base}uploads/",
+        f"{base}unknown-devices/",
+        f"{base}exceptions/new/",
+    ]:
         problems += check(page, path)
     assert problems == [], "\n".join(problems)
