@@ -109,11 +109,22 @@ def client_users(client: Client) -> Any:
     return User.objects.filter(memberships__client=client).distinct().order_by("email")
 
 
+def _client_tz() -> Any:
+    """The time zone of the client whose schema is active: the register's days are its days."""
+    client = Client.objects.filter(schema_name=connection.schema_name).first()
+    return client.tz if client is not None else timezone.get_current_timezone()
+
+
+def client_today() -> date:
+    """Today in the active client's time zone (a UTC date runs ahead of Chicago every evening)."""
+    return timezone.localdate(timezone=_client_tz())
+
+
 def validate_account_input(
     data: AccountInput, *, client: Client, today: date | None = None
 ) -> AccountInput:
     """Raise one ValidationError naming every wrong field; fill defaults; write nothing."""
-    today = today or timezone.localdate()
+    today = today or client_today()
     errors: dict[str, list[str]] = {}
 
     def bad(name: str, message: str) -> None:
@@ -285,7 +296,7 @@ def update_account(
 
 
 def _check_day(on: date, today: date | None = None) -> None:
-    if on > (today or timezone.localdate()):
+    if on > (today or client_today()):
         raise ValidationError({"on": "This date is in the future."})
 
 
@@ -303,7 +314,7 @@ def _restart_clock(
 ) -> PrivilegedAccount:
     """Record that ``field`` (last rotation or review) happened ``on``: an evented change that
     resolves the open issue of that clock."""
-    on = on or timezone.localdate()
+    on = on or client_today()
     _check_day(on)
     account = PrivilegedAccount.objects.select_for_update().get(pk=account.pk)
     previous = getattr(account, field)
@@ -364,7 +375,7 @@ def record_use(
     *, account: PrivilegedAccount, actor: Any, on: date | None = None, note: str = ""
 ) -> PrivilegedAccount:
     """A break-glass account was used: with ``rotate_after_use`` a rotation is due at once."""
-    on = on or timezone.localdate()
+    on = on or client_today()
     _check_day(on)
     if not note.strip():
         raise ValidationError({"note": "Say why the account was used (incident, ticket)."})
@@ -437,7 +448,7 @@ def _due_on(account: PrivilegedAccount, kind: str) -> date:
         due = account.rotation_due_on()
     else:
         due = account.review_due_on()
-    return due if due is not None else timezone.localdate(account.created_at)
+    return due if due is not None else timezone.localdate(account.created_at, timezone=_client_tz())
 
 
 def _issue_payload(issue: PrivilegedAccountIssue) -> dict[str, Any]:
@@ -464,7 +475,7 @@ def _resolve(issue: PrivilegedAccountIssue, actor: Any, resolution: str) -> None
         {
             **_issue_payload(issue),
             "resolution": resolution,
-            "within_sla": timezone.localdate(now) <= issue.resolve_by,
+            "within_sla": timezone.localdate(now, timezone=_client_tz()) <= issue.resolve_by,
         },
         "privileged_issue",
     )
@@ -475,7 +486,7 @@ def _resolve_if_current(
 ) -> None:
     """Resolve the open issues of ``kind`` that the account's dates no longer support (an issue
     of the current due date stays open while that date is past)."""
-    today = today or timezone.localdate()
+    today = today or client_today()
     due = _due_on(account, kind)
     for issue in account.issues.filter(state=IssueState.OPEN, kind=kind):
         if due < today and issue.due_on == due:
@@ -486,7 +497,7 @@ def _resolve_if_current(
 def detect_overdue(*, today: date | None = None) -> int:
     """Open one issue per active account, kind and past due date. Idempotent: a second run (or
     a concurrent one: the unique constraint) opens nothing. Returns how many were opened."""
-    today = today or timezone.localdate()
+    today = today or client_today()
     grace = register_settings().grace_days
     opened = 0
     for account in PrivilegedAccount.objects.filter(is_active=True).order_by("pk"):
@@ -565,8 +576,8 @@ def start_offboarding(
         validate_email(email)
     except ValidationError as error:
         raise ValidationError({"email": "Give the leaver's e-mail address."}) from error
-    left_on = left_on or timezone.localdate()
-    if left_on > timezone.localdate() + timedelta(days=90):
+    left_on = left_on or client_today()
+    if left_on > client_today() + timedelta(days=90):
         raise ValidationError({"left_on": "The leaving date is more than 90 days away."})
     existing = OffboardingChecklist.objects.filter(
         person_email=email, state=ChecklistState.OPEN
@@ -677,5 +688,5 @@ def on_person_deactivated(event: Any) -> None:
         email=email,
         user=user,
         source=ChecklistSource.DEACTIVATION,
-        left_on=timezone.localdate(event.occurred_at),
+        left_on=timezone.localdate(event.occurred_at, timezone=_client_tz()),
     )

@@ -36,7 +36,7 @@ def test_beat_entry_names_the_dispatcher_and_it_fans_out(tenant_a, tenant_b):
 def test_an_overdue_rotation_is_one_issue_however_often_detection_runs(
     tenant_a, personas, make_token, api
 ):
-    today = timezone.localdate()
+    today = timezone.localdate(timezone=tenant_a.tz)
     with tenant_context(tenant_a):
         account = register(
             tenant_a, personas.engineer, last_rotated_on=today - timedelta(days=95),
@@ -76,7 +76,7 @@ def test_an_overdue_rotation_is_one_issue_however_often_detection_runs(
 
 
 def test_a_review_past_its_interval_and_grace_breaches_the_sla(tenant_a, personas):
-    today = timezone.localdate()
+    today = timezone.localdate(timezone=tenant_a.tz)
     with tenant_context(tenant_a):
         services.set_grace_days(client=tenant_a, actor=personas.msp_admin, grace_days=3)
         account = register(
@@ -95,7 +95,7 @@ def test_a_review_past_its_interval_and_grace_breaches_the_sla(tenant_a, persona
 
 
 def test_a_break_glass_use_makes_a_rotation_due(tenant_a, personas):
-    today = timezone.localdate()
+    today = timezone.localdate(timezone=tenant_a.tz)
     with tenant_context(tenant_a):
         account = register(
             tenant_a, personas.engineer, kind="break_glass", last_rotated_on=today - timedelta(3),
@@ -110,7 +110,7 @@ def test_a_break_glass_use_makes_a_rotation_due(tenant_a, personas):
 
 
 def test_overdue_accounts_leave_patch_findings_and_compliance_alone(tenant_a, personas):
-    today = timezone.localdate()
+    today = timezone.localdate(timezone=tenant_a.tz)
     with tenant_context(tenant_a):
         reported_finding(kb="KB5030001")
         findings_before = list(Finding.objects.values_list("uuid", "state", "due_at"))
@@ -132,7 +132,7 @@ def test_overdue_accounts_leave_patch_findings_and_compliance_alone(tenant_a, pe
 
 
 def test_disabling_an_account_resolves_its_issues(tenant_a, personas):
-    today = timezone.localdate()
+    today = timezone.localdate(timezone=tenant_a.tz)
     with tenant_context(tenant_a):
         long_ago = today - timedelta(days=200)
         account = register(
