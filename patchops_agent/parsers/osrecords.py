@@ -219,8 +219,11 @@ def parse_wu_events_json(text: str) -> list[Record]:
     ProviderName='Microsoft-Windows-WindowsUpdateClient'} | ConvertTo-Json``: one object or a
     list; ``Id``, ``RecordId``, ``TimeCreated`` and ``Properties`` (``[{"Value": …}]`` in the
     event's EventData order). Without Properties the KB is read from ``Message``."""
+    body = (text or "").lstrip("\ufeff").strip()
+    if not body:
+        return []  # no events since the last run: PowerShell printed nothing
     try:
-        data = json.loads((text or "").lstrip("\ufeff") or "null")
+        data = json.loads(body)
     except ValueError as exc:
         raise ParseError(f"Expected Get-WinEvent output as JSON; it is not JSON ({exc}).") from None
     if isinstance(data, dict):
@@ -315,7 +318,8 @@ def parse_softwareupdate_history(text: str, tz: tzinfo | None = None) -> list[Re
     """``softwareupdate --history`` → installed records (one per row)."""
     tz = tz or _local_zone()
     lines = [line.rstrip() for line in (text or "").splitlines()]
-    header = next((i for i, line in enumerate(lines) if re.match(r"^\S.*\s{2,}\S", line)), None)
+    if not any(lines):
+        return []
     rule = next((i for i, line in enumerate(lines) if re.match(r"^-{3,}(\s+-{3,}){2}", line)), None)
     if rule is None:
         if any("Display Name" in line for line in lines) and not any(
@@ -326,7 +330,6 @@ def parse_softwareupdate_history(text: str, tz: tzinfo | None = None) -> list[Re
             "Expected `softwareupdate --history` output: a table with the columns "
             "Display Name, Version and Date."
         )
-    del header
     starts = [m.start() for m in re.finditer(r"-{3,}", lines[rule])]
     rows = [line for line in lines[rule + 1 :] if line.strip()]
     day_first = bool(_history_dates(rows))
