@@ -304,3 +304,14 @@ def test_this_machines_dpkg_log():
     removed = len(re.findall(r"^\S+ \S+ (?:remove|purge) ", text, re.MULTILINE))
     assert len(records) == installed + removed
     assert all(r["occurred_at"].endswith("Z") for r in records)
+
+
+def test_the_parsers_and_the_collector_stay_valid_on_python_3_7():
+    import ast
+
+    import patchops_agent.collect
+    import patchops_agent.parsers.osrecords
+
+    for module in (patchops_agent.parsers.osrecords, patchops_agent.collect):
+        source = Path(module.__file__).read_text(encoding="utf-8")
+        ast.parse(source, feature_version=(3, 7))  # raises SyntaxError on newer syntax
