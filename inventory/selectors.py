@@ -30,7 +30,6 @@ from .models import (
     DiscoveryRun,
     DiscoverySchedule,
     InstalledSoftware,
-    InstallRecordCoverage,
     InventorySnapshot,
     PatchReport,
     SoftwareChange,
@@ -290,16 +289,16 @@ def _verification(report: ScopeReport) -> None:
     source (each OS install record source, with how many assets send it) and how many assets
     provide OS records at all; families without any are verified by inventory alone."""
     methods: dict[tuple[str, str], int] = {}
-    for family, tables in Asset.objects.filter(is_managed=True).values_list(
-        "os_family", "software_tables"
+    sources: dict[tuple[str, str], int] = {}
+    providing: dict[str, int] = {}
+    # One query: each managed asset's family, software tables and OS record sources (if any).
+    for family, tables, names in Asset.objects.filter(is_managed=True).values_list(
+        "os_family", "software_tables", "install_record_coverage__sources"
     ):
         for table in tables:
             methods[(family, table)] = methods.get((family, table), 0) + 1
-    sources: dict[tuple[str, str], int] = {}
-    providing: dict[str, int] = {}
-    for family, names in InstallRecordCoverage.objects.filter(asset__is_managed=True).values_list(
-        "asset__os_family", "sources"
-    ):
+        if names is None:
+            continue
         providing[family] = providing.get(family, 0) + 1
         for name in names:
             sources[(family, name)] = sources.get((family, name), 0) + 1
