@@ -315,3 +315,49 @@ def test_the_parsers_and_the_collector_stay_valid_on_python_3_7():
     for module in (patchops_agent.parsers.osrecords, patchops_agent.collect):
         source = Path(module.__file__).read_text(encoding="utf-8")
         ast.parse(source, feature_version=(3, 7))  # raises SyntaxError on newer syntax
+
+
+def test_windows_collector_asks_get_winevent_for_the_events_since_the_mark(monkeypatch):
+    """The Windows branch runs PowerShell's Get-WinEvent for events 19, 20 and 43 since the
+    last run (less a day) and reads its JSON; PowerShell is outside this machine: its output
+    is the Windows PowerShell 5.1 sample."""
+    import shutil
+
+    import patchops_agent.collect as collect_module
+
+    scripts = []
+
+    def run(args, **kwargs):
+        scripts.append(args[-1])
+        return sample("getwinevent_ps51.json")
+
+    monkeypatch.setattr(shutil, "which", lambda name: f"C:/bin/{name}.exe")
+    monkeypatch.setattr(collect_module, "run", run)
+    mark = datetime(2026, 6, 1, 12, tzinfo=UTC)
+    records = install_records("Windows", mark)
+    assert "Id = 19, 20, 43" in scripts[0]
+    assert "2026-05-31T12:00:00+00:00" in scripts[0]  # the mark less the day's overlap
+    # Records before the start are not sent again, whatever PowerShell printed.
+    assert [r["record_id"] for r in records] == ["72988", "73001"]  # oldest first
+    monkeypatch.setattr(collect_module, "run", lambda args, **kwargs: "")
+    assert install_records("Windows", mark) == []  # no events since: an empty list, collected
+
+
+def test_macos_collector_reads_the_history_and_the_install_log(monkeypatch, tmp_path):
+    import patchops_agent.collect as collect_module
+
+    monkeypatch.setattr(
+        collect_module,
+        "run",
+        lambda args, **kwargs: (
+            sample("softwareupdate_history_en.txt")
+            if args[:2] == ["softwareupdate", "--history"]
+            else None
+        ),
+    )
+    log_file = tmp_path / "install.log"
+    log_file.write_text(sample("install.log"), encoding="utf-8")
+    records = install_records("Darwin", None, roots={"install_log": str(log_file)})
+    sources = {r["source"] for r in records}
+    assert sources == {"softwareupdate", "install_log"}
+    assert len(records) == 4 + 3
