@@ -17,6 +17,8 @@ from evidence.contract import (
     declare,
     list_of,
     nullable,
+    optional,
+    record,
 )
 
 
@@ -31,7 +33,14 @@ def _detected(p: dict[str, Any]) -> str:
 
 def _verified(p: dict[str, Any]) -> str:
     on_time = "within its SLA" if p.get("within_sla") else "after its due time"
-    return f"Fix proven by inventory: {p['proof']} ({on_time})"
+    text = f"Fix proven by inventory: {p['proof']} ({on_time})"
+    record = p.get("os_record")
+    if record:
+        text += (
+            f"; the OS recorded the install: {record['source']} record {record['record_id']}"
+            f" at {record['occurred_at']}"
+        )
+    return text
 
 
 declare(
@@ -112,6 +121,21 @@ declare(
         "proof": STR,
         "verified_at": DATETIME,
         "within_sla": BOOL,
+        # Absent in events recorded before OS install records were collected.
+        "os_record": optional(
+            nullable(
+                record(
+                    {
+                        "source": STR,
+                        "record_id": STR,
+                        "occurred_at": DATETIME,
+                        "name": STR,
+                        "version": STR,
+                        "kb": STR,
+                    }
+                )
+            )
+        ),
     },
     summary=_verified,
 )

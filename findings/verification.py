@@ -10,13 +10,14 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Q
+from django.db.models.functions import Lower
 
 from evidence.services import record_events
 from findings.choices import FindingState
 from findings.models import Finding
 from findings.versions import is_at_least
-from inventory.choices import SoftwareKind
-from inventory.models import Asset, InstalledSoftware
+from inventory.choices import InstallOutcome, InstallRecordSource, SoftwareKind
+from inventory.models import Asset, InstalledSoftware, OsInstallRecord
 
 KB_RE = re.compile(r"^KB\d{5,8}$", re.IGNORECASE)
 
@@ -77,6 +78,11 @@ def _fix_evidence(
     return None
 
 
+def kb_of(finding: Finding) -> str | None:
+    """The KB a finding's fix is (its patch or advisory id), or None for a package fix."""
+    return _kb_of(finding)
+
+
 Inventory = tuple[set[str], dict[str, list[tuple[str, str]]]]
 
 
@@ -97,6 +103,66 @@ def _inventories_of(asset_ids: list[int], names: set[str] | None = None) -> dict
         else:
             software.setdefault(name.lower(), []).append((kind, version))
     return out
+
+
+# The version rules of the package a record names.
+_RECORD_KIND = {
+    InstallRecordSource.APT_HISTORY: SoftwareKind.DEB,
+    InstallRecordSource.DPKG_LOG: SoftwareKind.DEB,
+    InstallRecordSource.DNF_RPM_LOG: SoftwareKind.RPM,
+    InstallRecordSource.YUM_LOG: SoftwareKind.RPM,
+    InstallRecordSource.SOFTWAREUPDATE: SoftwareKind.APP,
+    InstallRecordSource.INSTALL_LOG: SoftwareKind.APP,
+}
+
+
+def os_records_for(findings: list[Finding], at: datetime) -> dict[int, OsInstallRecord]:
+    """The OS install record that shows each finding's fix installed (by finding pk), where the
+    asset's OS wrote one down by ``at``: the newest successful install of the finding's KB, or
+    of its package at or above the fixed version. One query for all the findings."""
+    wanted = [f for f in findings if _kb_of(f) or (f.package_name and f.fixed_version)]
+    if not wanted:
+        return {}
+    kbs = {kb for f in wanted if (kb := _kb_of(f))}
+    names = {f.package_name.lower() for f in wanted if f.package_name and not _kb_of(f)}
+    rows = (
+        OsInstallRecord.objects.filter(
+            asset_id__in={f.asset_id for f in wanted},
+            outcome=InstallOutcome.INSTALLED,
+            occurred_at__lte=at,
+        )
+        .annotate(lname=Lower("name"))
+        .filter(Q(kb__in=kbs) | Q(lname__in=names))
+        .order_by("-occurred_at", "-pk")
+    )
+    by_kb: dict[tuple[int, str], OsInstallRecord] = {}
+    by_name: dict[tuple[int, str], list[OsInstallRecord]] = {}
+    for record in rows:
+        if record.kb:
+            by_kb.setdefault((record.asset_id, record.kb.upper()), record)
+        by_name.setdefault((record.asset_id, record.name.lower()), []).append(record)
+    found: dict[int, OsInstallRecord] = {}
+    for finding in wanted:
+        kb = _kb_of(finding)
+        if kb:
+            record = by_kb.get((finding.asset_id, kb))
+        else:
+            record = next(
+                (
+                    r
+                    for r in by_name.get((finding.asset_id, finding.package_name.lower()), [])
+                    if r.version
+                    and is_at_least(
+                        r.version,
+                        finding.fixed_version,
+                        kind=_RECORD_KIND.get(r.source, SoftwareKind.PROGRAM),
+                    )
+                ),
+                None,
+            )
+        if record is not None:
+            found[finding.pk] = record
+    return found
 
 
 def verify_findings_for_asset(
@@ -159,6 +225,7 @@ def _verify_many(
     Finding.objects.filter(pk__in=[f.pk for f, _ in proven]).update(
         state=FindingState.VERIFIED, verified_at=at
     )
+    cited = os_records_for([f for f, _ in proven], at)
     events = []
     for finding, proof in proven:
         counts[finding.asset_id] = counts.get(finding.asset_id, 0) + 1
@@ -177,6 +244,8 @@ def _verify_many(
                     "proof": proof,
                     "verified_at": at.isoformat(),
                     "within_sla": at <= finding.due_at,
+                    # The OS's own record of the install, where it wrote one down.
+                    "os_record": (cited[finding.pk].citation() if finding.pk in cited else None),
                 },
             }
         )

@@ -12,6 +12,8 @@ __all__ = [
     "DiscoveryRunStatus",
     "DiscoveryRunSource",
     "UnknownDeviceState",
+    "InstallRecordSource",
+    "InstallOutcome",
 ]
 
 
@@ -105,3 +107,22 @@ class UnknownDeviceState(models.TextChoices):
     NEW = "new", "New"
     ADOPTED = "adopted", "Adopted"
     DISMISSED = "dismissed", "Dismissed"
+
+
+class InstallRecordSource(models.TextChoices):
+    """Where an OS install record comes from (the agent's ``osrecords`` parsers)."""
+
+    WINDOWS_UPDATE = "windows_update", "Windows Update client events (System log)"
+    SOFTWAREUPDATE = "softwareupdate", "macOS softwareupdate --history"
+    INSTALL_LOG = "install_log", "macOS /var/log/install.log"
+    APT_HISTORY = "apt_history", "apt history.log"
+    DPKG_LOG = "dpkg_log", "dpkg.log"
+    DNF_RPM_LOG = "dnf_rpm_log", "dnf.rpm.log"
+    YUM_LOG = "yum_log", "yum.log"
+
+
+class InstallOutcome(models.TextChoices):
+    INSTALLED = "installed", "Installed"
+    FAILED = "failed", "Failed"
+    REMOVED = "removed", "Removed"
+    STARTED = "started", "Started"

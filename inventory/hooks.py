@@ -11,6 +11,8 @@ An app that must react registers a callable once, in its ``AppConfig.ready()``:
 * ``on_business_attributes_changed``: the findings app re-scores the outstanding findings of
   assets whose ePHI flag, class or role a person changed (in the same transaction) and says,
   per finding, what moved (risk score, due date and why).
+* ``on_install_records_received``: the rings app checks the deployments reported installed on
+  assets whose OS install records just arrived against those records (same transaction).
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ __all__ = [
     "asset_page_context",
     "on_business_attributes_changed",
     "business_attributes_changed",
+    "on_install_records_received",
+    "install_records_received",
 ]
 
 AssetsRecordedHook = Callable[..., Any]
@@ -120,3 +124,23 @@ def business_attributes_changed(
         for pk, changes in (hook(previous_class=dict(previous_class), at=at) or {}).items():
             out.setdefault(pk, []).extend(changes)
     return out
+
+
+# ``hook(asset_ids=[…], at=datetime) -> int``: after an ingest stored OS install records (the
+# rings app checks the deployments reported on those assets against them).
+InstallRecordsHook = Callable[..., int]
+_records: list[InstallRecordsHook] = []
+
+
+def on_install_records_received(hook: InstallRecordsHook) -> InstallRecordsHook:
+    if hook not in _records:
+        _records.append(hook)
+    return hook
+
+
+def install_records_received(*, asset_ids: Iterable[int], at: datetime) -> int:
+    """Run every hook on the assets whose install records just arrived; their counts summed."""
+    ids = sorted(set(asset_ids))
+    if not ids:
+        return 0
+    return sum(int(hook(asset_ids=ids, at=at) or 0) for hook in list(_records))

@@ -21,6 +21,8 @@ from .choices import (
     DataFlow,
     DiscoveryRunSource,
     DiscoveryRunStatus,
+    InstallOutcome,
+    InstallRecordSource,
     ReportedSeverity,
     SoftwareCategory,
     SoftwareChangeKind,
@@ -43,6 +45,8 @@ __all__ = [
     "SoftwarePolicyReview",
     "InventorySnapshot",
     "PatchReport",
+    "OsInstallRecord",
+    "InstallRecordCoverage",
 ]
 
 
@@ -459,3 +463,71 @@ class PatchReport(models.Model):
 
     def __str__(self) -> str:
         return f"patch report of {self.asset_id} at {self.reported_at:%Y-%m-%d %H:%M}"
+
+
+class OsInstallRecord(models.Model):
+    """One install (or failure, start, removal) the device's operating system wrote down itself:
+    a Windows Update client event, a macOS install history row or install.log line, an apt,
+    dpkg, dnf or yum log entry. Sent by the agent with its inventory, kept once per record id;
+    the evidence a verification cites and a reported deployment is checked against."""
+
+    asset = models.ForeignKey(Asset, on_delete=models.CASCADE, related_name="os_install_records")
+    source = models.CharField(max_length=20, choices=InstallRecordSource.choices)
+    record_id = models.CharField(max_length=200, help_text="The record's id in its source.")
+    occurred_at = models.DateTimeField()
+    outcome = models.CharField(max_length=10, choices=InstallOutcome.choices)
+    name = models.CharField(max_length=300, help_text="Update title or package name.")
+    version = models.CharField(max_length=200, blank=True)
+    kb = models.CharField(max_length=12, blank=True)
+    detail = models.CharField(max_length=500, blank=True)
+    received_at = models.DateTimeField()
+    run = models.ForeignKey(
+        DiscoveryRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-occurred_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["asset", "source", "record_id"],
+                name="inventory_osinstallrecord_once",
+                violation_error_message="This record is already stored for the asset.",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["asset", "occurred_at"], name="inventory_osrecord_asset_at"),
+            models.Index(fields=["asset", "kb"], name="inventory_osrecord_asset_kb"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.record_id} ({self.outcome}) on {self.asset_id}"
+
+    def citation(self) -> dict[str, str]:
+        """What a verification cites: source, time, record id, and what it names."""
+        return {
+            "source": self.source,
+            "record_id": self.record_id,
+            "occurred_at": self.occurred_at.isoformat(),
+            "name": self.name,
+            "version": self.version,
+            "kb": self.kb,
+        }
+
+
+class InstallRecordCoverage(models.Model):
+    """Up to when an asset's OS install records have arrived: the collection time of the last
+    inventory that carried them (an empty list too: the agent looked and found nothing new)."""
+
+    asset = models.OneToOneField(
+        Asset, on_delete=models.CASCADE, related_name="install_record_coverage"
+    )
+    through = models.DateTimeField()
+    sources = ArrayField(
+        models.CharField(max_length=20, choices=InstallRecordSource.choices),
+        default=list,
+        blank=True,
+        help_text="Every source this asset has sent records from.",
+    )
+
+    def __str__(self) -> str:
+        return f"install records of {self.asset_id} through {self.through:%Y-%m-%d %H:%M}"

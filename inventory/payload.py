@@ -19,13 +19,22 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, NamedTuple
 
-from .choices import AssetRole, DataFlow, ReportedSeverity, SoftwareKind, UpdateSource
+from .choices import (
+    AssetRole,
+    DataFlow,
+    InstallOutcome,
+    InstallRecordSource,
+    ReportedSeverity,
+    SoftwareKind,
+    UpdateSource,
+)
 
 __all__ = [
     "PayloadError",
     "Device",
     "SoftwareRow",
     "UpdateRow",
+    "InstallRecordRow",
     "SOFTWARE_TABLES",
     "validate_payloads",
     "normalise_mac",
@@ -90,6 +99,18 @@ class UpdateRow:
     reboot_required: bool
 
 
+@dataclass(frozen=True, slots=True)
+class InstallRecordRow:
+    source: str
+    record_id: str
+    occurred_at: datetime
+    outcome: str
+    name: str
+    version: str
+    kb: str
+    detail: str
+
+
 @dataclass
 class Device:
     hostname: str
@@ -104,6 +125,8 @@ class Device:
     software: dict[str, list[SoftwareRow]] = field(default_factory=dict)
     pending_updates: list[UpdateRow] | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
+    # The OS's own install records (``os_install_records``); None when not collected.
+    install_records: list[InstallRecordRow] | None = None
 
 
 class _Errors:
@@ -347,6 +370,52 @@ def _updates(rows: list, path: str, errs: _Errors) -> list[UpdateRow]:
     return list(seen.values())
 
 
+_KB_RE = re.compile(r"^KB\d{5,8}$")
+
+
+def _install_records(rows: list, path: str, errs: _Errors) -> list[InstallRecordRow]:
+    """``os_install_records`` rows (the agent's ``osrecords`` parsers): source, record id, time
+    and outcome are required; one row per (source, record id), the first wins."""
+    seen: dict[tuple[str, str], InstallRecordRow] = {}
+    for i, row in rows:
+        p = f"{path}[{i}]"
+        source = _text(row.get("source"), f"{p}.source", errs, max_length=20)
+        if source not in InstallRecordSource.values:
+            errs.add(f"{p}.source", f"Must be one of: {', '.join(InstallRecordSource.values)}.")
+            continue
+        record_id = _text(row.get("record_id"), f"{p}.record_id", errs, max_length=200)
+        if not record_id:
+            errs.add(f"{p}.record_id", "This field is required.")
+            continue
+        occurred = _timestamp(row.get("occurred_at"), f"{p}.occurred_at", errs)
+        if occurred is None:
+            if row.get("occurred_at") in (None, ""):
+                errs.add(f"{p}.occurred_at", "This field is required.")
+            continue
+        outcome = _text(row.get("outcome"), f"{p}.outcome", errs, max_length=10).lower()
+        if outcome not in InstallOutcome.values:
+            errs.add(f"{p}.outcome", f"Must be one of: {', '.join(InstallOutcome.values)}.")
+            continue
+        kb = _text(row.get("kb"), f"{p}.kb", errs, max_length=12).upper()
+        if kb and not _KB_RE.match(kb):
+            errs.add(f"{p}.kb", "Expected a KB number such as KB5034441.")
+            continue
+        seen.setdefault(
+            (source, record_id),
+            InstallRecordRow(
+                source=source,
+                record_id=record_id,
+                occurred_at=occurred,
+                outcome=outcome,
+                name=_text(row.get("name"), f"{p}.name", errs, max_length=300),
+                version=_text(row.get("version"), f"{p}.version", errs, max_length=200),
+                kb=kb,
+                detail=_text(row.get("detail"), f"{p}.detail", errs, max_length=500),
+            ),
+        )
+    return list(seen.values())
+
+
 _ATTRIBUTE_TEXT = {"owner": 200, "location": 200, "site": 120, "asset_class": 50}
 
 
@@ -435,6 +504,10 @@ def _device(obj: Any, path: str, errs: _Errors) -> Device | None:
     rows = _rows(obj.get("pending_updates"), f"{pre}pending_updates", errs)
     if rows is not None:
         updates = _updates(rows, f"{pre}pending_updates", errs)
+    install_records = None
+    rows = _rows(obj.get("os_install_records"), f"{pre}os_install_records", errs)
+    if rows is not None:
+        install_records = _install_records(rows, f"{pre}os_install_records", errs)
     attrs_obj = _object(obj.get("patchops"), f"{pre}patchops", errs)
     attributes = _attributes(attrs_obj, f"{pre}patchops", errs) if attrs_obj else {}
     collected_at = _timestamp(obj.get("collected_at"), f"{pre}collected_at", errs)
@@ -452,6 +525,7 @@ def _device(obj: Any, path: str, errs: _Errors) -> Device | None:
         software=software,
         pending_updates=updates,
         attributes=attributes,
+        install_records=install_records,
     )
 
 

@@ -17,7 +17,14 @@ from common.choices import OsFamily
 from tenants.models import Client
 from tenants.permissions import Capability, has_capability
 
-from .choices import AssetRole, DiscoveryRunSource, SoftwareCategory, UnknownDeviceState
+from .choices import (
+    AssetRole,
+    DiscoveryRunSource,
+    InstallRecordSource,
+    SoftwareCategory,
+    SoftwareKind,
+    UnknownDeviceState,
+)
 from .models import (
     Asset,
     DiscoveryRun,
@@ -262,6 +269,58 @@ def _pct(part: int, whole: int) -> float | None:
     return round(100.0 * part / whole, 1) if whole else None
 
 
+# How each family is patched, by the software table its assets report (the agent's job tools).
+_PATCH_METHODS = {
+    OsFamily.WINDOWS: [(SoftwareKind.HOTFIX, "Windows Update (KB updates; wusa for rollbacks)")],
+    OsFamily.MACOS: [
+        (SoftwareKind.APP, "softwareupdate (Apple updates)"),
+        (SoftwareKind.HOMEBREW, "Homebrew"),
+    ],
+    OsFamily.LINUX: [
+        (SoftwareKind.DEB, "apt (Debian, Ubuntu)"),
+        (SoftwareKind.RPM, "dnf / yum (RHEL family)"),
+        (SoftwareKind.APK, "apk (Alpine)"),
+    ],
+}
+
+
+def _verification(report: ScopeReport) -> None:
+    """Per OS family: the patch method in use (assets by software table), the verification
+    source (each OS install record source, with how many assets send it) and how many assets
+    provide OS records at all; families without any are verified by inventory alone."""
+    methods: dict[tuple[str, str], int] = {}
+    sources: dict[tuple[str, str], int] = {}
+    providing: dict[str, int] = {}
+    # One query: each managed asset's family, software tables and OS record sources (if any).
+    for family, tables, names in Asset.objects.filter(is_managed=True).values_list(
+        "os_family", "software_tables", "install_record_coverage__sources"
+    ):
+        for table in tables:
+            methods[(family, table)] = methods.get((family, table), 0) + 1
+        if names is None:
+            continue
+        providing[family] = providing.get(family, 0) + 1
+        for name in names:
+            sources[(family, name)] = sources.get((family, name), 0) + 1
+    labels = dict(InstallRecordSource.choices)
+    for row in report.os_families:
+        family = row["os_family"]
+        row["patch_methods"] = [
+            {"method": label, "assets": methods[(family, table)]}
+            for table, label in _PATCH_METHODS.get(family, [])
+            if methods.get((family, table))
+        ]
+        row["verification_sources"] = [
+            {"source": name, "label": labels.get(name, name), "assets": count}
+            for (fam, name), count in sorted(sources.items())
+            if fam == family
+        ]
+        row["assets_with_os_records"] = providing.get(family, 0)
+        row["verification"] = (
+            "inventory and the OS's install records" if providing.get(family) else "inventory only"
+        )
+
+
 def scope_report(*, today: date | None = None, product_limit: int = 200) -> ScopeReport:
     """Coverage by OS family and third-party category, assets without a patch source, and the
     supported/unsupported software list with its quarterly review (current client schema)."""
@@ -292,6 +351,7 @@ def scope_report(*, today: date | None = None, product_limit: int = 200) -> Scop
                 "coverage_pct": _pct(covered, r["assets"]),
             }
         )
+    _verification(report)
     policies = list(SoftwarePolicy.objects.all())
     products: dict[tuple[str, str], dict[str, Any]] = {}
     for name, category, assets in (

@@ -27,7 +27,7 @@ from patchops_agent.base import (
     log,
 )
 from patchops_agent.client import base_url, fetch_jobs, push, request_json
-from patchops_agent.collect import collect, linux_system_info
+from patchops_agent.collect import collect, linux_system_info, write_records_mark
 from patchops_agent.jobs import _JOB_ID, _parse_time, run_job
 
 
@@ -66,7 +66,10 @@ def command_jobs(args: argparse.Namespace) -> int:
             changed = True
     if changed:
         # The next inventory is what proves a fix installed (or gone again after a rollback).
-        push(collect(state_dir), base, token, args.timeout)
+        payload = collect(state_dir)
+        push(payload, base, token, args.timeout)
+        if "os_install_records" in payload:
+            write_records_mark(state_dir, payload["collected_at"])
         log("fresh inventory pushed for verification")
     return EXIT_OK if failures == 0 else EXIT_REMOTE
 
@@ -90,6 +93,9 @@ def command_collect(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
         return EXIT_OK
     answer = push(payload, base, token, args.timeout)
+    if "os_install_records" in payload:
+        # The next run sends the records written after this one (with a day's overlap).
+        write_records_mark(state_dir, payload["collected_at"])
     summary = f": {json.dumps(answer)[:300]}" if answer else ""
     log(f"inventory of {payload['system_info'].get('hostname')} pushed{summary}")
     return EXIT_OK

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import platform
@@ -9,6 +10,7 @@ import re
 import shutil
 import socket
 import uuid
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ from patchops_agent.base import (
     run,
     split_version,
 )
+from patchops_agent.parsers.errors import ParseError
 from patchops_agent.parsers.linux import (
     DPKG_FORMAT,
     RPM_FORMAT,
@@ -40,6 +43,16 @@ from patchops_agent.parsers.macos import (
     parse_softwareupdate,
     parse_sw_vers,
     parse_system_profiler_apps,
+)
+from patchops_agent.parsers.osrecords import (
+    parse_apt_history,
+    parse_dnf_rpm_log,
+    parse_dpkg_log,
+    parse_install_log,
+    parse_softwareupdate_history,
+    parse_wu_events_json,
+    parse_yum_log,
+    since,
 )
 from patchops_agent.parsers.powershell import (
     windows_payload_from_ps,
@@ -260,6 +273,156 @@ def collect_windows(payload: dict[str, Any]) -> None:
         payload["pending_updates"] = windows_pending_from_ps(pending)
 
 
+# --- the OS's own install records since the last run -----------------------------------------
+
+RECORDS_MARK = "install-records-since"
+
+# Records overlap the previous run by a day (a clock set back, a push that was lost): the
+# portal keeps one row per record id, so a record sent twice is stored once.
+RECORDS_OVERLAP = timedelta(days=1)
+
+MAX_RECORDS = 5000
+
+
+def read_records_mark(state_dir: Path) -> datetime | None:
+    """When the last pushed inventory was collected (its install records were sent)."""
+    text = read_text(state_dir / RECORDS_MARK)
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else None
+
+
+def write_records_mark(state_dir: Path, collected_at: str) -> None:
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        (state_dir / RECORDS_MARK).write_text(collected_at + "\n", encoding="utf-8")
+    except OSError as exc:
+        log(f"cannot keep the install-record mark in {state_dir} ({exc.strerror})")
+
+
+def read_log_family(path: str) -> list[str]:
+    """A log and its rotations, oldest first: ``path.N.gz`` … ``path.1``, ``path``."""
+    base = Path(path)
+    texts: list[tuple[int, str]] = []
+    folder = base.parent
+    if not folder.is_dir():
+        return []
+    for entry in folder.iterdir():
+        name = entry.name
+        if name != base.name and not name.startswith(base.name + "."):
+            continue
+        suffix = name[len(base.name) :].lstrip(".")
+        number = 0
+        if suffix:
+            first = suffix.split(".")[0]
+            if not first.isdigit():
+                continue
+            number = int(first)
+        try:
+            if name.endswith(".gz"):
+                with gzip.open(entry, "rt", encoding="utf-8", errors="replace") as handle:
+                    text = handle.read()
+            else:
+                text = entry.read_text(encoding="utf-8", errors="replace")
+        except (OSError, EOFError, ValueError):
+            continue
+        texts.append((number, text))
+    return [text for _, text in sorted(texts, key=lambda item: -item[0])]
+
+
+def _parsed(parser: Any, texts: list[str], label: str) -> list[dict[str, Any]]:
+    records: list[dict[str, Any]] = []
+    for text in texts:
+        try:
+            records.extend(parser(text))
+        except ParseError as exc:
+            log(f"skipping {label}: {exc}")
+    return records
+
+
+_PS_UPDATE_EVENTS = r"""
+[Console]::OutputEncoding = [Text.Encoding]::UTF8
+$ErrorActionPreference = 'Stop'
+$filter = @{ LogName = 'System'; ProviderName = 'Microsoft-Windows-WindowsUpdateClient';
+  Id = 19, 20, 43 }
+if ('{since}') { $filter.StartTime = [datetime]::Parse('{since}').ToLocalTime() }
+try { $events = @(Get-WinEvent -FilterHashtable $filter -MaxEvents {limit}) }
+catch [Exception] {
+  if ($_.FullyQualifiedErrorId -match 'NoMatchingEventsFound') { $events = @() } else { throw }
+}
+@($events | ForEach-Object { [pscustomobject]@{ Id = $_.Id; RecordId = $_.RecordId;
+  ProviderName = $_.ProviderName; TimeCreated = $_.TimeCreated.ToUniversalTime().ToString('o');
+  Properties = @($_.Properties | ForEach-Object {
+    [pscustomobject]@{ Value = "$($_.Value)" } }) } }) |
+  ConvertTo-Json -Depth 4 -Compress
+"""
+
+
+def install_records(
+    system: str, mark: datetime | None, *, roots: dict[str, str] | None = None
+) -> list[dict[str, Any]] | None:
+    """The OS's install records since ``mark`` (less the overlap), or None when this platform
+    keeps none that the agent can read. ``roots`` replaces the log paths (tests)."""
+    paths = {
+        "apt_history": "/var/log/apt/history.log",
+        "dpkg_log": "/var/log/dpkg.log",
+        "dnf_rpm_log": "/var/log/dnf.rpm.log",
+        "yum_log": "/var/log/yum.log",
+        "install_log": "/var/log/install.log",
+        **(roots or {}),
+    }
+    start = mark - RECORDS_OVERLAP if mark else None
+    records: list[dict[str, Any]] = []
+    found_any = False
+    if system == "Linux":
+        apt = read_log_family(paths["apt_history"])
+        if apt:
+            found_any = True
+            records.extend(_parsed(parse_apt_history, apt, "apt history"))
+        else:
+            dpkg = read_log_family(paths["dpkg_log"])
+            if dpkg:
+                found_any = True
+                records.extend(_parsed(parse_dpkg_log, dpkg, "dpkg.log"))
+        dnf = read_log_family(paths["dnf_rpm_log"])
+        if dnf:
+            found_any = True
+            records.extend(_parsed(parse_dnf_rpm_log, dnf, "dnf.rpm.log"))
+        elif not apt:
+            yum = read_log_family(paths["yum_log"])
+            if yum:
+                found_any = True
+                records.extend(_parsed(parse_yum_log, yum, "yum.log"))
+    elif system == "Darwin":
+        out = run(["softwareupdate", "--history", "--all"]) or run(["softwareupdate", "--history"])
+        if out:
+            found_any = True
+            records.extend(_parsed(parse_softwareupdate_history, [out], "softwareupdate history"))
+        log_texts = read_log_family(paths["install_log"])
+        if log_texts:
+            found_any = True
+            records.extend(_parsed(parse_install_log, log_texts, "install.log"))
+    elif system == "Windows":
+        script = _PS_UPDATE_EVENTS.replace("{since}", start.isoformat() if start else "").replace(
+            "{limit}", str(MAX_RECORDS)
+        )
+        exe = shutil.which("powershell") or shutil.which("pwsh")
+        out = run([exe, "-NoProfile", "-NonInteractive", "-Command", script]) if exe else None
+        if out is not None:
+            found_any = True
+            if out.strip():
+                records.extend(_parsed(parse_wu_events_json, [out], "Windows Update events"))
+    if not found_any:
+        return None
+    kept = since(records, start)
+    kept.sort(key=lambda r: r["occurred_at"])
+    return kept[-MAX_RECORDS:]
+
+
 def collect(state_dir: Path, *, pending: bool = True) -> dict[str, Any]:
     """The discovery payload for this machine."""
     system = platform.system()
@@ -304,5 +467,8 @@ def collect(state_dir: Path, *, pending: bool = True) -> dict[str, Any]:
             "platform": system.casefold(),
             "arch": platform.machine(),
         }
+    records = install_records(system, read_records_mark(state_dir))
+    if records is not None:
+        payload["os_install_records"] = records
     payload["agent_id"] = agent_id(state_dir, payload["system_info"])
     return payload

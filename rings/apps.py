@@ -14,13 +14,17 @@ class RingsConfig(AppConfig):
             on_retry_refused,
             on_undeliverable,
         )
-        from inventory.hooks import on_assets_recorded
+        from inventory.hooks import on_assets_recorded, on_install_records_received
 
         from .services import place_new_assets, verify_results_for_assets
         from .services.agent_results import apply_job_result, record_undeliverable
         from .services.outbox_outcomes import call_dead, call_delivered, retry_refusal
 
         on_assets_recorded(place_new_assets)
+        # Reported deployments are checked against the OS's own install records.
+        from .services.os_records import check_deployments_against_os_records
+
+        on_install_records_received(check_deployments_against_os_records)
         # Deployments become verified with the findings an inventory verified.
         on_findings_verified(verify_results_for_assets)
         # Agents' job reports and undeliverable waves settle the rollout's results.

@@ -460,6 +460,27 @@ declare(
     summary=lambda p: f"Inventory verified the deployment (ring {p['ring']})",
 )
 declare(
+    "deployment.unconfirmed",
+    subject="asset",
+    label="Deployment not in the OS's records",
+    fields={
+        **_WAVE,
+        "wave": UUID,
+        "hostname": STR,
+        "deployed_at": DATETIME,
+        "records_through": DATETIME,
+        "patches": list_of(STR),
+        "findings": list_of(UUID),
+        "os_failures": list_of(OBJECT),
+    },
+    findings_field="findings",
+    summary=lambda p: (
+        f"Reported installed in ring {p['ring']}, but the OS's install records up to "
+        f"{p['records_through']} do not show {', '.join(p['patches'])}"
+        + (f" (the OS recorded {len(p['os_failures'])} failure(s))" if p["os_failures"] else "")
+    ),
+)
+declare(
     "runbook.check_recorded",
     subject="wave",
     label="Runbook check recorded",

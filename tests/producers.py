@@ -65,6 +65,9 @@ class Device:
     mac: str = ""
     ip: str = ""
     attributes: dict[str, Any] = field(default_factory=dict)  # more of ``patchops``: owner…
+    # The OS's own install records the agent's collector read (``os_install_records``);
+    # None: not collected (the key is left out of the payload).
+    os_records: list[dict[str, Any]] | None = None
 
     def __post_init__(self) -> None:
         self.agent_id = self.agent_id or f"agent-{self.hostname}"
@@ -172,6 +175,8 @@ class Device:
         } | self.attributes
         if attributes:
             body["patchops"] = attributes
+        if self.os_records is not None:
+            body["os_install_records"] = list(self.os_records)
         return body
 
     @property

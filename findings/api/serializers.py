@@ -251,6 +251,13 @@ class ChainEventSerializer(serializers.Serializer):
     actor = serializers.CharField()
     hash = serializers.CharField()
     prev_hash = serializers.CharField(source="event.prev_hash")
+    os_record = serializers.SerializerMethodField()
+
+    @extend_schema_field(serializers.DictField(allow_null=True))
+    def get_os_record(self, obj: Any) -> dict[str, Any] | None:
+        """The OS's own install record a verification cites (source, time, record id)."""
+        cited = (obj.event.payload or {}).get("os_record")
+        return cited if isinstance(cited, dict) else None
 
 
 class ChainAttemptSerializer(serializers.Serializer):

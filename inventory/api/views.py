@@ -100,6 +100,18 @@ EXAMPLE_PAYLOAD = {
             "reboot_required": True,
         }
     ],
+    "os_install_records": [
+        {
+            "source": "windows_update",
+            "record_id": "48213",
+            "occurred_at": "2024-04-10T03:12:45Z",
+            "outcome": "installed",
+            "name": "2024-04 Cumulative Update for Windows 11 Version 23H2 for x64 (KB5036893)",
+            "version": "1",
+            "kb": "KB5036893",
+            "detail": "",
+        }
+    ],
 }
 
 IngestResultSerializer = inline_serializer(
@@ -114,6 +126,14 @@ IngestResultSerializer = inline_serializer(
         "software_removed": serializers.IntegerField(),
         "software_upgraded": serializers.IntegerField(),
         "pending_updates": serializers.IntegerField(),
+        "findings_opened": serializers.IntegerField(),
+        "findings_verified": serializers.IntegerField(),
+        "os_records": serializers.IntegerField(
+            help_text="OS install records the devices sent (os_install_records rows)"
+        ),
+        "os_records_new": serializers.IntegerField(
+            help_text="Of those, records not stored before (a record is kept once)"
+        ),
         "attributes_ignored": serializers.IntegerField(
             help_text="Devices whose patchops attributes were ignored: people set those"
         ),

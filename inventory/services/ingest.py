@@ -26,7 +26,15 @@ from common.choices import OsFamily
 from evidence.services import actor_label, record_event
 from inventory import hooks
 from inventory.choices import AssetRole, DiscoveryRunSource, DiscoveryRunStatus
-from inventory.models import Asset, AssetClass, DiscoveryRun, PatchReport, Site
+from inventory.models import (
+    Asset,
+    AssetClass,
+    DiscoveryRun,
+    InstallRecordCoverage,
+    OsInstallRecord,
+    PatchReport,
+    Site,
+)
 from inventory.payload import Device, PayloadError, validate_payloads
 from inventory.services.software import _sync_pending_updates, _sync_software
 
@@ -58,6 +66,8 @@ class IngestSummary:
     pending_updates: int = 0
     findings_opened: int = 0
     findings_verified: int = 0
+    os_records: int = 0
+    os_records_new: int = 0
     created_asset_ids: list[int] = field(default_factory=list, repr=False)
 
     def as_counts(self) -> dict[str, int]:
@@ -451,6 +461,7 @@ def ingest_payloads(
         ctx = _Context(devices)
         done = 0
         touched: list[int] = []
+        with_records: list[int] = []
         for chunk in _chunks(devices, chunk_size):
             attribute_changes: dict[int, dict[str, Any]] = {}
             assets, is_new, prior = _upsert_assets(
@@ -468,6 +479,8 @@ def ingest_payloads(
             )
             _sync_pending_updates(chunk, assets, now=now, summary=summary)
             _record_patch_reports(chunk, assets, now=now, run=run)
+            recorded = _store_install_records(chunk, assets, now=now, run=run, summary=summary)
+            with_records.extend(recorded)
             if record_events:
                 _record_chunk_events(assets, is_new, changes, source=source, actor=actor, run=run)
             if attribute_changes:
@@ -485,7 +498,72 @@ def ingest_payloads(
             counts = hooks.inventory_synced(asset_ids=touched, at=now)
             summary.findings_opened = counts.get("findings_opened", 0)
             summary.findings_verified = counts.get("findings_verified", 0)
+        if with_records:
+            # Deployments reported installed are checked against what the OS wrote down.
+            hooks.install_records_received(asset_ids=with_records, at=now)
     return summary
+
+
+def _store_install_records(
+    chunk: list[Device],
+    assets: list[Asset],
+    *,
+    now: datetime,
+    run: DiscoveryRun | None,
+    summary: IngestSummary,
+) -> list[int]:
+    """Keep the OS install records the devices sent (once per asset, source and record id) and
+    move each sender's coverage up to its collection time; returns the senders' asset ids."""
+    rows: list[OsInstallRecord] = []
+    covered: dict[int, tuple[datetime, set[str]]] = {}
+    for device, asset in zip(chunk, assets, strict=True):
+        if device.install_records is None:
+            continue
+        through = min(device.collected_at or now, now + _FUTURE_SLACK)
+        covered[asset.pk] = (through, {r.source for r in device.install_records})
+        for record in device.install_records:
+            rows.append(
+                OsInstallRecord(
+                    asset=asset,
+                    source=record.source,
+                    record_id=record.record_id,
+                    occurred_at=record.occurred_at,
+                    outcome=record.outcome,
+                    name=record.name,
+                    version=record.version,
+                    kb=record.kb,
+                    detail=record.detail,
+                    received_at=now,
+                    run=run,
+                )
+            )
+    if not covered:
+        return []
+    summary.os_records += len(rows)
+    if rows:
+        before = OsInstallRecord.objects.filter(asset_id__in=list(covered)).count()
+        OsInstallRecord.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
+        summary.os_records_new += (
+            OsInstallRecord.objects.filter(asset_id__in=list(covered)).count() - before
+        )
+    existing = {
+        c.asset_id: c for c in InstallRecordCoverage.objects.filter(asset_id__in=list(covered))
+    }
+    new, changed = [], []
+    for asset_id, (through, sources) in covered.items():
+        coverage = existing.get(asset_id)
+        if coverage is None:
+            new.append(
+                InstallRecordCoverage(asset_id=asset_id, through=through, sources=sorted(sources))
+            )
+        else:
+            coverage.through = max(coverage.through, through)
+            coverage.sources = sorted(set(coverage.sources) | sources)
+            changed.append(coverage)
+    InstallRecordCoverage.objects.bulk_create(new)
+    if changed:
+        InstallRecordCoverage.objects.bulk_update(changed, ["through", "sources"])
+    return list(covered)
 
 
 def _record_patch_reports(

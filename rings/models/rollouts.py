@@ -231,6 +231,15 @@ class DeploymentResult(models.Model):
     rolled_back_at = models.DateTimeField(null=True, blank=True)
     caught_up = models.BooleanField(default=False)
     message = models.TextField(max_length=LOG_MAX_LENGTH, blank=True)
+    os_records_checked_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the asset's OS install records, covering the deployment, were checked.",
+    )
+    missing_os_record = models.BooleanField(
+        default=False,
+        help_text="Reported installed, but the OS's own records do not show the install.",
+    )
 
     class Meta:
         ordering = ["wave", "asset__hostname"]
