@@ -4,11 +4,9 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('inventory', '0009_os_install_records'),
-        ('inventory', '0009_software_rows_leave_room_for_upgrades'),
+        ("inventory", "0009_os_install_records"),
+        ("inventory", "0009_software_rows_leave_room_for_upgrades"),
     ]
 
-    operations = [
-    ]
+    operations = []
