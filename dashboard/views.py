@@ -36,7 +36,7 @@ from tenants.models import Client
 from tenants.permissions import (
     Capability,
     ClientPageMixin,
-    has_capability,
+    has_msp_capability,
     require,
     visible_clients,
 )
@@ -246,9 +246,12 @@ class PlansView(LoginRequiredMixin, TemplateView):
             gains_only=gains_only,
             plans=Plan.choices,
             tiers=list(TIERS.values()),
-            may_change={
-                c.pk for c in clients if has_capability(self.request.user, c, Capability.ADMINISTER)
-            },
+            # MSP admins administer every client; nobody else changes plans.
+            may_change=(
+                {c.pk for c in clients}
+                if has_msp_capability(self.request.user, Capability.ADMINISTER)
+                else set()
+            ),
             errors=kwargs.get("errors"),
         )
         return context

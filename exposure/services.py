@@ -111,7 +111,12 @@ def clean_alert(data: Any) -> dict[str, Any]:
     exposed_at = data.get("exposed_at")
     out["exposed_at"] = None
     if exposed_at not in (None, ""):
-        parsed = parse_datetime(exposed_at) if isinstance(exposed_at, str) else None
+        parsed = exposed_at if isinstance(exposed_at, datetime) else None
+        if isinstance(exposed_at, str):
+            try:
+                parsed = parse_datetime(exposed_at)
+            except ValueError:
+                parsed = None
         if parsed is None or parsed.tzinfo is None:
             errors["exposed_at"] = ["Give when it was exposed in ISO 8601 with an offset."]
         elif parsed > timezone.now() + timedelta(minutes=5):

@@ -55,11 +55,11 @@ class ExposureAlertSerializer(serializers.ModelSerializer):
 class ExposureAlertInSerializer(serializers.Serializer):
     """One alert as a feed or an integration reports it (validated by ``exposure.services``)."""
 
-    email = serializers.CharField()
-    source = serializers.CharField()
-    exposed = serializers.CharField(help_text="What was exposed, e.g. password")
-    breach = serializers.CharField(help_text="The breach or paste it was seen in")
-    exposed_at = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+    email = serializers.EmailField(max_length=254)
+    source = serializers.CharField(max_length=100)
+    exposed = serializers.CharField(max_length=200, help_text="What was exposed, e.g. password")
+    breach = serializers.CharField(max_length=200, help_text="The breach or paste it was seen in")
+    exposed_at = serializers.DateTimeField(required=False, allow_null=True)
 
 
 class StepDoneSerializer(serializers.Serializer):

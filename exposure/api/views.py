@@ -55,7 +55,7 @@ class ExposureAlertViewSet(
         try:
             received = services.receive_alert(
                 client=current_client(request),
-                data=dict(request.data),
+                data=dict(shape.validated_data),
                 via=Via.API,
                 actor=request.user,
             )

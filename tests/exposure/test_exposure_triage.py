@@ -18,7 +18,6 @@ from django_tenants.utils import tenant_context
 
 from evidence.models import EvidenceEvent
 from exposure.models import ExposureAlert, ExposureStep
-from integrations import psa
 from integrations.models import PsaTicket, RmmWebhook
 from notifications.models import Notification
 from reports.services import render_report
@@ -139,9 +138,9 @@ def test_an_alert_drives_ticket_reset_and_owner_notice_once_within_the_sla_with_
     assert "password of jane.doe@alpha-clinic.example was exposed" in told[0].title
 
     # The month's report: its exposure section is made of that alert.
-    with time_machine.travel(datetime(2026, 12, 2, 15, 0, tzinfo=UTC), tick=False):
-        with tenant_context(premium):
-            text = " ".join(pdf_pages(render_report(premium, "monthly", date(2026, 11, 1))))
+    december = datetime(2026, 12, 2, 15, 0, tzinfo=UTC)
+    with time_machine.travel(december, tick=False), tenant_context(premium):
+        text = " ".join(pdf_pages(render_report(premium, "monthly", date(2026, 11, 1))))
     assert "1 credential alert in the period (1 repeated report merged)" in text
     assert "1 answered within the 4 h response time, 0 not" in text
     assert "Median time to respond: 45 min" in text
