@@ -6,6 +6,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 
 from tenants import services
 from tenants.models import Client, Domain, Membership, User
+from tenants.tiers import DEFAULT_PLAN
 
 
 class ClientCreationForm(forms.ModelForm):
@@ -13,8 +14,13 @@ class ClientCreationForm(forms.ModelForm):
         model = Client
         fields = ["slug", "name", "timezone", "is_hipaa", "plan"]
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["plan"].required = False  # the default plan unless one is chosen
+
     def clean(self):
         data = super().clean()
+        data["plan"] = data.get("plan") or DEFAULT_PLAN
         if not self.errors:
             try:
                 services.validate_new_client(
