@@ -127,3 +127,14 @@ def test_plan_changes_need_the_administer_capability_and_a_known_plan(tenant_a, 
     assert missing.status_code == 404
     tenant_a.refresh_from_db()
     assert tenant_a.plan == Plan.COMPLIANCE
+
+
+def test_create_client_takes_a_plan_and_refuses_an_unknown_one(db):
+    from tenants.models import Client
+
+    with pytest.raises(CommandError, match="plan"):
+        call_command("create_client", "gold-clinic", "--name", "Gold Clinic", "--plan", "gold")
+    assert not Client.objects.filter(slug="gold-clinic").exists()
+    call_command("create_client", "lean-clinic", "--name", "Lean Clinic", "--plan", Plan.ESSENTIALS)
+    made = Client.objects.get(slug="lean-clinic")
+    assert made.plan == Plan.ESSENTIALS and tier_of(made).report_months == {3, 6, 9, 12}
