@@ -16,7 +16,7 @@ from django.utils import timezone
 from django_tenants.models import DomainMixin, TenantMixin
 
 from .choices import DiscoveryCadence, MembershipRole, StaffRole, TokenScope
-from .tiers import DEFAULT_PLAN, Plan
+from .tiers import DEFAULT_PLAN, Plan, Tier, tier_of
 
 __all__ = ["Client", "Domain", "User", "Membership", "ApiToken", "RESERVED_SLUGS", "slug_validator"]
 
@@ -122,6 +122,11 @@ class Client(TenantMixin):
         return super().create_schema(
             check_if_exists=check_if_exists, sync_schema=sync_schema, verbosity=verbosity
         )
+
+    @property
+    def tier(self) -> Tier:
+        """What the client's plan includes (``tenants.tiers``)."""
+        return tier_of(self)
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:

@@ -107,6 +107,7 @@ def test_an_alert_drives_ticket_reset_and_owner_notice_once_within_the_sla_with_
 
     # An engineer forces the reset by hand, 45 minutes after the alert.
     engineer = login(personas.engineer)
+    assert ">Exposure</a>" in engineer.get("/clients/tenant-a/").content.decode()
     page = f"/clients/tenant-a/exposure/{alert['id']}/"
     assert "No connector can reset passwords" in engineer.get(page).content.decode()
     with time_machine.travel(MORNING + timedelta(minutes=45), tick=False):
@@ -225,6 +226,8 @@ def test_a_plan_without_exposure_monitoring_refuses_alerts(
     assert "not part of Alpha Clinic's Compliance plan" in refused.json()["detail"]
     page = login(personas.viewer_a).get("/clients/tenant-a/exposure/").content.decode()
     assert 'data-testid="not-in-plan"' in page
+    overview = login(personas.viewer_a).get("/clients/tenant-a/").content.decode()
+    assert ">Exposure</a>" not in overview and "Compliance plan" in overview
     with tenant_context(tenant_a):
         assert not ExposureAlert.objects.exists()
         assert not PsaTicket.objects.exists()
