@@ -9,7 +9,9 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
+from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Prefetch, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -31,7 +33,16 @@ from scorecards.models import ScorecardRow
 from scorecards.selectors import latest_rows, risk_index, top_risk_ids
 from tenants.choices import MembershipRole
 from tenants.models import Client
-from tenants.permissions import ClientPageMixin, visible_clients
+from tenants.permissions import (
+    Capability,
+    ClientPageMixin,
+    has_msp_capability,
+    require,
+    visible_clients,
+)
+from tenants.tiers import TIERS, Plan, tier_of
+
+from .plans import change_plan, plan_rows
 
 
 class HomeView(LoginRequiredMixin, TemplateView):
@@ -213,3 +224,57 @@ class ClientHomeView(ClientPageMixin, TemplateView):
             else []
         )
         return context
+
+
+class PlansView(LoginRequiredMixin, TemplateView):
+    """Service plans of the clients the viewer may see, and which would gain from an upgrade
+    (account managers' list); MSP admins change a client's plan here."""
+
+    template_name = "dashboard/plans.html"
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.user.is_authenticated and not request.user.staff_role:
+            raise PermissionDenied("Service plans are for MSP staff.")
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        gains_only = self.request.GET.get("gains") == "1"
+        clients = list(visible_clients(self.request.user))
+        rows = plan_rows(clients, gains_only=gains_only)
+        context.update(
+            rows=rows,
+            gains_only=gains_only,
+            plans=Plan.choices,
+            tiers=list(TIERS.values()),
+            # MSP admins administer every client; nobody else changes plans.
+            may_change=(
+                {c.pk for c in clients}
+                if has_msp_capability(self.request.user, Capability.ADMINISTER)
+                else set()
+            ),
+            errors=kwargs.get("errors"),
+        )
+        return context
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        client = (
+            Client.objects.exclude(schema_name="public")
+            .filter(slug=request.POST.get("client", ""))
+            .first()
+        )
+        require(request.user, client, Capability.ADMINISTER)
+        try:
+            changed = change_plan(
+                client=client, plan=request.POST.get("plan", ""), actor=request.user
+            )
+        except ValidationError as exc:
+            context = self.get_context_data(errors=exc.message_dict)
+            return self.render_to_response(context, status=400)
+        if changed:
+            messages.success(request, f"{client.name} is now on the {tier_of(client).label} plan.")
+        else:
+            messages.info(
+                request, f"{client.name} was already on the {tier_of(client).label} plan."
+            )
+        return redirect(request.get_full_path())

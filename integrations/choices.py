@@ -19,6 +19,7 @@ class TicketCategory(models.TextChoices):
     BREACH = "breach", "Failure-rate breach"
     RUNBOOK = "runbook", "Runbook check failed"
     EXCEPTION = "exception", "Exception"
+    EXPOSURE = "exposure", "Credential exposure"
     OTHER = "other", "Other"
 
 

@@ -16,6 +16,7 @@ class NotificationKind(models.TextChoices):
     ASSETS_STALE = "assets_stale", "Assets stopped reporting (stale discovery)"
     REPORT_GENERATED = "report_generated", "Report generated"
     COMPLIANCE_FELL = "compliance_fell", "Client compliance fell"
+    EXPOSURE_ALERT = "exposure_alert", "A colleague's credentials were exposed"
 
 
 # The alerts of engineers, which also go to the MSP's chat channels.

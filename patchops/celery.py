@@ -27,6 +27,7 @@ SCHEDULE_APPS = [
     "integrations",
     "reports",
     "notifications",
+    "exposure",
 ]
 app.conf.beat_schedule = {}
 for _app in SCHEDULE_APPS:

@@ -78,6 +78,8 @@ TENANT_APPS = [
     "privileged",
     "evidence",
     "integrations",
+    # Exposure alerts and their triage (premium tier): above notifications, below reports.
+    "exposure",
     "reports",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
@@ -505,6 +507,9 @@ WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=8)
 WEBHOOK_TIMEOUT_SECONDS = env.int("WEBHOOK_TIMEOUT_SECONDS", default=10)
 WEBHOOK_ROTATION_GRACE_HOURS = env.int("WEBHOOK_ROTATION_GRACE_HOURS", default=24)
 WEBHOOK_TOLERANCE_SECONDS = env.int("WEBHOOK_TOLERANCE_SECONDS", default=300)
+# Exposure alerts: the same address, source, exposed data and breach within this many days is
+# merged into the alert already received (one breach pages once).
+EXPOSURE_DEDUP_WINDOW_DAYS = env.int("EXPOSURE_DEDUP_WINDOW_DAYS", default=30)
 # Plain http to this machine (127.0.0.1, ::1, localhost) as a webhook URL: development only.
 WEBHOOK_ALLOW_LOOPBACK = env.bool("WEBHOOK_ALLOW_LOOPBACK", default=DEBUG)
 

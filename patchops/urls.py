@@ -17,6 +17,7 @@ CLIENT_APPS = [
     "integrations",
     "reports",
     "webhooks",
+    "exposure",
 ]
 PAGE_URLCONFS = {app: f"{app}.urls" for app in CLIENT_APPS}
 

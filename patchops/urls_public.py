@@ -7,7 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from accounts import urls_audit
 from catalogue.views import CatalogueFreshnessPage
-from dashboard.views import HomeView
+from dashboard.views import HomeView, PlansView
 from tenants.views import health
 
 api_v1 = [
@@ -22,6 +22,7 @@ api_v1 = [
 
 urlpatterns = [
     path("", HomeView.as_view(), name="home"),
+    path("plans/", PlansView.as_view(), name="plans"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("notifications.urls")),

@@ -32,6 +32,7 @@ from evidence.selectors import verify_chain
 from exceptions_register.choices import ExceptionState
 from exceptions_register.models import RiskException
 from exceptions_register.selectors import active_exceptions_at, register_counts
+from exposure.selectors import monthly_section
 from findings.choices import SeverityTier, TriageKind, TriageState
 from findings.models import Finding, FindingTriage
 from findings.risk import TIER_RANK
@@ -308,6 +309,7 @@ def monthly_compliance(client: Any, period: date) -> tuple[str, dict[str, Any]]:
         "remediated_count": remediated_in_period(start, at).count(),
         **triaged_context(start, at),
     }
+    context |= monthly_section(client, period)
     return "reports/pdf/monthly.html", context
 
 

@@ -47,6 +47,7 @@ from common.periods import format_period
 from evidence.services import actor_label, record_event
 from tenants.models import Client, User
 from tenants.permissions import Capability, has_capability
+from tenants.tiers import tier_of
 
 from .models import DeliveryState, ReportDelivery, ReportKind, ReportRecipient, StoredReport
 from .services import HIPAA_ONLY_KINDS
@@ -106,10 +107,12 @@ class MailFailed(Exception):
 
 def recipient_kinds(client: Any) -> list[tuple[str, str]]:
     """The kinds a recipient of ``client`` may subscribe to, as (value, label)."""
+    tier = tier_of(client)
     return [
         (value, label)
         for value, label in ReportKind.choices
-        if value not in HIPAA_ONLY_KINDS or getattr(client, "is_hipaa", False)
+        if tier.includes(value)
+        and (value not in HIPAA_ONLY_KINDS or getattr(client, "is_hipaa", False))
     ]
 
 

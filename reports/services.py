@@ -51,6 +51,7 @@ from findings.chain import finding_chains, findings_with_evidence
 from findings.models import Finding
 from inventory.choices import SoftwareCategory
 from inventory.models import Asset, InstalledSoftware
+from tenants.tiers import plans_with_kind, tier_of
 
 from . import charts
 from .bundle import build_bundle
@@ -66,6 +67,7 @@ __all__ = [
     "check_kind",
     "check_period",
     "available_kinds",
+    "client_kinds",
     "monthly_kinds",
     "base_context",
     "ephi_inventory_context",
@@ -106,13 +108,20 @@ def available_kinds() -> list[str]:
     return [k for k in ReportKind.values if k in REPORT_BUILDERS] + [BUNDLE]
 
 
-def monthly_kinds(client: Any) -> list[str]:
-    """What the 1st-of-month schedule produces for ``client``."""
+def client_kinds(client: Any) -> list[str]:
+    """The kinds ``client`` may have: available now, in its plan (``tenants.tiers``), and the
+    HIPAA pack only for a HIPAA-regulated client."""
+    tier = tier_of(client)
     return [
         k
         for k in available_kinds()
-        if k not in HIPAA_ONLY_KINDS or getattr(client, "is_hipaa", False)
+        if tier.includes(k) and (k not in HIPAA_ONLY_KINDS or getattr(client, "is_hipaa", False))
     ]
+
+
+def monthly_kinds(client: Any) -> list[str]:
+    """What the 1st-of-month schedule produces for ``client`` (its plan's kinds)."""
+    return client_kinds(client)
 
 
 def check_kind(kind: str, client: Any = None) -> None:
@@ -131,6 +140,12 @@ def check_kind(kind: str, client: Any = None) -> None:
         raise ReportNotAvailable(
             f"The {ReportKind(kind).label} is only produced for HIPAA-regulated clients; "
             f"{client.name} is not marked as HIPAA-regulated."
+        )
+    if client is not None and not tier_of(client).includes(kind):
+        plans = " or ".join(plans_with_kind(kind))
+        raise ReportNotAvailable(
+            f"The {ReportKind(kind).label} is not part of {client.name}'s "
+            f"{tier_of(client).label} plan; it comes with the {plans} plan."
         )
 
 
@@ -476,11 +491,14 @@ def generate_missing_reports(
 
 
 def due_for_monthly(moment: datetime, clients: Iterable[Any]) -> list[tuple[Any, date]]:
-    """Clients whose local date at ``moment`` is the 1st, with the month before as the period."""
+    """Clients whose local date at ``moment`` is the 1st, with the month before as the period,
+    when their plan's cadence reports that month (a quarterly plan: the quarter's last month)."""
 
     due = []
     for client in clients:
         local = moment.astimezone(client.tz)
         if local.day == 1:
-            due.append((client, previous_month(local)))
+            period = previous_month(local)
+            if tier_of(client).reports_due_for(period):
+                due.append((client, period))
     return due

@@ -19,16 +19,13 @@ from common.dependencies import QueueUnavailable, enqueue
 from common.pagination import page_of
 from common.periods import format_period, parse_period, previous_month
 from tenants.permissions import Capability, ClientPageMixin, may_generate
+from tenants.tiers import tier_of
 
 from . import delivery, requests
 from .api.views import ReportAltered, report_file_response
 from .filters import StoredReportFilterSet
 from .models import ReportKind, ReportRecipient, ReportRequest, StoredReport
-from .services import (
-    HIPAA_ONLY_KINDS,
-    ReportNotAvailable,
-    available_kinds,
-)
+from .services import ReportNotAvailable, client_kinds
 from .tasks import generate_report_task
 
 PAGE_SIZE = 50
@@ -58,12 +55,13 @@ class ReportListView(ClientPageMixin, TemplateView):
             if filterset.is_bound and filterset.is_valid()
             else StoredReport.objects.all()
         )
-        kinds = [k for k in available_kinds() if k not in HIPAA_ONLY_KINDS or self.client.is_hipaa]
+        kinds = client_kinds(self.client)
         context.update(
             filter=filterset,
             page_obj=_page(self.request, qs),
             may_generate=may_generate(self.role),
             kinds=[(k, ReportKind(k).label) for k in kinds],
+            tier=tier_of(self.client),
             default_period=format_period(previous_month(self.client_now())),
             query=_query_without_page(self.request),
             report_requests=requests.recent_requests(),

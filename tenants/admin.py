@@ -6,15 +6,21 @@ from django.core.exceptions import PermissionDenied, ValidationError
 
 from tenants import services
 from tenants.models import Client, Domain, Membership, User
+from tenants.tiers import DEFAULT_PLAN
 
 
 class ClientCreationForm(forms.ModelForm):
     class Meta:
         model = Client
-        fields = ["slug", "name", "timezone", "is_hipaa"]
+        fields = ["slug", "name", "timezone", "is_hipaa", "plan"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["plan"].required = False  # the default plan unless one is chosen
 
     def clean(self):
         data = super().clean()
+        data["plan"] = data.get("plan") or DEFAULT_PLAN
         if not self.errors:
             try:
                 services.validate_new_client(
@@ -27,7 +33,7 @@ class ClientCreationForm(forms.ModelForm):
 
 @admin.register(Client)
 class ClientAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "timezone", "is_hipaa", "created_at"]
+    list_display = ["name", "slug", "timezone", "is_hipaa", "plan", "created_at"]
     search_fields = ["name", "slug"]
     filter_horizontal = ["account_managers"]
 
@@ -51,7 +57,11 @@ class ClientAdmin(admin.ModelAdmin):
         if change:
             return super().save_model(request, obj, form, change)
         created = services.create_client(
-            slug=obj.slug, name=obj.name, timezone_name=obj.timezone, is_hipaa=obj.is_hipaa
+            slug=obj.slug,
+            name=obj.name,
+            timezone_name=obj.timezone,
+            is_hipaa=obj.is_hipaa,
+            plan=obj.plan,
         )
         obj.pk = created.pk
         obj.schema_name = created.schema_name

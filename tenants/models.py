@@ -16,6 +16,7 @@ from django.utils import timezone
 from django_tenants.models import DomainMixin, TenantMixin
 
 from .choices import DiscoveryCadence, MembershipRole, StaffRole, TokenScope
+from .tiers import DEFAULT_PLAN, Plan, Tier, tier_of
 
 __all__ = ["Client", "Domain", "User", "Membership", "ApiToken", "RESERVED_SLUGS", "slug_validator"]
 
@@ -55,6 +56,14 @@ class Client(TenantMixin):
     name = models.CharField(max_length=200)
     timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
     is_hipaa = models.BooleanField("HIPAA regulated", default=False)
+    plan = models.CharField(
+        "service plan",
+        max_length=30,
+        choices=Plan.choices,
+        default=DEFAULT_PLAN,
+        help_text="What the client gets: report kinds and cadence, the HIPAA pack, QBRs, "
+        "exposure monitoring and response times (tenants.tiers).",
+    )
     business_hours_start = models.TimeField(default="08:00")
     business_hours_end = models.TimeField(default="18:00")
     discovery_cadence = models.CharField(
@@ -113,6 +122,11 @@ class Client(TenantMixin):
         return super().create_schema(
             check_if_exists=check_if_exists, sync_schema=sync_schema, verbosity=verbosity
         )
+
+    @property
+    def tier(self) -> Tier:
+        """What the client's plan includes (``tenants.tiers``)."""
+        return tier_of(self)
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:

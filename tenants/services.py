@@ -16,11 +16,13 @@ from django_tenants.utils import schema_exists, tenant_context
 
 from .choices import MembershipRole, TokenScope
 from .models import RESERVED_SLUGS, ApiToken, Client, Domain, Membership, User, slug_validator
+from .tiers import DEFAULT_PLAN, Plan
 
 __all__ = [
     "schema_name_for",
     "validate_new_client",
     "create_client",
+    "set_plan",
     "ensure_public_client",
     "ensure_template_schema",
     "issue_api_token",
@@ -83,6 +85,7 @@ def create_client(
     name: str,
     timezone_name: str = "UTC",
     is_hipaa: bool = False,
+    plan: str = DEFAULT_PLAN,
 ) -> Client:
     """Create a client, its schema (cloned from the template) and its routing domain."""
     slug = slug.strip()
@@ -97,6 +100,7 @@ def create_client(
             name=name.strip(),
             timezone=timezone_name,
             is_hipaa=is_hipaa,
+            plan=plan,
         )
         client.full_clean()
         client.save(verbosity=0)
@@ -123,6 +127,20 @@ def _copy_storage_parameters(client: Client) -> None:
                 f"ALTER TABLE {quoted(client.schema_name)}.{quoted(table)} "
                 f"SET ({', '.join(options)})"
             )
+
+
+def set_plan(*, client: Client, plan: str) -> str:
+    """Move ``client`` to ``plan`` (a ``tenants.tiers.Plan`` value); returns the plan it had.
+    An unknown plan is a ``ValidationError`` and changes nothing."""
+    if plan not in Plan.values:
+        raise ValidationError(
+            {"plan": [f"Unknown plan “{plan}”; choose one of: {', '.join(Plan.values)}."]}
+        )
+    previous = client.plan
+    if previous != plan:
+        Client.objects.filter(pk=client.pk).update(plan=plan)
+        client.plan = plan
+    return previous
 
 
 def _fresh_public_ids(client: Client) -> None:

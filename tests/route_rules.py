@@ -46,6 +46,9 @@ EXEMPT = {
     "clients/<slug>/api/v1/psa-connections/<id>/inbound/": "the PSA's webhook: no token, the "
     "PSA's "
     "signature admits (tests/integrations/test_psa_connectors.py checks 400/401/403)",
+    "clients/<slug>/api/v1/exposure-feeds/<id>/inbound/": "an exposure feed's webhook: no "
+    "token, the feed's signature admits (tests/exposure/test_exposure_triage.py checks "
+    "400/401/403/409)",
 }
 EXEMPT_PREFIXES = {"admin/": "Django's admin site: its own staff sign-in, no client data"}
 # API routes the OpenAPI document does not list (format-suffix aliases ``….<format>`` neither).
@@ -104,6 +107,9 @@ PARAMS: dict[str, str] = {
     "deliveries:delivery": "webhook_delivery",
     "msp-webhooks:pk": "msp_webhook",
     "msp-webhooks:id": "msp_webhook",
+    "exposure-alerts:id": "exposure_alert",
+    "exposure-feeds:id": "exposure_feed",
+    "exposure:uuid": "exposure_alert",
 }
 CONSTANTS: dict[str, str] = {"snapshots:kind": "csv", "*:format": "json"}
 # Query strings a route cannot be called without (``{name}`` from ``Side.ids``).

@@ -209,7 +209,8 @@ def build_side(slug: str, scale: int, *, engineer: Any, staff: dict) -> Side:
     from rings.models import MaintenanceWindow, PatchPolicy, Ring, Rollout, RunbookCheck
     from rings.services import run_policy
     from scorecards.services import record_scorecard
-    from tenants.services import add_membership, create_client, issue_api_token
+    from tenants.services import add_membership, create_client, issue_api_token, set_plan
+    from tenants.tiers import Plan
     from tests.exceptions_register.factories import make_exception, sign
     from uploads.models import FileUpload
 
@@ -421,6 +422,28 @@ def build_side(slug: str, scale: int, *, engineer: Any, staff: dict) -> Side:
     )
     assert response.status_code == 201, response.content
     msp_webhook = response.json()["id"]
+    # Exposure monitoring (its plan): a signed feed and alerts, each with its three steps.
+    set_plan(client=client, plan=Plan.COMPLIANCE_EXPOSURE)
+    response = admin_http.post(
+        f"/clients/{slug}/api/v1/exposure-feeds/",
+        {"name": "Breach watch", "secret": f"route-feed-secret-{slug}-0123456789"},
+        content_type="application/json",
+    )
+    assert response.status_code == 201, response.content
+    exposure_feed = response.json()["id"]
+    for i in range(scale):
+        response = admin_http.post(
+            f"/clients/{slug}/api/v1/exposure-alerts/",
+            {
+                "email": f"staff-{i}@{slug}.example",
+                "source": "Have I Been Pwned",
+                "exposed": "password",
+                "breach": f"Breach {i}",
+            },
+            content_type="application/json",
+        )
+        assert response.status_code == 201, response.content
+        exposure_alert = response.json()["id"]
     with tenant_context(client):
         first = devices[0].asset
         rollout = Rollout.objects.order_by("pk").first()
@@ -460,6 +483,8 @@ def build_side(slug: str, scale: int, *, engineer: Any, staff: dict) -> Side:
             "webhook": webhook,
             "webhook_delivery": webhook_delivery,
             "msp_webhook": msp_webhook,
+            "exposure_feed": exposure_feed,
+            "exposure_alert": exposure_alert,
         }
     record_scorecard(client=client, at=timezone.now())
     return side

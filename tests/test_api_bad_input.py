@@ -126,8 +126,27 @@ def _seed_ids(tenant: Any, personas: Any, http: Any) -> dict[str, str]:
         content_type="application/json",
     )
     assert recipient.status_code == 201, recipient.content
+    # Exposure monitoring comes with its plan.
+    from tenants.services import set_plan
+
+    set_plan(client=tenant, plan="compliance_exposure")
     created = {}
     for resource, url, body in [
+        (
+            "exposure-feeds",
+            f"/clients/{SLUG}/api/v1/exposure-feeds/",
+            {"name": "Breach watch", "secret": "feed-signing-secret-0123456789"},
+        ),
+        (
+            "exposure-alerts",
+            f"/clients/{SLUG}/api/v1/exposure-alerts/",
+            {
+                "email": "robin@a.test",
+                "source": "Have I Been Pwned",
+                "exposed": "password",
+                "breach": "Example breach",
+            },
+        ),
         (
             "webhooks",
             f"/clients/{SLUG}/api/v1/webhooks/",
@@ -293,6 +312,9 @@ MALFORMED: dict[str, bytes] = {
 SIGNED_BY_SENDER = {
     "/clients/{client_slug}/api/v1/psa-connections/{id}/inbound/": (
         "the PSA's webhook (tests/integrations/test_psa_connectors.py checks its refusals)"
+    ),
+    "/clients/{client_slug}/api/v1/exposure-feeds/{id}/inbound/": (
+        "an exposure feed's webhook (tests/exposure/test_exposure_triage.py checks its refusals)"
     ),
 }
 

@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from tenants.models import Client
+from tenants.tiers import tier_of
 
 
 class BriefMixin:
@@ -23,11 +24,37 @@ class ClientSerializer(BriefMixin, serializers.ModelSerializer):
     id = serializers.UUIDField(source="uuid", read_only=True)
     url = serializers.SerializerMethodField()
     api_url = serializers.SerializerMethodField()
+    tier = serializers.SerializerMethodField()
 
     class Meta:
         model = Client
-        fields = ["id", "slug", "name", "timezone", "is_hipaa", "url", "api_url", "created_at"]
+        fields = [
+            "id",
+            "slug",
+            "name",
+            "timezone",
+            "is_hipaa",
+            "plan",
+            "tier",
+            "url",
+            "api_url",
+            "created_at",
+        ]
         brief_fields = ["id", "slug", "name"]
+
+    def get_tier(self, obj: Client) -> dict:
+        """What the client's plan includes (``tenants.tiers``)."""
+        tier = tier_of(obj)
+        return {
+            "label": tier.label,
+            "report_kinds": sorted(tier.report_kinds),
+            "report_cadence": tier.cadence.lower(),
+            "hipaa_pack": tier.hipaa_pack,
+            "qbr": tier.qbr,
+            "exposure_monitoring": tier.exposure_monitoring,
+            "exposure_response_hours": tier.exposure_response_hours,
+            "support_response_hours": tier.support_response_hours,
+        }
 
     def get_url(self, obj: Client) -> str:
         return f"/clients/{obj.slug}/"

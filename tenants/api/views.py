@@ -12,7 +12,7 @@ class ClientFilterSet(filters.FilterSet):
 
     class Meta:
         model = Client
-        fields = ["slug", "is_hipaa", "timezone"]
+        fields = ["slug", "is_hipaa", "plan", "timezone"]
 
 
 class ClientViewSet(viewsets.ReadOnlyModelViewSet):

@@ -2,6 +2,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from tenants.services import create_client
+from tenants.tiers import DEFAULT_PLAN, Plan
 
 
 def format_validation_error(exc: ValidationError) -> str:
@@ -23,9 +24,17 @@ class Command(BaseCommand):
             "--hipaa", action="store_true", help="The client is HIPAA regulated (handles ePHI)"
         )
 
-    def handle(self, *args, slug, name, timezone, hipaa, **options):
+        parser.add_argument(
+            "--plan",
+            default=DEFAULT_PLAN,
+            help=f"Service plan: {', '.join(Plan.values)} (default {DEFAULT_PLAN})",
+        )
+
+    def handle(self, *args, slug, name, timezone, hipaa, plan, **options):
         try:
-            client = create_client(slug=slug, name=name, timezone_name=timezone, is_hipaa=hipaa)
+            client = create_client(
+                slug=slug, name=name, timezone_name=timezone, is_hipaa=hipaa, plan=plan
+            )
         except ValidationError as exc:
             raise CommandError(format_validation_error(exc)) from exc
         self.stdout.write(
