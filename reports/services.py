@@ -53,6 +53,7 @@ from inventory.choices import SoftwareCategory
 from inventory.models import Asset, InstalledSoftware
 
 from . import charts
+from .branding import branding_context
 from .bundle import build_bundle
 from .models import ReportKind, StoredReport, report_upload_to
 from .pdf import render_pdf
@@ -430,7 +431,7 @@ def render_report(client: Any, kind: str, period: date) -> bytes:
     check_kind(kind, client)
     with timezone.override(client.tz):
         template_name, context = REPORT_BUILDERS[kind](client, period)
-        return render_pdf(template_name, context)
+        return render_pdf(template_name, context | branding_context(client))
 
 
 def generate_report(
