@@ -96,7 +96,7 @@ def save_msp_profile(
     errors: dict[str, str] = {}
     name = (name or "").strip()
     if not name:
-        errors["name"] = "Enter the MSP's name as its reports should print it."
+        errors["name"] = "Enter the name of the MSP as its reports should print it."
     elif len(name) > MSP_NAME_MAX:
         errors["name"] = f"The name is {len(name)} characters; at most {MSP_NAME_MAX}."
     picture = None
@@ -167,9 +167,11 @@ def branding_context(client: Client) -> dict[str, Any]:
     (``data:`` URIs or empty) and ``paper_size``."""
     profile = msp_profile()
     own = client_logo(client)
+    # Read afresh: a worker may hold the client it was sent for from before the last change.
+    locale = Client.objects.filter(pk=client.pk).values_list("locale", flat=True).first()
     return {
         "msp_name": profile.name,
         "msp_logo": _data_uri(profile.logo_type, profile.logo) if profile.logo_type else "",
         "client_logo": _data_uri(own.content_type, own.data) if own else "",
-        "paper_size": paper_size(getattr(client, "locale", "") or ""),
+        "paper_size": paper_size(locale or getattr(client, "locale", "") or ""),
     }
