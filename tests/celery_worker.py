@@ -31,10 +31,11 @@ def database_url() -> str:
 
 
 @contextmanager
-def celery_worker(*, pool: str = "solo", **env: str) -> Iterator[str]:
-    """Start a worker consuming a fresh queue; yields the queue's name. ``env`` adds settings;
-    ``pool="prefork"`` runs tasks in one child process (whose pid ``worker_children`` names)."""
-    queue = f"test-{uuid.uuid4().hex[:8]}"
+def celery_worker(*, pool: str = "solo", queue: str = "", **env: str) -> Iterator[str]:
+    """Start a worker consuming a fresh queue (or ``queue``, which may already hold messages);
+    yields the queue's name. ``env`` adds settings; ``pool="prefork"`` runs tasks in one child
+    process (whose pid ``worker_children`` names)."""
+    queue = queue or f"test-{uuid.uuid4().hex[:8]}"
     # The worker's output goes to a file: an unread pipe would fill up and stall the worker.
     with tempfile.TemporaryFile() as log:
         yield from _run(queue, log, env, pool)

@@ -101,7 +101,8 @@ def test_reports_carry_the_msp_and_the_client_logos(login, personas, tenant_a, q
     )
     assert saved.status_code == 302
     settings_page = admin.get(SETTINGS).content.decode()
-    assert 'data-testid="logo-preview"' in settings_page and "Northwind IT Services" in settings_page
+    assert 'data-testid="logo-preview"' in settings_page
+    assert "Northwind IT Services" in settings_page
 
     pdf = _generate(admin, tenant_a, queued)
     text = _text(pdf)
@@ -143,9 +144,7 @@ def test_a_logo_that_is_not_a_readable_png_or_jpeg_is_refused(
         whole = _picture("PNG", size=(400, 400))
         data = whole[: len(whole) // 2]
     admin = login(personas.msp_admin)
-    answer = admin.post(
-        SETTINGS, {"locale": "fr-FR", "logo": _upload(name, data, content_type)}
-    )
+    answer = admin.post(SETTINGS, {"locale": "fr-FR", "logo": _upload(name, data, content_type)})
     assert answer.status_code == 400
     assert message in answer.content.decode()
     assert not ClientLogo.objects.filter(client=tenant_a).exists()
