@@ -11,7 +11,7 @@ from tenants.models import Client, Domain, Membership, User
 class ClientCreationForm(forms.ModelForm):
     class Meta:
         model = Client
-        fields = ["slug", "name", "timezone", "is_hipaa"]
+        fields = ["slug", "name", "timezone", "locale", "is_hipaa"]
 
     def clean(self):
         data = super().clean()
@@ -27,7 +27,7 @@ class ClientCreationForm(forms.ModelForm):
 
 @admin.register(Client)
 class ClientAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "timezone", "is_hipaa", "created_at"]
+    list_display = ["name", "slug", "timezone", "locale", "is_hipaa", "created_at"]
     search_fields = ["name", "slug"]
     filter_horizontal = ["account_managers"]
 
@@ -51,7 +51,11 @@ class ClientAdmin(admin.ModelAdmin):
         if change:
             return super().save_model(request, obj, form, change)
         created = services.create_client(
-            slug=obj.slug, name=obj.name, timezone_name=obj.timezone, is_hipaa=obj.is_hipaa
+            slug=obj.slug,
+            name=obj.name,
+            timezone_name=obj.timezone,
+            is_hipaa=obj.is_hipaa,
+            locale=obj.locale,
         )
         obj.pk = created.pk
         obj.schema_name = created.schema_name

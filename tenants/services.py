@@ -83,8 +83,10 @@ def create_client(
     name: str,
     timezone_name: str = "UTC",
     is_hipaa: bool = False,
+    locale: str = "",
 ) -> Client:
-    """Create a client, its schema (cloned from the template) and its routing domain."""
+    """Create a client, its schema (cloned from the template) and its routing domain
+    (``locale`` empty: the default, en-US)."""
     slug = slug.strip()
     validate_new_client(slug=slug, name=name, timezone_name=timezone_name)
     if not schema_exists(settings.TENANT_BASE_SCHEMA):
@@ -98,6 +100,8 @@ def create_client(
             timezone=timezone_name,
             is_hipaa=is_hipaa,
         )
+        if locale:
+            client.locale = locale
         client.full_clean()
         client.save(verbosity=0)
         Domain.objects.create(domain=slug, tenant=client, is_primary=True)

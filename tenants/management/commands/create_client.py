@@ -20,12 +20,20 @@ class Command(BaseCommand):
             "--timezone", default="UTC", help="IANA time zone of the client (default UTC)"
         )
         parser.add_argument(
+            "--locale",
+            default="",
+            help="Language and country, e.g. en-US or de-DE (default en-US); reports are printed "
+            "on Letter paper where that is the norm, on A4 elsewhere",
+        )
+        parser.add_argument(
             "--hipaa", action="store_true", help="The client is HIPAA regulated (handles ePHI)"
         )
 
-    def handle(self, *args, slug, name, timezone, hipaa, **options):
+    def handle(self, *args, slug, name, timezone, hipaa, locale, **options):
         try:
-            client = create_client(slug=slug, name=name, timezone_name=timezone, is_hipaa=hipaa)
+            client = create_client(
+                slug=slug, name=name, timezone_name=timezone, is_hipaa=hipaa, locale=locale
+            )
         except ValidationError as exc:
             raise CommandError(format_validation_error(exc)) from exc
         self.stdout.write(
