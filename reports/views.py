@@ -132,7 +132,7 @@ class ReportRequestRowView(ClientPageMixin, TemplateView):
     again every few seconds (htmx) and is swapped for this answer, so it turns into the
     download link, or the failure and its reason, without the page being reloaded."""
 
-    template_name = "reports/_request_row.html"
+    template_name = "reports/partials/_request_row.html"
     capability = Capability.REPORTS
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
