@@ -11,7 +11,7 @@ from tenants.models import Client, Domain, Membership, User
 class ClientCreationForm(forms.ModelForm):
     class Meta:
         model = Client
-        fields = ["slug", "name", "timezone", "locale", "is_hipaa"]
+        fields = ["slug", "name", "timezone", "is_hipaa"]
 
     def clean(self):
         data = super().clean()
@@ -55,7 +55,6 @@ class ClientAdmin(admin.ModelAdmin):
             name=obj.name,
             timezone_name=obj.timezone,
             is_hipaa=obj.is_hipaa,
-            locale=obj.locale,
         )
         obj.pk = created.pk
         obj.schema_name = created.schema_name

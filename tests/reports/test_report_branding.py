@@ -255,3 +255,22 @@ def test_the_month_picker_offers_last_month_up_to_this_one(login, personas, tena
         f'type="month" name="period" value="{format_period(previous_month(today))}" '
         f'min="2000-01" max="{format_period(date(today.year, today.month, 1))}"'
     ) in page
+
+
+def test_a_client_created_with_an_unknown_locale_is_refused(db):
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="locale"):
+        call_command("create_client", "lima-dental", name="Lima Dental", locale="xx-YY")
+    assert not Client.objects.filter(slug="lima-dental").exists()
+
+
+@pytest.mark.parametrize(
+    ("locale", "paper"),
+    [("en-US", "Letter"), ("fr-CA", "Letter"), ("es-CO", "Letter"), ("en_PH", "Letter")]
+    + [("en-GB", "A4"), ("de-DE", "A4"), ("pt-BR", "A4"), ("en", "A4"), ("", "A4")],
+)
+def test_letter_countries_and_a4_everywhere_else(locale, paper):
+    from reports.branding import paper_size
+
+    assert paper_size(locale) == paper
