@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.views import View
@@ -134,6 +136,21 @@ class ReportRequestRowView(ClientPageMixin, TemplateView):
 
     template_name = "reports/partials/_request_row.html"
     capability = Capability.REPORTS
+
+    def handle_no_permission(self) -> HttpResponse:
+        if self.request.headers.get("HX-Request") == "true" and not (
+            self.request.user.is_authenticated
+        ):
+            # The session ended while the page was open: the row says so and stops polling
+            # (htmx stops on 286) instead of taking the sign-in page into the table.
+            page = quote(self.request.path.split("requests/")[0])
+            return TemplateResponse(
+                self.request,
+                "reports/partials/_request_row_signed_out.html",
+                {"login_url": f"{settings.LOGIN_URL}?next={page}"},
+                status=286,
+            )
+        return super().handle_no_permission()
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)

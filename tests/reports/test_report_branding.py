@@ -274,3 +274,16 @@ def test_letter_countries_and_a4_everywhere_else(locale, paper):
     from reports.branding import paper_size
 
     assert paper_size(locale) == paper
+
+
+def test_a_row_asking_after_its_session_ended_says_so_and_stops_polling(
+    login, personas, tenant_a, queued, http
+):
+    login(personas.account_manager).post(PAGE, {"kind": "inventory", "period": "2026-10"})
+    row_url = f"{PAGE}requests/{queued[-1]['request']}/"
+    http.logout()
+    answer = http.get(row_url, headers={"HX-Request": "true"})
+    assert answer.status_code == 286  # htmx's "stop polling"
+    body = answer.content.decode()
+    assert 'data-state="signed-out"' in body and f"/accounts/login/?next={PAGE}" in body
+    assert http.get(row_url).status_code == 302  # a plain request is sent to sign in
