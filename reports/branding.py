@@ -21,7 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from common.images import LogoRejected, check_logo
-from evidence.services import actor_label
+from evidence.services import actor_label, record_event
 from tenants.choices import ClientLocale
 from tenants.models import Client, ClientLogo, MspProfile
 
@@ -128,7 +128,9 @@ def save_client_report_settings(
     remove_logo: bool = False,
     actor: Any,
 ) -> Client:
-    """Set the client's locale (hence its paper) and replace or remove its logo."""
+    """Set the client's locale (hence its paper) and replace or remove its logo, recorded in
+    the client's evidence chain (``report_settings.changed``); call inside the client's
+    schema."""
     errors: dict[str, str] = {}
     if locale not in ClientLocale.values:
         errors["locale"] = f"“{locale}” is not a locale this portal knows; choose one listed."
@@ -155,6 +157,21 @@ def save_client_report_settings(
             )
         elif remove_logo:
             ClientLogo.objects.filter(client=client).delete()
+        kept = ClientLogo.objects.filter(client=client).values_list("sha256", flat=True).first()
+        record_event(
+            kind="report_settings.changed",
+            subject_type="report_settings",
+            subject_id=client.uuid,
+            actor=actor,
+            payload={
+                "locale": locale,
+                "paper": paper_size(locale),
+                "logo": "replaced"
+                if picture is not None
+                else ("removed" if remove_logo and not kept else ("kept" if kept else "none")),
+                "logo_sha256": kept or "",
+            },
+        )
     return client
 
 

@@ -79,6 +79,12 @@ def test_the_paper_follows_the_clients_country(login, personas, tenant_a, queued
     saved = admin.post(SETTINGS, {"locale": "de-DE"}, follow=True)
     assert "German (Germany), A4 paper" in saved.content.decode()
     assert Client.objects.get(pk=tenant_a.pk).locale == "de-DE"
+    with tenant_context(tenant_a):
+        from evidence.models import EvidenceEvent
+
+        event = EvidenceEvent.objects.filter(kind="report_settings.changed").get()
+    assert event.payload == {"locale": "de-DE", "paper": "A4", "logo": "none", "logo_sha256": ""}
+    assert event.actor == "admin@msp.test"
     assert _page_points(_generate(admin, tenant_a, queued)) == POINTS["A4"]
 
     admin.post(SETTINGS, {"locale": "es-MX"})
