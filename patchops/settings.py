@@ -521,6 +521,10 @@ DISCOVERY_MAX_BYTES = env.int("DISCOVERY_MAX_BYTES", default=10 * 1024 * 1024)
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=1024 * 1024)
 # Celery queue of the task that reads uploaded files (empty: the default queue).
 UPLOADS_QUEUE = env("UPLOADS_QUEUE", default="")
+# Celery queue of the task that renders requested reports (empty: the default queue).
+REPORTS_QUEUE = env("REPORTS_QUEUE", default="")
+# Largest logo (PNG or JPEG) the MSP or a client may upload for its reports.
+REPORT_LOGO_MAX_BYTES = env.int("REPORT_LOGO_MAX_BYTES", default=512 * 1024)
 # Largest file an engineer may upload (inventory or catalogue file; the upload pages and API).
 UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", default=256 * 1024 * 1024)
 # No request body may exceed this, whatever it is for (checked before the body is read); the

@@ -36,6 +36,7 @@ urlpatterns = [
     path("patch-policy-templates/", include("rings.public_urls")),
     path("critical-queue/", include("findings.public_urls")),
     path("msp-webhooks/", include("webhooks.public_urls")),
+    path("report-branding/", include("reports.public_urls")),
     path("", include((urls_audit.msp_pages, "audit"))),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),

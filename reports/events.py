@@ -82,3 +82,14 @@ declare(
     fields=_RECIPIENT,
     summary=lambda p: f"{p['name']} <{p['email']}> no longer receives reports",
 )
+
+declare(
+    "report_settings.changed",
+    subject="report_settings",
+    label="Report settings changed",
+    fields={"locale": STR, "paper": STR, "logo": STR, "logo_sha256": STR},
+    summary=lambda p: (
+        f"reports now on {p['paper']} paper ({p['locale']}); client logo {p['logo']}"
+        + (f" (SHA-256 {p['logo_sha256'][:16]}…)" if p["logo_sha256"] else "")
+    ),
+)

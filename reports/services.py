@@ -54,6 +54,7 @@ from inventory.models import Asset, InstalledSoftware
 from tenants.tiers import plans_with_kind, tier_of
 
 from . import charts
+from .branding import branding_context
 from .bundle import build_bundle
 from .models import ReportKind, StoredReport, report_upload_to
 from .pdf import render_pdf
@@ -445,7 +446,7 @@ def render_report(client: Any, kind: str, period: date) -> bytes:
     check_kind(kind, client)
     with timezone.override(client.tz):
         template_name, context = REPORT_BUILDERS[kind](client, period)
-        return render_pdf(template_name, context)
+        return render_pdf(template_name, context | branding_context(client))
 
 
 def generate_report(

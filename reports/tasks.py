@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from common.dependencies import DEPENDENCY_ERRORS, RETRY_ON_DEPENDENCY_ERRORS
+from common.dependencies import DEPENDENCY_ERRORS, RETRY_ON_DEPENDENCY_ERRORS, enqueue_on
 from common.locks import held_lock
 from common.periods import format_period, parse_period
 from tenants.dispatch import dispatch_per_client
@@ -29,6 +29,7 @@ __all__ = [
     "deliver_report_task",
     "dispatch_lost_deliveries",
     "requeue_lost_deliveries",
+    "queue_request",
 ]
 
 
@@ -70,6 +71,12 @@ def generate_report_task(
         requests.fail_request(uuid=request, reason=f"{type(exc).__name__}: {exc}")
         raise
     return {"request": request, "state": done.state, "report": str(done.report.uuid)}
+
+
+def queue_request(made: ReportRequest) -> None:
+    """Queue the rendering of one request on ``REPORTS_QUEUE`` (``QueueUnavailable`` when the
+    broker is down)."""
+    enqueue_on(settings.REPORTS_QUEUE, generate_report_task, request=str(made.uuid))
 
 
 @shared_task(name="reports.dispatch_stale_requests")

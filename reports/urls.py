@@ -10,6 +10,8 @@ from .views import (
     ReportListView,
     ReportRecipientsView,
     ReportRequestRetryView,
+    ReportRequestRowView,
+    ReportSettingsView,
 )
 
 app_name = "reports"
@@ -20,6 +22,13 @@ urlpatterns = [
     path("reports/recipients/", ReportRecipientsView.as_view(), name="report-recipients"),
     # The link of a report e-mail (signed, expiring, for its recipient once signed in).
     path("reports/delivered/<str:token>/", DeliveredReportView.as_view(), name="report-delivered"),
+    path("reports/settings/", ReportSettingsView.as_view(), name="report-settings"),
+    # One request's row of the reports page, asked for by the row itself until it is done.
+    path(
+        "reports/requests/<uuid:uuid>/",
+        ReportRequestRowView.as_view(),
+        name="report-request-row",
+    ),
     path(
         "reports/requests/<uuid:uuid>/retry/",
         ReportRequestRetryView.as_view(),

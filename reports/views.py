@@ -3,32 +3,37 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.views import View
 from django.views.generic import TemplateView
 from rest_framework.exceptions import NotFound
 
-from common.dependencies import QueueUnavailable, enqueue
+from common.dependencies import QueueUnavailable
 from common.pagination import page_of
 from common.periods import format_period, parse_period, previous_month
-from tenants.permissions import Capability, ClientPageMixin, may_generate
+from tenants.choices import ClientLocale
+from tenants.permissions import Capability, ClientPageMixin, MspPageMixin, may_generate
 from tenants.tiers import tier_of
 
-from . import delivery, requests
+from . import branding, delivery, requests
 from .api.views import ReportAltered, report_file_response
 from .filters import StoredReportFilterSet
 from .models import ReportKind, ReportRecipient, ReportRequest, StoredReport
 from .services import ReportNotAvailable, client_kinds
-from .tasks import generate_report_task
+from .tasks import queue_request
 
 PAGE_SIZE = 50
+# How often a pending request's row on the reports page asks for its state.
+POLL_SECONDS = 2
 
 
 def _page(request: HttpRequest, qs) -> Any:
@@ -63,6 +68,9 @@ class ReportListView(ClientPageMixin, TemplateView):
             kinds=[(k, ReportKind(k).label) for k in kinds],
             tier=tier_of(self.client),
             default_period=format_period(previous_month(self.client_now())),
+            latest_period=format_period(self.client_now()),
+            may_brand=Capability.ADMINISTER.value in context["client_capabilities"],
+            poll_seconds=POLL_SECONDS,
             query=_query_without_page(self.request),
             report_requests=requests.recent_requests(),
             may_manage_recipients=Capability.RECIPIENTS.value in context["client_capabilities"],
@@ -97,10 +105,6 @@ class ReportListView(ClientPageMixin, TemplateView):
         return redirect(request.path)
 
 
-def queue_request(made: ReportRequest) -> None:
-    enqueue(generate_report_task, request=str(made.uuid))
-
-
 class ReportRequestRetryView(ClientPageMixin, View):
     """POST: queue a failed request again."""
 
@@ -121,6 +125,39 @@ class ReportRequestRetryView(ClientPageMixin, View):
                 request, f"{made.get_kind_display()} {made.period_label} queued again."
             )
         return redirect(reverse("reports:reports"))
+
+
+class ReportRequestRowView(ClientPageMixin, TemplateView):
+    """GET: one request's row of the reports page. A queued or running row asks for itself
+    again every few seconds (htmx) and is swapped for this answer, so it turns into the
+    download link, or the failure and its reason, without the page being reloaded."""
+
+    template_name = "reports/partials/_request_row.html"
+    capability = Capability.REPORTS
+
+    def handle_no_permission(self) -> HttpResponse:
+        if self.request.headers.get("HX-Request") == "true" and not (
+            self.request.user.is_authenticated
+        ):
+            # The session ended while the page was open: the row says so and stops polling
+            # (htmx stops on 286) instead of taking the sign-in page into the table.
+            page = quote(self.request.path.split("requests/")[0])
+            return TemplateResponse(
+                self.request,
+                "reports/partials/_request_row_signed_out.html",
+                {"login_url": f"{settings.LOGIN_URL}?next={page}"},
+                status=286,
+            )
+        return super().handle_no_permission()
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        made = ReportRequest.objects.select_related("report").filter(uuid=self.kwargs["uuid"])
+        q = made.first()
+        if q is None:
+            raise Http404("No such report request.")
+        context.update(q=q, may_generate=may_generate(self.role), poll_seconds=POLL_SECONDS)
+        return context
 
 
 class ReportDownloadView(ClientPageMixin, View):
@@ -269,3 +306,88 @@ class DeliveredReportView(ClientPageMixin, View):
             return HttpResponse(str(exc.detail), status=409, content_type="text/plain")
         except NotFound as exc:
             raise Http404("The stored file is missing.") from exc
+
+
+def _logo_preview(content_type: str, data: bytes) -> str:
+    import base64
+
+    return f"data:{content_type};base64,{base64.b64encode(bytes(data)).decode('ascii')}"
+
+
+class ReportSettingsView(ClientPageMixin, TemplateView):
+    """The client's report settings: its locale (Letter or A4 paper) and its own logo."""
+
+    template_name = "reports/report_settings.html"
+    capability = Capability.ADMINISTER
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        logo = branding.client_logo(self.client)
+        locale = kwargs.get("locale") or self.client.locale
+        context.update(
+            locales=ClientLocale.choices,
+            locale=locale,
+            paper=branding.paper_size(self.client.locale),
+            logo_preview=_logo_preview(logo.content_type, logo.data) if logo else "",
+            logo=logo,
+            msp=branding.msp_profile(),
+            errors=kwargs.get("errors", {}),
+            max_kb=branding.logo_max_bytes() // 1024,
+        )
+        return context
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        locale = request.POST.get("locale", "")
+        try:
+            branding.save_client_report_settings(
+                client=self.client,
+                locale=locale,
+                logo=request.FILES.get("logo"),
+                remove_logo=request.POST.get("remove_logo") == "on",
+                actor=request.user,
+            )
+        except branding.BrandingInvalid as exc:
+            context = self.get_context_data(errors=exc.errors, locale=locale)
+            return self.render_to_response(context, status=400)
+        messages.success(
+            request,
+            f"Report settings saved: {self.client.get_locale_display()}, "
+            f"{branding.paper_size(self.client.locale)} paper.",
+        )
+        return redirect(request.path)
+
+
+class MspReportBrandingView(MspPageMixin, TemplateView):
+    """The MSP's name and logo, printed on every client's reports (MSP admins)."""
+
+    template_name = "reports/msp_branding.html"
+    msp_capability = Capability.ADMINISTER
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        profile = branding.msp_profile()
+        context.update(
+            profile=profile,
+            name=kwargs.get("name", profile.name),
+            logo_preview=_logo_preview(profile.logo_type, profile.logo)
+            if profile.logo_type
+            else "",
+            errors=kwargs.get("errors", {}),
+            max_kb=branding.logo_max_bytes() // 1024,
+        )
+        return context
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        name = request.POST.get("name", "")
+        try:
+            branding.save_msp_profile(
+                name=name,
+                logo=request.FILES.get("logo"),
+                remove_logo=request.POST.get("remove_logo") == "on",
+                actor=request.user,
+            )
+        except branding.BrandingInvalid as exc:
+            context = self.get_context_data(errors=exc.errors, name=name)
+            return self.render_to_response(context, status=400)
+        messages.success(request, "Report branding saved; new reports carry it.")
+        return redirect(request.path)

@@ -33,7 +33,7 @@ class ClientCreationForm(forms.ModelForm):
 
 @admin.register(Client)
 class ClientAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "timezone", "is_hipaa", "plan", "created_at"]
+    list_display = ["name", "slug", "timezone", "locale", "is_hipaa", "plan", "created_at"]
     search_fields = ["name", "slug"]
     filter_horizontal = ["account_managers"]
 

@@ -63,6 +63,7 @@ PUBLIC_PAGES = {
     "users": "accounts:users",
     "notifications": "notifications:preferences",
     "chat_webhooks": "notifications:chat_webhooks",
+    "report_branding": "report-branding:msp-branding",
 }
 
 

@@ -15,10 +15,20 @@ from django.db import models
 from django.utils import timezone
 from django_tenants.models import DomainMixin, TenantMixin
 
-from .choices import DiscoveryCadence, MembershipRole, StaffRole, TokenScope
+from .choices import ClientLocale, DiscoveryCadence, MembershipRole, StaffRole, TokenScope
 from .tiers import DEFAULT_PLAN, Plan, Tier, tier_of
 
-__all__ = ["Client", "Domain", "User", "Membership", "ApiToken", "RESERVED_SLUGS", "slug_validator"]
+__all__ = [
+    "Client",
+    "Domain",
+    "User",
+    "Membership",
+    "ApiToken",
+    "RESERVED_SLUGS",
+    "slug_validator",
+    "MspProfile",
+    "ClientLogo",
+]
 
 RESERVED_SLUGS = frozenset(
     {
@@ -55,6 +65,13 @@ class Client(TenantMixin):
     slug = models.SlugField(max_length=48, unique=True, validators=[slug_validator])
     name = models.CharField(max_length=200)
     timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+    locale = models.CharField(
+        max_length=10,
+        choices=ClientLocale.choices,
+        default=ClientLocale.EN_US,
+        help_text="Language and country; the client's reports are printed on Letter paper in "
+        "countries that use it (United States, Canada, Mexico, …) and on A4 elsewhere.",
+    )
     is_hipaa = models.BooleanField("HIPAA regulated", default=False)
     plan = models.CharField(
         "service plan",
@@ -383,3 +400,37 @@ class EvidenceCheckpoint(models.Model):
 
     def __str__(self) -> str:
         return f"{self.client.slug} #{self.sequence} ({self.source})"
+
+
+class MspProfile(models.Model):
+    """The MSP itself, one row: the name and logo printed on every client's reports."""
+
+    name = models.CharField(max_length=200, blank=True)
+    logo = models.BinaryField(blank=True, default=b"", editable=False)
+    logo_type = models.CharField(max_length=20, blank=True)
+    logo_sha256 = models.CharField(max_length=64, blank=True)
+    updated_at = models.DateTimeField(null=True, blank=True)
+    updated_by = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=models.Q(pk=1), name="msp_profile_one_row")]
+
+    def __str__(self) -> str:
+        return self.name or "MSP"
+
+
+class ClientLogo(models.Model):
+    """A client's own logo (PNG or JPEG), printed beside the MSP's on the client's reports.
+
+    Kept apart from ``Client``, which every request loads, so the picture is read only when a
+    report or the settings page needs it."""
+
+    client = models.OneToOneField(Client, on_delete=models.CASCADE, related_name="report_logo")
+    data = models.BinaryField(editable=False)
+    content_type = models.CharField(max_length=20)
+    sha256 = models.CharField(max_length=64)
+    uploaded_at = models.DateTimeField()
+    uploaded_by = models.CharField(max_length=200)
+
+    def __str__(self) -> str:
+        return f"Logo of {self.client}"

@@ -86,8 +86,10 @@ def create_client(
     timezone_name: str = "UTC",
     is_hipaa: bool = False,
     plan: str = DEFAULT_PLAN,
+    locale: str = "",
 ) -> Client:
-    """Create a client, its schema (cloned from the template) and its routing domain."""
+    """Create a client, its schema (cloned from the template) and its routing domain
+    (``locale`` empty: the default, en-US)."""
     slug = slug.strip()
     validate_new_client(slug=slug, name=name, timezone_name=timezone_name)
     if not schema_exists(settings.TENANT_BASE_SCHEMA):
@@ -102,6 +104,8 @@ def create_client(
             is_hipaa=is_hipaa,
             plan=plan,
         )
+        if locale:
+            client.locale = locale
         client.full_clean()
         client.save(verbosity=0)
         Domain.objects.create(domain=slug, tenant=client, is_primary=True)

@@ -36,7 +36,8 @@ def celery_worker(
 ) -> Iterator[str]:
     """Start a worker consuming a fresh queue (or ``queue``); yields the queue's name. ``env``
     adds settings; ``pool="prefork"`` runs tasks in one child process (whose pid
-    ``worker_children`` names); ``hostname`` is the worker's node name (``-n``)."""
+    ``worker_children`` names); ``hostname`` is the worker's node name (``-n``). ``queue`` may
+    already hold messages."""
     queue = queue or f"test-{uuid.uuid4().hex[:8]}"
     # The worker's output goes to a file: an unread pipe would fill up and stall the worker.
     with tempfile.TemporaryFile() as log:

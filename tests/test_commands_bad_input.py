@@ -92,6 +92,7 @@ CASES: list[tuple[str, list[str], str]] = [
     ("create_client", ["Bad Slug!", "--name", "X"], "slug"),
     ("create_client", ["tenant-a", "--name", "Again"], "slug"),
     ("create_client", ["new-client", "--name", "X", "--timezone", "Mars/Olympus"], "zone"),
+    ("create_client", ["new-client", "--name", "X", "--locale", "xx-YY"], "locale"),
     ("create_client", ["new-client"], "--name"),
     ("create_api_token", ["--name", "x", "--client", "nope", "--scope", "read"], "nope"),
     ("create_api_token", ["--name", "x", "--all", "--scope", "root"], "scope"),

@@ -11,7 +11,6 @@ from rest_framework import exceptions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from common.dependencies import enqueue
 from common.periods import parse_period
 from reports import delivery, requests
 from reports.api.serializers import (
@@ -27,7 +26,7 @@ from reports.services import (
     file_sha256,
     record_report_altered,
 )
-from reports.tasks import generate_report_task
+from reports.tasks import queue_request
 from tenants.permissions import Capability, current_client, may_generate, role_in
 
 
@@ -35,8 +34,7 @@ def _content_disposition_name(report: StoredReport) -> str:
     return report.filename or f"report-{report.uuid}"
 
 
-def _queue(made: ReportRequest) -> None:
-    enqueue(generate_report_task, request=str(made.uuid))
+_queue = queue_request
 
 
 class ReportRequestViewSet(viewsets.ReadOnlyModelViewSet):

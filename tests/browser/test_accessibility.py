@@ -156,3 +156,12 @@ def test_the_msp_admins_pages_have_no_serious_violation(page, scenario):
     ]:
         problems += check(page, path)
     assert problems == [], "\n".join(problems)
+
+
+def test_the_report_settings_pages_have_no_serious_violation(page, fresh_client):
+    client, _owner = fresh_client
+    sign_in(page, "admin@msp.test", PASSWORD)
+    problems = []
+    for path in ["/report-branding/", f"/clients/{client.slug}/reports/settings/"]:
+        problems += check(page, path)
+    assert problems == [], "\n".join(problems)

@@ -21,19 +21,29 @@ class Command(BaseCommand):
             "--timezone", default="UTC", help="IANA time zone of the client (default UTC)"
         )
         parser.add_argument(
+            "--locale",
+            default="",
+            help="Language and country, e.g. en-US or de-DE (default en-US); reports are printed "
+            "on Letter paper where that is the norm, on A4 elsewhere",
+        )
+        parser.add_argument(
             "--hipaa", action="store_true", help="The client is HIPAA regulated (handles ePHI)"
         )
-
         parser.add_argument(
             "--plan",
             default=DEFAULT_PLAN,
             help=f"Service plan: {', '.join(Plan.values)} (default {DEFAULT_PLAN})",
         )
 
-    def handle(self, *args, slug, name, timezone, hipaa, plan, **options):
+    def handle(self, *args, slug, name, timezone, hipaa, locale, plan, **options):
         try:
             client = create_client(
-                slug=slug, name=name, timezone_name=timezone, is_hipaa=hipaa, plan=plan
+                slug=slug,
+                name=name,
+                timezone_name=timezone,
+                is_hipaa=hipaa,
+                locale=locale,
+                plan=plan,
             )
         except ValidationError as exc:
             raise CommandError(format_validation_error(exc)) from exc
