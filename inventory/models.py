@@ -161,6 +161,8 @@ class InstalledSoftware(models.Model):
     install_date = models.DateField(null=True, blank=True)
     first_seen = models.DateTimeField()
     last_seen = models.DateTimeField()
+    # Moves on every change (also through QuerySet.update()): the API's ?updated_since=.
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["name"]
@@ -245,6 +247,8 @@ class DiscoveryRun(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     counts = models.JSONField(default=dict, blank=True)
     errors = models.JSONField(default=list, blank=True)
+    # Moves on every change (also through QuerySet.update()): the API's ?updated_since=.
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-started_at"]
@@ -320,6 +324,8 @@ class UnknownDevice(models.Model):
     )
     first_seen = models.DateTimeField()
     last_seen = models.DateTimeField()
+    # Moves on every change (also through QuerySet.update()): the API's ?updated_since=.
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-last_seen"]

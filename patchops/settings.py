@@ -349,8 +349,9 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
         "common.apifilters.StrictFilterBackend",
-        "rest_framework.filters.SearchFilter",
+        "common.apifilters.StrictSearchFilter",
         "common.apifilters.StrictOrderingFilter",
+        "common.apisync.UpdatedSinceFilter",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_VERSIONING_CLASS": None,

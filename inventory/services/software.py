@@ -58,15 +58,16 @@ def upsert_software_rows(rows: list[tuple], *, now: datetime) -> None:
         cursor.execute(
             f"""
             INSERT INTO {table} (asset_id, kind, name, arch, version, vendor, category,
-                                 install_date, first_seen, last_seen)
-            SELECT asset_id, kind, name, arch, version, vendor, category, install_date, %s, %s
+                                 install_date, first_seen, last_seen, updated_at)
+            SELECT asset_id, kind, name, arch, version, vendor, category, install_date, %s, %s,
+                   %s
             FROM inventory_software_load
             ON CONFLICT (asset_id, kind, name, arch) DO UPDATE SET
                 version = EXCLUDED.version, vendor = EXCLUDED.vendor,
                 category = EXCLUDED.category, install_date = EXCLUDED.install_date,
-                last_seen = EXCLUDED.last_seen
+                last_seen = EXCLUDED.last_seen, updated_at = EXCLUDED.updated_at
             """,
-            [now, now],
+            [now, now, now],
         )
 
 

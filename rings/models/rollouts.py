@@ -62,6 +62,8 @@ class Rollout(models.Model):
         help_text="Who approves the rollout's start (a patch policy's approval step): the "
         "first wave to deploy waits for this role's approval, whatever its ring says.",
     )
+    # Moves on every change (also through QuerySet.update()): the API's ?updated_since=.
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -260,6 +262,8 @@ class RunbookCheck(models.Model):
     order = models.PositiveSmallIntegerField(default=0)
     halts_on_failure = models.BooleanField(default=True)
     is_active = models.BooleanField(default=True)
+    # Moves on every change (also through QuerySet.update()): the API's ?updated_since=.
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["order", "name"]

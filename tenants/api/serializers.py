@@ -26,7 +26,17 @@ class ClientSerializer(BriefMixin, serializers.ModelSerializer):
 
     class Meta:
         model = Client
-        fields = ["id", "slug", "name", "timezone", "is_hipaa", "url", "api_url", "created_at"]
+        fields = [
+            "id",
+            "slug",
+            "name",
+            "timezone",
+            "is_hipaa",
+            "url",
+            "api_url",
+            "created_at",
+            "updated_at",
+        ]
         brief_fields = ["id", "slug", "name"]
 
     def get_url(self, obj: Client) -> str:
