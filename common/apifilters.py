@@ -12,16 +12,20 @@ from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter, SearchFilter
 
-__all__ = ["StrictFilterBackend", "StrictOrderingFilter", "StrictSearchFilter"]
+__all__ = ["StrictFilterBackend", "StrictOrderingFilter", "StrictSearchFilter", "allowed_values"]
 
 # The most allowed values an error message lists.
 LISTED = 40
 
 
-def _allowed(values: list[str]) -> str:
+def allowed_values(values: list[str]) -> str:
+    """``values`` as an error message lists them (at most ``LISTED``, then how many more)."""
     shown = values[:LISTED]
     more = f" (and {len(values) - len(shown)} more)" if len(values) > len(shown) else ""
     return ", ".join(shown) + more
+
+
+_allowed = allowed_values
 
 
 class StrictOrderingFilter(OrderingFilter):

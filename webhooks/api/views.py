@@ -122,7 +122,7 @@ class _EndpointViewSet(
         raise NotImplementedError
 
     @extend_schema(responses=DeliverySerializer(many=True), filters=False)
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None)
     def deliveries(self, request, id=None):
         """The endpoint's latest deliveries (at most 100), newest first."""
         endpoint = self.get_object()
