@@ -138,7 +138,12 @@ class UpdatedSinceFilter(BaseFilterBackend):
         ]
 
 
-# --- updated_at through QuerySet.update() and bulk_update() ------------------------------------
+# --- updated_at through QuerySet.update(), bulk_update() and nested rows ------------------------
+#
+# A model whose rows are shown inside another resource (a rollout's waves and their deployment
+# results, its rollbacks) names that resource with ``sync_parent`` (a lookup path, e.g.
+# ``"wave__rollout"``): whenever such rows change, through save(), delete(), update() or
+# bulk_update(), the parent's ``updated_at`` moves too.
 
 
 def _auto_now_fields(model: type[models.Model]) -> list[str]:
@@ -147,6 +152,26 @@ def _auto_now_fields(model: type[models.Model]) -> list[str]:
         for f in model._meta.concrete_fields
         if isinstance(f, models.DateTimeField) and getattr(f, "auto_now", False)
     ]
+
+
+def _parent_model(model: type[models.Model], path: str) -> type[models.Model]:
+    target = model
+    for hop in path.split("__"):
+        target = target._meta.get_field(hop).related_model
+    return target
+
+
+def _parent_ids(queryset: models.QuerySet) -> list[Any]:
+    path = getattr(queryset.model, "sync_parent", None)
+    if not path:
+        return []
+    return [pk for pk in queryset.order_by().values_list(path, flat=True).distinct() if pk]
+
+
+def _touch_parents(model: type[models.Model], ids: list[Any]) -> None:
+    if ids:
+        parent = _parent_model(model, model.sync_parent)
+        _original_update(parent._base_manager.filter(pk__in=ids), updated_at=timezone.now())
 
 
 _original_update = models.QuerySet.update
@@ -159,26 +184,53 @@ def _update(self: models.QuerySet, **kwargs: Any) -> int:
         if name not in kwargs:
             now = now or timezone.now()
             kwargs[name] = now
-    return _original_update(self, **kwargs)
+    parents = _parent_ids(self)
+    changed = _original_update(self, **kwargs)
+    if changed:
+        _touch_parents(self.model, parents)
+    return changed
 
 
 def _bulk_update(self: models.QuerySet, objs: Any, fields: Any, *args: Any, **kwargs: Any) -> int:
     fields = list(fields)
+    objs = list(objs)
     extra = [name for name in _auto_now_fields(self.model) if name not in fields]
     if extra:
-        objs = list(objs)
         now = timezone.now()
         for obj in objs:
             for name in extra:
                 setattr(obj, name, now)
         fields += extra
-    return _original_bulk_update(self, objs, fields, *args, **kwargs)
+    changed = _original_bulk_update(self, objs, fields, *args, **kwargs)
+    if getattr(self.model, "sync_parent", None) and objs:
+        pks = [obj.pk for obj in objs]
+        _touch_parents(self.model, _parent_ids(self.model._base_manager.filter(pk__in=pks)))
+    return changed
+
+
+def _saved(sender: type[models.Model], instance: models.Model, **kwargs: Any) -> None:
+    if not kwargs.get("raw"):
+        _touch_parents(sender, _parent_ids(sender._base_manager.filter(pk=instance.pk)))
+
+
+def _deleting(sender: type[models.Model], instance: models.Model, **kwargs: Any) -> None:
+    _touch_parents(sender, _parent_ids(sender._base_manager.filter(pk=instance.pk)))
 
 
 def install_touch_on_update() -> None:
     """Make ``QuerySet.update()`` and ``bulk_update()`` set a model's ``auto_now`` fields (as
-    ``save()`` does) unless the call sets them itself, so no change escapes ``updated_since``.
-    Called once from the project's ``AppConfig.ready()``."""
-    if models.QuerySet.update is not _update:
-        models.QuerySet.update = _update  # type: ignore[method-assign]
-        models.QuerySet.bulk_update = _bulk_update  # type: ignore[method-assign]
+    ``save()`` does) unless the call sets them itself, and move the ``updated_at`` of each
+    ``sync_parent``, so no change escapes ``updated_since``. Called once from the project's
+    ``AppConfig.ready()``."""
+    from django.apps import apps
+    from django.db.models.signals import post_save, pre_delete
+
+    if models.QuerySet.update is _update:
+        return
+    models.QuerySet.update = _update  # type: ignore[method-assign]
+    models.QuerySet.bulk_update = _bulk_update  # type: ignore[method-assign]
+    for model in apps.get_models():
+        if getattr(model, "sync_parent", None):
+            label = model._meta.label
+            post_save.connect(_saved, sender=model, dispatch_uid=f"sync-parent-save-{label}")
+            pre_delete.connect(_deleting, sender=model, dispatch_uid=f"sync-parent-del-{label}")

@@ -92,6 +92,9 @@ class Rollout(models.Model):
 class Wave(models.Model):
     """The rollout in one ring. Deployment and verification are separate states and times."""
 
+    # Shown inside the rollout: its changes move the rollout's updated_at (common.apisync).
+    sync_parent = "rollout"
+
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     rollout = models.ForeignKey(Rollout, on_delete=models.CASCADE, related_name="waves")
     ring = models.ForeignKey(Ring, on_delete=models.PROTECT, related_name="waves")
@@ -213,6 +216,9 @@ class Approval(models.Model):
 class DeploymentResult(models.Model):
     """One asset in one wave: deployed and verified are separate, each with its own time."""
 
+    # Shown inside the rollout: its changes move the rollout's updated_at (common.apisync).
+    sync_parent = "wave__rollout"
+
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     wave = models.ForeignKey(Wave, on_delete=models.CASCADE, related_name="results")
     asset = models.ForeignKey("inventory.Asset", on_delete=models.CASCADE, related_name="+")
@@ -303,6 +309,9 @@ class RollbackEvent(models.Model):
     ``pending`` until every target reported; a rollback done by hand elsewhere is recorded with
     its outcome at once (``is_manual``)."""
 
+    # Shown inside the rollout: its changes move the rollout's updated_at (common.apisync).
+    sync_parent = "rollout"
+
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     rollout = models.ForeignKey(Rollout, on_delete=models.CASCADE, related_name="rollbacks")
     wave = models.ForeignKey(
@@ -330,6 +339,9 @@ class RollbackEvent(models.Model):
 
 class RollbackTarget(models.Model):
     """One asset of a requested rollback, with the result its agent or the RMM reported."""
+
+    # Shown inside the rollout: its changes move the rollout's updated_at (common.apisync).
+    sync_parent = "rollback__rollout"
 
     rollback = models.ForeignKey(RollbackEvent, on_delete=models.CASCADE, related_name="targets")
     asset = models.ForeignKey("inventory.Asset", on_delete=models.CASCADE, related_name="+")

@@ -113,3 +113,45 @@ def test_every_client_list_answers_updated_since(tenant_a, make_token, api, logi
 
 
 assert SCHEMA["paths"]
+
+
+def test_a_wave_moving_moves_its_rollout(tenant_a, login, personas, reader):
+    """A rollout shows its waves: the rings service moving a wave (an ``update()`` of the wave
+    row) is a change of the rollout for ``updated_since``."""
+    from django.test import Client as HttpClient
+
+    from findings.models import Finding
+    from rings.choices import RolloutSelection
+    from rings.models import Ring
+    from rings.services import create_rollout, evaluate_rollout, pin_asset
+    from tests import producers
+    from tests.mfa import sign_in
+
+    producers.all_day_window(sign_in(HttpClient(), personas.msp_admin))
+    start = timezone.now()
+    with time_machine.travel(start, tick=False), tenant_context(tenant_a):
+        push(Device("pc-roll-1").missing_kb("KB5500001", severity="critical"))
+        finding = Finding.objects.get(patch_identifier="KB5500001")
+        pin_asset(
+            asset=finding.asset,
+            ring=Ring.objects.order_by("order").first(),
+            actor=personas.engineer,
+        )
+        rollout = create_rollout(
+            name="KB5500001 now",
+            actor=personas.engineer,
+            selection=RolloutSelection.FINDINGS,
+            finding_ids=[finding.uuid],
+        )
+    url = "/clients/tenant-a/api/v1/rollouts/"
+    before = reader.get(url, {"updated_since": start.isoformat()}).json()["results"]
+    assert [r["id"] for r in before] == [str(rollout.uuid)]
+    waves_before = [w["state"] for w in before[0]["waves"]]
+
+    later = start + timedelta(hours=1)
+    with time_machine.travel(later, tick=False), tenant_context(tenant_a):
+        evaluate_rollout(rollout=rollout)
+    after = reader.get(url, {"updated_since": later.isoformat()}).json()["results"]
+    assert [r["id"] for r in after] == [str(rollout.uuid)]
+    assert [w["state"] for w in after[0]["waves"]] != waves_before
+    assert after[0]["updated_at"] == later.isoformat().replace("+00:00", "Z")
