@@ -27,7 +27,6 @@ class AgentJobSerializer(serializers.ModelSerializer):
             "reboot_policy",
             "not_before",
             "not_after",
-            "updated_at",
         ]
         read_only_fields = fields
 

@@ -77,7 +77,8 @@ class RingViewSet(viewsets.ModelViewSet):
                 subject_type="ring",
                 subject_id=ring.uuid,
                 actor=self.request.user,
-                payload=serializer.data,
+                # The ring as created; the event's own time says when (no updated_at).
+                payload={k: v for k, v in serializer.data.items() if k != "updated_at"},
             )
 
     def perform_update(self, serializer):
