@@ -144,6 +144,9 @@ class AuditEventSerializer(BriefMixin, serializers.ModelSerializer):
     actor = serializers.CharField(source="actor_label", read_only=True)
     client = serializers.SlugRelatedField(slug_field="slug", read_only=True)
 
+    # Written once, never changed: its change time is when it was written.
+    updated_at = serializers.DateTimeField(source="occurred_at", read_only=True)
+
     class Meta:
         model = AuditEvent
         fields = [
@@ -157,6 +160,7 @@ class AuditEventSerializer(BriefMixin, serializers.ModelSerializer):
             "ip_address",
             "user_agent",
             "detail",
+            "updated_at",
         ]
         read_only_fields = fields
         brief_fields = ["id", "occurred_at", "kind", "actor"]
@@ -170,6 +174,7 @@ class _AuditEvents(mixins.ListModelMixin, viewsets.GenericViewSet):
     serializer_class = AuditEventSerializer
     search_fields = ["actor_label", "target"]
     ordering_fields = ["occurred_at"]
+    updated_field = "occurred_at"  # append-only: a row's change time is when it happened
 
 
 class ClientAuditEventViewSet(_AuditEvents):

@@ -10,18 +10,22 @@ from typing import Any
 from django import forms
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.exceptions import ValidationError
-from rest_framework.filters import OrderingFilter
+from rest_framework.filters import OrderingFilter, SearchFilter
 
-__all__ = ["StrictFilterBackend", "StrictOrderingFilter"]
+__all__ = ["StrictFilterBackend", "StrictOrderingFilter", "StrictSearchFilter", "allowed_values"]
 
 # The most allowed values an error message lists.
 LISTED = 40
 
 
-def _allowed(values: list[str]) -> str:
+def allowed_values(values: list[str]) -> str:
+    """``values`` as an error message lists them (at most ``LISTED``, then how many more)."""
     shown = values[:LISTED]
     more = f" (and {len(values) - len(shown)} more)" if len(values) > len(shown) else ""
     return ", ".join(shown) + more
+
+
+_allowed = allowed_values
 
 
 class StrictOrderingFilter(OrderingFilter):
@@ -47,6 +51,39 @@ class StrictOrderingFilter(OrderingFilter):
                 )
             return terms
         return self.get_default_ordering(view)
+
+
+class StrictSearchFilter(SearchFilter):
+    """``?search=`` over the view's ``search_fields`` (case-insensitive; every word must match
+    one of them). A list without ``search_fields`` answers 400 to ``?search=`` instead of
+    ignoring it, and its OpenAPI operation does not offer the parameter."""
+
+    def filter_queryset(self, request: Any, queryset: Any, view: Any) -> Any:
+        if self.search_param in request.query_params and not self.get_search_fields(view, request):
+            lookup = getattr(view, "lookup_url_kwarg", None) or getattr(view, "lookup_field", "")
+            if lookup not in (getattr(view, "kwargs", None) or {}):
+                raise ValidationError(
+                    {self.search_param: ["This list takes no search; use its filters."]}
+                )
+        return super().filter_queryset(request, queryset, view)
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        fields = getattr(view, "search_fields", None)
+        if not fields:
+            return []
+        names = ", ".join(name.lstrip("^=@$").replace("__", ".") for name in fields)
+        return [
+            {
+                "name": self.search_param,
+                "required": False,
+                "in": "query",
+                "description": (
+                    f"Words to find in {names} (case-insensitive; every word must match one "
+                    "of them)."
+                ),
+                "schema": {"type": "string"},
+            }
+        ]
 
 
 class StrictFilterBackend(DjangoFilterBackend):

@@ -172,6 +172,8 @@ class PsaTicket(models.Model):
         max_length=12, choices=TicketMeaning.choices, default=TicketMeaning.OPEN
     )
     closed_at = models.DateTimeField(null=True, blank=True)
+    # Moves on every change (also through QuerySet.update()): the API's ?updated_since=.
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -227,6 +229,8 @@ class AgentJob(models.Model):
     dry_run_results = models.JSONField(
         default=list, blank=True, help_text="Dry-run reports: recorded, never counted as deployed."
     )
+    # Moves on every change (also through QuerySet.update()): the API's ?updated_since=.
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["created_at"]

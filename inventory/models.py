@@ -165,6 +165,8 @@ class InstalledSoftware(models.Model):
     install_date = models.DateField(null=True, blank=True)
     first_seen = models.DateTimeField()
     last_seen = models.DateTimeField()
+    # Moves on every change (also through QuerySet.update()): the API's ?updated_since=.
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["name"]
@@ -249,6 +251,8 @@ class DiscoveryRun(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     counts = models.JSONField(default=dict, blank=True)
     errors = models.JSONField(default=list, blank=True)
+    # Moves on every change (also through QuerySet.update()): the API's ?updated_since=.
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-started_at"]
@@ -324,6 +328,8 @@ class UnknownDevice(models.Model):
     )
     first_seen = models.DateTimeField()
     last_seen = models.DateTimeField()
+    # Moves on every change (also through QuerySet.update()): the API's ?updated_since=.
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-last_seen"]

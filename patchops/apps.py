@@ -7,3 +7,9 @@ class PatchopsConfig(AppConfig):
 
     name = "patchops"
     verbose_name = "PatchOps"
+
+    def ready(self) -> None:
+        from common.apisync import install_touch_on_update
+
+        # updated_at moves on QuerySet.update() and bulk_update() too (API ?updated_since=).
+        install_touch_on_update()

@@ -357,8 +357,9 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
         "common.apifilters.StrictFilterBackend",
-        "rest_framework.filters.SearchFilter",
+        "common.apifilters.StrictSearchFilter",
         "common.apifilters.StrictOrderingFilter",
+        "common.apisync.UpdatedSinceFilter",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_VERSIONING_CLASS": None,
@@ -380,6 +381,12 @@ SPECTACULAR_SETTINGS = {
         "and a repeat while the first is still running 409."
     ),
     "VERSION": "1.0.0",
+    # Enum components first (drf-spectacular's own), then a summary and an example for every
+    # operation that does not give its own (common.apischema).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "common.apischema.complete_operations",
+    ],
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_URLCONF": "patchops.urls_schema",
     "COMPONENT_SPLIT_REQUEST": True,
@@ -395,6 +402,7 @@ SPECTACULAR_SETTINGS = {
         "SoftwareKindEnum": "inventory.choices.SoftwareKind",
         "SoftwareChangeKindEnum": "inventory.choices.SoftwareChangeKind",
         "ExceptionKindEnum": "exceptions_register.choices.ExceptionKind",
+        "ExceptionStateEnum": "exceptions_register.choices.ExceptionState",
         "ControlKindEnum": "exceptions_register.choices.ControlKind",
         "ReportKindEnum": "reports.models.ReportKind",
         "ImportKindEnum": "catalogue.choices.ImportKind",

@@ -17,6 +17,10 @@ api_v1 = [
     path("", include("uploads.api.public_urls")),
     path("", include("rings.api.public_urls")),
     path("", include("webhooks.api.public_urls")),
+    # Cross-client lists for MSP-wide principals.
+    path("", include("findings.api.public_urls")),
+    path("", include("inventory.api.public_urls")),
+    path("", include("exceptions_register.api.public_urls")),
     path("", include((urls_audit.msp_api, "audit-api"))),
 ]
 

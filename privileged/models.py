@@ -144,6 +144,8 @@ class PrivilegedAccountIssue(models.Model):
     opened_at = models.DateTimeField(auto_now_add=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
     resolution = models.CharField(max_length=200, blank=True)
+    # Moves on every change (also through QuerySet.update()): the API's ?updated_since=.
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["resolve_by", "pk"]
@@ -179,6 +181,8 @@ class OffboardingChecklist(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # Moves on every change (also through QuerySet.update()): the API's ?updated_since=.
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]

@@ -114,6 +114,8 @@ class ReportRequest(models.Model):
     report = models.OneToOneField(
         StoredReport, null=True, blank=True, on_delete=models.PROTECT, related_name="request"
     )
+    # Moves on every change (also through QuerySet.update()): the API's ?updated_since=.
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-requested_at"]

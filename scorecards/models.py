@@ -37,6 +37,8 @@ class ScorecardRow(models.Model):
     ephi_assets = models.PositiveIntegerField(default=0)
     do_not_disrupt_assets = models.PositiveIntegerField(default=0)
     is_regulated = models.BooleanField(default=False)
+    # Moves on every change (also through QuerySet.update()): the API's ?updated_since=.
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["client_id", "-date"]

@@ -104,6 +104,8 @@ class Client(TenantMixin):
 
     auto_create_schema = True
     auto_drop_schema = False
+    # Moves on every change (also through QuerySet.update()): the API's ?updated_since=.
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["name"]

@@ -128,6 +128,12 @@ PRINCIPALS: dict[str, tuple[str, frozenset[Capability]]] = {
     "write_token": ("token", frozenset({V, OP, R})),
     "agent_token": ("token", frozenset({P})),
 }
+# What each principal holds across every client (an MSP-wide route's ``msp_capability``): MSP
+# admins' and engineers' roles; the tokens here are bound to one client, so they hold nothing.
+MSP_WIDE: dict[str, frozenset[Capability]] = {
+    "engineer": frozenset({V, OP, R}),
+    "admin": frozenset({V, OP, AD, R, AU, PE, RC}),
+}
 READ_ONLY = ("viewer", "read_token")
 # Writes the permission layer lets a read-only principal send: the route decides further down
 # (these calls carry no valid body, so never a 2xx here).

@@ -169,6 +169,10 @@ def holds(principal: str, capability: Capability) -> bool:
     return capability in PRINCIPALS[principal][1]
 
 
+def holds_msp_wide(principal: str, capability: Capability) -> bool:
+    return capability in MSP_WIDE.get(principal, frozenset())
+
+
 def pool(route: routes.Route) -> list[str]:
     """Principals that may call the route's kind: pages take sessions, the API both."""
     return [p for p, (kind, _) in PRINCIPALS.items() if route.is_api or kind == "session"]
@@ -302,8 +306,9 @@ def test_a_missing_capability_is_403(w, route):
             refused = ["agent_token"] if route.is_api else []
             admitted = ["viewer"] if method == "GET" else []
         else:
-            refused = [p for p in pool(route) if not holds(p, capability)]
-            weakest = [p for p in pool(route) if holds(p, capability)]
+            held = holds if route.in_client else holds_msp_wide
+            refused = [p for p in pool(route) if not held(p, capability)]
+            weakest = [p for p in pool(route) if held(p, capability)]
             admitted = weakest[:1] if method == "GET" else []
             if method != "GET" and (route.key, method) not in READ_ROLE_WRITES:
                 assert capability not in (V, R), (

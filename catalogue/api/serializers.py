@@ -44,6 +44,7 @@ class VulnerabilitySerializer(BriefMixin, serializers.ModelSerializer):
             "is_kev",
             "epss_score",
             "epss_percentile",
+            "updated_at",
         ]
         read_only_fields = fields
         brief_fields = ["id", "cvss_severity", "is_kev"]
@@ -97,6 +98,7 @@ class AdvisorySerializer(BriefMixin, serializers.ModelSerializer):
             "document",
             "url",
             "fixes",
+            "updated_at",
         ]
         read_only_fields = fields
         brief_fields = ["id", "source", "identifier"]
@@ -121,6 +123,7 @@ class KevEntrySerializer(BriefMixin, serializers.ModelSerializer):
             "cwes",
             "is_overdue_on_add",
             "removed_on",
+            "updated_at",
         ]
         read_only_fields = fields
         brief_fields = ["id", "date_added", "due_date", "removed_on"]

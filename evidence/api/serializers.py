@@ -7,6 +7,9 @@ from tenants.api.serializers import BriefMixin
 class EvidenceEventSerializer(BriefMixin, serializers.ModelSerializer):
     id = serializers.UUIDField(source="uuid", read_only=True)
 
+    # Written once, never changed: its change time is when it was written.
+    updated_at = serializers.DateTimeField(source="occurred_at", read_only=True)
+
     class Meta:
         model = EvidenceEvent
         fields = [
@@ -20,6 +23,7 @@ class EvidenceEventSerializer(BriefMixin, serializers.ModelSerializer):
             "payload",
             "prev_hash",
             "hash",
+            "updated_at",
         ]
         brief_fields = ["id", "sequence", "kind", "occurred_at"]
         read_only_fields = fields

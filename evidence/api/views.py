@@ -23,6 +23,7 @@ class EvidenceEventViewSet(viewsets.ReadOnlyModelViewSet):
     lookup_value_regex = "[0-9a-fA-F-]{36}"
     filterset_class = EvidenceEventFilterSet
     ordering_fields = ["sequence", "occurred_at"]
+    updated_field = "occurred_at"  # append-only: a row's change time is when it happened
     search_fields = ["kind", "subject_id", "actor"]
     capabilities = {"GET": Capability.VIEW}
 

@@ -77,6 +77,7 @@ class RiskExceptionSerializer(BriefMixin, serializers.ModelSerializer):
             "version",
             "supersedes",
             "created_at",
+            "updated_at",
         ]
         read_only_fields = ["starts_at", "ended_at", "version", "created_at"]
         brief_fields = ["id", "kind", "state", "ticket_reference", "expires_at"]

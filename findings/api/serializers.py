@@ -148,6 +148,7 @@ class FindingSerializer(BriefMixin, serializers.ModelSerializer):
             "is_overdue",
             "excepted_until",
             "match",
+            "updated_at",
         ]
         read_only_fields = fields
         brief_fields = ["id", "patch_identifier", "tier", "state", "due_at"]

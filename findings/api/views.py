@@ -41,7 +41,9 @@ class FindingViewSet(viewsets.ReadOnlyModelViewSet):
     lookup_url_kwarg = "id"
     lookup_value_regex = UUID_PATTERN
     filterset_class = FindingFilterSet
-    ordering_fields = ["due_at", "detected_at", "risk_score", "tier", "verified_at"]
+    ordering_fields = ["due_at", "detected_at", "risk_score", "tier", "verified_at", "updated_at"]
+    # As the pages' ``q`` (which also matches a CVE exactly; the API has ``?cve=`` for that).
+    search_fields = ["asset__hostname", "patch_identifier", "package_name"]
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation: no database

@@ -20,7 +20,14 @@ class AgentJobSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = AgentJob
-        fields = ["id", "action", "packages", "reboot_policy", "not_before", "not_after"]
+        fields = [
+            "id",
+            "action",
+            "packages",
+            "reboot_policy",
+            "not_before",
+            "not_after",
+        ]
         read_only_fields = fields
 
 
@@ -100,6 +107,7 @@ class PsaTicketSerializer(BriefMixin, serializers.ModelSerializer):
             "subject_type",
             "subject_id",
             "closed_at",
+            "updated_at",
         ]
         read_only_fields = fields
         brief_fields = ["id", "category", "summary", "status"]
@@ -136,6 +144,7 @@ class OutboxMessageSerializer(BriefMixin, serializers.ModelSerializer):
             "retried_by",
             "retryable",
             "payload",
+            "updated_at",
         ]
         read_only_fields = fields
         brief_fields = ["id", "event", "state", "attempts", "next_attempt_at"]

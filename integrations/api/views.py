@@ -12,7 +12,9 @@ from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
+from common.apifilters import StrictSearchFilter
 from common.apiparsers import PayloadTooLarge, max_body_bytes, too_large_detail
+from common.apisync import UpdatedSinceFilter
 from integrations.api.serializers import (
     AgentJobQuerySerializer,
     AgentJobResultSerializer,
@@ -129,7 +131,7 @@ class PsaConnectionViewSet(viewsets.ModelViewSet):
     lookup_field = "uuid"
     lookup_url_kwarg = "id"
     lookup_value_regex = r"[0-9a-fA-F-]{36}"
-    filter_backends: list = []
+    filter_backends: list = [StrictSearchFilter, UpdatedSinceFilter]
     http_method_names = ["get", "post", "patch", "head", "options"]
     capabilities = {
         "GET": Capability.OPERATE,

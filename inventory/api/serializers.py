@@ -79,6 +79,7 @@ class AssetSerializer(BriefMixin, serializers.ModelSerializer):
             "ip_addresses",
             "first_seen",
             "last_seen",
+            "updated_at",
         ]
         read_only_fields = fields
         brief_fields = ["id", "hostname", "os_family"]
@@ -190,6 +191,7 @@ class SoftwareSerializer(BriefMixin, serializers.ModelSerializer):
             "install_date",
             "first_seen",
             "last_seen",
+            "updated_at",
         ]
         brief_fields = ["id", "name", "version"]
 
@@ -219,6 +221,7 @@ class UnknownDeviceSerializer(BriefMixin, serializers.ModelSerializer):
             "adopted_asset",
             "first_seen",
             "last_seen",
+            "updated_at",
         ]
         brief_fields = ["id", "display_name", "ip", "mac", "state"]
 
@@ -254,6 +257,7 @@ class DiscoveryRunSerializer(BriefMixin, serializers.ModelSerializer):
             "finished_at",
             "counts",
             "errors",
+            "updated_at",
         ]
         brief_fields = ["id", "source", "status", "started_at"]
 
@@ -262,6 +266,9 @@ class SnapshotSerializer(BriefMixin, serializers.ModelSerializer):
     id = serializers.UUIDField(source="uuid", read_only=True)
     csv_url = serializers.SerializerMethodField()
     json_url = serializers.SerializerMethodField()
+
+    # Written once, never changed: its change time is when it was written.
+    updated_at = serializers.DateTimeField(source="created_at", read_only=True)
 
     class Meta:
         model = InventorySnapshot
@@ -278,6 +285,7 @@ class SnapshotSerializer(BriefMixin, serializers.ModelSerializer):
             "is_scheduled",
             "created_by",
             "created_at",
+            "updated_at",
         ]
         read_only_fields = fields
         brief_fields = ["id", "taken_on", "csv_sha256", "json_sha256"]

@@ -282,7 +282,7 @@ class AssetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _ClientView
         asset.refresh_from_db()
         return Response(AssetSerializer(asset, context=self.get_serializer_context()).data)
 
-    @extend_schema(responses=SoftwareChangeSerializer(many=True))
+    @extend_schema(responses=SoftwareChangeSerializer(many=True), filters=False)
     @action(detail=True, methods=["get"], pagination_class=None, filterset_class=None)
     def history(self, request: Any, uuid: str | None = None) -> Response:
         """Software installed, removed and upgraded on this asset (newest first, at most 200)."""
@@ -402,6 +402,7 @@ class SnapshotViewSet(
     filterset_class = SnapshotFilterSet
     search_fields = ["created_by"]
     ordering_fields = ["created_at", "month"]
+    updated_field = "created_at"  # a snapshot never changes once written
     capabilities = {"POST": Capability.OPERATE, "download": Capability.REPORTS}
 
     def get_queryset(self):

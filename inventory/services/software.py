@@ -68,27 +68,27 @@ def upsert_software_rows(
             cursor.execute(
                 f"""
                 INSERT INTO {table} (asset_id, kind, name, arch, version, vendor, category,
-                                     install_date, first_seen, last_seen)
+                                     install_date, first_seen, last_seen, updated_at)
                 SELECT asset_id, kind, name, arch, version, vendor, category, install_date,
-                       %s, %s
+                       %s, %s, %s
                 FROM inventory_software_rows WHERE id IS NULL
                 ON CONFLICT (asset_id, kind, name, arch) DO UPDATE SET
                     version = EXCLUDED.version, vendor = EXCLUDED.vendor,
                     category = EXCLUDED.category, install_date = EXCLUDED.install_date,
-                    last_seen = EXCLUDED.last_seen
+                    last_seen = EXCLUDED.last_seen, updated_at = EXCLUDED.updated_at
                 """,
-                [now, now],
+                [now, now, now],
             )
         if stored:
             cursor.execute(
                 f"""
                 UPDATE {table} AS s SET
                     version = r.version, vendor = r.vendor, category = r.category,
-                    install_date = r.install_date, last_seen = %s
+                    install_date = r.install_date, last_seen = %s, updated_at = %s
                 FROM inventory_software_rows AS r
                 WHERE r.id IS NOT NULL AND s.id = r.id
                 """,
-                [now],
+                [now, now],
             )
 
 

@@ -204,6 +204,7 @@ class IssueSerializer(serializers.ModelSerializer):
             "opened_at",
             "resolved_at",
             "resolution",
+            "updated_at",
         ]
         read_only_fields = fields
 
@@ -237,6 +238,7 @@ class ChecklistSerializer(SecretFreeMixin, serializers.ModelSerializer):
             "created_at",
             "completed_at",
             "items",
+            "updated_at",
         ]
         read_only_fields = ["source", "started_by", "state", "created_at", "completed_at"]
         extra_kwargs = {"person_name": {"required": False}, "left_on": {"required": False}}

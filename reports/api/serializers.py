@@ -32,6 +32,9 @@ class StoredReportSerializer(BriefMixin, serializers.ModelSerializer):
     download_url = serializers.SerializerMethodField()
     deliveries = ReportDeliverySerializer(many=True, read_only=True)
 
+    # Written once, never changed: its change time is when it was written.
+    updated_at = serializers.DateTimeField(source="generated_at", read_only=True)
+
     class Meta:
         model = StoredReport
         fields = [
@@ -47,6 +50,7 @@ class StoredReportSerializer(BriefMixin, serializers.ModelSerializer):
             "generated_by",
             "download_url",
             "deliveries",
+            "updated_at",
         ]
         brief_fields = ["id", "kind", "period", "version", "sha256"]
         read_only_fields = fields
@@ -93,6 +97,7 @@ class ReportRequestSerializer(BriefMixin, serializers.ModelSerializer):
             "attempts",
             "error",
             "report",
+            "updated_at",
         ]
         brief_fields = ["id", "kind", "period", "state"]
         read_only_fields = fields

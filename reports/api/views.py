@@ -74,6 +74,7 @@ class StoredReportViewSet(viewsets.ReadOnlyModelViewSet):
     lookup_value_regex = "[0-9a-fA-F-]{36}"
     filterset_class = StoredReportFilterSet
     ordering_fields = ["period", "generated_at", "kind", "version"]
+    updated_field = "generated_at"  # a stored report never changes once written
     http_method_names = ["get", "post", "head", "options"]
     capabilities = {
         "GET": Capability.REPORTS,
@@ -133,6 +134,7 @@ class ReportRecipientViewSet(viewsets.ModelViewSet):
 
     queryset = ReportRecipient.objects.all()
     serializer_class = ReportRecipientSerializer
+    search_fields = ["name", "email"]
     lookup_field = "uuid"
     lookup_value_regex = "[0-9a-fA-F-]{36}"
     ordering_fields = ["name", "email"]

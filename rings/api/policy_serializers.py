@@ -119,9 +119,21 @@ class PolicyRunSerializer(BriefMixin, serializers.ModelSerializer):
     id = serializers.UUIDField(source="uuid", read_only=True)
     rollout = serializers.UUIDField(source="rollout.uuid", read_only=True, allow_null=True)
 
+    # Written once, never changed: its change time is when it was written.
+    updated_at = serializers.DateTimeField(source="ran_at", read_only=True)
+
     class Meta:
         model = PolicyRun
-        fields = ["id", "occurrence", "ran_at", "outcome", "rollout", "findings", "message"]
+        fields = [
+            "id",
+            "occurrence",
+            "ran_at",
+            "outcome",
+            "rollout",
+            "findings",
+            "message",
+            "updated_at",
+        ]
         read_only_fields = fields
         brief_fields = ["id", "occurrence", "outcome"]
 

@@ -9,6 +9,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from common.api import UUID_PATTERN
+from common.apisync import UPDATED_SINCE_PARAMETER, filter_since
 from evidence.services import actor_label
 from policytemplates.services import save_template
 from rings import selectors, services
@@ -63,13 +64,19 @@ class PatchPolicyViewSet(viewsets.ModelViewSet):
 
     @extend_schema(
         responses=PolicyRunSerializer(many=True),
-        parameters=[OpenApiParameter("limit", int), OpenApiParameter("offset", int)],
+        parameters=[
+            OpenApiParameter("limit", int),
+            OpenApiParameter("offset", int),
+            UPDATED_SINCE_PARAMETER,
+        ],
+        filters=False,
     )
     @action(detail=True, methods=["get"])
     def runs(self, request, id=None):
-        """The policy's runs, newest occurrence first."""
+        """The policy's runs, newest occurrence first (``updated_since``: runs since then)."""
         policy = self.get_object()
-        page = self.paginate_queryset(selectors.visible_policy_runs(policy))
+        runs = filter_since(request, selectors.visible_policy_runs(policy), "ran_at")
+        page = self.paginate_queryset(runs)
         data = PolicyRunSerializer(page, many=True, context={"request": request}).data
         return self.get_paginated_response(data)
 

@@ -74,6 +74,7 @@ class RingSerializer(BriefMixin, ValidatedModelSerializer):
             "pinned_count",
             "first_seen_count",
             "last_placed_at",
+            "updated_at",
         ]
         brief_fields = ["id", "key", "name", "order"]
 
@@ -108,6 +109,7 @@ class RingMemberSerializer(BriefMixin, serializers.ModelSerializer):
             "pinned",
             "placed_by",
             "assigned_at",
+            "updated_at",
         ]
         brief_fields = ["id", "hostname"]
 
@@ -117,6 +119,9 @@ class RingMemberSerializer(BriefMixin, serializers.ModelSerializer):
 
 class PlacementRunSerializer(BriefMixin, serializers.ModelSerializer):
     id = serializers.UUIDField(source="uuid", read_only=True)
+
+    # Written once, never changed: its change time is when it was written.
+    updated_at = serializers.DateTimeField(source="ran_at", read_only=True)
 
     class Meta:
         model = PlacementRun
@@ -131,6 +136,7 @@ class PlacementRunSerializer(BriefMixin, serializers.ModelSerializer):
             "held",
             "pinned",
             "rings",
+            "updated_at",
         ]
         read_only_fields = fields
         brief_fields = ["id", "trigger", "ran_at", "placed"]
@@ -288,6 +294,7 @@ class RolloutSerializer(BriefMixin, serializers.ModelSerializer):
             "expedite_soak_hours",
             "waves",
             "rollbacks",
+            "updated_at",
         ]
         read_only_fields = fields
         brief_fields = ["id", "name", "state", "expedited"]
@@ -436,6 +443,7 @@ class MaintenanceWindowSerializer(BriefMixin, ValidatedModelSerializer):
             "duration_minutes",
             "is_active",
             "next_opening",
+            "updated_at",
         ]
         brief_fields = ["id", "name", "scope", "recurrence"]
 
@@ -451,7 +459,15 @@ class RunbookCheckSerializer(BriefMixin, ValidatedModelSerializer):
 
     class Meta:
         model = RunbookCheck
-        fields = ["id", "name", "description", "order", "halts_on_failure", "is_active"]
+        fields = [
+            "id",
+            "name",
+            "description",
+            "order",
+            "halts_on_failure",
+            "is_active",
+            "updated_at",
+        ]
         brief_fields = ["id", "name"]
 
 

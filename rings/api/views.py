@@ -13,6 +13,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from common.api import UUID_PATTERN
+from common.apisync import UPDATED_SINCE_PARAMETER, filter_since
 from evidence.services import record_event
 from inventory.models import Asset
 from rings import selectors, services
@@ -76,7 +77,8 @@ class RingViewSet(viewsets.ModelViewSet):
                 subject_type="ring",
                 subject_id=ring.uuid,
                 actor=self.request.user,
-                payload=serializer.data,
+                # The ring as created; the event's own time says when (no updated_at).
+                payload={k: v for k, v in serializer.data.items() if k != "updated_at"},
             )
 
     def perform_update(self, serializer):
@@ -99,7 +101,9 @@ class RingViewSet(viewsets.ModelViewSet):
             OpenApiParameter("trigger", str, enum=PlacementTrigger.values),
             OpenApiParameter("limit", int),
             OpenApiParameter("offset", int),
+            UPDATED_SINCE_PARAMETER,
         ],
+        filters=False,
     )
     @action(detail=False, methods=["get"])
     def placements(self, request):
@@ -111,7 +115,7 @@ class RingViewSet(viewsets.ModelViewSet):
         )
         if not filterset.is_valid():
             raise ValidationError(filterset.errors)
-        page = self.paginate_queryset(filterset.qs)
+        page = self.paginate_queryset(filter_since(request, filterset.qs, "ran_at"))
         return self.get_paginated_response(PlacementRunSerializer(page, many=True).data)
 
     @extend_schema(
@@ -122,7 +126,9 @@ class RingViewSet(viewsets.ModelViewSet):
             OpenApiParameter("pinned", bool),
             OpenApiParameter("limit", int),
             OpenApiParameter("offset", int),
+            UPDATED_SINCE_PARAMETER,
         ],
+        filters=False,
     )
     @action(detail=True, methods=["get"])
     def members(self, request, id=None):
@@ -131,7 +137,7 @@ class RingViewSet(viewsets.ModelViewSet):
         queryset = RingMemberFilterSet(request.query_params, queryset=selectors.ring_members(ring))
         if not queryset.is_valid():
             raise ValidationError(queryset.errors)
-        page = self.paginate_queryset(queryset.qs)
+        page = self.paginate_queryset(filter_since(request, queryset.qs))
         data = RingMemberSerializer(page, many=True, context={"request": request}).data
         return self.get_paginated_response(data)
 

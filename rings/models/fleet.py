@@ -179,6 +179,8 @@ class MaintenanceWindow(models.Model):
     )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Moves on every change (also through QuerySet.update()): the API's ?updated_since=.
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["name"]

@@ -62,6 +62,8 @@ class Rollout(models.Model):
         help_text="Who approves the rollout's start (a patch policy's approval step): the "
         "first wave to deploy waits for this role's approval, whatever its ring says.",
     )
+    # Moves on every change (also through QuerySet.update()): the API's ?updated_since=.
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -89,6 +91,9 @@ class Rollout(models.Model):
 
 class Wave(models.Model):
     """The rollout in one ring. Deployment and verification are separate states and times."""
+
+    # Shown inside the rollout: its changes move the rollout's updated_at (common.apisync).
+    sync_parent = "rollout"
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     rollout = models.ForeignKey(Rollout, on_delete=models.CASCADE, related_name="waves")
@@ -211,6 +216,9 @@ class Approval(models.Model):
 class DeploymentResult(models.Model):
     """One asset in one wave: deployed and verified are separate, each with its own time."""
 
+    # Shown inside the rollout: its changes move the rollout's updated_at (common.apisync).
+    sync_parent = "wave__rollout"
+
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     wave = models.ForeignKey(Wave, on_delete=models.CASCADE, related_name="results")
     asset = models.ForeignKey("inventory.Asset", on_delete=models.CASCADE, related_name="+")
@@ -269,6 +277,8 @@ class RunbookCheck(models.Model):
     order = models.PositiveSmallIntegerField(default=0)
     halts_on_failure = models.BooleanField(default=True)
     is_active = models.BooleanField(default=True)
+    # Moves on every change (also through QuerySet.update()): the API's ?updated_since=.
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["order", "name"]
@@ -308,6 +318,9 @@ class RollbackEvent(models.Model):
     ``pending`` until every target reported; a rollback done by hand elsewhere is recorded with
     its outcome at once (``is_manual``)."""
 
+    # Shown inside the rollout: its changes move the rollout's updated_at (common.apisync).
+    sync_parent = "rollout"
+
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     rollout = models.ForeignKey(Rollout, on_delete=models.CASCADE, related_name="rollbacks")
     wave = models.ForeignKey(
@@ -335,6 +348,9 @@ class RollbackEvent(models.Model):
 
 class RollbackTarget(models.Model):
     """One asset of a requested rollback, with the result its agent or the RMM reported."""
+
+    # Shown inside the rollout: its changes move the rollout's updated_at (common.apisync).
+    sync_parent = "rollback__rollout"
 
     rollback = models.ForeignKey(RollbackEvent, on_delete=models.CASCADE, related_name="targets")
     asset = models.ForeignKey("inventory.Asset", on_delete=models.CASCADE, related_name="+")

@@ -37,6 +37,7 @@ class ScorecardRowSerializer(BriefMixin, serializers.ModelSerializer):
             "ephi_assets",
             "do_not_disrupt_assets",
             "is_regulated",
+            "updated_at",
         ]
         read_only_fields = fields
         brief_fields = ["client", "date", "compliance_pct"]

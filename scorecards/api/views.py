@@ -17,6 +17,7 @@ class ScorecardRowViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     serializer_class = ScorecardRowSerializer
     filterset_class = ScorecardRowFilterSet
     ordering_fields = ["date", "compliance_pct", "open_critical"]
+    search_fields = ["client__name", "client__slug"]
 
     def get_queryset(self):
         return selectors.visible_rows(self.request.user).order_by("-date", "client__name")

@@ -39,6 +39,7 @@ class ClientSerializer(BriefMixin, serializers.ModelSerializer):
             "url",
             "api_url",
             "created_at",
+            "updated_at",
         ]
         brief_fields = ["id", "slug", "name"]
 

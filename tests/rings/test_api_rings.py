@@ -63,6 +63,7 @@ def test_ring_members_with_os_family_and_role(login, personas, fleet):
         "pinned",
         "placed_by",
         "assigned_at",
+        "updated_at",
     }
     # Placed when their agents first reported, or moved by the re-balance asked for.
     assert {m["placed_by"] for m in body["results"]} <= {"first_seen", "request"}

@@ -29,6 +29,7 @@ class UploadSerializer(serializers.ModelSerializer):
             "uploaded_at",
             "started_at",
             "finished_at",
+            "updated_at",
         ]
         read_only_fields = fields
 

@@ -13,6 +13,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from common.api import UUID_PATTERN
+from common.apifilters import StrictSearchFilter
+from common.apisync import UpdatedSinceFilter
 from tenants.permissions import Capability, ClientAccess, current_client, may_import_catalogues
 
 from .. import services
@@ -34,7 +36,9 @@ class _Uploads(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Generi
     lookup_field = "uuid"
     lookup_url_kwarg = "id"
     lookup_value_regex = UUID_PATTERN
-    filter_backends: list = []
+    # No field filters or orderings here; search and incremental sync only.
+    filter_backends: list = [StrictSearchFilter, UpdatedSinceFilter]
+    search_fields = ["name", "hostname"]
     http_method_names = ["get", "post", "head", "options"]
     parser_classes = [MultiPartParser]
 

@@ -113,6 +113,7 @@ class DeliverySerializer(serializers.ModelSerializer):
             "delivered_at",
             "retried_at",
             "payload",
+            "updated_at",
         ]
         read_only_fields = fields
 

@@ -12,6 +12,8 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
+from common.apifilters import StrictSearchFilter
+from common.apisync import UpdatedSinceFilter
 from tenants.permissions import Capability, MspAccess, current_client, visible_clients
 
 from .. import services
@@ -44,7 +46,9 @@ class _EndpointViewSet(
     lookup_field = "uuid"
     lookup_url_kwarg = "id"
     lookup_value_regex = UUID_PATTERN
-    filter_backends: list = []
+    # No field filters or orderings here; search and incremental sync only.
+    filter_backends: list = [StrictSearchFilter, UpdatedSinceFilter]
+    search_fields = ["url", "description"]
     http_method_names = ["get", "post", "patch", "put", "head", "options"]
 
     def scope_client(self):
@@ -117,8 +121,8 @@ class _EndpointViewSet(
     def clients(self, request):
         raise NotImplementedError
 
-    @extend_schema(responses=DeliverySerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @extend_schema(responses=DeliverySerializer(many=True), filters=False)
+    @action(detail=True, methods=["get"], pagination_class=None)
     def deliveries(self, request, id=None):
         """The endpoint's latest deliveries (at most 100), newest first."""
         endpoint = self.get_object()
