@@ -92,10 +92,11 @@ def _raw(software: int) -> tuple[float, int]:
             )
             cursor.execute(
                 "INSERT INTO bench_raw_software (asset_id, kind, name, arch, version, vendor, "
-                "category, first_seen, last_seen) SELECT asset_id, kind, name, arch, version, "
-                "vendor, category, now(), now() FROM raw_load "
+                "category, first_seen, last_seen, updated_at) SELECT asset_id, kind, name, arch, "
+                "version, vendor, category, now(), now(), now() FROM raw_load "
                 "ON CONFLICT (asset_id, kind, name, arch) DO UPDATE SET "
-                "version = EXCLUDED.version, last_seen = EXCLUDED.last_seen"
+                "version = EXCLUDED.version, last_seen = EXCLUDED.last_seen, "
+                "updated_at = EXCLUDED.updated_at"
             )
     return time.perf_counter() - started, rows
 

@@ -182,7 +182,7 @@ def _load_scorecard_history(fleet: list[FleetClient], today) -> int:
             buffer.write(
                 f"{member.client.pk}\t{day.isoformat()}\t{day.isoformat()}T05:17:00+00:00\t"
                 f"{scope}\t{compliant}\t{pct}\t{{}}\t{{}}\t{{}}\t{pct}\t30\t0\t\\N\t"
-                f"{rng.uniform(0, 5):.2f}\t0\t{rng.randint(0, 9)}\t{rng.randint(0, 40)}\t0\t0\tf\n"
+                f"{rng.uniform(0, 5):.2f}\t0\t{rng.randint(0, 9)}\t{rng.randint(0, 40)}\t0\t0\tf\t{day.isoformat()}T05:17:00+00:00\n"
             )
             rows += 1
     buffer.seek(0)
@@ -193,7 +193,7 @@ def _load_scorecard_history(fleet: list[FleetClient], today) -> int:
             "compliant_assets, compliance_pct, by_tier, by_os_family, by_asset_class, "
             "sla_attainment_pct, sla_period_days, exceptions_active, exceptions_max_aging_days, "
             "patch_failure_rate_pct, after_hours_tickets, open_critical, overdue_findings, "
-            "ephi_assets, do_not_disrupt_assets, is_regulated) FROM STDIN",
+            "ephi_assets, do_not_disrupt_assets, is_regulated, updated_at) FROM STDIN",
             buffer,
         )
     return rows
@@ -274,10 +274,11 @@ def _raw_copy_upsert(fleet: list[FleetClient]) -> tuple[float, int]:
                         )
                         cursor.execute(
                             "INSERT INTO fleet_raw_software (asset_id, kind, name, arch, version, "
-                            "vendor, category, first_seen, last_seen) SELECT asset_id, kind, "
-                            "name, arch, version, vendor, category, now(), now() FROM raw_load "
-                            "ON CONFLICT (asset_id, kind, name, arch) DO UPDATE SET "
-                            "version = EXCLUDED.version, last_seen = EXCLUDED.last_seen"
+                            "vendor, category, first_seen, last_seen, updated_at) SELECT asset_id, "
+                            "kind, name, arch, version, vendor, category, now(), now(), now() "
+                            "FROM raw_load ON CONFLICT (asset_id, kind, name, arch) DO UPDATE "
+                            "SET version = EXCLUDED.version, last_seen = EXCLUDED.last_seen, "
+                            "updated_at = EXCLUDED.updated_at"
                         )
                     seconds += time.perf_counter() - started
             finally:

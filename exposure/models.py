@@ -22,6 +22,7 @@ class ExposureFeed(models.Model):
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField()
     created_by = models.CharField(max_length=200)
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["name", "pk"]
@@ -52,6 +53,8 @@ class ExposureAlert(models.Model):
     reset_via = models.CharField(max_length=10, choices=ResetVia.choices)
     ticket_uuid = models.UUIDField(null=True, blank=True, help_text="The PSA ticket opened")
     received_by = models.CharField(max_length=200)
+    # Moves with the alert and with any of its steps (``ExposureStep.sync_parent``).
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-received_at", "-pk"]
@@ -99,6 +102,9 @@ class ExposureStep(models.Model):
     reference = models.CharField(max_length=200, blank=True, help_text="Ticket, call or task")
     detail = models.TextField(blank=True, max_length=2000, help_text="In plain words")
     overdue_at = models.DateTimeField(null=True, blank=True)
+
+    # A step shown inside its alert: a change to it moves the alert's updated_at.
+    sync_parent = "alert"
 
     class Meta:
         ordering = ["alert", "pk"]

@@ -49,6 +49,7 @@ class ExposureAlertSerializer(serializers.ModelSerializer):
             "sla_met",
             "response_minutes",
             "steps",
+            "updated_at",
         ]
 
 
@@ -74,8 +75,17 @@ class ExposureFeedSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ExposureFeed
-        fields = ["id", "name", "secret", "is_active", "created_at", "created_by", "inbound_url"]
-        read_only_fields = ["is_active", "created_at", "created_by"]
+        fields = [
+            "id",
+            "name",
+            "secret",
+            "is_active",
+            "created_at",
+            "created_by",
+            "updated_at",
+            "inbound_url",
+        ]
+        read_only_fields = ["is_active", "created_at", "created_by", "updated_at"]
 
     def get_inbound_url(self, obj: ExposureFeed) -> str:
         return f"exposure-feeds/{obj.uuid}/inbound/"

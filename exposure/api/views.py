@@ -11,6 +11,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
 from common.apiparsers import PayloadTooLarge, max_body_bytes, too_large_detail
+from common.apisync import UpdatedSinceFilter
 from exposure import inbound, services
 from exposure.api.serializers import (
     ExposureAlertInSerializer,
@@ -41,7 +42,7 @@ class ExposureAlertViewSet(
     lookup_field = "uuid"
     lookup_url_kwarg = "id"
     lookup_value_regex = r"[0-9a-fA-F-]{36}"
-    filter_backends: list = []
+    filter_backends = [UpdatedSinceFilter]
     capabilities = {"GET": Capability.VIEW, "POST": Capability.OPERATE}
 
     def get_queryset(self):
@@ -98,7 +99,7 @@ class ExposureFeedViewSet(
     lookup_field = "uuid"
     lookup_url_kwarg = "id"
     lookup_value_regex = r"[0-9a-fA-F-]{36}"
-    filter_backends: list = []
+    filter_backends = [UpdatedSinceFilter]
     capabilities = {"GET": Capability.ADMINISTER, "POST": Capability.ADMINISTER}
 
     def get_queryset(self):
