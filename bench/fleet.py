@@ -182,7 +182,8 @@ def _load_scorecard_history(fleet: list[FleetClient], today) -> int:
             buffer.write(
                 f"{member.client.pk}\t{day.isoformat()}\t{day.isoformat()}T05:17:00+00:00\t"
                 f"{scope}\t{compliant}\t{pct}\t{{}}\t{{}}\t{{}}\t{pct}\t30\t0\t\\N\t"
-                f"{rng.uniform(0, 5):.2f}\t0\t{rng.randint(0, 9)}\t{rng.randint(0, 40)}\t0\t0\tf\t{day.isoformat()}T05:17:00+00:00\n"
+                f"{rng.uniform(0, 5):.2f}\t0\t{rng.randint(0, 9)}\t{rng.randint(0, 40)}\t0\t0\tf\t"
+                f"{day.isoformat()}T05:17:00+00:00\n"
             )
             rows += 1
     buffer.seek(0)
