@@ -482,6 +482,11 @@ CATALOGUE_MAX_AGE_DAYS = {
     "msrc": env.int("CATALOGUE_MSRC_MAX_AGE_DAYS", default=35),
 }
 
+# --- Restore tests -------------------------------------------------------------------------
+# Days a passing restore test of a critical system stays good (a client's restore-test rule
+# starts from this and may change it).
+RESTORE_TEST_MAX_AGE_DAYS = env.int("RESTORE_TEST_MAX_AGE_DAYS", default=90)
+
 # --- SLA watch ----------------------------------------------------------------------------
 # An open finding is announced (finding.due_soon) this many hours before its SLA due time, and
 # again (finding.overdue) once it has passed; the beat sweeps every FINDING_SLA_WATCH_MINUTES.

@@ -43,7 +43,7 @@ from findings.selectors import (
     with_exception_cover,
 )
 from inventory.models import AssetClass
-from rings.selectors import rollout_rows
+from rings.selectors import restore_test_rows, rollout_rows
 
 from . import charts
 from .models import ReportKind
@@ -389,6 +389,7 @@ def hipaa_evidence_pack(client: Any, period: date) -> tuple[str, dict[str, Any]]
     context |= evidence_chain_context(client, period, at=at)
     context |= controls_register_context(start, end, at)
     context |= rollouts_context(start, at)
+    context |= {"restore_test_rows": restore_test_rows(start, at)}
     status = verify_chain()
     context |= {
         "figures": figures,

@@ -524,3 +524,38 @@ declare(
     findings_field="added",
     summary=lambda p: f"{len(p['added'])} finding(s) added; patches {', '.join(p['patches'])}",
 )
+
+# --- restore tests ------------------------------------------------------------------------------
+
+_RESTORE = {"asset": UUID, "hostname": STR, "scheduled_for": STR, "what": STR}
+declare(
+    "restore_test.scheduled",
+    subject="restore_test",
+    label="Restore test scheduled",
+    fields=_RESTORE,
+)
+declare(
+    "restore_test.recorded",
+    subject="restore_test",
+    label="Restore test recorded",
+    fields={
+        **_RESTORE,
+        "outcome": STR,
+        "performed_at": DATETIME,
+        "performed_by": STR,
+        "evidence_url": STR,
+        "note": STR,
+    },
+)
+declare(
+    "restore_test.rule_changed",
+    subject="restore_test_rule",
+    label="Restore-test rule changed",
+    fields={"max_age_days": INT, "gate_waves": BOOL},
+)
+declare(
+    "wave.restore_test_missing",
+    subject="wave",
+    label="Wave held: restore test missing",
+    fields={**_WAVE, "max_age_days": INT, "assets": list_of(STR), "reason": STR},
+)

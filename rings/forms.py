@@ -367,3 +367,26 @@ class ApplyTemplateForm(forms.Form):
         super().__init__(*args, **kwargs)
         if clients is not None:
             self.fields["clients"].queryset = clients
+
+
+# --- restore tests -----------------------------------------------------------------------------
+
+
+class ScheduleRestoreTestForm(forms.Form):
+    asset = forms.UUIDField()
+    scheduled_for = forms.DateField()
+    what = forms.CharField(max_length=TEXT_MAX_LENGTH)
+
+
+class RecordRestoreTestForm(forms.Form):
+    test = forms.UUIDField()
+    outcome = forms.ChoiceField(choices=[("passed", "Passed"), ("failed", "Failed")])
+    performed_at = forms.DateTimeField()
+    performed_by = forms.CharField(max_length=200)
+    evidence_url = forms.URLField(max_length=500, assume_scheme="https")
+    note = forms.CharField(required=False, max_length=TEXT_MAX_LENGTH)
+
+
+class RestoreRuleForm(forms.Form):
+    max_age_days = forms.IntegerField(min_value=1, max_value=730)
+    gate_waves = forms.BooleanField(required=False)

@@ -35,6 +35,8 @@ from .models import (
     PatchPolicy,
     PlacementRun,
     PolicyRun,
+    RestoreOutcome,
+    RestoreTest,
     Ring,
     RingMembership,
     RollbackEvent,
@@ -45,6 +47,7 @@ from .models import (
 )
 
 __all__ = [
+    "restore_test_rows",
     "visible_patch_policies",
     "visible_policy_runs",
     "visible_policy_templates",
@@ -690,3 +693,33 @@ def visible_policy_runs(policy: PatchPolicy) -> QuerySet[PolicyRun]:
 def visible_policy_templates(principal: Any = None) -> QuerySet[PolicyTemplate]:
     """MSP-wide templates (public schema); the callers check the MSP-wide capability."""
     return PolicyTemplate.objects.order_by("name")
+
+
+def restore_test_rows(period_start: datetime, period_end: datetime) -> list[dict[str, Any]]:
+    """The restore tests done in [period_start, period_end), oldest first, for reports:
+    ``{"id", "hostname", "asset_class", "what", "performed_at", "performed_by", "outcome",
+    "outcome_label", "evidence_url", "note"}``."""
+    tests = (
+        RestoreTest.objects.filter(
+            performed_at__gte=period_start,
+            performed_at__lt=period_end,
+            outcome__in=[RestoreOutcome.PASSED, RestoreOutcome.FAILED],
+        )
+        .select_related("asset", "asset__asset_class")
+        .order_by("performed_at", "pk")
+    )
+    return [
+        {
+            "id": str(t.uuid),
+            "hostname": t.asset.hostname,
+            "asset_class": t.asset.asset_class.name,
+            "what": t.what,
+            "performed_at": t.performed_at,
+            "performed_by": t.performed_by,
+            "outcome": t.outcome,
+            "outcome_label": t.get_outcome_display(),
+            "evidence_url": t.evidence_url,
+            "note": t.note,
+        }
+        for t in tests
+    ]

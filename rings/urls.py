@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import policy_views, views
+from . import policy_views, restore_views, views
 
 app_name = "rings"
 urlpatterns = [
@@ -28,6 +28,7 @@ urlpatterns = [
         views.WindowEditView.as_view(),
         name="maintenancewindow_detail",
     ),
+    path("restore-tests/", restore_views.RestoreTestsView.as_view(), name="restoretest_list"),
     # Automatic patch policies.
     path("patch-policies/", policy_views.PolicyListView.as_view(), name="patchpolicy_list"),
     path("patch-policies/new/", policy_views.PolicyCreateView.as_view(), name="patchpolicy_add"),

@@ -124,6 +124,13 @@ def _forms(objects) -> list[tuple[str, str, list[str]]]:
         ("engineer", f"rollouts/{rollout}/halt/", ["reason"]),
         ("engineer", f"rollouts/{rollout}/rollback/", ["wave", "what", "outcome"]),
         ("engineer", f"rollouts/{rollout}/runbook/", ["wave", "check", "passed", "note"]),
+        (
+            "engineer",
+            "restore-tests/",
+            ["action", "asset", "scheduled_for", "what", "test", "outcome", "performed_at"]
+            + ["performed_by", "evidence_url", "note"],
+        ),
+        ("msp_admin", "restore-tests/", ["action", "max_age_days", "gate_waves"]),
         ("account_manager", "reports/", ["kind", "period"]),
         ("msp_admin", "people/", ["action", "email", "role", "user", "invitation"]),
         ("owner_a", "people/", ["action", "email", "role", "user", "invitation"]),

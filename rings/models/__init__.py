@@ -3,6 +3,7 @@ waves, per-asset deployment results, approvals, runbook checks and rollbacks (``
 
 from .fleet import MaintenanceWindow, PlacementRun, Ring, RingMembership
 from .policies import PatchPolicy, PolicyRun
+from .restore import RestoreOutcome, RestoreTest, RestoreTestRule
 from .rollouts import (
     Approval,
     DeploymentResult,
@@ -29,4 +30,7 @@ __all__ = [
     "RollbackTarget",
     "PatchPolicy",
     "PolicyRun",
+    "RestoreOutcome",
+    "RestoreTest",
+    "RestoreTestRule",
 ]

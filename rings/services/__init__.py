@@ -55,6 +55,13 @@ from .recovery import (
     request_rollback,
     resume_rollout,
 )
+from .restore_tests import (
+    lacking_restore_test,
+    record_restore_test,
+    restore_rule,
+    save_restore_rule,
+    schedule_restore_test,
+)
 from .results import (
     confirm_snapshot,
     halt_rollout,
@@ -135,6 +142,11 @@ __all__ = [
     "reboot_policy_for",
     "record_deployment_outcome",
     "record_runbook_check",
+    "lacking_restore_test",
+    "record_restore_test",
+    "restore_rule",
+    "save_restore_rule",
+    "schedule_restore_test",
     "required_approver",
     "restart_mode_for",
     "select_findings",

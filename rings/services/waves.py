@@ -28,6 +28,7 @@ from rings.choices import (
 from rings.models import Approval, DeploymentResult, MaintenanceWindow, Rollout, RunbookCheck, Wave
 from rings.services.approvals import required_approver
 from rings.services.membership import SYSTEM
+from rings.services.restore_tests import lacking_restore_test, restore_rule
 from rings.services.results import _halt, confirm_snapshot
 from rings.services.rollouts import (
     _finding_uuids,
@@ -146,11 +147,13 @@ def promote_wave(*, wave: Wave, at: datetime | None = None, actor: Any = SYSTEM)
         )
         if previous.exists():
             raise ValidationError({"wave": "The previous ring has not passed yet."})
+        results = list(wave.results.select_related("asset", "asset__asset_class"))
+        if _held_for_restore_tests(wave, results, at):
+            return False
         needed = required_approver(wave)
         approval = Approval.objects.filter(wave=wave).select_related("approved_by").first()
         if needed is not None and approval is None:
             return False
-        results = list(wave.results.select_related("asset"))
         if wave.rollout.is_expedited:
             slot = _emergency_slot(at)
             slots = {r.pk: slot for r in results}
@@ -191,6 +194,33 @@ def promote_wave(*, wave: Wave, at: datetime | None = None, actor: Any = SYSTEM)
             expedited=wave.rollout.is_expedited,
             window_start=wave.window_start.isoformat(),
             window_end=wave.window_end.isoformat(),
+        )
+    return True
+
+
+def _held_for_restore_tests(wave: Wave, results: list[DeploymentResult], at: datetime) -> bool:
+    """With the client's restore-test gate on, a wave whose critical members lack a passing
+    restore test within the rule's days does not start: a note and ``wave.restore_test_missing``
+    say which, once for each set of missing systems."""
+    rule = restore_rule()
+    if not rule.gate_waves:
+        return False
+    lacking = sorted(a.hostname for a in lacking_restore_test([r.asset for r in results], at, rule))
+    if not lacking:
+        return False
+    reason = (
+        f"Held: no passing restore test in the last {rule.max_age_days} days for critical "
+        f"system(s) {', '.join(lacking)}; record one on the Restore tests page."
+    )
+    if not any(n.get("note") == reason for n in wave.notes):
+        Wave.objects.filter(pk=wave.pk).update(notes=_note(wave, at, reason))
+        _event(
+            "wave.restore_test_missing",
+            wave,
+            at,
+            max_age_days=rule.max_age_days,
+            assets=lacking,
+            reason=reason,
         )
     return True
 
