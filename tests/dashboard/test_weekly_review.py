@@ -232,6 +232,8 @@ def test_weekly_figures_against_a_hand_worked_week(tenant_a, tenant_b, personas,
     for bad_value in ("abc", "101", "-1", "NaN"):
         answer = admin.post(url, {"failure_rate_threshold_pct": bad_value})
         assert answer.status_code == 400, bad_value
+    with tenant_context(tenant_a):
+        assert get_policy().failure_rate_threshold_pct is None  # nothing written
     assert admin.post(url, {"failure_rate_threshold_pct": "50"}).status_code == 302
     with tenant_context(tenant_a):
         assert get_policy().failure_rate_threshold_pct == Decimal("50.00")
