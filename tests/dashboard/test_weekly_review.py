@@ -25,9 +25,12 @@ from decimal import Decimal
 
 import pytest
 import time_machine
+from django.core import mail
+from django.core.cache import cache
 from django.template.loader import render_to_string
 from django_tenants.utils import tenant_context
 
+from dashboard.digest import send_weekly_digest
 from dashboard.weekly import week_bounds, weekly_review
 from findings.models import Finding
 from integrations.models import PsaTicket
@@ -42,7 +45,8 @@ from rings.services import (
     evaluate_rollout,
     resume_rollout,
 )
-from tenants.models import Client
+from tenants.choices import StaffRole
+from tenants.models import Client, User
 from tests.exceptions_register.factories import make_active
 from tests.integrations import psa_servers as ps
 from tests.integrations.test_psa_connectors import (
@@ -221,6 +225,27 @@ def test_weekly_figures_against_a_hand_worked_week(tenant_a, tenant_b, personas,
         bad = login(personas.engineer).get("/weekly-review/?week=next-tuesday")
         assert bad.status_code == 400 and "is not a date" in bad.content.decode()
         assert login(personas.engineer).get("/weekly-review/?week=9999-12-31").status_code == 400
+
+    # --- the Monday digest: the week just ended, once -------------------------------------------
+    cache.delete("dashboard:weekly-digest:2026-06-01")
+    mail.outbox.clear()
+    staff = set(
+        User.objects.filter(
+            is_active=True, staff_role__in=[StaffRole.MSP_ADMIN, StaffRole.ENGINEER]
+        ).values_list("email", flat=True)
+    )
+    assert {"admin@msp.test", "engineer@msp.test"} <= staff
+    with time_machine.travel(AFTER, tick=False):
+        assert send_weekly_digest(at=AFTER) == len(staff)
+        assert send_weekly_digest(at=AFTER) == 0  # the week is sent once
+    assert {m.to[0] for m in mail.outbox} == staff and len(mail.outbox) == len(staff)
+    digest = mail.outbox[0]
+    assert digest.subject == "PatchOps weekly review, week of 2026-06-01"
+    assert f"Alpha Clinic: compliance {this.compliance_pct:.2f} %" in digest.body
+    assert "after-hours tickets 3 (change 2)" in digest.body
+    assert "jsmith: 1 fixed, median 12.0 h" in digest.body
+    assert "/weekly-review/?week=2026-06-01" in digest.body
+    cache.delete("dashboard:weekly-digest:2026-06-01")
 
     # --- the threshold and the monthly report ---------------------------------------------------
     admin = login(personas.msp_admin)
