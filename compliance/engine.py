@@ -36,6 +36,13 @@ Terms used below (all evaluated at the instant ``at``):
   that was rolled back afterwards stays failed; zero attempts → ``None``).
 * **After-hours patch tickets**: PSA tickets about patching created in the period outside the
   client's business hours in its time zone; weekends (Saturday, Sunday) count as outside.
+* **Time to fix** (the team's own figure): for tickets PatchOps opened on a failure or breach
+  (patching — an overdue finding —, failure-rate breach, failed runbook check) and resolved in
+  the period, ``closed_at − created_at``; per resolver (``PsaTicket.resolved_by``) and overall,
+  count, median and mean hours.
+* **Widen-windows recommendation**: the client's patch failure rate over the period is above the
+  SLA policy's ``failure_rate_threshold_pct`` (none when the threshold is blank or nothing was
+  attempted).
 """
 
 from __future__ import annotations
@@ -65,8 +72,8 @@ from django.utils import timezone
 from common.choices import OsFamily
 from exceptions_register.selectors import active_exceptions_at, excepted_q
 from findings.choices import FindingState, SeverityTier
-from findings.models import Finding
-from integrations.choices import TicketCategory
+from findings.models import Finding, SlaPolicy
+from integrations.choices import TicketCategory, TicketSource
 from integrations.models import PsaTicket
 from inventory import selectors as inventory_selectors
 from inventory.models import Asset, AssetClass, PatchReport
@@ -93,6 +100,9 @@ __all__ = [
     "exception_figures",
     "deployment_counts",
     "after_hours_tickets",
+    "time_to_fix",
+    "TimeToFix",
+    "widen_windows_recommendation",
     "compute",
 ]
 
@@ -419,6 +429,86 @@ def after_hours_tickets(client: Client, start: datetime, end: datetime) -> int:
         category__in=PATCH_TICKET_CATEGORIES,
         is_after_hours=True,
     ).count()
+
+
+@dataclass(frozen=True)
+class TimeToFix:
+    """Time to fix of one group of resolved tickets: the durations in hours (oldest ticket
+    first) and their count, median and mean."""
+
+    hours: tuple[float, ...] = ()
+
+    @property
+    def count(self) -> int:
+        return len(self.hours)
+
+    @property
+    def median_hours(self) -> float | None:
+        values = sorted(self.hours)
+        if not values:
+            return None
+        mid = len(values) // 2
+        if len(values) % 2:
+            return round(values[mid], 2)
+        return round((values[mid - 1] + values[mid]) / 2, 2)
+
+    @property
+    def mean_hours(self) -> float | None:
+        return round(sum(self.hours) / len(self.hours), 2) if self.hours else None
+
+    def __add__(self, other: TimeToFix) -> TimeToFix:
+        return TimeToFix(self.hours + other.hours)
+
+
+def time_to_fix(start: datetime, end: datetime) -> tuple[TimeToFix, dict[str, TimeToFix]]:
+    """(overall, per resolver) time to fix of the failure and breach tickets PatchOps opened and
+    that were resolved in [start, end) — one query; a ticket resolved with no resolver recorded
+    counts under "unrecorded"."""
+    rows = (
+        PsaTicket.objects.filter(
+            source=TicketSource.PATCHOPS,
+            category__in=PATCH_TICKET_CATEGORIES,
+            closed_at__gte=start,
+            closed_at__lt=end,
+        )
+        .order_by("created_at", "pk")
+        .values_list("resolved_by", "created_at", "closed_at")
+    )
+    per: dict[str, list[float]] = {}
+    every: list[float] = []
+    for who, opened, closed in rows:
+        hours = max((closed - opened).total_seconds(), 0) / 3600
+        per.setdefault(who or "unrecorded", []).append(hours)
+        every.append(hours)
+    return TimeToFix(tuple(every)), {k: TimeToFix(tuple(v)) for k, v in sorted(per.items())}
+
+
+def widen_windows_recommendation(
+    failed: int, attempted: int, *, threshold: Decimal | None = None
+) -> dict[str, Any] | None:
+    """The recommendation to widen the client's maintenance windows when its patch failure
+    rate (``failed`` ÷ ``attempted`` of a period) is above the SLA policy's threshold, else
+    None. ``threshold`` defaults to the current client's policy."""
+    if threshold is None:
+        threshold = (
+            SlaPolicy.objects.order_by("pk")
+            .values_list("failure_rate_threshold_pct", flat=True)
+            .first()
+        )
+    rate = pct(failed, attempted)
+    if threshold is None or rate is None or rate <= threshold:
+        return None
+    return {
+        "failure_rate": rate,
+        "threshold": threshold,
+        "failed": failed,
+        "attempted": attempted,
+        "text": (
+            f"The patch failure rate was {rate} % ({failed} of {attempted} deployments), above "
+            f"the {threshold} % threshold of the SLA policy: consider widening this client's "
+            "maintenance windows so installs and reboots have the time they need."
+        ),
+    }
 
 
 # --- one client, all figures ----------------------------------------------------------------

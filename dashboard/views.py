@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
@@ -36,6 +37,8 @@ from tenants.models import Client
 from tenants.permissions import (
     Capability,
     ClientPageMixin,
+    MspPageMixin,
+    has_capability,
     has_msp_capability,
     require,
     visible_clients,
@@ -43,6 +46,7 @@ from tenants.permissions import (
 from tenants.tiers import TIERS, Plan, tier_of
 
 from .plans import change_plan, plan_rows
+from .weekly import weekly_review
 
 
 class HomeView(LoginRequiredMixin, TemplateView):
@@ -278,3 +282,40 @@ class PlansView(LoginRequiredMixin, TemplateView):
                 request, f"{client.name} was already on the {tier_of(client).label} plan."
             )
         return redirect(request.get_full_path())
+
+
+class WeeklyReviewView(MspPageMixin, TemplateView):
+    """The team's own numbers for the week (``?week=YYYY-MM-DD``, any day of it; default this
+    week) against the week before: per client, across the MSP and per engineer. For MSP-wide
+    staff (the view capability across every client)."""
+
+    template_name = "dashboard/weekly_review.html"
+    msp_capability = Capability.VIEW
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        raw = request.GET.get("week", "").strip()
+        day = timezone.localdate()
+        error = ""
+        if raw:
+            try:
+                chosen = date.fromisoformat(raw)
+            except ValueError:
+                error = f"“{raw[:40]}” is not a date (YYYY-MM-DD); showing this week."
+            else:
+                if 2000 <= chosen.year <= 2999:
+                    day = chosen
+                else:
+                    error = "Choose a week from the year 2000 on; showing this week."
+        clients = [
+            c
+            for c in visible_clients(request.user)
+            if has_capability(request.user, c, Capability.VIEW)
+        ]
+        review = weekly_review(clients, day)
+        context = self.get_context_data(
+            review=review,
+            error=error,
+            previous_week=(day - timedelta(days=7)).isoformat(),
+            next_week=(day + timedelta(days=7)).isoformat(),
+        )
+        return self.render_to_response(context, status=400 if error else 200)

@@ -146,6 +146,13 @@ declare(
     fields={"changed_rules": list_of(OBJECT), "redated_findings": INT, "change": INT},
 )
 
+declare(
+    "sla_policy.threshold_changed",
+    subject="sla_policy",
+    label="SLA failure-rate threshold changed",
+    fields={"failure_rate_threshold_pct": STR, "previous": STR},
+)
+
 
 def _sla_milestone(what: str) -> Any:
     def summary(p: dict[str, Any]) -> str:

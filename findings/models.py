@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from django.contrib.postgres.fields import ArrayField
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from .choices import (
@@ -92,6 +93,15 @@ class SlaPolicy(models.Model):
     """The client's patch SLA: one per client schema, holding one rule per asset class × tier."""
 
     name = models.CharField(max_length=100, default="Patch SLA")
+    failure_rate_threshold_pct = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+        help_text="Client-level patch failure rate (%) over a report's period above which the "
+        "monthly report recommends widening the client's maintenance windows (blank: never).",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

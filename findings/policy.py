@@ -5,6 +5,7 @@ concern and are kept with their history and an evidence event."""
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -177,3 +178,43 @@ def update_sla_policy(*, rules: list[dict[str, Any]], actor: Any, at: datetime) 
 
 def _rule_key(rule: SlaRule) -> tuple[str, int]:
     return (rule.asset_class.key, risk.TIER_RANK.get(rule.tier, 9))
+
+
+def set_failure_rate_threshold(*, value: Any, actor: Any, at: datetime) -> SlaPolicy:
+    """Set (or clear, with ``None`` or "") the client-level failure-rate threshold (%) of the SLA
+    policy. Raises ``ValidationError`` (nothing written) unless it is a number from 0 to 100."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        threshold = None
+    else:
+        try:
+            threshold = Decimal(str(value).strip())
+        except (InvalidOperation, ValueError):
+            raise ValidationError(
+                {"failure_rate_threshold_pct": "Give a percentage from 0 to 100."}
+            ) from None
+        if not threshold.is_finite() or not (0 <= threshold <= 100):
+            raise ValidationError(
+                {"failure_rate_threshold_pct": "Give a percentage from 0 to 100."}
+            )
+        threshold = threshold.quantize(Decimal("0.01"))
+    with transaction.atomic():
+        policy = SlaPolicy.objects.select_for_update().get(pk=get_policy().pk)
+        before = policy.failure_rate_threshold_pct
+        if before == threshold:
+            raise ValidationError({"failure_rate_threshold_pct": "Nothing changed."})
+        SlaPolicy.objects.filter(pk=policy.pk).update(
+            failure_rate_threshold_pct=threshold, updated_at=at
+        )
+        record_event(
+            kind="sla_policy.threshold_changed",
+            subject_type="sla_policy",
+            subject_id=policy.pk,
+            actor=actor,
+            occurred_at=at,
+            payload={
+                "failure_rate_threshold_pct": str(threshold) if threshold is not None else "",
+                "previous": str(before) if before is not None else "",
+            },
+        )
+        policy.refresh_from_db()
+    return policy

@@ -328,6 +328,8 @@ class SlaPolicyView(ClientPageMixin, TemplateView):
         return context
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if "failure_rate_threshold_pct" in request.POST:
+            return self._post_threshold(request, **kwargs)
         rules = []
         for rule in selectors.sla_rules():
             prefix = f"{rule.asset_class.key}.{rule.tier}."
@@ -355,6 +357,26 @@ class SlaPolicyView(ClientPageMixin, TemplateView):
             return self.render_to_response(context, status=400)
         messages.success(
             request, f"SLA policy saved; {change.redated_findings} open finding(s) re-dated."
+        )
+        return redirect(request.path)
+
+    def _post_threshold(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        try:
+            policy = sla_policy.set_failure_rate_threshold(
+                value=request.POST.get("failure_rate_threshold_pct", ""),
+                actor=request.user,
+                at=timezone.now(),
+            )
+        except ValidationError as exc:
+            context = self.get_context_data(**kwargs)
+            context["errors"] = exc.message_dict
+            return self.render_to_response(context, status=400)
+        value = policy.failure_rate_threshold_pct
+        messages.success(
+            request,
+            f"Failure-rate threshold set to {value} %."
+            if value is not None
+            else "Threshold cleared.",
         )
         return redirect(request.path)
 

@@ -172,6 +172,12 @@ class PsaTicket(models.Model):
         max_length=12, choices=TicketMeaning.choices, default=TicketMeaning.OPEN
     )
     closed_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text="Who resolved it: the person whose action closed it in PatchOps, the PSA "
+        "member who closed it, or psa:<kind> when the PSA does not say.",
+    )
     # Moves on every change (also through QuerySet.update()): the API's ?updated_since=.
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -231,10 +231,17 @@ def note_subject(*, subject_type: str, subject_id: str, text: str, key: str) -> 
 
 
 def close_subject(
-    *, subject_type: str, subject_id: str, reason: str, key: str, at: datetime | None = None
+    *,
+    subject_type: str,
+    subject_id: str,
+    reason: str,
+    key: str,
+    at: datetime | None = None,
+    resolved_by: str = "",
 ) -> int:
     """Close the open tickets of a subject: a closing note with the evidence link, then the
-    closed status; returns how many."""
+    closed status; returns how many. ``resolved_by`` names whose action resolved it (the actor of
+    the event that closes it: the engineer who resumed the rollout, the signer…)."""
     at = at or timezone.now()
     link = evidence_link(subject_type, subject_id)
     count = 0
@@ -243,7 +250,9 @@ def close_subject(
         text = f"{reason}\nEvidence: {link}"
         _enqueue(conn, ticket, "ticket.note", {"text": text, "closing": True}, f"close-note:{key}")
         _enqueue(conn, ticket, "ticket.close", {"link": link, "reason": reason}, f"close:{key}")
-        PsaTicket.objects.filter(pk=ticket.pk).update(closed_at=at, meaning=TicketMeaning.CLOSED)
+        PsaTicket.objects.filter(pk=ticket.pk).update(
+            closed_at=at, meaning=TicketMeaning.CLOSED, resolved_by=resolved_by[:255]
+        )
         record_event(
             kind="ticket.closed",
             subject_type="psa_ticket",
@@ -387,6 +396,11 @@ def _belongs(conn: PsaConnection, remote: psa_vendors.Remote) -> bool:
     return not (conn.board_ref and remote.board and remote.board != str(conn.board_ref))
 
 
+def _resolver(conn: PsaConnection, remote: psa_vendors.Remote) -> str:
+    """Who closed a ticket in the PSA: the member it names, else ``psa:<kind>``."""
+    return (remote.resolved_by or f"psa:{conn.kind}")[:255]
+
+
 def apply_remote(
     conn: PsaConnection, remote: psa_vendors.Remote, *, via: str, at: datetime | None = None
 ) -> PsaTicket | None:
@@ -416,6 +430,7 @@ def apply_remote(
             external_status=status_label[:120],
             meaning=meaning,
             closed_at=at if meaning == TicketMeaning.CLOSED else None,
+            resolved_by=_resolver(conn, remote) if meaning == TicketMeaning.CLOSED else "",
         )
         record_event(
             kind="ticket.reported",
@@ -439,6 +454,11 @@ def apply_remote(
         external_status=status_label[:120],
         meaning=meaning,
         closed_at=(ticket.closed_at or at) if meaning == TicketMeaning.CLOSED else None,
+        resolved_by=(
+            (ticket.resolved_by or _resolver(conn, remote))
+            if meaning == TicketMeaning.CLOSED
+            else ""
+        ),
     )
     record_event(
         kind="ticket.status_changed",
@@ -562,6 +582,7 @@ def on_event(event: Any) -> None:
             reason=f"The exception was {verb}.",
             key=f"event:{event.sequence}",
             at=event.occurred_at,
+            resolved_by=event.actor,
         )
     elif kind == "finding.overdue":
         _finding_overdue(event)
@@ -572,6 +593,7 @@ def on_event(event: Any) -> None:
             reason="The finding is verified fixed.",
             key=f"event:{event.sequence}",
             at=event.occurred_at,
+            resolved_by=event.actor,
         )
     elif kind == "rollout.halted":
         note_subject(
@@ -588,6 +610,7 @@ def on_event(event: Any) -> None:
             reason=f"The rollout {verb}; it has recovered.",
             key=f"event:{event.sequence}",
             at=event.occurred_at,
+            resolved_by=event.actor,
         )
 
 

@@ -51,6 +51,8 @@ class Remote:
     created_at: datetime | None
     company: str
     board: str
+    # Who closed it, as the PSA names them (blank when it does not say).
+    resolved_by: str = ""
 
 
 def _json(body: Any) -> bytes:
@@ -147,6 +149,7 @@ class ConnectWise:
                     created_at=_when(info.get("dateEntered") or item.get("dateEntered")),
                     company=str((item.get("company") or {}).get("id", "")),
                     board=str((item.get("board") or {}).get("id", "")),
+                    resolved_by=str(item.get("closedBy") or "")[:255],
                 )
             )
         return out
@@ -241,6 +244,11 @@ class Autotask:
             created_at=_when(item.get("createDate")),
             company=str(item.get("companyID", "")),
             board=str(item.get("queueID", "") or ""),
+            resolved_by=(
+                f"resource:{item['completedByResourceID']}"
+                if item.get("completedByResourceID")
+                else ""
+            ),
         )
 
     def tickets(self, body: Any) -> list[Remote]:

@@ -28,6 +28,7 @@ SCHEDULE_APPS = [
     "reports",
     "notifications",
     "exposure",
+    "dashboard",
 ]
 app.conf.beat_schedule = {}
 for _app in SCHEDULE_APPS:

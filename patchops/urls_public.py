@@ -7,7 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from accounts import urls_audit
 from catalogue.views import CatalogueFreshnessPage
-from dashboard.views import HomeView, PlansView
+from dashboard.views import HomeView, PlansView, WeeklyReviewView
 from tenants.views import health
 
 api_v1 = [
@@ -27,6 +27,7 @@ api_v1 = [
 urlpatterns = [
     path("", HomeView.as_view(), name="home"),
     path("plans/", PlansView.as_view(), name="plans"),
+    path("weekly-review/", WeeklyReviewView.as_view(), name="weekly-review"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("notifications.urls")),

@@ -294,6 +294,10 @@ def monthly_compliance(client: Any, period: date) -> tuple[str, dict[str, Any]]:
     top = list(remediated_in_period(start, at)[:TOP_RISKS])
     context |= compliance_rows(figures.compliance)
     context |= _failure_context(figures)
+    # The client-level failure-rate threshold of the SLA policy, for the account manager.
+    context["widen_windows"] = engine.widen_windows_recommendation(
+        figures.deployments_failed, figures.deployments_attempted
+    )
     context |= _reporting_context(figures)
     context |= rollouts_context(start, at)
     context |= {

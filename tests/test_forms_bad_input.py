@@ -97,6 +97,7 @@ def _forms(objects) -> list[tuple[str, str, list[str]]]:
                 for f in ("window_hours", "reboot_policy", "reboot_weekday", "reboot_time")
             ],
         ),
+        ("msp_admin", "sla-policy/", ["failure_rate_threshold_pct"]),
         (
             "msp_admin",
             "rings/",
