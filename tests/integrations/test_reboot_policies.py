@@ -5,7 +5,7 @@ inventory without the pending restart arrives. Everything goes through the API a
 (agent jobs, discovery push) and the portal's pages."""
 
 import math
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -17,6 +17,7 @@ from evidence.models import EvidenceEvent
 from findings.choices import FindingState, RebootPolicy, SeverityTier
 from findings.policy import update_sla_policy
 from integrations.models import AgentJob
+from integrations.reboot import next_local_time
 from inventory.models import Asset
 from patchops_agent.jobs import run_job
 from rings.choices import RolloutSelection, WaveState
@@ -302,3 +303,15 @@ def test_a_finding_is_held_unverified_while_a_restart_is_pending(
         assert verified.payload["held_for_restart_since"] == pushed.isoformat()
         asset.refresh_from_db()
         assert not asset.reboot_pending and asset.reboot_pending_since is None
+
+
+def test_a_scheduled_restart_the_spring_forward_change_skips_runs_an_hour_later():
+    chicago = ZoneInfo("America/Chicago")
+    friday = datetime(2026, 3, 6, 12, 0, tzinfo=chicago)  # DST starts Sunday 8 March, 02:00
+    moment = next_local_time(6, time(2, 30), chicago, friday)
+    assert moment == datetime(2026, 3, 8, 3, 30, tzinfo=chicago).astimezone(UTC)
+    # An ordinary Sunday: the wall time itself, a week on when this week's has passed.
+    after = datetime(2026, 3, 15, 3, 0, tzinfo=chicago)
+    assert next_local_time(6, time(2, 30), chicago, after) == datetime(
+        2026, 3, 22, 2, 30, tzinfo=chicago
+    ).astimezone(UTC)
