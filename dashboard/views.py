@@ -25,6 +25,8 @@ from compliance import engine
 from exceptions_register.selectors import awaiting_signature
 from findings.choices import FindingState, SeverityTier
 from findings.models import OPEN_STATES, Finding
+from inventory.choices import RebootApproval
+from inventory.selectors import reboot_counts
 from privileged.selectors import identity_mfa, register_counts
 from reports.models import StoredReport
 from rings.choices import RolloutState, WaveState
@@ -186,6 +188,22 @@ class ClientHomeView(ClientPageMixin, TemplateView):
             ("kev", "In CISA KEV", counts["kev"], f"{findings_url}?{open_states}&is_kev=true"),
         ]
         context["findings_total"] = counts["total"]
+        reboots = reboot_counts()
+        assets_url = f"{self.client.get_absolute_url()}assets/"
+        context["reboot_counts"] = [
+            (
+                "reboot-pending",
+                "Reboot pending",
+                reboots["pending"],
+                f"{assets_url}?reboot_pending=true",
+            ),
+            (
+                "reboot-approval",
+                "Reboot pending approval",
+                reboots["awaiting"],
+                f"{assets_url}?reboot_approval={RebootApproval.AWAITING}",
+            ),
+        ]
         context["compliance"] = breakdown
         context["not_reporting"] = list(
             engine.not_reporting_assets(now, window=breakdown.staleness_window)[

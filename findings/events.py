@@ -136,8 +136,18 @@ declare(
                 )
             )
         ),
+        # Absent in events recorded before restarts held verification.
+        "held_for_restart_since": optional(nullable(DATETIME)),
     },
     summary=_verified,
+)
+declare(
+    "finding.verification_held",
+    subject="finding",
+    subject_is_finding=True,
+    label="Verification waits for a restart",
+    fields={"patch": STR, "hostname": STR, "proof": STR, "reason": STR},
+    summary=lambda p: f"{p['patch']} installed on {p['hostname']}; waits for a restart",
 )
 declare(
     "sla_policy.changed",

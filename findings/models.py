@@ -56,6 +56,9 @@ class Finding(models.Model):
     due_at = models.DateTimeField()
     deployed_at = models.DateTimeField(null=True, blank=True)
     verified_at = models.DateTimeField(null=True, blank=True)
+    # The fix is installed but the asset reports a restart pending: not verified until an
+    # inventory without the pending restart shows the fix.
+    awaiting_reboot_since = models.DateTimeField(null=True, blank=True)
     # The due time the SLA watch last announced (``finding.due_soon`` / ``finding.overdue``): a
     # due time announced once is not announced again; a new due time (re-tiering, an SLA change,
     # a reopening) is.

@@ -249,7 +249,14 @@ def refresh_findings(*, asset_ids: Iterable[int], at: datetime) -> RefreshSummar
         return summary
     assets = list(
         Asset.objects.filter(pk__in=ids).only(
-            "pk", "os_family", "os_name", "os_version", "os_build", "os_arch", "asset_class_id"
+            "pk",
+            "os_family",
+            "os_name",
+            "os_version",
+            "os_build",
+            "os_arch",
+            "asset_class_id",
+            "reboot_pending",
         )
     )
     with_pending = set(

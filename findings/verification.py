@@ -165,6 +165,53 @@ def os_records_for(findings: list[Finding], at: datetime) -> dict[int, OsInstall
     return found
 
 
+REBOOT_HOLD_REASON = (
+    "The fix is installed but the asset reports a restart pending: verified once an inventory "
+    "without the pending restart shows it."
+)
+
+
+def _restart_pending(asset_ids: list[int], assets: dict[int, Asset]) -> set[int]:
+    """The assets (of ``asset_ids``) that report a restart pending."""
+    known = {pk for pk in asset_ids if pk in assets}
+    pending = {pk for pk in known if assets[pk].reboot_pending}
+    unknown = [pk for pk in asset_ids if pk not in known]
+    if unknown:
+        pending |= set(
+            Asset.objects.filter(pk__in=unknown, reboot_pending=True).values_list("pk", flat=True)
+        )
+    return pending
+
+
+def _hold_for_restart(
+    held: list[tuple[Finding, str]], assets: dict[int, Asset], at: datetime
+) -> None:
+    """Findings whose fix waits for a restart stay open; the first time, with an event."""
+    new = [(f, proof) for f, proof in held if f.awaiting_reboot_since is None]
+    if not new:
+        return
+    Finding.objects.filter(pk__in=[f.pk for f, _ in new]).update(awaiting_reboot_since=at)
+    events = []
+    for finding, proof in new:
+        asset = assets.get(finding.asset_id)
+        events.append(
+            {
+                "kind": "finding.verification_held",
+                "subject_type": "finding",
+                "subject_id": finding.uuid,
+                "actor": "system",
+                "occurred_at": at,
+                "payload": {
+                    "patch": finding.patch_identifier,
+                    "hostname": asset.hostname if asset is not None else "",
+                    "proof": proof,
+                    "reason": REBOOT_HOLD_REASON,
+                },
+            }
+        )
+    record_events(events)
+
+
 def verify_findings_for_asset(
     asset: Asset, at: datetime, *, satisfied_kbs: set[str] | None = None
 ) -> int:
@@ -210,7 +257,10 @@ def _verify_many(
         sorted({f.asset_id for f in outstanding}),
         names={f.package_name for f in outstanding if f.package_name},
     )
+    restarting = _restart_pending(asset_ids, assets)
     proven: list[tuple[Finding, str]] = []
+    held: list[tuple[Finding, str]] = []
+    released: list[int] = []
     for finding in outstanding:
         proof = _fix_evidence(
             finding,
@@ -218,8 +268,15 @@ def _verify_many(
             satisfied.get(finding.asset_id),
             (proofs or {}).get(finding.asset_id),
         )
-        if proof is not None:
+        if proof is not None and finding.asset_id in restarting:
+            held.append((finding, proof))
+        elif proof is not None:
             proven.append((finding, proof))
+        elif finding.awaiting_reboot_since is not None:
+            released.append(finding.pk)
+    _hold_for_restart(held, assets, at)
+    if released:
+        Finding.objects.filter(pk__in=released).update(awaiting_reboot_since=None)
     if not proven:
         return counts
     Finding.objects.filter(pk__in=[f.pk for f, _ in proven]).update(
@@ -246,6 +303,11 @@ def _verify_many(
                     "within_sla": at <= finding.due_at,
                     # The OS's own record of the install, where it wrote one down.
                     "os_record": (cited[finding.pk].citation() if finding.pk in cited else None),
+                    "held_for_restart_since": (
+                        finding.awaiting_reboot_since.isoformat()
+                        if finding.awaiting_reboot_since
+                        else None
+                    ),
                 },
             }
         )

@@ -40,6 +40,7 @@ class JobAction(models.TextChoices):
     INSTALL = "install", "Install"
     SNAPSHOT = "snapshot", "Snapshot"
     ROLLBACK = "rollback", "Roll back"
+    REBOOT = "reboot", "Restart (approved)"
 
 
 class JobStatus(models.TextChoices):

@@ -25,6 +25,7 @@ from django.utils import timezone
 from . import hooks, outbox
 from .choices import DeliveryKind, JobAction, JobStatus
 from .models import AgentJob, OutboxMessage, RmmWebhook
+from .reboot import reboot_instructions
 
 if TYPE_CHECKING:
     from inventory.models import Asset
@@ -131,13 +132,17 @@ class AgentJobConnector(Connector):
                     status__in=[JobStatus.QUEUED, JobStatus.DISPATCHED],
                 ).update(status=JobStatus.EXPIRED)
             not_before, not_after = self._window(wave, asset)
+            policy = self._reboot(wave, asset)
             AgentJob.objects.create(
                 asset=asset,
                 agent_id=asset.agent_id,
                 wave=wave,
                 action=JobAction.INSTALL,
                 packages=packages_for(wave, asset),
-                reboot_policy=self._reboot(wave, asset),
+                reboot_policy=policy,
+                reboot=reboot_instructions(
+                    asset, policy, not_before=not_before, not_after=not_after, at=now
+                ),
                 not_before=not_before,
                 not_after=not_after,
                 created_at=now,
@@ -187,6 +192,13 @@ class AgentJobConnector(Connector):
                     action=JobAction.ROLLBACK,
                     packages=target.packages,
                     reboot_policy=target.result.reboot_policy if target.result else "",
+                    reboot=reboot_instructions(
+                        asset,
+                        target.result.reboot_policy if target.result else "",
+                        not_before=None,
+                        not_after=None,
+                        at=now,
+                    ),
                     created_at=now,
                 )
             )

@@ -40,6 +40,13 @@ for _kind, _label in (
         fields={"action": STR, "packages": list_of(OBJECT)},
     )
 declare(
+    "asset.reboot_approved",
+    subject="asset",
+    label="Restart approved",
+    fields={"hostname": STR, "job": STR, "pending_since": nullable(DATETIME)},
+    summary=lambda p: f"Restart of {p['hostname']} approved",
+)
+declare(
     "delivery.retried",
     subject="outbox_message",
     label="Outbound call sent again",

@@ -225,6 +225,11 @@ class AgentJob(models.Model):
     action = models.CharField(max_length=10, choices=JobAction.choices)
     packages = models.JSONField(default=list, blank=True, help_text="[{name, version, advisory}]")
     reboot_policy = models.CharField(max_length=20, blank=True)
+    reboot = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="How the agent restarts after the job: the policy's time, notice or approval.",
+    )
     not_before = models.DateTimeField(null=True, blank=True)
     not_after = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=12, choices=JobStatus.choices, default=JobStatus.QUEUED)

@@ -13,8 +13,9 @@ from django.utils import timezone
 from evidence.services import record_event
 
 from . import hooks
-from .choices import JobStatus, TicketCategory, TicketPriority
+from .choices import JobAction, JobStatus, TicketCategory, TicketPriority
 from .models import AgentJob, PsaTicket
+from .reboot import record_reboot_report
 
 __all__ = ["is_after_hours", "open_ticket", "claim_agent_jobs", "record_job_result"]
 
@@ -180,6 +181,10 @@ def record_job_result(
             payload={"action": job.action, "packages": packages},
             occurred_at=at,
         )
+        record_reboot_report(job=job, reboot_required=payload.get("reboot_required", False), at=at)
+        if job.action == JobAction.REBOOT:
+            job.refresh_from_db()
+            return job
         failed = [p for p in packages if p.get("status") == "failed"]
         message = "; ".join(f"{p.get('name')}: {p.get('message', '')}".strip() for p in failed)
         # The rollout's side (deployment, snapshot or rollback outcome): rings, via hooks.

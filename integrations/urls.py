@@ -14,6 +14,11 @@ urlpatterns = [
     ),
     path("integrations/psa/", views.PsaPageView.as_view(), name="psa"),
     path(
+        "assets/<uuid:uuid>/approve-reboot/",
+        views.ApproveRebootView.as_view(),
+        name="approve_reboot",
+    ),
+    path(
         "integrations/psa/messages/<uuid:pk>/retry/",
         views.PsaRetryView.as_view(),
         name="psa_retry",

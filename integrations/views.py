@@ -14,6 +14,7 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from common.pagination import page_of
+from inventory.selectors import visible_assets
 from tenants.permissions import Capability, ClientPageMixin
 
 from . import psa
@@ -21,6 +22,7 @@ from .filters import OutboxMessageFilterSet
 from .forms import PsaConnectionForm
 from .models import PsaConnection, PsaTicket
 from .outbox import retry_message, retry_refusal
+from .reboot import RebootApprovalRefused, approve_reboot
 from .selectors import visible_outbox_messages
 
 PAGE_SIZE = 50
@@ -140,3 +142,22 @@ class PsaRetryView(ClientPageMixin, View):
         else:
             messages.success(request, f"{message.event} to {message.target} is queued again.")
         return redirect("integrations:psa")
+
+
+class ApproveRebootView(ClientPageMixin, View):
+    """POST only: approve the restart an asset awaits under manual approval (operate)."""
+
+    capability = Capability.OPERATE
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, uuid: Any, **kwargs: Any) -> HttpResponse:
+        asset = get_object_or_404(visible_assets(request.user, self.client), uuid=uuid)
+        try:
+            approve_reboot(asset=asset, actor=request.user)
+        except RebootApprovalRefused as exc:
+            messages.error(request, f"Nothing was approved: {exc}")
+        else:
+            messages.success(
+                request, f"Restart of {asset.hostname} approved; queued for its agent."
+            )
+        return redirect(reverse("inventory:asset_detail", kwargs={"uuid": asset.uuid}))

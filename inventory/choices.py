@@ -14,6 +14,7 @@ __all__ = [
     "UnknownDeviceState",
     "InstallRecordSource",
     "InstallOutcome",
+    "RebootApproval",
 ]
 
 
@@ -126,3 +127,8 @@ class InstallOutcome(models.TextChoices):
     FAILED = "failed", "Failed"
     REMOVED = "removed", "Removed"
     STARTED = "started", "Started"
+
+
+class RebootApproval(models.TextChoices):
+    AWAITING = "awaiting", "Reboot pending approval"
+    APPROVED = "approved", "Reboot approved"

@@ -14,6 +14,7 @@ from .choices import (
     DataFlow,
     DiscoveryRunSource,
     DiscoveryRunStatus,
+    RebootApproval,
     SoftwareCategory,
     SoftwareKind,
     UnknownDeviceState,
@@ -69,6 +70,12 @@ class AssetFilterSet(filters.FilterSet):
         field_name="is_managed", exclude=True, label="Unknown", widget=yes_no()
     )
     site = filters.CharFilter(field_name="site__name", lookup_expr="iexact", label="Site")
+    reboot_pending = filters.BooleanFilter(
+        field_name="reboot_pending", label="Reboot pending", widget=yes_no()
+    )
+    reboot_approval = filters.ChoiceFilter(
+        choices=RebootApproval.choices, label="Reboot approval", empty_label="Any"
+    )
     seen_after = IsoDateTimeFilter(
         field_name="last_seen", lookup_expr="gte", label="Last seen on or after"
     )
@@ -86,6 +93,8 @@ class AssetFilterSet(filters.FilterSet):
             "is_stale",
             "is_managed",
             "unknown",
+            "reboot_pending",
+            "reboot_approval",
         ]
 
     def search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:

@@ -23,6 +23,7 @@ from .choices import (
     DiscoveryRunStatus,
     InstallOutcome,
     InstallRecordSource,
+    RebootApproval,
     ReportedSeverity,
     SoftwareCategory,
     SoftwareChangeKind,
@@ -136,6 +137,18 @@ class Asset(models.Model):
     has_reported_updates = models.BooleanField(
         default=False, help_text="The device has reported its pending updates at least once."
     )
+    # The restart the device reports pending (discovery payload ``reboot_pending``, or an agent
+    # job's result); cleared by a later inventory that reports none.
+    reboot_pending = models.BooleanField(default=False)
+    reboot_pending_since = models.DateTimeField(null=True, blank=True)
+    reboot_approval = models.CharField(
+        max_length=10,
+        choices=RebootApproval.choices,
+        blank=True,
+        help_text="Manual-approval restarts: awaiting a person's approval, or approved.",
+    )
+    reboot_approved_by = models.CharField(max_length=254, blank=True)
+    reboot_approved_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["hostname"]

@@ -127,6 +127,8 @@ class Device:
     attributes: dict[str, Any] = field(default_factory=dict)
     # The OS's own install records (``os_install_records``); None when not collected.
     install_records: list[InstallRecordRow] | None = None
+    # Whether the device reports a restart pending (``reboot_pending``); None when not sent.
+    reboot_pending: bool | None = None
 
 
 class _Errors:
@@ -511,6 +513,9 @@ def _device(obj: Any, path: str, errs: _Errors) -> Device | None:
     attrs_obj = _object(obj.get("patchops"), f"{pre}patchops", errs)
     attributes = _attributes(attrs_obj, f"{pre}patchops", errs) if attrs_obj else {}
     collected_at = _timestamp(obj.get("collected_at"), f"{pre}collected_at", errs)
+    reboot_pending = None
+    if obj.get("reboot_pending") is not None:
+        reboot_pending = _bool(obj.get("reboot_pending"), f"{pre}reboot_pending", errs)
     if len(errs.errors) > before:
         return None
     return Device(
@@ -526,6 +531,7 @@ def _device(obj: Any, path: str, errs: _Errors) -> Device | None:
         pending_updates=updates,
         attributes=attributes,
         install_records=install_records,
+        reboot_pending=reboot_pending,
     )
 
 

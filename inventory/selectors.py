@@ -21,6 +21,7 @@ from .choices import (
     AssetRole,
     DiscoveryRunSource,
     InstallRecordSource,
+    RebootApproval,
     SoftwareCategory,
     SoftwareKind,
     UnknownDeviceState,
@@ -453,4 +454,15 @@ def is_discovery_due(*, client: Client, now: Any) -> bool:
         hour=schedule.local_hour,
         weekday=schedule.weekday,
         last_started=last,
+    )
+
+
+def reboot_counts() -> dict[str, int]:
+    """How many of the client's assets report a restart pending, and how many of those await a
+    person's approval (one query)."""
+    return Asset.objects.aggregate(
+        pending=Count("pk", filter=Q(reboot_pending=True)),
+        awaiting=Count(
+            "pk", filter=Q(reboot_pending=True, reboot_approval=RebootApproval.AWAITING)
+        ),
     )

@@ -59,6 +59,7 @@ from patchops_agent.parsers.powershell import (
     windows_pending_from_ps,
 )
 from patchops_agent.parsers.systeminfo import parse_systeminfo_csv
+from patchops_agent.reboot import restart_pending
 
 
 def linux_os_version(os_release_path: str = "/etc/os-release") -> dict[str, Any] | None:
@@ -467,6 +468,7 @@ def collect(state_dir: Path, *, pending: bool = True) -> dict[str, Any]:
             "platform": system.casefold(),
             "arch": platform.machine(),
         }
+    payload["reboot_pending"] = restart_pending(system)
     records = install_records(system, read_records_mark(state_dir))
     if records is not None:
         payload["os_install_records"] = records

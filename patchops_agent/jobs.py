@@ -9,11 +9,11 @@ import re
 import shutil
 import subprocess
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from patchops_agent.base import INSTALL_TIMEOUT, UTC, now_iso
 from patchops_agent.parsers.powershell import _as_list
+from patchops_agent.reboot import carry_out, describe, reboot_plan, restart_pending
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9+._:~@/\-]{0,200}$")
 
@@ -160,8 +160,14 @@ def _parse_time(value: Any) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def run_job(job: dict[str, Any], agent: str, *, dry_run: bool) -> dict[str, Any]:
-    """Run one job and return the result body the server expects."""
+def run_job(
+    job: dict[str, Any], agent: str, *, dry_run: bool, system: str | None = None
+) -> dict[str, Any]:
+    """Run one job and return the result body the server expects.
+
+    ``system`` (``platform.system()`` by default) names the OS family whose restart commands
+    the job's reboot policy uses."""
+    system = system or platform.system()
     started = now_iso()
     action = job.get("action")
     packages = [p for p in _as_list(job.get("packages")) if isinstance(p, dict)]
@@ -170,6 +176,11 @@ def run_job(job: dict[str, Any], agent: str, *, dry_run: bool) -> dict[str, Any]
     now = datetime.now(UTC)
     not_after = _parse_time(job.get("not_after"))
     tool = package_tool()
+    reboot = job.get("reboot") if isinstance(job.get("reboot"), dict) else {}
+    if not reboot.get("policy"):
+        reboot = {**reboot, "policy": job.get("reboot_policy") or "manual_approval"}
+
+    pending = {"restart": False}
 
     def finish(status: str) -> dict[str, Any]:
         return {
@@ -180,7 +191,7 @@ def run_job(job: dict[str, Any], agent: str, *, dry_run: bool) -> dict[str, Any]
             "finished_at": now_iso(),
             "packages": results,
             "log": "\n".join(log_lines)[-60000:],
-            "reboot_required": Path("/var/run/reboot-required").exists(),
+            "reboot_required": pending["restart"],
         }
 
     def skip_all(message: str) -> dict[str, Any]:
@@ -198,6 +209,12 @@ def run_job(job: dict[str, Any], agent: str, *, dry_run: bool) -> dict[str, Any]
 
     if not_after is not None and now > not_after:
         return skip_all(f"the job's window closed at {job.get('not_after')}; nothing was run")
+    if action == "reboot":
+        plan = reboot_plan(reboot, system, now=now, action="reboot")
+        log_lines.extend(describe(plan, system))
+        if dry_run:
+            return finish("succeeded")
+        return finish("succeeded" if carry_out(plan, log_lines) else "failed")
     if action == "snapshot":
         try:
             command = snapshot_command(dry_run)
@@ -225,7 +242,15 @@ def run_job(job: dict[str, Any], agent: str, *, dry_run: bool) -> dict[str, Any]
             continue
         ok, message = _run_logged(command, log_lines, INSTALL_TIMEOUT)
         results.append({**entry, "status": done if ok else "failed", "message": message})
-    policy = job.get("reboot_policy") or "manual_approval"
-    log_lines.append(f"reboot policy {policy}: the agent does not restart the machine itself")
     ok = bool(results) and all(r["status"] == done for r in results)
+    installed = [r for r in results if r["status"] == done]
+    pending["restart"] = restart_pending(system, installed)
+    plan = reboot_plan(reboot, system, now=datetime.now(UTC), action=action)
+    log_lines.extend(describe(plan, system))
+    if dry_run:
+        log_lines.append(
+            "a restart is pending now" if pending["restart"] else "no restart is pending now"
+        )
+    elif pending["restart"] and plan["commands"] and not carry_out(plan, log_lines):
+        log_lines.append("the restart could not be arranged; it stays pending")
     return finish("succeeded" if ok else "failed")

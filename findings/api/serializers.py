@@ -145,6 +145,7 @@ class FindingSerializer(BriefMixin, serializers.ModelSerializer):
             "due_at",
             "deployed_at",
             "verified_at",
+            "awaiting_reboot_since",
             "is_overdue",
             "excepted_until",
             "match",

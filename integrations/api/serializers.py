@@ -12,11 +12,13 @@ from tenants.api.serializers import BriefMixin
 
 
 class AgentJobSerializer(serializers.ModelSerializer):
-    """What an agent receives: ``{"id", "action", "packages", "reboot_policy", "not_before",
-    "not_after"}``."""
+    """What an agent receives: ``{"id", "action", "packages", "reboot_policy", "reboot",
+    "not_before", "not_after"}``; ``reboot`` says how the policy restarts the machine
+    (``integrations.reboot``)."""
 
     id = serializers.UUIDField(source="uuid", read_only=True)
     packages = serializers.ListField(child=serializers.DictField(), read_only=True)
+    reboot = serializers.DictField(read_only=True)
 
     class Meta:
         model = AgentJob
@@ -25,6 +27,7 @@ class AgentJobSerializer(serializers.ModelSerializer):
             "action",
             "packages",
             "reboot_policy",
+            "reboot",
             "not_before",
             "not_after",
         ]
@@ -56,6 +59,9 @@ class AgentJobResultSerializer(serializers.Serializer):
     started_at = serializers.DateTimeField(required=False, allow_null=True)
     finished_at = serializers.DateTimeField(required=False, allow_null=True)
     packages = PackageResultSerializer(many=True, required=False, default=list)
+    reboot_required = serializers.BooleanField(
+        default=False, help_text="The machine has a restart pending after the job."
+    )
     log = serializers.CharField(
         required=False,
         allow_blank=True,

@@ -235,6 +235,20 @@ class _Context:
         return self.sites[name]
 
 
+def apply_reboot_pending(asset: Asset, pending: bool | None, at: datetime) -> None:
+    """What the device said about a pending restart: a newly pending one starts its clock; none
+    pending clears the state (and the approval a manual-approval restart waited for). Not sent:
+    unchanged."""
+    if pending is None:
+        return
+    if pending:
+        if not asset.reboot_pending:
+            asset.reboot_pending, asset.reboot_pending_since = True, at
+        return
+    asset.reboot_pending, asset.reboot_pending_since = False, None
+    asset.reboot_approval = ""
+
+
 _ASSET_UPDATE_FIELDS = [
     "hostname",
     "agent_id",
@@ -258,6 +272,9 @@ _ASSET_UPDATE_FIELDS = [
     "last_seen",
     "software_tables",
     "has_reported_updates",
+    "reboot_pending",
+    "reboot_pending_since",
+    "reboot_approval",
     "updated_at",
 ]
 
@@ -390,6 +407,7 @@ def _upsert_assets(
                 changes = _attribute_changes(before, _business(asset, ctx))
                 if changes:
                     attribute_changes[i] = changes
+            apply_reboot_pending(asset, device.reboot_pending, seen)
             to_create.append(asset)
             prior.append(set())
             is_new.append(True)
@@ -422,6 +440,7 @@ def _upsert_assets(
             asset.has_reported_updates = (
                 asset.has_reported_updates or device.pending_updates is not None
             )
+            apply_reboot_pending(asset, device.reboot_pending, seen)
             asset.updated_at = now
             to_update.append(asset)
             is_new.append(False)

@@ -17,7 +17,8 @@ URL = "/clients/tenant-a/api/v1/findings/"
 FIELDS = {
     "id", "asset", "advisory", "patch_identifier", "package_name", "installed_version",
     "fixed_version", "cves", "is_kev", "tier", "risk_score", "origin", "state", "detected_at",
-    "due_at", "deployed_at", "verified_at", "is_overdue", "excepted_until", "match",
+    "due_at", "deployed_at", "verified_at", "awaiting_reboot_since", "is_overdue", "excepted_until",
+    "match",
     "updated_at",
 }  # fmt: skip
 

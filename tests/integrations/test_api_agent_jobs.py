@@ -75,9 +75,18 @@ def test_agent_polls_dry_runs_then_installs(deploying, tenant_a, make_token, api
     body = http.get(URL, {"agent_id": agent_id}).json()
     assert body["count"] == 1
     [item] = body["results"]
-    assert set(item) == {"id", "action", "packages", "reboot_policy", "not_before", "not_after"}
+    assert set(item) == {
+        "id",
+        "action",
+        "packages",
+        "reboot_policy",
+        "reboot",
+        "not_before",
+        "not_after",
+    }
     assert item["action"] == "install" and item["packages"][0]["advisory"] == "KB5030001"
     assert item["reboot_policy"] == "user_prompted"
+    assert item["reboot"]["policy"] == "user_prompted" and item["reboot"]["snoozes"] == 3
     assert item["not_before"].startswith("2026-06-03T03:00")  # 22:00 CDT
     assert http.get(URL, {"agent_id": agent_id}).json()["count"] == 0  # handed out once
     # Dry run: recorded, never deployed; the job goes back to the queue.
