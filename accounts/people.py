@@ -830,25 +830,37 @@ def change_staff_role(
     return Sent(user, detail={"old_role": old, "clients_unassigned": unassigned})
 
 
-def _unassign(user: User, clients: list[Client], actor: Any, request: Any) -> list[str]:
+def _record_managed(
+    user: User, clients: list[Client], actor: Any, request: Any, *, assigned: bool
+) -> list[str]:
+    """Add ``user`` to (or remove them from) each client's account managers: an evidence event
+    in that client's chain and an audit row each. Returns the clients' slugs."""
+    verb = "assigned" if assigned else "unassigned"
     for client in clients:
-        client.account_managers.remove(user)
+        if assigned:
+            client.account_managers.add(user)
+        else:
+            client.account_managers.remove(user)
         _evidence(
             client,
-            kind="person.account_manager_unassigned",
+            kind=f"person.account_manager_{verb}",
             subject_type="user",
             subject_id=user.uuid,
             actor=actor,
             payload={"email": user.email},
         )
         audit.record(
-            "account_manager.unassigned",
+            f"account_manager.{verb}",
             actor=actor,
             client=client,
             request=request,
             target=user.email,
         )
     return [c.slug for c in clients]
+
+
+def _unassign(user: User, clients: list[Client], actor: Any, request: Any) -> list[str]:
+    return _record_managed(user, clients, actor, request, assigned=False)
 
 
 def set_managed_clients(
@@ -867,23 +879,7 @@ def set_managed_clients(
         wanted = {c.pk: c for c in clients}
         added = [c for pk, c in wanted.items() if pk not in current]
         removed = [c for pk, c in current.items() if pk not in wanted]
-        for client in added:
-            client.account_managers.add(user)
-            _evidence(
-                client,
-                kind="person.account_manager_assigned",
-                subject_type="user",
-                subject_id=user.uuid,
-                actor=actor,
-                payload={"email": user.email},
-            )
-            audit.record(
-                "account_manager.assigned",
-                actor=actor,
-                client=client,
-                request=request,
-                target=user.email,
-            )
+        _record_managed(user, added, actor, request, assigned=True)
         _unassign(user, removed, actor, request)
     return Sent(
         user,
