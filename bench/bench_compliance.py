@@ -63,7 +63,7 @@ def _load(schema: str, n_assets: int, rng: random.Random, now) -> None:
                 f"{'t' if rng.random() < 0.2 else 'f'},t,{stale},agent,{now.isoformat()},"
                 f"{now.isoformat()},{now.isoformat()},{now.isoformat()},{{}},{{}},{{}},"
                 ""
-                f'"","","","","{rng.choice(ROLES)}","","",{{deb}},t,""\n'
+                f'"","","","","{rng.choice(ROLES)}","","",{{deb}},t,"",f,"",""\n'
             )
         _copy(
             cursor,
@@ -72,7 +72,8 @@ def _load(schema: str, n_assets: int, rng: random.Random, now) -> None:
              "is_stale", "source", "first_seen", "last_seen", "created_at", "updated_at",
              "mac_addresses", "ip_addresses", "data_flows", "hardware_serial", "os_name",
              "os_version", "os_build", "role", "owner", "location", "software_tables",
-             "has_reported_updates", "os_arch"],
+             "has_reported_updates", "os_arch", "reboot_pending", "reboot_approval",
+             "reboot_approved_by"],
             assets,
         )  # fmt: skip
         # Each asset's last patch list: most within the 14-day staleness window, some older
