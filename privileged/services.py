@@ -110,8 +110,12 @@ def client_users(client: Client) -> Any:
 
 
 def _client_tz() -> Any:
-    """The time zone of the client whose schema is active: the register's days are its days."""
-    client = Client.objects.filter(schema_name=connection.schema_name).first()
+    """The time zone of the client whose schema is active: the register's days are its days.
+    The connection already holds that client (django-tenants sets it with the schema); only a
+    schema set by name alone costs a lookup."""
+    client = getattr(connection, "tenant", None)
+    if not isinstance(client, Client) or client.schema_name != connection.schema_name:
+        client = Client.objects.filter(schema_name=connection.schema_name).first()
     return client.tz if client is not None else timezone.get_current_timezone()
 
 
