@@ -13,11 +13,14 @@ An app that must react registers a callable once, in its ``AppConfig.ready()``:
   per finding, what moved (risk score, due date and why).
 * ``on_install_records_received``: the rings app checks the deployments reported installed on
   assets whose OS install records just arrived against those records (same transaction).
+* ``on_scheduled_discovery``: apps that pull inventory from elsewhere (an RMM's API, scans
+  queued to a scanner agent) do their part of the client's scheduled discovery run.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -34,6 +37,8 @@ __all__ = [
     "business_attributes_changed",
     "on_install_records_received",
     "install_records_received",
+    "on_scheduled_discovery",
+    "scheduled_discovery",
 ]
 
 AssetsRecordedHook = Callable[..., Any]
@@ -144,3 +149,46 @@ def install_records_received(*, asset_ids: Iterable[int], at: datetime) -> int:
     if not ids:
         return 0
     return sum(int(hook(asset_ids=ids, at=at) or 0) for hook in list(_records))
+
+
+@dataclass
+class PullResult:
+    """What one pull source did: how many sources it pulled, counts by name, errors (one line
+    each, for the run)."""
+
+    sources: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+
+# ``hook(client=Client, now=datetime) -> PullResult``: one pull-type source's part of the
+# scheduled discovery (an RMM pull, scan jobs queued to scanner agents). A hook records its own
+# errors in the result instead of raising, so one failing source never stops the others.
+ScheduledDiscoveryHook = Callable[..., PullResult]
+_scheduled: list[ScheduledDiscoveryHook] = []
+
+
+def on_scheduled_discovery(hook: ScheduledDiscoveryHook) -> ScheduledDiscoveryHook:
+    if hook not in _scheduled:
+        _scheduled.append(hook)
+    return hook
+
+
+def scheduled_discovery(*, client: Any, now: datetime) -> PullResult:
+    """Run every pull source of the scheduled discovery; their counts summed, errors joined.
+
+    A hook that raises is recorded as an error of the run (its name and the message)."""
+    total = PullResult()
+    for hook in list(_scheduled):
+        try:
+            result = hook(client=client, now=now)
+        except Exception as exc:  # noqa: BLE001 - recorded on the run, never lost
+            total.errors.append(f"{getattr(hook, '__name__', 'pull source')}: {exc}")
+            continue
+        if result is None:
+            continue
+        total.sources += result.sources
+        for name, value in result.counts.items():
+            total.counts[name] = total.counts.get(name, 0) + int(value)
+        total.errors.extend(result.errors)
+    return total

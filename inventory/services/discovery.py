@@ -318,7 +318,8 @@ def update_discovery_schedule(
 
 
 def run_scheduled_discovery(*, client: Any, now: datetime | None = None) -> DiscoveryRun:
-    """The scheduled pass: pull-type sources (none built in yet) and staleness, recorded."""
+    """The scheduled pass: pull-type sources (``inventory.hooks.on_scheduled_discovery``) and
+    staleness, recorded."""
     now = now or timezone.now()
     run = DiscoveryRun.objects.create(
         source=DiscoveryRunSource.SCHEDULE,
@@ -328,6 +329,10 @@ def run_scheduled_discovery(*, client: Any, now: datetime | None = None) -> Disc
     )
     errors: list[str] = []
     counts: dict[str, int] = {"pull_sources": 0}
+    pulled = hooks.scheduled_discovery(client=client, now=now)
+    counts["pull_sources"] = pulled.sources
+    counts.update(pulled.counts)
+    errors.extend(pulled.errors)
     try:
         counts["assets_turned_stale"] = mark_stale_assets(
             stale_after_days=client.stale_after_days, now=now
