@@ -86,3 +86,15 @@ def fetch_jobs(base: str, token: str, agent: str, timeout: float) -> list[dict[s
         url = body.get("next") or ""
         pages += 1
     return jobs
+
+
+def fetch_agent_config(base: str, token: str, agent: str, timeout: float) -> dict[str, Any]:
+    """The client's settings for a resident agent (``api/v1/agent-config/``): its discovery
+    schedule (enabled, slots, jitter window)."""
+    url = base + "api/v1/agent-config/"
+    if agent:
+        url += "?" + urllib.parse.urlencode({"agent_id": agent})
+    body = request_json("GET", url, token, timeout=timeout)
+    if not isinstance(body, dict) or not isinstance(body.get("discovery"), dict):
+        raise AgentError(f"GET {url}: expected a JSON object with 'discovery'")
+    return body
