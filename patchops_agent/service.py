@@ -452,11 +452,10 @@ def install(
         archive=archive if archive is not None else running_archive(),
     )
     run_commands = root is None and not dry_run
-    if plan.copy_program is None and plan.layout.program in run_command(plan.layout, python, True):
-        if os_name != host_os():
-            out.write(
-                f"note: copy {ARCHIVE_NAME} (make agent) to {plan.layout.program} on the device\n"
-            )
+    if plan.copy_program is None and os_name != host_os():
+        out.write(
+            f"note: copy {ARCHIVE_NAME} (make agent) to {plan.layout.program} on the device\n"
+        )
     if dry_run:
         for folder, mode in plan.dirs:
             out.write(f"would create folder {plan.path(folder)} (mode {mode:o})\n")
