@@ -60,3 +60,13 @@ class PsaConnectionForm(forms.ModelForm):
             "max_attempts",
             "is_active",
         ]
+
+
+class AgentInstallerForm(forms.Form):
+    """Issue an agent token for an installer (its name defaults to "Agent installer <date>")."""
+
+    name = forms.CharField(
+        max_length=100,
+        required=False,
+        help_text="What the token is for, e.g. the site or the batch of devices",
+    )

@@ -13,6 +13,7 @@ urlpatterns = [
         name="outboxmessage_retry",
     ),
     path("integrations/psa/", views.PsaPageView.as_view(), name="psa"),
+    path("agents/install/", views.AgentInstallView.as_view(), name="agent_install"),
     path(
         "assets/<uuid:uuid>/approve-reboot/",
         views.ApproveRebootView.as_view(),

@@ -1,10 +1,11 @@
 """HTML pages of the integrations app, under /clients/<slug>/: the outbox of outbound calls, the
-PSA connection and its tickets."""
+PSA connection and its tickets, the agent installer."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
@@ -19,10 +20,11 @@ from tenants.permissions import Capability, ClientPageMixin
 
 from . import psa
 from .filters import OutboxMessageFilterSet
-from .forms import PsaConnectionForm
+from .forms import AgentInstallerForm, PsaConnectionForm
 from .models import PsaConnection, PsaTicket
 from .outbox import retry_message, retry_refusal
 from .reboot import RebootApprovalRefused, approve_reboot
+from .resident import installer_tokens, issue_installer
 from .selectors import visible_outbox_messages
 
 PAGE_SIZE = 50
@@ -161,3 +163,41 @@ class ApproveRebootView(ClientPageMixin, View):
                 request, f"Restart of {asset.hostname} approved; queued for its agent."
             )
         return redirect(reverse("inventory:asset_detail", kwargs={"uuid": asset.uuid}))
+
+
+class AgentInstallView(ClientPageMixin, TemplateView):
+    """The client's agent installer (MSP admins): issue an agent token and see, this once, the
+    commands per OS that download the agent and install it as a service; afterwards the page
+    lists the client's agent tokens (issued, never their secret)."""
+
+    template_name = "integrations/agent_install.html"
+    capability = Capability.ADMINISTER
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context.setdefault("form", AgentInstallerForm())
+        context["agent_tokens"] = list(installer_tokens(self.client))
+        context["jitter_minutes"] = settings.AGENT_DISCOVERY_JITTER_MINUTES
+        return context
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        form = AgentInstallerForm(request.POST)
+        if form.is_valid():
+            try:
+                installer = issue_installer(
+                    client=self.client,
+                    client_url=request.build_absolute_uri(self.client.get_absolute_url()),
+                    actor=request.user,
+                    name=form.cleaned_data["name"],
+                    request=request,
+                )
+            except ValidationError as exc:
+                for field, errors in exc.message_dict.items():
+                    form.add_error(field if field in form.fields else None, errors)
+            else:
+                response = self.render_to_response(
+                    self.get_context_data(installer=installer), status=201
+                )
+                response["Cache-Control"] = "no-store"  # the token is shown this once
+                return response
+        return self.render_to_response(self.get_context_data(form=form), status=400)

@@ -530,6 +530,11 @@ WEBHOOK_ALLOW_LOOPBACK = env.bool("WEBHOOK_ALLOW_LOOPBACK", default=DEBUG)
 PATCHOPS_DEMO_PASSWORD = env("PATCHOPS_DEMO_PASSWORD", default="patchops-demo-2026")
 # Largest body accepted by the discovery push endpoint (checked before parsing; 413 above it).
 DISCOVERY_MAX_BYTES = env.int("DISCOVERY_MAX_BYTES", default=10 * 1024 * 1024)
+# Resident agents push their inventory within this many minutes after the client's discovery slot
+# (each device at its own stable offset), and the agent archive they download is built into
+# AGENT_ARCHIVE_DIR (default: a folder in the system's temporary directory).
+AGENT_DISCOVERY_JITTER_MINUTES = env.int("AGENT_DISCOVERY_JITTER_MINUTES", default=60)
+AGENT_ARCHIVE_DIR = env("AGENT_ARCHIVE_DIR", default="")
 # Largest JSON body any other API endpoint accepts (413 JSON above it).
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=1024 * 1024)
 # Celery queue of the task that reads uploaded files (empty: the default queue).

@@ -122,9 +122,15 @@ def command_service(args: argparse.Namespace) -> int:
     root = Path(args.root) if args.root else None
     if args.action == "install":
         url = base_url(args.url)
-        token = args.token or os.environ.get(TOKEN_ENV, "")
+        token = (
+            sys.stdin.readline().strip()
+            if args.token_stdin
+            else args.token or os.environ.get(TOKEN_ENV, "")
+        )
         if not token:
-            raise AgentError(f"no agent token: set {TOKEN_ENV} (or give --token)", EXIT_USAGE)
+            raise AgentError(
+                f"no agent token: give --token-stdin, set {TOKEN_ENV} or give --token", EXIT_USAGE
+            )
         if not (args.dry_run or args.no_verify):
             # A wrong URL or token fails here, not silently in every later run.
             fetch_agent_config(url, token, "", args.timeout)
@@ -212,6 +218,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     service_parser.add_argument(
         "--token", help=f"agent token (install; better: ${TOKEN_ENV}, kept out of the process list)"
+    )
+    service_parser.add_argument(
+        "--token-stdin", action="store_true", help="read the agent token from standard input"
     )
     service_parser.add_argument(
         "--os", choices=("linux", "macos", "windows"), help="target OS (default: this machine's)"

@@ -28,6 +28,7 @@ SECTION_OF_SEGMENT = {
     "evidence": "evidence",
     "portal": "portal",
     "tokens": "tokens",
+    "agents": "tokens",
     "integrations": "integrations",
     "audit-log": "audit-log",
     "people": "people",

@@ -38,6 +38,28 @@ class AgentJobQuerySerializer(serializers.Serializer):
     agent_id = serializers.CharField(max_length=255)
 
 
+class AgentConfigQuerySerializer(serializers.Serializer):
+    agent_id = serializers.RegexField(r"^[A-Za-z0-9._:-]{1,128}$", max_length=128, required=False)
+
+
+class AgentDiscoveryConfigSerializer(serializers.Serializer):
+    enabled = serializers.BooleanField()
+    cadence = serializers.ChoiceField(choices=["daily", "weekly"])
+    local_hour = serializers.IntegerField()
+    weekday = serializers.IntegerField()
+    time_zone = serializers.CharField()
+    slots = serializers.ListField(child=serializers.DateTimeField())
+    next_slot = serializers.DateTimeField()
+    jitter_seconds = serializers.IntegerField()
+
+
+class AgentConfigSerializer(serializers.Serializer):
+    client = serializers.CharField()
+    server_time = serializers.DateTimeField()
+    agent_version = serializers.CharField()
+    discovery = AgentDiscoveryConfigSerializer()
+
+
 class PackageResultSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=300)
     version = serializers.CharField(

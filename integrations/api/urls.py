@@ -1,8 +1,11 @@
 """API of the integrations app, under /clients/<slug>/api/v1/."""
 
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from integrations.api.views import (
+    AgentConfigView,
+    AgentDownloadView,
     AgentJobViewSet,
     OutboxMessageViewSet,
     PsaConnectionViewSet,
@@ -15,4 +18,8 @@ router.register("agent-jobs", AgentJobViewSet, basename="agent-job")
 router.register("psa-tickets", PsaTicketViewSet, basename="psa-ticket")
 router.register("psa-connections", PsaConnectionViewSet, basename="psa-connection")
 router.register("outbox-messages", OutboxMessageViewSet, basename="outbox-message")
-urlpatterns = router.urls
+urlpatterns = [
+    path("agent-config/", AgentConfigView.as_view(), name="agent-config"),
+    path("agent/download/", AgentDownloadView.as_view(), name="agent-download"),
+    *router.urls,
+]

@@ -4,18 +4,23 @@
 from __future__ import annotations
 
 from django.db.models import Q
+from django.http import FileResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from common.apifilters import StrictSearchFilter
 from common.apiparsers import PayloadTooLarge, max_body_bytes, too_large_detail
 from common.apisync import UpdatedSinceFilter
 from integrations.api.serializers import (
+    AgentConfigQuerySerializer,
+    AgentConfigSerializer,
     AgentJobQuerySerializer,
     AgentJobResultSerializer,
     AgentJobSerializer,
@@ -29,9 +34,10 @@ from integrations.filters import OutboxMessageFilterSet, PsaTicketFilterSet
 from integrations.models import AgentJob, PsaConnection, PsaTicket
 from integrations.outbox import retry_message
 from integrations.psa import InboundRefused, receive_inbound, save_connection
+from integrations.resident import agent_archive, agent_config
 from integrations.selectors import visible_outbox_messages
 from integrations.services import claim_agent_jobs, record_job_result
-from tenants.permissions import Capability
+from tenants.permissions import Capability, current_client
 
 
 class AgentJobViewSet(viewsets.GenericViewSet):
@@ -80,6 +86,41 @@ class AgentJobViewSet(viewsets.GenericViewSet):
         serializer.is_valid(raise_exception=True)
         job = record_job_result(job=job, payload=serializer.validated_data, actor=request.user)
         return Response(AgentJobStatusSerializer(job).data, status=status.HTTP_200_OK)
+
+
+class AgentConfigView(APIView):
+    """What a resident agent reads on each run (agent tokens): the client's discovery schedule
+    (enabled, cadence, local hour, weekday, time zone), its latest slots and the jitter window."""
+
+    capabilities = {"GET": Capability.PUSH_DISCOVERY}
+
+    @extend_schema(
+        parameters=[OpenApiParameter("agent_id", str, required=False)],
+        responses=AgentConfigSerializer,
+    )
+    def get(self, request):
+        AgentConfigQuerySerializer(data=request.query_params).is_valid(raise_exception=True)
+        return Response(agent_config(client=current_client(request)))
+
+
+class AgentDownloadView(APIView):
+    """The agent as one file (``patchops-agent.pyz``, Python 3.7+), for the installer the
+    client's agent install page gives (agent tokens); its SHA-256 in X-Content-SHA256."""
+
+    capabilities = {"GET": Capability.PUSH_DISCOVERY}
+
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    def get(self, request):
+        path, digest = agent_archive()
+        response = FileResponse(
+            path.open("rb"),
+            as_attachment=True,
+            filename="patchops-agent.pyz",
+            content_type="application/octet-stream",
+        )
+        response["X-Content-SHA256"] = digest
+        response["Cache-Control"] = "no-store"
+        return response
 
 
 class PsaTicketViewSet(viewsets.ReadOnlyModelViewSet):
