@@ -152,6 +152,8 @@ AGENT_ROUTES = {
     "clients/<slug>/api/v1/discovery/",
     "clients/<slug>/api/v1/agent-jobs/",
     "clients/<slug>/api/v1/agent-jobs/<id>/result/",
+    "clients/<slug>/api/v1/agent-config/",
+    "clients/<slug>/api/v1/agent/download/",
 }
 
 
