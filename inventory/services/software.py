@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import connection
 
+from common.bulkinsert import insert_instances
 from inventory.categories import _categorise
 from inventory.choices import SoftwareChangeKind
 from inventory.models import Asset, DiscoveryRun, InstalledSoftware, PendingUpdate, SoftwareChange
@@ -325,12 +326,10 @@ def _sync_pending_updates(
     if existing:
         PendingUpdate.objects.filter(pk__in=[p.pk for p in existing.values()]).delete()
     if write:
-        PendingUpdate.objects.bulk_create(
+        insert_instances(
             write,
-            batch_size=2000,
-            update_conflicts=True,
-            unique_fields=["asset", "source", "name"],
-            update_fields=_UPDATE_FIELDS + ["reported_at"],
+            conflict=["asset", "source", "name"],
+            update=_UPDATE_FIELDS + ["reported_at"],
         )
 
 
