@@ -14,6 +14,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
+from common.bulkinsert import insert_instances
 from tenants.models import Client, EvidenceCheckpoint
 
 from . import contract, subscribers
@@ -117,7 +118,7 @@ def record_events(events: list[dict[str, Any]]) -> list[EvidenceEvent]:
             event.hash = event.compute_hash()
             prev_hash = event.hash
             rows.append(event)
-        EvidenceEvent.objects.bulk_create(rows)
+        insert_instances(rows)
         subscribers.notify(rows)
     return rows
 

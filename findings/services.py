@@ -32,6 +32,7 @@ from typing import Any
 from django.db import transaction
 
 from catalogue.models import Advisory, Vulnerability
+from common.bulkinsert import insert_instances
 from evidence.services import record_events
 from findings import risk, sla
 from findings.choices import FindingOrigin, FindingState, SeverityTier
@@ -362,7 +363,7 @@ def sync_findings_for_assets(*, items: list[AssetMatches], at: datetime) -> dict
                             }
                         )
         if to_create:
-            Finding.objects.bulk_create(to_create)
+            insert_instances(to_create)
             events = [
                 {
                     "kind": "finding.detected",

@@ -22,6 +22,7 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from common.bulkinsert import insert_instances
 from common.choices import OsFamily
 from evidence.services import actor_label, record_event
 from inventory import hooks
@@ -600,7 +601,7 @@ def _record_patch_reports(
         if device.software or device.pending_updates is not None
     ]
     if rows:
-        PatchReport.objects.bulk_create(rows)
+        insert_instances(rows)
 
 
 def _record_chunk_events(

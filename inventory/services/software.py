@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import connection
 
+from common.bulkinsert import insert_instances
 from inventory.categories import _categorise
 from inventory.choices import SoftwareChangeKind
 from inventory.models import Asset, DiscoveryRun, InstalledSoftware, PendingUpdate, SoftwareChange
@@ -37,17 +38,25 @@ def _copy_line(row: tuple) -> str:
 
 
 def upsert_software_rows(
-    rows: list[tuple], *, now: datetime, stored: list[tuple] | None = None
+    rows: list[tuple],
+    *,
+    now: datetime,
+    stored: list[tuple] | None = None,
+    fresh: list[tuple] | None = None,
 ) -> None:
     """Write software rows ``(asset_id, kind, name, arch, version, vendor, category, date)``.
 
     ``stored`` are rows known to exist, each with its id first: they are updated in place by
     one ``UPDATE … FROM`` joined on the primary key (no conflict resolution per row); ``rows``
-    go through ``INSERT … ON CONFLICT``. Both are loaded with one ``COPY``."""
+    go through ``INSERT … ON CONFLICT``. Both are loaded with one ``COPY``. ``fresh`` are rows of
+    assets created in this transaction (none of theirs can be stored yet, and a device's rows
+    are unique): one ``COPY`` straight into the table."""
     stored = stored or []
+    table = InstalledSoftware._meta.db_table
+    if fresh:
+        _copy_fresh(fresh, now=now)
     if not rows and not stored:
         return
-    table = InstalledSoftware._meta.db_table
     buffer = io.StringIO()
     lines = [f"\\N\t{_copy_line(r)}" for r in rows]
     lines.extend(f"{r[0]}\t{_copy_line(r[1:])}" for r in stored)
@@ -92,6 +101,20 @@ def upsert_software_rows(
             )
 
 
+def _copy_fresh(rows: list[tuple], *, now: datetime) -> None:
+    stamps = f"\t{now.isoformat()}" * 3
+    buffer = io.StringIO()
+    buffer.write("\n".join(f"{_copy_line(r)}{stamps}" for r in rows))
+    buffer.write("\n")
+    buffer.seek(0)
+    with connection.cursor() as cursor:
+        cursor.cursor.copy_expert(
+            f"COPY {InstalledSoftware._meta.db_table} ({', '.join(_SW_COLUMNS)}, "
+            "first_seen, last_seen, updated_at) FROM STDIN",
+            buffer,
+        )
+
+
 def _sync_software(
     chunk: list[Device],
     assets: list[Asset],
@@ -121,6 +144,8 @@ def _sync_software(
             for row in cursor.fetchall():
                 existing.setdefault((row[1], row[2]), {})[(row[3], row[4])] = row
     write: list[tuple] = []
+    fresh: list[tuple] = []
+    new_assets = {a.pk for a, new in zip(assets, is_new, strict=True) if new}
     # Rows already stored whose version, vendor, category or install date changed, with their
     # id: one UPDATE … FROM of a COPY-loaded table, no conflict resolution per row.
     rewrite: list[tuple] = []
@@ -152,7 +177,7 @@ def _sync_software(
                     sw.install_date,
                 )
                 if before is None:
-                    write.append(line)
+                    (fresh if asset_id in new_assets else write).append(line)
                     added += 1
                     if track:
                         tracked_added += 1
@@ -219,7 +244,7 @@ def _sync_software(
                 f"UPDATE {InstalledSoftware._meta.db_table} SET last_seen = %s WHERE id = ANY(%s)",
                 [now, touch],
             )
-    upsert_software_rows(write, now=now, stored=rewrite)
+    upsert_software_rows(write, now=now, stored=rewrite, fresh=fresh)
     if change_rows:
         _copy_changes(change_rows)
     return changes_by_asset
@@ -325,12 +350,10 @@ def _sync_pending_updates(
     if existing:
         PendingUpdate.objects.filter(pk__in=[p.pk for p in existing.values()]).delete()
     if write:
-        PendingUpdate.objects.bulk_create(
+        insert_instances(
             write,
-            batch_size=2000,
-            update_conflicts=True,
-            unique_fields=["asset", "source", "name"],
-            update_fields=_UPDATE_FIELDS + ["reported_at"],
+            conflict=["asset", "source", "name"],
+            update=_UPDATE_FIELDS + ["reported_at"],
         )
 
 

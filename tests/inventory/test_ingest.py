@@ -249,3 +249,33 @@ def test_partial_os_report_keeps_known_os(in_tenant_a):
     asset = Asset.objects.get()
     assert asset.os_family == OsFamily.WINDOWS and asset.os_name == "Microsoft Windows 11 Pro"
     assert asset.os_build == "22631.3593"
+
+
+def test_new_device_software_keeps_text_that_needs_copy_escaping(in_tenant_a):
+    # A device first seen in the push has its rows COPYed straight into the table.
+    names = ["Tab\tSeparated Tool", "Back\\slash Editor", "Line\nBreak Viewer", "Plain Tool"]
+    programs = [
+        {"name": name, "version": f"1.{i}\\b", "publisher": "Vendor\twith tab"}
+        for i, name in enumerate(names)
+    ]
+    summary = ingest(windows_payload(programs=programs))
+    stored = dict(
+        InstalledSoftware.objects.filter(kind=SoftwareKind.PROGRAM).values_list("name", "version")
+    )
+    assert summary.assets_created == 1
+    assert stored == {name: f"1.{i}\\b" for i, name in enumerate(names)}
+    vendors = set(InstalledSoftware.objects.filter(kind=SoftwareKind.PROGRAM).values_list("vendor"))
+    assert vendors == {("Vendor\twith tab",)}
+    again = ingest(windows_payload(programs=programs))
+    assert again.software_added == 0 and again.software_upgraded == 0
+
+
+def test_changed_pending_update_is_rewritten_in_place(in_tenant_a):
+    ingest(windows_payload())
+    before = PendingUpdate.objects.get()
+    payload = windows_payload()
+    payload["pending_updates"][0]["severity"] = "low"
+    ingest(payload)
+    after = PendingUpdate.objects.get()
+    assert after.pk == before.pk and after.severity == "low" != before.severity
+    assert after.reported_at > before.reported_at

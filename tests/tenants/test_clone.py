@@ -41,7 +41,7 @@ def test_clone_matches_the_template_object_for_object():
     template = _catalogue("tenant_template")
     clone = _catalogue(client.schema_name)
     assert template["tables"] and template["constraints"] and template["triggers"]
-    assert "inventory_installedsoftware:fillfactor=70" in template["storage"]
+    assert "inventory_installedsoftware:fillfactor=50" in template["storage"]
     for kind in CATALOGUE:
         assert clone[kind] == template[kind], kind
 
