@@ -105,9 +105,26 @@ def excepted_q(at: datetime) -> Q:
     active = list(active_exceptions_at(at).values_list("pk", "kind"))
     if not active:
         return Q(pk__in=[])
-    ids = [pk for pk, _ in active]
     asset_kinds = (ExceptionKind.DEFERRAL, ExceptionKind.ISOLATED_LANE)
-    asset_ids = [pk for pk, kind in active if kind in asset_kinds]
+    return _excepted_among(
+        [pk for pk, _ in active], [pk for pk, kind in active if kind in asset_kinds]
+    )
+
+
+def excepted_inline_q(at: datetime) -> Q:
+    """``excepted_q`` without the lookup first: the active exceptions are subqueries of the
+    same statement, so the condition's SQL is the same whatever is active (for a statement
+    compiled once and run for many clients)."""
+    active = active_exceptions_at(at).order_by()
+    return _excepted_among(
+        active.values("pk"),
+        active.filter(kind__in=[ExceptionKind.DEFERRAL, ExceptionKind.ISOLATED_LANE]).values("pk"),
+    )
+
+
+def _excepted_among(ids: Any, asset_ids: Any) -> Q:
+    """The rule of ``excepted_q`` for the exceptions ``ids`` (the deferrals and isolated lanes
+    among them: ``asset_ids``), each a list or a subquery of exception pks."""
     named = RiskException.findings.through.objects.filter(
         finding_id=OuterRef("pk"), riskexception_id__in=ids
     )
