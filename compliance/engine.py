@@ -74,8 +74,9 @@ from django.utils import timezone
 
 from common.choices import OsFamily
 from exceptions_register.selectors import (
+    active_exception_kinds,
     active_exceptions_at,
-    excepted_inline_q,
+    excepted_by_q,
     excepted_q,
 )
 from findings.choices import FindingState, SeverityTier
@@ -933,11 +934,13 @@ def scorecard_figures(*, client: Client, at: datetime, period_days: int = 30) ->
     the same aggregates (``compliance_grouped``, ``sla_counts``, ``exception_counts``,
     ``deployment_aggregates``, ``after_hours_ticket_count``, ``finding_counts``,
     ``asset_counts``), without the figures the scorecard does not keep (time to remediate, per
-    tier SLA, failure rate by ring, covered findings), all in ONE statement whatever the size
-    of the client (the exceptions covering findings inline, ``excepted_inline_q``), compiled
-    once per process and period (``_shifted``)."""
+    tier SLA, failure rate by ring, covered findings), all in ONE statement after the active
+    exception lookup of ``excepted_q``: two queries whatever the size of the client. The
+    statement is compiled once per process, period, window and set of active exceptions
+    (``_shifted``)."""
     start = at - timedelta(days=period_days)
     window = staleness_window(client)
+    active = active_exception_kinds(at)
 
     def build(instant: datetime) -> tuple[list[Aggregates], tuple[str, list[Any], int]]:
         begin = instant - timedelta(days=period_days)
@@ -950,9 +953,9 @@ def scorecard_figures(*, client: Client, at: datetime, period_days: int = 30) ->
             finding_counts(instant),
             asset_counts(instant),
         ]
-        return parts, compliance_grouped(instant, window, excepted=excepted_inline_q(instant))
+        return parts, compliance_grouped(instant, window, excepted=excepted_by_q(active))
 
-    key = ("scorecard", period_days, window)
+    key = ("scorecard", period_days, window, active)
     (outside, sla, exceptions, deployments, tickets, findings, assets), rows = _shifted(
         key, build, at
     )

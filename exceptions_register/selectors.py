@@ -102,29 +102,22 @@ def excepted_q(at: datetime) -> Q:
     of materialising every finding. The active exception ids come first (one small query); with
     none active the condition is empty and costs nothing.
     """
-    active = list(active_exceptions_at(at).values_list("pk", "kind"))
+    return excepted_by_q(active_exception_kinds(at))
+
+
+def active_exception_kinds(at: datetime) -> tuple[tuple[int, str], ...]:
+    """``(pk, kind)`` of the exceptions active at ``at`` (the one small query of
+    ``excepted_q``)."""
+    return tuple(active_exceptions_at(at).order_by("pk").values_list("pk", "kind"))
+
+
+def excepted_by_q(active: tuple[tuple[int, str], ...]) -> Q:
+    """``excepted_q`` for the active exceptions ``active_exception_kinds`` answered."""
     if not active:
         return Q(pk__in=[])
+    ids = [pk for pk, _ in active]
     asset_kinds = (ExceptionKind.DEFERRAL, ExceptionKind.ISOLATED_LANE)
-    return _excepted_among(
-        [pk for pk, _ in active], [pk for pk, kind in active if kind in asset_kinds]
-    )
-
-
-def excepted_inline_q(at: datetime) -> Q:
-    """``excepted_q`` without the lookup first: the active exceptions are subqueries of the
-    same statement, so the condition's SQL is the same whatever is active (for a statement
-    compiled once and run for many clients)."""
-    active = active_exceptions_at(at).order_by()
-    return _excepted_among(
-        active.values("pk"),
-        active.filter(kind__in=[ExceptionKind.DEFERRAL, ExceptionKind.ISOLATED_LANE]).values("pk"),
-    )
-
-
-def _excepted_among(ids: Any, asset_ids: Any) -> Q:
-    """The rule of ``excepted_q`` for the exceptions ``ids`` (the deferrals and isolated lanes
-    among them: ``asset_ids``), each a list or a subquery of exception pks."""
+    asset_ids = [pk for pk, kind in active if kind in asset_kinds]
     named = RiskException.findings.through.objects.filter(
         finding_id=OuterRef("pk"), riskexception_id__in=ids
     )
