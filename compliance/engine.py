@@ -47,8 +47,9 @@ Terms used below (all evaluated at the instant ``at``):
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -61,16 +62,23 @@ from django.db.models import (
     Exists,
     ExpressionWrapper,
     F,
+    IntegerField,
     Min,
     OuterRef,
     Q,
     QuerySet,
     Subquery,
+    Value,
 )
 from django.utils import timezone
 
 from common.choices import OsFamily
-from exceptions_register.selectors import active_exceptions_at, excepted_q
+from exceptions_register.selectors import (
+    active_exception_kinds,
+    active_exceptions_at,
+    excepted_by_q,
+    excepted_q,
+)
 from findings.choices import FindingState, SeverityTier
 from findings.models import Finding, SlaPolicy
 from integrations.choices import TicketCategory, TicketSource
@@ -103,6 +111,10 @@ __all__ = [
     "time_to_fix",
     "TimeToFix",
     "widen_windows_recommendation",
+    "Aggregates",
+    "run_together",
+    "ScorecardFigures",
+    "scorecard_figures",
     "compute",
 ]
 
@@ -155,6 +167,130 @@ class PercentileCont(Aggregate):
 
     def __init__(self, expression: Any, fraction: float, **extra: Any) -> None:
         super().__init__(expression, fraction=float(fraction), **extra)
+
+
+@dataclass(frozen=True)
+class Aggregates:
+    """Named aggregates over one queryset: one row of figures. ``run()`` answers it alone (one
+    query, ``QuerySet.aggregate``); ``run_together`` answers several in one statement."""
+
+    queryset: QuerySet
+    aggregates: dict[str, Any]
+
+    def run(self) -> dict[str, Any]:
+        return self.queryset.aggregate(**self.aggregates)
+
+    def sql_with_params(self) -> tuple[str, tuple[Any, ...]]:
+        """The aggregate as one SELECT without GROUP BY (a constant grouping key is dropped by
+        the ORM), so it always answers exactly one row, as ``aggregate()`` does."""
+        names = list(self.aggregates)
+        return (
+            self.queryset.order_by()
+            .annotate(_one=Value(1, output_field=IntegerField()))
+            .values("_one")
+            .annotate(**self.aggregates)
+            .values_list(*names)
+            .query.sql_with_params()
+        )
+
+
+def together_sql(
+    parts: list[Aggregates], grouped: tuple[str, list[Any], int] | None = None
+) -> tuple[str, list[Any]]:
+    """The statement of ``run_together``: the grouped rows (if any) as one JSON array column,
+    then every part's columns, from a cross join of the parts' single-row aggregates."""
+    selects: list[str] = []
+    params: list[Any] = []
+    if grouped is not None:
+        g_sql, g_params, width = grouped
+        columns = ", ".join(f"g.c{j}" for j in range(width))
+        names = ", ".join(f"c{j}" for j in range(width))
+        selects.append(
+            f"(SELECT coalesce(json_agg(json_build_array({columns})), '[]'::json)"
+            f" FROM ({g_sql}) g ({names}))"
+        )
+        params += g_params
+    froms: list[str] = []
+    for i, part in enumerate(parts):
+        sql, part_params = part.sql_with_params()
+        froms.append(f"({sql}) p{i}")
+        selects.append(f"p{i}.*")
+        params += part_params
+    sql = f"SELECT {', '.join(selects)}"
+    if froms:
+        sql += f" FROM {' CROSS JOIN '.join(froms)}"
+    return sql, params
+
+
+def _fetch_together(
+    sql: str, params: list[Any], layout: list[list[str]], grouped: bool
+) -> tuple[list[dict[str, Any]], list[list[Any]]]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = list(cursor.fetchone())
+    rows: list[list[Any]] = row.pop(0) if grouped else []
+    out = []
+    for names in layout:
+        out.append(dict(zip(names, row[: len(names)], strict=True)))
+        row = row[len(names) :]
+    return out, rows
+
+
+def run_together(
+    parts: list[Aggregates], grouped: tuple[str, list[Any], int] | None = None
+) -> tuple[list[dict[str, Any]], list[list[Any]]]:
+    """Every part's row, and the rows of an optional grouped statement (``(sql, params,
+    column count)``, folded into one JSON array), in ONE statement on one cursor: a cross join of
+    single-row aggregates. Answers ``([row of each part], grouped rows)``."""
+    sql, params = together_sql(parts, grouped)
+    return _fetch_together(sql, params, [list(p.aggregates) for p in parts], grouped is not None)
+
+
+# Statements compiled once per process and shape, then reused for any instant (``_shifted``).
+_PROBES = (datetime(2001, 1, 1, tzinfo=UTC), datetime(2101, 1, 1, tzinfo=UTC))
+_COMPILED: dict[Hashable, tuple[str, list[Any], list[list[str]]] | None] = {}
+_COMPILED_MAX = 256
+
+
+def _shifted(
+    key: Hashable,
+    build: Callable[[datetime], tuple[list[Aggregates], tuple[str, list[Any], int]]],
+    at: datetime,
+) -> tuple[list[dict[str, Any]], list[list[Any]]]:
+    """``run_together(*build(at))`` without compiling the ORM querysets again for every client.
+
+    ``build`` is compiled for two probe instants a century apart; when the SQL is the same and
+    every parameter is either equal in both or a datetime that moved exactly with the instant
+    (``at`` plus a constant: ``at``, ``at - window``, ``at - period``), the statement is kept
+    under ``key`` (which must hold everything else the statement depends on) and run for ``at``
+    with each datetime parameter shifted. Anything else is compiled for ``at`` every time.
+    """
+    if key not in _COMPILED:
+        if len(_COMPILED) >= _COMPILED_MAX:
+            _COMPILED.clear()
+        compiled = []
+        for probe in _PROBES:
+            parts, grouped = build(probe)
+            compiled.append((*together_sql(parts, grouped), [list(p.aggregates) for p in parts]))
+        (sql, params, layout), (sql_2, params_2, layout_2) = compiled
+        step = _PROBES[1] - _PROBES[0]
+        same = (
+            sql == sql_2
+            and layout == layout_2
+            and len(params) == len(params_2)
+            and all(
+                b - a == step if isinstance(a, datetime) and isinstance(b, datetime) else a == b
+                for a, b in zip(params, params_2, strict=True)
+            )
+        )
+        _COMPILED[key] = (sql, params, layout) if same else None
+    entry = _COMPILED[key]
+    if entry is None:
+        parts, grouped = build(at)
+        return run_together(parts, grouped)
+    sql, params, layout = entry
+    moved = [at + (p - _PROBES[0]) if isinstance(p, datetime) else p for p in params]
+    return _fetch_together(sql, moved, layout, True)
 
 
 # --- building blocks --------------------------------------------------------------------------
@@ -248,13 +384,28 @@ def compliance_at(at: datetime, *, window: timedelta | None = None) -> Complianc
     SQL) are folded per asset into one flag per tier, left-joined to the in-scope assets (each
     with its reporting flag for the staleness ``window``) and grouped by (OS family, asset
     class) — a handful of rows, never one per asset — which are summed into the client, OS,
-    class and tier figures. A not-reporting asset counts in the denominator only. One more
-    count gives the managed assets outside patch scope.
+    class and tier figures. A not-reporting asset counts in the denominator only. The count of
+    managed assets outside patch scope rides in the same statement (``run_together``).
     """
     window = window if window is not None else staleness_window()
-    overdue = (
-        overdue_unexcepted_at(at, excepted=excepted_q(at)).order_by().values("asset_id", "tier")
-    )
+    [outside], rows = run_together([outside_scope_count(at)], compliance_grouped(at, window))
+    return compliance_breakdown(rows, window=window, outside=outside["outside"])
+
+
+def outside_scope_count(at: datetime) -> Aggregates:
+    """The count of managed assets outside patch scope at ``at``."""
+    return Aggregates(outside_patch_scope(at), {"outside": Count("pk")})
+
+
+def compliance_grouped(
+    at: datetime, window: timedelta, *, excepted: Q | None = None
+) -> tuple[str, list[Any], int]:
+    """The grouped statement of ``compliance_at`` as ``(sql, params, column count)``: one row
+    per (OS family, asset class) of in-scope assets, ``(os_family, class_key, in scope,
+    compliant, not reporting, compliant for each tier of ALL_TIERS)``. ``excepted`` defaults to
+    ``excepted_q(at)``."""
+    excepted = excepted_q(at) if excepted is None else excepted
+    overdue = overdue_unexcepted_at(at, excepted=excepted).order_by().values("asset_id", "tier")
     bad_sql, bad_params = overdue.query.sql_with_params()
     tier_flags = ", ".join(f"bool_or(b.tier = %s) AS bad_{i}" for i in range(len(ALL_TIERS)))
     tier_counts = ", ".join(
@@ -277,9 +428,13 @@ def compliance_at(at: datetime, *, window: timedelta | None = None) -> Complianc
         f" count(*) FILTER (WHERE NOT scope.reporting), {tier_counts}"
         " FROM scope LEFT JOIN bad ON bad.asset_id = scope.id GROUP BY 1, 2"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*ALL_TIERS, *bad_params, *scope_params])
-        rows = cursor.fetchall()
+    return sql, [*ALL_TIERS, *bad_params, *scope_params], 5 + len(ALL_TIERS)
+
+
+def compliance_breakdown(
+    rows: list[list[Any]], *, window: timedelta, outside: int
+) -> ComplianceBreakdown:
+    """Sum the rows of ``compliance_grouped`` into the client, tier, OS and class ratios."""
     total = ok = silent = 0
     by_os: dict[str, list[int]] = {}
     by_class: dict[str, list[int]] = {}
@@ -305,8 +460,26 @@ def compliance_at(at: datetime, *, window: timedelta | None = None) -> Complianc
             )
         },
         by_asset_class={k: Ratio(*by_class[k]) for k in sorted(by_class)},
-        outside_patch_scope=outside_patch_scope(at).count(),
+        outside_patch_scope=outside,
         staleness_window=window,
+    )
+
+
+def sla_due_q(start: datetime, end: datetime) -> Q:
+    """The findings SLA attainment counts: due in [start, end), not "not applicable"."""
+    return Q(due_at__gte=start, due_at__lt=end) & ~Q(state=FindingState.NOT_APPLICABLE)
+
+
+# Of those, the ones verified at or before their due time.
+SLA_MET_Q = Q(verified_at__lte=F("due_at"))
+
+
+def sla_counts(start: datetime, end: datetime) -> Aggregates:
+    """SLA attainment over [start, end), every tier: ``due`` and ``met`` (the overall ratio of
+    ``period_figures``, without its per-tier and time-to-remediate figures)."""
+    return Aggregates(
+        Finding.objects.filter(sla_due_q(start, end)),
+        {"due": Count("pk"), "met": Count("pk", filter=SLA_MET_Q)},
     )
 
 
@@ -320,7 +493,7 @@ def period_figures(
     * Time to remediate: median and p90 (``percentile_cont``) of ``verified_at − detected_at``
       over findings verified in the period, per tier.
     """
-    due_q = Q(due_at__gte=start, due_at__lt=end) & ~Q(state=FindingState.NOT_APPLICABLE)
+    due_q = sla_due_q(start, end)
     verified_q = Q(verified_at__gte=start, verified_at__lt=end)
     duration = ExpressionWrapper(F("verified_at") - F("detected_at"), output_field=DurationField())
     rows = (
@@ -328,7 +501,7 @@ def period_figures(
         .values("tier")
         .annotate(
             due=Count("pk", filter=due_q),
-            met=Count("pk", filter=due_q & Q(verified_at__lte=F("due_at"))),
+            met=Count("pk", filter=due_q & SLA_MET_Q),
             n=Count("pk", filter=verified_q),
             median=PercentileCont(duration, 0.5, filter=verified_q, output_field=DurationField()),
             p90=PercentileCont(duration, 0.9, filter=verified_q, output_field=DurationField()),
@@ -367,15 +540,26 @@ class ExceptionFigures:
     min_days_left: int | None
 
 
-def exception_figures(at: datetime) -> ExceptionFigures:
-    agg = active_exceptions_at(at).aggregate(
-        n=Count("pk"), oldest=Min("starts_at"), soonest=Min("expires_at")
+def exception_counts(at: datetime) -> Aggregates:
+    """The active exceptions at ``at``: ``n``, the ``oldest`` start and the ``soonest`` expiry."""
+    return Aggregates(
+        active_exceptions_at(at),
+        {"n": Count("pk"), "oldest": Min("starts_at"), "soonest": Min("expires_at")},
     )
+
+
+def max_aging_days(at: datetime, oldest: datetime | None) -> int | None:
+    """Exception aging of the oldest active exception: whole days since its ``starts_at``."""
+    return (at - oldest).days if oldest else None
+
+
+def exception_figures(at: datetime) -> ExceptionFigures:
+    agg = exception_counts(at).run()
     covered = outstanding_at(at).filter(excepted_q(at)).count() if agg["n"] else 0
     return ExceptionFigures(
         active=agg["n"],
         covered_findings=covered,
-        max_aging_days=(at - agg["oldest"]).days if agg["oldest"] else None,
+        max_aging_days=max_aging_days(at, agg["oldest"]),
         min_days_left=(agg["soonest"] - at).days if agg["soonest"] else None,
     )
 
@@ -391,6 +575,13 @@ def deployment_counts(start: datetime, end: datetime) -> tuple[int, int]:
     """(failed, attempted) deployment results attempted in [start, end), all rings
     (``rings.selectors.deployment_counts``: dry runs never count)."""
     return ring_selectors.deployment_counts(start, end)
+
+
+def deployment_aggregates(start: datetime, end: datetime) -> Aggregates:
+    """``deployment_counts`` as aggregates (``failed``, ``attempted``) to run with others."""
+    return Aggregates(
+        ring_selectors.attempted_results(start, end), ring_selectors.DEPLOYMENT_COUNTS
+    )
 
 
 def failure_rates_by_ring(start: datetime, end: datetime) -> list[dict[str, Any]]:
@@ -423,12 +614,46 @@ def after_hours_tickets(client: Client, start: datetime, end: datetime) -> int:
     """PSA tickets about patching (patching, failure-rate breach, failed runbook check) created
     in [start, end) outside the client's business hours: ``integrations.PsaTicket.is_after_hours``,
     set in the client's time zone when the ticket was opened."""
-    return PsaTicket.objects.filter(
-        created_at__gte=start,
-        created_at__lt=end,
-        category__in=PATCH_TICKET_CATEGORIES,
-        is_after_hours=True,
-    ).count()
+    return after_hours_ticket_count(start, end).run()["n"]
+
+
+def after_hours_ticket_count(start: datetime, end: datetime) -> Aggregates:
+    """``after_hours_tickets`` as an aggregate (``n``) to run with others."""
+    return Aggregates(
+        PsaTicket.objects.filter(
+            created_at__gte=start,
+            created_at__lt=end,
+            category__in=PATCH_TICKET_CATEGORIES,
+            is_after_hours=True,
+        ),
+        {"n": Count("pk")},
+    )
+
+
+def finding_counts(at: datetime) -> Aggregates:
+    """Outstanding findings of in-scope assets at ``at``: ``open``, ``critical``, ``kev`` and
+    ``overdue`` (past ``due_at``, excepted or not)."""
+    return Aggregates(
+        outstanding_at(at).filter(asset__in=in_scope_assets(at)),
+        {
+            "open": Count("pk"),
+            "critical": Count("pk", filter=Q(tier=SeverityTier.CRITICAL)),
+            "kev": Count("pk", filter=Q(is_kev=True)),
+            "overdue": Count("pk", filter=Q(due_at__lt=at)),
+        },
+    )
+
+
+def asset_counts(at: datetime) -> Aggregates:
+    """In-scope assets at ``at`` holding ePHI (``ephi``) and of the do-not-disrupt class
+    (``dnd``)."""
+    return Aggregates(
+        in_scope_assets(at),
+        {
+            "ephi": Count("pk", filter=Q(is_ephi=True)),
+            "dnd": Count("pk", filter=Q(asset_class__key=AssetClass.DO_NOT_DISRUPT)),
+        },
+    )
 
 
 @dataclass(frozen=True)
@@ -552,9 +777,6 @@ class ComplianceFigures:
         def ratios(d: dict[str, Ratio], num: str = "compliant", den: str = "in_scope") -> dict:
             return {k: v.as_dict(num, den) for k, v in d.items()}
 
-        def compliance_ratios(d: dict[str, Ratio]) -> dict:
-            return {k: v.as_dict(reporting=True) for k, v in d.items()}
-
         ttr = {
             tier: {
                 "count": v["count"],
@@ -597,6 +819,11 @@ class ComplianceFigures:
         }
 
 
+def compliance_ratios(d: dict[str, Ratio]) -> dict[str, dict[str, Any]]:
+    """Compliance ratios of a group (tier, OS family, asset class) as stored and answered."""
+    return {k: v.as_dict(reporting=True) for k, v in d.items()}
+
+
 def _hours(value: timedelta | None) -> float | None:
     return round(value.total_seconds() / 3600, 2) if value is not None else None
 
@@ -620,21 +847,8 @@ def compute(
     start = start if start is not None else at - timedelta(days=period_days)
     attainment, attainment_by_tier, ttr = period_figures(start, at)
     failed, attempted = deployment_counts(start, at)
-    scope = in_scope_assets(at)
-    counts = (
-        outstanding_at(at)
-        .filter(asset__in=scope)
-        .aggregate(
-            open=Count("pk"),
-            critical=Count("pk", filter=Q(tier=SeverityTier.CRITICAL)),
-            kev=Count("pk", filter=Q(is_kev=True)),
-            overdue=Count("pk", filter=Q(due_at__lt=at)),
-        )
-    )
-    assets = scope.aggregate(
-        ephi=Count("pk", filter=Q(is_ephi=True)),
-        dnd=Count("pk", filter=Q(asset_class__key=AssetClass.DO_NOT_DISRUPT)),
-    )
+    counts = finding_counts(at).run()
+    assets = asset_counts(at).run()
     window = staleness_window(client)
     breakdown = compliance_at(at, window=window)
     silent = (
@@ -685,3 +899,78 @@ def run_raw_compliance(at: datetime, window: timedelta | None = None) -> tuple[i
         cursor.execute(raw_compliance_sql(), [at, at - window, at, at, at, at])
         total, ok = cursor.fetchone()
     return ok, total
+
+
+# --- one client, the scorecard's figures --------------------------------------------------------
+
+
+@dataclass
+class ScorecardFigures:
+    """The figures of a client's daily scorecard row: a subset of ``ComplianceFigures``, each
+    computed by the same function (``scorecard_figures``)."""
+
+    at: datetime
+    period_start: datetime
+    compliance: ComplianceBreakdown
+    sla_attainment: Ratio
+    exceptions_active: int
+    exceptions_max_aging_days: int | None
+    deployments_failed: int
+    deployments_attempted: int
+    after_hours_tickets: int
+    open_critical: int
+    overdue_findings: int
+    ephi_assets: int
+    do_not_disrupt_assets: int
+
+    @property
+    def patch_failure_rate(self) -> Decimal | None:
+        return pct(self.deployments_failed, self.deployments_attempted)
+
+
+def scorecard_figures(*, client: Client, at: datetime, period_days: int = 30) -> ScorecardFigures:
+    """The scorecard's figures for the current client's schema at ``at`` (period figures over
+    the ``period_days`` before ``at``), equal to those of ``compute`` with the same arguments:
+    the same aggregates (``compliance_grouped``, ``sla_counts``, ``exception_counts``,
+    ``deployment_aggregates``, ``after_hours_ticket_count``, ``finding_counts``,
+    ``asset_counts``), without the figures the scorecard does not keep (time to remediate, per
+    tier SLA, failure rate by ring, covered findings), all in ONE statement after the active
+    exception lookup of ``excepted_q``: two queries whatever the size of the client. The
+    statement is compiled once per process, period, window and set of active exceptions
+    (``_shifted``)."""
+    start = at - timedelta(days=period_days)
+    window = staleness_window(client)
+    active = active_exception_kinds(at)
+
+    def build(instant: datetime) -> tuple[list[Aggregates], tuple[str, list[Any], int]]:
+        begin = instant - timedelta(days=period_days)
+        parts = [
+            outside_scope_count(instant),
+            sla_counts(begin, instant),
+            exception_counts(instant),
+            deployment_aggregates(begin, instant),
+            after_hours_ticket_count(begin, instant),
+            finding_counts(instant),
+            asset_counts(instant),
+        ]
+        return parts, compliance_grouped(instant, window, excepted=excepted_by_q(active))
+
+    key = ("scorecard", period_days, window, active)
+    (outside, sla, exceptions, deployments, tickets, findings, assets), rows = _shifted(
+        key, build, at
+    )
+    return ScorecardFigures(
+        at=at,
+        period_start=start,
+        compliance=compliance_breakdown(rows, window=window, outside=outside["outside"]),
+        sla_attainment=Ratio(sla["met"], sla["due"]),
+        exceptions_active=exceptions["n"],
+        exceptions_max_aging_days=max_aging_days(at, exceptions["oldest"]),
+        deployments_failed=deployments["failed"],
+        deployments_attempted=deployments["attempted"],
+        after_hours_tickets=tickets["n"],
+        open_critical=findings["critical"],
+        overdue_findings=findings["overdue"],
+        ephi_assets=assets["ephi"],
+        do_not_disrupt_assets=assets["dnd"],
+    )

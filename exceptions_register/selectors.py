@@ -102,7 +102,17 @@ def excepted_q(at: datetime) -> Q:
     of materialising every finding. The active exception ids come first (one small query); with
     none active the condition is empty and costs nothing.
     """
-    active = list(active_exceptions_at(at).values_list("pk", "kind"))
+    return excepted_by_q(active_exception_kinds(at))
+
+
+def active_exception_kinds(at: datetime) -> tuple[tuple[int, str], ...]:
+    """``(pk, kind)`` of the exceptions active at ``at`` (the one small query of
+    ``excepted_q``)."""
+    return tuple(active_exceptions_at(at).order_by("pk").values_list("pk", "kind"))
+
+
+def excepted_by_q(active: tuple[tuple[int, str], ...]) -> Q:
+    """``excepted_q`` for the active exceptions ``active_exception_kinds`` answered."""
     if not active:
         return Q(pk__in=[])
     ids = [pk for pk, _ in active]

@@ -72,6 +72,8 @@ __all__ = [
     "visible_runbook_checks",
     "membership_csv",
     "deployment_counts",
+    "DEPLOYMENT_COUNTS",
+    "attempted_results",
     "failure_rate",
     "failure_rates_by_ring",
     "ATTEMPTED",
@@ -534,6 +536,10 @@ def membership_csv(ring: Ring | None = None) -> str:
     return buffer.getvalue()
 
 
+# The aggregates of ``deployment_counts`` over the attempted results.
+DEPLOYMENT_COUNTS = {"attempted": Count("id"), "failed": Count("id", filter=FAILED_INSTALL)}
+
+
 def _results(period_start: datetime, period_end: datetime, ring: Ring | None = None):
     rows = DeploymentResult.objects.filter(
         status__in=ATTEMPTED, attempted_at__gte=period_start, attempted_at__lt=period_end
@@ -551,10 +557,15 @@ def deployment_counts(
     A result counts as attempted once a real (not dry-run) job reported it, whatever happened
     after (verified and rolled-back results were attempted too); failed is ``FAILED_INSTALL``.
     """
-    counts = _results(period_start, period_end, ring).aggregate(
-        attempted=Count("id"), failed=Count("id", filter=FAILED_INSTALL)
-    )
+    counts = _results(period_start, period_end, ring).aggregate(**DEPLOYMENT_COUNTS)
     return counts["failed"], counts["attempted"]
+
+
+def attempted_results(period_start: datetime, period_end: datetime) -> QuerySet[DeploymentResult]:
+    """Deployment results attempted in [period_start, period_end), every ring: what
+    ``deployment_counts`` aggregates with ``DEPLOYMENT_COUNTS`` (for callers that run the
+    aggregate together with others)."""
+    return _results(period_start, period_end)
 
 
 def failure_rate(
