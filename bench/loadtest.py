@@ -226,6 +226,36 @@ def report(stats: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
     return rows, problems
 
 
+def provision(allowed_hosts: str = "127.0.0.1") -> dict[str, str]:
+    """The load-test database made ready (created when missing, ``bootstrap``, ``seed_demo``,
+    static files collected) and this process's environment pointed at it with the production
+    settings; answers that environment."""
+    database_url = os.environ.get("LOADTEST_DATABASE_URL") or _loadtest_database_url(
+        os.environ["DATABASE_URL"]
+    )
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "DJANGO_SETTINGS_MODULE": "patchops.settings",
+        # Plain HTTP on loopback: TLS, its redirect and Secure cookies are the proxy's part.
+        "DEBUG": "false",
+        "SECURE_SSL_REDIRECT": "false",
+        "SECURE_COOKIES": "false",
+        "SECURE_HSTS_SECONDS": "0",
+        "ALLOWED_HOSTS": allowed_hosts,
+    }
+    os.environ.update(env)
+    created = results.ensure_database(database_url)
+    print(
+        f"loadtest: database {'created' if created else 'reused'}; bootstrap, seed_demo", flush=True
+    )
+    _manage(env, "bootstrap", "-v", "0")
+    _manage(env, "seed_demo")
+    if not _static_collected(env):
+        _manage(env, "collectstatic", "--noinput", "-v", "0")
+    return env
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.loadtest", description=__doc__.split("\n")[0]
@@ -268,29 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     if "DATABASE_URL" not in os.environ and "LOADTEST_DATABASE_URL" not in os.environ:
         parser.error("set DATABASE_URL (or LOADTEST_DATABASE_URL)")
 
-    database_url = os.environ.get("LOADTEST_DATABASE_URL") or _loadtest_database_url(
-        os.environ["DATABASE_URL"]
-    )
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "DJANGO_SETTINGS_MODULE": "patchops.settings",
-        # Plain HTTP on loopback: TLS, its redirect and Secure cookies are the proxy's part.
-        "DEBUG": "false",
-        "SECURE_SSL_REDIRECT": "false",
-        "SECURE_COOKIES": "false",
-        "SECURE_HSTS_SECONDS": "0",
-        "ALLOWED_HOSTS": "127.0.0.1",
-    }
-    os.environ.update(env)
-    created = results.ensure_database(database_url)
-    print(
-        f"loadtest: database {'created' if created else 'reused'}; bootstrap, seed_demo", flush=True
-    )
-    _manage(env, "bootstrap", "-v", "0")
-    _manage(env, "seed_demo")
-    if not _static_collected(env):
-        _manage(env, "collectstatic", "--noinput", "-v", "0")
+    env = provision()
 
     port = _free_port()
     base = f"http://127.0.0.1:{port}"

@@ -15,34 +15,26 @@ stops. ``LOADTEST_MAX_REQUESTS`` bounds the requests (the test stops when reache
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import itertools
 import json
 import os
 import random
 import re
-import struct
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import requests
 from locust import HttpUser, between, events, task
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench import traffic  # noqa: E402
+
 PLAN: dict[str, Any] = {}
 SESSIONS: dict[str, dict[str, str]] = {}
 MAX_REQUESTS = int(os.environ.get("LOADTEST_MAX_REQUESTS") or 0)
 _devices = itertools.count()
-
-
-def _totp(secret: str, step: int) -> str:
-    """RFC 6238 (HMAC-SHA1, 6 digits, 30 s) of a base32 secret, as an authenticator app does."""
-    clean = secret.replace(" ", "").upper()
-    key = base64.b32decode(clean + "=" * (-len(clean) % 8))
-    mac = hmac.new(key, struct.pack(">Q", step), hashlib.sha1).digest()
-    offset = mac[-1] & 0x0F
-    return str((struct.unpack(">I", mac[offset : offset + 4])[0] & 0x7FFFFFFF) % 10**6).zfill(6)
 
 
 def _csrf(session: requests.Session, html: str) -> str:
@@ -73,7 +65,7 @@ def sign_in(base: str, email: str, password: str) -> dict[str, str]:
     confirmed = session.post(
         f"{base}/accounts/mfa/enrol/",
         data={
-            "code": _totp(secret.group(1), int(time.time() // 30)),
+            "code": traffic.totp(secret.group(1), int(time.time() // 30)),
             "csrfmiddlewaretoken": _csrf(session, answer.text),
             "next": "/",
         },
@@ -153,33 +145,6 @@ def _write_stats(environment: Any, **_: Any) -> None:
         )
 
 
-def _device_payload(number: int) -> dict[str, Any]:
-    """One device as the discovery agent sends it (osquery tables, patchops_agent's shape)."""
-    serial = f"LT{number % 500:06d}"
-    return {
-        "agent_id": f"loadtest-{number % 500:05d}",
-        "collected_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "system_info": {"hostname": f"LOADTEST-{number % 500:05d}", "hardware_serial": serial},
-        "os_version": {
-            "name": "Microsoft Windows 11 Pro",
-            "version": "10.0.22631",
-            "platform": "windows",
-        },
-        "interface_details": [
-            {"interface": "eth0", "mac": f"02:10:00:{number % 500 >> 8:02x}:{number % 256:02x}:01"}
-        ],
-        "programs": [
-            {
-                "name": f"Line-of-business app {j}",
-                "version": f"{1 + number % 3}.{j}",
-                "publisher": "Contoso",
-            }
-            for j in range(40)
-        ],
-        "patches": [{"hotfix_id": f"KB50{j:05d}", "installed_on": "2026-11-10"} for j in range(8)],
-    }
-
-
 class Agent(HttpUser):
     """A device agent: pushes its one-device inventory."""
 
@@ -191,7 +156,7 @@ class Agent(HttpUser):
         slug = random.choice(PLAN["clients"])
         self.client.post(
             f"/clients/{slug}/api/v1/discovery/",
-            json=_device_payload(next(_devices)),
+            json=traffic.device_payload(next(_devices)),
             headers={"Authorization": f"Bearer {PLAN['agent_tokens'][slug]}"},
             name="API discovery push (1 device)",
         )
@@ -203,18 +168,10 @@ class Psa(HttpUser):
     weight = 3
     wait_time = between(0, 0.2)
 
-    FILTERS = [
-        {"state": "open"},
-        {"state": "open", "tier": "critical"},
-        {"tier": "high", "overdue": "true"},
-        {"state": "open", "os_family": "windows"},
-        {},
-    ]
-
     @task
     def list_findings(self) -> None:
         slug = random.choice(PLAN["clients"])
-        params = {**random.choice(self.FILTERS), "limit": 50, "offset": 50 * random.randint(0, 2)}
+        params = traffic.findings_query()
         self.client.get(
             f"/clients/{slug}/api/v1/findings/",
             params=params,
