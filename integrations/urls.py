@@ -13,6 +13,8 @@ urlpatterns = [
         name="outboxmessage_retry",
     ),
     path("integrations/psa/", views.PsaPageView.as_view(), name="psa"),
+    path("integrations/rmm/", views.RmmPageView.as_view(), name="rmm"),
+    path("integrations/rmm/test/", views.RmmTestView.as_view(), name="rmm_test"),
     path(
         "assets/<uuid:uuid>/approve-reboot/",
         views.ApproveRebootView.as_view(),
