@@ -9,10 +9,10 @@ from django_tenants.utils import tenant_context
 
 from evidence.models import EvidenceEvent
 from findings.models import Finding
-from inventory.models import Asset, DiscoveryRun, InstalledSoftware, PendingUpdate, SoftwareChange
-from inventory.tasks import run_discovery
 from integrations.models import RmmConnection
 from integrations.rmm_pull import save_connection
+from inventory.models import Asset, DiscoveryRun, InstalledSoftware, PendingUpdate, SoftwareChange
+from inventory.tasks import run_discovery
 from tests.integrations.tactical_server import (
     API_KEY,
     posix_agent,
@@ -118,7 +118,11 @@ def test_scheduled_pull_records_the_fleet_and_a_second_pull_changes_nothing(in_t
     by_host = {a.hostname: a for a in Asset.objects.all()}
     assert set(by_host) == {a["hostname"].lower() for a in server.agents}
     win, linux, mac = (by_host[a["hostname"].lower()] for a in server.agents)
-    assert (win.os_family, win.os_build, win.os_version) == ("windows", "22631.2861", "10.0.22631.2861")
+    assert (win.os_family, win.os_build, win.os_version) == (
+        "windows",
+        "22631.2861",
+        "10.0.22631.2861",
+    )
     assert win.hardware_serial == "5CG1234XYZ" and win.mac_addresses == ["00:15:5d:01:02:03"]
     assert win.ip_addresses == ["10.20.0.11"] and win.source == "rmm"
     assert (linux.os_family, linux.os_name, linux.os_version) == ("linux", "Ubuntu", "22.04")
@@ -127,9 +131,7 @@ def test_scheduled_pull_records_the_fleet_and_a_second_pull_changes_nothing(in_t
 
     programs = {(s.name, s.version, s.vendor) for s in win.software.filter(kind="program")}
     assert programs == {CHROME, SEVEN_ZIP}
-    assert set(win.software.filter(kind="hotfix").values_list("name", flat=True)) == {
-        INSTALLED_KB
-    }
+    assert set(win.software.filter(kind="hotfix").values_list("name", flat=True)) == {INSTALLED_KB}
     assert not linux.software.exists() and not mac.software.exists()  # never reported
     assert set(win.pending_updates.values_list("advisory", "severity")) == {
         ("KB5034441", "critical"),
@@ -244,8 +246,8 @@ def test_bad_fields_in_a_software_row_leave_the_device_out(in_tenant_a):
 
 
 def test_rmm_page_adds_tests_edits_and_disables_the_connection(login, personas, tenant_a):
-    engineer = login(personas.engineer)
     assert login(personas.viewer_a).get(PAGE).status_code == 403
+    engineer = login(personas.engineer)
     assert engineer.get(PAGE).status_code == 200
     with tactical_server() as server:
         fleet(server)
