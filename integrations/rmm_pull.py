@@ -429,40 +429,59 @@ def pull_connection(conn: RmmConnection, *, now: datetime | None = None) -> Pull
         except PayloadError as exc:
             outcome.errors.append(f"{prefix}: {_label(agent)}: {exc}. Left out.")
     started = timezone.now()
-    with transaction.atomic():
-        run = DiscoveryRun.objects.create(
-            source=DiscoveryRunSource.RMM,
-            source_name=prefix,
-            format=conn.kind,
-            actor="system:discovery",
-            started_at=started,
-        )
-        if devices:
-            summary = ingest_payloads(
-                devices=devices,
-                source=AssetSource.RMM,
-                actor="system:discovery",
-                run=run,
-                business_attributes=False,
-            )
-            outcome.counts = summary.as_counts()
-            outcome.devices_ingested = len(devices)
-        run.counts = {"devices_listed": outcome.devices_listed, **outcome.counts}
-        run.errors = list(outcome.errors)
-        run.status = {
-            PullStatus.SUCCEEDED: DiscoveryRunStatus.SUCCEEDED,
-            PullStatus.PARTIAL: DiscoveryRunStatus.PARTIAL,
-            PullStatus.FAILED: DiscoveryRunStatus.FAILED,
-        }[outcome.status]
-        run.finished_at = max(timezone.now(), started)
-        run.save(update_fields=["counts", "errors", "status", "finished_at"])
-        RmmConnection.objects.filter(pk=conn.pk).update(
-            last_pull_at=now,
-            last_pull_status=outcome.status,
-            last_pull_summary=outcome.summary()[:2000],
-        )
+    try:
+        with transaction.atomic():
+            run = _record(conn, outcome, devices, started=started, now=now)
+    except Exception as exc:  # noqa: BLE001 - the ingest wrote nothing; said on the run
+        outcome.counts, outcome.devices_ingested = {}, 0
+        outcome.errors.append(f"{prefix}: the devices could not be recorded ({exc}).")
+        with transaction.atomic():
+            run = _record(conn, outcome, [], started=started, now=now)
     outcome.run = run
     return outcome
+
+
+def _record(
+    conn: RmmConnection,
+    outcome: PullOutcome,
+    devices: list[Any],
+    *,
+    started: datetime,
+    now: datetime,
+) -> DiscoveryRun:
+    """Ingest the pulled devices and record the pull (inside the caller's transaction)."""
+    run = DiscoveryRun.objects.create(
+        source=DiscoveryRunSource.RMM,
+        source_name=conn.source_name,
+        format=conn.kind,
+        actor="system:discovery",
+        started_at=started,
+    )
+    if devices:
+        summary = ingest_payloads(
+            devices=devices,
+            source=AssetSource.RMM,
+            actor="system:discovery",
+            run=run,
+            business_attributes=False,
+        )
+        outcome.counts = summary.as_counts()
+        outcome.devices_ingested = len(devices)
+    run.counts = {"devices_listed": outcome.devices_listed, **outcome.counts}
+    run.errors = list(outcome.errors)
+    run.status = {
+        PullStatus.SUCCEEDED: DiscoveryRunStatus.SUCCEEDED,
+        PullStatus.PARTIAL: DiscoveryRunStatus.PARTIAL,
+        PullStatus.FAILED: DiscoveryRunStatus.FAILED,
+    }[outcome.status]
+    run.finished_at = max(timezone.now(), started)
+    run.save(update_fields=["counts", "errors", "status", "finished_at"])
+    RmmConnection.objects.filter(pk=conn.pk).update(
+        last_pull_at=now,
+        last_pull_status=outcome.status,
+        last_pull_summary=outcome.summary()[:2000],
+    )
+    return run
 
 
 def scheduled_pull(*, client: Any, now: datetime) -> PullResult:
@@ -470,7 +489,12 @@ def scheduled_pull(*, client: Any, now: datetime) -> PullResult:
     connection, its counts under ``rmm_…`` and its errors as lines of the run."""
     result = PullResult()
     for conn in RmmConnection.objects.filter(is_enabled=True).order_by("pk"):
-        outcome = pull_connection(conn, now=now)
+        try:
+            outcome = pull_connection(conn, now=now)
+        except Exception as exc:  # noqa: BLE001 - one connection never stops the others
+            result.sources += 1
+            result.errors.append(f"{conn.source_name}: the pull failed ({exc}).")
+            continue
         result.sources += 1
         result.counts["rmm_devices_listed"] = (
             result.counts.get("rmm_devices_listed", 0) + outcome.devices_listed
