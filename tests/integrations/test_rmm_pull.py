@@ -281,6 +281,15 @@ def test_rmm_page_adds_tests_edits_and_disables_the_connection(login, personas, 
         with tenant_context(tenant_a):
             assert Asset.objects.count() == 0  # a test writes nothing
 
+        with tenant_context(tenant_a):
+            run_discovery()
+        page = engineer.get(PAGE).content.decode()
+        assert "Tactical RMM · Acme" in page and "Succeeded" in page
+        assert f"{len(server.agents)} of {len(server.agents)} device(s) ingested" in page
+        assert 'href="/clients/tenant-a/integrations/rmm/"' in (
+            engineer.get("/clients/tenant-a/integrations/outbox/").content.decode()
+        )
+
         # An edit with the key left blank keeps it; switched off, the schedule leaves it alone.
         off = {**form, "api_key": "", "name": "Acme RMM"}
         off.pop("is_enabled")
