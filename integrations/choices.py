@@ -11,6 +11,8 @@ __all__ = [
     "PsaKind",
     "TicketMeaning",
     "TicketSource",
+    "RmmKind",
+    "PullStatus",
 ]
 
 
@@ -105,3 +107,20 @@ DELIVERY_STATE_COLORS = {
     "failed_retrying": "orange",
     "dead": "red",
 }
+
+
+class RmmKind(models.TextChoices):
+    """RMMs whose REST API PatchOps reads devices and software from."""
+
+    TACTICAL = "tactical", "Tactical RMM"
+
+
+class PullStatus(models.TextChoices):
+    NEVER = "never", "Never pulled"
+    SUCCEEDED = "succeeded", "Succeeded"
+    PARTIAL = "partial", "Succeeded with errors"
+    FAILED = "failed", "Failed"
+
+    @property
+    def color(self) -> str:
+        return {"succeeded": "green", "partial": "orange", "failed": "red"}.get(self.value, "gray")

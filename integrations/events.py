@@ -66,6 +66,12 @@ declare(
     },
 )
 declare(
+    "rmm_connection.saved",
+    subject="rmm_connection",
+    label="RMM connection saved",
+    fields={"name": STR, "kind": STR, "base_url": STR, "enabled": BOOL, "created": BOOL},
+)
+declare(
     "ticket.sent",
     subject="psa_ticket",
     label="PSA ticket created in the PSA",

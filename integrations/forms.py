@@ -1,10 +1,10 @@
-"""Forms of the integrations pages: the client's PSA connection."""
+"""Forms of the integrations pages: the client's PSA and RMM connections."""
 
 from __future__ import annotations
 
 from django import forms
 
-from .models import PsaConnection
+from .models import PsaConnection, RmmConnection
 
 SEVERITIES = [(s, s.title()) for s in ("critical", "high", "medium", "low")]
 
@@ -70,3 +70,25 @@ class AgentInstallerForm(forms.Form):
         required=False,
         help_text="What the token is for, e.g. the site or the batch of devices",
     )
+
+
+class RmmConnectionForm(forms.ModelForm):
+    """The API key is never shown back: the field starts empty, and left empty keeps it."""
+
+    api_key = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        max_length=500,
+        help_text="Tactical RMM: Settings → Global Settings → API Keys. Leave empty to keep the "
+        "saved one.",
+    )
+    base_url = forms.URLField(
+        assume_scheme="https",
+        max_length=200,
+        help_text="The API root, e.g. https://api.rmm.example.com",
+    )
+
+    class Meta:
+        model = RmmConnection
+        fields = ["name", "kind", "base_url", "api_key", "site_filter", "timeout_seconds"]
+        fields += ["is_enabled"]

@@ -16,6 +16,8 @@ from .choices import (
     JobAction,
     JobStatus,
     PsaKind,
+    PullStatus,
+    RmmKind,
     TicketCategory,
     TicketMeaning,
     TicketPriority,
@@ -28,6 +30,7 @@ __all__ = [
     "PsaTicket",
     "AgentJob",
     "RmmWebhook",
+    "RmmConnection",
     "OutboxMessage",
     "MAX_ATTEMPTS_LIMIT",
 ]
@@ -268,6 +271,50 @@ class RmmWebhook(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class RmmConnection(models.Model):
+    """The client's RMM read side: the REST API the scheduled discovery pulls devices, their
+    software and their OS updates from (Tactical RMM: ``X-API-KEY``)."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(max_length=120)
+    kind = models.CharField(max_length=20, choices=RmmKind.choices, default=RmmKind.TACTICAL)
+    base_url = models.URLField(
+        max_length=200, help_text="API root, e.g. https://api.rmm.example.com"
+    )
+    api_key = models.CharField(max_length=500, help_text="Tactical RMM: the API key (X-API-KEY).")
+    site_filter = models.CharField(
+        max_length=60,
+        blank=True,
+        help_text="Tactical RMM: pull only this client id (blank: every agent the key sees).",
+    )
+    timeout_seconds = models.PositiveSmallIntegerField(
+        default=20, validators=[MinValueValidator(1), MaxValueValidator(120)]
+    )
+    is_enabled = models.BooleanField(default=True, help_text="Pulled by the scheduled discovery.")
+    last_pull_at = models.DateTimeField(null=True, blank=True)
+    last_pull_status = models.CharField(
+        max_length=10, choices=PullStatus.choices, default=PullStatus.NEVER
+    )
+    last_pull_summary = models.TextField(blank=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["name", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_kind_display()})"
+
+    @property
+    def source_name(self) -> str:
+        """How its pulls are named on the discovery runs."""
+        return f"{self.get_kind_display()} · {self.name}"[:200]
+
+    @property
+    def status_color(self) -> str:
+        return PullStatus(self.last_pull_status).color
 
 
 class OutboxMessage(models.Model):

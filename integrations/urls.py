@@ -14,6 +14,8 @@ urlpatterns = [
     ),
     path("integrations/psa/", views.PsaPageView.as_view(), name="psa"),
     path("agents/install/", views.AgentInstallView.as_view(), name="agent_install"),
+    path("integrations/rmm/", views.RmmPageView.as_view(), name="rmm"),
+    path("integrations/rmm/test/", views.RmmTestView.as_view(), name="rmm_test"),
     path(
         "assets/<uuid:uuid>/approve-reboot/",
         views.ApproveRebootView.as_view(),

@@ -1,5 +1,6 @@
 """HTML pages of the integrations app, under /clients/<slug>/: the outbox of outbound calls, the
-PSA connection and its tickets, the agent installer."""
+PSA connection and its tickets, the RMM connection the discovery pulls from, the agent
+installer."""
 
 from __future__ import annotations
 
@@ -18,10 +19,10 @@ from common.pagination import page_of
 from inventory.selectors import visible_assets
 from tenants.permissions import Capability, ClientPageMixin
 
-from . import psa
+from . import psa, rmm_pull
 from .filters import OutboxMessageFilterSet
-from .forms import AgentInstallerForm, PsaConnectionForm
-from .models import PsaConnection, PsaTicket
+from .forms import AgentInstallerForm, PsaConnectionForm, RmmConnectionForm
+from .models import PsaConnection, PsaTicket, RmmConnection
 from .outbox import retry_message, retry_refusal
 from .reboot import RebootApprovalRefused, approve_reboot
 from .resident import installer_tokens, issue_installer
@@ -144,6 +145,68 @@ class PsaRetryView(ClientPageMixin, View):
         else:
             messages.success(request, f"{message.event} to {message.target} is queued again.")
         return redirect("integrations:psa")
+
+
+def _rmm_connection() -> RmmConnection | None:
+    return RmmConnection.objects.order_by("pk").first()
+
+
+class RmmPageView(ClientPageMixin, TemplateView):
+    """The client's RMM connection (form): where the scheduled discovery reads devices, software
+    and OS updates from, its last pull, and the last discovery runs it made."""
+
+    template_name = "integrations/rmm.html"
+    capability = Capability.OPERATE
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        from inventory.choices import DiscoveryRunSource
+        from inventory.models import DiscoveryRun
+
+        context = super().get_context_data(**kwargs)
+        conn = _rmm_connection()
+        context.update(
+            connection=conn,
+            form=kwargs.get("form") or RmmConnectionForm(instance=conn),
+            key_hint=rmm_pull.mask(conn.api_key) if conn else "",
+            runs=list(
+                DiscoveryRun.objects.filter(source=DiscoveryRunSource.RMM).order_by(
+                    "-started_at", "-pk"
+                )[:10]
+            ),
+        )
+        return context
+
+    def post(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        conn = _rmm_connection()
+        form = RmmConnectionForm(request.POST, instance=conn)
+        if form.is_valid():
+            data = {name: form.cleaned_data[name] for name in form.Meta.fields}
+            try:
+                fresh = RmmConnection.objects.get(pk=conn.pk) if conn else None
+                rmm_pull.save_connection(data=data, actor=request.user, instance=fresh)
+            except ValidationError as exc:
+                for field, errors in exc.message_dict.items():
+                    form.add_error(field if field in form.fields else None, errors)
+            else:
+                messages.success(request, "The RMM connection is saved.")
+                return redirect("integrations:rmm")
+        return self.render_to_response(self.get_context_data(form=form), status=400)
+
+
+class RmmTestView(ClientPageMixin, View):
+    """POST only: one read of the RMM's agent list with the saved connection (nothing written)."""
+
+    capability = Capability.OPERATE
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        conn = _rmm_connection()
+        if conn is None:
+            messages.error(request, "Save an RMM connection first.")
+            return redirect("integrations:rmm")
+        ok, text = rmm_pull.test_connection(conn)
+        (messages.success if ok else messages.error)(request, text)
+        return redirect("integrations:rmm")
 
 
 class ApproveRebootView(ClientPageMixin, View):

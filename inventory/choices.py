@@ -35,6 +35,7 @@ class AssetSource(models.TextChoices):
     QFE = "qfe", "Windows wmic qfe"
     DPKG = "dpkg", "dpkg-query list"
     MANUAL = "manual", "Entered by hand"
+    RMM = "rmm", "RMM pull"
 
 
 class DataFlow(models.TextChoices):
@@ -102,6 +103,7 @@ class DiscoveryRunSource(models.TextChoices):
     FILE = "file", "File import"
     SCHEDULE = "schedule", "Scheduled discovery"
     NMAP = "nmap", "Nmap scan"
+    RMM = "rmm", "RMM pull"
 
 
 class UnknownDeviceState(models.TextChoices):

@@ -132,6 +132,13 @@ def _forms(objects) -> list[tuple[str, str, list[str]]]:
             + ["performed_by", "evidence_url", "note"],
         ),
         ("msp_admin", "restore-tests/", ["action", "max_age_days", "gate_waves"]),
+        (
+            "engineer",
+            "integrations/rmm/",
+            ["name", "kind", "base_url", "api_key", "site_filter", "timeout_seconds"]
+            + ["is_enabled"],
+        ),
+        ("engineer", "integrations/rmm/test/", ["name"]),
         ("account_manager", "reports/", ["kind", "period"]),
         ("msp_admin", "people/", ["action", "email", "role", "user", "invitation"]),
         ("owner_a", "people/", ["action", "email", "role", "user", "invitation"]),
