@@ -9,11 +9,14 @@ class IntegrationsConfig(AppConfig):
         # Registers the outbox senders (every process that delivers needs them).
         from evidence.subscribers import subscribe
         from findings.hooks import register_finding_action
+        from inventory.hooks import on_scheduled_discovery
 
-        from . import connectors, psa  # noqa: F401
+        from . import connectors, psa, scans  # noqa: F401
         from .finding_actions import ACTION
 
         # "Open a PSA ticket" on the findings pages.
         register_finding_action(ACTION)
         # Tickets opened, noted and closed in the client's PSA as the work moves.
         subscribe(psa.SUBSCRIBED_KINDS, psa.on_event)
+        # Scan jobs for the designated scanner agents in the scheduled discovery.
+        on_scheduled_discovery(scans.queue_scheduled_scans)

@@ -13,6 +13,12 @@ urlpatterns = [
         name="outboxmessage_retry",
     ),
     path("integrations/psa/", views.PsaPageView.as_view(), name="psa"),
+    path("integrations/network-scans/", views.NetworkScansView.as_view(), name="network_scans"),
+    path(
+        "integrations/network-scans/<uuid:pk>/remove/",
+        views.RemoveScanSubnetView.as_view(),
+        name="scan_subnet_remove",
+    ),
     path(
         "assets/<uuid:uuid>/approve-reboot/",
         views.ApproveRebootView.as_view(),

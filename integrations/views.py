@@ -1,5 +1,5 @@
 """HTML pages of the integrations app, under /clients/<slug>/: the outbox of outbound calls, the
-PSA connection and its tickets."""
+PSA connection and its tickets, the network scans of designated scanner agents."""
 
 from __future__ import annotations
 
@@ -19,10 +19,11 @@ from tenants.permissions import Capability, ClientPageMixin
 
 from . import psa
 from .filters import OutboxMessageFilterSet
-from .forms import PsaConnectionForm
-from .models import PsaConnection, PsaTicket
+from .forms import PsaConnectionForm, ScanSubnetForm
+from .models import AgentJob, PsaConnection, PsaTicket, ScanSubnet
 from .outbox import retry_message, retry_refusal
 from .reboot import RebootApprovalRefused, approve_reboot
+from .scans import designate_scanner, remove_scan_subnet
 from .selectors import visible_outbox_messages
 
 PAGE_SIZE = 50
@@ -161,3 +162,71 @@ class ApproveRebootView(ClientPageMixin, View):
                 request, f"Restart of {asset.hostname} approved; queued for its agent."
             )
         return redirect(reverse("inventory:asset_detail", kwargs={"uuid": asset.uuid}))
+
+
+def _scanners(request: HttpRequest, client: Any) -> Any:
+    return (
+        visible_assets(request.user, client)
+        .filter(is_managed=True, agent_id__isnull=False)
+        .exclude(agent_id="")
+        .order_by("hostname")
+    )
+
+
+class NetworkScansView(ClientPageMixin, TemplateView):
+    """The designated scanners: which asset's agent scans which subnet with which ports and
+    timing, each subnet's last scan job and its outcome; a form to designate one."""
+
+    template_name = "integrations/network_scans.html"
+    capability = Capability.OPERATE
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        subnets = list(ScanSubnet.objects.select_related("scanner").order_by("cidr"))
+        last: dict[int, AgentJob] = {}
+        for job in (
+            AgentJob.objects.filter(scan_subnet__in=subnets)
+            .order_by("scan_subnet_id", "-created_at")
+            .distinct("scan_subnet_id")
+        ):
+            last[job.scan_subnet_id] = job
+        for subnet in subnets:
+            subnet.last_job = last.get(subnet.pk)
+        form = kwargs.get("form") or ScanSubnetForm(scanners=_scanners(self.request, self.client))
+        context.update(subnets=subnets, form=form)
+        return context
+
+    def post(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        form = ScanSubnetForm(request.POST, scanners=_scanners(request, self.client))
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                subnet = designate_scanner(
+                    scanner=data["scanner"],
+                    cidr=data["cidr"],
+                    top_ports=data["top_ports"],
+                    ports=data["ports"],
+                    timing=data["timing"],
+                    actor=request.user,
+                )
+            except ValidationError as exc:
+                for field, errors in exc.message_dict.items():
+                    form.add_error(field if field in form.fields else None, errors)
+            else:
+                messages.success(
+                    request, f"{subnet.scanner.hostname} scans {subnet.cidr} from now on."
+                )
+                return redirect("integrations:network_scans")
+        return self.render_to_response(self.get_context_data(form=form), status=400)
+
+
+class RemoveScanSubnetView(ClientPageMixin, View):
+    """End a designation (a scan job still queued for it is cancelled)."""
+
+    capability = Capability.OPERATE
+
+    def post(self, request: HttpRequest, pk: Any, **kwargs: Any) -> HttpResponse:
+        subnet = get_object_or_404(ScanSubnet.objects.select_related("scanner"), uuid=pk)
+        remove_scan_subnet(subnet=subnet, actor=request.user)
+        messages.success(request, f"{subnet.scanner.hostname} no longer scans {subnet.cidr}.")
+        return redirect("integrations:network_scans")

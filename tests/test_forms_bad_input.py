@@ -132,6 +132,11 @@ def _forms(objects) -> list[tuple[str, str, list[str]]]:
             + ["performed_by", "evidence_url", "note"],
         ),
         ("msp_admin", "restore-tests/", ["action", "max_age_days", "gate_waves"]),
+        (
+            "engineer",
+            "integrations/network-scans/",
+            ["scanner", "cidr", "top_ports", "ports", "timing"],
+        ),
         ("account_manager", "reports/", ["kind", "period"]),
         ("msp_admin", "people/", ["action", "email", "role", "user", "invitation"]),
         ("owner_a", "people/", ["action", "email", "role", "user", "invitation"]),
