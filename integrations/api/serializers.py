@@ -77,6 +77,9 @@ class AgentJobResultSerializer(serializers.Serializer):
         allow_blank=True,
         default="",
         trim_whitespace=False,
+        # The request body's own bound; a report over the scan limit (768 KiB) is recorded as a
+        # failed scan (integrations.scans.NMAP_XML_MAX_BYTES), not refused.
+        max_length=1024 * 1024,
         help_text="A network_scan job's Nmap XML (nmap -oX -), as the scan printed it.",
     )
 
