@@ -11,7 +11,7 @@ class IntegrationsConfig(AppConfig):
         from findings.hooks import register_finding_action
         from inventory.hooks import on_scheduled_discovery
 
-        from . import connectors, psa, rmm_pull  # noqa: F401
+        from . import connectors, psa, rmm_pull, scans  # noqa: F401
         from .finding_actions import ACTION
 
         # "Open a PSA ticket" on the findings pages.
@@ -20,3 +20,5 @@ class IntegrationsConfig(AppConfig):
         subscribe(psa.SUBSCRIBED_KINDS, psa.on_event)
         # The client's RMM connections are read on its discovery schedule.
         on_scheduled_discovery(rmm_pull.scheduled_pull)
+        # Scan jobs for the designated scanner agents in the scheduled discovery.
+        on_scheduled_discovery(scans.queue_scheduled_scans)

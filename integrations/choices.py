@@ -43,6 +43,7 @@ class JobAction(models.TextChoices):
     SNAPSHOT = "snapshot", "Snapshot"
     ROLLBACK = "rollback", "Roll back"
     REBOOT = "reboot", "Restart (approved)"
+    NETWORK_SCAN = "network_scan", "Network scan (Nmap)"
 
 
 class JobStatus(models.TextChoices):

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from evidence.contract import BOOL, DATETIME, OBJECT, STR, declare, list_of, nullable
+from evidence.contract import BOOL, DATETIME, INT, OBJECT, STR, declare, list_of, nullable
 
 declare(
     "ticket.queued",
@@ -100,4 +100,24 @@ declare(
     subject="psa_ticket",
     label="PSA ticket closed in the PSA",
     fields={"external_id": STR, "status": STR, "via": STR},
+)
+declare(
+    "scan_subnet.designated",
+    subject="scan_subnet",
+    label="Scanner designated for a subnet",
+    fields={
+        "scanner": STR,
+        "cidr": STR,
+        "top_ports": nullable(INT),
+        "ports": STR,
+        "timing": INT,
+    },
+    summary=lambda p: f"{p['scanner']} scans {p['cidr']}",
+)
+declare(
+    "scan_subnet.removed",
+    subject="scan_subnet",
+    label="Scanner designation removed",
+    fields={"scanner": STR, "cidr": STR},
+    summary=lambda p: f"{p['scanner']} no longer scans {p['cidr']}",
 )

@@ -92,3 +92,36 @@ class RmmConnectionForm(forms.ModelForm):
         model = RmmConnection
         fields = ["name", "kind", "base_url", "api_key", "site_filter", "timeout_seconds"]
         fields += ["is_enabled"]
+
+
+class ScanSubnetForm(forms.Form):
+    """Designate a managed asset with an agent as the scanner of a subnet (the rules are the
+    service's: ``integrations.scans.designate_scanner``)."""
+
+    scanner = forms.ModelChoiceField(
+        queryset=None,
+        to_field_name="uuid",
+        help_text="A managed asset whose discovery agent runs nmap.",
+    )
+    cidr = forms.CharField(
+        label="Subnet", max_length=64, help_text="CIDR, e.g. 10.20.0.0/24 (at most a /16)."
+    )
+    top_ports = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=1000,
+        help_text="Scan Nmap's N most common ports (100 when no port list is given).",
+    )
+    ports = forms.CharField(
+        required=False, max_length=200, help_text="Or these ports, e.g. 22,80,443,8000-8100."
+    )
+    timing = forms.TypedChoiceField(
+        coerce=int,
+        initial=3,
+        choices=[(n, f"-T{n}") for n in range(6)],
+        help_text="Nmap's timing template: 0 slowest, 3 normal, 5 fastest.",
+    )
+
+    def __init__(self, *args, scanners=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["scanner"].queryset = scanners

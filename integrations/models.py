@@ -32,6 +32,7 @@ __all__ = [
     "RmmWebhook",
     "RmmConnection",
     "OutboxMessage",
+    "ScanSubnet",
     "MAX_ATTEMPTS_LIMIT",
 ]
 
@@ -225,7 +226,20 @@ class AgentJob(models.Model):
         related_name="agent_jobs",
         help_text="The rollback a rollback job belongs to.",
     )
-    action = models.CharField(max_length=10, choices=JobAction.choices)
+    action = models.CharField(max_length=20, choices=JobAction.choices)
+    scan_subnet = models.ForeignKey(
+        "integrations.ScanSubnet",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="jobs",
+        help_text="The designated subnet a network_scan job scans.",
+    )
+    scan = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="What a network_scan job runs: {subnet, top_ports, ports, timing}.",
+    )
     packages = models.JSONField(default=list, blank=True, help_text="[{name, version, advisory}]")
     reboot_policy = models.CharField(max_length=20, blank=True)
     reboot = models.JSONField(
@@ -390,3 +404,39 @@ class OutboxMessage(models.Model):
     @property
     def is_dead(self) -> bool:
         return self.state == DeliveryState.DEAD
+
+
+class ScanSubnet(models.Model):
+    """A subnet (CIDR) that one managed asset's agent scans with Nmap on the client's discovery
+    schedule; its hosts are reconciled with the inventory (the unknown-device queue). An address
+    belongs to at most one designated subnet of the client."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    scanner = models.ForeignKey(
+        "inventory.Asset", on_delete=models.CASCADE, related_name="scan_subnets"
+    )
+    cidr = models.CharField(max_length=64, unique=True, help_text="e.g. 10.20.0.0/24")
+    top_ports = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(1000)],
+        help_text="Scan Nmap's N most common ports (when no port list is given).",
+    )
+    ports = models.CharField(
+        max_length=200, blank=True, help_text="Ports to scan instead, e.g. 22,80,443,8000-8100."
+    )
+    timing = models.PositiveSmallIntegerField(
+        default=3,
+        validators=[MinValueValidator(0), MaxValueValidator(5)],
+        help_text="Nmap timing template -T0 (slowest) to -T5 (fastest); 3 is Nmap's normal.",
+    )
+    is_enabled = models.BooleanField(default=True)
+    created_by = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["cidr"]
+
+    def __str__(self) -> str:
+        return self.cidr

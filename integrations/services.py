@@ -16,6 +16,7 @@ from . import hooks
 from .choices import JobAction, JobStatus, TicketCategory, TicketPriority
 from .models import AgentJob, PsaTicket
 from .reboot import record_reboot_report
+from .scans import record_scan_result
 
 __all__ = ["is_after_hours", "open_ticket", "claim_agent_jobs", "record_job_result"]
 
@@ -167,6 +168,8 @@ def record_job_result(
             )
             job.refresh_from_db()
             return job
+        if job.action == JobAction.NETWORK_SCAN:
+            return _record_network_scan(job, summary, payload, actor, at)
         new_status = JobStatus.SUCCEEDED if succeeded else JobStatus.FAILED
         updated = AgentJob.objects.filter(
             pk=job.pk, status__in=[JobStatus.QUEUED, JobStatus.DISPATCHED]
@@ -192,4 +195,37 @@ def record_job_result(
             job=job, succeeded=succeeded, failed=failed, message=message, actor=actor, at=at
         )
         job.refresh_from_db()
+    return job
+
+
+def _record_network_scan(
+    job: AgentJob, summary: dict[str, Any], payload: dict[str, Any], actor: Any, at: datetime
+) -> AgentJob:
+    """A scan job's report (caller's transaction): its Nmap XML reconciled with the inventory,
+    or the failure recorded on the job and a failed discovery run."""
+    xml = payload.get("nmap_xml") or ""
+    new_status, message, run = record_scan_result(
+        job=job, summary=summary, nmap_xml=xml, actor=actor, at=at
+    )
+    result = {
+        **summary,
+        "status": new_status,
+        "message": message[:1000],
+        "discovery_run": str(run.uuid),
+        "nmap_xml_bytes": len(xml.encode("utf-8")),
+    }
+    updated = AgentJob.objects.filter(
+        pk=job.pk, status__in=[JobStatus.QUEUED, JobStatus.DISPATCHED]
+    ).update(status=new_status, finished_at=at, result=result)
+    if not updated:
+        raise ValidationError({"detail": f"This job is already {job.status}."})
+    record_event(
+        kind=f"agent_job.{new_status}",
+        subject_type="agent_job",
+        subject_id=job.uuid,
+        actor=actor,
+        payload={"action": job.action, "packages": []},
+        occurred_at=at,
+    )
+    job.refresh_from_db()
     return job

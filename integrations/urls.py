@@ -16,6 +16,12 @@ urlpatterns = [
     path("agents/install/", views.AgentInstallView.as_view(), name="agent_install"),
     path("integrations/rmm/", views.RmmPageView.as_view(), name="rmm"),
     path("integrations/rmm/test/", views.RmmTestView.as_view(), name="rmm_test"),
+    path("integrations/network-scans/", views.NetworkScansView.as_view(), name="network_scans"),
+    path(
+        "integrations/network-scans/<uuid:pk>/remove/",
+        views.RemoveScanSubnetView.as_view(),
+        name="scan_subnet_remove",
+    ),
     path(
         "assets/<uuid:uuid>/approve-reboot/",
         views.ApproveRebootView.as_view(),

@@ -1,6 +1,6 @@
 """HTML pages of the integrations app, under /clients/<slug>/: the outbox of outbound calls, the
-PSA connection and its tickets, the RMM connection the discovery pulls from, the agent
-installer."""
+PSA connection and its tickets, the RMM connection the discovery pulls from, the network scans
+of designated scanner agents, the agent installer."""
 
 from __future__ import annotations
 
@@ -21,11 +21,12 @@ from tenants.permissions import Capability, ClientPageMixin
 
 from . import psa, rmm_pull
 from .filters import OutboxMessageFilterSet
-from .forms import AgentInstallerForm, PsaConnectionForm, RmmConnectionForm
-from .models import PsaConnection, PsaTicket, RmmConnection
+from .forms import AgentInstallerForm, PsaConnectionForm, RmmConnectionForm, ScanSubnetForm
+from .models import AgentJob, PsaConnection, PsaTicket, RmmConnection, ScanSubnet
 from .outbox import retry_message, retry_refusal
 from .reboot import RebootApprovalRefused, approve_reboot
 from .resident import installer_tokens, issue_installer
+from .scans import designate_scanner, remove_scan_subnet
 from .selectors import visible_outbox_messages
 
 PAGE_SIZE = 50
@@ -264,3 +265,71 @@ class AgentInstallView(ClientPageMixin, TemplateView):
                 response["Cache-Control"] = "no-store"  # the token is shown this once
                 return response
         return self.render_to_response(self.get_context_data(form=form), status=400)
+
+
+def _scanners(request: HttpRequest, client: Any) -> Any:
+    return (
+        visible_assets(request.user, client)
+        .filter(is_managed=True, agent_id__isnull=False)
+        .exclude(agent_id="")
+        .order_by("hostname")
+    )
+
+
+class NetworkScansView(ClientPageMixin, TemplateView):
+    """The designated scanners: which asset's agent scans which subnet with which ports and
+    timing, each subnet's last scan job and its outcome; a form to designate one."""
+
+    template_name = "integrations/network_scans.html"
+    capability = Capability.OPERATE
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        subnets = list(ScanSubnet.objects.select_related("scanner").order_by("cidr"))
+        last: dict[int, AgentJob] = {}
+        for job in (
+            AgentJob.objects.filter(scan_subnet__in=subnets)
+            .order_by("scan_subnet_id", "-created_at")
+            .distinct("scan_subnet_id")
+        ):
+            last[job.scan_subnet_id] = job
+        for subnet in subnets:
+            subnet.last_job = last.get(subnet.pk)
+        form = kwargs.get("form") or ScanSubnetForm(scanners=_scanners(self.request, self.client))
+        context.update(subnets=subnets, form=form)
+        return context
+
+    def post(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        form = ScanSubnetForm(request.POST, scanners=_scanners(request, self.client))
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                subnet = designate_scanner(
+                    scanner=data["scanner"],
+                    cidr=data["cidr"],
+                    top_ports=data["top_ports"],
+                    ports=data["ports"],
+                    timing=data["timing"],
+                    actor=request.user,
+                )
+            except ValidationError as exc:
+                for field, errors in exc.message_dict.items():
+                    form.add_error(field if field in form.fields else None, errors)
+            else:
+                messages.success(
+                    request, f"{subnet.scanner.hostname} scans {subnet.cidr} from now on."
+                )
+                return redirect("integrations:network_scans")
+        return self.render_to_response(self.get_context_data(form=form), status=400)
+
+
+class RemoveScanSubnetView(ClientPageMixin, View):
+    """End a designation (a scan job still queued for it is cancelled)."""
+
+    capability = Capability.OPERATE
+
+    def post(self, request: HttpRequest, pk: Any, **kwargs: Any) -> HttpResponse:
+        subnet = get_object_or_404(ScanSubnet.objects.select_related("scanner"), uuid=pk)
+        remove_scan_subnet(subnet=subnet, actor=request.user)
+        messages.success(request, f"{subnet.scanner.hostname} no longer scans {subnet.cidr}.")
+        return redirect("integrations:network_scans")

@@ -1,8 +1,9 @@
-"""Run the patch jobs PatchOps queues (install, snapshot, rollback) with the platform's package
-tool, and report their result."""
+"""Run the jobs PatchOps queues — install, snapshot, rollback with the platform's package tool,
+an approved restart, a network scan with ``nmap`` on a scanner agent — and report their result."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import platform
 import re
@@ -22,6 +23,12 @@ _SAFE_LABEL = re.compile(r"^[A-Za-z0-9][^\x00-\x1f]{0,200}$")
 
 
 _JOB_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+
+_PORTS = re.compile(r"^\d{1,5}(-\d{1,5})?(,\d{1,5}(-\d{1,5})?)*$")
+# The portal's limits (integrations.scans): the largest subnet one job scans, the most XML sent.
+SCAN_MIN_PREFIX = {4: 16, 6: 112}
+NMAP_XML_MAX_BYTES = 768 * 1024
+SCAN_TIMEOUT = 3 * 3600
 
 
 def package_tool() -> str | None:
@@ -150,6 +157,67 @@ def _run_logged(command: list[str], log_lines: list[str], timeout: int) -> tuple
     return ok, message
 
 
+def scan_command(scan: Any) -> list[str]:
+    """The ``nmap`` command of a network scan job: fixed arguments, the subnet and options
+    checked again here (``ValueError`` names what is refused), XML on standard output."""
+    if not isinstance(scan, dict):
+        raise ValueError("the job names no scan")
+    subnet = scan.get("subnet")
+    try:
+        network = ipaddress.ip_network(str(subnet or ""))
+    except ValueError:
+        raise ValueError(f"refusing to scan {subnet!r}: not a network in CIDR form") from None
+    if network.prefixlen < SCAN_MIN_PREFIX[network.version]:
+        raise ValueError(f"refusing to scan {network}: larger than the /{SCAN_MIN_PREFIX[4]} limit")
+    timing = scan.get("timing", 3)
+    if not isinstance(timing, int) or isinstance(timing, bool) or not 0 <= timing <= 5:
+        raise ValueError(f"refusing timing {timing!r}: expected 0 to 5")
+    command = ["nmap", "-oX", "-", "-T" + str(timing)]
+    ports, top = scan.get("ports") or "", scan.get("top_ports")
+    if ports:
+        if not isinstance(ports, str) or len(ports) > 200 or not _PORTS.match(ports):
+            raise ValueError(f"refusing ports {ports!r}")
+        command += ["-p", ports]
+    else:
+        if not isinstance(top, int) or isinstance(top, bool) or not 1 <= top <= 1000:
+            raise ValueError(f"refusing top ports {top!r}: expected 1 to 1000")
+        command += ["--top-ports", str(top)]
+    if network.version == 6:
+        command.append("-6")
+    return command + [str(network)]
+
+
+def _run_scan(command: list[str], log_lines: list[str]) -> tuple[str, str]:
+    """Run nmap; ``(xml, "")`` or ``("", the reason it failed)``."""
+    log_lines.append("$ " + " ".join(command))
+    try:
+        done = subprocess.run(
+            command,
+            capture_output=True,
+            timeout=SCAN_TIMEOUT,
+            env={**os.environ, "LC_ALL": "C"},
+            stdin=subprocess.DEVNULL,
+        )
+    except FileNotFoundError:
+        return "", "nmap is not installed on this scanner"
+    except subprocess.TimeoutExpired:
+        return "", f"nmap did not finish within {SCAN_TIMEOUT} s"
+    errors = done.stderr.decode("utf-8", errors="replace").strip()
+    if errors:
+        log_lines.append(errors[-4000:])
+    if done.returncode != 0:
+        last = errors.splitlines()[-1] if errors else ""
+        return "", f"nmap exit {done.returncode}: {last[:300]}"
+    if len(done.stdout) > NMAP_XML_MAX_BYTES:
+        return "", (
+            f"nmap printed {len(done.stdout):,} bytes of XML, more than the "
+            f"{NMAP_XML_MAX_BYTES:,} a scan may report: scan a smaller subnet"
+        )
+    xml = done.stdout.decode("utf-8", errors="replace")
+    log_lines.append(f"nmap printed {len(done.stdout):,} bytes of XML")
+    return xml, ""
+
+
 def _parse_time(value: Any) -> datetime | None:
     if not value:
         return None
@@ -215,6 +283,20 @@ def run_job(
         if dry_run:
             return finish("succeeded")
         return finish("succeeded" if carry_out(plan, log_lines) else "failed")
+    if action == "network_scan":
+        try:
+            command = scan_command(job.get("scan"))
+        except ValueError as exc:
+            log_lines.append(str(exc))
+            return finish("failed")
+        if dry_run:
+            log_lines.append("would run: " + " ".join(command))
+            return finish("succeeded")
+        xml, failure = _run_scan(command, log_lines)
+        if failure:
+            log_lines.append(failure)
+            return finish("failed")
+        return {**finish("succeeded"), "nmap_xml": xml}
     if action == "snapshot":
         try:
             command = snapshot_command(dry_run)

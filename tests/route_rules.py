@@ -91,6 +91,7 @@ PARAMS: dict[str, str] = {
     "outbox:pk": "outbox_message",
     "psa-connections:id": "psa_connection",
     "messages:pk": "psa_message",
+    "network-scans:pk": "scan_subnet",
     "report-requests:uuid": "report_request",
     "report-recipients:uuid": "report_recipient",
     "requests:uuid": "report_request",

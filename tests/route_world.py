@@ -271,6 +271,15 @@ def build_side(slug: str, scale: int, *, engineer: Any, staff: dict) -> Side:
             findings = list(Finding.objects.filter(patch_identifier=kbs[k]).order_by("pk"))
             queue_rollout(findings, engineer=engineer)
         scan(_scan_hosts(scale), actor=engineer)
+        # Designated scanners (the servers' agents) and the scan jobs a scheduled run queues.
+        from integrations.scans import designate_scanner, queue_scheduled_scans
+
+        servers = [d for d in devices if d.hostname.startswith("srv-")]
+        scan_subnets = [
+            designate_scanner(scanner=server.asset, cidr=f"10.{100 + i}.0.0/24", actor=engineer)
+            for i, server in enumerate(servers)
+        ]
+        queue_scheduled_scans(client=client, now=timezone.now())
         for _ in range(scale):
             create_snapshot(client=client, actor=engineer)
         assets = [d.asset for d in devices]
@@ -474,6 +483,7 @@ def build_side(slug: str, scale: int, *, engineer: Any, staff: dict) -> Side:
             "outbox_message": OutboxMessage.objects.order_by("pk").first().uuid,
             "psa_connection": psa_conn.uuid,
             "psa_message": psa_message.uuid,
+            "scan_subnet": scan_subnets[0].uuid,
             "report_request": ReportRequest.objects.order_by("pk").first().uuid,
             "report_recipient": ReportRecipient.objects.order_by("pk").first().uuid,
             "upload": FileUpload.objects.filter(client=client).order_by("pk").first().uuid,

@@ -139,6 +139,11 @@ def _forms(objects) -> list[tuple[str, str, list[str]]]:
             + ["is_enabled"],
         ),
         ("engineer", "integrations/rmm/test/", ["name"]),
+        (
+            "engineer",
+            "integrations/network-scans/",
+            ["scanner", "cidr", "top_ports", "ports", "timing"],
+        ),
         ("account_manager", "reports/", ["kind", "period"]),
         ("msp_admin", "people/", ["action", "email", "role", "user", "invitation"]),
         ("owner_a", "people/", ["action", "email", "role", "user", "invitation"]),

@@ -13,12 +13,14 @@ from tenants.api.serializers import BriefMixin
 
 class AgentJobSerializer(serializers.ModelSerializer):
     """What an agent receives: ``{"id", "action", "packages", "reboot_policy", "reboot",
-    "not_before", "not_after"}``; ``reboot`` says how the policy restarts the machine
-    (``integrations.reboot``)."""
+    "scan", "not_before", "not_after"}``; ``reboot`` says how the policy restarts the machine
+    (``integrations.reboot``), ``scan`` what a ``network_scan`` job scans (``subnet``,
+    ``top_ports`` or ``ports``, ``timing``; empty for other jobs)."""
 
     id = serializers.UUIDField(source="uuid", read_only=True)
     packages = serializers.ListField(child=serializers.DictField(), read_only=True)
     reboot = serializers.DictField(read_only=True)
+    scan = serializers.DictField(read_only=True)
 
     class Meta:
         model = AgentJob
@@ -28,6 +30,7 @@ class AgentJobSerializer(serializers.ModelSerializer):
             "packages",
             "reboot_policy",
             "reboot",
+            "scan",
             "not_before",
             "not_after",
         ]
@@ -90,6 +93,16 @@ class AgentJobResultSerializer(serializers.Serializer):
         default="",
         trim_whitespace=False,
         max_length=LOG_MAX_LENGTH,
+    )
+    nmap_xml = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        trim_whitespace=False,
+        # The request body's own bound; a report over the scan limit (768 KiB) is recorded as a
+        # failed scan (integrations.scans.NMAP_XML_MAX_BYTES), not refused.
+        max_length=1024 * 1024,
+        help_text="A network_scan job's Nmap XML (nmap -oX -), as the scan printed it.",
     )
 
     def validate(self, attrs):

@@ -81,6 +81,7 @@ def test_agent_polls_dry_runs_then_installs(deploying, tenant_a, make_token, api
         "packages",
         "reboot_policy",
         "reboot",
+        "scan",
         "not_before",
         "not_after",
     }
