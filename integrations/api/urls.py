@@ -1,9 +1,12 @@
 """API of the integrations app, under /clients/<slug>/api/v1/."""
 
+from django.urls import re_path
 from rest_framework.routers import SimpleRouter
 
+from common.api import UUID_PATTERN
 from integrations.api.views import (
     AgentJobViewSet,
+    AssetRebootApprovalView,
     OutboxMessageViewSet,
     PsaConnectionViewSet,
     PsaTicketViewSet,
@@ -15,4 +18,11 @@ router.register("agent-jobs", AgentJobViewSet, basename="agent-job")
 router.register("psa-tickets", PsaTicketViewSet, basename="psa-ticket")
 router.register("psa-connections", PsaConnectionViewSet, basename="psa-connection")
 router.register("outbox-messages", OutboxMessageViewSet, basename="outbox-message")
-urlpatterns = router.urls
+urlpatterns = [
+    re_path(
+        rf"^assets/(?P<id>{UUID_PATTERN})/approve-reboot/$",
+        AssetRebootApprovalView.as_view(),
+        name="asset-approve-reboot",
+    ),
+    *router.urls,
+]

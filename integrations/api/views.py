@@ -11,6 +11,7 @@ from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from common.apifilters import StrictSearchFilter
 from common.apiparsers import PayloadTooLarge, max_body_bytes, too_large_detail
@@ -23,15 +24,18 @@ from integrations.api.serializers import (
     OutboxMessageSerializer,
     PsaConnectionSerializer,
     PsaTicketSerializer,
+    RebootApprovalSerializer,
 )
 from integrations.choices import JobStatus
 from integrations.filters import OutboxMessageFilterSet, PsaTicketFilterSet
 from integrations.models import AgentJob, PsaConnection, PsaTicket
 from integrations.outbox import retry_message
 from integrations.psa import InboundRefused, receive_inbound, save_connection
+from integrations.reboot import RebootApprovalRefused, approve_reboot
 from integrations.selectors import visible_outbox_messages
 from integrations.services import claim_agent_jobs, record_job_result
-from tenants.permissions import Capability
+from inventory.selectors import visible_assets
+from tenants.permissions import Capability, current_client
 
 
 class AgentJobViewSet(viewsets.GenericViewSet):
@@ -189,3 +193,30 @@ class PsaConnectionViewSet(viewsets.ModelViewSet):
         except InboundRefused as exc:
             return Response({"detail": str(exc)}, status=exc.status)
         return Response({"tickets": [str(t.uuid) for t in tickets]})
+
+
+class AssetRebootApprovalView(APIView):
+    """POST ``assets/<id>/approve-reboot/``: approve the restart an asset awaits under the
+    manual-approval reboot policy (operate), as the asset page's button does."""
+
+    capabilities = {"POST": Capability.OPERATE}
+
+    @extend_schema(
+        request=None,
+        responses={200: RebootApprovalSerializer},
+        description=(
+            "Queues a reboot job for the asset's agent (its next poll carries it with "
+            "reboot.approved true) and records an asset.reboot_approved event. Refused with "
+            "400, nothing changed, when the asset awaits no approval or has no agent. "
+            "Write-scoped tokens, engineers and MSP admins."
+        ),
+    )
+    def post(self, request, id=None):
+        asset = get_object_or_404(visible_assets(request.user, current_client(request)), uuid=id)
+        try:
+            job = approve_reboot(asset=asset, actor=request.user)
+        except RebootApprovalRefused as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+        asset.refresh_from_db()
+        body = {"job": job.uuid, "asset": asset}
+        return Response(RebootApprovalSerializer(body, context={"request": request}).data)
