@@ -20,7 +20,7 @@ router.register("psa-connections", PsaConnectionViewSet, basename="psa-connectio
 router.register("outbox-messages", OutboxMessageViewSet, basename="outbox-message")
 urlpatterns = [
     re_path(
-        rf"^assets/(?P<id>{UUID_PATTERN})/approve-reboot/$",
+        rf"^assets/(?P<uuid>{UUID_PATTERN})/approve-reboot/$",
         AssetRebootApprovalView.as_view(),
         name="asset-approve-reboot",
     ),

@@ -211,8 +211,10 @@ class AssetRebootApprovalView(APIView):
             "Write-scoped tokens, engineers and MSP admins."
         ),
     )
-    def post(self, request, id=None):
-        asset = get_object_or_404(visible_assets(request.user, current_client(request)), uuid=id)
+    def post(self, request, uuid=None):
+        asset = get_object_or_404(
+            visible_assets(request.user, current_client(request)), uuid=uuid
+        )
         try:
             job = approve_reboot(asset=asset, actor=request.user)
         except RebootApprovalRefused as exc:
