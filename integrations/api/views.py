@@ -202,6 +202,7 @@ class AssetRebootApprovalView(APIView):
     capabilities = {"POST": Capability.OPERATE}
 
     @extend_schema(
+        summary="Approve the restart an asset awaits",
         request=None,
         responses={200: RebootApprovalSerializer},
         description=(
@@ -212,9 +213,7 @@ class AssetRebootApprovalView(APIView):
         ),
     )
     def post(self, request, uuid=None):
-        asset = get_object_or_404(
-            visible_assets(request.user, current_client(request)), uuid=uuid
-        )
+        asset = get_object_or_404(visible_assets(request.user, current_client(request)), uuid=uuid)
         try:
             job = approve_reboot(asset=asset, actor=request.user)
         except RebootApprovalRefused as exc:

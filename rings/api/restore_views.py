@@ -49,7 +49,11 @@ class RestoreTestViewSet(
     def get_queryset(self):
         return selectors.visible_restore_tests(self.request.user)
 
-    @extend_schema(request=RestoreTestScheduleSerializer, responses={201: RestoreTestSerializer})
+    @extend_schema(
+        summary="Schedule a restore test",
+        request=RestoreTestScheduleSerializer,
+        responses={201: RestoreTestSerializer},
+    )
     def create(self, request, *args, **kwargs):
         """Schedule a restore test of a critical system (``restore_test.scheduled``)."""
         body = RestoreTestScheduleSerializer(data=request.data)
