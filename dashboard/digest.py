@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from common.emails import send_templated
+from scorecards.weekly import ensure_weekly_rollups, monday_of
 from tenants.choices import StaffRole
 from tenants.models import Client, User
 
@@ -36,8 +37,11 @@ def send_weekly_digest(*, at: datetime) -> int:
     )
     if not recipients:
         return 0
-    clients = Client.objects.exclude(schema_name="public").order_by("name")
-    review = weekly_review(list(clients), day)
+    clients = list(Client.objects.exclude(schema_name="public").order_by("name"))
+    # A week that closed (in some client's zone) after the hourly rollup ran is written now.
+    monday = monday_of(day)
+    ensure_weekly_rollups(clients, [monday, monday - timedelta(days=7)], at=at)
+    review = weekly_review(clients, day)
     url = f"{settings.PORTAL_URL.rstrip('/')}/weekly-review/?week={week}"
     context = {"review": review, "week": week, "url": url}
     return sum(

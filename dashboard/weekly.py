@@ -2,23 +2,28 @@
 week before — compliance, exception aging, patch failure rate, after-hours tickets and the time
 to fix of failure and breach tickets (per engineer too).
 
-Every client figure comes from the compliance engine (``compliance.engine.compute`` for the
-week's instant and period, ``engine.time_to_fix`` for the tickets), inside the client's schema.
-A client's week runs Monday 00:00 to the next Monday 00:00 in its own time zone; a week that is
-not over yet is measured up to now.
+Every client figure comes from its weekly rollup (``scorecards.weekly``: the compliance
+engine's figures for the week, stored per client and week in the public schema), so the review
+costs the same queries whatever the number of clients. A client's week runs Monday 00:00 to the
+next Monday 00:00 in its own time zone; a week that is not over yet is measured when its rollup
+was last written (hourly); a week no rollup holds yet is marked missing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from dataclasses import dataclass
+from datetime import date, timedelta
 from decimal import Decimal
 
-from django.utils import timezone
-from django_tenants.utils import tenant_context
-
 from compliance import engine
+from scorecards.weekly import (
+    WeekFigures,
+    measure_week,
+    monday_of,
+    read_weekly_rollups,
+    week_bounds,
+)
 from tenants.models import Client
 
 __all__ = [
@@ -31,92 +36,8 @@ __all__ = [
     "weekly_review",
 ]
 
-
-def week_bounds(client: Client, day: date) -> tuple[datetime, datetime]:
-    """[Monday 00:00, next Monday 00:00) of the week holding ``day``, in the client's zone."""
-    monday = day - timedelta(days=day.weekday())
-    start = datetime.combine(monday, time(0, 0), tzinfo=client.tz)
-    end = datetime.combine(monday + timedelta(days=7), time(0, 0), tzinfo=client.tz)
-    return start, end
-
-
-@dataclass
-class WeekFigures:
-    """One week's figures of one client (or summed over several)."""
-
-    start: datetime | None
-    end: datetime | None
-    compliant: int = 0
-    in_scope: int = 0
-    not_reporting: int = 0
-    exceptions_active: int = 0
-    exceptions_max_aging_days: int | None = None
-    exceptions_min_days_left: int | None = None
-    deployments_failed: int = 0
-    deployments_attempted: int = 0
-    after_hours_tickets: int = 0
-    time_to_fix: engine.TimeToFix = field(default_factory=engine.TimeToFix)
-    time_to_fix_by_engineer: dict[str, engine.TimeToFix] = field(default_factory=dict)
-
-    @property
-    def compliance_pct(self) -> Decimal | None:
-        return engine.pct(self.compliant, self.in_scope)
-
-    @property
-    def failure_rate_pct(self) -> Decimal | None:
-        return engine.pct(self.deployments_failed, self.deployments_attempted)
-
-    def __add__(self, other: WeekFigures) -> WeekFigures:
-        engineers = dict(self.time_to_fix_by_engineer)
-        for who, ttf in other.time_to_fix_by_engineer.items():
-            engineers[who] = engineers.get(who, engine.TimeToFix()) + ttf
-        return WeekFigures(
-            start=None,
-            end=None,
-            compliant=self.compliant + other.compliant,
-            in_scope=self.in_scope + other.in_scope,
-            not_reporting=self.not_reporting + other.not_reporting,
-            exceptions_active=self.exceptions_active + other.exceptions_active,
-            exceptions_max_aging_days=_pick(
-                max, self.exceptions_max_aging_days, other.exceptions_max_aging_days
-            ),
-            exceptions_min_days_left=_pick(
-                min, self.exceptions_min_days_left, other.exceptions_min_days_left
-            ),
-            deployments_failed=self.deployments_failed + other.deployments_failed,
-            deployments_attempted=self.deployments_attempted + other.deployments_attempted,
-            after_hours_tickets=self.after_hours_tickets + other.after_hours_tickets,
-            time_to_fix=self.time_to_fix + other.time_to_fix,
-            time_to_fix_by_engineer=dict(sorted(engineers.items())),
-        )
-
-
-def _pick(how, a: int | None, b: int | None) -> int | None:
-    values = [v for v in (a, b) if v is not None]
-    return how(values) if values else None
-
-
-def week_figures(client: Client, start: datetime, end: datetime) -> WeekFigures:
-    """The week [start, end) of ``client`` (measured at ``end``, or now while it runs)."""
-    at = min(end, timezone.now())
-    with tenant_context(client):
-        figures = engine.compute(client=client, at=at, start=start)
-        ttf, by_engineer = engine.time_to_fix(start, at)
-    return WeekFigures(
-        start=start,
-        end=end,
-        compliant=figures.compliance.client.numerator,
-        in_scope=figures.compliance.client.denominator,
-        not_reporting=figures.not_reporting,
-        exceptions_active=figures.exceptions.active,
-        exceptions_max_aging_days=figures.exceptions.max_aging_days,
-        exceptions_min_days_left=figures.exceptions.min_days_left,
-        deployments_failed=figures.deployments_failed,
-        deployments_attempted=figures.deployments_attempted,
-        after_hours_tickets=figures.after_hours_tickets,
-        time_to_fix=ttf,
-        time_to_fix_by_engineer=by_engineer,
-    )
+# The engine's figures of one client's week, computed in its schema (what a rollup stores).
+week_figures = measure_week
 
 
 def _delta(this: Decimal | float | int | None, last: Decimal | float | int | None):
@@ -167,17 +88,25 @@ class WeeklyReview:
     engineers: list[EngineerWeek]
 
 
+def _missing(start, end) -> WeekFigures:
+    return WeekFigures(start=start, end=end, missing=True)
+
+
 def weekly_review(clients: Iterable[Client], day: date) -> WeeklyReview:
     """The week holding ``day`` and the week before, for each of ``clients`` (the caller passes
     only the clients the viewer may see), their MSP-wide sums and the per-engineer rows."""
+    clients = list(clients)
+    monday = monday_of(day)
+    stored = read_weekly_rollups(clients, [monday, monday - timedelta(days=7)])
     rows: list[ClientWeek] = []
     for client in clients:
         start, end = week_bounds(client, day)
+        before = start - timedelta(days=7)
         rows.append(
             ClientWeek(
                 client=client,
-                this=week_figures(client, start, end),
-                last=week_figures(client, start - timedelta(days=7), start),
+                this=stored.get((client.pk, monday)) or _missing(start, end),
+                last=stored.get((client.pk, before.date())) or _missing(before, start),
             )
         )
     msp = None

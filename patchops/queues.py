@@ -2,9 +2,9 @@
 
 Three queues beside Celery's default one (``celery``): **ingest** (device data coming in: file
 uploads, scheduled discovery, re-matching a client against the catalogue, feed and PSA pulls),
-**reports** (PDF packs, their e-mails, monthly snapshots, the nightly scorecards) and
-**rollouts** (ring evaluation and re-balancing, patch policies, the calls to RMMs that deploy).
-Everything else — beat's dispatchers, sweeps, notifications — stays on ``celery``.
+**reports** (PDF packs, their e-mails, monthly snapshots, the nightly scorecards, the weekly
+rollups) and **rollouts** (ring evaluation and re-balancing, patch policies, the calls to RMMs
+that deploy). Everything else — beat's dispatchers, sweeps, notifications — stays on ``celery``.
 
 ``CELERY_QUEUE_PREFIX`` (default empty) is put before every queue name, so that several
 installations can share one broker. A task sent with an explicit ``queue=`` keeps it.
@@ -43,6 +43,7 @@ TASK_QUEUES: dict[str, str] = {
     "reports.requeue_lost_deliveries": REPORTS,
     "inventory.create_monthly_snapshot": REPORTS,
     "patchops.record_scorecard": REPORTS,
+    "scorecards.write_weekly_rollups": REPORTS,
     # Changing devices.
     "rings.evaluate_client_rollouts": ROLLOUTS,
     "rings.rebalance_client_rings": ROLLOUTS,

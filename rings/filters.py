@@ -9,7 +9,7 @@ from inventory.choices import AssetRole
 from inventory.models import Asset
 
 from .choices import PlacementTrigger, RolloutSelection, RolloutState, WindowRecurrence, WindowScope
-from .models import MaintenanceWindow, PlacementRun, Rollout
+from .models import MaintenanceWindow, PlacementRun, RestoreOutcome, RestoreTest, Rollout
 
 
 def _yes_no() -> forms.Select:
@@ -68,3 +68,20 @@ class PlacementRunFilterSet(filters.FilterSet):
     class Meta:
         model = PlacementRun
         fields = ["trigger"]
+
+
+class RestoreTestFilterSet(filters.FilterSet):
+    outcome = filters.ChoiceFilter(
+        choices=RestoreOutcome.choices, label="Outcome", empty_label="Any"
+    )
+    asset = filters.UUIDFilter(field_name="asset__uuid", label="System (asset id)")
+    performed_after = IsoDateTimeFilter(
+        field_name="performed_at", lookup_expr="gte", label="Done on or after"
+    )
+    performed_before = IsoDateTimeFilter(
+        field_name="performed_at", lookup_expr="lt", label="Done before"
+    )
+
+    class Meta:
+        model = RestoreTest
+        fields = ["outcome", "asset"]

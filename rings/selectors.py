@@ -70,6 +70,7 @@ __all__ = [
     "patch_choices",
     "rollout_job_status",
     "visible_runbook_checks",
+    "visible_restore_tests",
     "membership_csv",
     "deployment_counts",
     "DEPLOYMENT_COUNTS",
@@ -499,6 +500,11 @@ def _last_change(result: DeploymentResult) -> datetime | None:
 
 def visible_runbook_checks(principal: Any = None) -> QuerySet[RunbookCheck]:
     return RunbookCheck.objects.order_by("order", "name")
+
+
+def visible_restore_tests(principal: Any = None) -> QuerySet[RestoreTest]:
+    """Restore tests of the client's critical systems, newest scheduled first."""
+    return RestoreTest.objects.select_related("asset").order_by("-scheduled_for", "-pk")
 
 
 def membership_csv(ring: Ring | None = None) -> str:

@@ -8,4 +8,10 @@ BEAT: dict = {
         "task": "patchops.dispatch_scorecards",
         "schedule": crontab(minute=17, hour=5),
     },
+    # Weekly rollups (public) for the weekly review: the week that closed in each client's
+    # zone, and the running week measured again.
+    "scorecards-dispatch-weekly-rollups": {
+        "task": "scorecards.dispatch_weekly_rollups",
+        "schedule": crontab(minute=7),
+    },
 }

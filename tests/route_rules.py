@@ -77,6 +77,7 @@ PARAMS: dict[str, str] = {
     "maintenance-windows:id": "window",
     "maintenance-windows:pk": "window",
     "runbook-checks:id": "runbook_check",
+    "restore-tests:id": "restore_test",
     "exceptions:uuid": "exception",
     "privileged-accounts:uuid": "privileged_account",
     "privileged-issues:uuid": "privileged_issue",

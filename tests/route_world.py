@@ -206,7 +206,14 @@ def build_side(slug: str, scale: int, *, engineer: Any, staff: dict) -> Side:
         start_offboarding,
     )
     from reports.models import ReportRecipient, ReportRequest, StoredReport
-    from rings.models import MaintenanceWindow, PatchPolicy, Ring, Rollout, RunbookCheck
+    from rings.models import (
+        MaintenanceWindow,
+        PatchPolicy,
+        RestoreTest,
+        Ring,
+        Rollout,
+        RunbookCheck,
+    )
     from rings.services import run_policy
     from scorecards.services import record_scorecard
     from tenants.services import add_membership, create_client, issue_api_token, set_plan
@@ -260,6 +267,16 @@ def build_side(slug: str, scale: int, *, engineer: Any, staff: dict) -> Side:
             f"/clients/{slug}/api/v1/maintenance-windows/",
             {"name": f"Night {i}", "scope": "client", "recurrence": "weekly", "weekdays": [i],
              "start_time": "22:00", "duration_minutes": 240},
+            content_type="application/json",
+        )  # fmt: skip
+        assert response.status_code == 201, response.content
+    with tenant_context(client):
+        servers = [d.asset.uuid for d in devices if d.hostname.startswith("srv-")]
+    for i, server_uuid in enumerate(servers):  # restore tests of the critical servers
+        response = admin_http.post(
+            f"/clients/{slug}/api/v1/restore-tests/",
+            {"asset": str(server_uuid), "scheduled_for": f"2026-01-{i + 1:02d}",
+             "what": f"Server image {i}"},
             content_type="application/json",
         )  # fmt: skip
         assert response.status_code == 201, response.content
@@ -470,6 +487,7 @@ def build_side(slug: str, scale: int, *, engineer: Any, staff: dict) -> Side:
             "rollout": rollout.uuid,
             "window": MaintenanceWindow.objects.order_by("pk").first().uuid,
             "runbook_check": RunbookCheck.objects.order_by("pk").first().uuid,
+            "restore_test": RestoreTest.objects.order_by("pk").first().uuid,
             "exception": exceptions[-1].uuid,
             "privileged_account": checklist.items.order_by("order").first().account.uuid,
             "privileged_issue": PrivilegedAccountIssue.objects.order_by("pk").first().uuid,

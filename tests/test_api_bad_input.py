@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import date
 from typing import Any
 
 import pytest
@@ -100,6 +101,7 @@ def _seed_ids(tenant: Any, personas: Any, http: Any) -> dict[str, str]:
     from integrations.models import AgentJob
     from inventory.models import InstalledSoftware, UnknownDevice
     from rings.models import MaintenanceWindow, Ring, RunbookCheck
+    from rings.services import schedule_restore_test
 
     producers.all_day_window(http)
     policy = http.post(
@@ -207,6 +209,14 @@ def _seed_ids(tenant: Any, personas: Any, http: Any) -> dict[str, str]:
         findings = list(_finding_model().objects.order_by("id"))
         rollout = producers.roll_out(findings[:1], engineer=personas.engineer)
         exception = make_exception(client=tenant, approver=personas.owner_a)
+        server = producers.Device("fs-00", os="windows_server")
+        producers.push(server)
+        restore_test = schedule_restore_test(
+            asset=server.asset,
+            scheduled_for=date.today(),
+            what="File share VM",
+            actor=personas.engineer,
+        )
         found = {
             "assets": devices[0].asset.uuid,
             "findings": findings[-1].uuid,
@@ -215,6 +225,7 @@ def _seed_ids(tenant: Any, personas: Any, http: Any) -> dict[str, str]:
             "exceptions": exception.uuid,
             "maintenance-windows": MaintenanceWindow.objects.values_list("uuid", flat=True).first(),
             "runbook-checks": RunbookCheck.objects.values_list("uuid", flat=True).first(),
+            "restore-tests": restore_test.uuid,
             "evidence": EvidenceEvent.objects.values_list("uuid", flat=True).first(),
             "software": InstalledSoftware.objects.values_list("uuid", flat=True).first(),
             "agent-jobs": AgentJob.objects.values_list("uuid", flat=True).first(),

@@ -209,6 +209,7 @@ def test_query_counts_stay_the_same_from_2_to_8_clients(tenant_a, tenant_b, pers
     """The cross-client dashboard and a client's pages cost the same with four times the clients
     (an account manager looking after all of them, so their permission map grows too)."""
     from scorecards.services import record_scorecard
+    from scorecards.weekly import write_due_weekly_rollups
     from tenants.models import Client
     from tenants.permissions import visible_clients
     from tenants.services import create_client
@@ -217,6 +218,7 @@ def test_query_counts_stay_the_same_from_2_to_8_clients(tenant_a, tenant_b, pers
     tenant_b.account_managers.add(personas.account_manager)
     for client in clients:
         record_scorecard(client=client, at=timezone.now())
+        write_due_weekly_rollups(client)
     engineer, manager = HttpClient(), HttpClient()
     sign_in(engineer, personas.engineer)
     sign_in(manager, personas.account_manager)
@@ -225,6 +227,8 @@ def test_query_counts_stay_the_same_from_2_to_8_clients(tenant_a, tenant_b, pers
         (manager, "/"),
         (engineer, "/api/v1/clients/"),
         (engineer, "/api/v1/scorecards/"),
+        # The weekly review reads the weekly rollups, never every schema.
+        (engineer, "/weekly-review/"),
         (manager, "/clients/tenant-a/"),
         (manager, "/clients/tenant-a/findings/"),
         (engineer, "/clients/tenant-b/assets/"),
@@ -236,6 +240,7 @@ def test_query_counts_stay_the_same_from_2_to_8_clients(tenant_a, tenant_b, pers
         client = create_client(slug=f"grow-{n}", name=f"Grown Clinic {n}")
         client.account_managers.add(personas.account_manager)
         record_scorecard(client=client, at=timezone.now())
+        write_due_weekly_rollups(client)
         clients.append(client)
     connection.set_schema_to_public()
     assert Client.objects.exclude(schema_name="public").count() == 8
@@ -254,6 +259,11 @@ def test_query_counts_stay_the_same_from_2_to_8_clients(tenant_a, tenant_b, pers
     response = engineer.get("/")
     for client in clients:
         assert client.name.encode() in response.content
+    # So does the weekly review, each from its rollup.
+    review = engineer.get("/weekly-review/")
+    for client in clients:
+        assert f'data-testid="weekly-row-{client.slug}"'.encode() in review.content
+    assert b'data-testid="weekly-missing"' not in review.content
 
 
 def test_no_url_resolver_is_built_per_request(tenant_a, tenant_b, personas):

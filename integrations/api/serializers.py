@@ -8,6 +8,7 @@ from common.limits import LOG_MAX_LENGTH
 from integrations.models import AgentJob, OutboxMessage, PsaConnection, PsaTicket
 from integrations.outbox import retry_refusal
 from integrations.psa import SECRET_FIELDS, mask
+from inventory.api.serializers import AssetSerializer
 from tenants.api.serializers import BriefMixin
 
 
@@ -261,3 +262,10 @@ class PsaConnectionSerializer(serializers.ModelSerializer):
 
 
 assert set(SECRET_FIELDS) <= set(PsaConnectionSerializer.Meta.fields)
+
+
+class RebootApprovalSerializer(serializers.Serializer):
+    """The approved restart: the ``reboot`` job queued for the asset's agent, and the asset."""
+
+    job = serializers.UUIDField(help_text="The reboot job the agent's next poll carries.")
+    asset = AssetSerializer()

@@ -1,12 +1,14 @@
 """API of the integrations app, under /clients/<slug>/api/v1/."""
 
-from django.urls import path
+from django.urls import path, re_path
 from rest_framework.routers import SimpleRouter
 
+from common.api import UUID_PATTERN
 from integrations.api.views import (
     AgentConfigView,
     AgentDownloadView,
     AgentJobViewSet,
+    AssetRebootApprovalView,
     OutboxMessageViewSet,
     PsaConnectionViewSet,
     PsaTicketViewSet,
@@ -21,5 +23,10 @@ router.register("outbox-messages", OutboxMessageViewSet, basename="outbox-messag
 urlpatterns = [
     path("agent-config/", AgentConfigView.as_view(), name="agent-config"),
     path("agent/download/", AgentDownloadView.as_view(), name="agent-download"),
+    re_path(
+        rf"^assets/(?P<uuid>{UUID_PATTERN})/approve-reboot/$",
+        AssetRebootApprovalView.as_view(),
+        name="asset-approve-reboot",
+    ),
     *router.urls,
 ]

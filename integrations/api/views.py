@@ -28,15 +28,18 @@ from integrations.api.serializers import (
     OutboxMessageSerializer,
     PsaConnectionSerializer,
     PsaTicketSerializer,
+    RebootApprovalSerializer,
 )
 from integrations.choices import JobStatus
 from integrations.filters import OutboxMessageFilterSet, PsaTicketFilterSet
 from integrations.models import AgentJob, PsaConnection, PsaTicket
 from integrations.outbox import retry_message
 from integrations.psa import InboundRefused, receive_inbound, save_connection
+from integrations.reboot import RebootApprovalRefused, approve_reboot
 from integrations.resident import agent_archive, agent_config
 from integrations.selectors import visible_outbox_messages
 from integrations.services import claim_agent_jobs, record_job_result
+from inventory.selectors import visible_assets
 from tenants.permissions import Capability, current_client
 
 
@@ -230,3 +233,31 @@ class PsaConnectionViewSet(viewsets.ModelViewSet):
         except InboundRefused as exc:
             return Response({"detail": str(exc)}, status=exc.status)
         return Response({"tickets": [str(t.uuid) for t in tickets]})
+
+
+class AssetRebootApprovalView(APIView):
+    """POST ``assets/<id>/approve-reboot/``: approve the restart an asset awaits under the
+    manual-approval reboot policy (operate), as the asset page's button does."""
+
+    capabilities = {"POST": Capability.OPERATE}
+
+    @extend_schema(
+        summary="Approve the restart an asset awaits",
+        request=None,
+        responses={200: RebootApprovalSerializer},
+        description=(
+            "Queues a reboot job for the asset's agent (its next poll carries it with "
+            "reboot.approved true) and records an asset.reboot_approved event. Refused with "
+            "400, nothing changed, when the asset awaits no approval or has no agent. "
+            "Write-scoped tokens, engineers and MSP admins."
+        ),
+    )
+    def post(self, request, uuid=None):
+        asset = get_object_or_404(visible_assets(request.user, current_client(request)), uuid=uuid)
+        try:
+            job = approve_reboot(asset=asset, actor=request.user)
+        except RebootApprovalRefused as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+        asset.refresh_from_db()
+        body = {"job": job.uuid, "asset": asset}
+        return Response(RebootApprovalSerializer(body, context={"request": request}).data)

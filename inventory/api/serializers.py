@@ -79,10 +79,27 @@ class AssetSerializer(BriefMixin, serializers.ModelSerializer):
             "ip_addresses",
             "first_seen",
             "last_seen",
+            "reboot_pending",
+            "reboot_pending_since",
+            "reboot_approval",
+            "reboot_approved_by",
+            "reboot_approved_at",
             "updated_at",
         ]
         read_only_fields = fields
         brief_fields = ["id", "hostname", "os_family"]
+        extra_kwargs = {
+            "reboot_pending": {"help_text": "The device reports a restart pending."},
+            "reboot_pending_since": {"help_text": "Since when the restart is pending."},
+            "reboot_approval": {
+                "help_text": (
+                    "Under the manual-approval reboot policy: awaiting a person's approval, or "
+                    "approved (blank otherwise)."
+                )
+            },
+            "reboot_approved_by": {"help_text": "Who approved the pending restart."},
+            "reboot_approved_at": {"help_text": "When the pending restart was approved."},
+        }
 
 
 class PendingUpdateSerializer(serializers.ModelSerializer):

@@ -42,6 +42,7 @@ class RestoreTest(models.Model):
     evidence_url = models.URLField(max_length=500, blank=True)
     note = models.TextField(max_length=TEXT_MAX_LENGTH, blank=True)
     recorded_by = models.CharField(max_length=200, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-scheduled_for", "-pk"]

@@ -47,6 +47,42 @@ def test_summaries_are_distinct_within_a_path_and_name_the_resource():
     assert findings["summary"] == "List findings"
     chain = SCHEMA["paths"]["/clients/{client_slug}/api/v1/findings/{id}/chain/"]["get"]
     assert chain["summary"] == "Chain of a finding"
+    client_api = "/clients/{client_slug}/api/v1/"
+    restore = SCHEMA["paths"][client_api + "restore-tests/"]
+    assert restore["get"]["summary"] == "List restore tests"
+    assert restore["post"]["summary"] == "Schedule a restore test"
+    record = SCHEMA["paths"][client_api + "restore-tests/{id}/record/"]["post"]
+    assert record["summary"] == "Record a restore test"
+    rule = SCHEMA["paths"][client_api + "restore-test-rule/"]
+    assert (rule["get"]["summary"], rule["put"]["summary"]) == (
+        "Get the restore test rule",
+        "Replace the restore test rule",
+    )
+    approve = SCHEMA["paths"][client_api + "assets/{uuid}/approve-reboot/"]["post"]
+    assert approve["summary"] == "Approve the restart an asset awaits"
+
+
+def test_restore_tests_and_restarts_are_documented_with_their_filters_and_fields():
+    client_api = "/clients/{client_slug}/api/v1/"
+
+    def parameters(path: str) -> set[str]:
+        return {p["name"] for p in SCHEMA["paths"][client_api + path]["get"]["parameters"]}
+
+    assert {"outcome", "asset", "performed_after", "updated_since", "search"} <= parameters(
+        "restore-tests/"
+    )
+    assert {"reboot_pending", "reboot_approval", "updated_since"} <= parameters("assets/")
+    asset = SCHEMA["components"]["schemas"]["Asset"]["properties"]
+    for name in (
+        "reboot_pending",
+        "reboot_pending_since",
+        "reboot_approval",
+        "reboot_approved_by",
+        "reboot_approved_at",
+    ):
+        assert asset[name].get("readOnly") is True, name
+    record = SCHEMA["components"]["schemas"]["RestoreTestRecordRequest"]
+    assert set(record["required"]) == {"outcome", "performed_at", "performed_by", "evidence_url"}
 
 
 def test_an_example_fits_its_schema():

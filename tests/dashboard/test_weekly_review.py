@@ -20,6 +20,7 @@ This week (Mon 2026-06-01 → Mon 2026-06-08):
 from __future__ import annotations
 
 import copy
+import io
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -27,11 +28,12 @@ import pytest
 import time_machine
 from django.core import mail
 from django.core.cache import cache
+from django.core.management import call_command
 from django.template.loader import render_to_string
 from django_tenants.utils import tenant_context
 
 from dashboard.digest import send_weekly_digest
-from dashboard.weekly import week_bounds, weekly_review
+from dashboard.weekly import week_bounds, week_figures, weekly_review
 from findings.models import Finding
 from integrations.models import PsaTicket
 from integrations.services import open_ticket
@@ -170,12 +172,27 @@ def test_weekly_figures_against_a_hand_worked_week(tenant_a, tenant_b, personas,
     breach_hours = (RESUMED - BREACH).total_seconds() / 3600  # 11 h 10 min
     runbook_hours = 12.0
     compliant = (canary_installs - 1) + 1  # verified canary devices + the excepted Mac
+    # The review reads the weekly rollups: none yet, so the weeks are marked missing.
     with time_machine.travel(AFTER, tick=False):
+        empty = weekly_review([tenant_a], start.date())
+        assert empty.rows[0].this.missing and empty.rows[0].this.compliance_pct is None
+        assert (
+            'data-testid="weekly-missing"'
+            in login(personas.engineer).get("/weekly-review/?week=2026-06-03").content.decode()
+        )
+        # Back-filled by the command (the hourly task writes them the same way).
+        out = io.StringIO()
+        call_command("weekly_rollups", "--since", "2026-05-25", "--until", "2026-06-03", stdout=out)
+        assert "tenant-a week of 2026-06-01: final" in out.getvalue()
         review = weekly_review(
             Client.objects.filter(pk__in=[tenant_a.pk, tenant_b.pk]), start.date()
         )
+        # The stored week is the engine's, figure for figure.
+        direct = week_figures(tenant_a, start, end)
     a = next(r for r in review.rows if r.client.pk == tenant_a.pk)
     this, last = a.this, a.last
+    assert not this.missing and not last.missing
+    assert this == direct
 
     assert (this.compliant, this.in_scope) == (compliant, 20)
     assert this.compliance_pct == (Decimal(compliant) * 100 / 20).quantize(Decimal("0.01"))
