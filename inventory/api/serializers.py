@@ -11,7 +11,7 @@ from common.choices import OsFamily
 from common.limits import TEXT_MAX_LENGTH
 from tenants.api.serializers import BriefMixin
 
-from ..choices import AssetRole, DataFlow
+from ..choices import AssetRole, DataFlow, RebootApproval
 from ..models import (
     Asset,
     AssetClass,
@@ -53,6 +53,16 @@ class AssetSerializer(BriefMixin, serializers.ModelSerializer):
     id = serializers.UUIDField(source="uuid", read_only=True)
     asset_class = serializers.SlugRelatedField(slug_field="key", read_only=True)
     site = serializers.SlugRelatedField(slug_field="name", read_only=True, allow_null=True)
+    # Declared so the schema admits the blank value (no manual-approval restart pending).
+    reboot_approval = serializers.ChoiceField(
+        choices=RebootApproval.choices,
+        allow_blank=True,
+        read_only=True,
+        help_text=(
+            "Under the manual-approval reboot policy: awaiting a person's approval, or "
+            "approved (blank otherwise)."
+        ),
+    )
 
     class Meta:
         model = Asset
@@ -91,12 +101,6 @@ class AssetSerializer(BriefMixin, serializers.ModelSerializer):
         extra_kwargs = {
             "reboot_pending": {"help_text": "The device reports a restart pending."},
             "reboot_pending_since": {"help_text": "Since when the restart is pending."},
-            "reboot_approval": {
-                "help_text": (
-                    "Under the manual-approval reboot policy: awaiting a person's approval, or "
-                    "approved (blank otherwise)."
-                )
-            },
             "reboot_approved_by": {"help_text": "Who approved the pending restart."},
             "reboot_approved_at": {"help_text": "When the pending restart was approved."},
         }
