@@ -5,7 +5,7 @@ row and two stamps in the session: when it started and whether its user is MSP s
 ``SessionLifetimeMiddleware`` ends a session idle longer than the user's idle timeout
 (``SESSION_IDLE_TIMEOUT_STAFF_MINUTES`` for MSP staff, ``SESSION_IDLE_TIMEOUT_CLIENT_MINUTES``
 for client users) or older than ``SESSION_ABSOLUTE_LIFETIME_HOURS``. Last activity is kept in
-the ``activity`` cache (no database write per request).
+the ``activity`` cache (no database write per request), written at most once a minute.
 """
 
 from __future__ import annotations
@@ -37,6 +37,9 @@ __all__ = [
 STARTED = "_patchops_started"
 IS_STAFF = "_patchops_staff"
 ACTIVITY_CACHE = "activity"
+# Last activity is written at most once this many seconds (not on every request): a session
+# may end up to this much before its exact idle timeout, never after it.
+ACTIVITY_RESOLUTION_SECONDS = 60
 
 
 def _now() -> float:
@@ -155,7 +158,8 @@ class SessionLifetimeMiddleware:
         elif seen is not None and now - seen > idle_timeout_seconds(is_staff=is_staff):
             reason = "idle"
         if not reason:
-            _touch(key)
+            if seen is None or now - seen >= ACTIVITY_RESOLUTION_SECONDS:
+                _touch(key)
             return
         # The sign-out's audit row (accounts.apps) carries why the session ended.
         request.signout_reason = reason

@@ -23,8 +23,11 @@ class FindingFilterSet(filters.FilterSet):
     due_soon = filters.BooleanFilter(
         method="filter_due_soon", label=f"Due within {DUE_SOON_HOURS} h"
     )
-    tier = filters.MultipleChoiceFilter(choices=SeverityTier.choices)
-    state = filters.MultipleChoiceFilter(choices=FindingState.choices)
+    # Columns of the finding itself: no join can repeat a row, so no DISTINCT (django-filter's
+    # default for a multiple choice), which made PostgreSQL sort every column of the page and
+    # of its count.
+    tier = filters.MultipleChoiceFilter(choices=SeverityTier.choices, distinct=False)
+    state = filters.MultipleChoiceFilter(choices=FindingState.choices, distinct=False)
     os_family = filters.ChoiceFilter(field_name="asset__os_family", choices=OsFamily.choices)
     asset_class = filters.CharFilter(field_name="asset__asset_class__key", label="Asset class")
     is_kev = filters.BooleanFilter(field_name="is_kev", label="In CISA KEV")

@@ -115,6 +115,9 @@ class FindingListView(ClientPageMixin, TemplateView):
             tier_by_rank={rank: SeverityTier(t).label for t, rank in TIER_RANK.items()},
             os_families=OsFamily.choices,
             asset_classes=AssetClass.objects.order_by("name"),
+            # Each row links to ``<this list>/<uuid>/`` (``findings:finding_detail``), written
+            # from the list's address instead of a reverse() per row.
+            finding_list_url=reverse("findings:finding_list"),
             **_action_context(self.client, context["client_capabilities"]),
         )
         return context

@@ -1,8 +1,10 @@
 from typing import Any
 
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.http import HttpRequest
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 
 from tenants.permissions import capabilities_in, current_client, role_in, visible_clients
 
@@ -68,11 +70,27 @@ PUBLIC_PAGES = {
 }
 
 
+# The root pages' addresses per (script prefix, public URLconf): reversed once per process
+# rather than on every page (about a millisecond of each page's CPU).
+_public_urls: dict[tuple[str, str], dict[str, str]] = {}
+
+
 def public_urls() -> dict[str, str]:
-    return {
-        key: reverse(name, urlconf=settings.PUBLIC_SCHEMA_URLCONF)
-        for key, name in PUBLIC_PAGES.items()
-    }
+    key = (get_script_prefix(), settings.PUBLIC_SCHEMA_URLCONF)
+    urls = _public_urls.get(key)
+    if urls is None:
+        urls = {
+            page: reverse(name, urlconf=settings.PUBLIC_SCHEMA_URLCONF)
+            for page, name in PUBLIC_PAGES.items()
+        }
+        _public_urls[key] = urls
+    return urls
+
+
+@receiver(setting_changed)
+def _forget_public_urls(*, setting: str, **kwargs: Any) -> None:
+    if setting in ("ROOT_URLCONF", "PUBLIC_SCHEMA_URLCONF"):
+        _public_urls.clear()
 
 
 def portal(request: HttpRequest) -> dict[str, Any]:

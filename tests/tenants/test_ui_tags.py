@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from tenants.templatetags.ui import duration, pct_bar, sparkline
+import pytest
+from django.utils import dateformat, timezone
+
+from tenants.templatetags.ui import duration, pct_bar, sparkline, when
 
 
 def test_sparkline_draws_one_point_per_known_value_and_skips_gaps():
@@ -43,3 +46,17 @@ def test_duration_reads_as_days_hours_minutes():
     assert duration(timedelta(hours=5, minutes=12)) == "5 h 12 min"
     assert duration(timedelta(minutes=40)) == "40 min"
     assert duration(None) == "—"
+
+
+@pytest.mark.parametrize("zone", ["UTC", "America/Chicago", "Asia/Kolkata", "Pacific/Auckland"])
+@pytest.mark.parametrize(
+    "instant",
+    [datetime(2026, 1, 5, 3, 7, tzinfo=UTC), datetime(2026, 12, 31, 23, 59, 59, tzinfo=UTC)],
+)
+def test_when_writes_the_default_format_as_dateformat_does(zone, instant):
+    with timezone.override(zone):
+        local = timezone.localtime(instant)
+        expected = f"{dateformat.format(local, 'Y-m-d H:i')} {local.tzname()}"
+        assert when(instant) == expected
+        assert when(instant, "Y-m-d") == f"{dateformat.format(local, 'Y-m-d')} {local.tzname()}"
+    assert when(None) == "—"
