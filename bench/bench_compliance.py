@@ -23,7 +23,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
-from django_tenants.utils import tenant_context
+from django_tenants.utils import schema_context, tenant_context
 
 from bench.record import Ratio, Result
 from compliance import engine
@@ -47,8 +47,9 @@ def _copy(cursor, table: str, columns: list[str], rows: io.StringIO) -> None:
 
 
 def _load(schema: str, n_assets: int, rng: random.Random, now) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(f'SET search_path = "{schema}", public')
+    # The connection's own schema switch (not a raw SET): with TENANT_LIMIT_SET_CALLS it knows
+    # which search_path is set.
+    with schema_context(schema), connection.cursor() as cursor:
         cursor.execute("SELECT key, id FROM inventory_assetclass")
         classes = dict(cursor.fetchall())
         class_ids = (
@@ -117,7 +118,6 @@ def _load(schema: str, n_assets: int, rng: random.Random, now) -> None:
         cursor.execute("ANALYZE inventory_asset")
         cursor.execute("ANALYZE inventory_patchreport")
         cursor.execute("ANALYZE patchops_finding")
-        cursor.execute("SET search_path = public")
 
 
 def _clone_tables(template: str, schema: str) -> None:
